@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "StateCoordinator",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "StateCoordinator", targets: ["StateCoordinator"]),
+        .executable(name: "state-demo", targets: ["state-demo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // libinotifytools, the project's chosen inotify binding (Debian: libinotifytools0-dev).
+        .systemLibrary(
+            name: "CInotifyTools",
+            providers: [.apt(["libinotifytools0-dev"])]
+        ),
+        // Two libc calls Swift cannot import directly (flock, fstatfs).
+        .target(name: "CSystemShims"),
+        .target(
+            name: "StateCoordinator",
+            dependencies: [
+                "CInotifyTools",
+                "CSystemShims",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "state-demo",
+            dependencies: [
+                "StateCoordinator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/demo/Sources"
+        ),
+        .executableTarget(
+            name: "StateCoordinatorTestHelper",
+            dependencies: ["StateCoordinator"],
+            path: "Tests/StateCoordinatorTestHelper"
+        ),
+        .testTarget(
+            name: "StateCoordinatorTests",
+            dependencies: ["StateCoordinator", "StateCoordinatorTestHelper"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,19 @@
+#ifndef STATECOORDINATOR_CSYSTEMSHIMS_H
+#define STATECOORDINATOR_CSYSTEMSHIMS_H
+
+// Calls that Swift's Glibc module does not import cleanly: `flock` is shadowed by `struct flock`,
+// and <sys/vfs.h> is not part of the module.
+#include <sys/file.h>
+#include <sys/vfs.h>
+
+static inline int statecoordinator_flock(int fd, int operation) { return flock(fd, operation); }
+
+/// fstatfs(2) reduced to f_type; returns -1 with errno set on failure.
+static inline int statecoordinator_fstatfs_type(int fd, long long *type) {
+    struct statfs buffer;
+    int result = fstatfs(fd, &buffer);
+    if (result == 0) *type = (long long)buffer.f_type;
+    return result;
+}
+
+#endif

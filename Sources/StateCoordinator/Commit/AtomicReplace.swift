@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import SystemPackage
+
+/// Replaces a file atomically: write a temp file beside it, fsync, `rename(2)` over, fsync the
+/// directory. Until the rename nothing visible changes; after it, readers opening the name see
+/// the whole new file. Callers hold the writer lock.
+struct AtomicReplace {
+    /// How often to draw a new temp name when one exists already (only a planted file can collide).
+    private static let nameAttempts = 8
+
+    let calls: SystemCalls
+    /// Descriptor of the directory holding the file.
+    let directory: CInt
+    /// The directory's path, for messages.
+    let directoryPath: String
+
+    /// The ownership and permission bits to give the new file.
+    struct Attributes {
+        var mode: UInt32
+        /// Owner and group to set with `fchown`, only when running as root.
+        var owner: (user: UInt32, group: UInt32)?
+    }
+
+    /// Writes `bytes` to a new temp file named with `tempPrefix`, then renames it over `target`.
+    ///
+    /// - Parameter beforeRename: runs after the temp file is durable, just before the rename (the
+    ///   history link of the outgoing version goes there).
+    /// - Throws: a ``StateStoreError`` naming the step, path and errno. Before the rename the old
+    ///   file is untouched and the temp file removed; a failure of the directory fsync leaves the
+    ///   new file in place, which the error says.
+    func replace(
+        _ target: String, with bytes: [UInt8], tempPrefix: String, attributes: Attributes, durability: Durability,
+        beforeRename: () throws(StateStoreError) -> Void = {}
+    ) throws(StateStoreError) {
+        let (temp, fd) = try createTemp(prefix: tempPrefix)
+        do throws(StateStoreError) {
+            try prepare(fd, path: path(temp), bytes: bytes, attributes: attributes, durability: durability)
+            try beforeRename()
+            do { try calls.rename(directory, temp, target) } catch {
+                throw StateStoreError.system(.rename, path: path(temp) + " -> " + path(target), errno: error)
+            }
+        } catch {
+            try? fd.close()
+            try? calls.unlink(directory, temp, false)
+            throw error
+        }
+        guard durability == .full else { return }
+        // Without this fsync the rename lives only in the page cache: after a power loss the
+        // directory may still name the old file, and a commit we acknowledged would be gone.
+        do { try calls.fsync(directory) } catch {
+            throw StateStoreError.system(.syncDirectory, path: directoryPath, errno: error, stateUnchanged: false)
+        }
+    }
+
+    private func path(_ name: String) -> String { directoryPath + "/" + name }
+
+    private func createTemp(prefix: String) throws(StateStoreError) -> (String, OwnedDescriptor) {
+        var attempt = 0
+        while true {
+            let name = TempFileName.make(prefix: prefix)
+            do {
+                // 0600 until fchmod sets the final mode: nobody else may open it meanwhile.
+                let fd = try calls.open(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                return (name, OwnedDescriptor(fd, calls: calls))
+            } catch .fileExists where attempt < Self.nameAttempts {
+                attempt += 1
+            } catch {
+                throw .system(.createTemp, path: path(name), errno: error)
+            }
+        }
+    }
+
+    /// Sets the attributes, writes every byte, fsyncs and closes the temp file.
+    private func prepare(
+        _ fd: OwnedDescriptor, path: String, bytes: [UInt8], attributes: Attributes, durability: Durability
+    ) throws(StateStoreError) {
+        do {
+            // fchmod, not the open mode: the open mode is filtered by the umask, and the new
+            // version must have exactly the mode of the one it replaces.
+            try calls.fchmod(fd.rawValue, attributes.mode)
+            if let owner = attributes.owner { try calls.fchown(fd.rawValue, owner.user, owner.group) }
+        } catch { throw .system(.setPermissions, path: path, errno: error) }
+        try writeAll(fd, bytes: bytes, path: path)
+        if durability != .none {
+            do { try calls.fsync(fd.rawValue) } catch { throw .system(.syncFile, path: path, errno: error) }
+        }
+        // close can report a deferred write error (NFS, quota): a failure here is a failed write.
+        do { try fd.close() } catch { throw .system(.write, path: path, errno: error) }
+    }
+
+    private func writeAll(_ fd: OwnedDescriptor, bytes: [UInt8], path: String) throws(StateStoreError) {
+        let outcome = bytes.withUnsafeBytes { buffer in
+            Result { () throws(Errno) -> Void in
+                var written = 0
+                while written < buffer.count {
+                    let count = try calls.write(fd.rawValue, UnsafeRawBufferPointer(rebasing: buffer[written...]))
+                    // write(2) returns 0 only for a zero-length request; treat it as "no progress".
+                    if count == 0 { throw Errno.ioError }
+                    written += count
+                }
+            }
+        }
+        if case .failure(let error) = outcome { throw .system(.write, path: path, errno: error) }
+    }
+}

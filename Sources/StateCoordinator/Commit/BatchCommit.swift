@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Foundation
+
+/// One lock hold of the commit protocol: lock → remove orphans → read and verify the current
+/// version → apply each waiting mutation in call order → encode → atomic replace → unlock.
+struct BatchCommit<State: Codable & Sendable> {
+    let handle: StoreHandle
+
+    /// The committed version the next mutation applies to.
+    private struct Base {
+        var header: StateFileHeader
+        var status: FileStatus
+        var state: State
+    }
+
+    /// Commits a batch and answers every update in it.
+    func run(_ batch: [PendingUpdate<State>]) {
+        do throws(StateStoreError) {
+            guard !handle.options.readOnly else {
+                throw StateStoreError(
+                    .invalidArgument, "The store at \(handle.stateFilePath) was opened read-only.",
+                    hint: "Open it without readOnly to update it.")
+            }
+            let dir = try handle.openDirectory()
+            let lock = try WriterLock.acquire(
+                calls: handle.calls, directory: dir.rawValue, lockFile: handle.files.lockFile,
+                path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
+            try OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory, files: handle.files)
+                .sweep(logger: handle.options.logger)
+            let current = try handle.readCurrent(directory: dir.rawValue)
+            var base = Base(
+                header: current.header, status: current.status,
+                state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath))
+            try commit(batch, onto: &base, directory: dir)
+            lock.release()
+        } catch {
+            for update in batch { update.fail(error) }
+        }
+    }
+
+    /// Applies the updates to `base` and commits them as one version. When the combined state
+    /// cannot be encoded (too large, NaN), each update is committed on its own so that only the
+    /// offending one fails.
+    private func commit(_ updates: [PendingUpdate<State>], onto base: inout Base, directory: OwnedDescriptor) throws(StateStoreError) {
+        var state = base.state
+        var accepted: [PendingUpdate<State>] = []
+        for update in updates {
+            if let expected = update.expectedVersion, expected != base.header.version {
+                update.fail(conflict(expected: expected, current: base.header.version))
+                continue
+            }
+            var candidate = state
+            do {
+                try update.apply(to: &candidate)
+                state = candidate
+                accepted.append(update)
+            } catch {
+                update.fail(error)
+            }
+        }
+        guard !accepted.isEmpty else { return }
+        let stateBytes: [UInt8]
+        do {
+            stateBytes = try StateEncoding.encode(state, limit: base.header.settings.maximumStateBytes)
+        } catch {
+            guard accepted.count > 1 else { return accepted[0].fail(error) }
+            for update in accepted { try commit([update], onto: &base, directory: directory) }
+            return
+        }
+        let snapshot = try write(state, stateBytes: stateBytes, onto: &base, directory: directory)
+        for update in accepted { update.succeed(with: snapshot) }
+    }
+
+    private func conflict(expected: UInt64, current: UInt64) -> StateStoreError {
+        StateStoreError(
+            .conflict, "Expected version \(expected) of \(handle.stateFilePath), but it is at version \(current).",
+            hint: "Nothing was committed. Read the current version and retry.", currentVersion: current)
+    }
+
+    /// Writes the next version and makes it the base.
+    private func write(_ state: State, stateBytes: [UInt8], onto base: inout Base, directory: OwnedDescriptor) throws(StateStoreError) -> StateSnapshot<State> {
+        let now = Date()
+        let header = StateFileHeader(
+            format: StateFileHeader.formatIdentifier, revision: StateFileHeader.currentRevision,
+            store: base.header.store, version: base.header.version + 1, committedAt: CommitTimestamp.format(now),
+            writer: .current(label: handle.options.label), settings: base.header.settings,
+            stateBytes: stateBytes.count, checksum: Checksum.of(stateBytes))
+        let file = try StateFileCodec.encode(header: header, stateBytes: stateBytes)
+        let outgoing = base.header
+        let settings = outgoing.settings
+        let durability = handle.options.durability
+        let history = handle.history(directory.rawValue)
+        do {
+            try AtomicReplace(calls: handle.calls, directory: directory.rawValue, directoryPath: handle.directory).replace(
+                handle.files.stateFile, with: file, tempPrefix: handle.files.tempPrefix,
+                attributes: .init(mode: base.status.permissions, owner: ownerToKeep(base.status)),
+                durability: durability
+            ) { () throws(StateStoreError) in
+                guard settings.keepHistory > 0 else { return }
+                try history.keep(
+                    version: outgoing.version, depth: settings.keepHistory, fileMode: settings.fileMode,
+                    synchronize: durability == .full)
+            }
+        } catch where error.step == .syncDirectory {
+            var error = error
+            error.message += " Version \(header.version) is visible to readers but may not survive a power loss; do not retry the update blindly."
+            error.currentVersion = header.version
+            throw error
+        }
+        base = Base(header: header, status: base.status, state: state)
+        return StateSnapshot(
+            state: state, version: header.version, committedAt: CommitTimestamp.parse(header.committedAt) ?? now,
+            writer: header.writer, storeID: header.store, checksum: header.checksum, fileSize: file.count,
+            settings: settings)
+    }
+
+    /// A root writer gives the new file the owner and group of the old one, so that a store owned
+    /// by a service account stays writable by it after an operator's update.
+    private func ownerToKeep(_ status: FileStatus) -> (user: UInt32, group: UInt32)? {
+        geteuid() == 0 ? (status.owner, status.group) : nil
+    }
+}

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Dispatch
+import Synchronization
+
+/// Group commit: concurrent updates from one process queue here and are committed in call order,
+/// as many as are waiting at once under a single lock hold, write and fsync.
+///
+/// All commits run on one serial dispatch queue owned by the store, never on Swift's cooperative
+/// thread pool, so a slow fsync stalls no task. While one batch is being made durable, the next
+/// one gathers.
+final class CommitPipeline<State: Sendable>: Sendable {
+    /// The most updates committed together; bounds the work done under one lock hold.
+    static var maximumBatch: Int { 1024 }
+
+    private let queue: DispatchQueue
+    private let pending = Mutex<[PendingUpdate<State>]>([])
+    private let drainingThread = Mutex<pthread_t?>(nil)
+    private let commitBatch: @Sendable ([PendingUpdate<State>]) -> Void
+
+    /// - Parameter commitBatch: commits one batch; runs on the pipeline's queue.
+    init(label: String, commitBatch: @escaping @Sendable ([PendingUpdate<State>]) -> Void) {
+        self.queue = DispatchQueue(label: label)
+        self.commitBatch = commitBatch
+    }
+
+    /// Queues an update and returns; it is answered from the pipeline's queue.
+    func submit(_ update: PendingUpdate<State>) {
+        pending.withLock { $0.append(update) }
+        queue.async { self.drain() }
+    }
+
+    /// Queues an update and blocks the calling thread until it is answered.
+    func submitAndWait(_ update: PendingUpdate<State>) throws(StateStoreError) {
+        if drainingThread.withLock({ $0.map { pthread_equal($0, pthread_self()) != 0 } ?? false }) {
+            throw StateStoreError(
+                .reentrantUpdate, "An update was started from inside another update's mutation on the same store.",
+                hint: "Return from the mutation first; a mutation must not update its own store.")
+        }
+        pending.withLock { $0.append(update) }
+        queue.sync { self.drain() }
+    }
+
+    private func drain() {
+        drainingThread.withLock { $0 = pthread_self() }
+        defer { drainingThread.withLock { $0 = nil } }
+        while let batch = nextBatch() {
+            commitBatch(batch)
+        }
+    }
+
+    /// The longest run of waiting updates that can share one commit: a compare-and-swap update
+    /// can only come first, because its expectation refers to the version before the batch.
+    private func nextBatch() -> [PendingUpdate<State>]? {
+        pending.withLock { queue in
+            guard !queue.isEmpty else { return nil }
+            var count = 1
+            while count < queue.count, count < Self.maximumBatch, queue[count].expectedVersion == nil {
+                count += 1
+            }
+            let batch = Array(queue.prefix(count))
+            queue.removeFirst(count)
+            return batch
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import SystemPackage
+
+/// An error from a state store: what went wrong, where, and what to do about it.
+///
+/// Modelled on swift-nio's `FileSystemError`: a struct with an extensible ``Code`` rather than an
+/// enum of strings, so new failure kinds do not break callers that switch on the code. The
+/// ``description`` is one line a user can act on, for example:
+///
+/// `no space left on device: write of /srv/bot/.state.tmp-Q2F7KD1M failed (ENOSPC). The current
+/// state is unchanged. Free space on that file system and retry.`
+public struct StateStoreError: Error, Sendable, CustomStringConvertible {
+    /// The kind of failure; switch on this.
+    public var code: Code
+    /// What happened, naming the files involved.
+    public var message: String
+    /// What the user can do about it, when there is something.
+    public var hint: String?
+    /// The step of the protocol that failed, when a system call failed.
+    public var step: Step?
+    /// The path the failing step worked on.
+    public var path: String?
+    /// The errno of the failing system call.
+    public var errno: Errno?
+    /// For ``Code/conflict``: the version the store is at now.
+    public var currentVersion: UInt64?
+    /// For ``Code/lockTimeout``: who holds the lock, when it could be found.
+    public var lockHolder: LockHolder?
+
+    /// Creates an error.
+    public init(
+        _ code: Code, _ message: String, hint: String? = nil, step: Step? = nil, path: String? = nil,
+        errno: Errno? = nil, currentVersion: UInt64? = nil, lockHolder: LockHolder? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.step = step
+        self.path = path
+        self.errno = errno
+        self.currentVersion = currentVersion
+        self.lockHolder = lockHolder
+    }
+
+    /// One line: the code, the message, and the hint.
+    public var description: String {
+        var text = "\(code): \(message)"
+        if let hint { text += " \(hint)" }
+        return text
+    }
+}
+
+extension StateStoreError {
+    /// The kind of a ``StateStoreError``.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// A short stable identifier, e.g. `lock timeout`.
+        public let rawValue: String
+        /// The identifier.
+        public var description: String { rawValue }
+        init(_ rawValue: String) { self.rawValue = rawValue }
+
+        /// The store, or a version of it, does not exist.
+        public static let notFound = Code("not found")
+        /// A store already exists where one was to be created.
+        public static let alreadyExists = Code("already exists")
+        /// The state file fails verification (bad checksum, truncated, malformed header).
+        public static let corrupt = Code("corrupt")
+        /// The state file is not in this project's format (for example a plain JSON file).
+        public static let unverifiable = Code("unverifiable")
+        /// A compare-and-swap found another version than expected.
+        public static let conflict = Code("version conflict")
+        /// The writer lock was not acquired in time.
+        public static let lockTimeout = Code("lock timeout")
+        /// An update was started from inside another update's mutation on the same store.
+        public static let reentrantUpdate = Code("re-entrant update")
+        /// The store lives on a network file system where `flock` and notification are unreliable.
+        public static let networkFileSystem = Code("network file system")
+        /// The state exceeds the store's size limit.
+        public static let tooLarge = Code("too large")
+        /// The process lacks permission for a file or directory.
+        public static let permissionDenied = Code("permission denied")
+        /// The file system is full (ENOSPC) or a quota is exceeded (EDQUOT).
+        public static let noSpace = Code("no space left on device")
+        /// A symbolic link was found where the state file or lockfile should be.
+        public static let symbolicLink = Code("symbolic link")
+        /// The file system does not support fsync on a directory.
+        public static let directorySyncUnsupported = Code("directory sync unsupported")
+        /// The file system is mounted read-only.
+        public static let readOnlyFileSystem = Code("read-only file system")
+        /// An argument was invalid (a store name, a setting).
+        public static let invalidArgument = Code("invalid argument")
+        /// The state could not be encoded or decoded as the requested type.
+        public static let badState = Code("bad state")
+        /// Any other failure of a system call.
+        public static let ioFailure = Code("I/O failure")
+    }
+
+    /// The step of the store's protocol during which an error happened.
+    public enum Step: String, Sendable, CustomStringConvertible {
+        case openDirectory = "open directory"
+        case checkFileSystem = "check file system"
+        case openLockfile = "open lockfile"
+        case lock = "lock"
+        case readState = "read state"
+        case removeOrphan = "remove orphan temp file"
+        case createTemp = "create temp file"
+        case setPermissions = "set permissions"
+        case write = "write"
+        case syncFile = "fsync"
+        case keepHistory = "keep history"
+        case rename = "rename"
+        case syncDirectory = "fsync directory"
+        case createStore = "create store"
+        /// The step's name as it appears in messages.
+        public var description: String { rawValue }
+    }
+}

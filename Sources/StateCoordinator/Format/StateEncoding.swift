@@ -1,0 +1,45 @@
+import Foundation
+
+/// The state bytes of a version: the state as compact JSON with sorted keys, then a line feed.
+enum StateEncoding {
+    static func encode<State: Encodable>(_ state: State, limit: Int) throws(StateStoreError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var bytes: [UInt8]
+        do { bytes = Array(try encoder.encode(state)) } catch {
+            throw StateStoreError(
+                .badState, "The state cannot be encoded as JSON: \(error).",
+                hint: "JSON has no NaN or infinity; nothing was committed.")
+        }
+        bytes.append(UInt8(ascii: "\n"))
+        guard bytes.count <= limit else {
+            throw StateStoreError(
+                .tooLarge, "The new state is \(bytes.count) bytes, above the store's limit of \(limit) bytes.",
+                hint: "Nothing was committed. Make the state smaller, or re-create the store with a larger limit.")
+        }
+        return bytes
+    }
+
+    static func decode<State: Decodable>(_ type: State.Type, from bytes: some Collection<UInt8>, path: String) throws(StateStoreError) -> State {
+        do { return try JSONDecoder().decode(State.self, from: Data(bytes)) } catch {
+            throw StateStoreError(
+                .badState, "\(path) does not decode as \(State.self): \(describe(error))",
+                hint: "Open it with the type it was written with, or as StateStore<JSONValue>.", path: path)
+        }
+    }
+
+    /// A decoding error in one sentence, with the coding path where there is one.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        switch error {
+        case .dataCorrupted(let context), .keyNotFound(_, let context), .typeMismatch(_, let context),
+            .valueNotFound(_, let context):
+            let where_ = context.codingPath.map(\.stringValue).joined(separator: "/")
+            let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return [where_.isEmpty ? nil : "at /\(where_):", context.debugDescription, detail]
+                .compactMap { $0 }.joined(separator: " ")
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}

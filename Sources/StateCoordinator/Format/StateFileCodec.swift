@@ -1,0 +1,93 @@
+import Foundation
+
+/// Encodes and verifies state files: one header line, a line feed, then the state bytes.
+///
+/// ```
+/// {"checksum":"sha256:…","committedAt":"…","format":"statecoordinator",…,"version":7}\n
+/// {"halt":false,"risk":{"max_position":100}}\n
+/// ```
+/// The state bytes (here the second line, including its final line feed) are exactly
+/// `stateBytes` long and hash to `checksum`. `jq -n 'input | input' NAME.json` prints the state.
+enum StateFileCodec {
+    private static let lineFeed = UInt8(ascii: "\n")
+
+    /// The whole file for a header and the state bytes it describes.
+    static func encode(header: StateFileHeader, stateBytes: [UInt8]) throws(StateStoreError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let headerBytes: Data
+        do { headerBytes = try encoder.encode(header) } catch {
+            throw StateStoreError(.badState, "The state file header could not be encoded: \(error).")
+        }
+        var file = [UInt8]()
+        file.reserveCapacity(headerBytes.count + 1 + stateBytes.count)
+        file.append(contentsOf: headerBytes)
+        file.append(lineFeed)
+        file.append(contentsOf: stateBytes)
+        return file
+    }
+
+    /// Splits a state file into its verified header and state bytes.
+    ///
+    /// - Throws: ``StateStoreError/Code/corrupt`` when the file is ours but damaged (bad checksum,
+    ///   truncated, malformed header); ``StateStoreError/Code/unverifiable`` when it is not in this
+    ///   format at all (a plain JSON file gets a hint to import it).
+    static func decode(_ file: [UInt8], path: String) throws(StateStoreError) -> (header: StateFileHeader, state: ArraySlice<UInt8>) {
+        guard !file.isEmpty else {
+            throw StateStoreError(.corrupt, "\(path) is empty.", hint: recoveryHint, path: path)
+        }
+        let newline = file.prefix(StateFileHeader.maximumLength + 1).firstIndex(of: lineFeed)
+        let header: StateFileHeader
+        if let newline, let decoded = try? JSONDecoder().decode(StateFileHeader.self, from: Data(file[..<newline])),
+            decoded.format == StateFileHeader.formatIdentifier
+        {
+            header = decoded
+        } else {
+            throw notOurFormat(file, newline: newline, path: path)
+        }
+        guard header.revision <= StateFileHeader.currentRevision else {
+            throw StateStoreError(
+                .unverifiable,
+                "\(path) has format revision \(header.revision); this version reads up to \(StateFileHeader.currentRevision).",
+                hint: "Upgrade StateCoordinator.", path: path)
+        }
+        let state = file[(newline! + 1)...]
+        guard state.count == header.stateBytes else {
+            throw StateStoreError(
+                .corrupt,
+                "\(path) is truncated or padded: the header of version \(header.version) promises \(header.stateBytes) state bytes, the file has \(state.count).",
+                hint: recoveryHint, path: path)
+        }
+        let actual = Checksum.of(state)
+        guard actual == header.checksum else {
+            throw StateStoreError(
+                .corrupt,
+                "\(path) fails its checksum: version \(header.version) records \(header.checksum), the bytes hash to \(actual).",
+                hint: recoveryHint, path: path)
+        }
+        return (header, state)
+    }
+
+    static let recoveryHint =
+        "Nothing was overwritten. Inspect it; to recover, re-create the store by force (StateStore.create(force: true) or statectl init --force), optionally from a good copy."
+
+    /// The error for a file whose first line is not our header: say what it looks like instead.
+    private static func notOurFormat(_ file: [UInt8], newline: Int?, path: String) -> StateStoreError {
+        if let newline, let object = try? JSONSerialization.jsonObject(with: Data(file[..<newline])) as? [String: Any],
+            object["format"] as? String == StateFileHeader.formatIdentifier
+        {
+            return StateStoreError(
+                .corrupt, "\(path) has a malformed header line.", hint: recoveryHint, path: path)
+        }
+        if (try? JSONDecoder().decode(JSONValue.self, from: Data(file))) != nil {
+            return StateStoreError(
+                .unverifiable,
+                "\(path) is plain JSON, not a StateCoordinator state file, so it cannot be verified.",
+                hint: "Import it into a new store: StateStore.importPlainJSON(from:) or `statectl init --from FILE` (move it aside first).",
+                path: path)
+        }
+        return StateStoreError(
+            .unverifiable, "\(path) is neither a StateCoordinator state file nor JSON.",
+            hint: "Something other than a StateCoordinator writer replaced it. " + recoveryHint, path: path)
+    }
+}

@@ -1,0 +1,29 @@
+/// The first line of a state file: everything needed to verify and describe the state bytes
+/// that follow it. The layout is specified in the "On-disk protocol" DocC article; keep it stable.
+struct StateFileHeader: Codable, Sendable, Equatable {
+    /// The value of ``format`` in every state file of this project.
+    static let formatIdentifier = "statecoordinator"
+    /// The layout revision this code writes and the highest it reads.
+    static let currentRevision = 1
+    /// A header line longer than this is treated as corruption rather than read on.
+    static let maximumLength = 64 << 10
+
+    /// Always ``formatIdentifier``.
+    var format: String
+    /// The layout revision.
+    var revision: Int
+    /// The store's identity (a UUID), new each time a store is created.
+    var store: String
+    /// Rises by exactly 1 per commit.
+    var version: UInt64
+    /// RFC 3339 UTC timestamp with milliseconds.
+    var committedAt: String
+    /// Who committed this version.
+    var writer: WriterIdentity
+    /// The store's policy, carried forward by every commit.
+    var settings: StoreSettings
+    /// The exact number of state bytes after the header line.
+    var stateBytes: Int
+    /// `sha256:` and the lowercase hex SHA-256 of the state bytes.
+    var checksum: String
+}

@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Foundation
+import SystemPackage
+
+/// Reads and verifies a state file without taking any lock: the file is only ever replaced by
+/// `rename(2)`, so the descriptor opened here sees one complete version however many commits
+/// happen while it is read.
+struct StateFileReader {
+    let calls: SystemCalls
+
+    /// Reads `name` in the directory and verifies it.
+    /// - Parameters:
+    ///   - directory: an open descriptor of the store directory.
+    ///   - path: the file's path, for messages.
+    func read(directory: CInt, name: String, path: String) throws(StateStoreError) -> VerifiedStateFile {
+        let fd: OwnedDescriptor
+        do {
+            fd = OwnedDescriptor(
+                try calls.open(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0), calls: calls)
+        } catch .tooManySymbolicLinkLevels {
+            throw StateStoreError(
+                .symbolicLink, "\(path) is a symbolic link; the store never follows links.",
+                hint: "Replace the link with the real file (or point the store at the real directory).",
+                step: .readState, path: path, errno: .tooManySymbolicLinkLevels)
+        } catch {
+            throw .system(.readState, path: path, errno: error)
+        }
+        let status: FileStatus
+        do { status = try calls.fstat(fd.rawValue) } catch { throw .system(.readState, path: path, errno: error) }
+        guard status.isRegularFile else {
+            throw StateStoreError(.unverifiable, "\(path) is not a regular file.", step: .readState, path: path)
+        }
+        let bytes = try readVerifyingSize(fd, status: status, path: path)
+        let (header, state) = try StateFileCodec.decode(bytes, path: path)
+        return VerifiedStateFile(header: header, stateBytes: state, fileSize: bytes.count, status: status)
+    }
+
+    /// Reads the header's worth first, so that an oversized file is refused by the limit the store
+    /// recorded in its header before it is read into memory.
+    private func readVerifyingSize(_ fd: OwnedDescriptor, status: FileStatus, path: String) throws(StateStoreError) -> [UInt8] {
+        let headerWindow = StateFileHeader.maximumLength + 1
+        var bytes = try readUpTo(fd, count: min(Int(status.size), headerWindow) + 1, path: path)
+        guard bytes.count > headerWindow else { return bytes }
+        let limit = StateFileHeader.maximumLength + 1 + limitFromHeader(bytes)
+        guard Int(status.size) <= limit else {
+            throw StateStoreError(
+                .tooLarge, "\(path) is \(status.size) bytes, above the store's limit of \(limit - headerWindow) state bytes.",
+                hint: "Something other than a StateCoordinator writer wrote it; inspect it.", path: path)
+        }
+        bytes += try readUpTo(fd, count: limit + 1 - bytes.count, path: path)
+        guard bytes.count <= limit else {
+            throw StateStoreError(.tooLarge, "\(path) grew past the store's size limit while being read.", path: path)
+        }
+        return bytes
+    }
+
+    /// The state size limit recorded in the header at the start of `bytes`, else the default.
+    private func limitFromHeader(_ bytes: [UInt8]) -> Int {
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")),
+            let header = try? JSONDecoder().decode(StateFileHeader.self, from: Data(bytes[..<newline]))
+        else { return StoreSettings.defaultMaximumStateBytes }
+        return header.settings.maximumStateBytes
+    }
+
+    private func readUpTo(_ fd: OwnedDescriptor, count: Int, path: String) throws(StateStoreError) -> [UInt8] {
+        do { return try calls.read(fd.rawValue, upTo: count) } catch { throw .system(.readState, path: path, errno: error) }
+    }
+}

@@ -1,0 +1,72 @@
+/// The policy of a store, chosen when it is created and kept in every version's header, so that
+/// every process that opens the store applies the same policy.
+public struct StoreSettings: Codable, Sendable, Equatable {
+    /// The default maximum size of the state: 64 MiB.
+    public static let defaultMaximumStateBytes = 64 << 20
+    /// The default mode of a new store's files: owner read-write, group read (monitoring sidecars
+    /// often run as another user of the same group).
+    public static let defaultFileMode: UInt32 = 0o640
+
+    /// How many past versions to keep in `NAME.history/` (not counting the current one); 0 is off.
+    public var keepHistory: Int
+    /// The largest state, in bytes of its JSON encoding, that the store accepts on write and read.
+    public var maximumStateBytes: Int
+    /// The permission bits of a new store's state file and lockfile. Later versions keep the mode
+    /// of the file they replace, so an operator's `chmod` sticks.
+    public var fileMode: UInt32
+
+    /// Creates settings.
+    /// - Parameters:
+    ///   - keepHistory: past versions to keep; 0 turns history off.
+    ///   - maximumStateBytes: the state size limit in bytes (default 64 MiB).
+    ///   - fileMode: permission bits for the new store's files (default `0o640`).
+    public init(
+        keepHistory: Int = 0, maximumStateBytes: Int = StoreSettings.defaultMaximumStateBytes,
+        fileMode: UInt32 = StoreSettings.defaultFileMode
+    ) {
+        self.keepHistory = keepHistory
+        self.maximumStateBytes = maximumStateBytes
+        self.fileMode = fileMode
+    }
+
+    /// Throws ``StateStoreError/Code/invalidArgument`` for a setting out of range.
+    func validate() throws(StateStoreError) {
+        guard keepHistory >= 0 else {
+            throw StateStoreError(.invalidArgument, "keepHistory must be 0 or more, not \(keepHistory).")
+        }
+        guard maximumStateBytes > 0 else {
+            throw StateStoreError(.invalidArgument, "maximumStateBytes must be positive, not \(maximumStateBytes).")
+        }
+        guard fileMode & ~0o777 == 0 else {
+            throw StateStoreError(
+                .invalidArgument, "fileMode must be permission bits (0o000 to 0o777), not 0o\(String(fileMode, radix: 8)).")
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case keepHistory, maximumStateBytes = "maxStateBytes", fileMode
+    }
+
+    // The mode is kept as an octal string ("0640"), as operators read and write it.
+    /// Decodes settings from a header.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        keepHistory = try container.decode(Int.self, forKey: .keepHistory)
+        maximumStateBytes = try container.decode(Int.self, forKey: .maximumStateBytes)
+        let mode = try container.decode(String.self, forKey: .fileMode)
+        guard let bits = UInt32(mode, radix: 8) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .fileMode, in: container, debugDescription: "fileMode \(mode) is not octal")
+        }
+        fileMode = bits
+    }
+
+    /// Encodes settings into a header.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(keepHistory, forKey: .keepHistory)
+        try container.encode(maximumStateBytes, forKey: .maximumStateBytes)
+        let octal = String(fileMode, radix: 8)
+        try container.encode(String(repeating: "0", count: max(0, 4 - octal.count)) + octal, forKey: .fileMode)
+    }
+}

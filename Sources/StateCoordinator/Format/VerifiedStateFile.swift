@@ -1,0 +1,22 @@
+import Foundation
+
+/// A state file that was read whole and passed verification.
+struct VerifiedStateFile: Sendable {
+    var header: StateFileHeader
+    /// The exact state bytes (the JSON text and its final line feed).
+    var stateBytes: ArraySlice<UInt8>
+    /// Size of the whole file in bytes.
+    var fileSize: Int
+    /// The status of the file that was read (its device and inode identify this version's file).
+    var status: FileStatus
+
+    /// Decodes the state and wraps it in a snapshot.
+    func snapshot<State: Decodable & Sendable>(as type: State.Type, path: String) throws(StateStoreError) -> StateSnapshot<State> {
+        let state = try StateEncoding.decode(State.self, from: stateBytes, path: path)
+        return StateSnapshot(
+            state: state, version: header.version,
+            committedAt: CommitTimestamp.parse(header.committedAt) ?? Date(timeIntervalSince1970: 0),
+            writer: header.writer, storeID: header.store, checksum: header.checksum, fileSize: fileSize,
+            settings: header.settings)
+    }
+}

@@ -1,0 +1,36 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+
+/// The writer locks this process holds, and on which thread, so that an update started from
+/// inside another update's mutation on the same store fails at once instead of waiting on a
+/// lock its own thread holds (flock locks of two descriptors of one process exclude each other).
+final class HeldLocks: Sendable {
+    /// The process-wide registry.
+    static let shared = HeldLocks()
+
+    struct Key: Hashable, Sendable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    private let holders = Mutex<[Key: UInt]>([:])
+
+    private static var currentThread: UInt { UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) }
+
+    /// Whether the calling thread holds the lock on this lockfile.
+    func heldByCurrentThread(_ key: Key) -> Bool {
+        holders.withLock { $0[key] == Self.currentThread }
+    }
+
+    func register(_ key: Key) {
+        holders.withLock { $0[key] = Self.currentThread }
+    }
+
+    func unregister(_ key: Key) {
+        _ = holders.withLock { $0.removeValue(forKey: key) }
+    }
+}

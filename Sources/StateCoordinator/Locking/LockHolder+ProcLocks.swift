@@ -1,0 +1,48 @@
+import Foundation
+
+extension LockHolder {
+    /// Finds who holds a `flock` on the file with the given device and inode, from `/proc/locks`.
+    ///
+    /// A line of `/proc/locks` reads `1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF`; the device
+    /// is `major:minor` in hex and the inode in decimal. Lines with `->` are waiters, not holders.
+    /// Returns nil when the lock is not held or `/proc` is unavailable.
+    static func find(device: UInt64, inode: UInt64, procLocks: String? = nil) -> LockHolder? {
+        guard let table = procLocks ?? (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) else {
+            return nil
+        }
+        let wanted = "\(String(major(device), radix: 16, uppercase: false)):\(String(minor(device), radix: 16)):\(inode)"
+        for line in table.split(separator: "\n") where !line.contains("->") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[1] == "FLOCK", let pid = Int32(fields[4]) else { continue }
+            if normalized(fields[5]) == wanted {
+                return LockHolder(pid: pid, command: commandLine(of: pid))
+            }
+        }
+        return nil
+    }
+
+    /// The command line of a process, arguments joined by spaces.
+    static func commandLine(of pid: Int32) -> String? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else {
+            return nil
+        }
+        let parts = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return parts.joined(separator: " ")
+    }
+
+    /// `/proc/locks` pads the major and minor numbers (`fd:01`); drop the padding to compare.
+    private static func normalized(_ field: Substring) -> String {
+        let parts = field.split(separator: ":")
+        guard parts.count == 3, let major = UInt64(parts[0], radix: 16), let minor = UInt64(parts[1], radix: 16)
+        else { return String(field) }
+        return "\(String(major, radix: 16)):\(String(minor, radix: 16)):\(parts[2])"
+    }
+
+    // glibc's gnu_dev_major/gnu_dev_minor, which Swift does not import as macros.
+    private static func major(_ device: UInt64) -> UInt64 {
+        ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
+    }
+    private static func minor(_ device: UInt64) -> UInt64 {
+        (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
+    }
+}

@@ -1,0 +1,21 @@
+import Foundation
+
+/// One committed version of a store's state, with what the state file says about it.
+public struct StateSnapshot<State: Sendable>: Sendable {
+    /// The state.
+    public var state: State
+    /// The version: 0 for a new store, then +1 per commit.
+    public var version: UInt64
+    /// When it was committed (writer's clock, millisecond precision).
+    public var committedAt: Date
+    /// Who committed it.
+    public var writer: WriterIdentity
+    /// The identity of the store (a UUID string); it changes only when a store is re-created.
+    public var storeID: String
+    /// `sha256:` + hex digest of the state bytes.
+    public var checksum: String
+    /// The size of the state file in bytes (header and state).
+    public var fileSize: Int
+    /// The store's settings, as recorded in this version.
+    public var settings: StoreSettings
+}

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Foundation
+import SystemPackage
+
+/// Creating a store, or re-creating one by force: under the writer lock, so that no writer can
+/// commit between the decision and the new state file.
+struct StoreCreation {
+    let handle: StoreHandle
+    let settings: StoreSettings
+
+    func run(stateBytes: [UInt8], force: Bool) throws(StateStoreError) {
+        let dir = try handle.openDirectory()
+        try handle.checkFileSystem(dir)
+        try createLockFile(dir)
+        let lock = try WriterLock.acquire(
+            calls: handle.calls, directory: dir.rawValue, lockFile: handle.files.lockFile,
+            path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
+        let version = try firstVersion(dir, force: force)
+        if settings.keepHistory > 0 { try handle.history(dir.rawValue).create(fileMode: settings.fileMode) }
+        let header = StateFileHeader(
+            format: StateFileHeader.formatIdentifier, revision: StateFileHeader.currentRevision,
+            store: UUID().uuidString.lowercased(), version: version, committedAt: CommitTimestamp.format(Date()),
+            writer: .current(label: handle.options.label), settings: settings, stateBytes: stateBytes.count,
+            checksum: Checksum.of(stateBytes))
+        try OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory, files: handle.files)
+            .sweep(logger: handle.options.logger)
+        try AtomicReplace(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory).replace(
+            handle.files.stateFile, with: try StateFileCodec.encode(header: header, stateBytes: stateBytes),
+            tempPrefix: handle.files.tempPrefix, attributes: .init(mode: settings.fileMode, owner: nil),
+            durability: handle.options.durability)
+        handle.options.logger.info(
+            "created store", metadata: ["store": "\(handle.stateFilePath)", "version": "\(version)", "identity": "\(header.store)"])
+        lock.release()
+    }
+
+    /// Creates `NAME.lock` if it is missing, never truncating or replacing an existing one.
+    private func createLockFile(_ dir: OwnedDescriptor) throws(StateStoreError) {
+        let path = handle.path(handle.files.lockFile)
+        do {
+            let fd = OwnedDescriptor(
+                try handle.calls.open(
+                    dir.rawValue, handle.files.lockFile, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600),
+                calls: handle.calls)
+            try handle.calls.fchmod(fd.rawValue, settings.fileMode)
+            try fd.close()
+        } catch .fileExists {
+            return
+        } catch {
+            throw .system(.createStore, path: path, errno: error)
+        }
+    }
+
+    /// 0 for a new store; above every version still known when re-creating by force.
+    private func firstVersion(_ dir: OwnedDescriptor, force: Bool) throws(StateStoreError) -> UInt64 {
+        let exists: Bool
+        do {
+            _ = try handle.calls.fstatat(dir.rawValue, handle.files.stateFile)
+            exists = true
+        } catch .noSuchFileOrDirectory {
+            exists = false
+        } catch {
+            throw .system(.createStore, path: handle.stateFilePath, errno: error)
+        }
+        if exists && !force {
+            throw StateStoreError(
+                .alreadyExists, "A store already exists at \(handle.stateFilePath); nothing was changed.",
+                hint: "Open it instead; to replace it (recovery of a corrupt store), create with force (statectl init --force).",
+                path: handle.stateFilePath)
+        }
+        let known = [try highestRecordedVersion(dir), try handle.history(dir.rawValue).versions().last].compactMap { $0 }
+        guard let highest = known.max() else { return 0 }
+        handle.options.logger.info(
+            "re-creating store by force; numbering continues above the highest known version",
+            metadata: ["store": "\(handle.stateFilePath)", "highest": "\(highest)"])
+        return highest + 1
+    }
+
+    /// The version in the current file's header even if the file fails verification (only the
+    /// header line is needed); nil when there is no readable header.
+    private func highestRecordedVersion(_ dir: OwnedDescriptor) throws(StateStoreError) -> UInt64? {
+        let bytes: [UInt8]
+        do {
+            let fd = OwnedDescriptor(
+                try handle.calls.open(dir.rawValue, handle.files.stateFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0),
+                calls: handle.calls)
+            bytes = try handle.calls.read(fd.rawValue, upTo: StateFileHeader.maximumLength)
+        } catch .noSuchFileOrDirectory {
+            return nil
+        } catch .tooManySymbolicLinkLevels {
+            return nil
+        } catch {
+            throw .system(.createStore, path: handle.stateFilePath, errno: error)
+        }
+        let line = bytes.prefix(while: { $0 != UInt8(ascii: "\n") })
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+            object["format"] as? String == StateFileHeader.formatIdentifier,
+            let version = (object["version"] as? NSNumber)?.uint64Value
+        else { return nil }
+        return version
+    }
+}

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import SystemPackage
+
+/// Where a store is and how this process reaches it: what every operation on the store needs,
+/// as a value the commit pipeline can carry without holding the store itself.
+struct StoreHandle: Sendable {
+    let directory: String
+    let files: StoreFiles
+    let options: StateStoreOptions
+
+
+    var calls: SystemCalls { options.systemCalls }
+
+    func path(_ file: String) -> String { directory + "/" + file }
+
+    var stateFilePath: String { path(files.stateFile) }
+
+    /// Opens the store directory; every step of a commit works relative to this descriptor.
+    func openDirectory() throws(StateStoreError) -> OwnedDescriptor {
+        do {
+            return OwnedDescriptor(
+                try calls.open(AT_FDCWD, directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0), calls: calls)
+        } catch {
+            throw .system(.openDirectory, path: directory, errno: error)
+        }
+    }
+
+    /// Throws `notFound` unless both the lockfile and the state file exist.
+    func checkExists() throws(StateStoreError) {
+        let dir = try openDirectory()
+        for file in [files.lockFile, files.stateFile] {
+            do { _ = try calls.fstatat(dir.rawValue, file) } catch .noSuchFileOrDirectory {
+                throw StateStoreError(
+                    .notFound, "No store named \"\(files.name)\" in \(directory): \(path(file)) does not exist.",
+                    hint: "Create it first (StateStore.create, or statectl init).", path: path(file))
+            } catch {
+                throw .system(.openDirectory, path: path(file), errno: error)
+            }
+        }
+    }
+
+    /// Refuses network file systems for writing unless the caller opted in.
+    func checkFileSystem(_ dir: OwnedDescriptor) throws(StateStoreError) {
+        let magic: Int64
+        do { magic = try calls.fstatfs(dir.rawValue) } catch {
+            throw .system(.checkFileSystem, path: directory, errno: error)
+        }
+        guard let network = FileSystemKind(magic: magic).networkName, !options.allowNetworkFileSystem else { return }
+        throw StateStoreError(
+            .networkFileSystem,
+            "\(directory) is on \(network), where flock(2) may be emulated or a no-op and other hosts' writes are not notified: writers could lose updates.",
+            hint: "Keep the store on a local file system; if every writer runs on this one host, opt in with allowNetworkFileSystem (statectl --allow-network-fs).",
+            step: .checkFileSystem, path: directory)
+    }
+
+    /// Reads and verifies the current state file, lock-free.
+    func readCurrent(directory dir: CInt = AT_FDCWD) throws(StateStoreError) -> VerifiedStateFile {
+        try StateFileReader(calls: calls).read(
+            directory: dir, name: dir == AT_FDCWD ? stateFilePath : files.stateFile, path: stateFilePath)
+    }
+
+    func history(_ dir: CInt) -> HistoryDirectory {
+        HistoryDirectory(calls: calls, storeDirectory: dir, storeDirectoryPath: directory, files: files)
+    }
+}

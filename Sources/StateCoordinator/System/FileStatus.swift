@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The parts of `struct stat` the store relies on.
+@_spi(FaultInjection)
+public struct FileStatus: Sendable, Equatable {
+    /// `st_dev`: the device holding the file.
+    public var device: UInt64
+    /// `st_ino`: the inode number.
+    public var inode: UInt64
+    /// `st_mode` including the file-type bits.
+    public var mode: UInt32
+    /// `st_uid`.
+    public var owner: UInt32
+    /// `st_gid`.
+    public var group: UInt32
+    /// `st_size` in bytes.
+    public var size: Int64
+    /// `st_nlink`.
+    public var linkCount: UInt64
+
+    /// The permission bits (`st_mode & 07777`).
+    public var permissions: UInt32 { mode & 0o7777 }
+    /// Whether this is a regular file.
+    public var isRegularFile: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFREG) }
+    /// Whether this is a directory.
+    public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
+    /// Whether this is a symbolic link.
+    public var isSymbolicLink: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFLNK) }
+
+    init(_ raw: stat) {
+        device = UInt64(raw.st_dev)
+        inode = UInt64(raw.st_ino)
+        mode = UInt32(raw.st_mode)
+        owner = UInt32(raw.st_uid)
+        group = UInt32(raw.st_gid)
+        size = Int64(raw.st_size)
+        linkCount = UInt64(raw.st_nlink)
+    }
+
+    /// Creates a status from its parts (for tests).
+    public init(device: UInt64, inode: UInt64, mode: UInt32, owner: UInt32, group: UInt32, size: Int64, linkCount: UInt64) {
+        self.device = device
+        self.inode = inode
+        self.mode = mode
+        self.owner = owner
+        self.group = group
+        self.size = size
+        self.linkCount = linkCount
+    }
+}

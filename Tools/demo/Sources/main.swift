@@ -1,0 +1,2 @@
+import StateCoordinator
+print("placeholder")
