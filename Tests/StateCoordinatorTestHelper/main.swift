@@ -1,1 +1,127 @@
-import StateCoordinator
+// A peer process for the multi-process tests: each command does one thing a real writer or
+// reader would, and reports on stdout, one line per event, flushed at once.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+@_spi(FaultInjection) import StateCoordinator
+
+/// Writes one line to stdout unbuffered, so a SIGKILL right after it loses nothing.
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+    exit(1)
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let command = arguments.first, arguments.count >= 2 else {
+    fail("usage: StateCoordinatorTestHelper incr|read-loop|hold-lock|crash-after DIR [ARGS]")
+}
+let directory = arguments[1]
+
+func options(label: String = "helper") -> StateStoreOptions {
+    StateStoreOptions(lockTimeout: .seconds(30), label: label)
+}
+
+/// Prints "<version> <counter>" after each acknowledged commit.
+func increment(times: Int, store: StateStore<JSONValue>) {
+    for _ in 0..<times {
+        do {
+            let (snapshot, value) = try store.updateBlocking { state -> Int64 in
+                let next = (state["counter"]?.intValue ?? 0) + 1
+                state["counter"] = .int(next)
+                return next
+            }
+            emit("\(snapshot.version) \(value)")
+        } catch {
+            fail("update failed: \(error)")
+        }
+    }
+}
+
+switch command {
+case "create":
+    // create DIR [KEEP_HISTORY]
+    let keep = arguments.count > 2 ? Int(arguments[2])! : 0
+    do {
+        try StateStore<JSONValue>.create(in: directory, settings: StoreSettings(keepHistory: keep), options: options())
+    } catch { fail("create failed: \(error)") }
+
+case "incr":
+    // incr DIR COUNT [LABEL]
+    let count = Int(arguments[2])!
+    let label = arguments.count > 3 ? arguments[3] : "helper"
+    do {
+        increment(times: count, store: try StateStore<JSONValue>(directory: directory, options: options(label: label)))
+    } catch { fail("open failed: \(error)") }
+
+case "update-once":
+    // update-once DIR TIMEOUT_MS: one increment with the given lock timeout; prints the error code on failure.
+    var opts = options()
+    opts.lockTimeout = .milliseconds(Int(arguments[2])!)
+    do {
+        let store = try StateStore<JSONValue>(directory: directory, options: opts)
+        increment(times: 1, store: store)
+    } catch { fail("open failed: \(error)") }
+
+case "read-loop":
+    // read-loop DIR: reads until stdin closes; prints "reads N errors M last V" and exits 1 on any bad read.
+    let store: StateStore<JSONValue>
+    do { store = try StateStore<JSONValue>(directory: directory, options: StateStoreOptions(readOnly: true)) } catch {
+        fail("open failed: \(error)")
+    }
+    let done = Atomic(false)
+    Thread.detachNewThread {
+        while readLine() != nil {}
+        done.store(true, ordering: .relaxed)
+    }
+    var reads = 0
+    var lastVersion: UInt64 = 0
+    while !done.load(ordering: .relaxed) {
+        do {
+            let snapshot = try store.read()
+            guard snapshot.version >= lastVersion else { fail("version went backwards: \(lastVersion) -> \(snapshot.version)") }
+            guard snapshot.state["counter"]?.intValue ?? 0 == Int64(snapshot.version) else {
+                fail("state of version \(snapshot.version) has counter \(String(describing: snapshot.state["counter"]))")
+            }
+            lastVersion = snapshot.version
+            reads += 1
+        } catch {
+            fail("read \(reads) failed: \(error)")
+        }
+    }
+    emit("reads \(reads) last \(lastVersion)")
+
+case "hold-lock":
+    // hold-lock DIR: takes the writer lock through a real update and holds it (inside the mutation)
+    // until killed; prints "locked" once it holds it.
+    do {
+        let store = try StateStore<JSONValue>(directory: directory, options: options())
+        _ = try store.updateBlocking { _ in
+            emit("locked")
+            while true { sleep(1000) }
+        }
+    } catch { fail("hold failed: \(error)") }
+
+case "crash-after":
+    // crash-after DIR CALL N: increments in a loop and _exits right after the Nth successful CALL.
+    guard let call = SystemCallName(rawValue: arguments[2]), let target = Int(arguments[3]) else {
+        fail("crash-after DIR CALL N")
+    }
+    let seen = Atomic(0)
+    var opts = options()
+    opts.systemCalls = SystemCalls.live.intercepting(before: { _ in }, after: { name in
+        guard name == call else { return }
+        if seen.add(1, ordering: .relaxed).newValue == target { _exit(42) }
+    })
+    do {
+        increment(times: Int.max, store: try StateStore<JSONValue>(directory: directory, options: opts))
+    } catch { fail("open failed: \(error)") }
+
+default:
+    fail("unknown command \(command)")
+}

@@ -22,6 +22,11 @@ enum StateEncoding {
 
     static func decode<State: Decodable>(_ type: State.Type, from bytes: some Collection<UInt8>, path: String) throws(StateStoreError) -> State {
         do { return try JSONDecoder().decode(State.self, from: Data(bytes)) } catch {
+            if let syntax = JSONSyntaxError.describe(bytes) {
+                throw StateStoreError(
+                    .badState, "\(path) is not valid JSON: \(syntax).", hint: "Fix the JSON; nothing was committed.",
+                    path: path)
+            }
             throw StateStoreError(
                 .badState, "\(path) does not decode as \(State.self): \(describe(error))",
                 hint: "Open it with the type it was written with, or as StateStore<JSONValue>.", path: path)

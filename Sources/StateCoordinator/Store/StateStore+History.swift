@@ -35,6 +35,7 @@ extension StateStore {
     /// Commits a kept version's state as a new version, optionally only if the store is at
     /// `expectedVersion`. The kept version is read under the writer lock.
     /// - Throws: `notFound` when that version is not kept.
+    @discardableResult
     public func rollback(to version: UInt64, expecting expectedVersion: UInt64? = nil) async throws -> StateSnapshot<State> {
         let handle = handle
         return try await submit(expecting: expectedVersion) { state in
@@ -43,6 +44,7 @@ extension StateStore {
     }
 
     /// The blocking form of ``rollback(to:expecting:)``.
+    @discardableResult
     public func rollbackBlocking(to version: UInt64, expecting expectedVersion: UInt64? = nil) throws -> StateSnapshot<State> {
         let handle = handle
         return try submitAndWait(expecting: expectedVersion) { state in

@@ -27,6 +27,7 @@ extension StateStore {
     }
 
     /// Replaces the whole state, optionally only if the store is at `version`.
+    @discardableResult
     public func replace(with state: State, expecting version: UInt64? = nil) async throws -> StateSnapshot<State> {
         try await submit(expecting: version) { $0 = state }.snapshot
     }
@@ -40,6 +41,7 @@ extension StateStore {
     }
 
     /// The blocking form of ``replace(with:expecting:)``.
+    @discardableResult
     public func replaceBlocking(with state: State, expecting version: UInt64? = nil) throws -> StateSnapshot<State> {
         try submitAndWait(expecting: version) { $0 = state }.snapshot
     }

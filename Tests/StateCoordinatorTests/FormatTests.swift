@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+
+@testable import StateCoordinator
+
+@Suite("State file format")
+struct FormatTests {
+    private func header(for state: [UInt8], version: UInt64 = 3) -> StateFileHeader {
+        StateFileHeader(
+            format: "statecoordinator", revision: 1, store: "5b0e4c1e-0000-4000-8000-000000000000", version: version,
+            committedAt: "2026-11-27T10:00:00.000Z", writer: WriterIdentity(pid: 42, host: "h", label: "t"),
+            settings: StoreSettings(), stateBytes: state.count, checksum: Checksum.of(state))
+    }
+
+    @Test func roundTripsHeaderAndExactStateBytes() throws {
+        let state = Array("{\"halt\":true}\n".utf8)
+        let file = try StateFileCodec.encode(header: header(for: state), stateBytes: state)
+        let (decoded, bytes) = try StateFileCodec.decode(file, path: "s.json")
+        #expect(decoded == header(for: state))
+        #expect(Array(bytes) == state)
+    }
+
+    @Test func checksumIsSHA256OfTheStateBytes() {
+        // printf '{}\n' | sha256sum
+        #expect(Checksum.of(Array("{}\n".utf8)) == "sha256:ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356")
+    }
+
+    @Test func badChecksumIsCorrupt() throws {
+        let state = Array("{\"a\":1}\n".utf8)
+        var file = try StateFileCodec.encode(header: header(for: state), stateBytes: state)
+        file[file.count - 3] = UInt8(ascii: "2")
+        let error = #expect(throws: StateStoreError.self) { try StateFileCodec.decode(file, path: "s.json") }
+        #expect(error?.code == .corrupt)
+        #expect(error?.message.contains("fails its checksum") == true)
+    }
+
+    @Test func truncatedFileIsCorruptAndSaysSo() throws {
+        let state = Array("{\"a\":1}\n".utf8)
+        let file = try StateFileCodec.encode(header: header(for: state), stateBytes: state)
+        let error = #expect(throws: StateStoreError.self) { try StateFileCodec.decode(Array(file.dropLast(4)), path: "s.json") }
+        #expect(error?.code == .corrupt)
+        #expect(error?.message.contains("truncated") == true)
+    }
+
+    @Test func plainJSONIsUnverifiableWithImportHint() {
+        let error = #expect(throws: StateStoreError.self) {
+            try StateFileCodec.decode(Array("{\"positions\": {\"AAPL\": 10}}\n".utf8), path: "s.json")
+        }
+        #expect(error?.code == .unverifiable)
+        #expect(error?.hint?.contains("init --from") == true)
+    }
+
+    @Test func foreignBytesAreUnverifiable() {
+        let error = #expect(throws: StateStoreError.self) {
+            try StateFileCodec.decode(Array("garbage written in place\n\u{1}".utf8), path: "s.json")
+        }
+        #expect(error?.code == .unverifiable)
+        #expect(error?.message.contains("neither") == true)
+    }
+
+    @Test func emptyFileIsCorrupt() {
+        let error = #expect(throws: StateStoreError.self) { try StateFileCodec.decode([], path: "s.json") }
+        #expect(error?.code == .corrupt)
+    }
+
+    @Test func newerRevisionIsRefused() throws {
+        let state = Array("{}\n".utf8)
+        var newer = header(for: state)
+        newer.revision = 2
+        let file = try StateFileCodec.encode(header: newer, stateBytes: state)
+        let error = #expect(throws: StateStoreError.self) { try StateFileCodec.decode(file, path: "s.json") }
+        #expect(error?.code == .unverifiable)
+        #expect(error?.message.contains("revision 2") == true)
+    }
+
+    @Test(arguments: [Int64.max, Int64.min, 0, -1, 9_007_199_254_740_993])
+    func integersRoundTripExactly(_ value: Int64) throws {
+        let bytes = try StateEncoding.encode(JSONValue.object(["n": .int(value)]), limit: 1 << 20)
+        let decoded = try StateEncoding.decode(JSONValue.self, from: bytes, path: "x")
+        #expect(decoded["n"] == .int(value))
+    }
+
+    @Test func doublesRoundTripAsDoubles() throws {
+        for value in [0.1, -2.5e-300, 1.7976931348623157e308, 3.141592653589793] {
+            let bytes = try StateEncoding.encode(JSONValue.array([.double(value)]), limit: 1 << 20)
+            #expect(try StateEncoding.decode(JSONValue.self, from: bytes, path: "x") == .array([.double(value)]))
+        }
+    }
+
+    @Test func numberBeyondInt64BecomesDouble() throws {
+        let decoded = try StateEncoding.decode(JSONValue.self, from: Array("18446744073709551616".utf8), path: "x")
+        #expect(decoded == .double(18446744073709551616))
+    }
+
+    @Test func nonFiniteDoubleIsRefusedOnEncode() {
+        let error = #expect(throws: StateStoreError.self) {
+            try StateEncoding.encode(JSONValue.double(.nan), limit: 1 << 20)
+        }
+        #expect(error?.code == .badState)
+    }
+
+    @Test func historyFileNamesSortByVersion() {
+        #expect(StoreFiles.historyFile(version: 42) == "00000000000000000042.json")
+        #expect(StoreFiles.version(ofHistoryFile: "00000000000000000042.json") == 42)
+        #expect(StoreFiles.version(ofHistoryFile: "notes.txt") == nil)
+    }
+
+    @Test(arguments: ["", "a.b", "../x", "a/b", "with space", String(repeating: "x", count: 201)])
+    func storeNamesThatCouldCollideAreRefused(_ name: String) {
+        #expect(throws: StateStoreError.self) { try StoreFiles(name: name) }
+    }
+
+    @Test func procLocksLineNamesTheHolder() {
+        let table = """
+            1: POSIX  ADVISORY  WRITE 77 00:2a:999 0 EOF
+            2: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF
+            2: -> FLOCK  ADVISORY  WRITE 5151 fd:01:1234 0 EOF
+            """
+        let device: UInt64 = (0xfd << 8) | 0x01
+        #expect(LockHolder.find(device: device, inode: 1234, procLocks: table)?.pid == 4242)
+        #expect(LockHolder.find(device: device, inode: 999, procLocks: table) == nil)
+    }
+}

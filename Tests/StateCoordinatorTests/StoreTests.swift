@@ -1,0 +1,292 @@
+import Foundation
+import Testing
+
+@testable @_spi(FaultInjection) import StateCoordinator
+
+struct Risk: Codable, Sendable, Equatable {
+    var halt = false
+    var maxPosition: Int64 = 100
+}
+
+@Suite("Store basics")
+struct StoreTests {
+    let dir = TemporaryDirectory()
+
+    @Test func newUntypedStoreStartsAsEmptyObjectAtVersionZero() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path)
+        let snapshot = try store.read()
+        #expect(snapshot.version == 0)
+        #expect(snapshot.state == .object([:]))
+        #expect(snapshot.writer.pid == getpid())
+        #expect(try dir.names() == ["state.json", "state.lock"])
+    }
+
+    @Test func typedUpdateCommitsNextVersionAndReturnsResult() async throws {
+        let store = try StateStore<Risk>.create(in: dir.path, initial: Risk(), options: .init(label: "bot-1"))
+        let (snapshot, previous) = try await store.update { risk -> Bool in
+            defer { risk.halt = true }
+            return risk.halt
+        }
+        #expect(previous == false)
+        #expect(snapshot.version == 1)
+        #expect(snapshot.state.halt)
+        #expect(snapshot.writer.label == "bot-1")
+        #expect(try store.read().state == Risk(halt: true, maxPosition: 100))
+    }
+
+    @Test func throwingMutationCommitsNothing() async throws {
+        struct Refused: Error {}
+        let store = try StateStore<Risk>.create(in: dir.path, initial: Risk())
+        await #expect(throws: Refused.self) {
+            try await store.update { risk in
+                risk.halt = true
+                throw Refused()
+            }
+        }
+        #expect(try store.read().version == 0)
+        #expect(try store.read().state.halt == false)
+    }
+
+    @Test func compareAndSwapConflictCarriesCurrentVersion() async throws {
+        let store = try StateStore<Risk>.create(in: dir.path, initial: Risk())
+        _ = try await store.update { $0.maxPosition = 5 }
+        let error = await #expect(throws: StateStoreError.self) {
+            try await store.update(expecting: 0) { $0.maxPosition = 7 }
+        }
+        #expect(error?.code == .conflict)
+        #expect(error?.currentVersion == 1)
+        let (snapshot, _) = try await store.update(expecting: 1) { $0.maxPosition = 7 }
+        #expect(snapshot.version == 2)
+        #expect(snapshot.state.maxPosition == 7)
+    }
+
+    @Test func replaceAndBlockingForms() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path)
+        let snapshot = try store.replaceBlocking(with: ["halt": true, "limits": [1, 2.5, "x", nil]])
+        #expect(snapshot.version == 1)
+        #expect(try store.read().state == ["halt": true, "limits": [1, 2.5, "x", nil]])
+        #expect(throws: StateStoreError.self) { try store.replaceBlocking(with: [:], expecting: 0) }
+    }
+
+    @Test func anyJSONValueCanBeTheState() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path, initial: [1, 2, 3])
+        #expect(try store.read().state == [1, 2, 3])
+        try store.replaceBlocking(with: "just a string")
+        #expect(try store.read().state == "just a string")
+    }
+
+    @Test func reentrantUpdateFailsInsteadOfDeadlocking() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path)
+        let other = try StateStore<JSONValue>(directory: dir.path)
+        let (_, inner) = try store.updateBlocking { state -> String in
+            let sameInstance = Result { try store.updateBlocking { $0["x"] = 1 } }
+            let otherInstance = Result { try other.updateBlocking { $0["x"] = 2 } }
+            state["y"] = 1
+            return [sameInstance, otherInstance].map { result in
+                guard case .failure(let error as StateStoreError) = result else { return "committed" }
+                return error.code.rawValue
+            }.joined(separator: ",")
+        }
+        #expect(inner == "re-entrant update,re-entrant update")
+        #expect(try store.read().version == 1)
+        #expect(try store.read().state == ["y": 1])
+    }
+
+    @Test func openingAMissingStoreCreatesNothing() throws {
+        let error = #expect(throws: StateStoreError.self) { try StateStore<JSONValue>(directory: dir.path) }
+        #expect(error?.code == .notFound)
+        #expect(error?.hint?.contains("statectl init") == true)
+        #expect(try dir.names().isEmpty)
+        let missing = #expect(throws: StateStoreError.self) { try StateStore<JSONValue>(directory: dir.file("nope")) }
+        #expect(missing?.code == .notFound)
+    }
+
+    @Test func creatingOverAnExistingStoreIsRefusedWithoutForce() throws {
+        try StateStore<JSONValue>.create(in: dir.path, initial: ["keep": true])
+        let before = try dir.contents("state.json")
+        let error = #expect(throws: StateStoreError.self) { try StateStore<JSONValue>.create(in: dir.path) }
+        #expect(error?.code == .alreadyExists)
+        #expect(try dir.contents("state.json") == before)
+    }
+
+    @Test func forcedRecreateGetsNewIdentityAndContinuesNumbering() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: 2))
+        for _ in 0..<5 { try store.replaceBlocking(with: [:]) }
+        let oldIdentity = try store.read().storeID
+        // Corrupt it: the header's version (5) is still readable, the checksum is not.
+        var bytes = try dir.contents("state.json")
+        bytes[bytes.count - 2] = UInt8(ascii: "x")
+        try bytes.write(to: URL(fileURLWithPath: dir.file("state.json")))
+        #expect(throws: StateStoreError.self) { try store.read() }
+        let recreated = try StateStore<JSONValue>.create(in: dir.path, initial: ["fresh": true], force: true)
+        let snapshot = try recreated.read()
+        #expect(snapshot.version == 6)
+        #expect(snapshot.storeID != oldIdentity)
+    }
+
+    @Test func forcedRecreateUsesHistoryWhenTheHeaderIsGone() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: 3))
+        for _ in 0..<4 { try store.replaceBlocking(with: [:]) }
+        try Data("not even json".utf8).write(to: URL(fileURLWithPath: dir.file("state.json")))
+        let recreated = try StateStore<JSONValue>.create(in: dir.path, force: true)
+        #expect(try recreated.read().version == 4)  // history kept 1...3
+    }
+
+    @Test func importsAFileWrittenByTheOriginalPythonBot() throws {
+        let legacy = dir.file("trading_state.json")
+        let script = """
+            import json, os, tempfile
+            state = {"positions": {"AAPL": 10}, "halt": False, "big": 9223372036854775807, "px": 101.25}
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(\(String(reflecting: legacy))))
+            with os.fdopen(fd, "w") as f:
+                json.dump(state, f)
+                f.flush(); os.fsync(f.fileno())
+            os.replace(tmp, \(String(reflecting: legacy)))
+            """
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", "-c", script]
+        try python.run()
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0)
+        let storeDir = TemporaryDirectory()
+        let store = try StateStore<JSONValue>.importPlainJSON(from: legacy, into: storeDir.path)
+        let snapshot = try store.read()
+        #expect(snapshot.version == 0)
+        #expect(snapshot.state["big"] == .int(Int64.max))
+        #expect(snapshot.state["px"] == .double(101.25))
+        #expect(snapshot.state["positions"] == ["AAPL": 10])
+    }
+
+    @Test func importOfInvalidJSONSaysWhereAndCreatesNothing() throws {
+        let legacy = dir.file("broken.json")
+        try Data("{\"a\": 1,\n \"b\": }".utf8).write(to: URL(fileURLWithPath: legacy))
+        let storeDir = TemporaryDirectory()
+        let error = #expect(throws: StateStoreError.self) {
+            try StateStore<JSONValue>.importPlainJSON(from: legacy, into: storeDir.path)
+        }
+        #expect(error?.code == .badState)
+        #expect(error?.message.contains("line 2") == true)
+        #expect(try storeDir.names().isEmpty)
+    }
+
+    @Test func plainJSONInPlaceOfTheStateFileIsReportedNotOverwritten() async throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path)
+        try Data("{\"halt\": true}".utf8).write(to: URL(fileURLWithPath: dir.file("state.json")))
+        let readError = #expect(throws: StateStoreError.self) { try store.read() }
+        #expect(readError?.code == .unverifiable)
+        let updateError = await #expect(throws: StateStoreError.self) { try await store.update { $0["x"] = 1 } }
+        #expect(updateError?.code == .unverifiable)
+        #expect(try dir.contents("state.json") == Data("{\"halt\": true}".utf8))
+    }
+
+    @Test func symlinkedStateFileOrLockfileIsRefused() async throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path)
+        let target = dir.file("elsewhere.json")
+        try FileManager.default.moveItem(atPath: dir.file("state.json"), toPath: target)
+        try FileManager.default.createSymbolicLink(atPath: dir.file("state.json"), withDestinationPath: target)
+        let readError = #expect(throws: StateStoreError.self) { try store.read() }
+        #expect(readError?.code == .symbolicLink)
+        let updateError = await #expect(throws: StateStoreError.self) { try await store.update { $0["x"] = 1 } }
+        #expect(updateError?.code == .symbolicLink)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir.file("state.json")) == target)
+
+        try FileManager.default.removeItem(atPath: dir.file("state.json"))
+        try FileManager.default.moveItem(atPath: target, toPath: dir.file("state.json"))
+        try FileManager.default.moveItem(atPath: dir.file("state.lock"), toPath: dir.file("real.lock"))
+        try FileManager.default.createSymbolicLink(atPath: dir.file("state.lock"), withDestinationPath: dir.file("real.lock"))
+        let lockError = await #expect(throws: StateStoreError.self) { try await store.update { $0["x"] = 1 } }
+        #expect(lockError?.code == .symbolicLink)
+        #expect(lockError?.step == .openLockfile)
+        #expect(try store.read().version == 0)
+    }
+
+    @Test func modeOfTheReplacedFileSticksWhateverTheUmask() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(fileMode: 0o640))
+        #expect(try permissions("state.json") == 0o640)
+        #expect(try permissions("state.lock") == 0o640)
+        try FileManager.default.setAttributes([.posixPermissions: 0o604], ofItemAtPath: dir.file("state.json"))
+        let old = umask(0o077)
+        defer { umask(old) }
+        try store.replaceBlocking(with: ["a": 1])
+        #expect(try permissions("state.json") == 0o604)
+    }
+
+    @Test func rootKeepsOwnerAndGroupOfTheReplacedFile() throws {
+        try #require(geteuid() == 0, "needs root to chown")
+        let store = try StateStore<JSONValue>.create(in: dir.path)
+        #expect(chown(dir.file("state.json"), 4242, 4343) == 0)
+        try store.replaceBlocking(with: ["a": 1])
+        let attributes = try FileManager.default.attributesOfItem(atPath: dir.file("state.json"))
+        #expect(attributes[.ownerAccountID] as? Int == 4242)
+        #expect(attributes[.groupOwnerAccountID] as? Int == 4343)
+    }
+
+    @Test func sizeLimitIsEnforcedOnWriteAndNothingIsCommitted() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(maximumStateBytes: 64))
+        let error = #expect(throws: StateStoreError.self) {
+            try store.replaceBlocking(with: .string(String(repeating: "x", count: 100)))
+        }
+        #expect(error?.code == .tooLarge)
+        #expect(try store.read().version == 0)
+        #expect(try dir.tempFiles().isEmpty)
+    }
+
+    @Test func sizeLimitIsEnforcedOnRead() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(maximumStateBytes: 1024))
+        // A foreign writer appends far beyond the limit recorded in the header.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("state.json")))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(repeating: 0x20, count: 200_000))
+        try handle.close()
+        let error = #expect(throws: StateStoreError.self) { try store.read() }
+        #expect(error?.code == .tooLarge)
+    }
+
+    @Test func historyKeepsTheLastNAndRollbackCommitsAnOldState() async throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: 3))
+        for value in 1...5 { _ = try await store.replace(with: ["v": .int(Int64(value))]) }
+        let history = try store.history()
+        #expect(history.map(\.version) == [4, 3, 2])
+        #expect(try store.snapshot(atVersion: 3).state == ["v": 3])
+        let missing = #expect(throws: StateStoreError.self) { try store.snapshot(atVersion: 1) }
+        #expect(missing?.code == .notFound)
+        let rolledBack = try await store.rollback(to: 3)
+        #expect(rolledBack.version == 6)
+        #expect(try store.read().state == ["v": 3])
+        // The outgoing version is kept as a hard link: the same inode, no copy.
+        let inode = try inodeNumber("state.json")
+        try await store.replace(with: ["v": 7])
+        #expect(try inodeNumber("state.history/00000000000000000006.json") == inode)
+        let tooOld = await #expect(throws: StateStoreError.self) { try await store.rollback(to: 1) }
+        #expect(tooOld?.code == .notFound)
+    }
+
+    @Test func networkFileSystemIsRefusedForWritingUnlessOptedIn() throws {
+        try StateStore<JSONValue>.create(in: dir.path)
+        var options = StateStoreOptions()
+        options.systemCalls.fstatfs = { _ in 0x6969 }  // NFS_SUPER_MAGIC
+        let error = #expect(throws: StateStoreError.self) { try StateStore<JSONValue>(directory: dir.path, options: options) }
+        #expect(error?.code == .networkFileSystem)
+        #expect(error?.message.contains("NFS") == true)
+        options.allowNetworkFileSystem = true
+        #expect(throws: Never.self) { try StateStore<JSONValue>(directory: dir.path, options: options) }
+        options.allowNetworkFileSystem = false
+        options.readOnly = true
+        #expect(throws: Never.self) { try StateStore<JSONValue>(directory: dir.path, options: options) }
+    }
+
+    @Test func typedStoreReportsAStateOfAnotherShape() throws {
+        try StateStore<JSONValue>.create(in: dir.path, initial: ["halt": "yes"])
+        let error = #expect(throws: StateStoreError.self) { try StateStore<Risk>(directory: dir.path).read() }
+        #expect(error?.code == .badState)
+    }
+
+    private func inodeNumber(_ name: String) throws -> Int {
+        try FileManager.default.attributesOfItem(atPath: dir.file(name))[.systemFileNumber] as! Int
+    }
+
+    private func permissions(_ name: String) throws -> Int {
+        try FileManager.default.attributesOfItem(atPath: dir.file(name))[.posixPermissions] as! Int
+    }
+}

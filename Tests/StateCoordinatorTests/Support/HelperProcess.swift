@@ -1,0 +1,94 @@
+import Foundation
+import Synchronization
+
+/// The `StateCoordinatorTestHelper` executable, built beside the test bundle.
+enum HelperProcess {
+    static let url: URL = {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+        let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? bundle.path)
+        return exe.deletingLastPathComponent().appendingPathComponent("StateCoordinatorTestHelper")
+    }()
+
+    /// Runs the helper to completion; returns its exit status, stdout and stderr.
+    @discardableResult
+    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let running = try RunningHelper(arguments)
+        return running.waitForExit()
+    }
+}
+
+/// A helper process the test can signal and whose output it collects line by line.
+final class RunningHelper: Sendable {
+    let process: Process
+    private let output = Mutex<[String]>([])
+    private let errorOutput = Mutex<Data>(Data())
+    private let stdinPipe = Pipe()
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+    private let finished = DispatchGroup()
+
+    init(_ arguments: [String], executable: URL = HelperProcess.url) throws {
+        process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardInput = stdinPipe
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        try process.run()
+        let stdout = stdoutPipe, stderr = stderrPipe
+        finished.enter()
+        DispatchQueue.global().async {
+            var pending = Data()
+            while true {
+                let chunk = stdout.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...newline)
+                    self.output.withLock { $0.append(line) }
+                }
+            }
+            self.finished.leave()
+        }
+        finished.enter()
+        DispatchQueue.global().async {
+            let data = stderr.fileHandleForReading.readDataToEndOfFile()
+            self.errorOutput.withLock { $0.append(data) }
+            self.finished.leave()
+        }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// The complete lines written so far.
+    var lines: [String] { output.withLock { $0 } }
+
+    /// Waits until a line satisfies `predicate` (or the timeout passes); returns whether one did.
+    func waitForLine(timeout: Duration = .seconds(30), where predicate: (String) -> Bool) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if lines.contains(where: predicate) { return true }
+            if !process.isRunning && !lines.contains(where: predicate) {
+                finished.wait()
+                return lines.contains(where: predicate)
+            }
+            usleep(1_000)
+        }
+        return false
+    }
+
+    func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// Closes the helper's stdin (commands that run "until stdin closes" then finish).
+    func closeInput() { try? stdinPipe.fileHandleForWriting.close() }
+
+    /// Waits for exit and for all output.
+    func waitForExit() -> (status: Int32, stdout: String, stderr: String) {
+        process.waitUntilExit()
+        finished.wait()
+        let stdout = lines.map { $0 + "\n" }.joined()
+        let stderr = String(decoding: errorOutput.withLock { $0 }, as: UTF8.self)
+        return (process.terminationStatus, stdout, stderr)
+    }
+}

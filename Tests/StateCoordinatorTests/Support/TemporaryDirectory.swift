@@ -1,0 +1,24 @@
+import Foundation
+
+/// A fresh directory under the system temp directory, removed when the value is dropped.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init() {
+        var template = Array((NSTemporaryDirectory() + "/statecoordinator-test-XXXXXX").utf8CString)
+        guard let result = mkdtemp(&template) else { fatalError("mkdtemp failed: \(errno)") }
+        path = String(cString: result)
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    /// The names in the directory, sorted.
+    func names() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: path).sorted() }
+
+    /// Names of leftover temp files of the store `state`.
+    func tempFiles(store: String = "state") throws -> [String] { try names().filter { $0.hasPrefix(".\(store).tmp-") } }
+
+    func contents(_ name: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: file(name))) }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
