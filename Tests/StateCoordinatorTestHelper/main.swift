@@ -97,14 +97,17 @@ case "read-loop":
     emit("reads \(reads) last \(lastVersion)")
 
 case "hold-lock":
-    // hold-lock DIR: takes the writer lock through a real update and holds it (inside the mutation)
-    // until killed; prints "locked" once it holds it.
+    // hold-lock DIR MS: takes the writer lock through a real update, prints "locked", holds it
+    // (inside the mutation) for MS milliseconds, then commits an increment.
+    let milliseconds = UInt32(arguments[2])!
     do {
         let store = try StateStore<JSONValue>(directory: directory, options: options())
-        _ = try store.updateBlocking { _ in
+        try store.updateBlocking { state in
             emit("locked")
-            while true { sleep(1000) }
+            usleep(milliseconds * 1000)
+            state["counter"] = .int((state["counter"]?.intValue ?? 0) + 1)
         }
+        emit("released")
     } catch { fail("hold failed: \(error)") }
 
 case "crash-after":

@@ -21,13 +21,14 @@ extension LockHolder {
         return nil
     }
 
-    /// The command line of a process, arguments joined by spaces.
+    /// The command line of a process, arguments joined by spaces, control characters (a script
+    /// passed with `-c` has newlines) shown as spaces so that an error stays on one line.
     static func commandLine(of pid: Int32) -> String? {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else {
             return nil
         }
         let parts = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return parts.joined(separator: " ")
+        return String(parts.joined(separator: " ").map { $0.isNewline || $0 == "\t" ? " " : $0 })
     }
 
     /// `/proc/locks` pads the major and minor numbers (`fd:01`); drop the padding to compare.

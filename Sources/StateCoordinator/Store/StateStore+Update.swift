@@ -12,6 +12,7 @@ extension StateStore {
     ///
     /// - Returns: the committed snapshot and the mutation's result.
     /// - Throws: the mutation's error, or a ``StateStoreError`` (`lockTimeout`, `corrupt`, `noSpace`, …).
+    @discardableResult
     public func update<T: Sendable>(
         _ mutation: @escaping @Sendable (inout State) throws -> T
     ) async throws -> (snapshot: StateSnapshot<State>, result: T) {
@@ -20,6 +21,7 @@ extension StateStore {
 
     /// Compare-and-swap: like ``update(_:)``, but commits only if the store is at `version`.
     /// - Throws: ``StateStoreError/Code/conflict`` with ``StateStoreError/currentVersion`` otherwise.
+    @discardableResult
     public func update<T: Sendable>(
         expecting version: UInt64, _ mutation: @escaping @Sendable (inout State) throws -> T
     ) async throws -> (snapshot: StateSnapshot<State>, result: T) {
@@ -34,6 +36,7 @@ extension StateStore {
 
     /// The blocking form of ``update(_:)``, for scripts and threads you own: never call it from
     /// async code, where it would block a thread of the cooperative pool.
+    @discardableResult
     public func updateBlocking<T: Sendable>(
         expecting version: UInt64? = nil, _ mutation: @escaping @Sendable (inout State) throws -> T
     ) throws -> (snapshot: StateSnapshot<State>, result: T) {

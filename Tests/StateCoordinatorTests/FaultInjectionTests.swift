@@ -1,0 +1,137 @@
+import Foundation
+import Synchronization
+import SystemPackage
+import Testing
+
+@testable @_spi(FaultInjection) import StateCoordinator
+
+/// Every step of the commit protocol fails in turn, with each errno a full or failing disk gives.
+@Suite("Injected failures")
+struct FaultInjectionTests {
+    /// A failure to inject, and the step the error must name.
+    struct Fault: Sendable, CustomTestStringConvertible {
+        var step: StateStoreError.Step
+        var errno: Errno
+        var install: @Sendable (inout SystemCalls, Errno) -> Void
+        var testDescription: String { "\(step) fails with \(errno.symbolicName)" }
+    }
+
+    static let live = SystemCalls.live
+
+    static let steps: [(StateStoreError.Step, @Sendable (inout SystemCalls, Errno) -> Void)] = [
+        (.createTemp, { calls, errno in
+            calls.open = { (dir, path, flags, mode) throws(Errno) in
+                if flags & O_CREAT != 0 { throw errno }
+                return try live.open(dir, path, flags, mode)
+            }
+        }),
+        (.setPermissions, { calls, errno in calls.fchmod = { (_, _) throws(Errno) in throw errno } }),
+        (.write, { calls, errno in calls.write = { (_, _) throws(Errno) in throw errno } }),
+        (.syncFile, { calls, errno in
+            calls.fsync = { (fd) throws(Errno) in
+                if try !live.fstat(fd).isDirectory { throw errno }
+                try live.fsync(fd)
+            }
+        }),
+        (.rename, { calls, errno in calls.rename = { (_, _, _) throws(Errno) in throw errno } }),
+        (.keepHistory, { calls, errno in calls.link = { (_, _, _, _) throws(Errno) in throw errno } }),
+    ]
+
+    static let faults: [Fault] = steps.flatMap { step, install in
+        [Errno.noSpace, .ioError].map { Fault(step: step, errno: $0, install: install) }
+    }
+
+    @Test(arguments: faults)
+    func failedStepLeavesOldStateAndNoTempFile(_ fault: Fault) async throws {
+        let dir = TemporaryDirectory()
+        try StateStore<JSONValue>.create(
+            in: dir.path, initial: ["balance": 100], settings: StoreSettings(keepHistory: 2))
+        let before = try dir.contents("state.json")
+        var options = StateStoreOptions()
+        fault.install(&options.systemCalls, fault.errno)
+        let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+
+        let error = await #expect(throws: StateStoreError.self) { try await store.update { $0["balance"] = 0 } }
+
+        #expect(error?.step == fault.step)
+        #expect(error?.errno == fault.errno)
+        #expect(error?.path?.hasPrefix(dir.path) == true)
+        #expect(error?.code == (fault.errno == .noSpace ? .noSpace : .ioFailure))
+        #expect(error?.description.contains(fault.errno.symbolicName) == true)
+        #expect(error?.description.contains("unchanged") == true)
+        #expect(try dir.contents("state.json") == before)
+        #expect(try dir.tempFiles().isEmpty)
+        #expect(try StateStore<JSONValue>(directory: dir.path).read().state == ["balance": 100])
+    }
+
+    @Test(arguments: [Errno.ioError, .invalidArgument])
+    func failedDirectorySyncSaysTheVersionIsVisibleButNotDurable(_ errno: Errno) async throws {
+        let dir = TemporaryDirectory()
+        try StateStore<JSONValue>.create(in: dir.path)
+        var options = StateStoreOptions()
+        options.systemCalls.fsync = { (fd) throws(Errno) in
+            if try Self.live.fstat(fd).isDirectory { throw errno }
+            try Self.live.fsync(fd)
+        }
+        let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let error = await #expect(throws: StateStoreError.self) { try await store.update { $0["x"] = 1 } }
+        #expect(error?.step == .syncDirectory)
+        #expect(error?.currentVersion == 1)
+        #expect(error?.message.contains("visible to readers") == true)
+        if errno == .invalidArgument {
+            #expect(error?.code == .directorySyncUnsupported)
+            #expect(error?.hint?.contains("noDirectorySync") == true)
+        }
+        #expect(try dir.tempFiles().isEmpty)
+        // The weaker level that avoids the directory fsync works on the same file system.
+        options.durability = .noDirectorySync
+        let weaker = try StateStore<JSONValue>(directory: dir.path, options: options)
+        #expect(try await weaker.update { $0["x"] = 2 }.snapshot.version == 2)
+    }
+
+    @Test func shortWritesAreCompleted() async throws {
+        let dir = TemporaryDirectory()
+        try StateStore<JSONValue>.create(in: dir.path)
+        var options = StateStoreOptions()
+        options.systemCalls.write = { (fd, buffer) throws(Errno) in
+            try Self.live.write(fd, UnsafeRawBufferPointer(rebasing: buffer.prefix(7)))
+        }
+        let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let text = String(repeating: "long state ", count: 500)
+        try await store.update { $0["text"] = .string(text) }
+        #expect(try store.read().state["text"] == .string(text))
+    }
+
+    @Test func durabilityLevelsIssueTheirFsyncs() async throws {
+        for (durability, expected) in [(Durability.full, 2), (.noDirectorySync, 1), (.none, 0)] {
+            let dir = TemporaryDirectory()
+            try StateStore<JSONValue>.create(in: dir.path)
+            let count = Counter()
+            var options = StateStoreOptions(durability: durability)
+            options.systemCalls = SystemCalls.live.intercepting(before: { (name) throws(Errno) in
+                if name == .fsync { count.increment() }
+            })
+            let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+            try await store.update { $0["x"] = 1 }
+            #expect(count.value == expected, "\(durability)")
+        }
+    }
+
+    @Test func errnoMapsToCodes() {
+        #expect(StateStoreError.Code(errno: .noSpace, step: .write) == .noSpace)
+        #expect(StateStoreError.Code(errno: .diskQuotaExceeded, step: .write) == .noSpace)
+        #expect(StateStoreError.Code(errno: .permissionDenied, step: .createTemp) == .permissionDenied)
+        #expect(StateStoreError.Code(errno: .tooManySymbolicLinkLevels, step: .readState) == .symbolicLink)
+        #expect(StateStoreError.Code(errno: .readOnlyFileSystem, step: .createTemp) == .readOnlyFileSystem)
+        #expect(StateStoreError.Code(errno: .invalidArgument, step: .syncDirectory) == .directorySyncUnsupported)
+        #expect(StateStoreError.Code(errno: .invalidArgument, step: .write) == .ioFailure)
+        #expect(StateStoreError.Code(errno: .ioError, step: .syncFile) == .ioFailure)
+    }
+}
+
+/// A thread-safe counter for calls observed through the seam.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}

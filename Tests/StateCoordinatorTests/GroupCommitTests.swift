@@ -1,0 +1,133 @@
+import Foundation
+import Synchronization
+import SystemPackage
+import Testing
+
+@testable @_spi(FaultInjection) import StateCoordinator
+
+@Suite("Group commit")
+struct GroupCommitTests {
+    let dir = TemporaryDirectory()
+
+    /// A store whose first file fsync takes 200 ms, so that every update submitted meanwhile
+    /// queues behind it: deterministic batching without timing assumptions.
+    private func storeWithSlowFirstCommit() throws -> StateStore<JSONValue> {
+        try StateStore<JSONValue>.create(in: dir.path, initial: ["log": []])
+        let first = Atomic(true)
+        var options = StateStoreOptions()
+        options.systemCalls = SystemCalls.live.intercepting(before: { (name) throws(Errno) in
+            if name == .fsync, first.exchange(false, ordering: .relaxed) { usleep(200_000) }
+        })
+        return try StateStore<JSONValue>(directory: dir.path, options: options)
+    }
+
+    private static func append(_ id: Int) -> @Sendable (inout JSONValue) throws -> Void {
+        { state in
+            guard case .array(var log) = state["log"] else { return }
+            log.append(.int(Int64(id)))
+            state["log"] = .array(log)
+        }
+    }
+
+    @Test func concurrentUpdatesShareCommitsAndEachSeesItsMutation() async throws {
+        let store = try storeWithSlowFirstCommit()
+        let versions = try await withThrowingTaskGroup(of: (Int, StateSnapshot<JSONValue>).self) { group in
+            for id in 0..<64 {
+                group.addTask { (id, try await store.update(Self.append(id)).snapshot) }
+            }
+            var seen: [UInt64] = []
+            for try await (id, snapshot) in group {
+                guard case .array(let log) = snapshot.state["log"] else { Issue.record("no log"); continue }
+                #expect(log.contains(.int(Int64(id))), "update \(id) not in the version it was told about")
+                seen.append(snapshot.version)
+            }
+            return seen
+        }
+        let final = try store.read()
+        guard case .array(let log) = final.state["log"] else { Issue.record("no log"); return }
+        #expect(Set(log) == Set((0..<64).map { JSONValue.int(Int64($0)) }))
+        #expect(final.version < 64, "no batching happened: \(final.version) commits for 64 updates")
+        #expect(Set(versions).count == Int(final.version))
+    }
+
+    @Test func updatesAreAppliedInCallOrder() throws {
+        let store = try storeWithSlowFirstCommit()
+        let done = DispatchGroup()
+        for id in 0..<20 {
+            done.enter()
+            store.pipeline.submit(
+                PendingUpdate(
+                    expectedVersion: nil,
+                    mutation: { state in
+                        try Self.append(id)(&state)
+                        return { _ in done.leave() }
+                    },
+                    failure: { error in
+                        Issue.record(error)
+                        done.leave()
+                    }))
+        }
+        done.wait()
+        #expect(try store.read().state["log"] == .array((0..<20).map { .int(Int64($0)) }))
+    }
+
+    @Test func compareAndSwapUpdatesWithTheSameExpectationCommitOnce() async throws {
+        let store = try storeWithSlowFirstCommit()
+        try await store.update { $0["warmup"] = true }  // takes the slow fsync
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for id in 0..<8 {
+                group.addTask { (try? await store.update(expecting: 1, Self.append(id))) != nil }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 1)
+        #expect(try store.read().version == 2)
+    }
+
+    @Test func aFailingMutationDoesNotSpoilItsBatch() async throws {
+        struct Refused: Error {}
+        let store = try storeWithSlowFirstCommit()
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for id in 0..<16 {
+                group.addTask {
+                    (try? await store.update { state in
+                        if id % 2 == 1 { throw Refused() }
+                        try Self.append(id)(&state)
+                    }) != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results.filter { $0 }.count == 8)
+        guard case .array(let log) = try store.read().state["log"] else { Issue.record("no log"); return }
+        #expect(Set(log) == Set(stride(from: 0, to: 16, by: 2).map { JSONValue.int(Int64($0)) }))
+    }
+
+    @Test func anOversizedUpdateFailsAloneWhenItsBatchIsSplit() async throws {
+        try StateStore<JSONValue>.create(in: dir.path, initial: ["log": []], settings: StoreSettings(maximumStateBytes: 512))
+        let first = Atomic(true)
+        var options = StateStoreOptions()
+        options.systemCalls = SystemCalls.live.intercepting(before: { (name) throws(Errno) in
+            if name == .fsync, first.exchange(false, ordering: .relaxed) { usleep(200_000) }
+        })
+        let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+        async let warmup: Void = { _ = try? await store.update { $0["warm"] = true } }()
+        try await Task.sleep(for: .milliseconds(50))
+        async let small = store.update(Self.append(1))
+        async let huge = store.update { $0["blob"] = .string(String(repeating: "x", count: 1000)) }
+        async let other = store.update(Self.append(2))
+        _ = await warmup
+        let smallOK = (try? await small) != nil
+        let hugeError: StateStoreError.Code?
+        do {
+            _ = try await huge
+            hugeError = nil
+        } catch {
+            hugeError = (error as? StateStoreError)?.code
+        }
+        let otherOK = (try? await other) != nil
+        #expect(smallOK && otherOK)
+        #expect(hugeError == .tooLarge)
+        #expect(try store.read().state["blob"] == nil)
+    }
+}
