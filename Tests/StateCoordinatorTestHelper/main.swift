@@ -96,6 +96,70 @@ case "read-loop":
     }
     emit("reads \(reads) last \(lastVersion)")
 
+case "watch":
+    // watch DIR [poll]: prints "v <version> <counter>" per snapshot and one line per other event
+    // until stdin closes, then "stats <delivered> <missed> <problems>"; exits 1 if versions went
+    // backwards within a store identity.
+    var watchOptions = WatchOptions()
+    watchOptions.forcePolling = arguments.count > 2 && arguments[2] == "poll"
+    do {
+        let store = try StateStore<JSONValue>(directory: directory, options: StateStoreOptions(readOnly: true))
+        let watch = store.watch(options: watchOptions)
+        Thread.detachNewThread {
+            while readLine() != nil {}
+            emit("stats \(watch.statistics.delivered) \(watch.statistics.missedEvents) \(watch.statistics.problems) \(watch.mode)")
+            exit(0)
+        }
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            var last: UInt64?
+            for await event in watch {
+                switch event {
+                case .snapshot(let snapshot):
+                    if let last, snapshot.version <= last { fail("version went backwards: \(last) -> \(snapshot.version)") }
+                    last = snapshot.version
+                    emit("v \(snapshot.version) \(snapshot.state["counter"]?.intValue ?? 0)")
+                case .storeReset(_, let newID):
+                    last = nil
+                    emit("reset \(newID)")
+                case .problem(let error): emit("problem \(error.code)")
+                case .storeGone: emit("gone")
+                case .gap(let missing): emit("gap \(missing.lowerBound) \(missing.upperBound)")
+                case .modeChanged(let mode): emit("mode \(mode)")
+                }
+            }
+            done.signal()
+        }
+        done.wait()
+    } catch { fail("open failed: \(error)") }
+
+case "churn":
+    // churn DIR CYCLES: subscribes and cancels CYCLES times; prints "fds N threads N" before and after.
+    let cycles = Int(arguments[2])!
+    @Sendable func census() -> String {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
+        return "fds \(fds) threads \(threads)"
+    }
+    do {
+        let store = try StateStore<JSONValue>(directory: directory, options: StateStoreOptions(readOnly: true))
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            func cycle() async {
+                var iterator = store.snapshots().makeAsyncIterator()
+                _ = await iterator.next()
+            }
+            await cycle()  // warm up: starts the watch hub thread once for the process
+            try? await Task.sleep(for: .milliseconds(200))
+            emit(census())
+            for _ in 0..<cycles { await cycle() }
+            try? await Task.sleep(for: .milliseconds(500))
+            emit(census())
+            done.signal()
+        }
+        done.wait()
+    } catch { fail("open failed: \(error)") }
+
 case "hold-lock":
     // hold-lock DIR MS: takes the writer lock through a real update, prints "locked", holds it
     // (inside the mutation) for MS milliseconds, then commits an increment.

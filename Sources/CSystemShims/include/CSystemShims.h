@@ -3,6 +3,11 @@
 
 // Calls that Swift's Glibc module does not import cleanly: `flock` is shadowed by `struct flock`,
 // and <sys/vfs.h> is not part of the module.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/file.h>
 #include <sys/vfs.h>
 
@@ -15,5 +20,8 @@ static inline int statecoordinator_fstatfs_type(int fd, long long *type) {
     if (result == 0) *type = (long long)buffer.f_type;
     return result;
 }
+
+/// pipe2(2), which Glibc only declares with _GNU_SOURCE.
+static inline int statecoordinator_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 
 #endif

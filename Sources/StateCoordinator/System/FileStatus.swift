@@ -21,6 +21,8 @@ public struct FileStatus: Sendable, Equatable {
     public var size: Int64
     /// `st_nlink`.
     public var linkCount: UInt64
+    /// `st_ctim` in nanoseconds since the epoch.
+    public var changeTimeNanoseconds: Int64 = 0
 
     /// The permission bits (`st_mode & 07777`).
     public var permissions: UInt32 { mode & 0o7777 }
@@ -39,6 +41,7 @@ public struct FileStatus: Sendable, Equatable {
         group = UInt32(raw.st_gid)
         size = Int64(raw.st_size)
         linkCount = UInt64(raw.st_nlink)
+        changeTimeNanoseconds = Int64(raw.st_ctim.tv_sec) * 1_000_000_000 + Int64(raw.st_ctim.tv_nsec)
     }
 
     /// Creates a status from its parts (for tests).

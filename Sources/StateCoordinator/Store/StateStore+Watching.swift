@@ -1,0 +1,41 @@
+extension StateStore {
+    /// Every event of a watch on this store: each new version (the current one first) and every
+    /// problem on the way (unverifiable files, resets, the store going away).
+    ///
+    /// - Parameters:
+    ///   - since: replay kept versions after this one first, then follow live; implies every version.
+    ///   - everyVersion: deliver every version: the ones a burst coalesced away are filled in from
+    ///     history while they are kept, and reported as ``WatchEvent/gap(missing:)`` when they are
+    ///     not. Otherwise a slow consumer gets only the newest version.
+    ///   - options: notification, polling and consistency-check settings.
+    public func watch(since: UInt64? = nil, everyVersion: Bool = false, options: WatchOptions = WatchOptions()) -> StateWatch<State> {
+        let coalesce = since == nil && !everyVersion
+        let buffer = WatchEventBuffer<State>(coalesce: coalesce)
+        let follower = StateFollower<State>(
+            handle: handle, options: options, since: since, everyVersion: everyVersion
+        ) { buffer.push($0) }
+        follower.start()
+        return StateWatch(lifetime: WatchLifetime(follower: follower, buffer: buffer))
+    }
+
+    /// The store's versions as they are committed: the current one first, then each new one.
+    /// A slow consumer gets the newest version, not a backlog; versions rise strictly (within
+    /// one store identity). Problems are not in this sequence: use ``watch(since:everyVersion:options:)``.
+    ///
+    /// - Parameter since: replay the kept versions after this one first (gapless while kept).
+    public func snapshots(since: UInt64? = nil, options: WatchOptions = WatchOptions()) -> StateSnapshots<State> {
+        StateSnapshots(watch: watch(since: since, options: options))
+    }
+
+    /// A reader that keeps the newest snapshot in memory for hot paths.
+    ///
+    /// - Parameters:
+    ///   - options: notification, polling and consistency-check settings.
+    ///   - onEvent: optional callback for code that isn't async; runs on the watcher's queue.
+    /// - Throws: what ``read()`` throws, for the first snapshot.
+    public func reader(
+        options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
+    ) throws(StateStoreError) -> StateReader<State> {
+        StateReader(handle: handle, initial: try read(), options: options, onEvent: onEvent)
+    }
+}

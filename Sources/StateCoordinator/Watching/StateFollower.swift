@@ -1,0 +1,310 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Dispatch
+import Logging
+import Synchronization
+
+/// Follows one store for one subscriber: arms inotify (or polls), reloads the state file when it
+/// changes, verifies it, and hands each new version — or each problem — to `sink`.
+///
+/// All of its work runs on its own serial queue (never the cooperative pool); the hub only
+/// forwards events to it. Delivered versions rise strictly within one store identity.
+final class StateFollower<State: Codable & Sendable>: Sendable {
+    /// What a reload was asked for by; decides what counts as a missed notification.
+    enum Trigger { case start, notified, poll, consistencyCheck, resynchronize }
+
+    /// A file is counted as missed by inotify only if it changed longer ago than this when the
+    /// consistency check found it (a notification may just be on its way).
+    static var notificationGrace: Duration { .milliseconds(50) }
+
+    private struct Progress {
+        var mode: WatchMode = .inotify
+        var subscription: UInt64?
+        var lastIdentity: FileIdentity?
+        var lastVersion: UInt64?
+        var lastStoreID: String?
+        var statistics = WatchStatistics()
+        var reloadPending = false
+        var gone = false
+        var stopped = false
+        var timers: [RepeatingTimer] = []
+        var rearmTimer: RepeatingTimer?
+    }
+
+    private let handle: StoreHandle
+    private let options: WatchOptions
+    private let everyVersion: Bool
+    private let hub: WatchHub
+    private let queue: DispatchQueue
+    private let sink: @Sendable (WatchEvent<State>) -> Void
+    private let progress = Mutex(Progress())
+
+    /// - Parameters:
+    ///   - since: deliver every version after this one (from history where kept) before the current
+    ///     one; nil starts with the current version.
+    ///   - everyVersion: fill versions a burst coalesced away from history, reporting gaps.
+    init(
+        handle: StoreHandle, options: WatchOptions, since: UInt64?, everyVersion: Bool, hub: WatchHub = .shared,
+        sink: @escaping @Sendable (WatchEvent<State>) -> Void
+    ) {
+        self.handle = handle
+        self.options = options
+        self.everyVersion = everyVersion || since != nil
+        self.hub = hub
+        self.sink = sink
+        self.queue = DispatchQueue(label: "StateCoordinator.watch.\(handle.files.name)", target: sharedTargetQueue)
+        progress.withLock { $0.lastVersion = since }
+    }
+
+    var mode: WatchMode { progress.withLock { $0.mode } }
+    var statistics: WatchStatistics { progress.withLock { $0.statistics } }
+
+    /// Arms the watch, then delivers the current version (the watch is armed before the first
+    /// read, so a commit in between is never missed).
+    func start() {
+        queue.async { [self] in
+            let mode = chooseMode()
+            progress.withLock { $0.mode = mode }
+            if case .polling(let reason) = mode, !options.forcePolling {
+                handle.options.logger.warning(
+                    "watching by polling", metadata: ["store": "\(handle.stateFilePath)", "reason": "\(reason)"])
+            }
+            switch mode {
+            case .inotify:
+                if let interval = options.consistencyCheckInterval { addTimer(every: interval, trigger: .consistencyCheck) }
+            case .polling:
+                addTimer(every: options.pollInterval, trigger: .poll)
+            }
+            reload(.start)
+        }
+    }
+
+    /// Stops following: releases the watch and the timers. Safe to call more than once.
+    func stop() {
+        let (subscription, timers) = progress.withLock { progress -> (UInt64?, [RepeatingTimer]) in
+            guard !progress.stopped else { return (nil, []) }
+            progress.stopped = true
+            defer {
+                progress.subscription = nil
+                progress.timers = []
+                progress.rearmTimer = nil
+            }
+            return (progress.subscription, progress.timers + [progress.rearmTimer].compactMap { $0 })
+        }
+        timers.forEach { $0.cancel() }
+        if let subscription { hub.unsubscribe(subscription) }
+    }
+
+    // MARK: Arming
+
+    private func chooseMode() -> WatchMode {
+        if options.forcePolling { return .polling(reason: "polling was requested") }
+        if let reason = unnotifiedFileSystem() { return .polling(reason: reason) }
+        switch subscribe() {
+        case .success: return .inotify
+        case .failure(.watchFailed(_, let errno)) where errno == ENOENT:
+            markGone()
+            scheduleRearm()
+            return .inotify
+        case .failure(let reason): return .polling(reason: reason.description)
+        }
+    }
+
+    /// Where other hosts' writes are not notified: network and FUSE file systems.
+    private func unnotifiedFileSystem() -> String? {
+        guard let dir = try? handle.openDirectory(), let magic = try? handle.calls.fstatfs(dir.rawValue) else { return nil }
+        let kind = FileSystemKind(magic: magic)
+        if let network = kind.networkName { return "\(handle.directory) is on \(network), where remote changes are not notified" }
+        if kind.isFUSE { return "\(handle.directory) is on a FUSE file system, where changes may not be notified" }
+        return nil
+    }
+
+    private func subscribe() -> Result<Void, WatchUnavailable> {
+        let directory = canonicalDirectory()
+        let result = hub.subscribe(directory: directory) { [weak self] event in
+            guard let follower = self else { return }
+            follower.queue.async { follower.handle(event) }
+        }
+        switch result {
+        case .success(let id):
+            let stale = progress.withLock { progress -> Bool in
+                if progress.stopped { return true }
+                progress.subscription = id
+                return false
+            }
+            if stale { hub.unsubscribe(id) }
+            return .success(())
+        case .failure(let reason):
+            return .failure(reason)
+        }
+    }
+
+    private func canonicalDirectory() -> String {
+        guard let resolved = realpath(handle.directory, nil) else { return handle.directory }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    private func addTimer(every interval: Duration, trigger: Trigger) {
+        let timer = RepeatingTimer(every: interval, on: queue) { [weak self] in self?.reload(trigger) }
+        progress.withLock { $0.timers.append(timer) }
+    }
+
+    /// After the directory went away: try to watch it again every poll interval.
+    private func scheduleRearm() {
+        let timer = RepeatingTimer(every: options.pollInterval, on: queue) { [weak self] in self?.rearm() }
+        let previous = progress.withLock { progress -> RepeatingTimer? in
+            defer { progress.rearmTimer = timer }
+            return progress.rearmTimer
+        }
+        previous?.cancel()
+    }
+
+    private func rearm() {
+        guard case .success = subscribe() else { return }
+        let timer = progress.withLock { progress -> RepeatingTimer? in
+            progress.statistics.resynchronizations += 1
+            defer { progress.rearmTimer = nil }
+            return progress.rearmTimer
+        }
+        timer?.cancel()
+        reload(.resynchronize)
+    }
+
+    // MARK: Events
+
+    private func handle(_ event: DirectoryEvent) {
+        switch event {
+        case .changed(let name, _):
+            guard name == handle.files.stateFile else { return }  // temp files, history, other stores
+            let first = progress.withLock { progress -> Bool in
+                defer { progress.reloadPending = true }
+                return !progress.reloadPending
+            }
+            if first {
+                queue.async { [self] in
+                    progress.withLock { $0.reloadPending = false }
+                    reload(.notified)
+                }
+            }
+        case .overflow:
+            progress.withLock { $0.statistics.resynchronizations += 1 }
+            reload(.resynchronize)
+        case .watchRemoved:
+            progress.withLock { $0.subscription = nil }
+            markGone()
+            scheduleRearm()
+        }
+    }
+
+    private func markGone() {
+        let first = progress.withLock { progress -> Bool in
+            defer {
+                progress.gone = true
+                progress.lastIdentity = nil
+            }
+            return !progress.gone
+        }
+        if first { sink(.storeGone(path: handle.stateFilePath)) }
+    }
+
+    // MARK: Reloading
+
+    /// Re-reads the state file if it changed, and delivers what is new.
+    private func reload(_ trigger: Trigger) {
+        guard !progress.withLock({ $0.stopped }) else { return }
+        let identity: FileIdentity
+        do {
+            identity = FileIdentity(try handle.calls.fstatat(AT_FDCWD, handle.stateFilePath))
+        } catch .noSuchFileOrDirectory {
+            return markGone()
+        } catch {
+            return report(.system(.readState, path: handle.stateFilePath, errno: error), identity: nil)
+        }
+        let unchanged = progress.withLock { $0.lastIdentity == identity }
+        if unchanged && trigger != .resynchronize { return }
+        do {
+            let file = try handle.readCurrent()
+            try deliver(file, trigger: trigger)
+        } catch where error.code == .notFound {
+            markGone()
+        } catch {
+            report(error, identity: identity)
+        }
+    }
+
+    private func report(_ error: StateStoreError, identity: FileIdentity?) {
+        progress.withLock { progress in
+            progress.statistics.problems += 1
+            progress.lastIdentity = identity  // report a bad file once, not at every poll
+        }
+        sink(.problem(error))
+    }
+
+    private func deliver(_ file: VerifiedStateFile, trigger: Trigger) throws(StateStoreError) {
+        let identity = FileIdentity(file.status)
+        let (previousID, lastVersion) = progress.withLock { progress in
+            progress.lastIdentity = identity
+            progress.gone = false
+            progress.statistics.reloads += 1
+            return (progress.lastStoreID, progress.lastVersion)
+        }
+        var since = lastVersion
+        if let previousID, previousID != file.header.store {
+            sink(.storeReset(previousID: previousID, newID: file.header.store))
+            since = nil
+        }
+        if let since, file.header.version <= since { return }
+        if trigger == .consistencyCheck, isOlderThanGrace(identity) {
+            progress.withLock { $0.statistics.missedEvents += 1 }
+        }
+        if everyVersion, let since, file.header.version > since + 1 {
+            try replayKept(from: since + 1, upTo: file.header.version - 1)
+        }
+        let snapshot = try file.snapshot(as: State.self, path: handle.stateFilePath)
+        progress.withLock { progress in
+            progress.lastVersion = snapshot.version
+            progress.lastStoreID = snapshot.storeID
+            progress.statistics.delivered += 1
+        }
+        sink(.snapshot(snapshot))
+    }
+
+    /// Delivers kept versions `first...last` from history, reporting the ones no longer kept.
+    private func replayKept(from first: UInt64, upTo last: UInt64) throws(StateStoreError) {
+        guard first <= last else { return }
+        let dir = try handle.openDirectory()
+        let history = handle.history(dir.rawValue)
+        let kept = try history.versions().filter { $0 >= first && $0 <= last }
+        let firstKept = kept.first ?? last + 1
+        if firstKept > first { sink(.gap(missing: first...(firstKept - 1))) }
+        var expected = firstKept
+        for version in kept {
+            if version > expected { sink(.gap(missing: expected...(version - 1))) }
+            guard let snapshot = try? history.read(version: version).snapshot(as: State.self, path: history.path) else {
+                sink(.gap(missing: version...version))  // pruned while we read
+                expected = version + 1
+                continue
+            }
+            progress.withLock { $0.statistics.delivered += 1 }
+            sink(.snapshot(snapshot))
+            expected = version + 1
+        }
+        if expected <= last { sink(.gap(missing: expected...last)) }
+    }
+
+    private func isOlderThanGrace(_ identity: FileIdentity) -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let nowNanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        let grace = Self.notificationGrace.components
+        return nowNanoseconds - identity.changeTime > grace.seconds * 1_000_000_000 + grace.attoseconds / 1_000_000_000
+    }
+}
+
+/// The queue every follower's own queue targets, so that following many stores costs at most one
+/// dispatch thread.
+private let sharedTargetQueue = DispatchQueue(label: "StateCoordinator.watch")

@@ -1,0 +1,15 @@
+/// How a watcher learns of new versions.
+public enum WatchMode: Sendable, Equatable, CustomStringConvertible {
+    /// inotify on the store directory: notified within microseconds of the writer's rename.
+    case inotify
+    /// Re-checking the state file every poll interval, and why inotify is not used.
+    case polling(reason: String)
+
+    /// `inotify`, or `polling (reason)`.
+    public var description: String {
+        switch self {
+        case .inotify: "inotify"
+        case .polling(let reason): "polling (\(reason))"
+        }
+    }
+}

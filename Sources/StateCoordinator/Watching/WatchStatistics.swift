@@ -1,0 +1,13 @@
+/// Counters of one watcher.
+public struct WatchStatistics: Sendable, Equatable {
+    /// Versions delivered.
+    public var delivered: Int = 0
+    /// State files read and verified (skipped reloads of an unchanged file are not counted).
+    public var reloads: Int = 0
+    /// New versions found by the consistency check that no notification announced.
+    public var missedEvents: Int = 0
+    /// Files that failed verification.
+    public var problems: Int = 0
+    /// Queue overflows and re-arms, each followed by a full reload.
+    public var resynchronizations: Int = 0
+}

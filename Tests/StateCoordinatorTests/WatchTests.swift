@@ -1,0 +1,233 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable @_spi(FaultInjection) import StateCoordinator
+
+@Suite("Watching in one process")
+struct WatchTests {
+    let dir = TemporaryDirectory()
+
+    private func store(keepHistory: Int = 0) throws -> StateStore<JSONValue> {
+        try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: keepHistory))
+    }
+
+    /// Events a follower delivered, collected for assertions.
+    final class Collected: Sendable {
+        private let events = Mutex<[WatchEvent<JSONValue>]>([])
+        func append(_ event: WatchEvent<JSONValue>) { events.withLock { $0.append(event) } }
+        var versions: [UInt64] {
+            events.withLock { $0.compactMap { if case .snapshot(let s) = $0 { s.version } else { nil } } }
+        }
+        var kinds: [String] {
+            events.withLock {
+                $0.map {
+                    switch $0 {
+                    case .snapshot: "snapshot"
+                    case .gap: "gap"
+                    case .storeReset: "reset"
+                    case .problem: "problem"
+                    case .storeGone: "gone"
+                    case .modeChanged: "mode"
+                    }
+                }
+            }
+        }
+        var problems: [StateStoreError] {
+            events.withLock { $0.compactMap { if case .problem(let e) = $0 { e } else { nil } } }
+        }
+        func waitFor(timeout: Duration = .seconds(5), _ condition: (Collected) -> Bool) -> Bool {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if condition(self) { return true }
+                usleep(2_000)
+            }
+            return condition(self)
+        }
+    }
+
+    private func follow(
+        _ store: StateStore<JSONValue>, hub: WatchHub = .shared, options: WatchOptions = WatchOptions(),
+        since: UInt64? = nil, everyVersion: Bool = false
+    ) -> (StateFollower<JSONValue>, Collected) {
+        let collected = Collected()
+        let follower = StateFollower<JSONValue>(
+            handle: store.handle, options: options, since: since, everyVersion: everyVersion, hub: hub
+        ) { collected.append($0) }
+        follower.start()
+        return (follower, collected)
+    }
+
+    @Test func snapshotsStartWithTheCurrentVersionThenFollowEachCommit() async throws {
+        let store = try store()
+        try await store.update { $0["a"] = 1 }
+        var iterator = store.snapshots().makeAsyncIterator()
+        #expect(await iterator.next()?.version == 1)
+        try await store.update { $0["a"] = 2 }
+        let next = await iterator.next()
+        #expect(next?.version == 2)
+        #expect(next?.state["a"] == 2)
+    }
+
+    @Test func aSlowConsumerGetsTheNewestVersionNotABacklog() async throws {
+        let store = try store()
+        let watch = store.snapshots()
+        var iterator = watch.makeAsyncIterator()
+        #expect(await iterator.next()?.version == 0)
+        for value in 1...50 { try await store.update { $0["n"] = .int(Int64(value)) } }
+        try await Task.sleep(for: .milliseconds(300))
+        let next = await iterator.next()
+        #expect(next?.version == 50)
+    }
+
+    @Test func sinceReplaysKeptVersionsThenFollowsLive() async throws {
+        let store = try store(keepHistory: 10)
+        for value in 1...5 { try await store.update { $0["n"] = .int(Int64(value)) } }
+        var iterator = store.watch(since: 2).makeAsyncIterator()
+        var versions: [UInt64] = []
+        while versions.count < 3, let event = await iterator.next() {
+            if case .snapshot(let snapshot) = event { versions.append(snapshot.version) }
+        }
+        #expect(versions == [3, 4, 5])
+        try await store.update { $0["n"] = 6 }
+        if case .snapshot(let snapshot) = await iterator.next() { #expect(snapshot.version == 6) } else { Issue.record("no live version") }
+    }
+
+    @Test func sinceReportsVersionsNoLongerKept() async throws {
+        let store = try store(keepHistory: 2)
+        for value in 1...6 { try await store.update { $0["n"] = .int(Int64(value)) } }
+        var iterator = store.watch(since: 1).makeAsyncIterator()
+        var seen: [String] = []
+        while !seen.contains("6"), let event = await iterator.next() {
+            switch event {
+            case .snapshot(let snapshot): seen.append("\(snapshot.version)")
+            case .gap(let missing): seen.append("gap \(missing.lowerBound)-\(missing.upperBound)")
+            default: break
+            }
+        }
+        #expect(seen == ["gap 2-3", "4", "5", "6"])
+    }
+
+    @Test func everyVersionFillsABurstFromHistory() throws {
+        let store = try store(keepHistory: 100)
+        let fake = FakeInotify()
+        let (follower, collected) = follow(store, hub: fake.makeHub(), everyVersion: true)
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        // A burst of commits announced by a single notification, as a coalesced reload sees it.
+        for value in 1...20 { try store.replaceBlocking(with: ["n": .int(Int64(value))]) }
+        fake.send(InotifyEvent(watch: try #require(fake.watch(of: canonicalPath(dir.path))), mask: UInt32(IN_MOVED_TO), name: "state.json"))
+        #expect(collected.waitFor { $0.versions.last == 20 })
+        #expect(collected.versions == Array(0...20))
+    }
+
+    @Test func queueOverflowCausesOneFullReload() throws {
+        let store = try store()
+        let fake = FakeInotify()
+        let (follower, collected) = follow(store, hub: fake.makeHub(), options: WatchOptions(consistencyCheckInterval: nil))
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        try store.replaceBlocking(with: ["lost": true])  // its notification "fell off the queue"
+        fake.send(InotifyEvent(watch: -1, mask: UInt32(IN_Q_OVERFLOW), name: ""))
+        #expect(collected.waitFor { $0.versions == [0, 1] })
+        #expect(follower.statistics.resynchronizations == 1)
+    }
+
+    @Test func aLostNotificationIsCaughtByTheConsistencyCheckAndCounted() throws {
+        let store = try store()
+        let fake = FakeInotify()  // delivers nothing but wake-ups: every notification is lost
+        let (follower, collected) = follow(
+            store, hub: fake.makeHub(), options: WatchOptions(consistencyCheckInterval: .milliseconds(200)))
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        try store.replaceBlocking(with: ["halt": true])
+        #expect(collected.waitFor(timeout: .seconds(2)) { $0.versions == [0, 1] })
+        #expect(follower.statistics.missedEvents == 1)
+        #expect(follower.mode == .inotify)
+    }
+
+    @Test(arguments: [
+        (FakeInotify(initializeError: EMFILE), "max_user_instances"),
+        (FakeInotify(watchError: ENOSPC), "max_user_watches"),
+    ])
+    func exhaustedInotifyFallsBackToPolling(fake: FakeInotify, reason: String) throws {
+        let store = try store()
+        let (follower, collected) = follow(store, hub: fake.makeHub(), options: WatchOptions(pollInterval: .milliseconds(20)))
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        guard case .polling(let why) = follower.mode else { Issue.record("mode \(follower.mode)"); return }
+        #expect(why.contains(reason))
+        try store.replaceBlocking(with: ["halt": true])
+        #expect(collected.waitFor { $0.versions == [0, 1] })
+    }
+
+    @Test func networkFileSystemIsPolledAndSaysWhy() throws {
+        _ = try store()
+        var options = StateStoreOptions(readOnly: true)
+        options.systemCalls.fstatfs = { _ in 0xFF53_4D42 }  // CIFS
+        let remote = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let (follower, collected) = follow(remote)
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        #expect(follower.mode == .polling(reason: "\(dir.path) is on CIFS, where remote changes are not notified"))
+    }
+
+    @Test func aForeignInPlaceWriteIsReportedAndTheLastGoodSnapshotStays() async throws {
+        let store = try store()
+        try await store.update { $0["halt"] = false }
+        let problems = Collected()
+        let reader = try store.reader { problems.append($0) }
+        #expect(problems.waitFor { $0.versions.contains(1) })
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("state.json")))
+        try handle.write(contentsOf: Data("garbage".utf8))  // an editor writing in place
+        try handle.close()
+        #expect(problems.waitFor { !$0.problems.isEmpty })
+        #expect(reader.current.version == 1)
+        #expect(reader.current.state["halt"] == false)
+        // The next good commit (a recovery by force) resumes delivery.
+        try StateStore<JSONValue>.create(in: dir.path, initial: ["halt": true], force: true)
+        #expect(problems.waitFor { _ in reader.current.state["halt"] == true })
+        #expect(reader.statistics.problems == 1)
+    }
+
+    @Test func aRemovedAndRecreatedDirectoryIsFollowedAgain() throws {
+        _ = try store()
+        let (follower, collected) = follow(try StateStore<JSONValue>(directory: dir.path), options: WatchOptions(pollInterval: .milliseconds(20)))
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        try FileManager.default.removeItem(atPath: dir.path)
+        try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: false)
+        let recreated = try StateStore<JSONValue>.create(in: dir.path, initial: ["new": true])
+        try recreated.replaceBlocking(with: ["new": true, "v": 1])
+        #expect(collected.waitFor { $0.versions.last == 1 && $0.versions.count >= 2 })
+        #expect(collected.kinds.contains("gone"))
+        #expect(collected.kinds.contains("reset"))
+        #expect(follower.mode == .inotify)
+    }
+
+    @Test func readerCurrentFollowsCommits() async throws {
+        let store = try store()
+        let reader = try store.reader()
+        try await store.update { $0["halt"] = true }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while reader.current.version < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(reader.current.state["halt"] == true)
+        #expect(reader.mode == .inotify)
+        reader.close()
+    }
+
+    @Test func thousandSubscribeCancelCyclesLeaveFileDescriptorsAndThreadsAsTheyWere() throws {
+        _ = try store()
+        let result = try HelperProcess.run(["churn", dir.path, "1000"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.first == lines.last, "before and after: \(lines)")
+    }
+}
+
+private func canonicalPath(_ path: String) -> String {
+    guard let resolved = realpath(path, nil) else { return path }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
