@@ -45,10 +45,12 @@ func increment(times: Int, store: StateStore<JSONValue>) {
 
 switch command {
 case "create":
-    // create DIR [KEEP_HISTORY]
+    // create DIR [KEEP_HISTORY] [force]
     let keep = arguments.count > 2 ? Int(arguments[2])! : 0
+    let force = arguments.count > 3 && arguments[3] == "force"
     do {
-        try StateStore<JSONValue>.create(in: directory, settings: StoreSettings(keepHistory: keep), options: options())
+        try StateStore<JSONValue>.create(
+            in: directory, settings: StoreSettings(keepHistory: keep), force: force, options: options())
     } catch { fail("create failed: \(error)") }
 
 case "incr":
