@@ -1,2 +1,0 @@
-import StateCoordinator
-print("placeholder")
