@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+@testable import StateCoordinator
+
+/// The Python participant printed in the "On-disk protocol" article, run as it is printed there,
+/// against Swift writers: the documented protocol is the tested one.
+@Suite("Python participant from the protocol article", .serialized)
+struct PythonParticipantTests {
+    let dir = TemporaryDirectory()
+
+    /// The ```python block of OnDiskProtocol.md.
+    static func documentedScript() throws -> String {
+        let article = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/StateCoordinator/StateCoordinator.docc/OnDiskProtocol.md")
+        let text = try String(contentsOf: article, encoding: .utf8)
+        guard let start = text.range(of: "```python\n"), let end = text.range(of: "\n```", range: start.upperBound..<text.endIndex)
+        else { throw CocoaError(.fileReadCorruptFile) }
+        return String(text[start.upperBound..<end.lowerBound])
+    }
+
+    private func python(_ program: String, _ arguments: [String] = []) throws -> RunningHelper {
+        try RunningHelper(
+            ["python3", "-c", try Self.documentedScript() + "\n" + program] + arguments,
+            executable: URL(fileURLWithPath: "/usr/bin/env"))
+    }
+
+    @Test func pythonAndSwiftWritersShareOneCounterWithoutLosingUpdates() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: 3))
+        let increment = """
+            import sys
+            for _ in range(200):
+                update(sys.argv[1], lambda s: {**s, "counter": s.get("counter", 0) + 1}, label="py")
+            """
+        let writers = try [
+            python(increment, [dir.path]), python(increment, [dir.path]),
+            RunningHelper(["incr", dir.path, "200"]), RunningHelper(["incr", dir.path, "200"]),
+        ]
+        for writer in writers {
+            let result = writer.waitForExit()
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let final = try store.read()
+        #expect(final.version == 800)
+        #expect(final.state["counter"] == 800)
+        #expect(try store.history().map(\.version) == [799, 798, 797])
+        #expect(try dir.tempFiles().isEmpty)
+    }
+
+    @Test func pythonReadsAndVerifiesWhatSwiftWrote() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path, initial: ["big": .int(Int64.max), "px": 101.25])
+        try store.replaceBlocking(with: ["big": .int(Int64.max), "px": 101.25, "halt": true])
+        let reader = try python("import sys\nh, s = read_state(sys.argv[1])\nprint(h['version'], s['big'], s['px'], s['halt'])", [dir.path])
+        let result = reader.waitForExit()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "1 9223372036854775807 101.25 True\n")
+    }
+
+    @Test func pythonRefusesACorruptFile() throws {
+        _ = try StateStore<JSONValue>.create(in: dir.path)
+        var bytes = try dir.contents("state.json")
+        bytes[bytes.count - 2] = UInt8(ascii: "]")
+        try bytes.write(to: URL(fileURLWithPath: dir.file("state.json")))
+        let result = try python("import sys\nread_state(sys.argv[1])", [dir.path]).waitForExit()
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("bad checksum"))
+    }
+}
