@@ -7,12 +7,14 @@ let package = Package(
     products: [
         .library(name: "StateCoordinator", targets: ["StateCoordinator"]),
         .executable(name: "state-demo", targets: ["state-demo"]),
+        .executable(name: "state-bench", targets: ["state-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // libinotifytools, the project's chosen inotify binding (Debian: libinotifytools0-dev).
@@ -40,6 +42,17 @@ let package = Package(
             ],
             path: "Tools/demo/Sources"
         ),
+        .executableTarget(
+            name: "state-bench",
+            dependencies: [
+                "StateCoordinator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Tools/bench/Sources"
+        ),
+        // The C floor the benchmark compares against: the protocol's raw system calls only.
+        .executableTarget(name: "state-floor", path: "Tools/bench/Floor"),
         .executableTarget(
             name: "StateCoordinatorTestHelper",
             dependencies: ["StateCoordinator"],

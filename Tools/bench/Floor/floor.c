@@ -1,0 +1,105 @@
+// state-floor: the raw system calls of StateCoordinator's protocol and nothing else, as the
+// baseline the benchmark compares against in the same run.
+//
+//   state-floor commit DIR COUNT SIZE DURABILITY   (DURABILITY: full | no-dir-sync | none)
+//       COUNT times: flock, create temp (O_EXCL), write SIZE bytes, fsync, rename, fsync dir,
+//       unlock. Prints "start <ns>", one "l <latency ns>" per commit, "end <ns>" (CLOCK_MONOTONIC).
+//   state-floor watch DIR FILE FINAL
+//       inotify on DIR; prints "ready", then for each IN_MOVED_TO of FILE reads the file whole and
+//       prints "<the header's version> <CLOCK_REALTIME ns when read>", until version FINAL.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ns(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void die(const char *what) {
+    perror(what);
+    exit(1);
+}
+
+static int commit(const char *dir, long count, long size, const char *durability) {
+    int full = strcmp(durability, "full") == 0, none = strcmp(durability, "none") == 0;
+    char lock_path[4096], state_path[4096], temp_path[4096];
+    snprintf(lock_path, sizeof lock_path, "%s/state.lock", dir);
+    snprintf(state_path, sizeof state_path, "%s/state.json", dir);
+    char *payload = malloc(size);
+    memset(payload, 'x', size);
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) die("open dir");
+    long long *latencies = malloc(sizeof(long long) * (count > 0 ? count : 1));
+    long long begin = now_ns(CLOCK_MONOTONIC);
+    for (long i = 0; i < count; i++) {
+        long long start = now_ns(CLOCK_MONOTONIC);
+        int lock = open(lock_path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (lock < 0 || flock(lock, LOCK_EX) != 0) die("lock");
+        snprintf(temp_path, sizeof temp_path, "%s/.state.tmp-%ld-%d", dir, i, getpid());
+        int fd = open(temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd < 0) die("open temp");
+        for (long written = 0; written < size;) {
+            ssize_t n = write(fd, payload + written, size - written);
+            if (n < 0 && errno != EINTR) die("write");
+            if (n > 0) written += n;
+        }
+        if (!none && fsync(fd) != 0) die("fsync");
+        close(fd);
+        if (rename(temp_path, state_path) != 0) die("rename");
+        if (full && fsync(dirfd) != 0) die("fsync dir");
+        flock(lock, LOCK_UN);
+        close(lock);
+        latencies[i] = now_ns(CLOCK_MONOTONIC) - start;
+    }
+    long long end = now_ns(CLOCK_MONOTONIC);
+    printf("start %lld\n", begin);
+    for (long i = 0; i < count; i++) printf("l %lld\n", latencies[i]);
+    printf("end %lld\n", end);
+    return 0;
+}
+
+static int watch(const char *dir, const char *file, long long final) {
+    int in = inotify_init1(IN_CLOEXEC);
+    if (in < 0 || inotify_add_watch(in, dir, IN_MOVED_TO) < 0) die("inotify");
+    printf("ready\n");
+    fflush(stdout);
+    char events[65536], path[4096], *buffer = malloc(64 << 20);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    for (long long version = -1; version < final;) {
+        ssize_t n = read(in, events, sizeof events);
+        if (n <= 0) die("read inotify");
+        for (char *p = events; p < events + n;) {
+            struct inotify_event *event = (struct inotify_event *)p;
+            p += sizeof *event + event->len;
+            if (event->len == 0 || strcmp(event->name, file) != 0) continue;
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) die("open");
+            ssize_t total = 0, got;
+            while ((got = read(fd, buffer + total, (64 << 20) - total)) > 0) total += got;
+            close(fd);
+            buffer[total < (64 << 20) ? total : total - 1] = 0;
+            long long read_at = now_ns(CLOCK_REALTIME);
+            char *field = strstr(buffer, "\"version\":");
+            version = field ? atoll(field + 10) : -1;
+            printf("%lld %lld\n", version, read_at);
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 6 && strcmp(argv[1], "commit") == 0) return commit(argv[2], atol(argv[3]), atol(argv[4]), argv[5]);
+    if (argc == 5 && strcmp(argv[1], "watch") == 0) return watch(argv[2], argv[3], atoll(argv[4]));
+    fprintf(stderr, "usage: state-floor commit DIR COUNT SIZE DURABILITY | watch DIR FILE FINAL\n");
+    return 2;
+}

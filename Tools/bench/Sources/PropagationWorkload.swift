@@ -1,0 +1,90 @@
+import Foundation
+import Synchronization
+@_spi(FaultInjection) import StateCoordinator
+
+/// Workload 4: commit-to-delivery latency, from just before the writer's rename to the reader
+/// holding the decoded snapshot, for R reader processes, against C readers that only wake and
+/// read the file. Writer and readers run in the same run on the same commits' schedule.
+struct PropagationWorkload {
+    let quick: Bool
+
+    enum Pacing: String, CaseIterable { case perMillisecond = "1 commit/ms", fullSpeed = "full speed" }
+    enum ReaderKind { case ours, floor, polling }
+
+    func run(report: (BenchRow) -> Void) throws {
+        let commits = quick ? 300 : 2000
+        for readers in quick ? [1, 10] : [1, 10, 50] {
+            for pacing in Pacing.allCases {
+                let ours = try measure(readers: readers, pacing: pacing, commits: commits, kind: .ours)
+                let floor = try measure(readers: readers, pacing: pacing, commits: commits, kind: .floor)
+                let gated = readers <= 10
+                let configuration = "R=\(readers), \(pacing.rawValue), 4 KiB"
+                report(BenchRow(
+                    workload: "propagation", configuration: configuration, metric: "p50 µs", ours: ours.summary.p50,
+                    baseline: floor.summary.p50, baselineName: "C inotify reader", target: gated ? "≤ 2×" : nil,
+                    met: gated ? ours.summary.p50 <= 2 * floor.summary.p50 : nil,
+                    note: "delivered \(ours.delivered)/\(commits * readers) (C: \(floor.delivered))"))
+                report(BenchRow(
+                    workload: "propagation", configuration: configuration, metric: "p99 µs", ours: ours.summary.p99,
+                    baseline: floor.summary.p99, baselineName: "C inotify reader", target: gated ? "≤ 3×" : nil,
+                    met: gated ? ours.summary.p99 <= 3 * floor.summary.p99 : nil,
+                    note: "max \(BenchRow.format(ours.summary.max)) (C: \(BenchRow.format(floor.summary.max)))"))
+            }
+        }
+        let polling = try measure(readers: 1, pacing: .perMillisecond, commits: quick ? 100 : 500, kind: .polling)
+        let inotify = try measure(readers: 1, pacing: .perMillisecond, commits: quick ? 100 : 500, kind: .ours)
+        report(BenchRow(
+            workload: "propagation", configuration: "R=1, polling every 100 ms", metric: "p50 µs",
+            ours: polling.summary.p50, baseline: inotify.summary.p50, baselineName: "our inotify reader",
+            note: "p99 \(BenchRow.format(polling.summary.p99)); delivered \(polling.delivered) (coalesced by design)"))
+    }
+
+    struct Result {
+        var summary: LatencySummary
+        var delivered: Int
+    }
+
+    private func measure(readers: Int, pacing: Pacing, commits: Int, kind: ReaderKind) throws -> Result {
+        let dir = try BenchDirectory()
+        _ = try StateStore<BenchState>.create(in: dir.path, initial: BenchState(size: 4 << 10))
+        let children = try (0..<readers).map { _ in try startReader(kind, directory: dir.path, final: commits) }
+        for child in children { try child.waitFor("ready") }
+
+        let renameTimes = Mutex<[Int64]>([0])  // index = version; version 0 was not renamed by us
+        var options = StateStoreOptions()
+        options.systemCalls = SystemCalls.live.intercepting(before: { name in
+            if name == .rename { renameTimes.withLock { $0.append(Clock.realtime()) } }
+        })
+        let writer = try StateStore<BenchState>(directory: dir.path, options: options)
+        let start = Clock.monotonic()
+        for commit in 1...commits {
+            try writer.updateBlocking { $0.counter += 1 }
+            if pacing == .perMillisecond {
+                let next = start + Int64(commit) * 1_000_000
+                let wait = next - Clock.monotonic()
+                if wait > 0 { usleep(UInt32(wait / 1000)) }
+            }
+        }
+        let sent = renameTimes.withLock { $0 }
+        var latencies: [Int64] = []
+        for child in children {
+            for line in try child.lines() {
+                let fields = line.split(separator: " ")
+                guard fields.count == 2, let version = Int(fields[0]), let at = Int64(fields[1]),
+                    version > 0, version < sent.count
+                else { continue }
+                latencies.append(at - sent[version])
+            }
+        }
+        return Result(summary: LatencySummary(nanoseconds: latencies), delivered: latencies.count)
+    }
+
+    private func startReader(_ kind: ReaderKind, directory: String, final: Int) throws -> ChildProcess {
+        switch kind {
+        case .floor: try ChildProcess("state-floor", ["watch", directory, "state.json", "\(final)"])
+        case .ours: try ChildProcess("state-bench", ["worker", "watch", "--dir", directory, "--until", "\(final)"])
+        case .polling:
+            try ChildProcess("state-bench", ["worker", "watch", "--dir", directory, "--until", "\(final)", "--poll"])
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import StateCoordinator
+
+/// The benchmark: every workload against its baseline, measured in the same run.
+@main
+struct StateBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state-bench",
+        abstract: "Measure StateCoordinator against the C floor and other baselines, in one run.",
+        discussion: "Run in release mode: swift run -c release state-bench [--quick]. Prints a Markdown table and writes the same rows as JSON.",
+        subcommands: [Run.self, Worker.self],
+        defaultSubcommand: Run.self)
+}
+
+extension StateBench {
+    enum Workload: String, CaseIterable, ExpressibleByArgument {
+        case commit, contention, group, propagation
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the workloads (the default).")
+
+        @Flag(help: "Fewer iterations: a smoke run in under a minute.") var quick = false
+        @Option(help: "Where to write the rows as JSON.") var json = "state-bench-results.json"
+        @Option(parsing: .upToNextOption, help: "Workloads to run (default: all).") var only: [Workload] = Workload.allCases
+
+        func run() async throws {
+            var rows: [BenchRow] = []
+            let report: (BenchRow) -> Void = { row in
+                rows.append(row)
+                print(row.markdown)
+            }
+            print(machineDescription())
+            print(BenchRow.header)
+            for workload in only {
+                switch workload {
+                case .commit: try CommitCostWorkload(quick: quick).run(report: report)
+                case .contention: try ContentionWorkload(quick: quick).run(report: report)
+                case .group: try await GroupCommitWorkload(quick: quick).run(report: report)
+                case .propagation: try PropagationWorkload(quick: quick).run(report: report)
+                }
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(rows).write(to: URL(fileURLWithPath: json))
+            let missed = rows.filter { $0.met == false }
+            print("\(rows.count) rows written to \(json); \(missed.count) targets missed")
+        }
+
+        private func machineDescription() -> String {
+            let kernel = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let fileSystem = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8))?
+                .split(separator: "\n").first { $0.split(separator: " ").dropFirst().first == "/" }?
+                .split(separator: " ").dropFirst(2).first.map(String.init) ?? "?"
+            return "machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, kernel \(kernel), / on \(fileSystem), temp dir \(FileManager.default.temporaryDirectory.path); \(quick ? "quick" : "full") run \(Date())\n"
+        }
+    }
+
+    /// Child-process roles used by the workloads.
+    struct Worker: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A child process of a workload.", shouldDisplay: false)
+
+        enum Role: String, ExpressibleByArgument { case incr, watch }
+
+        @Argument var role: Role
+        @Option var dir: String
+        @Option var count = 0
+        @Option var until: UInt64 = 0
+        @Flag var poll = false
+
+        func run() async throws {
+            switch role {
+            case .incr: try increment()
+            case .watch: await watch()
+            }
+        }
+
+        /// Prints "start", each commit's latency ("l"), and "end", in monotonic nanoseconds.
+        private func increment() throws {
+            let store = try StateStore<BenchState>(directory: dir)
+            var latencies: [Int64] = []
+            latencies.reserveCapacity(count)
+            let start = Clock.monotonic()
+            for _ in 0..<count {
+                let before = Clock.monotonic()
+                try store.updateBlocking { $0.counter += 1 }
+                latencies.append(Clock.monotonic() - before)
+            }
+            let end = Clock.monotonic()
+            print("start \(start)\n" + latencies.map { "l \($0)" }.joined(separator: "\n") + "\nend \(end)")
+        }
+
+        /// Prints "ready" once following, then at the end "<version> <realtime ns>" per delivery.
+        private func watch() async {
+            guard let store = try? StateStore<BenchState>(directory: dir, options: StateStoreOptions(readOnly: true)) else {
+                return
+            }
+            var seen: [(UInt64, Int64)] = []
+            seen.reserveCapacity(Int(until) + 1)
+            var ready = false
+            for await snapshot in store.snapshots(options: WatchOptions(forcePolling: poll)) {
+                seen.append((snapshot.version, Clock.realtime()))
+                if !ready {
+                    ready = true
+                    FileHandle.standardOutput.write(Data("ready\n".utf8))
+                }
+                if snapshot.version >= until { break }
+            }
+            FileHandle.standardOutput.write(Data((seen.map { "\($0.0) \($0.1)" }.joined(separator: "\n") + "\n").utf8))
+        }
+    }
+}
