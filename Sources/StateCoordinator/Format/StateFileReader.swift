@@ -51,7 +51,8 @@ struct StateFileReader {
                 .tooLarge, "\(path) is \(status.size) bytes, above the store's limit of \(limit - headerWindow) state bytes.",
                 hint: "Something other than a StateCoordinator writer wrote it; inspect it.", path: path)
         }
-        bytes += try readUpTo(fd, count: limit + 1 - bytes.count, path: path)
+        // Read what fstat promised plus one byte, to notice a file still growing (written in place).
+        bytes += try readUpTo(fd, count: Int(status.size) + 1 - bytes.count, path: path)
         guard bytes.count <= limit else {
             throw StateStoreError(.tooLarge, "\(path) grew past the store's size limit while being read.", path: path)
         }
