@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "StateCoordinator", targets: ["StateCoordinator"]),
+        .executable(name: "statectl", targets: ["statectl"]),
         .executable(name: "state-demo", targets: ["state-demo"]),
         .executable(name: "state-bench", targets: ["state-bench"]),
     ],
@@ -35,6 +36,13 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "statectl",
+            dependencies: [
+                "StateCoordinator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
             name: "state-demo",
             dependencies: [
                 "StateCoordinator",
@@ -60,7 +68,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StateCoordinatorTests",
-            dependencies: ["StateCoordinator", "StateCoordinatorTestHelper"]
+            dependencies: ["StateCoordinator", "StateCoordinatorTestHelper", "statectl"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -100,6 +100,11 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
 
     // MARK: Arming
 
+    /// The mode ``start()`` would choose, found by arming a watch (released by ``stop()``).
+    func probeMode() -> WatchMode {
+        queue.sync { chooseMode() }
+    }
+
     private func chooseMode() -> WatchMode {
         if options.forcePolling { return .polling(reason: "polling was requested") }
         if let reason = unnotifiedFileSystem() { return .polling(reason: reason) }

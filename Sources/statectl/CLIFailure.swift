@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import StateCoordinator
+
+/// A failure of a command: one line for stderr and the documented exit code.
+struct CLIFailure: Error {
+    /// The exit codes listed in `statectl --help`.
+    enum Code: Int32 {
+        case failure = 1, usage = 2, conflict = 3, lockTimeout = 4, corrupt = 5, notFound = 6, deadline = 7
+    }
+
+    var code: Code
+    var message: String
+
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// Maps an error of the library (or of this tool) to its exit code.
+    init(_ error: any Error) {
+        switch error {
+        case let failure as CLIFailure:
+            self = failure
+        case let error as StateStoreError:
+            self.init(Self.code(for: error.code), error.description)
+        case let error as JSONPointerError:
+            self.init(error.kind == .malformed ? .usage : .notFound, error.description)
+        case let error as JSONValue.ArithmeticError:
+            self.init(.failure, "cannot increment: \(error)")
+        case let error as ValidationError:
+            self.init(.usage, error.message)
+        default:
+            self.init(.failure, "\(error)")
+        }
+    }
+
+    private static func code(for code: StateStoreError.Code) -> Code {
+        switch code {
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .lockTimeout: .lockTimeout
+        case .corrupt, .unverifiable, .symbolicLink: .corrupt
+        case .invalidArgument: .usage
+        default: .failure
+        }
+    }
+
+    /// Prints `statectl: message` on one line of stderr and exits with the code.
+    static func report(_ failure: CLIFailure) -> Never {
+        let line = failure.message.split(whereSeparator: \.isNewline).joined(separator: " ")
+        FileHandle.standardError.write(Data("statectl: \(line)\n".utf8))
+        exit(failure.code.rawValue)
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import StateCoordinator
+
+struct Edit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Edit the state in $EDITOR; commit only if nobody committed meanwhile.",
+        discussion: """
+            On a conflict (exit 3) or invalid JSON (exit 1) nothing is committed and the edited copy is kept: \
+            its path is printed.
+
+            Example: EDITOR=vim statectl edit
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the committed version's metadata instead of its number.") var json = false
+
+    func run() async throws {
+        let store = try global.openStore()
+        let opened = try store.read()
+        let copy = try writeCopy(opened.state)
+        try runEditor(on: copy)
+        let edited: JSONValue
+        do {
+            edited = try Input.document(from: copy, limit: opened.settings.maximumStateBytes)
+        } catch let failure as CLIFailure {
+            throw CLIFailure(failure.code, "\(failure.message) Your edit is kept in \(copy).")
+        }
+        do {
+            let snapshot = try await store.replace(with: edited, expecting: opened.version)
+            try? FileManager.default.removeItem(atPath: copy)
+            Output.committed(snapshot, json: json)
+        } catch let error as StateStoreError where error.code == .conflict {
+            throw CLIFailure(
+                .conflict,
+                "version \(error.currentVersion.map(String.init) ?? "?") was committed while you edited version \(opened.version); nothing was committed. Your edit is kept in \(copy).")
+        }
+    }
+
+    private func writeCopy(_ state: JSONValue) throws -> String {
+        var template = Array((FileManager.default.temporaryDirectory.path + "/statectl-edit-XXXXXX.json").utf8CString)
+        let fd = mkstemps(&template, 5)
+        guard fd >= 0 else { throw CLIFailure(.failure, "cannot create a temporary copy: \(String(cString: strerror(errno))).") }
+        let path = String(decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        try handle.write(contentsOf: Data((state.prettyJSON + "\n").utf8))
+        return path
+    }
+
+    private func runEditor(on path: String) throws {
+        let editor = ProcessInfo.processInfo.environment["VISUAL"] ?? ProcessInfo.processInfo.environment["EDITOR"] ?? "vi"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // Through the shell, so that EDITOR may carry arguments ("code --wait").
+        process.arguments = ["-c", "\(editor) \"$1\"", "statectl-editor", path]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CLIFailure(.failure, "the editor exited with \(process.terminationStatus); nothing was committed. Your copy is \(path).")
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+import StateCoordinator
+
+/// Options of every command that commits a version.
+struct MutationOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Commit only if the store is at this version (else exit 3).", valueName: "n"))
+    var expectVersion: UInt64?
+
+    @Flag(help: "Print the committed version's metadata (as get --meta) instead of its number.")
+    var json = false
+}
+
+extension StateStore where State == JSONValue {
+    /// Commits `change` (optionally as compare-and-swap) and prints the result as every mutating
+    /// command does.
+    func commitAndPrint(
+        _ options: MutationOptions, _ change: @escaping @Sendable (inout JSONValue) throws -> Void
+    ) async throws {
+        let (snapshot, _) = try await update(expecting: options.expectVersion, change)
+        Output.committed(snapshot, json: options.json)
+    }
+
+    private func update(
+        expecting version: UInt64?, _ change: @escaping @Sendable (inout JSONValue) throws -> Void
+    ) async throws -> (snapshot: StateSnapshot<JSONValue>, result: Void) {
+        if let version { return try await update(expecting: version, change) }
+        return try await update(change)
+    }
+}

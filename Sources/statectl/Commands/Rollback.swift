@@ -1,0 +1,17 @@
+import ArgumentParser
+import StateCoordinator
+
+struct Rollback: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Commit a kept version's state as a new version.",
+        discussion: "Example: statectl rollback --to 40 --expect-version 41")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var mutation: MutationOptions
+    @Option(help: ArgumentHelp("The kept version to restore.", valueName: "version")) var to: UInt64
+
+    func run() async throws {
+        let snapshot = try await global.openStore().rollback(to: to, expecting: mutation.expectVersion)
+        Output.committed(snapshot, json: mutation.json)
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import StateCoordinator
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show version, size, age, last writer, lock holder, watch mode, orphan temp files, history.",
+        discussion: """
+            --json keys: version, size, ageSeconds, writer, lockHolder (null or {"pid", "command"}), watchMode \
+            ({"mode": "inotify" or "polling", "reason"}), orphanTempFiles, historyCount.
+
+            Example: statectl status --json | jq .lockHolder
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() async throws {
+        let store = try global.openStore(readOnly: true)
+        let snapshot = try store.read()
+        let holder = try store.lockHolder()
+        let mode = store.supportedWatchMode()
+        let orphans = try store.orphanTempFiles()
+        let historyCount = try store.history().count
+        let age = Date().timeIntervalSince(snapshot.committedAt)
+        if json {
+            let object: JSONValue = [
+                "version": .int(Int64(snapshot.version)),
+                "size": .int(Int64(snapshot.fileSize)),
+                "ageSeconds": .double((age * 1000).rounded() / 1000),
+                "writer": Output.writer(snapshot.writer),
+                "lockHolder": holder.map { ["pid": .int(Int64($0.pid)), "command": $0.command.map(JSONValue.string) ?? .null] } ?? .null,
+                "watchMode": Self.json(mode),
+                "orphanTempFiles": .array(orphans.map(JSONValue.string)),
+                "historyCount": .int(Int64(historyCount)),
+            ]
+            Output.line(object.prettyJSON)
+        } else {
+            Output.line("""
+                store:        \(store.stateFilePath)
+                version:      \(snapshot.version)
+                size:         \(snapshot.fileSize) bytes
+                age:          \(String(format: "%.1f", age)) s (committed \(Output.timestamp(snapshot.committedAt)))
+                last writer:  \(snapshot.writer)
+                lock holder:  \(holder.map(\.description) ?? "none")
+                watch mode:   \(mode)
+                orphan temps: \(orphans.isEmpty ? "none" : orphans.joined(separator: ", "))
+                history:      \(historyCount) kept (keep \(snapshot.settings.keepHistory))
+                """)
+        }
+    }
+
+    private static func json(_ mode: WatchMode) -> JSONValue {
+        switch mode {
+        case .inotify: ["mode": "inotify", "reason": nil]
+        case .polling(let reason): ["mode": "polling", "reason": .string(reason)]
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import StateCoordinator
+
+/// Options every subcommand accepts, before or after the subcommand's name.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The store's directory (default: $STATECTL_DIR, else the current directory).", valueName: "dir"))
+    var dir: String?
+
+    @Option(help: ArgumentHelp("The store's name.", valueName: "name"))
+    var name = "state"
+
+    @Option(help: ArgumentHelp("Seconds to wait for the writer lock.", valueName: "seconds"))
+    var lockTimeout: Double = 10
+
+    @Option(help: ArgumentHelp("Recorded as the writer's label.", valueName: "label"))
+    var label = "statectl"
+
+    @Option(help: ArgumentHelp("full, no-dir-sync or none.", valueName: "level"))
+    var durability: Durability = .full
+
+    @Flag(help: "Allow writing a store on a network file system (NFS, SMB/CIFS).")
+    var allowNetworkFs = false
+
+    func validate() throws {
+        guard lockTimeout >= 0, lockTimeout.isFinite else { throw ValidationError("--lock-timeout must be 0 or more seconds.") }
+    }
+
+    var directory: String {
+        dir ?? ProcessInfo.processInfo.environment["STATECTL_DIR"] ?? FileManager.default.currentDirectoryPath
+    }
+
+    var storeOptions: StateStoreOptions {
+        StateStoreOptions(
+            lockTimeout: .milliseconds(Int64(lockTimeout * 1000)), durability: durability, label: label,
+            allowNetworkFileSystem: allowNetworkFs)
+    }
+
+    /// Opens the store; `readOnly` for commands that never write.
+    func openStore(readOnly: Bool = false) throws -> StateStore<JSONValue> {
+        var options = storeOptions
+        options.readOnly = readOnly
+        return try StateStore<JSONValue>(directory: directory, name: name, options: options)
+    }
+}
+
+extension GlobalOptions {
+    /// Options taking a value, and flags, that may come before the subcommand's name.
+    private static let valued: Set<String> = ["--dir", "--name", "--lock-timeout", "--label", "--durability"]
+    private static let flags: Set<String> = ["--allow-network-fs"]
+
+    /// `statectl --dir D get /x` → `statectl get --dir D /x`: global options given before the
+    /// subcommand are moved just after it, where the subcommand's option group parses them.
+    static func movingLeadingOptions(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            let name = String(argument.split(separator: "=", maxSplits: 1).first ?? "")
+            if flags.contains(argument) || (valued.contains(name) && argument.contains("=")) {
+                leading.append(argument)
+                index += 1
+            } else if valued.contains(argument), index + 1 < arguments.count {
+                leading += [argument, arguments[index + 1]]
+                index += 2
+            } else {
+                break
+            }
+        }
+        guard !leading.isEmpty, index < arguments.count, !arguments[index].hasPrefix("-") else { return arguments }
+        return [arguments[index]] + leading + arguments[(index + 1)...]
+    }
+}
+
+extension Durability: ExpressibleByArgument {}

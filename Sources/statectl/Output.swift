@@ -1,0 +1,34 @@
+import Foundation
+import StateCoordinator
+
+/// What statectl writes to stdout: results only, one write per line so that watchers see each
+/// line at once.
+enum Output {
+    static func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    /// `{"version", "committedAt", "writer": {"pid", "host", "label"}, "checksum", "size"}`.
+    static func meta(_ snapshot: StateSnapshot<JSONValue>) -> JSONValue {
+        [
+            "version": .int(Int64(snapshot.version)),
+            "committedAt": .string(timestamp(snapshot.committedAt)),
+            "writer": writer(snapshot.writer),
+            "checksum": .string(snapshot.checksum),
+            "size": .int(Int64(snapshot.fileSize)),
+        ]
+    }
+
+    static func writer(_ writer: WriterIdentity) -> JSONValue {
+        ["pid": .int(Int64(writer.pid)), "host": .string(writer.host), "label": .string(writer.label)]
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+    }
+
+    /// What every mutating command prints: the version alone, or with --json the meta object.
+    static func committed(_ snapshot: StateSnapshot<JSONValue>, json: Bool) {
+        line(json ? meta(snapshot).prettyJSON : String(snapshot.version))
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import StateCoordinator
+
+/// The admin CLI: inspect and control a StateCoordinator store.
+@main
+struct Statectl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "statectl",
+        abstract: "Inspect and control a StateCoordinator store shared by several processes.",
+        discussion: """
+            POINTER is an RFC 6901 JSON Pointer ("/risk/max_position"; "" is the whole document; ~0 and ~1 \
+            escape ~ and /; /arr/- is the position after the last element). VALUE is a JSON text (42, true, \
+            '"AAPL"', '{"a":1}'). Mutating commands print the new version alone on one line (--json: the \
+            same object as get --meta). Results go to stdout, diagnostics to stderr, one line each.
+
+            EXIT CODES:
+              0  ok
+              1  other errors: invalid JSON or non-UTF-8 input, size limit,
+                 permission denied, incr on a non-number or overflow,
+                 init over an existing store without --force
+              2  usage: unknown or missing arguments, malformed pointer,
+                 a VALUE that is not JSON
+              3  version conflict (--expect-version, edit); gives the current version
+              4  lock timeout; names the holder's pid and command
+              5  state corrupt or unverifiable (plain JSON: says how to import it)
+              6  not found: no store, a pointer target or parent that does not
+                 exist, a version no longer kept
+              7  watch deadline passed
+
+            The store's directory is --dir, else $STATECTL_DIR, else the current directory.
+            """,
+        version: "1.0.0",
+        subcommands: [
+            Init.self, Get.self, SetValue.self, Delete.self, Incr.self, Patch.self, Put.self, Edit.self,
+            Watch.self, Status.self, History.self, Show.self, Diff.self, Rollback.self, Verify.self,
+        ])
+
+    /// Runs the command, mapping every failure to one stderr line and the documented exit code.
+    static func main() async {
+        if let problem = RawArguments.firstInvalidUTF8() {
+            CLIFailure.report(CLIFailure(.failure, problem))
+        }
+        let command: any ParsableCommand
+        do {
+            command = try parseAsRoot(GlobalOptions.movingLeadingOptions(Array(CommandLine.arguments.dropFirst())))
+        } catch {
+            exitForParsingError(error)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var syncCommand = command
+                try syncCommand.run()
+            }
+            Foundation.exit(0)
+        } catch let error as CLIFailure {
+            CLIFailure.report(error)
+        } catch let error as StateStoreError {
+            CLIFailure.report(CLIFailure(error))
+        } catch let error as JSONPointerError {
+            CLIFailure.report(CLIFailure(error))
+        } catch let error as JSONValue.ArithmeticError {
+            CLIFailure.report(CLIFailure(error))
+        } catch {
+            // Help, version and completion requests reach here as ArgumentParser errors.
+            exitForParsingError(error)
+        }
+    }
+
+    private static func exitForParsingError(_ error: any Error) -> Never {
+        let code = exitCode(for: error)
+        let message = fullMessage(for: error)
+        if code == .success {
+            print(message)
+            Foundation.exit(0)
+        }
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        Foundation.exit(CLIFailure.Code.usage.rawValue)
+    }
+}
