@@ -27,10 +27,11 @@ final class RunningHelper: Sendable {
     private let stderrPipe = Pipe()
     private let finished = DispatchGroup()
 
-    init(_ arguments: [String], executable: URL = HelperProcess.url) throws {
+    init(_ arguments: [String], executable: URL = HelperProcess.url, environment: [String: String]? = nil) throws {
         process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if let environment { process.environment = environment }
         process.standardInput = stdinPipe
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
@@ -79,6 +80,9 @@ final class RunningHelper: Sendable {
     }
 
     func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// Writes to the helper's stdin.
+    func send(_ data: Data) { stdinPipe.fileHandleForWriting.write(data) }
 
     /// Closes the helper's stdin (commands that run "until stdin closes" then finish).
     func closeInput() { try? stdinPipe.fileHandleForWriting.close() }
