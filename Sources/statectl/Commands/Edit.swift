@@ -9,7 +9,7 @@ struct Edit: AsyncParsableCommand {
             On a conflict (exit 3) or invalid JSON (exit 1) nothing is committed and the edited copy is kept: \
             its path is printed.
 
-            Example: EDITOR=vim statectl edit
+            Example: statectl edit   (with EDITOR=vim in the environment)
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -48,7 +48,8 @@ struct Edit: AsyncParsableCommand {
     }
 
     private func runEditor(on path: String) throws {
-        let editor = ProcessInfo.processInfo.environment["VISUAL"] ?? ProcessInfo.processInfo.environment["EDITOR"] ?? "vi"
+        let environment = ProcessInfo.processInfo.environment
+        let editor = [environment["VISUAL"], environment["EDITOR"]].compactMap { $0 }.first { !$0.isEmpty } ?? "vi"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         // Through the shell, so that EDITOR may carry arguments ("code --wait").

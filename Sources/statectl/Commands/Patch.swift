@@ -7,6 +7,7 @@ struct Patch: AsyncParsableCommand {
         discussion: """
             Members merge recursively, null removes a member, and a patch that is not an object replaces the state.
 
+            Example: statectl patch changes.json
             Example: echo '{"risk": {"max_position": 250}, "halt": null}' | statectl patch
             """)
 
