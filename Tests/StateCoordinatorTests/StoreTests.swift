@@ -170,6 +170,20 @@ struct StoreTests {
         #expect(try storeDir.names().isEmpty)
     }
 
+    @Test func anInPlaceWriteBetweenTwoCommitsOfOneProcessIsNotMissed() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path)
+        try store.replaceBlocking(with: ["balance": 100])
+        // Same length, same inode: only the change time tells the file was touched.
+        var bytes = try dir.contents("state.json")
+        bytes[bytes.count - 3] = UInt8(ascii: "9")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("state.json")))
+        try handle.write(contentsOf: bytes)
+        try handle.close()
+        let error = #expect(throws: StateStoreError.self) { try store.replaceBlocking(with: ["balance": 0]) }
+        #expect(error?.code == .corrupt)
+        #expect(try dir.contents("state.json") == bytes)
+    }
+
     @Test func plainJSONInPlaceOfTheStateFileIsReportedNotOverwritten() async throws {
         let store = try StateStore<JSONValue>.create(in: dir.path)
         try Data("{\"halt\": true}".utf8).write(to: URL(fileURLWithPath: dir.file("state.json")))

@@ -9,6 +9,7 @@ import Foundation
 /// version → apply each waiting mutation in call order → encode → atomic replace → unlock.
 struct BatchCommit<State: Codable & Sendable> {
     let handle: StoreHandle
+    let cache: CommitCache<State>
 
     /// The committed version the next mutation applies to.
     private struct Base {
@@ -31,15 +32,30 @@ struct BatchCommit<State: Codable & Sendable> {
                 path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
             try OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory, files: handle.files)
                 .sweep(logger: handle.options.logger)
-            let current = try handle.readCurrent(directory: dir.rawValue)
-            var base = Base(
-                header: current.header, status: current.status,
-                state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath))
+            var base = try currentBase(dir)
             try commit(batch, onto: &base, directory: dir)
+            cache.store(
+                (try? handle.calls.fstatat(dir.rawValue, handle.files.stateFile)).map {
+                    CommitCache.Entry(identity: FileIdentity($0), header: base.header, status: base.status, state: base.state)
+                })
             lock.release()
         } catch {
+            cache.store(nil)
             for update in batch { update.fail(error) }
         }
+    }
+
+    /// The current version: the one this process committed last if the file is untouched since,
+    /// else read, verified and decoded from the file.
+    private func currentBase(_ dir: OwnedDescriptor) throws(StateStoreError) -> Base {
+        let identity = (try? handle.calls.fstatat(dir.rawValue, handle.files.stateFile)).map(FileIdentity.init)
+        if let cached = cache.entry(matching: identity) {
+            return Base(header: cached.header, status: cached.status, state: cached.state)
+        }
+        let current = try handle.readCurrent(directory: dir.rawValue)
+        return Base(
+            header: current.header, status: current.status,
+            state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath))
     }
 
     /// Applies the updates to `base` and commits them as one version. When the combined state

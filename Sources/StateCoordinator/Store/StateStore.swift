@@ -45,8 +45,9 @@ public final class StateStore<State: Codable & Sendable>: Sendable {
         let handle = StoreHandle(directory: directory, files: try StoreFiles(name: name), options: options)
         self.options = options
         self.handle = handle
+        let cache = CommitCache<State>()
         self.pipeline = CommitPipeline(label: "StateCoordinator.commit.\(name)") { batch in
-            BatchCommit<State>(handle: handle).run(batch)
+            BatchCommit<State>(handle: handle, cache: cache).run(batch)
         }
         try handle.checkExists()
         if !options.readOnly {
