@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "statectl", targets: ["statectl"]),
         .executable(name: "state-demo", targets: ["state-demo"]),
         .executable(name: "state-bench", targets: ["state-bench"]),
+        .executable(name: "state-chaos", targets: ["state-chaos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -59,6 +60,14 @@ let package = Package(
             ],
             path: "Tools/bench/Sources"
         ),
+        .executableTarget(
+            name: "state-chaos",
+            dependencies: [
+                "StateCoordinator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/chaos/Sources"
+        ),
         // The C floor the benchmark compares against: the protocol's raw system calls only.
         .executableTarget(name: "state-floor", path: "Tools/bench/Floor"),
         .executableTarget(
@@ -68,7 +77,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StateCoordinatorTests",
-            dependencies: ["StateCoordinator", "StateCoordinatorTestHelper", "statectl"]
+            dependencies: ["StateCoordinator", "StateCoordinatorTestHelper", "statectl", "state-chaos"]
         ),
     ],
     swiftLanguageModes: [.v6]

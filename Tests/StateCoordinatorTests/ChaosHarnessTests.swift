@@ -1,0 +1,19 @@
+import Foundation
+import Testing
+
+/// The chaos harness, run for 20 seconds as CI requires: random SIGKILLs and SIGSTOPs of writers
+/// while readers check every version.
+@Suite("Chaos harness")
+struct ChaosHarnessTests {
+    @Test func twentySecondsOfKillsAndStallsLoseNothing() throws {
+        let dir = TemporaryDirectory()
+        let harness = HelperProcess.url.deletingLastPathComponent().appendingPathComponent("state-chaos")
+        let run = try RunningHelper(["--duration", "20s", "--dir", dir.path], executable: harness)
+        let result = run.waitForExit()
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let summary = try #require(result.stdout.split(separator: "\n").last)
+        let match = try #require(summary.wholeMatch(of: /chaos: (\d+) kills, (\d+) commits, 0 lost, 0 torn, 0 regressions, 0 stale readers/))
+        #expect(Int(match.1)! > 20, "too few kills to mean anything: \(summary)")
+        #expect(Int(match.2)! > 100, "too few commits to mean anything: \(summary)")
+    }
+}

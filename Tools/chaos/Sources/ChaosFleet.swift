@@ -1,0 +1,101 @@
+import Foundation
+import StateCoordinator
+
+/// The harness's processes: writers (killed and restarted), readers (left alone), and the killer.
+final class ChaosFleet {
+    private let directory: String
+    private let logs: String
+    private var writers: [Process] = []
+    private var readers: [(process: Process, input: Pipe, output: Pipe)] = []
+    private var writerCount = 0
+    private var generator = SystemRandomNumberGenerator()
+
+    private static let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+
+    init(directory: String, logs: String, writers: Int, readers: Int) throws {
+        self.directory = directory
+        self.logs = logs
+        for _ in 0..<writers { self.writers.append(try startWriter()) }
+        for index in 0..<readers { self.readers.append(try startReader(poll: index % 2 == 1)) }
+    }
+
+    private func startWriter() throws -> Process {
+        writerCount += 1
+        let log = "\(logs)/writer-\(writerCount).log"
+        guard FileManager.default.createFile(atPath: log, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: log])
+        }
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["worker", "write", "--dir", directory, "--log", log]
+        try process.run()
+        return process
+    }
+
+    private func startReader(poll: Bool) throws -> (process: Process, input: Pipe, output: Pipe) {
+        let process = Process()
+        let input = Pipe(), output = Pipe()
+        process.executableURL = Self.executable
+        process.arguments = ["worker", "read", "--dir", directory] + (poll ? ["--poll"] : [])
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        return (process, input, output)
+    }
+
+    /// Until the time is up: every 2–30 ms, SIGKILL a random writer (and start a new one), or
+    /// stop the lock holder for 5–100 ms. Returns the number of SIGKILLs sent.
+    func rampage(for seconds: Double) throws -> Int {
+        let deadline = Date().addingTimeInterval(seconds)
+        var kills = 0
+        while Date() < deadline {
+            usleep(UInt32.random(in: 2_000...30_000, using: &generator))
+            if Int.random(in: 0..<10, using: &generator) < 8 {
+                let index = Int.random(in: 0..<writers.count, using: &generator)
+                kill(writers[index].processIdentifier, SIGKILL)
+                writers[index].waitUntilExit()
+                kills += 1
+                writers[index] = try startWriter()
+            } else if let holder = lockHolder() {
+                kill(holder, SIGSTOP)
+                usleep(UInt32.random(in: 5_000...100_000, using: &generator))
+                kill(holder, SIGCONT)
+            }
+        }
+        return kills
+    }
+
+    /// The writer holding the lock now, from /proc/locks.
+    private func lockHolder() -> pid_t? {
+        guard let store = try? StateStore<ChaosState>(directory: directory, options: StateStoreOptions(readOnly: true)),
+            let holder = try? store.lockHolder(), writers.contains(where: { $0.processIdentifier == holder.pid })
+        else { return nil }
+        return holder.pid
+    }
+
+    func stopWriters() {
+        for writer in writers {
+            kill(writer.processIdentifier, SIGKILL)
+            writer.waitUntilExit()
+        }
+    }
+
+    /// Waits (up to 3 s: beyond the 1 s consistency check and the 100 ms poll) for every reader to
+    /// report, then collects "last … torn … regressions … mismatches … mode …" from each.
+    func finishReaders(waitingFor version: UInt64) -> [String] {
+        usleep(1_500_000)
+        return readers.map { reader in
+            try? reader.input.fileHandleForWriting.close()
+            let data = reader.output.fileHandleForReading.readDataToEndOfFile()
+            reader.process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    /// Every "version counter" line the writers acknowledged.
+    func acknowledgedLines() throws -> [Substring] {
+        try FileManager.default.contentsOfDirectory(atPath: logs).flatMap { name in
+            try String(contentsOfFile: "\(logs)/\(name)", encoding: .utf8).split(separator: "\n")
+        }
+    }
+}

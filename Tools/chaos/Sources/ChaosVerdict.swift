@@ -1,0 +1,46 @@
+import Foundation
+import StateCoordinator
+
+/// The checks at the end of a chaos run and its one-line summary.
+struct ChaosVerdict {
+    var problems: [String] = []
+    var summary = ""
+
+    init(
+        store: StateStore<ChaosState>, final: StateSnapshot<ChaosState>, acknowledged: [Substring], readers: [String], kills: Int
+    ) throws {
+        let current = try store.read()  // verifies the checksum
+        if current.version != final.version { problems.append("the state moved after the last commit: \(current.version)") }
+        if current.state.counter != Int64(current.version) {
+            problems.append("counter \(current.state.counter) ≠ version \(current.version): an increment was lost or doubled")
+        }
+        var versions = Set<UInt64>()
+        var lost = 0
+        for line in acknowledged {
+            let fields = line.split(separator: " ")
+            guard fields.count == 2, let version = UInt64(fields[0]), let counter = Int64(fields[1]) else { continue }
+            if !versions.insert(version).inserted { lost += 1 }  // two writers acknowledged one version
+            if counter != Int64(version) || counter > current.state.counter { lost += 1 }
+        }
+        if lost > 0 { problems.append("\(lost) acknowledged increments missing or duplicated") }
+        var torn = 0, regressions = 0, stale = 0
+        for report in readers {
+            let fields = report.split(separator: " ")
+            func value(_ key: String) -> Int {
+                guard let index = fields.firstIndex(of: Substring(key)), index + 1 < fields.count else { return 0 }
+                return Int(fields[index + 1]) ?? 0
+            }
+            torn += value("torn") + value("mismatches")
+            regressions += value("regressions")
+            if UInt64(value("last")) != current.version {
+                stale += 1
+                problems.append("a reader stopped at version \(value("last")) of \(current.version): \(report)")
+            }
+        }
+        if torn > 0 { problems.append("readers saw \(torn) unverifiable or inconsistent states") }
+        if regressions > 0 { problems.append("readers saw versions go backwards \(regressions) times") }
+        let temps = try FileManager.default.contentsOfDirectory(atPath: store.directory).filter { $0.hasPrefix(".state.tmp-") }
+        if !temps.isEmpty { problems.append("temp files remain after the final commit: \(temps)") }
+        summary = "chaos: \(kills) kills, \(current.version) commits, \(lost) lost, \(torn) torn, \(regressions) regressions, \(stale) stale readers"
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import StateCoordinator
+
+/// Crash and stall harness: writers committing increments, a killer sending SIGKILL at random
+/// instants and SIGSTOP/SIGCONT to lock holders, readers checking every snapshot; then a verdict.
+@main
+struct StateChaos: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state-chaos",
+        abstract: "Kill and stall writers at random while readers check every version; exit 1 on any violation.",
+        discussion: "Example: state-chaos --duration 60s --dir /tmp/chaos",
+        subcommands: [Run.self, ChaosWorker.self],
+        defaultSubcommand: Run.self)
+}
+
+extension StateChaos {
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the harness (the default).")
+
+        @Option(help: "How long to run: 20s, 2m, or seconds.") var duration = "20s"
+        @Option(help: "The store's directory (created if missing; any store there is replaced).") var dir: String
+        @Option(help: "Writer processes.") var writers = 3
+        @Option(help: "Reader processes (half inotify, half polling).") var readers = 4
+
+        func run() async throws {
+            guard let seconds = Self.seconds(duration) else { throw ValidationError("--duration must look like 20s, 2m or 30.") }
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let store = try StateStore<ChaosState>.create(in: dir, initial: ChaosState(), force: true)
+            let logs = URL(fileURLWithPath: dir).appendingPathComponent("chaos-logs")
+            try? FileManager.default.removeItem(at: logs)
+            try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+
+            let fleet = try ChaosFleet(directory: dir, logs: logs.path, writers: writers, readers: readers)
+            let kills = try fleet.rampage(for: seconds)
+            fleet.stopWriters()
+            // One more commit: it must verify what the killed writers left and sweep their temp files.
+            let final = try store.updateBlocking { $0.counter += 1 }.snapshot
+            let readerReports = fleet.finishReaders(waitingFor: final.version)
+            let verdict = try ChaosVerdict(
+                store: store, final: final, acknowledged: fleet.acknowledgedLines(), readers: readerReports, kills: kills)
+            print(verdict.summary)
+            for problem in verdict.problems { FileHandle.standardError.write(Data("state-chaos: \(problem)\n".utf8)) }
+            if !verdict.problems.isEmpty { throw ExitCode.failure }
+        }
+
+        static func seconds(_ text: String) -> Double? {
+            if text.hasSuffix("ms") { return Double(text.dropLast(2)).map { $0 / 1000 } }
+            if text.hasSuffix("s") { return Double(text.dropLast()) }
+            if text.hasSuffix("m") { return Double(text.dropLast()).map { $0 * 60 } }
+            return Double(text)
+        }
+    }
+}
