@@ -69,7 +69,8 @@ let package = Package(
             path: "Tools/chaos/Sources"
         ),
         // The C floor the benchmark compares against: the protocol's raw system calls only.
-        .executableTarget(name: "state-floor", path: "Tools/bench/Floor"),
+        .executableTarget(
+            name: "state-floor", path: "Tools/bench/Floor", linkerSettings: [.linkedLibrary("sqlite3")]),
         .executableTarget(
             name: "StateCoordinatorTestHelper",
             dependencies: ["StateCoordinator"],

@@ -11,19 +11,14 @@ import SystemPackage
 /// dies, however it dies. It is advisory: it excludes every process that follows the protocol,
 /// including util-linux `flock(1)` and Python's `fcntl.flock`, and nothing else.
 struct WriterLock: ~Copyable {
-    /// First pause between two non-blocking attempts; pauses double up to ``maximumPause``.
-    static let firstPause: Duration = .microseconds(50)
-    /// Longest pause between attempts: bounds the extra latency of a hand-over.
-    static let maximumPause: Duration = .milliseconds(1)
-
     private let descriptor: OwnedDescriptor
     private let key: HeldLocks.Key
     private let calls: SystemCalls
 
     /// Opens the lockfile (never creating it) and takes the lock, waiting up to `timeout`.
     ///
-    /// Waiting polls with `LOCK_NB` so that the timeout is exact and no signal is needed to
-    /// interrupt a blocked `flock`.
+    /// An uncontended lock is taken with `LOCK_NB`; a contended one is waited for by a
+    /// ``LockWaiter`` in a blocking `flock`, so that no signal is needed to enforce the timeout.
     /// - Throws: `notFound` when there is no lockfile (no store), `reentrantUpdate` when the
     ///   calling thread already holds this lock, `lockTimeout` naming the holder.
     static func acquire(
@@ -49,32 +44,31 @@ struct WriterLock: ~Copyable {
                 "An update of the store locked by \(path) was started from inside another update's mutation on this thread.",
                 hint: "Return from the mutation first; a mutation must not update its own store.", path: path)
         }
-        try waitForLock(fd, calls: calls, timeout: timeout, status: status, path: path)
+        let holding = try lock(fd, calls: calls, directory: directory, lockFile: lockFile, timeout: timeout, status: status, path: path)
         HeldLocks.shared.register(key)
-        return WriterLock(descriptor: fd, key: key, calls: calls)
+        return WriterLock(descriptor: holding, key: key, calls: calls)
     }
 
-    private static func waitForLock(
-        _ fd: OwnedDescriptor, calls: SystemCalls, timeout: Duration, status: FileStatus, path: String
-    ) throws(StateStoreError) {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: timeout)
-        var pause = firstPause
-        while true {
-            do {
-                try calls.flock(fd.rawValue, LOCK_EX | LOCK_NB)
-                return
-            } catch .wouldBlock {
-                guard clock.now < deadline else {
-                    throw timeoutError(status: status, path: path, timeout: timeout)
-                }
-                // This runs on the store's own commit thread, never on the cooperative pool.
-                let (seconds, attoseconds) = pause.components
-                usleep(useconds_t(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
-                pause = min(pause * 2, maximumPause)
-            } catch {
-                throw .system(.lock, path: path, errno: error)
-            }
+    /// Returns the descriptor that holds the lock: `fd` itself, or the waiter's own descriptor.
+    private static func lock(
+        _ fd: OwnedDescriptor, calls: SystemCalls, directory: CInt, lockFile: String, timeout: Duration,
+        status: FileStatus, path: String
+    ) throws(StateStoreError) -> OwnedDescriptor {
+        do {
+            try calls.flock(fd.rawValue, LOCK_EX | LOCK_NB)
+            return fd
+        } catch .wouldBlock {
+        } catch {
+            throw .system(.lock, path: path, errno: error)
+        }
+        let waiter: LockWaiter
+        do { waiter = try LockWaiter(calls: calls, directory: directory, lockFile: lockFile) } catch {
+            throw .system(.lock, path: path, errno: error)
+        }
+        switch waiter.outcome(within: timeout) {
+        case .acquired(let holding): return OwnedDescriptor(holding, calls: calls)
+        case .failed(let errno): throw .system(.lock, path: path, errno: errno)
+        case .timedOut: throw timeoutError(status: status, path: path, timeout: timeout)
         }
     }
 

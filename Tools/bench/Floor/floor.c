@@ -4,11 +4,16 @@
 //   state-floor commit DIR COUNT SIZE DURABILITY   (DURABILITY: full | no-dir-sync | none)
 //       COUNT times: flock, create temp (O_EXCL), write SIZE bytes, fsync, rename, fsync dir,
 //       unlock. Prints "start <ns>", one "l <latency ns>" per commit, "end <ns>" (CLOCK_MONOTONIC).
+//   state-floor sqlite DB COUNT
+//       What many would pick instead: SQLite in WAL mode (synchronous=FULL), COUNT read-modify-write
+//       increments of one counter, each in BEGIN IMMEDIATE … COMMIT with a busy timeout. Prints like
+//       commit.
 //   state-floor watch DIR FILE FINAL
 //       inotify on DIR; prints "ready", then for each IN_MOVED_TO of FILE reads the file whole and
 //       prints "<the header's version> <CLOCK_REALTIME ns when read>", until version FINAL.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sqlite3.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,9 +102,54 @@ static int watch(const char *dir, const char *file, long long final) {
     return 0;
 }
 
+static void check(sqlite3 *db, int rc, const char *what) {
+    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        fprintf(stderr, "%s: %s\n", what, sqlite3_errmsg(db));
+        exit(1);
+    }
+}
+
+static int sqlite(const char *path, long count) {
+    sqlite3 *db;
+    check(NULL, sqlite3_open(path, &db), "open");
+    sqlite3_busy_timeout(db, 60000);
+    check(db, sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", 0, 0, 0), "pragma");
+    check(db, sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS state(id INTEGER PRIMARY KEY, counter INTEGER);"
+                               "INSERT OR IGNORE INTO state VALUES (1, 0);", 0, 0, 0), "create");
+    sqlite3_stmt *read, *write;
+    check(db, sqlite3_prepare_v2(db, "SELECT counter FROM state WHERE id = 1", -1, &read, 0), "prepare");
+    check(db, sqlite3_prepare_v2(db, "UPDATE state SET counter = ? WHERE id = 1", -1, &write, 0), "prepare");
+    long long *latencies = malloc(sizeof(long long) * (count > 0 ? count : 1));
+    long long begin = now_ns(CLOCK_MONOTONIC);
+    for (long i = 0; i < count; i++) {
+        long long start = now_ns(CLOCK_MONOTONIC);
+        check(db, sqlite3_exec(db, "BEGIN IMMEDIATE", 0, 0, 0), "begin");
+        check(db, sqlite3_step(read), "select");
+        long long counter = sqlite3_column_int64(read, 0);
+        sqlite3_reset(read);
+        sqlite3_bind_int64(write, 1, counter + 1);
+        check(db, sqlite3_step(write), "update");
+        sqlite3_reset(write);
+        check(db, sqlite3_exec(db, "COMMIT", 0, 0, 0), "commit");
+        latencies[i] = now_ns(CLOCK_MONOTONIC) - start;
+    }
+    long long end = now_ns(CLOCK_MONOTONIC);
+    printf("start %lld\n", begin);
+    for (long i = 0; i < count; i++) printf("l %lld\n", latencies[i]);
+    printf("end %lld\n", end);
+    check(db, sqlite3_step(read), "select");
+    printf("counter %lld\n", sqlite3_column_int64(read, 0));
+    sqlite3_reset(read);
+    sqlite3_finalize(read);
+    sqlite3_finalize(write);
+    sqlite3_close(db);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 6 && strcmp(argv[1], "commit") == 0) return commit(argv[2], atol(argv[3]), atol(argv[4]), argv[5]);
+    if (argc == 4 && strcmp(argv[1], "sqlite") == 0) return sqlite(argv[2], atol(argv[3]));
     if (argc == 5 && strcmp(argv[1], "watch") == 0) return watch(argv[2], argv[3], atoll(argv[4]));
-    fprintf(stderr, "usage: state-floor commit DIR COUNT SIZE DURABILITY | watch DIR FILE FINAL\n");
+    fprintf(stderr, "usage: state-floor commit DIR COUNT SIZE DURABILITY | sqlite DB COUNT | watch DIR FILE FINAL\n");
     return 2;
 }

@@ -12,7 +12,7 @@ final class ChildProcess: Sendable {
 
     init(_ executable: String, _ arguments: [String]) throws {
         let output = Pipe()
-        process.executableURL = Self.binDirectory.appendingPathComponent(executable)
+        process.executableURL = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : Self.binDirectory.appendingPathComponent(executable)
         process.arguments = arguments
         process.standardOutput = output
         try process.run()

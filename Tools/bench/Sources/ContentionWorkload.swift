@@ -1,3 +1,4 @@
+import Foundation
 import StateCoordinator
 
 /// Workload 2: P writer processes incrementing one counter; total commits/s against P processes
@@ -26,13 +27,50 @@ struct ContentionWorkload {
             let floor = try floors.map { try WorkerTiming(lines: $0.lines()) }
             let oursRate = WorkerTiming.throughput(ours)
             let floorRate = WorkerTiming.throughput(floor)
+            let sqliteRate = try Baselines.sqlite(processes: processes, perProcess: perProcess)
+            let seedRate = try Baselines.seed(processes: processes, perProcess: perProcess, size: 1 << 10)
             report(BenchRow(
                 workload: "contention", configuration: "P=\(processes), full, 1 KiB", metric: "commits/s",
                 ours: oursRate, baseline: floorRate, baselineName: "C floor", target: "≥ 0.85×",
                 met: oursRate >= 0.85 * floorRate,
                 note: String(format: "fairness %.2f; per-commit %@", WorkerTiming.fairness(ours),
                     LatencySummary(nanoseconds: ours.flatMap(\.latencies)).text)))
+            for (name, rate) in [("SQLite WAL, synchronous=FULL", sqliteRate), ("seed: Python mkstemp + os.replace", seedRate)] {
+                report(BenchRow(
+                    workload: "contention", configuration: "P=\(processes), full, 1 KiB", metric: "commits/s",
+                    ours: oursRate, baseline: rate, baselineName: name))
+            }
         }
+    }
+}
+
+/// The alternatives a user might pick instead, on the same counter workload.
+enum Baselines {
+    /// P processes of `state-floor sqlite`; the final counter must equal the number of commits.
+    static func sqlite(processes: Int, perProcess: Int) throws -> Double {
+        let dir = try BenchDirectory()
+        let database = dir.path + "/state.db"
+        _ = try ChildProcess("state-floor", ["sqlite", database, "0"]).lines()  // create the table once
+        let workers = try (0..<processes).map { _ in try ChildProcess("state-floor", ["sqlite", database, "\(perProcess)"]) }
+        let outputs = try workers.map { try $0.lines() }
+        let final = outputs.compactMap { $0.last(where: { $0.hasPrefix("counter ") }) }.compactMap { Int($0.dropFirst(8)) }.max()
+        guard final == processes * perProcess else { throw BenchFailure("SQLite lost updates: \(final ?? -1)") }
+        return WorkerTiming.throughput(try outputs.map { try WorkerTiming(lines: $0) })
+    }
+
+    /// P processes of the seed's Python writer; the final counter must equal the number of commits.
+    static func seed(processes: Int, perProcess: Int, size: Int) throws -> Double {
+        let dir = try BenchDirectory()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Seed/seed_writer.py").path
+        let workers = try (0..<processes).map { _ in
+            try ChildProcess("/usr/bin/env", ["python3", script, dir.path, "\(perProcess)", "\(size)"])
+        }
+        let timings = try workers.map { try WorkerTiming(lines: $0.lines()) }
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/trading_state.json"))
+        let counter = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["counter"] as? Int
+        guard counter == processes * perProcess else { throw BenchFailure("the seed lost updates: \(counter ?? -1)") }
+        return WorkerTiming.throughput(timings)
     }
 }
 
