@@ -15,7 +15,7 @@ struct StateBench: AsyncParsableCommand {
 
 extension StateBench {
     enum Workload: String, CaseIterable, ExpressibleByArgument {
-        case commit, contention, group, propagation
+        case commit, contention, group, propagation, size
     }
 
     struct Run: AsyncParsableCommand {
@@ -39,6 +39,7 @@ extension StateBench {
                 case .contention: try ContentionWorkload(quick: quick).run(report: report)
                 case .group: try await GroupCommitWorkload(quick: quick).run(report: report)
                 case .propagation: try PropagationWorkload(quick: quick).run(report: report)
+                case .size: try SizeScalingWorkload(quick: quick).run(report: report)
                 }
             }
             let encoder = JSONEncoder()
@@ -62,7 +63,7 @@ extension StateBench {
     struct Worker: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "A child process of a workload.", shouldDisplay: false)
 
-        enum Role: String, ExpressibleByArgument { case incr, watch }
+        enum Role: String, ExpressibleByArgument { case incr, watch, hold }
 
         @Argument var role: Role
         @Option var dir: String
@@ -74,6 +75,7 @@ extension StateBench {
             switch role {
             case .incr: try increment()
             case .watch: await watch()
+            case .hold: try await hold()
             }
         }
 
@@ -90,6 +92,17 @@ extension StateBench {
             }
             let end = Clock.monotonic()
             print("start \(start)\n" + latencies.map { "l \($0)" }.joined(separator: "\n") + "\nend \(end)")
+        }
+
+        /// Keeps a StateReader until it holds version `until`; prints "loaded <KiB>" and "ready" once
+        /// it holds the first snapshot, then "final <KiB>" and "reloads <n>".
+        private func hold() async throws {
+            let store = try StateStore<BenchState>(directory: dir, options: StateStoreOptions(readOnly: true))
+            let reader = try store.reader(options: WatchOptions(consistencyCheckInterval: nil))
+            print("loaded \(ReaderMemory.residentKiB())")
+            FileHandle.standardOutput.write(Data("ready\n".utf8))
+            while reader.current.version < until { try await Task.sleep(for: .milliseconds(5)) }
+            print("final \(ReaderMemory.residentKiB())\nreloads \(reader.statistics.reloads)")
         }
 
         /// Prints "ready" once following, then at the end "<version> <realtime ns>" per delivery.

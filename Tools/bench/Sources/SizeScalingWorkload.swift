@@ -1,0 +1,90 @@
+import Foundation
+import StateCoordinator
+
+/// Workload 5: commit and reload latency and reader memory for states of 1 KiB to 16 MiB, and a
+/// reader's memory after many reloads (it must not grow).
+struct SizeScalingWorkload {
+    let quick: Bool
+
+    static let sizes = [1 << 10, 64 << 10, 1 << 20, 16 << 20]
+
+    func run(report: (BenchRow) -> Void) throws {
+        var smallReaderKiB: Double?
+        for size in Self.sizes {
+            let dir = try BenchDirectory()
+            let store = try StateStore<BenchState>.create(
+                in: dir.path, initial: BenchState(size: size), settings: StoreSettings(maximumStateBytes: 64 << 20))
+            let count = size >= 16 << 20 ? 5 : (quick ? 20 : 100)
+            var commits: [Int64] = [], reloads: [Int64] = []
+            for _ in 0..<count {
+                var start = Clock.monotonic()
+                try store.updateBlocking { $0.counter += 1 }
+                commits.append(Clock.monotonic() - start)
+                start = Clock.monotonic()
+                _ = try store.read()
+                reloads.append(Clock.monotonic() - start)
+            }
+            let fileSize = try store.read().fileSize
+            let floorDir = try BenchDirectory()
+            let floor = try WorkerTiming(lines: ChildProcess(
+                "state-floor", ["commit", floorDir.path, "\(count)", "\(fileSize)", "full"]).lines()).latencies
+            let label = size >= 1 << 20 ? "\(size >> 20) MiB" : "\(size >> 10) KiB"
+            report(BenchRow(
+                workload: "size", configuration: label, metric: "commit p50 µs", ours: LatencySummary(nanoseconds: commits).p50,
+                baseline: LatencySummary(nanoseconds: floor).p50, baselineName: "C floor"))
+            report(BenchRow(
+                workload: "size", configuration: label, metric: "reload p50 µs", ours: LatencySummary(nanoseconds: reloads).p50,
+                note: "read + verify (SHA-256) + decode"))
+            let reader = try ReaderMemory.measure(directory: dir.path, finalVersion: try store.read().version, writer: nil)
+            if size == 1 << 10 { smallReaderKiB = reader.loadedKiB }
+            let overKiB = reader.loadedKiB - (smallReaderKiB ?? reader.loadedKiB)
+            let ratio = overKiB * 1024 / Double(fileSize)
+            report(BenchRow(
+                workload: "size", configuration: label, metric: "reader RSS over a 1 KiB reader, × file size",
+                ours: ratio, target: size >= 64 << 10 ? "≤ 4×" : nil, met: size >= 64 << 10 ? ratio <= 4 : nil,
+                note: String(format: "reader RSS %.0f KiB, file %d bytes", reader.loadedKiB, fileSize)))
+        }
+        try reportGrowth(report: report)
+    }
+
+    /// A reader following 10,000 commits (1,000 in a quick run) of a 64 KiB state.
+    private func reportGrowth(report: (BenchRow) -> Void) throws {
+        let dir = try BenchDirectory()
+        let store = try StateStore<BenchState>.create(in: dir.path, initial: BenchState(size: 64 << 10))
+        let commits = quick ? 1_000 : 10_000
+        let reader = try ReaderMemory.measure(directory: dir.path, finalVersion: UInt64(commits)) {
+            for _ in 0..<commits { try store.updateBlocking { $0.counter += 1 } }
+        }
+        report(BenchRow(
+            workload: "size", configuration: "64 KiB, \(commits) commits", metric: "reader RSS after ÷ before",
+            ours: reader.finalKiB / reader.loadedKiB, target: "≤ 1.05×", met: reader.finalKiB <= reader.loadedKiB * 1.05,
+            note: String(format: "%.0f KiB → %.0f KiB over %d reloads", reader.loadedKiB, reader.finalKiB, reader.reloads)))
+    }
+}
+
+/// A `worker hold` process: a StateReader whose resident memory is read from /proc.
+struct ReaderMemory {
+    var loadedKiB: Double
+    var finalKiB: Double
+    var reloads: Int
+
+    static func measure(directory: String, finalVersion: UInt64, writer: (() throws -> Void)?) throws -> ReaderMemory {
+        let child = try ChildProcess("state-bench", ["worker", "hold", "--dir", directory, "--until", "\(finalVersion)"])
+        try child.waitFor("ready")
+        try writer?()
+        var values: [String: Double] = [:]
+        for line in try child.lines() {
+            let fields = line.split(separator: " ")
+            if fields.count == 2, let value = Double(fields[1]) { values[String(fields[0])] = value }
+        }
+        guard let loaded = values["loaded"], let final = values["final"] else { throw BenchFailure("reader reported no memory") }
+        return ReaderMemory(loadedKiB: loaded, finalKiB: final, reloads: Int(values["reloads"] ?? 0))
+    }
+
+    /// VmRSS of this process, in KiB.
+    static func residentKiB() -> Double {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        return line.flatMap { Double($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
+    }
+}
