@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 
+extension ProcessTests {
 /// statectl's commands for operators and sidecars: edit, watch, status, history, show, diff,
 /// rollback, verify.
-@Suite("statectl: edit, watch, status, history, show, diff, rollback, verify", .serialized)
+@Suite("statectl: edit, watch, status, history, show, diff, rollback, verify")
 struct CLIOperationsTests {
     let dir = TemporaryDirectory()
     var statectl: CLI { CLI(directory: dir.path) }
@@ -147,4 +148,5 @@ struct CLIOperationsTests {
         }
         #expect(try statectl.run(["--help"]).stdout.contains("7  watch deadline passed"))
     }
+}
 }

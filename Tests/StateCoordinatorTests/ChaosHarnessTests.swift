@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+extension ProcessTests {
 /// The chaos harness, run for 20 seconds as CI requires: random SIGKILLs and SIGSTOPs of writers
 /// while readers check every version.
 @Suite("Chaos harness")
@@ -16,4 +17,5 @@ struct ChaosHarnessTests {
         #expect(Int(match.1)! > 20, "too few kills to mean anything: \(summary)")
         #expect(Int(match.2)! > 100, "too few commits to mean anything: \(summary)")
     }
+}
 }

@@ -64,7 +64,7 @@ struct FaultInjectionTests {
         #expect(try StateStore<JSONValue>(directory: dir.path).read().state == ["balance": 100])
     }
 
-    @Test(arguments: [Errno.ioError, .invalidArgument])
+    @Test(arguments: [Errno.ioError, .noSpace, .invalidArgument])
     func failedDirectorySyncSaysTheVersionIsVisibleButNotDurable(_ errno: Errno) async throws {
         let dir = TemporaryDirectory()
         try StateStore<JSONValue>.create(in: dir.path)

@@ -3,8 +3,9 @@ import Testing
 
 @testable import StateCoordinator
 
+extension ProcessTests {
 /// Real writer and reader processes, real signals, real foreign lock holders.
-@Suite("Multiple processes", .serialized)
+@Suite("Multiple processes")
 struct MultiProcessTests {
     let dir = TemporaryDirectory()
 
@@ -148,4 +149,5 @@ struct MultiProcessTests {
         }
         #expect(try store.read().version == 1000)
     }
+}
 }

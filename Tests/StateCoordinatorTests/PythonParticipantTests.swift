@@ -3,9 +3,10 @@ import Testing
 
 @testable import StateCoordinator
 
+extension ProcessTests {
 /// The Python participant printed in the "On-disk protocol" article, run as it is printed there,
 /// against Swift writers: the documented protocol is the tested one.
-@Suite("Python participant from the protocol article", .serialized)
+@Suite("Python participant from the protocol article")
 struct PythonParticipantTests {
     let dir = TemporaryDirectory()
 
@@ -66,4 +67,5 @@ struct PythonParticipantTests {
         #expect(result.status != 0)
         #expect(result.stderr.contains("bad checksum"))
     }
+}
 }

@@ -3,8 +3,9 @@ import Testing
 
 @testable import StateCoordinator
 
+extension ProcessTests {
 /// Reader processes following a writer process: what issue #3 requires in CI.
-@Suite("Watching across processes", .serialized)
+@Suite("Watching across processes")
 struct WatchProcessTests {
     let dir = TemporaryDirectory()
 
@@ -85,4 +86,5 @@ struct WatchProcessTests {
         #expect(result.status == 0)
         #expect(result.stdout.contains("stats"))
     }
+}
 }
