@@ -1,4 +1,5 @@
 import Foundation
+import Foundation
 import Testing
 
 @testable import StateCoordinator
@@ -119,5 +120,28 @@ struct FormatTests {
         let device: UInt64 = (0xfd << 8) | 0x01
         #expect(LockHolder.find(device: device, inode: 1234, procLocks: table)?.pid == 4242)
         #expect(LockHolder.find(device: device, inode: 999, procLocks: table) == nil)
+    }
+}
+
+@Suite("Commit timestamps")
+struct CommitTimestampTests {
+    @Test(arguments: ["2026-11-27T14:21:04.123Z", "1970-01-01T00:00:00.000Z", "2000-02-29T23:59:59.999Z", "2100-03-01T00:00:00.001Z"])
+    func fastParseAgreesWithTheGeneralParser(_ text: String) throws {
+        let general = try Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt).parse(text)
+        let parsed = try #require(CommitTimestamp.parse(text))
+        #expect(abs(parsed.timeIntervalSince(general)) < 0.0005)
+        #expect(CommitTimestamp.format(parsed) == text)
+    }
+
+    @Test func foreignFormsStillParse() {
+        #expect(CommitTimestamp.parse("2026-11-27T15:21:04.123+01:00") != nil)
+        #expect(CommitTimestamp.parse("2026-11-27T14:21:04Z") != nil)
+        #expect(CommitTimestamp.parse("yesterday") == nil)
+    }
+
+    @Test func tempNamesAreUnpredictableAndWellFormed() {
+        let names = Set((0..<1000).map { _ in TempFileName.make(prefix: ".state.tmp-") })
+        #expect(names.count == 1000)
+        #expect(names.allSatisfy { $0.count == ".state.tmp-".count + 16 && $0.hasPrefix(".state.tmp-") })
     }
 }

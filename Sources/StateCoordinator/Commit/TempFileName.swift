@@ -5,11 +5,15 @@ enum TempFileName {
     static let randomLength = 16
 
     static func make(prefix: String) -> String {
+        // Two 64-bit draws (one getrandom(2) each) give the 80 bits: 5 bits per character.
         var generator = SystemRandomNumberGenerator()
+        var bits = (generator.next() as UInt64, generator.next() as UInt64)
         var suffix = [UInt8]()
         suffix.reserveCapacity(randomLength)
-        for _ in 0..<randomLength {
-            suffix.append(alphabet[Int(generator.next(upperBound: UInt8(alphabet.count)))])
+        for index in 0..<randomLength {
+            let word = index < 8 ? bits.0 : bits.1
+            suffix.append(alphabet[Int(word & 31)])
+            if index < 8 { bits.0 = word >> 5 } else { bits.1 = word >> 5 }
         }
         return prefix + String(decoding: suffix, as: UTF8.self)
     }

@@ -9,26 +9,28 @@ struct PropagationWorkload {
     let quick: Bool
 
     enum Pacing: String, CaseIterable { case perMillisecond = "1 commit/ms", fullSpeed = "full speed" }
-    enum ReaderKind { case ours, floor, polling }
+    enum ReaderKind { case ours, reader, floor, polling }
 
     func run(report: (BenchRow) -> Void) throws {
         let commits = quick ? 300 : 2000
         for readers in quick ? [1, 10] : [1, 10, 50] {
             for pacing in Pacing.allCases {
-                let ours = try measure(readers: readers, pacing: pacing, commits: commits, kind: .ours)
                 let floor = try measure(readers: readers, pacing: pacing, commits: commits, kind: .floor)
-                let gated = readers <= 10
-                let configuration = "R=\(readers), \(pacing.rawValue), 4 KiB"
-                report(BenchRow(
-                    workload: "propagation", configuration: configuration, metric: "p50 µs", ours: ours.summary.p50,
-                    baseline: floor.summary.p50, baselineName: "C inotify reader", target: gated ? "≤ 2×" : nil,
-                    met: gated ? ours.summary.p50 <= 2 * floor.summary.p50 : nil,
-                    note: "versions delivered \(ours.delivered)/\(commits * readers) (C: \(floor.delivered)); latency = rename to holding that version or a newer one"))
-                report(BenchRow(
-                    workload: "propagation", configuration: configuration, metric: "p99 µs", ours: ours.summary.p99,
-                    baseline: floor.summary.p99, baselineName: "C inotify reader", target: gated ? "≤ 3×" : nil,
-                    met: gated ? ours.summary.p99 <= 3 * floor.summary.p99 : nil,
-                    note: "max \(BenchRow.format(ours.summary.max)) (C: \(BenchRow.format(floor.summary.max)))"))
+                for (kind, name) in [(ReaderKind.ours, "snapshots()"), (.reader, "StateReader")] {
+                    let ours = try measure(readers: readers, pacing: pacing, commits: commits, kind: kind)
+                    let gated = readers <= 10
+                    let configuration = "R=\(readers), \(pacing.rawValue), 4 KiB, \(name)"
+                    report(BenchRow(
+                        workload: "propagation", configuration: configuration, metric: "p50 µs", ours: ours.summary.p50,
+                        baseline: floor.summary.p50, baselineName: "C inotify reader", target: gated ? "≤ 2×" : nil,
+                        met: gated ? ours.summary.p50 <= 2 * floor.summary.p50 : nil,
+                        note: "versions delivered \(ours.delivered)/\(commits * readers) (C: \(floor.delivered))"))
+                    report(BenchRow(
+                        workload: "propagation", configuration: configuration, metric: "p99 µs", ours: ours.summary.p99,
+                        baseline: floor.summary.p99, baselineName: "C inotify reader", target: gated ? "≤ 3×" : nil,
+                        met: gated ? ours.summary.p99 <= 3 * floor.summary.p99 : nil,
+                        note: "max \(BenchRow.format(ours.summary.max)) (C: \(BenchRow.format(floor.summary.max)))"))
+                }
             }
         }
         let polling = try measure(readers: 1, pacing: .perMillisecond, commits: quick ? 100 : 500, kind: .polling)
@@ -100,6 +102,8 @@ struct PropagationWorkload {
         switch kind {
         case .floor: try ChildProcess("state-floor", ["watch", directory, "state.json", "\(final)"])
         case .ours: try ChildProcess("state-bench", ["worker", "watch", "--dir", directory, "--until", "\(final)"])
+        case .reader:
+            try ChildProcess("state-bench", ["worker", "watch", "--dir", directory, "--until", "\(final)", "--reader"])
         case .polling:
             try ChildProcess("state-bench", ["worker", "watch", "--dir", directory, "--until", "\(final)", "--poll"])
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import StateCoordinator
 
 /// The benchmark: every workload against its baseline, measured in the same run.
@@ -70,11 +71,12 @@ extension StateBench {
         @Option var count = 0
         @Option var until: UInt64 = 0
         @Flag var poll = false
+        @Flag(help: "watch: follow with a StateReader's callback instead of snapshots().") var reader = false
 
         func run() async throws {
             switch role {
             case .incr: try increment()
-            case .watch: await watch()
+            case .watch: reader ? try await watchWithReader() : await watch()
             case .hold: try await hold()
             }
         }
@@ -103,6 +105,25 @@ extension StateBench {
             FileHandle.standardOutput.write(Data("ready\n".utf8))
             while reader.current.version < until { try await Task.sleep(for: .milliseconds(5)) }
             print("final \(ReaderMemory.residentKiB())\nreloads \(reader.statistics.reloads)")
+        }
+
+        /// Like ``watch()``, timing each version when a StateReader's callback holds it.
+        private func watchWithReader() async throws {
+            let store = try StateStore<BenchState>(directory: dir, options: StateStoreOptions(readOnly: true))
+            let seen = Mutex<[(UInt64, Int64)]>([])
+            let done = AsyncStream<Void>.makeStream()
+            let until = until
+            let reader = try store.reader(options: WatchOptions(forcePolling: poll)) { event in
+                guard case .snapshot(let snapshot) = event else { return }
+                let now = Clock.realtime()
+                seen.withLock { $0.append((snapshot.version, now)) }
+                if snapshot.version >= until { done.continuation.finish() }
+            }
+            FileHandle.standardOutput.write(Data("ready\n".utf8))
+            for await _ in done.stream {}
+            reader.close()
+            let lines = seen.withLock { $0.map { "\($0.0) \($0.1)" } }
+            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
 
         /// Prints "ready" once following, then at the end "<version> <realtime ns>" per delivery.
