@@ -81,13 +81,9 @@ final class WatchHub: Sendable {
     /// Watches `directory` (a canonical path) and calls `handler` on the hub thread for each of
     /// its events. Returns once the watch is armed, so nothing after the return can be missed.
     func subscribe(directory: String, handler: @escaping Handler) -> Result<UInt64, WatchUnavailable> {
+        if case .failure(let error) = startIfNeeded() { return .failure(error) }
         let reply = Reply()
-        let id: UInt64
-        switch startIfNeeded() {
-        case .failure(let error): return .failure(error)
-        case .success: break
-        }
-        id = state.withLock { state in
+        let id = state.withLock { state in
             defer { state.nextID += 1 }
             state.commands.append(.subscribe(id: state.nextID, directory: directory, handler: handler, reply: reply))
             return state.nextID
