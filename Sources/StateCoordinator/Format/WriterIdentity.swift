@@ -4,7 +4,7 @@ public struct WriterIdentity: Codable, Sendable, Equatable, CustomStringConverti
     public var pid: Int32
     /// The writer's host name (`gethostname`).
     public var host: String
-    /// A label the writing process chose (``StateStore/Options/label``), e.g. `bot-eu-1`.
+    /// A label the writing process chose (``StateStoreOptions/label``), e.g. `bot-eu-1`.
     public var label: String
 
     /// Creates a writer identity.

@@ -22,7 +22,9 @@ extension StateStore {
     /// A slow consumer gets the newest version, not a backlog; versions rise strictly (within
     /// one store identity). Problems are not in this sequence: use ``watch(since:everyVersion:options:)``.
     ///
-    /// - Parameter since: replay the kept versions after this one first (gapless while kept).
+    /// - Parameters:
+    ///   - since: replay the kept versions after this one first (gapless while kept).
+    ///   - options: notification, polling and consistency-check settings.
     public func snapshots(since: UInt64? = nil, options: WatchOptions = WatchOptions()) -> StateSnapshots<State> {
         StateSnapshots(watch: watch(since: since, options: options))
     }
