@@ -2,7 +2,7 @@
 ///
 /// Every level is atomic: readers see the old or the new state, never a mix, and a process killed
 /// at any instant leaves a verifiable state. The levels differ in what survives a power loss or
-/// kernel crash; the "Durability" article gives measured costs.
+/// kernel crash; the "Durability levels" article (<doc:DurabilityLevels>) gives measured costs.
 public enum Durability: String, Sendable, CaseIterable, Codable {
     /// fsync the temp file before the rename and the directory after it: a returned commit survives
     /// power loss. The default.
