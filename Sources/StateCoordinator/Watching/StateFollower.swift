@@ -41,6 +41,12 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     private let queue: DispatchQueue
     private let sink: @Sendable (WatchEvent<State>) -> Void
     private let progress = Mutex(Progress())
+    /// Serializes reloads between the hub thread (small files, see ``receive(_:)``) and the queue.
+    private let reloadGate = Mutex(())
+
+    /// The largest state file reloaded directly on the hub thread; larger ones go to the queue so
+    /// that one big store cannot delay the notifications of every other store in the process.
+    static var inlineReloadLimit: Int64 { 256 << 10 }
 
     /// - Parameters:
     ///   - since: deliver every version after this one (from history where kept) before the current
@@ -130,8 +136,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     private func subscribe() -> Result<Void, WatchUnavailable> {
         let directory = canonicalDirectory()
         let result = hub.subscribe(directory: directory) { [weak self] event in
-            guard let follower = self else { return }
-            follower.queue.async { follower.handle(event) }
+            self?.receive(event)
         }
         switch result {
         case .success(let id):
@@ -181,6 +186,19 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
 
     // MARK: Events
 
+    /// Called on the hub thread. The state file's name arriving is reloaded right here when the
+    /// file is small and no other reload is running: one thread wake-up from rename to delivery
+    /// instead of two. Everything else is handed to the queue.
+    private func receive(_ event: DirectoryEvent) {
+        if case .changed(let name, _) = event, name == handle.files.stateFile,
+            progress.withLock({ ($0.lastIdentity?.size ?? 0) <= Self.inlineReloadLimit }),
+            reloadGate.withLockIfAvailable({ _ in reloadLocked(.notified) }) != nil
+        {
+            return
+        }
+        queue.async { [self] in handle(event) }
+    }
+
     private func handle(_ event: DirectoryEvent) {
         switch event {
         case .changed(let name, _):
@@ -220,6 +238,10 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
 
     /// Re-reads the state file if it changed, and delivers what is new.
     private func reload(_ trigger: Trigger) {
+        reloadGate.withLock { _ in reloadLocked(trigger) }
+    }
+
+    private func reloadLocked(_ trigger: Trigger) {
         guard !progress.withLock({ $0.stopped }) else { return }
         let identity: FileIdentity
         do {

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// Keeps the newest snapshot of a store in memory, updated in the background, for hot paths
@@ -9,11 +10,17 @@ import Synchronization
 /// while trading { if reader.current.state.halt { break } … }
 /// ```
 public final class StateReader<State: Codable & Sendable>: Sendable {
-    private let latest: Mutex<StateSnapshot<State>>
+    /// Shared with the follower's sink, which stores each new snapshot in it.
+    private final class Latest: Sendable {
+        let snapshot: Mutex<StateSnapshot<State>>
+        init(_ initial: StateSnapshot<State>) { snapshot = Mutex(initial) }
+    }
+
+    private let latest: Latest
     private let follower: Mutex<StateFollower<State>?>
 
     /// The newest verified snapshot.
-    public var current: StateSnapshot<State> { latest.withLock { $0 } }
+    public var current: StateSnapshot<State> { latest.snapshot.withLock { $0 } }
     /// How the reader learns of new versions.
     public var mode: WatchMode { follower.withLock { $0?.mode } ?? .polling(reason: "closed") }
     /// The reader's counters.
@@ -21,20 +28,22 @@ public final class StateReader<State: Codable & Sendable>: Sendable {
 
     /// - Parameters:
     ///   - initial: the snapshot current before the watch started.
-    ///   - onEvent: called on the watcher's queue for every event after it is applied.
+    ///   - onEvent: called for every event after it is applied, in order, on a serial queue of the
+    ///     reader's own (never on the watch hub's thread, so it may block or close the reader).
     init(
         handle: StoreHandle, initial: StateSnapshot<State>, options: WatchOptions,
         onEvent: (@Sendable (WatchEvent<State>) -> Void)?
     ) {
-        latest = Mutex(initial)
+        let latest = Latest(initial)
+        self.latest = latest
         follower = Mutex(nil)
-        let created = StateFollower<State>(handle: handle, options: options, since: nil, everyVersion: false) {
-            [weak self] event in
-            guard let self else { return }
+        let callbacks = onEvent.map { ($0, DispatchQueue(label: "StateCoordinator.reader.\(handle.files.name)")) }
+        // The sink may run on the hub thread: it only stores the snapshot and hands the callback on.
+        let created = StateFollower<State>(handle: handle, options: options, since: nil, everyVersion: false) { event in
             if case .snapshot(let snapshot) = event {
-                self.latest.withLock { $0 = snapshot }
+                latest.snapshot.withLock { $0 = snapshot }
             }
-            onEvent?(event)
+            if let (callback, queue) = callbacks { queue.async { callback(event) } }
         }
         follower.withLock { $0 = created }
         created.start()

@@ -68,6 +68,8 @@ final class WatchHub: Sendable {
         var startup: Reply?
         var commands: [Command] = []
         var wakeFD: Int32 = -1
+        /// The hub thread, once running.
+        var thread: pthread_t?
         var nextID: UInt64 = 1
     }
 
@@ -93,11 +95,16 @@ final class WatchHub: Sendable {
     }
 
     /// Stops delivering to a subscription; the directory's watch is removed with its last one.
+    /// Returns once the hub has done so — except on the hub thread itself (a subscriber dropped
+    /// during its own handler), where waiting would deadlock: there the removal is queued.
     func unsubscribe(_ id: UInt64) {
         let reply = Reply()
-        state.withLock { $0.commands.append(.unsubscribe(id: id, reply: reply)) }
+        let onHubThread = state.withLock { state -> Bool in
+            state.commands.append(.unsubscribe(id: id, reply: reply))
+            return state.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+        }
         wake()
-        _ = reply.wait()
+        if !onHubThread { _ = reply.wait() }
     }
 
     private func wake() {
@@ -136,7 +143,10 @@ final class WatchHub: Sendable {
         case .success(let watch): wakeWatch = watch
         case .failure(let failure): return fail(ready, .watchFailed(directory: "/proc/self/fd", errno: failure.errno))
         }
-        state.withLock { $0.wakeFD = pipeFDs[1] }
+        state.withLock { state in
+            state.wakeFD = pipeFDs[1]
+            state.thread = pthread_self()
+        }
         ready.send(.success(()))
         var directories: [String: DirectoryWatch] = [:]
         while true {
