@@ -10,8 +10,9 @@ import Synchronization
 /// Follows one store for one subscriber: arms inotify (or polls), reloads the state file when it
 /// changes, verifies it, and hands each new version — or each problem — to `sink`.
 ///
-/// All of its work runs on its own serial queue (never the cooperative pool); the hub only
-/// forwards events to it. Delivered versions rise strictly within one store identity.
+/// Its work runs on its own serial queue (never the cooperative pool), except that a small state
+/// file is reloaded right on the hub thread when its name arrives (see ``receive(_:)``).
+/// Delivered versions rise strictly within one store identity.
 final class StateFollower<State: Codable & Sendable>: Sendable {
     /// What a reload was asked for by; decides what counts as a missed notification.
     enum Trigger { case start, notified, poll, consistencyCheck, resynchronize }
@@ -190,7 +191,11 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     /// file is small and no other reload is running: one thread wake-up from rename to delivery
     /// instead of two. Everything else is handed to the queue.
     private func receive(_ event: DirectoryEvent) {
-        if case .changed(let name, _) = event, name == handle.files.stateFile,
+        // Temp files, history and other stores in the directory: every commit creates and writes a
+        // temp file, so dropping those here saves two thread wake-ups per commit.
+        if case .changed(let name, _) = event, name != handle.files.stateFile { return }
+        // Not when every version is wanted: filling a burst from history reads many files.
+        if !everyVersion, case .changed = event,
             progress.withLock({ ($0.lastIdentity?.size ?? 0) <= Self.inlineReloadLimit }),
             reloadGate.withLockIfAvailable({ _ in reloadLocked(.notified) }) != nil
         {
@@ -201,8 +206,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
 
     private func handle(_ event: DirectoryEvent) {
         switch event {
-        case .changed(let name, _):
-            guard name == handle.files.stateFile else { return }  // temp files, history, other stores
+        case .changed:
             let first = progress.withLock { progress -> Bool in
                 defer { progress.reloadPending = true }
                 return !progress.reloadPending
