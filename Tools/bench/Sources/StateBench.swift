@@ -70,6 +70,7 @@ extension StateBench {
         @Option var dir: String
         @Option var count = 0
         @Option var until: UInt64 = 0
+        @Option(help: "hold: also report memory once this version is held.") var warmup: UInt64?
         @Flag var poll = false
         @Flag(help: "watch: follow with a StateReader's callback instead of snapshots().") var reader = false
 
@@ -97,12 +98,17 @@ extension StateBench {
         }
 
         /// Keeps a StateReader until it holds version `until`; prints "loaded <KiB>" and "ready" once
-        /// it holds the first snapshot, then "final <KiB>" and "reloads <n>".
+        /// it holds the first snapshot, "warm <KiB>" at version `warmup`, then "final <KiB>" and
+        /// "reloads <n>".
         private func hold() async throws {
             let store = try StateStore<BenchState>(directory: dir, options: StateStoreOptions(readOnly: true))
             let reader = try store.reader(options: WatchOptions(consistencyCheckInterval: nil))
             print("loaded \(ReaderMemory.residentKiB())")
             FileHandle.standardOutput.write(Data("ready\n".utf8))
+            if let warmup {
+                while reader.current.version < warmup { try await Task.sleep(for: .milliseconds(5)) }
+                print("warm \(ReaderMemory.residentKiB())")
+            }
             while reader.current.version < until { try await Task.sleep(for: .milliseconds(5)) }
             print("final \(ReaderMemory.residentKiB())\nreloads \(reader.statistics.reloads)")
         }
