@@ -23,9 +23,7 @@ enum Input {
             handle = FileHandle.standardInput
         } else {
             guard let file = FileHandle(forReadingAtPath: name) else {
-                throw CLIFailure(
-                    FileManager.default.fileExists(atPath: name) ? .failure : .notFound,
-                    "cannot read \(name): \(String(cString: strerror(errno))).")
+                throw CLIFailure(.failure, "cannot read \(name): \(String(cString: strerror(errno))); nothing was committed.")
             }
             handle = file
         }

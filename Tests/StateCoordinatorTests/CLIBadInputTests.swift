@@ -37,6 +37,14 @@ struct CLIBadInputTests {
         try unchanged({ try statectl.shell("statectl set /a \"$(printf '\"\\377\"')\"") }, code: 1, mentions: "argument 3 is not valid UTF-8")
     }
 
+    @Test func aMissingInputFileIsAnOrdinaryError() throws {
+        try unchanged({ try statectl("put", dir.file("absent.json")) }, code: 1, mentions: "cannot read")
+        let empty = TemporaryDirectory()
+        let result = try CLI(directory: empty.path)("init", "--from", dir.file("absent.json"))
+        #expect(result.status == 1 && result.stderr.contains("cannot read") && result.oneDiagnosticLine, "\(result)")
+        #expect(try empty.names().isEmpty)
+    }
+
     @Test func aValueThatIsNotJSONIsAUsageErrorWithAHint() throws {
         try unchanged({ try statectl("set", "/a", "AAPL") }, code: 2, mentions: #"quote it as JSON: '"AAPL"'"#)
     }

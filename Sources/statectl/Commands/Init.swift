@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import StateCoordinator
 
 struct Init: AsyncParsableCommand {
@@ -31,6 +32,10 @@ struct Init: AsyncParsableCommand {
         let settings = StoreSettings(keepHistory: keepHistory, maximumStateBytes: maxSize, fileMode: UInt32(mode, radix: 8)!)
         let store: StateStore<JSONValue>
         if let from {
+            // A missing input file is not a missing store (exit 6): it is an ordinary error.
+            guard FileManager.default.isReadableFile(atPath: from) else {
+                throw CLIFailure(.failure, "cannot read \(from); nothing was created.")
+            }
             store = try StateStore<JSONValue>.importPlainJSON(
                 from: from, into: global.directory, name: global.name, settings: settings, force: force,
                 options: global.storeOptions)
