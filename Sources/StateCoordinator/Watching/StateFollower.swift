@@ -89,7 +89,8 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         }
     }
 
-    /// Stops following: releases the watch and the timers. Safe to call more than once.
+    /// Stops following: releases the watch and the timers. Safe to call more than once, and from
+    /// any thread: it does not wait for the hub (it may run in a deinit on the cooperative pool).
     func stop() {
         let (subscription, timers) = progress.withLock { progress -> (UInt64?, [RepeatingTimer]) in
             guard !progress.stopped else { return (nil, []) }
@@ -102,7 +103,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             return (progress.subscription, progress.timers + [progress.rearmTimer].compactMap { $0 })
         }
         timers.forEach { $0.cancel() }
-        if let subscription { hub.unsubscribe(subscription) }
+        if let subscription { hub.unsubscribe(subscription, waitForHub: false) }
     }
 
     // MARK: Arming

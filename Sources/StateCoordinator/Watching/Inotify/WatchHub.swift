@@ -95,16 +95,18 @@ final class WatchHub: Sendable {
     }
 
     /// Stops delivering to a subscription; the directory's watch is removed with its last one.
-    /// Returns once the hub has done so — except on the hub thread itself (a subscriber dropped
-    /// during its own handler), where waiting would deadlock: there the removal is queued.
-    func unsubscribe(_ id: UInt64) {
+    ///
+    /// - Parameter waitForHub: return only once the hub has done so (never on the hub thread
+    ///   itself, where waiting would deadlock). Without waiting, the handler may still be called a
+    ///   last time; subscribers that are being torn down ignore that.
+    func unsubscribe(_ id: UInt64, waitForHub: Bool = true) {
         let reply = Reply()
         let onHubThread = state.withLock { state -> Bool in
             state.commands.append(.unsubscribe(id: id, reply: reply))
             return state.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
         }
         wake()
-        if !onHubThread { _ = reply.wait() }
+        if waitForHub && !onHubThread { _ = reply.wait() }
     }
 
     private func wake() {
