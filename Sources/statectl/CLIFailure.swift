@@ -17,8 +17,9 @@ struct CLIFailure: Error {
         self.message = message
     }
 
-    /// Maps an error of the library (or of this tool) to its exit code.
-    init(_ error: any Error) {
+    /// Maps an error of the library (or of this tool) to its exit code; nil for anything else
+    /// (ArgumentParser's own errors, which it reports itself).
+    init?(known error: any Error) {
         switch error {
         case let failure as CLIFailure:
             self = failure
@@ -28,10 +29,8 @@ struct CLIFailure: Error {
             self.init(error.kind == .malformed ? .usage : .notFound, error.description)
         case let error as JSONValue.ArithmeticError:
             self.init(.failure, "cannot increment: \(error)")
-        case let error as ValidationError:
-            self.init(.usage, error.message)
         default:
-            self.init(.failure, "\(error)")
+            return nil
         }
     }
 

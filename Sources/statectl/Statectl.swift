@@ -55,17 +55,10 @@ struct Statectl: AsyncParsableCommand {
                 try syncCommand.run()
             }
             Foundation.exit(0)
-        } catch let error as CLIFailure {
-            CLIFailure.report(error)
-        } catch let error as StateStoreError {
-            CLIFailure.report(CLIFailure(error))
-        } catch let error as JSONPointerError {
-            CLIFailure.report(CLIFailure(error))
-        } catch let error as JSONValue.ArithmeticError {
-            CLIFailure.report(CLIFailure(error))
         } catch {
             // Help, version and completion requests reach here as ArgumentParser errors.
-            exitForParsingError(error)
+            guard let failure = CLIFailure(known: error) else { exitForParsingError(error) }
+            CLIFailure.report(failure)
         }
     }
 

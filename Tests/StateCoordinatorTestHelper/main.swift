@@ -127,7 +127,6 @@ case "watch":
                 case .problem(let error): emit("problem \(error.code)")
                 case .storeGone: emit("gone")
                 case .gap(let missing): emit("gap \(missing.lowerBound) \(missing.upperBound)")
-                case .modeChanged(let mode): emit("mode \(mode)")
                 }
             }
             done.signal()

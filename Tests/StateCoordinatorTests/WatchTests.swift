@@ -28,7 +28,6 @@ struct WatchTests {
                     case .storeReset: "reset"
                     case .problem: "problem"
                     case .storeGone: "gone"
-                    case .modeChanged: "mode"
                     }
                 }
             }

@@ -71,11 +71,19 @@ enum StateFileCodec {
     static let recoveryHint =
         "Nothing was overwritten. Inspect it; to recover, re-create the store by force (StateStore.create(force: true) or statectl init --force), optionally from a good copy."
 
+    /// The first line as a JSON object claiming to be our header, without checking any other
+    /// field: enough to tell a damaged state file from a foreign one, and to find the version of a
+    /// corrupt store being re-created.
+    static func claimedHeader(_ line: some Collection<UInt8>) -> [String: Any]? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+            object["format"] as? String == StateFileHeader.formatIdentifier
+        else { return nil }
+        return object
+    }
+
     /// The error for a file whose first line is not our header: say what it looks like instead.
     private static func notOurFormat(_ file: [UInt8], newline: Int?, path: String) -> StateStoreError {
-        if let newline, let object = try? JSONSerialization.jsonObject(with: Data(file[..<newline])) as? [String: Any],
-            object["format"] as? String == StateFileHeader.formatIdentifier
-        {
+        if let newline, claimedHeader(file[..<newline]) != nil {
             return StateStoreError(
                 .corrupt, "\(path) has a malformed header line.", hint: recoveryHint, path: path)
         }

@@ -96,10 +96,7 @@ struct StoreCreation {
             throw .system(.createStore, path: handle.stateFilePath, errno: error)
         }
         let line = bytes.prefix(while: { $0 != UInt8(ascii: "\n") })
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-            object["format"] as? String == StateFileHeader.formatIdentifier,
-            let version = (object["version"] as? NSNumber)?.uint64Value
-        else { return nil }
+        guard let version = (StateFileCodec.claimedHeader(line)?["version"] as? NSNumber)?.uint64Value else { return nil }
         return version
     }
 }

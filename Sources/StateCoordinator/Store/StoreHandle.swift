@@ -43,13 +43,16 @@ struct StoreHandle: Sendable {
         }
     }
 
-    /// Refuses network file systems for writing unless the caller opted in.
-    func checkFileSystem(_ dir: OwnedDescriptor) throws(StateStoreError) {
-        let magic: Int64
-        do { magic = try calls.fstatfs(dir.rawValue) } catch {
+    /// The kind of file system the store directory is on (`fstatfs`).
+    func fileSystemKind(_ dir: OwnedDescriptor) throws(StateStoreError) -> FileSystemKind {
+        do { return FileSystemKind(magic: try calls.fstatfs(dir.rawValue)) } catch {
             throw .system(.checkFileSystem, path: directory, errno: error)
         }
-        guard let network = FileSystemKind(magic: magic).networkName, !options.allowNetworkFileSystem else { return }
+    }
+
+    /// Refuses network file systems for writing unless the caller opted in.
+    func checkFileSystem(_ dir: OwnedDescriptor) throws(StateStoreError) {
+        guard let network = try fileSystemKind(dir).networkName, !options.allowNetworkFileSystem else { return }
         throw StateStoreError(
             .networkFileSystem,
             "\(directory) is on \(network), where flock(2) may be emulated or a no-op and other hosts' writes are not notified: writers could lose updates.",

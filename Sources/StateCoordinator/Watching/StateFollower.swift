@@ -128,8 +128,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
 
     /// Where other hosts' writes are not notified: network and FUSE file systems.
     private func unnotifiedFileSystem() -> String? {
-        guard let dir = try? handle.openDirectory(), let magic = try? handle.calls.fstatfs(dir.rawValue) else { return nil }
-        let kind = FileSystemKind(magic: magic)
+        guard let dir = try? handle.openDirectory(), let kind = try? handle.fileSystemKind(dir) else { return nil }
         if let network = kind.networkName { return "\(handle.directory) is on \(network), where remote changes are not notified" }
         if kind.isFUSE { return "\(handle.directory) is on a FUSE file system, where changes may not be notified" }
         return nil

@@ -12,6 +12,4 @@ public enum WatchEvent<State: Sendable>: Sendable {
     case problem(StateStoreError)
     /// The store directory (or the state file) disappeared; the watcher re-arms when it comes back.
     case storeGone(path: String)
-    /// The watcher changed how it learns of versions (for example, fell back to polling).
-    case modeChanged(WatchMode)
 }

@@ -62,7 +62,6 @@ struct Watch: AsyncParsableCommand {
             case .storeReset(_, let newID): diagnose("the store was re-created (new identity \(newID)).")
             case .problem(let error): diagnose(error.description)
             case .storeGone(let path): diagnose("\(path) is gone; waiting for it to come back.")
-            case .modeChanged(let mode): diagnose("now watching by \(mode).")
             }
         }
         return true

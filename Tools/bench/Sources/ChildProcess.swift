@@ -50,8 +50,6 @@ final class ChildProcess: Sendable {
         }
         throw BenchFailure("\(process.executableURL!.lastPathComponent) never printed \(line)")
     }
-
-    func terminate() { process.terminate() }
 }
 
 /// A benchmark run that cannot produce a valid figure (a lost update fails the run).
