@@ -21,6 +21,16 @@ struct StoreTests {
         #expect(try dir.names() == ["state.json", "state.lock"])
     }
 
+    @Test func snapshotsSayWhenThisProcessGotThem() async throws {
+        let before = Date()
+        let store = try StateStore<Risk>.create(in: dir.path, initial: Risk())
+        let committed = try await store.update { $0.halt = true }.snapshot
+        let read = try store.read()
+        let after = Date()
+        #expect(before <= committed.loadedAt && committed.loadedAt <= read.loadedAt && read.loadedAt <= after)
+        #expect(read.version == committed.version)
+    }
+
     @Test func typedUpdateCommitsNextVersionAndReturnsResult() async throws {
         let store = try StateStore<Risk>.create(in: dir.path, initial: Risk(), options: .init(label: "bot-1"))
         let (snapshot, previous) = try await store.update { risk -> Bool in

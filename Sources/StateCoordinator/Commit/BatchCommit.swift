@@ -131,7 +131,7 @@ struct BatchCommit<State: Codable & Sendable> {
         return StateSnapshot(
             state: state, version: header.version, committedAt: CommitTimestamp.parse(header.committedAt) ?? now,
             writer: header.writer, storeID: header.store, checksum: header.checksum, fileSize: file.count,
-            settings: settings)
+            settings: settings, loadedAt: Date())
     }
 
     /// A root writer gives the new file the owner and group of the old one, so that a store owned

@@ -38,7 +38,7 @@ enum StateFileCodec {
         }
         let newline = file.prefix(StateFileHeader.maximumLength + 1).firstIndex(of: lineFeed)
         let header: StateFileHeader
-        if let newline, let decoded = try? JSONDecoder().decode(StateFileHeader.self, from: Data(file[..<newline])),
+        if let newline, let decoded = StateFileHeader.decode(file[..<newline]),
             decoded.format == StateFileHeader.formatIdentifier
         {
             header = decoded
@@ -58,8 +58,8 @@ enum StateFileCodec {
                 "\(path) is truncated or padded: the header of version \(header.version) promises \(header.stateBytes) state bytes, the file has \(state.count).",
                 hint: recoveryHint, path: path)
         }
-        let actual = Checksum.of(state)
-        guard actual == header.checksum else {
+        guard Checksum.matches(state, header.checksum) else {
+            let actual = Checksum.of(state)
             throw StateStoreError(
                 .corrupt,
                 "\(path) fails its checksum: version \(header.version) records \(header.checksum), the bytes hash to \(actual).",

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The first line of a state file: everything needed to verify and describe the state bytes
 /// that follow it. The layout is specified in the "On-disk protocol" DocC article; keep it stable.
 struct StateFileHeader: Codable, Sendable, Equatable {
@@ -26,4 +28,12 @@ struct StateFileHeader: Codable, Sendable, Equatable {
     var stateBytes: Int
     /// `sha256:` and the lowercase hex SHA-256 of the state bytes.
     var checksum: String
+}
+
+extension StateFileHeader {
+    /// Decodes a header line (without its line feed); nil if it is not a header of any revision.
+    /// The usual line goes through ``HeaderScanner``; anything it does not read, `JSONDecoder`.
+    static func decode(_ line: ArraySlice<UInt8>) -> StateFileHeader? {
+        HeaderScanner.header(line) ?? (try? JSONDecoder().decode(StateFileHeader.self, from: Data(line)))
+    }
 }

@@ -13,10 +13,21 @@ struct StateFileReader {
     let calls: SystemCalls
 
     /// Reads `name` in the directory and verifies it.
+    func read(directory: CInt, name: String, path: String) throws(StateStoreError) -> VerifiedStateFile {
+        // The closure never skips, so there is always a file.
+        try read(directory: directory, name: name, path: path, skipping: { _ in false })!
+    }
+
+    /// Reads `name` in the directory and verifies it, unless `skip` says, from the status of the
+    /// file just opened, that it is a version the caller already has: a watcher's reload then
+    /// costs an open, an fstat and a close.
     /// - Parameters:
     ///   - directory: an open descriptor of the store directory.
     ///   - path: the file's path, for messages.
-    func read(directory: CInt, name: String, path: String) throws(StateStoreError) -> VerifiedStateFile {
+    /// - Returns: nil when skipped.
+    func read(
+        directory: CInt, name: String, path: String, skipping skip: (FileStatus) -> Bool
+    ) throws(StateStoreError) -> VerifiedStateFile? {
         let fd: OwnedDescriptor
         do {
             fd = OwnedDescriptor(
@@ -31,6 +42,7 @@ struct StateFileReader {
         }
         let status: FileStatus
         do { status = try calls.fstat(fd.rawValue) } catch { throw .system(.readState, path: path, errno: error) }
+        if skip(status) { return nil }
         guard status.isRegularFile else {
             throw StateStoreError(.unverifiable, "\(path) is not a regular file.", step: .readState, path: path)
         }
@@ -62,7 +74,7 @@ struct StateFileReader {
     /// The state size limit recorded in the header at the start of `bytes`, else the default.
     private func limitFromHeader(_ bytes: [UInt8]) -> Int {
         guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")),
-            let header = try? JSONDecoder().decode(StateFileHeader.self, from: Data(bytes[..<newline]))
+            let header = StateFileHeader.decode(bytes[..<newline])
         else { return StoreSettings.defaultMaximumStateBytes }
         return header.settings.maximumStateBytes
     }

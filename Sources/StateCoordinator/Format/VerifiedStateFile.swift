@@ -17,6 +17,6 @@ struct VerifiedStateFile: Sendable {
             state: state, version: header.version,
             committedAt: CommitTimestamp.parse(header.committedAt) ?? Date(timeIntervalSince1970: 0),
             writer: header.writer, storeID: header.store, checksum: header.checksum, fileSize: fileSize,
-            settings: header.settings)
+            settings: header.settings, loadedAt: Date())
     }
 }

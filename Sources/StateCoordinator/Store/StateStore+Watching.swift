@@ -33,11 +33,24 @@ extension StateStore {
     ///
     /// - Parameters:
     ///   - options: notification, polling and consistency-check settings.
-    ///   - onEvent: optional callback for code that isn't async; runs on the watcher's queue.
+    ///   - onEvent: optional callback for code that isn't async; runs on a serial queue of the
+    ///     reader's own, after ``StateReader/current`` was updated.
     /// - Throws: what ``read()`` throws, for the first snapshot.
     public func reader(
         options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
     ) throws(StateStoreError) -> StateReader<State> {
-        StateReader(handle: handle, initial: try read(), options: options, onEvent: onEvent)
+        StateReader(handle: handle, initial: try read(), options: options, onEvent: onEvent, observer: nil)
+    }
+
+    /// For the benchmark: a reader without a callback (as a tick loop uses it) that also passes
+    /// each snapshot it stores to `observer`, inline on the storing thread — the watch hub's for
+    /// small files — so that the time `current` began to return a version can be recorded
+    /// without waking another thread. Not for applications: a slow observer delays every watcher
+    /// in the process.
+    @_spi(Benchmark)
+    public func reader(
+        options: WatchOptions = WatchOptions(), observingStores observer: @escaping @Sendable (StateSnapshot<State>) -> Void
+    ) throws(StateStoreError) -> StateReader<State> {
+        StateReader(handle: handle, initial: try read(), options: options, onEvent: nil, observer: observer)
     }
 }

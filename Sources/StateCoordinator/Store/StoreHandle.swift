@@ -66,6 +66,12 @@ struct StoreHandle: Sendable {
             directory: dir, name: dir == AT_FDCWD ? stateFilePath : files.stateFile, path: stateFilePath)
     }
 
+    /// Reads and verifies the current state file unless `skip` says, from the status of the file
+    /// opened, that the caller already has it (nil then).
+    func readCurrent(skipping skip: (FileStatus) -> Bool) throws(StateStoreError) -> VerifiedStateFile? {
+        try StateFileReader(calls: calls).read(directory: AT_FDCWD, name: stateFilePath, path: stateFilePath, skipping: skip)
+    }
+
     func history(_ dir: CInt) -> HistoryDirectory {
         HistoryDirectory(calls: calls, storeDirectory: dir, storeDirectoryPath: directory, files: files)
     }

@@ -246,24 +246,20 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     }
 
     private func reloadLocked(_ trigger: Trigger) {
-        guard !progress.withLock({ $0.stopped }) else { return }
-        let identity: FileIdentity
+        guard let last = progress.withLock({ $0.stopped ? nil : Optional($0.lastIdentity) }) else { return }
+        // The file opened, unread when it is the one last delivered or reported.
+        var opened: FileIdentity?
         do {
-            identity = FileIdentity(try handle.calls.fstatat(AT_FDCWD, handle.stateFilePath))
-        } catch .noSuchFileOrDirectory {
-            return markGone()
-        } catch {
-            return report(.system(.readState, path: handle.stateFilePath, errno: error), identity: nil)
-        }
-        let unchanged = progress.withLock { $0.lastIdentity == identity }
-        if unchanged && trigger != .resynchronize { return }
-        do {
-            let file = try handle.readCurrent()
-            try deliver(file, trigger: trigger)
+            let file = try handle.readCurrent { status in
+                opened = FileIdentity(status)
+                return opened == last && trigger != .resynchronize
+            }
+            if let file { try deliver(file, trigger: trigger) }
         } catch where error.code == .notFound {
             markGone()
         } catch {
-            report(error, identity: identity)
+            // A file that could not be opened (permissions) is reported once too, not at every poll.
+            report(error, identity: opened ?? (try? handle.calls.fstatat(AT_FDCWD, handle.stateFilePath)).map(FileIdentity.init))
         }
     }
 

@@ -30,9 +30,10 @@ public final class StateReader<State: Codable & Sendable>: Sendable {
     ///   - initial: the snapshot current before the watch started.
     ///   - onEvent: called for every event after it is applied, in order, on a serial queue of the
     ///     reader's own (never on the watch hub's thread, so it may block or close the reader).
+    ///   - observer: called with each snapshot right after it is stored, on the storing thread.
     init(
         handle: StoreHandle, initial: StateSnapshot<State>, options: WatchOptions,
-        onEvent: (@Sendable (WatchEvent<State>) -> Void)?
+        onEvent: (@Sendable (WatchEvent<State>) -> Void)?, observer: (@Sendable (StateSnapshot<State>) -> Void)?
     ) {
         let latest = Latest(initial)
         self.latest = latest
@@ -42,6 +43,7 @@ public final class StateReader<State: Codable & Sendable>: Sendable {
         let created = StateFollower<State>(handle: handle, options: options, since: nil, everyVersion: false) { event in
             if case .snapshot(let snapshot) = event {
                 latest.snapshot.withLock { $0 = snapshot }
+                observer?(snapshot)
             }
             if let (callback, queue) = callbacks { queue.async { callback(event) } }
         }

@@ -10,7 +10,8 @@
 //       commit.
 //   state-floor watch DIR FILE FINAL
 //       inotify on DIR; prints "ready", then for each IN_MOVED_TO of FILE reads the file whole and
-//       prints "<the header's version> <CLOCK_REALTIME ns when read>", until version FINAL.
+//       prints "<the header's version> <CLOCK_REALTIME ns when read>", until version FINAL; then
+//       "cpu <process CPU ns spent since ready>".
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sqlite3.h>
@@ -73,11 +74,18 @@ static int commit(const char *dir, long count, long size, const char *durability
     return 0;
 }
 
+static long long cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static int watch(const char *dir, const char *file, long long final) {
     int in = inotify_init1(IN_CLOEXEC);
     if (in < 0 || inotify_add_watch(in, dir, IN_MOVED_TO) < 0) die("inotify");
     printf("ready\n");
     fflush(stdout);
+    long long cpu_at_ready = cpu_ns();
     char events[65536], path[4096], *buffer = malloc(64 << 20);
     snprintf(path, sizeof path, "%s/%s", dir, file);
     for (long long version = -1; version < final;) {
@@ -99,6 +107,7 @@ static int watch(const char *dir, const char *file, long long final) {
             printf("%lld %lld\n", version, read_at);
         }
     }
+    printf("cpu %lld\n", cpu_ns() - cpu_at_ready);
     return 0;
 }
 

@@ -15,6 +15,8 @@ struct BenchState: Codable, Sendable {
 enum Clock {
     static func monotonic() -> Int64 { read(CLOCK_MONOTONIC) }
     static func realtime() -> Int64 { read(CLOCK_REALTIME) }
+    /// CPU time this process has used, all threads.
+    static func processCPU() -> Int64 { read(CLOCK_PROCESS_CPUTIME_ID) }
 
     private static func read(_ clock: clockid_t) -> Int64 {
         var now = timespec()

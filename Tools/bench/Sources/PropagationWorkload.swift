@@ -7,13 +7,16 @@ import Synchronization
 /// read the file. Writer and readers run in the same run on the same commits' schedule.
 struct PropagationWorkload {
     let quick: Bool
+    /// Reader counts to measure; empty means the default set.
+    var readerCounts: [Int] = []
 
     enum Pacing: String, CaseIterable { case perMillisecond = "1 commit/ms", fullSpeed = "full speed" }
     enum ReaderKind { case ours, reader, floor, polling }
 
     func run(report: (BenchRow) -> Void) throws {
         let commits = quick ? 300 : 2000
-        for readers in quick ? [1, 10] : [1, 10, 50] {
+        let defaultCounts = quick ? [1, 10] : [1, 10, 50]
+        for readers in readerCounts.isEmpty ? defaultCounts : readerCounts {
             for pacing in Pacing.allCases {
                 let floor = try measure(readers: readers, pacing: pacing, commits: commits, kind: .floor)
                 for (kind, name) in [(ReaderKind.ours, "snapshots()"), (.reader, "StateReader")] {
@@ -24,7 +27,7 @@ struct PropagationWorkload {
                         workload: "propagation", configuration: configuration, metric: "p50 µs", ours: ours.summary.p50,
                         baseline: floor.summary.p50, baselineName: "C inotify reader", target: gated ? "≤ 2×" : nil,
                         met: gated ? ours.summary.p50 <= 2 * floor.summary.p50 : nil,
-                        note: "versions delivered \(ours.delivered)/\(commits * readers) (C: \(floor.delivered))"))
+                        note: "versions delivered \(ours.delivered)/\(commits * readers) (C: \(floor.delivered)); reader CPU per commit \(BenchRow.format(ours.cpuPerCommit)) µs (C: \(BenchRow.format(floor.cpuPerCommit)))"))
                     report(BenchRow(
                         workload: "propagation", configuration: configuration, metric: "p99 µs", ours: ours.summary.p99,
                         baseline: floor.summary.p99, baselineName: "C inotify reader", target: gated ? "≤ 3×" : nil,
@@ -44,6 +47,8 @@ struct PropagationWorkload {
     struct Result {
         var summary: LatencySummary
         var delivered: Int
+        /// Reader CPU time per commit and reader, in µs, from "ready" to the end.
+        var cpuPerCommit: Double
     }
 
     private func measure(readers: Int, pacing: Pacing, commits: Int, kind: ReaderKind) throws -> Result {
@@ -70,17 +75,22 @@ struct PropagationWorkload {
         let sent = renameTimes.withLock { $0 }
         var latencies: [Int64] = []
         var delivered = 0
+        var cpu: Int64 = 0
         for child in children {
             var deliveries: [(version: Int, at: Int64)] = []
             for line in try child.lines() {
                 let fields = line.split(separator: " ")
-                guard fields.count == 2, let version = Int(fields[0]), let at = Int64(fields[1]), version > 0 else { continue }
+                guard fields.count == 2, let at = Int64(fields[1]) else { continue }
+                if fields[0] == "cpu" { cpu += at }
+                guard let version = Int(fields[0]), version > 0 else { continue }
                 deliveries.append((version, at))
             }
             delivered += deliveries.count
             latencies += Self.staleness(sent: sent, deliveries: deliveries)
         }
-        return Result(summary: LatencySummary(nanoseconds: latencies), delivered: delivered)
+        return Result(
+            summary: LatencySummary(nanoseconds: latencies), delivered: delivered,
+            cpuPerCommit: Double(cpu) / Double(readers * commits) / 1000)
     }
 
     /// For every committed version, the time from just before its rename until the reader held

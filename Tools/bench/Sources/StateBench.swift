@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Synchronization
-import StateCoordinator
+@_spi(Benchmark) import StateCoordinator
 
 /// The benchmark: every workload against its baseline, measured in the same run.
 @main
@@ -25,6 +25,8 @@ extension StateBench {
         @Flag(help: "Fewer iterations: a smoke run in under a minute.") var quick = false
         @Option(help: "Where to write the rows as JSON.") var json = "state-bench-results.json"
         @Option(parsing: .upToNextOption, help: "Workloads to run (default: all).") var only: [Workload] = Workload.allCases
+        @Option(parsing: .upToNextOption, help: "propagation: reader counts to measure (default: 1 10, full run also 50).")
+        var readers: [Int] = []
 
         func run() async throws {
             var rows: [BenchRow] = []
@@ -39,7 +41,7 @@ extension StateBench {
                 case .commit: try CommitCostWorkload(quick: quick).run(report: report)
                 case .contention: try ContentionWorkload(quick: quick).run(report: report)
                 case .group: try await GroupCommitWorkload(quick: quick).run(report: report)
-                case .propagation: try PropagationWorkload(quick: quick).run(report: report)
+                case .propagation: try PropagationWorkload(quick: quick, readerCounts: readers).run(report: report)
                 case .size: try SizeScalingWorkload(quick: quick).run(report: report)
                 }
             }
@@ -64,7 +66,7 @@ extension StateBench {
     struct Worker: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "A child process of a workload.", shouldDisplay: false)
 
-        enum Role: String, ExpressibleByArgument { case incr, watch, hold }
+        enum Role: String, ExpressibleByArgument { case incr, watch, hold, readcost }
 
         @Argument var role: Role
         @Option var dir: String
@@ -79,6 +81,11 @@ extension StateBench {
             case .incr: try increment()
             case .watch: reader ? try await watchWithReader() : await watch()
             case .hold: try await hold()
+            case .readcost:
+                let store = try StateStore<BenchState>(directory: dir, options: StateStoreOptions(readOnly: true))
+                let t0 = Clock.monotonic()
+                for _ in 0..<count { _ = try store.read() }
+                print("ns/read", (Clock.monotonic() - t0) / Int64(count))
             }
         }
 
@@ -113,42 +120,50 @@ extension StateBench {
             print("final \(ReaderMemory.residentKiB())\nreloads \(reader.statistics.reloads)")
         }
 
-        /// Like ``watch()``, timing each version when a StateReader's callback holds it.
+        /// Like ``watch()``, timing each version when the StateReader's `current` began to return
+        /// it, which is what a tick loop reading `current` sees. The reader has no callback (a
+        /// tick loop needs none); the benchmark's observer only appends the snapshot's `loadedAt`.
         private func watchWithReader() async throws {
             let store = try StateStore<BenchState>(directory: dir, options: StateStoreOptions(readOnly: true))
             let seen = Mutex<[(UInt64, Int64)]>([])
             let done = AsyncStream<Void>.makeStream()
             let until = until
-            let reader = try store.reader(options: WatchOptions(forcePolling: poll)) { event in
-                guard case .snapshot(let snapshot) = event else { return }
-                let now = Clock.realtime()
-                seen.withLock { $0.append((snapshot.version, now)) }
+            let reader = try store.reader(options: WatchOptions(forcePolling: poll), observingStores: { snapshot in
+                // Runs right after `current` began to return the snapshot; its loadedAt is when it
+                // was decoded, a few instructions earlier.
+                let held = Int64((snapshot.loadedAt.timeIntervalSince1970 * 1e9).rounded())
+                seen.withLock { $0.append((snapshot.version, held)) }
                 if snapshot.version >= until { done.continuation.finish() }
-            }
+            })
             FileHandle.standardOutput.write(Data("ready\n".utf8))
+            let cpuAtReady = Clock.processCPU()
             for await _ in done.stream {}
+            let cpu = Clock.processCPU() - cpuAtReady
             reader.close()
-            let lines = seen.withLock { $0.map { "\($0.0) \($0.1)" } }
+            let lines = seen.withLock { $0.map { "\($0.0) \($0.1)" } } + ["cpu \(cpu)"]
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
 
-        /// Prints "ready" once following, then at the end "<version> <realtime ns>" per delivery.
+        /// Prints "ready" once following, then at the end "<version> <realtime ns>" per delivery and
+        /// "cpu <ns>", the process's CPU time since it was ready.
         private func watch() async {
             guard let store = try? StateStore<BenchState>(directory: dir, options: StateStoreOptions(readOnly: true)) else {
                 return
             }
             var seen: [(UInt64, Int64)] = []
             seen.reserveCapacity(Int(until) + 1)
-            var ready = false
+            var cpuAtReady: Int64?
             for await snapshot in store.snapshots(options: WatchOptions(forcePolling: poll)) {
                 seen.append((snapshot.version, Clock.realtime()))
-                if !ready {
-                    ready = true
+                if cpuAtReady == nil {
                     FileHandle.standardOutput.write(Data("ready\n".utf8))
+                    cpuAtReady = Clock.processCPU()
                 }
                 if snapshot.version >= until { break }
             }
-            FileHandle.standardOutput.write(Data((seen.map { "\($0.0) \($0.1)" }.joined(separator: "\n") + "\n").utf8))
+            let cpu = Clock.processCPU() - (cpuAtReady ?? 0)
+            let lines = seen.map { "\($0.0) \($0.1)" } + ["cpu \(cpu)"]
+            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
     }
 }
