@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@testable @_spi(FaultInjection) import StateCoordinator
+@testable @_spi(FaultInjection) @_spi(Benchmark) import StateCoordinator
 
 @Suite("Watching in one process")
 struct WatchTests {
@@ -213,6 +213,37 @@ struct WatchTests {
         #expect(reader.current.state["halt"] == true)
         #expect(reader.mode == .inotify)
         reader.close()
+    }
+
+    @Test func anUnchangedFileIsNotReadAgain() throws {
+        _ = try store()
+        let options = WatchOptions(consistencyCheckInterval: .milliseconds(10))
+        let (follower, collected) = follow(try StateStore<JSONValue>(directory: dir.path), options: options)
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        usleep(200_000)  // about 20 consistency checks, each opening and fstat-ing the same file
+        #expect(follower.statistics.reloads == 1)
+        #expect(collected.versions == [0])
+    }
+
+    @Test func theBenchmarkObserverSeesEachSnapshotOnceCurrentHoldsIt() async throws {
+        let store = try store()
+        let observed = Mutex<[(version: UInt64, loadedAt: Date)]>([])
+        let reader = try store.reader(observingStores: { snapshot in
+            observed.withLock { $0.append((snapshot.version, snapshot.loadedAt)) }
+        })
+        defer { reader.close() }
+        for _ in 1...5 {
+            let committed = try await store.update { $0["n"] = 1 }.snapshot
+            let deadline = ContinuousClock.now + .seconds(5)
+            while observed.withLock({ $0.last?.version }) != committed.version, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            #expect(reader.current.version == committed.version)
+        }
+        let seen = observed.withLock { $0 }
+        #expect(seen.map(\.version) == Array(seen.map(\.version).sorted()) && seen.last?.version == 5)
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.loadedAt <= $1.loadedAt })
     }
 
     @Test func thousandSubscribeCancelCyclesLeaveFileDescriptorsAndThreadsAsTheyWere() throws {

@@ -66,7 +66,7 @@ extension StateBench {
     struct Worker: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "A child process of a workload.", shouldDisplay: false)
 
-        enum Role: String, ExpressibleByArgument { case incr, watch, hold, readcost }
+        enum Role: String, ExpressibleByArgument { case incr, watch, hold }
 
         @Argument var role: Role
         @Option var dir: String
@@ -81,11 +81,6 @@ extension StateBench {
             case .incr: try increment()
             case .watch: reader ? try await watchWithReader() : await watch()
             case .hold: try await hold()
-            case .readcost:
-                let store = try StateStore<BenchState>(directory: dir, options: StateStoreOptions(readOnly: true))
-                let t0 = Clock.monotonic()
-                for _ in 0..<count { _ = try store.read() }
-                print("ns/read", (Clock.monotonic() - t0) / Int64(count))
             }
         }
 
