@@ -168,6 +168,22 @@ struct StoreTests {
         #expect(snapshot.state["positions"] == ["AAPL": 10])
     }
 
+    @Test func importReadsFilesLargerThanOneReadAndRefusesOnesAboveTheLimit() throws {
+        let legacy = dir.file("big.json")
+        let payload = String(repeating: "x", count: 300 << 10)  // several read steps
+        try Data("{\"p\":\"\(payload)\"}".utf8).write(to: URL(fileURLWithPath: legacy))
+        let storeDir = TemporaryDirectory()
+        let store = try StateStore<JSONValue>.importPlainJSON(from: legacy, into: storeDir.path)
+        #expect(try store.read().state["p"] == .string(payload))
+        let small = TemporaryDirectory()
+        let error = #expect(throws: StateStoreError.self) {
+            try StateStore<JSONValue>.importPlainJSON(
+                from: legacy, into: small.path, settings: StoreSettings(maximumStateBytes: 200 << 10))
+        }
+        #expect(error?.code == .tooLarge)
+        #expect(try small.names().isEmpty)
+    }
+
     @Test func importOfInvalidJSONSaysWhereAndCreatesNothing() throws {
         let legacy = dir.file("broken.json")
         try Data("{\"a\": 1,\n \"b\": }".utf8).write(to: URL(fileURLWithPath: legacy))

@@ -21,7 +21,7 @@ enum StateEncoding {
     }
 
     static func decode<State: Decodable>(_ type: State.Type, from bytes: some Collection<UInt8>, path: String) throws(StateStoreError) -> State {
-        do { return try JSONDecoder().decode(State.self, from: Data(bytes)) } catch {
+        do { return try decodeWithoutCopying(State.self, from: bytes) } catch {
             if let syntax = JSONSyntaxError.describe(bytes) {
                 throw StateStoreError(
                     .badState, "\(path) is not valid JSON: \(syntax).", hint: "Fix the JSON; nothing was committed.",
@@ -31,6 +31,19 @@ enum StateEncoding {
                 .badState, "\(path) does not decode as \(State.self): \(describe(error))",
                 hint: "Open it with the type it was written with, or as StateStore<JSONValue>.", path: path)
         }
+    }
+
+    /// Decodes straight from the bytes' own storage: a copy into a `Data` would be one more
+    /// buffer of the file's size per reload, which the allocator keeps (a reader of a 16 MiB state
+    /// grew by 16 MiB). The `Data` does not outlive the call, and the decoder keeps no reference to
+    /// its input (strings and values are copied out of it).
+    private static func decodeWithoutCopying<State: Decodable>(_ type: State.Type, from bytes: some Collection<UInt8>) throws -> State {
+        let decoded = try bytes.withContiguousStorageIfAvailable { buffer -> State in
+            guard let base = buffer.baseAddress else { return try JSONDecoder().decode(State.self, from: Data()) }
+            let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: buffer.count, deallocator: .none)
+            return try JSONDecoder().decode(State.self, from: data)
+        }
+        return try decoded ?? JSONDecoder().decode(State.self, from: Data(bytes))
     }
 
     /// A decoding error in one sentence, with the coding path where there is one.

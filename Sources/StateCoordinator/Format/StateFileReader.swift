@@ -52,19 +52,23 @@ struct StateFileReader {
     }
 
     /// Reads the header's worth first, so that an oversized file is refused by the limit the store
-    /// recorded in its header before it is read into memory.
+    /// recorded in its header before it is read into memory. What fstat promised plus one byte is
+    /// read, to notice a file still growing (written in place), into one buffer of that size.
     private func readVerifyingSize(_ fd: OwnedDescriptor, status: FileStatus, path: String) throws(StateStoreError) -> [UInt8] {
         let headerWindow = StateFileHeader.maximumLength + 1
-        var bytes = try readUpTo(fd, count: min(Int(status.size), headerWindow) + 1, path: path)
+        let size = Int(status.size)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(size, headerWindow) + 1)
+        try readUpTo(fd, into: &bytes, count: min(size, headerWindow) + 1, path: path)
         guard bytes.count > headerWindow else { return bytes }
         let limit = StateFileHeader.maximumLength + 1 + limitFromHeader(bytes)
-        guard Int(status.size) <= limit else {
+        guard size <= limit else {
             throw StateStoreError(
                 .tooLarge, "\(path) is \(status.size) bytes, above the store's limit of \(limit - headerWindow) state bytes.",
                 hint: "Something other than a StateCoordinator writer wrote it; inspect it.", path: path)
         }
-        // Read what fstat promised plus one byte, to notice a file still growing (written in place).
-        bytes += try readUpTo(fd, count: Int(status.size) + 1 - bytes.count, path: path)
+        bytes.reserveCapacity(size + 1)
+        try readUpTo(fd, into: &bytes, count: size + 1, path: path)
         guard bytes.count <= limit else {
             throw StateStoreError(.tooLarge, "\(path) grew past the store's size limit while being read.", path: path)
         }
@@ -79,7 +83,7 @@ struct StateFileReader {
         return header.settings.maximumStateBytes
     }
 
-    private func readUpTo(_ fd: OwnedDescriptor, count: Int, path: String) throws(StateStoreError) -> [UInt8] {
-        do { return try calls.read(fd.rawValue, upTo: count) } catch { throw .system(.readState, path: path, errno: error) }
+    private func readUpTo(_ fd: OwnedDescriptor, into bytes: inout [UInt8], count: Int, path: String) throws(StateStoreError) {
+        do { try calls.read(fd.rawValue, into: &bytes, upTo: count) } catch { throw .system(.readState, path: path, errno: error) }
     }
 }

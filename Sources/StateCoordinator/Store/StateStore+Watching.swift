@@ -34,12 +34,13 @@ extension StateStore {
     /// - Parameters:
     ///   - options: notification, polling and consistency-check settings.
     ///   - onEvent: optional callback for code that isn't async; runs on a serial queue of the
-    ///     reader's own, after ``StateReader/current`` was updated.
+    ///     reader's own, after ``StateReader/current`` was updated. It sees the versions after the
+    ///     one ``StateReader/current`` holds when this method returns (and every problem).
     /// - Throws: what ``read()`` throws, for the first snapshot.
     public func reader(
         options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
     ) throws(StateStoreError) -> StateReader<State> {
-        StateReader(handle: handle, initial: try read(), options: options, onEvent: onEvent, observer: nil)
+        try makeReader(options: options, onEvent: onEvent, observer: nil)
     }
 
     /// For the benchmark: a reader without a callback (as a tick loop uses it) that also passes
@@ -51,6 +52,16 @@ extension StateStore {
     public func reader(
         options: WatchOptions = WatchOptions(), observingStores observer: @escaping @Sendable (StateSnapshot<State>) -> Void
     ) throws(StateStoreError) -> StateReader<State> {
-        StateReader(handle: handle, initial: try read(), options: options, onEvent: nil, observer: observer)
+        try makeReader(options: options, onEvent: nil, observer: observer)
+    }
+
+    private func makeReader(
+        options: WatchOptions, onEvent: (@Sendable (WatchEvent<State>) -> Void)?,
+        observer: (@Sendable (StateSnapshot<State>) -> Void)?
+    ) throws(StateStoreError) -> StateReader<State> {
+        let file = try handle.readCurrent()
+        return StateReader(
+            handle: handle, initial: try file.snapshot(as: State.self, path: stateFilePath),
+            initialFile: FileIdentity(file.status), options: options, onEvent: onEvent, observer: observer)
     }
 }

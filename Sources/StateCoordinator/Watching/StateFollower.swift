@@ -66,6 +66,17 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         progress.withLock { $0.lastVersion = since }
     }
 
+    /// Records that the subscriber already holds the version in the file `identity` names (a
+    /// reader's first read), so that the first reload skips that file instead of reading it again.
+    /// Call before ``start()``.
+    func assumeHeld(identity: FileIdentity, version: UInt64, storeID: String) {
+        progress.withLock { progress in
+            progress.lastIdentity = identity
+            progress.lastVersion = version
+            progress.lastStoreID = storeID
+        }
+    }
+
     var mode: WatchMode { progress.withLock { $0.mode } }
     var statistics: WatchStatistics { progress.withLock { $0.statistics } }
 

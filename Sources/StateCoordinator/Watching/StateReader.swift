@@ -27,12 +27,13 @@ public final class StateReader<State: Codable & Sendable>: Sendable {
     public var statistics: WatchStatistics { follower.withLock { $0?.statistics } ?? WatchStatistics() }
 
     /// - Parameters:
-    ///   - initial: the snapshot current before the watch started.
+    ///   - initial: the snapshot current before the watch started, read from the file `initialFile`.
     ///   - onEvent: called for every event after it is applied, in order, on a serial queue of the
-    ///     reader's own (never on the watch hub's thread, so it may block or close the reader).
+    ///     reader's own (never on the watch hub's thread, so it may block or close the reader); the
+    ///     first version it sees is the one after `initial`.
     ///   - observer: called with each snapshot right after it is stored, on the storing thread.
     init(
-        handle: StoreHandle, initial: StateSnapshot<State>, options: WatchOptions,
+        handle: StoreHandle, initial: StateSnapshot<State>, initialFile: FileIdentity, options: WatchOptions,
         onEvent: (@Sendable (WatchEvent<State>) -> Void)?, observer: (@Sendable (StateSnapshot<State>) -> Void)?
     ) {
         let latest = Latest(initial)
@@ -47,6 +48,7 @@ public final class StateReader<State: Codable & Sendable>: Sendable {
             }
             if let (callback, queue) = callbacks { queue.async { callback(event) } }
         }
+        created.assumeHeld(identity: initialFile, version: initial.version, storeID: initial.storeID)
         follower.withLock { $0 = created }
         created.start()
     }
