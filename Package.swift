@@ -70,7 +70,8 @@ let package = Package(
         ),
         // The C floor the benchmark compares against: the protocol's raw system calls only.
         .executableTarget(
-            name: "state-floor", path: "Tools/bench/Floor", linkerSettings: [.linkedLibrary("sqlite3")]),
+            name: "state-floor", path: "Tools/bench/Floor",
+            linkerSettings: [.linkedLibrary("sqlite3"), .linkedLibrary("inotifytools")]),
         .executableTarget(
             name: "StateCoordinatorTestHelper",
             dependencies: ["StateCoordinator"],

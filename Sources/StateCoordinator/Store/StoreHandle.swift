@@ -11,13 +11,19 @@ struct StoreHandle: Sendable {
     let directory: String
     let files: StoreFiles
     let options: StateStoreOptions
+    /// Kept rather than computed: a watcher's every reload uses it.
+    let stateFilePath: String
 
+    init(directory: String, files: StoreFiles, options: StateStoreOptions) {
+        self.directory = directory
+        self.files = files
+        self.options = options
+        stateFilePath = directory + "/" + files.stateFile
+    }
 
     var calls: SystemCalls { options.systemCalls }
 
     func path(_ file: String) -> String { directory + "/" + file }
-
-    var stateFilePath: String { path(files.stateFile) }
 
     /// Opens the store directory; every step of a commit works relative to this descriptor.
     func openDirectory() throws(StateStoreError) -> OwnedDescriptor {

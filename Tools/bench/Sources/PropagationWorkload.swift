@@ -11,7 +11,7 @@ struct PropagationWorkload {
     var readerCounts: [Int] = []
 
     enum Pacing: String, CaseIterable { case perMillisecond = "1 commit/ms", fullSpeed = "full speed" }
-    enum ReaderKind { case ours, reader, floor, polling }
+    enum ReaderKind { case ours, reader, floor, floorThroughLibrary, polling }
 
     func run(report: (BenchRow) -> Void) throws {
         let commits = quick ? 300 : 2000
@@ -19,6 +19,16 @@ struct PropagationWorkload {
         for readers in readerCounts.isEmpty ? defaultCounts : readerCounts {
             for pacing in Pacing.allCases {
                 let floor = try measure(readers: readers, pacing: pacing, commits: commits, kind: .floor)
+                // What the mandated mechanism costs without any Swift: libinotifytools, our watch mask.
+                let library = try measure(readers: readers, pacing: pacing, commits: commits, kind: .floorThroughLibrary)
+                for (metric, value, base) in [
+                    ("p50 µs", library.summary.p50, floor.summary.p50), ("p99 µs", library.summary.p99, floor.summary.p99),
+                ] {
+                    report(BenchRow(
+                        workload: "propagation", configuration: "R=\(readers), \(pacing.rawValue), 4 KiB, C via libinotifytools",
+                        metric: metric, ours: value, baseline: base, baselineName: "C inotify reader",
+                        note: "C, libinotifytools, StateCoordinator's watch mask, open + fstat + read; reader CPU per commit \(BenchRow.format(library.cpuPerCommit)) µs"))
+                }
                 for (kind, name) in [(ReaderKind.ours, "snapshots()"), (.reader, "StateReader")] {
                     let ours = try measure(readers: readers, pacing: pacing, commits: commits, kind: kind)
                     let gated = readers <= 10
@@ -111,6 +121,7 @@ struct PropagationWorkload {
     private func startReader(_ kind: ReaderKind, directory: String, final: Int) throws -> ChildProcess {
         switch kind {
         case .floor: try ChildProcess("state-floor", ["watch", directory, "state.json", "\(final)"])
+        case .floorThroughLibrary: try ChildProcess("state-floor", ["watch-lib", directory, "state.json", "\(final)"])
         case .ours: try ChildProcess("state-bench", ["worker", "watch", "--dir", directory, "--until", "\(final)"])
         case .reader:
             try ChildProcess("state-bench", ["worker", "watch", "--dir", directory, "--until", "\(final)", "--reader"])
