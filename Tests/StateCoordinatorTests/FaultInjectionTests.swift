@@ -102,6 +102,31 @@ struct FaultInjectionTests {
         #expect(try store.read().state["text"] == .string(text))
     }
 
+    /// FUSE file systems may return fewer bytes than asked anywhere in a file; only a short read
+    /// that ends exactly at the size fstat reported is taken as the end.
+    @Test(arguments: [7, 4096, 70_000])
+    func shortReadsAreCompleted(chunk: Int) async throws {
+        let dir = TemporaryDirectory()
+        let text = String(repeating: "long state ", count: 9_000)  // about 100 KiB: past the header window
+        try StateStore<JSONValue>.create(in: dir.path, initial: ["text": .string(text)])
+        let reads = Mutex(0)
+        var options = StateStoreOptions()
+        options.systemCalls.read = { (fd, buffer) throws(Errno) in
+            reads.withLock { $0 += 1 }
+            return try Self.live.read(fd, UnsafeMutableRawBufferPointer(rebasing: buffer.prefix(chunk)))
+        }
+        let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+        #expect(try store.read().state["text"] == .string(text))
+        let size = try store.read().fileSize
+        reads.withLock { $0 = 0 }
+        _ = try store.read()
+        // The header window (64 KiB + 2 bytes) first, then the rest, chunk by chunk; no read past
+        // the end once the last one ends where fstat said.
+        let window = StateFileHeader.maximumLength + 2
+        func chunks(_ bytes: Int) -> Int { (bytes + chunk - 1) / chunk }
+        #expect(reads.withLock { $0 } == chunks(window) + chunks(size - window))
+    }
+
     @Test func durabilityLevelsIssueTheirFsyncs() async throws {
         for (durability, expected) in [(Durability.full, 2), (.noDirectorySync, 1), (.none, 0)] {
             let dir = TemporaryDirectory()

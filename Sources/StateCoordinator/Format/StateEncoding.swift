@@ -39,12 +39,15 @@ enum StateEncoding {
     /// its input (strings and values are copied out of it).
     private static func decodeWithoutCopying<State: Decodable>(_ type: State.Type, from bytes: some Collection<UInt8>) throws -> State {
         let decoded = try bytes.withContiguousStorageIfAvailable { buffer -> State in
-            guard let base = buffer.baseAddress else { return try JSONDecoder().decode(State.self, from: Data()) }
+            guard let base = buffer.baseAddress else { return try decoder.decode(State.self, from: Data()) }
             let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: buffer.count, deallocator: .none)
-            return try JSONDecoder().decode(State.self, from: data)
+            return try decoder.decode(State.self, from: data)
         }
-        return try decoded ?? JSONDecoder().decode(State.self, from: Data(bytes))
+        return try decoded ?? decoder.decode(State.self, from: Data(bytes))
     }
+
+    /// One decoder for every decode (its options are never changed; a decode keeps its own state).
+    private static let decoder = JSONDecoder()
 
     /// A decoding error in one sentence, with the coding path where there is one.
     static func describe(_ error: any Error) -> String {

@@ -53,13 +53,14 @@ struct StateFileReader {
 
     /// Reads the header's worth first, so that an oversized file is refused by the limit the store
     /// recorded in its header before it is read into memory. What fstat promised plus one byte is
-    /// read, to notice a file still growing (written in place), into one buffer of that size.
+    /// asked for, into one buffer of that size: a file still growing (written in place) shows as
+    /// one byte too many, and a checksum that fails.
     private func readVerifyingSize(_ fd: OwnedDescriptor, status: FileStatus, path: String) throws(StateStoreError) -> [UInt8] {
         let headerWindow = StateFileHeader.maximumLength + 1
         let size = Int(status.size)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(min(size, headerWindow) + 1)
-        try readUpTo(fd, into: &bytes, count: min(size, headerWindow) + 1, path: path)
+        try readUpTo(fd, into: &bytes, count: min(size, headerWindow) + 1, expectedEnd: size, path: path)
         guard bytes.count > headerWindow else { return bytes }
         let limit = StateFileHeader.maximumLength + 1 + limitFromHeader(bytes)
         guard size <= limit else {
@@ -68,7 +69,7 @@ struct StateFileReader {
                 hint: "Something other than a StateCoordinator writer wrote it; inspect it.", path: path)
         }
         bytes.reserveCapacity(size + 1)
-        try readUpTo(fd, into: &bytes, count: size + 1, path: path)
+        try readUpTo(fd, into: &bytes, count: size + 1, expectedEnd: size, path: path)
         guard bytes.count <= limit else {
             throw StateStoreError(.tooLarge, "\(path) grew past the store's size limit while being read.", path: path)
         }
@@ -83,7 +84,11 @@ struct StateFileReader {
         return header.settings.maximumStateBytes
     }
 
-    private func readUpTo(_ fd: OwnedDescriptor, into bytes: inout [UInt8], count: Int, path: String) throws(StateStoreError) {
-        do { try calls.read(fd.rawValue, into: &bytes, upTo: count) } catch { throw .system(.readState, path: path, errno: error) }
+    private func readUpTo(
+        _ fd: OwnedDescriptor, into bytes: inout [UInt8], count: Int, expectedEnd: Int, path: String
+    ) throws(StateStoreError) {
+        do { try calls.read(fd.rawValue, into: &bytes, upTo: count, expectedEnd: expectedEnd) } catch {
+            throw .system(.readState, path: path, errno: error)
+        }
     }
 }
