@@ -12,6 +12,8 @@
 //       inotify on DIR; prints "ready", then for each IN_MOVED_TO of FILE reads the file whole and
 //       prints "<the header's version> <CLOCK_REALTIME ns when read>", until version FINAL; then
 //       "cpu <process CPU ns spent since ready>".
+//   state-floor watch-lib DIR FILE FINAL
+//       The same through libinotifytools, with StateCoordinator's watch mask and an fstat per read.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inotifytools/inotifytools.h>
@@ -81,6 +83,25 @@ static long long cpu_ns(void) {
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+// Reads the state file whole (with an fstat first when asked, as StateCoordinator does to tell
+// versions apart), prints "<the header's version> <CLOCK_REALTIME ns when read>" and returns the
+// version.
+static long long read_and_report(const char *path, char *buffer, int with_fstat) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die("open");
+    struct stat st;
+    if (with_fstat && fstat(fd, &st) != 0) die("fstat");
+    ssize_t total = 0, got;
+    while ((got = read(fd, buffer + total, (64 << 20) - total)) > 0) total += got;
+    close(fd);
+    buffer[total < (64 << 20) ? total : total - 1] = 0;
+    long long read_at = now_ns(CLOCK_REALTIME);
+    char *field = strstr(buffer, "\"version\":");
+    long long version = field ? atoll(field + 10) : -1;
+    printf("%lld %lld\n", version, read_at);
+    return version;
+}
+
 static int watch(const char *dir, const char *file, long long final) {
     int in = inotify_init1(IN_CLOEXEC);
     if (in < 0 || inotify_add_watch(in, dir, IN_MOVED_TO) < 0) die("inotify");
@@ -96,16 +117,7 @@ static int watch(const char *dir, const char *file, long long final) {
             struct inotify_event *event = (struct inotify_event *)p;
             p += sizeof *event + event->len;
             if (event->len == 0 || strcmp(event->name, file) != 0) continue;
-            int fd = open(path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0) die("open");
-            ssize_t total = 0, got;
-            while ((got = read(fd, buffer + total, (64 << 20) - total)) > 0) total += got;
-            close(fd);
-            buffer[total < (64 << 20) ? total : total - 1] = 0;
-            long long read_at = now_ns(CLOCK_REALTIME);
-            char *field = strstr(buffer, "\"version\":");
-            version = field ? atoll(field + 10) : -1;
-            printf("%lld %lld\n", version, read_at);
+            version = read_and_report(path, buffer, 0);
         }
     }
     printf("cpu %lld\n", cpu_ns() - cpu_at_ready);
@@ -128,18 +140,7 @@ static int watch_lib(const char *dir, const char *file, long long final) {
         struct inotify_event *event = inotifytools_next_event(-1);
         if (!event) die("inotifytools_next_event");
         if (event->len == 0 || strcmp(event->name, file) != 0) continue;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) die("open");
-        struct stat st;
-        if (fstat(fd, &st) != 0) die("fstat");
-        ssize_t total = 0, got;
-        while ((got = read(fd, buffer + total, (64 << 20) - total)) > 0) total += got;
-        close(fd);
-        buffer[total < (64 << 20) ? total : total - 1] = 0;
-        long long read_at = now_ns(CLOCK_REALTIME);
-        char *field = strstr(buffer, "\"version\":");
-        version = field ? atoll(field + 10) : -1;
-        printf("%lld %lld\n", version, read_at);
+        version = read_and_report(path, buffer, 1);
     }
     printf("cpu %lld\n", cpu_ns() - cpu_at_ready);
     return 0;
