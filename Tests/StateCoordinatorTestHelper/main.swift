@@ -100,8 +100,8 @@ case "read-loop":
 
 case "watch":
     // watch DIR [poll]: prints "v <version> <counter>" per snapshot and one line per other event
-    // until stdin closes, then "stats <delivered> <missed> <problems>"; exits 1 if versions went
-    // backwards within a store identity.
+    // until stdin closes, then "stats <delivered> <missed> <problems> <resynchronizations> <mode>";
+    // exits 1 if versions went backwards within a store identity.
     var watchOptions = WatchOptions()
     watchOptions.forcePolling = arguments.count > 2 && arguments[2] == "poll"
     do {
@@ -109,7 +109,8 @@ case "watch":
         let watch = store.watch(options: watchOptions)
         Thread.detachNewThread {
             while readLine() != nil {}
-            emit("stats \(watch.statistics.delivered) \(watch.statistics.missedEvents) \(watch.statistics.problems) \(watch.mode)")
+            let statistics = watch.statistics
+            emit("stats \(statistics.delivered) \(statistics.missedEvents) \(statistics.problems) \(statistics.resynchronizations) \(watch.mode)")
             exit(0)
         }
         let done = DispatchSemaphore(value: 0)

@@ -86,5 +86,78 @@ struct WatchProcessTests {
         #expect(result.status == 0)
         #expect(result.stdout.contains("stats"))
     }
+
+    /// The numbers of a helper's final "stats" line.
+    private func statistics(_ stdout: String) -> (delivered: Int, missed: Int, problems: Int, resynchronizations: Int, mode: String)? {
+        guard let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("stats ") }) else { return nil }
+        let fields = line.split(separator: " ", maxSplits: 5).map(String.init)
+        guard fields.count == 6, let d = Int(fields[1]), let m = Int(fields[2]), let p = Int(fields[3]), let r = Int(fields[4]) else {
+            return nil
+        }
+        return (d, m, p, r, fields[5])
+    }
+
+    /// A real kernel queue overflow, not a scripted one: the reader's inotify queue is made 16
+    /// events long, the reader is stopped while 40 commits queue about 120 events, then resumed.
+    @Test(.enabled(if: geteuid() == 0, "lowering fs.inotify.max_queued_events needs root (CI runs as root)"))
+    func aRealQueueOverflowEndsInOneFullReloadOfTheNewestVersion() throws {
+        _ = try StateStore<JSONValue>.create(in: dir.path)
+        let sysctl = "/proc/sys/fs/inotify/max_queued_events"
+        let original = try String(contentsOfFile: sysctl, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        // The limit is read when an inotify instance is created: only the reader started in this
+        // window gets the short queue.
+        try "16".write(toFile: sysctl, atomically: false, encoding: .utf8)
+        let reader: RunningHelper
+        do {
+            defer { try? original.write(toFile: sysctl, atomically: false, encoding: .utf8) }
+            reader = try RunningHelper(["watch", dir.path])
+            #expect(reader.waitForLine { $0 == "v 0 0" })
+        }
+        #expect(try String(contentsOfFile: sysctl, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == original)
+        reader.signal(SIGSTOP)
+        #expect(try HelperProcess.run(["incr", dir.path, "40"]).status == 0)
+        reader.signal(SIGCONT)
+        #expect(reader.waitForLine(timeout: .seconds(5)) { $0 == "v 40 40" }, "\(reader.lines)")
+        reader.closeInput()
+        let result = reader.waitForExit()
+        #expect(result.status == 0, "\(result.stderr)")
+        let stats = try #require(statistics(result.stdout), "\(result.stdout)")
+        #expect(stats.resynchronizations >= 1, "no IN_Q_OVERFLOW was handled: \(result.stdout)")
+        #expect(stats.problems == 0 && stats.mode == "inotify")
+    }
+
+    /// A user out of inotify instances (`fs.inotify.max_user_instances`, 128 by default): the
+    /// reader, run as that user, follows by polling and says why.
+    @Test(.enabled(if: geteuid() == 0, "running processes as another user needs root (CI runs as root)"))
+    func aUserOutOfInotifyInstancesIsFollowedByPolling() throws {
+        _ = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(fileMode: 0o644))
+        chmod(dir.path, 0o755)
+        let asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups"]
+        let exhaust = """
+            import ctypes, sys
+            libc = ctypes.CDLL(None, use_errno=True)
+            held = []
+            while (fd := libc.inotify_init1(0o2000000)) >= 0: held.append(fd)
+            print(len(held), ctypes.get_errno(), flush=True)
+            sys.stdin.read()
+            """
+        let hog = try RunningHelper(
+            asNobody + ["/usr/bin/python3", "-c", exhaust], executable: URL(fileURLWithPath: "/usr/bin/setpriv"))
+        defer {
+            hog.closeInput()
+            _ = hog.waitForExit()
+        }
+        #expect(hog.waitForLine { $0.hasSuffix(" \(EMFILE)") }, "\(hog.lines)")
+        let reader = try RunningHelper(
+            asNobody + [HelperProcess.url.path, "watch", dir.path], executable: URL(fileURLWithPath: "/usr/bin/setpriv"))
+        #expect(reader.waitForLine { $0 == "v 0 0" }, "\(reader.lines)")
+        #expect(try HelperProcess.run(["incr", dir.path, "5"]).status == 0)
+        #expect(reader.waitForLine(timeout: .seconds(5)) { $0 == "v 5 5" }, "\(reader.lines)")
+        reader.closeInput()
+        let result = reader.waitForExit()
+        #expect(result.status == 0, "\(result.stderr)")
+        let stats = try #require(statistics(result.stdout), "\(result.stdout)")
+        #expect(stats.mode.hasPrefix("polling") && stats.mode.contains("too many inotify instances"), "\(stats.mode)")
+    }
 }
 }
