@@ -257,7 +257,8 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     }
 
     private func reloadLocked(_ trigger: Trigger) {
-        guard let last = progress.withLock({ $0.stopped ? nil : Optional($0.lastIdentity) }) else { return }
+        let (stopped, last) = progress.withLock { ($0.stopped, $0.lastIdentity) }
+        guard !stopped else { return }
         // The file opened, unread when it is the one last delivered or reported.
         var opened: FileIdentity?
         do {
