@@ -43,8 +43,14 @@ public final class StateReader<State: Codable & Sendable>: Sendable {
         // The sink may run on the hub thread: it only stores the snapshot and hands the callback on.
         let created = StateFollower<State>(handle: handle, options: options, since: nil, everyVersion: false) { event in
             if case .snapshot(let snapshot) = event {
-                latest.snapshot.withLock { $0 = snapshot }
+                // The previous snapshot is freed after the lock is released, not while a tick
+                // loop may be waiting for it.
+                let previous = latest.snapshot.withLock { current in
+                    defer { current = snapshot }
+                    return current
+                }
                 observer?(snapshot)
+                _ = consume previous
             }
             if let (callback, queue) = callbacks { queue.async { callback(event) } }
         }

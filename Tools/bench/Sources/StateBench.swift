@@ -117,16 +117,16 @@ extension StateBench {
 
         /// Like ``watch()``, timing each version when the StateReader's `current` began to return
         /// it, which is what a tick loop reading `current` sees. The reader has no callback (a
-        /// tick loop needs none); the benchmark's observer only appends the snapshot's `loadedAt`.
+        /// tick loop needs none); the benchmark's observer, called right after the snapshot is
+        /// stored, only appends the time.
         private func watchWithReader() async throws {
             let store = try StateStore<BenchState>(directory: dir, options: StateStoreOptions(readOnly: true))
             let seen = Mutex<[(UInt64, Int64)]>([])
             let done = AsyncStream<Void>.makeStream()
             let until = until
             let reader = try store.reader(options: WatchOptions(forcePolling: poll), observingStores: { snapshot in
-                // Runs right after `current` began to return the snapshot; its loadedAt is when it
-                // was decoded, a few instructions earlier.
-                let held = Int64((snapshot.loadedAt.timeIntervalSince1970 * 1e9).rounded())
+                // Runs right after `current` began to return the snapshot.
+                let held = Clock.realtime()
                 seen.withLock { $0.append((snapshot.version, held)) }
                 if snapshot.version >= until { done.continuation.finish() }
             })
