@@ -104,14 +104,21 @@ struct WatchProcessTests {
         _ = try StateStore<JSONValue>.create(in: dir.path)
         let sysctl = "/proc/sys/fs/inotify/max_queued_events"
         let original = try String(contentsOfFile: sysctl, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        /// Writes a sysctl with one write(2) into the existing file; true on success.
+        func set(_ value: String) -> Bool {
+            let fd = open(sysctl, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            return value.utf8CString.withUnsafeBytes { write(fd, $0.baseAddress, $0.count - 1) } == value.utf8.count
+        }
         // The limit is read when an inotify instance is created: only the reader started in this
         // window gets the short queue.
-        try "16".write(toFile: sysctl, atomically: false, encoding: .utf8)
+        try #require(set("16"), "could not write \(sysctl): \(String(cString: strerror(errno)))")
         let reader: RunningHelper
         do {
-            defer { try? original.write(toFile: sysctl, atomically: false, encoding: .utf8) }
+            defer { #expect(set(original), "could not restore \(sysctl) to \(original)") }
             reader = try RunningHelper(["watch", dir.path])
-            #expect(reader.waitForLine { $0 == "v 0 0" })
+            #expect(reader.waitForLine { $0 == "v 0 0" }, "\(reader.lines)")
         }
         #expect(try String(contentsOfFile: sysctl, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == original)
         reader.signal(SIGSTOP)

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SystemPackage
 import Testing
 
 @testable @_spi(FaultInjection) @_spi(Benchmark) import StateCoordinator
@@ -16,8 +17,9 @@ struct WatchTests {
     final class Collected: Sendable {
         private let events = Mutex<[WatchEvent<JSONValue>]>([])
         func append(_ event: WatchEvent<JSONValue>) { events.withLock { $0.append(event) } }
-        var versions: [UInt64] {
-            events.withLock { $0.compactMap { if case .snapshot(let s) = $0 { s.version } else { nil } } }
+        var versions: [UInt64] { snapshots.map(\.version) }
+        var snapshots: [StateSnapshot<JSONValue>] {
+            events.withLock { $0.compactMap { if case .snapshot(let s) = $0 { s } else { nil } } }
         }
         var kinds: [String] {
             events.withLock {
@@ -215,6 +217,78 @@ struct WatchTests {
         #expect(reader.current.state["halt"] == true)
         #expect(reader.mode == .inotify)
         reader.close()
+    }
+
+    // MARK: Reading a closed temp file ahead of its rename
+
+    /// A state file for the version after the current one, as a writer of ours would write it.
+    private func nextVersionFile(of store: StateStore<JSONValue>, state: JSONValue) throws -> [UInt8] {
+        let current = try store.read()
+        let bytes = try StateEncoding.encode(state, limit: 1 << 20)
+        let header = StateFileHeader(
+            format: StateFileHeader.formatIdentifier, revision: StateFileHeader.currentRevision, store: current.storeID,
+            version: current.version + 1, committedAt: CommitTimestamp.format(Date()),
+            writer: WriterIdentity(pid: getpid(), host: "test", label: "test"), settings: current.settings,
+            stateBytes: bytes.count, checksum: Checksum.of(bytes))
+        return try StateFileCodec.encode(header: header, stateBytes: bytes)
+    }
+
+    @Test func aTempFileClosedBeforeItsFsyncIsReadAheadAndDeliveredAtItsRename() async throws {
+        _ = try store()
+        // A slow fsync (as on a busy disk) leaves the watcher time to read the closed temp file.
+        var options = StateStoreOptions()
+        options.systemCalls.fsync = { (fd) throws(Errno) in
+            usleep(20_000)
+            try SystemCalls.live.fsync(fd)
+        }
+        let writer = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let (follower, collected) = follow(try StateStore<JSONValue>(directory: dir.path))
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        for n in 1...5 { try await writer.update { $0["n"] = .int(Int64(n)) } }
+        #expect(collected.waitFor { $0.versions == [0, 1, 2, 3, 4, 5] }, "\(collected.versions)")
+        #expect(follower.statistics.readAhead == 5)
+        // Each version read once: the first from NAME.json, the others from their temp files.
+        #expect(follower.statistics.reloads == 6)
+    }
+
+    @Test func aTempFileThatIsNeverRenamedIsNeverDelivered() async throws {
+        let store = try store()
+        let (follower, collected) = follow(store)
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        // A writer that closed its temp file and died before the rename.
+        let orphan = dir.file(TempFileName.make(prefix: ".state.tmp-"))
+        try Data(try nextVersionFile(of: store, state: ["from": "orphan"])).write(to: URL(fileURLWithPath: orphan))
+        usleep(200_000)
+        #expect(collected.versions == [0])
+        try await store.update { $0["from"] = "writer" }  // sweeps the orphan, commits version 1
+        #expect(collected.waitFor { $0.versions == [0, 1] })
+        #expect(collected.snapshots.last?.state["from"] == "writer")
+    }
+
+    @Test func aTempFileChangedAfterItWasClosedIsReadAgainAfterItsRename() throws {
+        let store = try store()
+        let (follower, collected) = follow(store, options: WatchOptions(consistencyCheckInterval: nil))
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        // Against the protocol: the temp file is closed (the watcher reads it ahead), then
+        // changed through a second descriptor still open, and renamed before that one is closed.
+        let temp = dir.file(TempFileName.make(prefix: ".state.tmp-"))
+        let first = try nextVersionFile(of: store, state: ["copy": "first"])
+        let second = try nextVersionFile(of: store, state: ["copy": "second, longer"])
+        let writing = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o640)
+        let stillOpen = open(temp, O_WRONLY)
+        #expect(writing >= 0 && stillOpen >= 0)
+        #expect(first.withUnsafeBytes { write(writing, $0.baseAddress, $0.count) } == first.count)
+        close(writing)
+        usleep(100_000)
+        #expect(second.withUnsafeBytes { pwrite(stillOpen, $0.baseAddress, $0.count, 0) } == second.count)
+        #expect(rename(temp, dir.file("state.json")) == 0)
+        defer { close(stillOpen) }
+        #expect(collected.waitFor { $0.versions == [0, 1] })
+        #expect(collected.snapshots.last?.state["copy"] == "second, longer")
+        #expect(follower.statistics.readAhead == 0)
     }
 
     @Test func anUnchangedFileIsNotReadAgain() throws {

@@ -37,14 +37,17 @@ struct AtomicReplace {
         beforeRename: () throws(StateStoreError) -> Void = {}
     ) throws(StateStoreError) {
         let (temp, fd) = try createTemp(prefix: tempPrefix)
+        var syncFD: OwnedDescriptor?
         do throws(StateStoreError) {
-            try prepare(fd, path: path(temp), bytes: bytes, attributes: attributes, durability: durability)
+            if durability != .none { syncFD = try openForSync(temp) }
+            try prepare(fd, syncFD: syncFD, path: path(temp), bytes: bytes, attributes: attributes)
             try beforeRename()
             do { try calls.rename(directory, temp, target) } catch {
                 throw StateStoreError.system(.rename, path: path(temp) + " -> " + path(target), errno: error)
             }
         } catch {
             try? fd.close()
+            try? syncFD?.close()
             try? calls.unlink(directory, temp, false)
             throw error
         }
@@ -74,9 +77,23 @@ struct AtomicReplace {
         }
     }
 
-    /// Sets the attributes, writes every byte, fsyncs and closes the temp file.
+    /// A read-only descriptor of the new temp file, opened before anything is written to it, to
+    /// fsync it after the written descriptor is closed: the close is what tells watchers (through
+    /// `IN_CLOSE_WRITE`) that the file is complete, and closing before the fsync gives them the
+    /// fsync's time to read and verify it ahead of the rename. Opened first, so that its fsync
+    /// reports every writeback error of the file (Linux tracks them per open file since 4.13).
+    private func openForSync(_ temp: String) throws(StateStoreError) -> OwnedDescriptor {
+        do {
+            return OwnedDescriptor(try calls.open(directory, temp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0), calls: calls)
+        } catch {
+            throw .system(.createTemp, path: path(temp), errno: error)
+        }
+    }
+
+    /// Sets the attributes, writes every byte and closes the temp file, then fsyncs it through
+    /// `syncFD` (none: no fsync).
     private func prepare(
-        _ fd: OwnedDescriptor, path: String, bytes: [UInt8], attributes: Attributes, durability: Durability
+        _ fd: OwnedDescriptor, syncFD: OwnedDescriptor?, path: String, bytes: [UInt8], attributes: Attributes
     ) throws(StateStoreError) {
         do {
             // fchmod, not the open mode: the open mode is filtered by the umask, and the new
@@ -85,11 +102,11 @@ struct AtomicReplace {
             if let owner = attributes.owner { try calls.fchown(fd.rawValue, owner.user, owner.group) }
         } catch { throw .system(.setPermissions, path: path, errno: error) }
         try writeAll(fd, bytes: bytes, path: path)
-        if durability != .none {
-            do { try calls.fsync(fd.rawValue) } catch { throw .system(.syncFile, path: path, errno: error) }
-        }
         // close can report a deferred write error (NFS, quota): a failure here is a failed write.
         do { try fd.close() } catch { throw .system(.write, path: path, errno: error) }
+        guard let syncFD else { return }
+        do { try calls.fsync(syncFD.rawValue) } catch { throw .system(.syncFile, path: path, errno: error) }
+        do { try syncFD.close() } catch { throw .system(.syncFile, path: path, errno: error) }
     }
 
     private func writeAll(_ fd: OwnedDescriptor, bytes: [UInt8], path: String) throws(StateStoreError) {

@@ -4,12 +4,14 @@ struct StoreFiles: Sendable, Equatable {
     /// never be the prefix of another store's names in the same directory.
     let name: String
 
-    /// `NAME.json`: the state file, only ever replaced by `rename(2)`.
-    var stateFile: String { name + ".json" }
+    /// `NAME.json`: the state file, only ever replaced by `rename(2)`. (Stored, as is
+    /// ``tempPrefix``: a watcher compares every event's name with them.)
+    let stateFile: String
     /// `NAME.lock`: the lockfile, created once and never deleted, truncated or replaced.
     var lockFile: String { name + ".lock" }
-    /// `.NAME.tmp-`: the prefix of temp files, which readers and watchers ignore.
-    var tempPrefix: String { "." + name + ".tmp-" }
+    /// `.NAME.tmp-`: the prefix of temp files, which readers ignore (watchers read one that was
+    /// just closed ahead of its rename; see the Watching article).
+    let tempPrefix: String
     /// `NAME.history`: the directory of kept past versions.
     var historyDirectory: String { name + ".history" }
 
@@ -41,5 +43,7 @@ struct StoreFiles: Sendable, Equatable {
                 hint: "Use 1 to \(Self.maximumNameLength) letters, digits, '_' or '-' (no dots or slashes).")
         }
         self.name = name
+        stateFile = name + ".json"
+        tempPrefix = "." + name + ".tmp-"
     }
 }

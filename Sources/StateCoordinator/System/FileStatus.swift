@@ -23,6 +23,8 @@ public struct FileStatus: Sendable, Equatable {
     public var linkCount: UInt64
     /// `st_ctim` in nanoseconds since the epoch.
     public var changeTimeNanoseconds: Int64 = 0
+    /// `st_mtim` in nanoseconds since the epoch (unlike the change time, a rename leaves it alone).
+    public var modificationTimeNanoseconds: Int64 = 0
 
     /// The permission bits (`st_mode & 07777`).
     public var permissions: UInt32 { mode & 0o7777 }
@@ -42,6 +44,7 @@ public struct FileStatus: Sendable, Equatable {
         size = Int64(raw.st_size)
         linkCount = UInt64(raw.st_nlink)
         changeTimeNanoseconds = Int64(raw.st_ctim.tv_sec) * 1_000_000_000 + Int64(raw.st_ctim.tv_nsec)
+        modificationTimeNanoseconds = Int64(raw.st_mtim.tv_sec) * 1_000_000_000 + Int64(raw.st_mtim.tv_nsec)
     }
 
     /// Creates a status from its parts (for tests).

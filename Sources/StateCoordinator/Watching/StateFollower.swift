@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import Dispatch
+import Foundation
 import Logging
 import Synchronization
 
@@ -42,6 +43,8 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     private let queue: DispatchQueue
     private let sink: @Sendable (WatchEvent<State>) -> Void
     private let progress = Mutex(Progress())
+    /// The last temp file of ours read ahead of its rename (see ``speculate(_:)``).
+    private let speculation = Mutex<Speculation<State>?>(nil)
     /// Serializes reloads between the hub thread (small files, see ``receive(_:)``) and the queue.
     private let reloadGate = Mutex(())
 
@@ -202,14 +205,18 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     /// file is small and no other reload is running: one thread wake-up from rename to delivery
     /// instead of two. Everything else is handed to the queue.
     private func receive(_ event: DirectoryEvent) {
-        // Temp files, history and other stores in the directory: every commit creates and writes a
-        // temp file, so dropping those here saves two thread wake-ups per commit.
-        if case .changed(let name, _) = event, name != handle.files.stateFile { return }
         // Not when every version is wanted: filling a burst from history reads many files.
-        if !everyVersion, case .changed = event,
-            progress.withLock({ ($0.lastIdentity?.size ?? 0) <= Self.inlineReloadLimit }),
-            reloadGate.withLockIfAvailable({ _ in reloadLocked(.notified) }) != nil
-        {
+        let inline = !everyVersion && progress.withLock { ($0.lastIdentity?.size ?? 0) <= Self.inlineReloadLimit }
+        if case .changed(let name, let mask) = event, name != handle.files.stateFile {
+            // Temp files, history and other stores in the directory are not delivered; but a
+            // temp file of ours just closed is the next version, complete, about to be fsynced
+            // and renamed: reading it now leaves only a stat for the rename.
+            if inline, mask & UInt32(IN_CLOSE_WRITE) != 0, name.hasPrefix(handle.files.tempPrefix) {
+                _ = reloadGate.withLockIfAvailable { _ in speculate(name) }
+            }
+            return
+        }
+        if inline, case .changed = event, reloadGate.withLockIfAvailable({ _ in reloadLocked(.notified) }) != nil {
             return
         }
         queue.async { [self] in handle(event) }
@@ -259,14 +266,30 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     private func reloadLocked(_ trigger: Trigger) {
         let (stopped, last) = progress.withLock { ($0.stopped, $0.lastIdentity) }
         guard !stopped else { return }
-        // The file opened, unread when it is the one last delivered or reported.
+        let ahead = speculation.withLock { $0 }
+        // The file opened, unread when it is the one last delivered or reported, or the temp file
+        // already read ahead of its rename.
         var opened: FileIdentity?
+        var readAhead = false
         do {
             let file = try handle.readCurrent { status in
                 opened = FileIdentity(status)
-                return opened == last && trigger != .resynchronize
+                readAhead = ahead.map { $0.key == Speculation<State>.Key(status) } ?? false
+                return readAhead || (opened == last && trigger != .resynchronize)
             }
-            if let file { try deliver(file, trigger: trigger) }
+            if let file {
+                try deliver(file, trigger: trigger)
+            } else if readAhead, let ahead, let opened {
+                try deliver(header: ahead.header, identity: opened, trigger: trigger) {
+                    progress.withLock { $0.statistics.readAhead += 1 }
+                    var snapshot = ahead.snapshot
+                    snapshot.loadedAt = Date()  // it reached the reader now, not when it was read ahead
+                    return snapshot
+                }
+            }
+            // Used, or overtaken (a writer that died before its rename): let it go.
+            let held = progress.withLock { $0.lastVersion }
+            speculation.withLock { if let version = $0?.header.version, let held, version <= held { $0 = nil } }
         } catch where error.code == .notFound {
             markGone()
         } catch {
@@ -283,8 +306,35 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         sink(.problem(error))
     }
 
+    /// Reads a closed temp file of ours, the version a writer is about to rename over the state
+    /// file, and keeps it verified and decoded (or nothing, if it is gone or does not verify).
+    /// When the state file then turns out to be that very file — same device, inode, size and
+    /// modification time, which a rename keeps — it is delivered without reading it again. The
+    /// protocol says a temp file is not changed once closed; the checksum still guards the read.
+    private func speculate(_ name: String) {
+        guard !progress.withLock({ $0.stopped }) else { return }
+        let path = handle.path(name)
+        let ahead: Speculation<State>?
+        if let file = try? StateFileReader(calls: handle.calls).read(directory: AT_FDCWD, name: path, path: path),
+            let snapshot = try? file.snapshot(as: State.self, path: handle.stateFilePath)
+        {
+            ahead = Speculation(key: Speculation<State>.Key(file.status), header: file.header, snapshot: snapshot)
+        } else {
+            ahead = nil
+        }
+        speculation.withLock { $0 = ahead }
+    }
+
     private func deliver(_ file: VerifiedStateFile, trigger: Trigger) throws(StateStoreError) {
-        let identity = FileIdentity(file.status)
+        try deliver(header: file.header, identity: FileIdentity(file.status), trigger: trigger) { () throws(StateStoreError) in
+            try file.snapshot(as: State.self, path: handle.stateFilePath)
+        }
+    }
+
+    private func deliver(
+        header: StateFileHeader, identity: FileIdentity, trigger: Trigger,
+        snapshot makeSnapshot: () throws(StateStoreError) -> StateSnapshot<State>
+    ) throws(StateStoreError) {
         let (previousID, lastVersion) = progress.withLock { progress in
             progress.lastIdentity = identity
             progress.gone = false
@@ -292,18 +342,18 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             return (progress.lastStoreID, progress.lastVersion)
         }
         var since = lastVersion
-        if let previousID, previousID != file.header.store {
-            sink(.storeReset(previousID: previousID, newID: file.header.store))
+        if let previousID, previousID != header.store {
+            sink(.storeReset(previousID: previousID, newID: header.store))
             since = nil
         }
-        if let since, file.header.version <= since { return }
+        if let since, header.version <= since { return }
         if trigger == .consistencyCheck, isOlderThanGrace(identity) {
             progress.withLock { $0.statistics.missedEvents += 1 }
         }
-        if everyVersion, let since, file.header.version > since + 1 {
-            try replayKept(from: since + 1, upTo: file.header.version - 1)
+        if everyVersion, let since, header.version > since + 1 {
+            try replayKept(from: since + 1, upTo: header.version - 1)
         }
-        let snapshot = try file.snapshot(as: State.self, path: handle.stateFilePath)
+        let snapshot = try makeSnapshot()
         progress.withLock { progress in
             progress.lastVersion = snapshot.version
             progress.lastStoreID = snapshot.storeID
@@ -347,3 +397,25 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
 /// The queue every follower's own queue targets, so that following many stores costs at most one
 /// dispatch thread.
 private let sharedTargetQueue = DispatchQueue(label: "StateCoordinator.watch")
+
+/// A version read from a temp file before its rename, and what identifies that file.
+private struct Speculation<State: Sendable>: Sendable {
+    /// Device, inode, size and modification time: what a rename leaves as it was.
+    struct Key: Equatable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modificationTime: Int64
+
+        init(_ status: FileStatus) {
+            device = status.device
+            inode = status.inode
+            size = status.size
+            modificationTime = status.modificationTimeNanoseconds
+        }
+    }
+
+    var key: Key
+    var header: StateFileHeader
+    var snapshot: StateSnapshot<State>
+}

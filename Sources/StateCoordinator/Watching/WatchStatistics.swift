@@ -10,4 +10,7 @@ public struct WatchStatistics: Sendable, Equatable {
     public var problems: Int = 0
     /// Queue overflows and re-arms, each followed by a full reload.
     public var resynchronizations: Int = 0
+    /// Versions delivered from a temp file read while its writer was still fsyncing it, before
+    /// the rename (see the Watching article); counted in ``delivered`` too.
+    public var readAhead: Int = 0
 }
