@@ -18,8 +18,9 @@ public struct StateSnapshot<State: Sendable>: Sendable {
     public var fileSize: Int
     /// The store's settings, as recorded in this version.
     public var settings: StoreSettings
-    /// When this process got this version: finished reading, verifying and decoding it, or
-    /// committed it. For a watcher, `loadedAt` minus ``committedAt`` is how long the version
-    /// took to reach it (both on this host's clock; ``committedAt`` has millisecond precision).
+    /// When this process got this version: read, verified and decoded it, committed it, or —
+    /// for a version a watcher read ahead of its rename — when the rename was seen. For a
+    /// watcher, `loadedAt` minus ``committedAt`` is how long the version took to reach it (both
+    /// on this host's clock; ``committedAt`` has millisecond precision).
     public var loadedAt: Date
 }
