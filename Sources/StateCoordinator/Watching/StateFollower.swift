@@ -43,8 +43,8 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     private let queue: DispatchQueue
     private let sink: @Sendable (WatchEvent<State>) -> Void
     private let progress = Mutex(Progress())
-    /// The last temp file of ours read ahead of its rename (see ``speculate(_:)``).
-    private let speculation = Mutex<Speculation<State>?>(nil)
+    /// The last temp file of ours read ahead of its rename (see ``readAhead(_:)``).
+    private let aheadOfRename = Mutex<ReadAhead<State>?>(nil)
     /// Serializes reloads between the hub thread (small files, see ``receive(_:)``) and the queue.
     private let reloadGate = Mutex(())
 
@@ -212,7 +212,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             // temp file of ours just closed is the next version, complete, about to be fsynced
             // and renamed: reading it now leaves only a stat for the rename.
             if inline, mask & UInt32(IN_CLOSE_WRITE) != 0, name.hasPrefix(handle.files.tempPrefix) {
-                _ = reloadGate.withLockIfAvailable { _ in speculate(name) }
+                _ = reloadGate.withLockIfAvailable { _ in readAhead(name) }
             }
             return
         }
@@ -266,20 +266,20 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     private func reloadLocked(_ trigger: Trigger) {
         let (stopped, last) = progress.withLock { ($0.stopped, $0.lastIdentity) }
         guard !stopped else { return }
-        let ahead = speculation.withLock { $0 }
+        let ahead = aheadOfRename.withLock { $0 }
         // The file opened, unread when it is the one last delivered or reported, or the temp file
         // already read ahead of its rename.
         var opened: FileIdentity?
-        var readAhead = false
+        var isReadAhead = false
         do {
             let file = try handle.readCurrent { status in
                 opened = FileIdentity(status)
-                readAhead = ahead.map { $0.key == Speculation<State>.Key(status) } ?? false
-                return readAhead || (opened == last && trigger != .resynchronize)
+                isReadAhead = ahead?.isFile(status) ?? false
+                return isReadAhead || (opened == last && trigger != .resynchronize)
             }
             if let file {
                 try deliver(file, trigger: trigger)
-            } else if readAhead, let ahead, let opened {
+            } else if isReadAhead, let ahead, let opened {
                 try deliver(header: ahead.header, identity: opened, trigger: trigger) {
                     progress.withLock { $0.statistics.readAhead += 1 }
                     var snapshot = ahead.snapshot
@@ -289,7 +289,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             }
             // Used, or overtaken (a writer that died before its rename): let it go.
             let held = progress.withLock { $0.lastVersion }
-            speculation.withLock { if let version = $0?.header.version, let held, version <= held { $0 = nil } }
+            aheadOfRename.withLock { if let version = $0?.header.version, let held, version <= held { $0 = nil } }
         } catch where error.code == .notFound {
             markGone()
         } catch {
@@ -307,22 +307,20 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     }
 
     /// Reads a closed temp file of ours, the version a writer is about to rename over the state
-    /// file, and keeps it verified and decoded (or nothing, if it is gone or does not verify).
-    /// When the state file then turns out to be that very file — same device, inode, size and
-    /// modification time, which a rename keeps — it is delivered without reading it again. The
-    /// protocol says a temp file is not changed once closed; the checksum still guards the read.
-    private func speculate(_ name: String) {
+    /// file, and keeps it verified and decoded (or nothing, if it is gone or does not verify);
+    /// see ``ReadAhead``.
+    private func readAhead(_ name: String) {
         guard !progress.withLock({ $0.stopped }) else { return }
         let path = handle.path(name)
-        let ahead: Speculation<State>?
+        let ahead: ReadAhead<State>?
         if let file = try? StateFileReader(calls: handle.calls).read(directory: AT_FDCWD, name: path, path: path),
             let snapshot = try? file.snapshot(as: State.self, path: handle.stateFilePath)
         {
-            ahead = Speculation(key: Speculation<State>.Key(file.status), header: file.header, snapshot: snapshot)
+            ahead = ReadAhead(file: file.status, header: file.header, snapshot: snapshot)
         } else {
             ahead = nil
         }
-        speculation.withLock { $0 = ahead }
+        aheadOfRename.withLock { $0 = ahead }
     }
 
     private func deliver(_ file: VerifiedStateFile, trigger: Trigger) throws(StateStoreError) {
@@ -398,24 +396,3 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
 /// dispatch thread.
 private let sharedTargetQueue = DispatchQueue(label: "StateCoordinator.watch")
 
-/// A version read from a temp file before its rename, and what identifies that file.
-private struct Speculation<State: Sendable>: Sendable {
-    /// Device, inode, size and modification time: what a rename leaves as it was.
-    struct Key: Equatable {
-        var device: UInt64
-        var inode: UInt64
-        var size: Int64
-        var modificationTime: Int64
-
-        init(_ status: FileStatus) {
-            device = status.device
-            inode = status.inode
-            size = status.size
-            modificationTime = status.modificationTimeNanoseconds
-        }
-    }
-
-    var key: Key
-    var header: StateFileHeader
-    var snapshot: StateSnapshot<State>
-}
