@@ -9,22 +9,8 @@
 /// change once closed; a change that alters its size or modification time makes it not match,
 /// and it is read the usual way. A temp file that is never renamed is never delivered.
 struct ReadAhead<State: Sendable>: Sendable {
-    /// What identifies the file read: what a rename leaves as it was.
-    private struct Key: Equatable {
-        var device: UInt64
-        var inode: UInt64
-        var size: Int64
-        var modificationTime: Int64
-
-        init(_ status: FileStatus) {
-            device = status.device
-            inode = status.inode
-            size = status.size
-            modificationTime = status.modificationTimeNanoseconds
-        }
-    }
-
-    private let key: Key
+    /// The status of the temp file when it was read.
+    private let file: FileStatus
     /// The header of the version read.
     let header: StateFileHeader
     /// The version, decoded.
@@ -32,11 +18,16 @@ struct ReadAhead<State: Sendable>: Sendable {
 
     /// - Parameter file: the status of the temp file when it was read.
     init(file: FileStatus, header: StateFileHeader, snapshot: StateSnapshot<State>) {
-        key = Key(file)
+        self.file = file
         self.header = header
         self.snapshot = snapshot
     }
 
-    /// Whether the file with this status (the state file just opened) is the one read ahead.
-    func isFile(_ status: FileStatus) -> Bool { key == Key(status) }
+    /// Whether the file with this status (the state file just opened) is the one read ahead: the
+    /// same device, inode, size and modification time, all of which a rename keeps (it changes
+    /// the change time).
+    func isFile(_ status: FileStatus) -> Bool {
+        status.device == file.device && status.inode == file.inode && status.size == file.size
+            && status.modificationTimeNanoseconds == file.modificationTimeNanoseconds
+    }
 }
