@@ -136,13 +136,16 @@ case "watch":
     } catch { fail("open failed: \(error)") }
 
 case "churn":
-    // churn DIR CYCLES: subscribes and cancels CYCLES times; prints "fds N threads N" before and after.
+    // churn DIR CYCLES: subscribes and cancels CYCLES times; prints "fds N threads N" before and
+    // after (after: once the counts are back to where they were, or after 6 s, as dispatch lets
+    // an idle worker thread go only after a while).
     let cycles = Int(arguments[2])!
-    @Sendable func census() -> String {
+    @Sendable func census() -> (fds: Int, threads: Int) {
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
         let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
-        return "fds \(fds) threads \(threads)"
+        return (fds, threads)
     }
+    @Sendable func line(_ counts: (fds: Int, threads: Int)) -> String { "fds \(counts.fds) threads \(counts.threads)" }
     do {
         let store = try StateStore<JSONValue>(directory: directory, options: StateStoreOptions(readOnly: true))
         let done = DispatchSemaphore(value: 0)
@@ -153,10 +156,15 @@ case "churn":
             }
             await cycle()  // warm up: starts the watch hub thread once for the process
             try? await Task.sleep(for: .milliseconds(200))
-            emit(census())
+            let before = census()
+            emit(line(before))
             for _ in 0..<cycles { await cycle() }
-            try? await Task.sleep(for: .milliseconds(500))
-            emit(census())
+            var after = census()
+            for _ in 0..<60 where after.fds != before.fds || after.threads > before.threads {
+                try? await Task.sleep(for: .milliseconds(100))
+                after = census()
+            }
+            emit(line(after))
             done.signal()
         }
         done.wait()
