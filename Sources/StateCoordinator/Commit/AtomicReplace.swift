@@ -28,35 +28,66 @@ struct AtomicReplace {
     /// Writes `bytes` to a new temp file named with `tempPrefix`, then renames it over `target`.
     ///
     /// - Parameter beforeRename: runs after the temp file is durable, just before the rename (the
-    ///   history link of the outgoing version goes there).
+    ///   history link of the outgoing version and the lock check go there).
+    /// - Returns: the new state file, kept open (see ``PinnedFile``).
     /// - Throws: a ``StateStoreError`` naming the step, path and errno. Before the rename the old
-    ///   file is untouched and the temp file removed; a failure of the directory fsync leaves the
-    ///   new file in place, which the error says.
+    ///   file is untouched and the temp file removed. After a failed rename or directory fsync the
+    ///   store looks at what `target` now is, and the error's ``StateStoreError/outcome`` says
+    ///   whether the new version was committed.
+    @discardableResult
     func replace(
         _ target: String, with bytes: [UInt8], tempPrefix: String, attributes: Attributes, durability: Durability,
         beforeRename: () throws(StateStoreError) -> Void = {}
-    ) throws(StateStoreError) {
+    ) throws(StateStoreError) -> PinnedFile {
         let (temp, fd) = try createTemp(prefix: tempPrefix)
-        var syncFD: OwnedDescriptor?
+        let pinned: PinnedFile
         do throws(StateStoreError) {
-            if durability != .none { syncFD = try openForSync(temp) }
-            try prepare(fd, syncFD: syncFD, path: path(temp), bytes: bytes, attributes: attributes)
+            pinned = try openForSync(temp)
+            try prepare(fd, syncFD: durability == .none ? nil : pinned.descriptor, path: path(temp), bytes: bytes, attributes: attributes)
             try beforeRename()
-            do { try calls.rename(directory, temp, target) } catch {
-                throw StateStoreError.system(.rename, path: path(temp) + " -> " + path(target), errno: error)
-            }
         } catch {
             try? fd.close()
-            try? syncFD?.close()
             try? calls.unlink(directory, temp, false)
             throw error
         }
-        guard durability == .full else { return }
+        do { try calls.rename(directory, temp, target) } catch {
+            throw failedRename(temp: temp, target: target, pinned: pinned, errno: error)
+        }
+        guard durability == .full else { return pinned }
         // Without this fsync the rename lives only in the page cache: after a power loss the
         // directory may still name the old file, and a commit we acknowledged would be gone.
         do { try calls.fsync(directory) } catch {
-            throw StateStoreError.system(.syncDirectory, path: directoryPath, errno: error, stateUnchanged: false)
+            var failure = StateStoreError.system(.syncDirectory, path: directoryPath, errno: error, stateUnchanged: false)
+            failure.outcome = .committedDurabilityUnknown
+            failure.message += " Outcome: \(CommitOutcome.committedDurabilityUnknown)."
+            throw failure
         }
+        return pinned
+    }
+
+    /// A rename that reported an error may still have taken effect (seen under a crashing file
+    /// system): find out from what `target` is now, and say so in the error. The temp file is
+    /// removed only when the rename did not take effect.
+    private func failedRename(temp: String, target: String, pinned: PinnedFile, errno: Errno) -> StateStoreError {
+        let outcome: CommitOutcome
+        switch Result(catching: { () throws(Errno) in try calls.fstatat(directory, target) }) {
+        case .success(let now) where now.device == pinned.status.device && now.inode == pinned.status.inode:
+            outcome = .committedDurabilityUnknown
+        case .success, .failure(.noSuchFileOrDirectory):
+            outcome = .notCommitted
+        case .failure:
+            outcome = .unknown
+        }
+        if outcome != .committedDurabilityUnknown,
+            let left = try? calls.fstatat(directory, temp), left.device == pinned.status.device, left.inode == pinned.status.inode
+        {
+            try? calls.unlink(directory, temp, false)
+        }
+        var error = StateStoreError.system(
+            .rename, path: path(temp) + " -> " + path(target), errno: errno, stateUnchanged: outcome == .notCommitted)
+        error.outcome = outcome
+        error.message += " Outcome: \(outcome)."
+        return error
     }
 
     private func path(_ name: String) -> String { directoryPath + "/" + name }
@@ -77,15 +108,20 @@ struct AtomicReplace {
         }
     }
 
-    /// A read-only descriptor of the new temp file, opened before anything is written to it, to
-    /// fsync it after the written descriptor is closed: the close is what tells watchers (through
-    /// `IN_CLOSE_WRITE`) that the file is complete, and closing before the fsync gives them the
-    /// fsync's time to read and verify it ahead of the rename. Opened first, so that its fsync
-    /// reports every writeback error of the file (Linux tracks them per open file since 4.13).
-    private func openForSync(_ temp: String) throws(StateStoreError) -> OwnedDescriptor {
-        do {
-            return OwnedDescriptor(try calls.open(directory, temp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0), calls: calls)
-        } catch {
+    /// A read-only descriptor of the new temp file, opened before anything is written to it: it
+    /// fsyncs the file after the written descriptor is closed (the close is what tells watchers,
+    /// through `IN_CLOSE_WRITE`, that the file is complete, and closing before the fsync gives
+    /// them the fsync's time to read and verify it ahead of the rename), it reports every
+    /// writeback error of the file (Linux tracks them per open file since 4.13, so it is opened
+    /// first), and it pins the new state file's inode for the commit cache and for finding out
+    /// whether a failed rename took effect.
+    private func openForSync(_ temp: String) throws(StateStoreError) -> PinnedFile {
+        let fd: CInt
+        do { fd = try calls.open(directory, temp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0) } catch {
+            throw .system(.createTemp, path: path(temp), errno: error)
+        }
+        do { return PinnedFile(descriptor: fd, status: try calls.fstat(fd), calls: calls) } catch {
+            try? calls.close(fd)
             throw .system(.createTemp, path: path(temp), errno: error)
         }
     }
@@ -93,7 +129,7 @@ struct AtomicReplace {
     /// Sets the attributes, writes every byte and closes the temp file, then fsyncs it through
     /// `syncFD` (none: no fsync).
     private func prepare(
-        _ fd: OwnedDescriptor, syncFD: OwnedDescriptor?, path: String, bytes: [UInt8], attributes: Attributes
+        _ fd: OwnedDescriptor, syncFD: CInt?, path: String, bytes: [UInt8], attributes: Attributes
     ) throws(StateStoreError) {
         do {
             // fchmod, not the open mode: the open mode is filtered by the umask, and the new
@@ -105,8 +141,7 @@ struct AtomicReplace {
         // close can report a deferred write error (NFS, quota): a failure here is a failed write.
         do { try fd.close() } catch { throw .system(.write, path: path, errno: error) }
         guard let syncFD else { return }
-        do { try calls.fsync(syncFD.rawValue) } catch { throw .system(.syncFile, path: path, errno: error) }
-        do { try syncFD.close() } catch { throw .system(.syncFile, path: path, errno: error) }
+        do { try calls.fsync(syncFD) } catch { throw .system(.syncFile, path: path, errno: error) }
     }
 
     private func writeAll(_ fd: OwnedDescriptor, bytes: [UInt8], path: String) throws(StateStoreError) {

@@ -16,6 +16,8 @@ struct BatchCommit<State: Codable & Sendable> {
         var header: StateFileHeader
         var status: FileStatus
         var state: State
+        /// The file this process committed, kept open; nil when the base was read from disk.
+        var committed: PinnedFile?
     }
 
     /// Commits a batch and answers every update in it.
@@ -33,10 +35,12 @@ struct BatchCommit<State: Codable & Sendable> {
             try OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory, files: handle.files)
                 .sweep(logger: handle.options.logger)
             var base = try currentBase(dir)
-            try commit(batch, onto: &base, directory: dir)
+            try commit(batch, onto: &base, directory: dir, lock: lock)
             cache.store(
-                (try? handle.calls.fstatat(dir.rawValue, handle.files.stateFile)).map {
-                    CommitCache.Entry(identity: FileIdentity($0), header: base.header, status: base.status, state: base.state)
+                base.committed.flatMap { file in
+                    (try? handle.calls.fstat(file.descriptor)).map {
+                        CommitCache.Entry(file: file, committed: $0, header: base.header, status: base.status, state: base.state)
+                    }
                 })
             lock.release()
         } catch {
@@ -48,20 +52,23 @@ struct BatchCommit<State: Codable & Sendable> {
     /// The current version: the one this process committed last if the file is untouched since,
     /// else read, verified and decoded from the file.
     private func currentBase(_ dir: OwnedDescriptor) throws(StateStoreError) -> Base {
-        let identity = (try? handle.calls.fstatat(dir.rawValue, handle.files.stateFile)).map(FileIdentity.init)
-        if let cached = cache.entry(matching: identity) {
-            return Base(header: cached.header, status: cached.status, state: cached.state)
+        let named = try? handle.calls.fstatat(dir.rawValue, handle.files.stateFile)
+        if let cached = cache.entry(matching: named) {
+            return Base(header: cached.header, status: cached.status, state: cached.state, committed: cached.file)
         }
         let current = try handle.readCurrent(directory: dir.rawValue)
         return Base(
             header: current.header, status: current.status,
-            state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath))
+            state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath),
+            committed: nil)
     }
 
     /// Applies the updates to `base` and commits them as one version. When the combined state
     /// cannot be encoded (too large, NaN), each update is committed on its own so that only the
     /// offending one fails.
-    private func commit(_ updates: [PendingUpdate<State>], onto base: inout Base, directory: OwnedDescriptor) throws(StateStoreError) {
+    private func commit(
+        _ updates: [PendingUpdate<State>], onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
+    ) throws(StateStoreError) {
         var state = base.state
         var accepted: [PendingUpdate<State>] = []
         for update in updates {
@@ -84,10 +91,10 @@ struct BatchCommit<State: Codable & Sendable> {
             stateBytes = try StateEncoding.encode(state, limit: base.header.settings.maximumStateBytes)
         } catch {
             guard accepted.count > 1 else { return accepted[0].fail(error) }
-            for update in accepted { try commit([update], onto: &base, directory: directory) }
+            for update in accepted { try commit([update], onto: &base, directory: directory, lock: lock) }
             return
         }
-        let snapshot = try write(state, stateBytes: stateBytes, onto: &base, directory: directory)
+        let snapshot = try write(state, stateBytes: stateBytes, onto: &base, directory: directory, lock: lock)
         for update in accepted { update.succeed(with: snapshot) }
     }
 
@@ -98,7 +105,9 @@ struct BatchCommit<State: Codable & Sendable> {
     }
 
     /// Writes the next version and makes it the base.
-    private func write(_ state: State, stateBytes: [UInt8], onto base: inout Base, directory: OwnedDescriptor) throws(StateStoreError) -> StateSnapshot<State> {
+    private func write(
+        _ state: State, stateBytes: [UInt8], onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
+    ) throws(StateStoreError) -> StateSnapshot<State> {
         let now = Date()
         let header = StateFileHeader(
             format: StateFileHeader.formatIdentifier, revision: StateFileHeader.currentRevision,
@@ -110,24 +119,32 @@ struct BatchCommit<State: Codable & Sendable> {
         let settings = outgoing.settings
         let durability = handle.options.durability
         let history = handle.history(directory.rawValue)
+        let committed: PinnedFile
         do {
-            try AtomicReplace(calls: handle.calls, directory: directory.rawValue, directoryPath: handle.directory).replace(
+            committed = try AtomicReplace(calls: handle.calls, directory: directory.rawValue, directoryPath: handle.directory).replace(
                 handle.files.stateFile, with: file, tempPrefix: handle.files.tempPrefix,
                 attributes: .init(mode: base.status.permissions, owner: ownerToKeep(base.status)),
                 durability: durability
             ) { () throws(StateStoreError) in
+                // The lockfile may have been replaced while we held the lock on the old one (an
+                // operator deleting it, `init --force`): then another writer may hold the new one.
+                try lock.checkStillNamed()
                 guard settings.keepHistory > 0 else { return }
                 try history.keep(
                     version: outgoing.version, depth: settings.keepHistory, fileMode: settings.fileMode,
                     synchronize: durability == .full)
             }
-        } catch where error.step == .syncDirectory {
+        } catch where error.outcome == .committedDurabilityUnknown {
             var error = error
             error.message += " Version \(header.version) is visible to readers but may not survive a power loss; do not retry the update blindly."
             error.currentVersion = header.version
             throw error
+        } catch where error.outcome == .unknown {
+            var error = error
+            error.hint = "Read the current version (statectl get --meta) before retrying: version \(header.version) may or may not be committed."
+            throw error
         }
-        base = Base(header: header, status: base.status, state: state)
+        base = Base(header: header, status: base.status, state: state, committed: committed)
         return StateSnapshot(
             state: state, version: header.version, committedAt: CommitTimestamp.parse(header.committedAt) ?? now,
             writer: header.writer, storeID: header.store, checksum: header.checksum, fileSize: file.count,

@@ -25,11 +25,14 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
     public var currentVersion: UInt64?
     /// For ``Code/lockTimeout``: who holds the lock, when it could be found.
     public var lockHolder: LockHolder?
+    /// For a failure at or after the rename of a commit: whether the new version was committed.
+    /// nil for failures before the rename, which never commit anything.
+    public var outcome: CommitOutcome?
 
     /// Creates an error.
     public init(
         _ code: Code, _ message: String, hint: String? = nil, step: Step? = nil, path: String? = nil,
-        errno: Errno? = nil, currentVersion: UInt64? = nil, lockHolder: LockHolder? = nil
+        errno: Errno? = nil, currentVersion: UInt64? = nil, lockHolder: LockHolder? = nil, outcome: CommitOutcome? = nil
     ) {
         self.code = code
         self.message = message
@@ -39,6 +42,7 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
         self.errno = errno
         self.currentVersion = currentVersion
         self.lockHolder = lockHolder
+        self.outcome = outcome
     }
 
     /// One line: the code, the message, and the hint.
@@ -70,6 +74,9 @@ extension StateStoreError {
         public static let conflict = Code("version conflict")
         /// The writer lock was not acquired in time.
         public static let lockTimeout = Code("lock timeout")
+        /// The lockfile was deleted or replaced while a writer held (or was taking) its lock, so
+        /// the lock no longer excluded other writers; nothing was committed.
+        public static let lockLost = Code("lock lost")
         /// An update was started from inside another update's mutation on the same store.
         public static let reentrantUpdate = Code("re-entrant update")
         /// The store lives on a network file system where `flock` and notification are unreliable.
@@ -107,6 +114,7 @@ extension StateStoreError {
         case write = "write"
         case syncFile = "fsync"
         case keepHistory = "keep history"
+        case checkLock = "check lock"
         case rename = "rename"
         case syncDirectory = "fsync directory"
         case createStore = "create store"

@@ -12,26 +12,35 @@ import SystemPackage
 struct StateFileReader {
     let calls: SystemCalls
 
+    /// What to do with a file just opened, decided from its status (see ``read(directory:name:path:deciding:)``).
+    enum Decision {
+        /// Read and verify it.
+        case read
+        /// Leave it: the caller already has this version, or will read it elsewhere.
+        case skip
+    }
+
     /// Reads `name` in the directory and verifies it.
     func read(directory: CInt, name: String, path: String) throws(StateStoreError) -> VerifiedStateFile {
         // The closure never skips, so there is always a file.
-        try read(directory: directory, name: name, path: path, skipping: { _ in false })!
+        try read(directory: directory, name: name, path: path, deciding: { _ in .read })!
     }
 
-    /// Reads `name` in the directory and verifies it, unless `skip` says, from the status of the
-    /// file just opened, that it is a version the caller already has: a watcher's reload then
-    /// costs an open, an fstat and a close.
+    /// Reads `name` in the directory and verifies it, unless `decide` says, from the file just
+    /// opened, to leave it (a version the caller already has: a watcher's reload then costs an
+    /// open, an fstat and a close).
     /// - Parameters:
     ///   - directory: an open descriptor of the store directory.
     ///   - path: the file's path, for messages.
+    ///   - decide: gets the open file (which the caller may keep, to pin it) before anything is
+    ///     read; it also sees files that then fail verification.
     /// - Returns: nil when skipped.
     func read(
-        directory: CInt, name: String, path: String, skipping skip: (FileStatus) -> Bool
+        directory: CInt, name: String, path: String, deciding decide: (PinnedFile) -> Decision
     ) throws(StateStoreError) -> VerifiedStateFile? {
-        let fd: OwnedDescriptor
+        let fd: CInt
         do {
-            fd = OwnedDescriptor(
-                try calls.open(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0), calls: calls)
+            fd = try calls.open(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0)
         } catch .tooManySymbolicLinkLevels {
             throw StateStoreError(
                 .symbolicLink, "\(path) is a symbolic link; the store never follows links.",
@@ -41,21 +50,27 @@ struct StateFileReader {
             throw .system(.readState, path: path, errno: error)
         }
         let status: FileStatus
-        do { status = try calls.fstat(fd.rawValue) } catch { throw .system(.readState, path: path, errno: error) }
-        if skip(status) { return nil }
+        do { status = try calls.fstat(fd) } catch {
+            try? calls.close(fd)
+            throw .system(.readState, path: path, errno: error)
+        }
+        let file = PinnedFile(descriptor: fd, status: status, calls: calls)
+        if decide(file) == .skip { return nil }
         guard status.isRegularFile else {
-            throw StateStoreError(.unverifiable, "\(path) is not a regular file.", step: .readState, path: path)
+            throw StateStoreError(
+                .unverifiable, "\(path) is not a regular file.", hint: "Remove it, or point the store at the right directory.",
+                step: .readState, path: path)
         }
         let bytes = try readVerifyingSize(fd, status: status, path: path)
         let (header, state) = try StateFileCodec.decode(bytes, path: path)
-        return VerifiedStateFile(header: header, stateBytes: state, fileSize: bytes.count, status: status)
+        return VerifiedStateFile(header: header, stateBytes: state, fileSize: bytes.count, file: file)
     }
 
     /// Reads the header's worth first, so that an oversized file is refused by the limit the store
     /// recorded in its header before it is read into memory. What fstat promised plus one byte is
     /// asked for, into one buffer of that size: a file still growing (written in place) shows as
     /// one byte too many, and a checksum that fails.
-    private func readVerifyingSize(_ fd: OwnedDescriptor, status: FileStatus, path: String) throws(StateStoreError) -> [UInt8] {
+    private func readVerifyingSize(_ fd: CInt, status: FileStatus, path: String) throws(StateStoreError) -> [UInt8] {
         let headerWindow = StateFileHeader.maximumLength + 1
         let size = Int(status.size)
         var bytes: [UInt8] = []
@@ -85,9 +100,9 @@ struct StateFileReader {
     }
 
     private func readUpTo(
-        _ fd: OwnedDescriptor, into bytes: inout [UInt8], count: Int, expectedEnd: Int, path: String
+        _ fd: CInt, into bytes: inout [UInt8], count: Int, expectedEnd: Int, path: String
     ) throws(StateStoreError) {
-        do { try calls.read(fd.rawValue, into: &bytes, upTo: count, expectedEnd: expectedEnd) } catch {
+        do { try calls.read(fd, into: &bytes, upTo: count, expectedEnd: expectedEnd) } catch {
             throw .system(.readState, path: path, errno: error)
         }
     }

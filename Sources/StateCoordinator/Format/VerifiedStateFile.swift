@@ -7,8 +7,11 @@ struct VerifiedStateFile: Sendable {
     var stateBytes: ArraySlice<UInt8>
     /// Size of the whole file in bytes.
     var fileSize: Int
-    /// The status of the file that was read (its device and inode identify this version's file).
-    var status: FileStatus
+    /// The file that was read, still open: its device and inode identify this version's file
+    /// for as long as it is held (see ``PinnedFile``).
+    var file: PinnedFile
+    /// The status of the file when it was read.
+    var status: FileStatus { file.status }
 
     /// Decodes the state and wraps it in a snapshot.
     func snapshot<State: Decodable & Sendable>(as type: State.Type, path: String) throws(StateStoreError) -> StateSnapshot<State> {

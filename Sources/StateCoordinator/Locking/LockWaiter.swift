@@ -3,78 +3,137 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Dispatch
 import Foundation
 import Synchronization
 import SystemPackage
 
 /// Waits for a contended writer lock in a blocking `flock(LOCK_EX)` on a thread of its own, so
-/// the lock is taken the moment its holder releases it, while the committing thread waits with a
+/// the lock is taken the moment its holder releases it, while committing threads wait with a
 /// timeout. (Polling with `LOCK_NB` would leave the lock idle between polls and starve waiters
 /// that poll less often.)
 ///
-/// The waiter opens its own descriptor of the lockfile, so the lock it takes belongs to a
-/// separate open file description: when the committing thread gives up, the waiter releases and
-/// closes that descriptor as soon as its `flock` returns, and nothing else is affected.
-final class LockWaiter: Sendable {
-    enum Outcome: Sendable {
+/// **One parked waiter per lockfile.** A wait that times out leaves its waiter parked in
+/// `flock` (a blocked `flock` cannot be cancelled without a signal), and later attempts on the
+/// same lockfile adopt it instead of starting another: against a stalled holder (SIGSTOP), a
+/// bot that retries keeps one thread and one descriptor waiting, however often it times out.
+/// The waiter's descriptor is its own open file description: when it gets the lock it hands it
+/// to a caller that is waiting, or, if none is, releases and closes it at once.
+final class LockWaiter: @unchecked Sendable {
+    /// What a wait gave.
+    enum Outcome {
+        /// The caller owns this descriptor, which holds the lock.
         case acquired(CInt)
         case failed(Errno)
+        /// The name no longer refers to the locked inode: the lockfile was replaced.
+        case replaced
         case timedOut
     }
 
-    private enum Phase {
-        case waiting
-        case acquired(CInt)
-        case failed(Errno)
-        case abandoned
+    private static let parked = Mutex<[HeldLocks.Key: LockWaiter]>([:])
+
+    /// Guards everything below it.
+    private let condition = NSCondition()
+    private let key: HeldLocks.Key
+    private let calls: SystemCalls
+    private var claimants = 0
+    private var waiting = false
+    private var handedOver: CInt?
+    private var failure: Errno?
+
+    private init(key: HeldLocks.Key, calls: SystemCalls) {
+        self.key = key
+        self.calls = calls
     }
 
-    private let phase = Mutex<Phase>(.waiting)
-    private let finished = DispatchSemaphore(value: 0)
+    /// Waits until `deadline` for the lock on the lockfile `key` names, adopting the parked
+    /// waiter of that lockfile if there is one.
+    static func wait(
+        for key: HeldLocks.Key, calls: SystemCalls, directory: CInt, lockFile: String, until deadline: ContinuousClock.Instant
+    ) -> Outcome {
+        let waiter = parked.withLock { parked in
+            if let waiter = parked[key] { return waiter }
+            let waiter = LockWaiter(key: key, calls: calls)
+            parked[key] = waiter
+            return waiter
+        }
+        return waiter.claim(directory: directory, lockFile: lockFile, until: deadline)
+    }
 
-    /// Opens the lockfile and starts waiting for its lock.
-    init(calls: SystemCalls, directory: CInt, lockFile: String) throws(Errno) {
-        let fd = try calls.open(directory, lockFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0)
-        let thread = Thread { [self] in wait(fd, calls: calls) }
+    /// How many waiter threads are parked in `flock` in this process (for tests).
+    static var parkedCount: Int {
+        parked.withLock { $0.values.filter { $0.isWaiting }.count }
+    }
+
+    private var isWaiting: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return waiting
+    }
+
+    private func claim(directory: CInt, lockFile: String, until deadline: ContinuousClock.Instant) -> Outcome {
+        condition.lock()
+        defer { condition.unlock() }
+        claimants += 1
+        defer { claimants -= 1 }
+        while true {
+            if let fd = handedOver {
+                handedOver = nil
+                return .acquired(fd)
+            }
+            if let error = failure {
+                failure = nil
+                return error.rawValue == ESTALE ? .replaced : .failed(error)
+            }
+            if !waiting {
+                // Opened here, on the caller's thread, while its directory descriptor is open.
+                switch openLockFile(directory: directory, lockFile: lockFile) {
+                case .success(let fd): startWaiting(fd)
+                case .failure(let error): return error.rawValue == ESTALE ? .replaced : .failed(error)
+                }
+            }
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { return .timedOut }
+            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(remaining.saturatingNanoseconds) / 1e9))
+        }
+    }
+
+    /// The waiter's own descriptor of the lockfile; `ESTALE` stands for "not the same inode".
+    private func openLockFile(directory: CInt, lockFile: String) -> Result<CInt, Errno> {
+        let fd: CInt
+        do { fd = try calls.open(directory, lockFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0) } catch {
+            return .failure(error == .noSuchFileOrDirectory ? Errno(rawValue: ESTALE) : error)
+        }
+        guard let status = try? calls.fstat(fd), status.device == key.device, status.inode == key.inode else {
+            try? calls.close(fd)
+            return .failure(Errno(rawValue: ESTALE))
+        }
+        return .success(fd)
+    }
+
+    /// Called with the condition locked.
+    private func startWaiting(_ fd: CInt) {
+        waiting = true
+        let thread = Thread { [self] in park(fd) }
         thread.name = "StateCoordinator.LockWaiter"
         thread.start()
     }
 
-    private func wait(_ fd: CInt, calls: SystemCalls) {
-        do {
-            try calls.flock(fd, LOCK_EX)
-            let kept = phase.withLock { phase -> Bool in
-                if case .abandoned = phase { return false }
-                phase = .acquired(fd)
-                return true
-            }
-            if !kept {
-                try? calls.flock(fd, LOCK_UN)
-                try? calls.close(fd)
-            }
-        } catch {
-            phase.withLock { phase in
-                if case .waiting = phase { phase = .failed(error) }
-            }
+    /// The waiter thread: blocks in `flock` until the lock is free, then hands it over.
+    private func park(_ fd: CInt) {
+        let result = Result { () throws(Errno) in try calls.flock(fd, LOCK_EX) }
+        condition.lock()
+        defer { condition.unlock() }
+        waiting = false
+        switch result {
+        case .success where claimants > 0:
+            handedOver = fd
+        case .success:
+            try? calls.flock(fd, LOCK_UN)
+            try? calls.close(fd)
+        case .failure(let error):
+            if claimants > 0 { failure = error }
             try? calls.close(fd)
         }
-        finished.signal()
-    }
-
-    /// Waits up to `timeout`; on `.acquired` the caller owns the returned descriptor, which holds the lock.
-    func outcome(within timeout: Duration) -> Outcome {
-        let (seconds, attoseconds) = timeout.components
-        let nanoseconds = Int(clamping: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        _ = finished.wait(timeout: .now() + .nanoseconds(nanoseconds))
-        return phase.withLock { phase -> Outcome in
-            switch phase {
-            case .acquired(let fd): return .acquired(fd)
-            case .failed(let errno): return .failed(errno)
-            case .waiting, .abandoned:
-                phase = .abandoned
-                return .timedOut
-            }
-        }
+        condition.broadcast()
     }
 }

@@ -11,22 +11,67 @@ import SystemPackage
 /// dies, however it dies. It is advisory: it excludes every process that follows the protocol,
 /// including util-linux `flock(1)` and Python's `fcntl.flock`, and nothing else.
 struct WriterLock: ~Copyable {
+    /// How often a lock taken on a lockfile that was then replaced is given up and taken anew
+    /// before the commit fails.
+    private static let replacedAttempts = 16
+
     private let descriptor: OwnedDescriptor
     private let key: HeldLocks.Key
     private let calls: SystemCalls
+    private let directory: CInt
+    private let lockFile: String
+    private let path: String
 
     /// Opens the lockfile (never creating it) and takes the lock, waiting up to `timeout`.
     ///
-    /// An uncontended lock is taken with `LOCK_NB`; a contended one is waited for by a
-    /// ``LockWaiter`` in a blocking `flock`, so that no signal is needed to enforce the timeout.
-    /// - Throws: `notFound` when there is no lockfile (no store), `reentrantUpdate` when the
-    ///   calling thread already holds this lock, `lockTimeout` naming the holder.
+    /// An uncontended lock is taken with `LOCK_NB`; a contended one is waited for by the
+    /// lockfile's ``LockWaiter``, so that no signal is needed to enforce the timeout. Once
+    /// locked, the lockfile must still be the file named `lockFile` (an operator may have deleted
+    /// it, or `init --force` made a new one, while we waited on the old inode): otherwise the lock
+    /// excludes nobody, so it is dropped and taken again on the new file.
+    /// - Parameter directory: the store directory, open for as long as the lock is held.
+    /// - Throws: `notFound` when there is no lockfile (no store), `unverifiable` when it is not a
+    ///   regular file (a FIFO planted there is opened without blocking and refused),
+    ///   `reentrantUpdate` when the calling thread already holds this lock, `lockTimeout` naming
+    ///   the holder.
     static func acquire(
         calls: SystemCalls, directory: CInt, lockFile: String, path: String, timeout: Duration
     ) throws(StateStoreError) -> WriterLock {
+        let deadline = ContinuousClock.now.advanced(by: .nanoseconds(timeout.saturatingNanoseconds))
+        for _ in 0..<replacedAttempts {
+            let (fd, status) = try open(calls: calls, directory: directory, lockFile: lockFile, path: path)
+            let key = HeldLocks.Key(device: status.device, inode: status.inode)
+            guard !HeldLocks.shared.heldByCurrentThread(key) else {
+                throw StateStoreError(
+                    .reentrantUpdate,
+                    "An update of the store locked by \(path) was started from inside another update's mutation on this thread.",
+                    hint: "Return from the mutation first; a mutation must not update its own store.", path: path)
+            }
+            guard let holding = try lock(fd, key: key, calls: calls, directory: directory, lockFile: lockFile, deadline: deadline, timeout: timeout, status: status, path: path)
+            else { continue }
+            let named = try? calls.fstatat(directory, lockFile)
+            guard let named, named.device == key.device, named.inode == key.inode else {
+                try? calls.flock(holding.rawValue, LOCK_UN)
+                continue
+            }
+            HeldLocks.shared.register(key)
+            return WriterLock(descriptor: holding, key: key, calls: calls, directory: directory, lockFile: lockFile, path: path)
+        }
+        throw StateStoreError(
+            .lockLost, "\(path) was replaced \(replacedAttempts) times while this writer was taking its lock; nothing was committed.",
+            hint: "Find what keeps deleting or re-creating the lockfile; it must never be replaced while writers run.",
+            step: .lock, path: path)
+    }
+
+    private static func open(
+        calls: SystemCalls, directory: CInt, lockFile: String, path: String
+    ) throws(StateStoreError) -> (OwnedDescriptor, FileStatus) {
         let fd: OwnedDescriptor
         do {
-            fd = OwnedDescriptor(try calls.open(directory, lockFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0), calls: calls)
+            // O_NONBLOCK: a FIFO planted at the name would otherwise block the open, and with it
+            // every commit of this process, until something opened it for writing.
+            fd = OwnedDescriptor(
+                try calls.open(directory, lockFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0), calls: calls)
         } catch .tooManySymbolicLinkLevels {
             throw StateStoreError(
                 .symbolicLink, "\(path) is a symbolic link; the store never follows links.",
@@ -37,23 +82,21 @@ struct WriterLock: ~Copyable {
         }
         let status: FileStatus
         do { status = try calls.fstat(fd.rawValue) } catch { throw .system(.openLockfile, path: path, errno: error) }
-        let key = HeldLocks.Key(device: status.device, inode: status.inode)
-        guard !HeldLocks.shared.heldByCurrentThread(key) else {
+        guard status.isRegularFile else {
             throw StateStoreError(
-                .reentrantUpdate,
-                "An update of the store locked by \(path) was started from inside another update's mutation on this thread.",
-                hint: "Return from the mutation first; a mutation must not update its own store.", path: path)
+                .unverifiable, "\(path) is not a regular file; nothing was committed.",
+                hint: "Replace it with a regular, empty lockfile (statectl init --force re-creates one).",
+                step: .openLockfile, path: path)
         }
-        let holding = try lock(fd, calls: calls, directory: directory, lockFile: lockFile, timeout: timeout, status: status, path: path)
-        HeldLocks.shared.register(key)
-        return WriterLock(descriptor: holding, key: key, calls: calls)
+        return (fd, status)
     }
 
-    /// Returns the descriptor that holds the lock: `fd` itself, or the waiter's own descriptor.
+    /// Returns the descriptor that holds the lock: `fd` itself, or the waiter's own descriptor;
+    /// nil when the waiter found the lockfile replaced.
     private static func lock(
-        _ fd: OwnedDescriptor, calls: SystemCalls, directory: CInt, lockFile: String, timeout: Duration,
-        status: FileStatus, path: String
-    ) throws(StateStoreError) -> OwnedDescriptor {
+        _ fd: OwnedDescriptor, key: HeldLocks.Key, calls: SystemCalls, directory: CInt, lockFile: String,
+        deadline: ContinuousClock.Instant, timeout: Duration, status: FileStatus, path: String
+    ) throws(StateStoreError) -> OwnedDescriptor? {
         do {
             try calls.flock(fd.rawValue, LOCK_EX | LOCK_NB)
             return fd
@@ -61,14 +104,28 @@ struct WriterLock: ~Copyable {
         } catch {
             throw .system(.lock, path: path, errno: error)
         }
-        let waiter: LockWaiter
-        do { waiter = try LockWaiter(calls: calls, directory: directory, lockFile: lockFile) } catch {
-            throw .system(.lock, path: path, errno: error)
-        }
-        switch waiter.outcome(within: timeout) {
+        switch LockWaiter.wait(for: key, calls: calls, directory: directory, lockFile: lockFile, until: deadline) {
         case .acquired(let holding): return OwnedDescriptor(holding, calls: calls)
+        case .replaced: return nil
         case .failed(let errno): throw .system(.lock, path: path, errno: errno)
         case .timedOut: throw timeoutError(status: status, path: path, timeout: timeout)
+        }
+    }
+
+    /// Throws `lockLost` unless the lockfile is still the file this lock is on. Checked just
+    /// before the rename: if the lockfile was replaced while we held the lock, another writer may
+    /// hold the new one, and committing now could lose its update.
+    func checkStillNamed() throws(StateStoreError) {
+        let named: FileStatus?
+        do { named = try calls.fstatat(directory, lockFile) } catch .noSuchFileOrDirectory { named = nil } catch {
+            throw .system(.checkLock, path: path, errno: error)
+        }
+        guard let named, named.device == key.device, named.inode == key.inode else {
+            throw StateStoreError(
+                .lockLost,
+                "\(path) was \(named == nil ? "deleted" : "replaced") while this writer held the lock on it; nothing was committed.",
+                hint: "Retry; and find what deleted or re-created the lockfile (it must never be replaced while writers run).",
+                step: .checkLock, path: path)
         }
     }
 

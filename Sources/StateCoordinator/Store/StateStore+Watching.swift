@@ -8,14 +8,19 @@ extension StateStore {
     ///     history while they are kept, and reported as ``WatchEvent/gap(missing:)`` when they are
     ///     not. Otherwise a slow consumer gets only the newest version.
     ///   - options: notification, polling and consistency-check settings.
+    /// - Returns: a sequence each of whose iterators starts a watch of its own when it is made.
     public func watch(since: UInt64? = nil, everyVersion: Bool = false, options: WatchOptions = WatchOptions()) -> StateWatch<State> {
         let coalesce = since == nil && !everyVersion
-        let buffer = WatchEventBuffer<State>(coalesce: coalesce)
-        let follower = StateFollower<State>(
-            handle: handle, options: options, since: since, everyVersion: everyVersion
-        ) { buffer.push($0) }
-        follower.start()
-        return StateWatch(lifetime: WatchLifetime(follower: follower, buffer: buffer))
+        let handle = handle
+        return StateWatch {
+            let buffer = WatchEventBuffer<State>(coalesce: coalesce)
+            let follower = StateFollower<State>(
+                handle: handle, options: options, since: since, everyVersion: everyVersion
+            ) { buffer.push($0) }
+            let lifetime = WatchLifetime(follower: follower, buffer: buffer)
+            follower.start()
+            return lifetime
+        }
     }
 
     /// The store's versions as they are committed: the current one first, then each new one.
@@ -62,6 +67,6 @@ extension StateStore {
         let file = try handle.readCurrent()
         return StateReader(
             handle: handle, initial: try file.snapshot(as: State.self, path: stateFilePath),
-            initialFile: FileIdentity(file.status), options: options, onEvent: onEvent, observer: observer)
+            initialFile: file.file, options: options, onEvent: onEvent, observer: observer)
     }
 }

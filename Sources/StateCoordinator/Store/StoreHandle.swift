@@ -72,10 +72,10 @@ struct StoreHandle: Sendable {
             directory: dir, name: dir == AT_FDCWD ? stateFilePath : files.stateFile, path: stateFilePath)
     }
 
-    /// Reads and verifies the current state file unless `skip` says, from the status of the file
-    /// opened, that the caller already has it (nil then).
-    func readCurrent(skipping skip: (FileStatus) -> Bool) throws(StateStoreError) -> VerifiedStateFile? {
-        try StateFileReader(calls: calls).read(directory: AT_FDCWD, name: stateFilePath, path: stateFilePath, skipping: skip)
+    /// Reads and verifies the current state file unless `decide` says, from the file opened,
+    /// to leave it (nil then).
+    func readCurrent(deciding decide: (PinnedFile) -> StateFileReader.Decision) throws(StateStoreError) -> VerifiedStateFile? {
+        try StateFileReader(calls: calls).read(directory: AT_FDCWD, name: stateFilePath, path: stateFilePath, deciding: decide)
     }
 
     func history(_ dir: CInt) -> HistoryDirectory {

@@ -9,7 +9,8 @@ import SystemPackage
 ///
 /// The project's one EINTR policy (as in swift-system's `valueOrErrno`): interrupted
 /// open/read/write/fsync/flock are retried; `close` must never go through here, because a
-/// retried `close` can close a descriptor another thread just received.
+/// retried `close` can close a descriptor another thread just received, and neither must the
+/// non-idempotent calls (see ``failingOnInterrupt(_:)``).
 @inline(__always)
 func retryingOnInterrupt<T: FixedWidthInteger>(_ call: () -> T) throws(Errno) -> T {
     while true {
@@ -18,4 +19,12 @@ func retryingOnInterrupt<T: FixedWidthInteger>(_ call: () -> T) throws(Errno) ->
         let code = Errno(rawValue: errno)
         if code != .interrupted { throw code }
     }
+}
+
+/// Runs a libc call that is not idempotent (rename, link, unlink, mkdir), reporting `EINTR` like
+/// any other error instead of retrying it: the interrupted call may have taken effect, and a
+/// retry would then fail (`ENOENT`, `EEXIST`) or act twice. The caller finds out what happened.
+@inline(__always)
+func failingOnInterrupt(_ call: () -> CInt) throws(Errno) {
+    if call() == -1 { throw Errno(rawValue: errno) }
 }

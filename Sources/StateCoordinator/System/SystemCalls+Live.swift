@@ -36,16 +36,16 @@ extension SystemCalls {
             return FileStatus(raw)
         },
         rename: { (directory, from, to) throws(Errno) in
-            _ = try retryingOnInterrupt { renameat(directory, from, directory, to) }
+            try failingOnInterrupt { renameat(directory, from, directory, to) }
         },
         unlink: { (directory, path, removeDirectory) throws(Errno) in
-            _ = try retryingOnInterrupt { unlinkat(directory, path, removeDirectory ? AT_REMOVEDIR : 0) }
+            try failingOnInterrupt { unlinkat(directory, path, removeDirectory ? AT_REMOVEDIR : 0) }
         },
         link: { (fromDirectory, from, toDirectory, to) throws(Errno) in
-            _ = try retryingOnInterrupt { linkat(fromDirectory, from, toDirectory, to, 0) }
+            try failingOnInterrupt { linkat(fromDirectory, from, toDirectory, to, 0) }
         },
         mkdir: { (directory, path, mode) throws(Errno) in
-            _ = try retryingOnInterrupt { mkdirat(directory, path, mode_t(mode)) }
+            try failingOnInterrupt { mkdirat(directory, path, mode_t(mode)) }
         },
         flock: { (fd, operation) throws(Errno) in
             _ = try retryingOnInterrupt { statecoordinator_flock(fd, operation) }

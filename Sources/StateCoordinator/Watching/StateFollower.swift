@@ -13,27 +13,46 @@ import Synchronization
 ///
 /// Its work runs on its own serial queue (never the cooperative pool), except that a small state
 /// file is reloaded right on the hub thread when its name arrives (see ``receive(_:)``).
-/// Delivered versions rise strictly within one store identity.
+/// Delivered versions rise strictly within one store identity. A file counts as seen only once
+/// it was delivered (or reported as bad): a transient failure (EMFILE, EIO) is retried.
+/// Nothing is delivered after ``stop()``.
 final class StateFollower<State: Codable & Sendable>: Sendable {
     /// What a reload was asked for by; decides what counts as a missed notification.
-    enum Trigger { case start, notified, poll, consistencyCheck, resynchronize }
+    enum Trigger { case start, notified, poll, consistencyCheck, resynchronize, retry }
 
     /// A file is counted as missed by inotify only if it changed longer ago than this when the
     /// consistency check found it (a notification may just be on its way).
     static var notificationGrace: Duration { .milliseconds(50) }
 
+    /// The largest state file reloaded directly on the hub thread; larger ones go to the queue so
+    /// that one big store cannot delay the notifications of every other store in the process.
+    /// Judged by the size of the file just opened, not the previous one.
+    static var inlineReloadLimit: Int64 { 256 << 10 }
+
+    /// While polling because inotify failed (EMFILE, ENOSPC, a lost instance), how often to try
+    /// inotify again.
+    static var inotifyRetryInterval: Duration { .seconds(5) }
+
+    private enum TimerRole: Hashable { case poll, consistencyCheck, rearm, inotifyRetry }
+
     private struct Progress {
         var mode: WatchMode = .inotify
         var subscription: UInt64?
-        var lastIdentity: FileIdentity?
+        /// The file of the version last delivered, or of a bad file already reported, kept open
+        /// so that "unchanged" can be judged without being fooled by inode reuse.
+        var held: PinnedFile?
+        /// A state file that could not be opened (a symbolic link, no permission): reported once.
+        var reportedUnopenable: FileStatus?
+        /// The code of the transient failure last reported, so that a persistent one is reported once.
+        var reportedTransient: StateStoreError.Code?
         var lastVersion: UInt64?
         var lastStoreID: String?
         var statistics = WatchStatistics()
         var reloadPending = false
+        var retryPending = false
         var gone = false
         var stopped = false
-        var timers: [RepeatingTimer] = []
-        var rearmTimer: RepeatingTimer?
+        var timers: [TimerRole: RepeatingTimer] = [:]
     }
 
     private let handle: StoreHandle
@@ -43,14 +62,10 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     private let queue: DispatchQueue
     private let sink: @Sendable (WatchEvent<State>) -> Void
     private let progress = Mutex(Progress())
-    /// The last temp file of ours read ahead of its rename (see ``readAhead(_:)``).
+    /// The last temp file of ours read ahead of its rename (see ``readAhead(_:inline:)``).
     private let aheadOfRename = Mutex<ReadAhead<State>?>(nil)
     /// Serializes reloads between the hub thread (small files, see ``receive(_:)``) and the queue.
     private let reloadGate = Mutex(())
-
-    /// The largest state file reloaded directly on the hub thread; larger ones go to the queue so
-    /// that one big store cannot delay the notifications of every other store in the process.
-    static var inlineReloadLimit: Int64 { 256 << 10 }
 
     /// - Parameters:
     ///   - since: deliver every version after this one (from history where kept) before the current
@@ -69,12 +84,11 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         progress.withLock { $0.lastVersion = since }
     }
 
-    /// Records that the subscriber already holds the version in the file `identity` names (a
-    /// reader's first read), so that the first reload skips that file instead of reading it again.
-    /// Call before ``start()``.
-    func assumeHeld(identity: FileIdentity, version: UInt64, storeID: String) {
+    /// Records that the subscriber already holds the version in `file` (a reader's first read),
+    /// so that the first reload skips that file instead of reading it again. Call before ``start()``.
+    func assumeHeld(file: PinnedFile, version: UInt64, storeID: String) {
         progress.withLock { progress in
-            progress.lastIdentity = identity
+            progress.held = file
             progress.lastVersion = version
             progress.lastStoreID = storeID
         }
@@ -82,41 +96,38 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
 
     var mode: WatchMode { progress.withLock { $0.mode } }
     var statistics: WatchStatistics { progress.withLock { $0.statistics } }
+    var isStopped: Bool { progress.withLock { $0.stopped } }
 
     /// Arms the watch, then delivers the current version (the watch is armed before the first
     /// read, so a commit in between is never missed).
     func start() {
         queue.async { [self] in
-            let mode = chooseMode()
-            progress.withLock { $0.mode = mode }
+            let (mode, retryable) = chooseMode()
             if case .polling(let reason) = mode, !options.forcePolling {
                 handle.options.logger.warning(
                     "watching by polling", metadata: ["store": "\(handle.stateFilePath)", "reason": "\(reason)"])
             }
-            switch mode {
-            case .inotify:
-                if let interval = options.consistencyCheckInterval { addTimer(every: interval, trigger: .consistencyCheck) }
-            case .polling:
-                addTimer(every: options.pollInterval, trigger: .poll)
-            }
+            enter(mode, retryingInotify: retryable)
             reload(.start)
         }
     }
 
-    /// Stops following: releases the watch and the timers. Safe to call more than once, and from
-    /// any thread: it does not wait for the hub (it may run in a deinit on the cooperative pool).
+    /// Stops following: releases the watch and the timers, and delivers nothing more. Safe to
+    /// call more than once, and from any thread: it does not wait for the hub (it may run in a
+    /// deinit on the cooperative pool).
     func stop() {
         let (subscription, timers) = progress.withLock { progress -> (UInt64?, [RepeatingTimer]) in
             guard !progress.stopped else { return (nil, []) }
             progress.stopped = true
             defer {
                 progress.subscription = nil
-                progress.timers = []
-                progress.rearmTimer = nil
+                progress.timers = [:]
+                progress.held = nil
             }
-            return (progress.subscription, progress.timers + [progress.rearmTimer].compactMap { $0 })
+            return (progress.subscription, Array(progress.timers.values))
         }
         timers.forEach { $0.cancel() }
+        aheadOfRename.withLock { $0 = nil }
         if let subscription { hub.unsubscribe(subscription, waitForHub: false) }
     }
 
@@ -124,19 +135,38 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
 
     /// The mode ``start()`` would choose, found by arming a watch (released by ``stop()``).
     func probeMode() -> WatchMode {
-        queue.sync { chooseMode() }
+        queue.sync { chooseMode().mode }
     }
 
-    private func chooseMode() -> WatchMode {
-        if options.forcePolling { return .polling(reason: "polling was requested") }
-        if let reason = unnotifiedFileSystem() { return .polling(reason: reason) }
+    /// The mode to follow in, and whether inotify is worth trying again later.
+    private func chooseMode() -> (mode: WatchMode, retryable: Bool) {
+        if options.forcePolling { return (.polling(reason: "polling was requested"), false) }
+        if let reason = unnotifiedFileSystem() { return (.polling(reason: reason), false) }
         switch subscribe() {
-        case .success: return .inotify
+        case .success: return (.inotify, false)
         case .failure(.watchFailed(_, let errno)) where errno == ENOENT:
             markGone()
             scheduleRearm()
-            return .inotify
-        case .failure(let reason): return .polling(reason: reason.description)
+            return (.inotify, false)
+        case .failure(let reason): return (.polling(reason: reason.description), true)
+        }
+    }
+
+    /// Sets the mode and the timers that go with it.
+    private func enter(_ mode: WatchMode, retryingInotify: Bool) {
+        progress.withLock { $0.mode = mode }
+        switch mode {
+        case .inotify:
+            cancelTimers([.poll, .inotifyRetry])
+            if let interval = options.consistencyCheckInterval {
+                addTimer(.consistencyCheck, every: interval) { $0.reload(.consistencyCheck) }
+            }
+        case .polling:
+            cancelTimers([.consistencyCheck])
+            addTimer(.poll, every: options.pollInterval) { $0.reload(.poll) }
+            if retryingInotify {
+                addTimer(.inotifyRetry, every: Self.inotifyRetryInterval) { $0.retryInotify() }
+            }
         }
     }
 
@@ -173,50 +203,66 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         return String(cString: resolved)
     }
 
-    private func addTimer(every interval: Duration, trigger: Trigger) {
-        let timer = RepeatingTimer(every: interval, on: queue) { [weak self] in self?.reload(trigger) }
-        progress.withLock { $0.timers.append(timer) }
-    }
-
-    /// After the directory went away: try to watch it again every poll interval.
-    private func scheduleRearm() {
-        let timer = RepeatingTimer(every: options.pollInterval, on: queue) { [weak self] in self?.rearm() }
+    /// Starts (or replaces) the timer of a role; nothing once stopped.
+    private func addTimer(_ role: TimerRole, every interval: Duration, _ action: @escaping @Sendable (StateFollower) -> Void) {
+        let timer = RepeatingTimer(every: interval, on: queue) { [weak self] in
+            guard let self, !isStopped else { return }
+            action(self)
+        }
         let previous = progress.withLock { progress -> RepeatingTimer? in
-            defer { progress.rearmTimer = timer }
-            return progress.rearmTimer
+            if progress.stopped { return timer }
+            defer { progress.timers[role] = timer }
+            return progress.timers[role]
         }
         previous?.cancel()
     }
 
+    private func cancelTimers(_ roles: [TimerRole]) {
+        let timers = progress.withLock { progress in roles.compactMap { progress.timers.removeValue(forKey: $0) } }
+        timers.forEach { $0.cancel() }
+    }
+
+    /// After the directory went away: try to watch it again every poll interval.
+    private func scheduleRearm() {
+        addTimer(.rearm, every: options.pollInterval) { $0.rearm() }
+    }
+
     private func rearm() {
         guard case .success = subscribe() else { return }
-        let timer = progress.withLock { progress -> RepeatingTimer? in
-            progress.statistics.resynchronizations += 1
-            defer { progress.rearmTimer = nil }
-            return progress.rearmTimer
-        }
-        timer?.cancel()
+        cancelTimers([.rearm])
+        progress.withLock { $0.statistics.resynchronizations += 1 }
+        reload(.resynchronize)
+    }
+
+    /// While polling because inotify failed: try it again; on success, follow by inotify.
+    private func retryInotify() {
+        guard case .success = subscribe() else { return }
+        handle.options.logger.info("watching by inotify again", metadata: ["store": "\(handle.stateFilePath)"])
+        enter(.inotify, retryingInotify: false)
+        progress.withLock { $0.statistics.resynchronizations += 1 }
         reload(.resynchronize)
     }
 
     // MARK: Events
 
     /// Called on the hub thread. The state file's name arriving is reloaded right here when the
-    /// file is small and no other reload is running: one thread wake-up from rename to delivery
-    /// instead of two. Everything else is handed to the queue.
+    /// file just opened is small and no other reload is running: one thread wake-up from rename
+    /// to delivery instead of two. Everything else is handed to the queue.
     private func receive(_ event: DirectoryEvent) {
+        guard !isStopped else { return }
         // Not when every version is wanted: filling a burst from history reads many files.
-        let inline = !everyVersion && progress.withLock { ($0.lastIdentity?.size ?? 0) <= Self.inlineReloadLimit }
+        let inline = !everyVersion
         if case .changed(let name, let mask) = event, name != handle.files.stateFile {
             // Temp files, history and other stores in the directory are not delivered; but a
             // temp file of ours just closed is the next version, complete, about to be fsynced
             // and renamed: reading it now leaves only a stat for the rename.
             if inline, mask & UInt32(IN_CLOSE_WRITE) != 0, name.hasPrefix(handle.files.tempPrefix) {
-                _ = reloadGate.withLockIfAvailable { _ in readAhead(name) }
+                let done = reloadGate.withLockIfAvailable { _ in readAhead(name, inline: true) }
+                if done == false { queue.async { [self] in reloadGate.withLock { _ in _ = readAhead(name, inline: false) } } }
             }
             return
         }
-        if inline, case .changed = event, reloadGate.withLockIfAvailable({ _ in reloadLocked(.notified) }) != nil {
+        if inline, case .changed = event, reloadGate.withLockIfAvailable({ _ in reloadLocked(.notified, inline: true) }) == true {
             return
         }
         queue.async { [self] in handle(event) }
@@ -242,6 +288,12 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             progress.withLock { $0.subscription = nil }
             markGone()
             scheduleRearm()
+        case .watchLost(let reason):
+            progress.withLock { $0.subscription = nil }
+            handle.options.logger.warning(
+                "inotify lost; watching by polling", metadata: ["store": "\(handle.stateFilePath)", "reason": "\(reason)"])
+            enter(.polling(reason: reason.description), retryingInotify: true)
+            reload(.resynchronize)
         }
     }
 
@@ -249,38 +301,55 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         let first = progress.withLock { progress -> Bool in
             defer {
                 progress.gone = true
-                progress.lastIdentity = nil
+                progress.held = nil
             }
             return !progress.gone
         }
-        if first { sink(.storeGone(path: handle.stateFilePath)) }
+        if first { emit(.storeGone(path: handle.stateFilePath)) }
+    }
+
+    /// Hands an event to the subscriber unless the follower was stopped.
+    private func emit(_ event: WatchEvent<State>) {
+        guard !isStopped else { return }
+        sink(event)
     }
 
     // MARK: Reloading
 
     /// Re-reads the state file if it changed, and delivers what is new.
     private func reload(_ trigger: Trigger) {
-        reloadGate.withLock { _ in reloadLocked(trigger) }
+        reloadGate.withLock { _ in _ = reloadLocked(trigger, inline: false) }
     }
 
-    private func reloadLocked(_ trigger: Trigger) {
-        let (stopped, last) = progress.withLock { ($0.stopped, $0.lastIdentity) }
-        guard !stopped else { return }
+    /// - Returns: false when the reload was left for the queue (a file too large for the hub thread).
+    private func reloadLocked(_ trigger: Trigger, inline: Bool) -> Bool {
+        let (stopped, held) = progress.withLock { ($0.stopped, $0.held) }
+        guard !stopped else { return true }
         let ahead = aheadOfRename.withLock { $0 }
-        // The file opened, unread when it is the one last delivered or reported, or the temp file
-        // already read ahead of its rename.
-        var opened: FileIdentity?
+        // The file opened; unread when it is the one last delivered or reported, or the temp file
+        // already read ahead of its rename, or too large to read on the hub thread.
+        var opened: PinnedFile?
         var isReadAhead = false
+        var tooLargeHere = false
         do {
-            let file = try handle.readCurrent { status in
-                opened = FileIdentity(status)
-                isReadAhead = ahead?.isFile(status) ?? false
-                return isReadAhead || (opened == last && trigger != .resynchronize)
+            let file = try handle.readCurrent { file in
+                opened = file
+                if ahead?.isFile(file.status) == true {
+                    isReadAhead = true
+                    return .skip
+                }
+                if trigger != .resynchronize, held?.isUnchanged(file.status) == true { return .skip }
+                if inline, file.status.size > Self.inlineReloadLimit {
+                    tooLargeHere = true
+                    return .skip
+                }
+                return .read
             }
+            if tooLargeHere { return false }
             if let file {
                 try deliver(file, trigger: trigger)
             } else if isReadAhead, let ahead, let opened {
-                try deliver(header: ahead.header, identity: opened, trigger: trigger) {
+                try deliver(header: ahead.header, file: opened, trigger: trigger) {
                     progress.withLock { $0.statistics.readAhead += 1 }
                     var snapshot = ahead.snapshot
                     snapshot.loadedAt = Date()  // it reached the reader now, not when it was read ahead
@@ -288,64 +357,100 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
                 }
             }
             // Used, or overtaken (a writer that died before its rename): let it go.
-            let held = progress.withLock { $0.lastVersion }
-            aheadOfRename.withLock { if let version = $0?.header.version, let held, version <= held { $0 = nil } }
+            let last = progress.withLock { $0.lastVersion }
+            aheadOfRename.withLock { if let version = $0?.header.version, let last, version <= last { $0 = nil } }
         } catch where error.code == .notFound {
             markGone()
         } catch {
-            // A file that could not be opened (permissions) is reported once too, not at every poll.
-            report(error, identity: opened ?? (try? handle.calls.fstatat(AT_FDCWD, handle.stateFilePath)).map(FileIdentity.init))
+            fail(error, opened: opened)
         }
+        return true
     }
 
-    private func report(_ error: StateStoreError, identity: FileIdentity?) {
-        progress.withLock { progress in
-            progress.statistics.problems += 1
-            progress.lastIdentity = identity  // report a bad file once, not at every poll
+    /// A reload failed. A bad file (corrupt, foreign, undecodable) is kept as seen and reported
+    /// once; a file that cannot be opened is reported once; anything else is transient (EMFILE,
+    /// EIO, ENOMEM…): reported, not recorded, and retried after the poll interval.
+    private func fail(_ error: StateStoreError, opened: PinnedFile?) {
+        let report = progress.withLock { state -> Bool in
+            let aboutTheFile: Set<StateStoreError.Code> = [.corrupt, .unverifiable, .badState, .tooLarge]
+            switch error.code {
+            case let code where aboutTheFile.contains(code) && opened != nil:
+                state.held = opened
+            case let code where aboutTheFile.contains(code) || code == .symbolicLink || code == .permissionDenied:
+                let status = try? handle.calls.fstatat(AT_FDCWD, handle.stateFilePath)
+                if let status, status == state.reportedUnopenable { return false }
+                state.reportedUnopenable = status
+            default:
+                if !state.retryPending {
+                    state.retryPending = true
+                    queue.asyncAfter(deadline: .now() + options.pollInterval.dispatchInterval) { [weak self] in
+                        guard let self else { return }
+                        progress.withLock { $0.retryPending = false }
+                        reload(.retry)
+                    }
+                }
+                if state.reportedTransient == error.code { return false }
+                state.reportedTransient = error.code
+            }
+            state.statistics.problems += 1
+            return true
         }
-        sink(.problem(error))
+        if report { emit(.problem(error)) }
     }
 
     /// Reads a closed temp file of ours, the version a writer is about to rename over the state
     /// file, and keeps it verified and decoded (or nothing, if it is gone or does not verify);
     /// see ``ReadAhead``.
-    private func readAhead(_ name: String) {
-        guard !progress.withLock({ $0.stopped }) else { return }
+    /// - Returns: false when the file is too large to read on the hub thread.
+    private func readAhead(_ name: String, inline: Bool) -> Bool {
+        guard !isStopped else { return true }
         let path = handle.path(name)
-        let ahead: ReadAhead<State>?
-        if let file = try? StateFileReader(calls: handle.calls).read(directory: AT_FDCWD, name: path, path: path),
-            let snapshot = try? file.snapshot(as: State.self, path: handle.stateFilePath)
-        {
-            ahead = ReadAhead(file: file.status, header: file.header, snapshot: snapshot)
-        } else {
-            ahead = nil
+        var tooLargeHere = false
+        let read = try? StateFileReader(calls: handle.calls).read(directory: AT_FDCWD, name: path, path: path) { file in
+            guard inline, file.status.size > Self.inlineReloadLimit else { return .read }
+            tooLargeHere = true
+            return .skip
+        }
+        if tooLargeHere { return false }
+        let ahead = read.flatMap { file in
+            (try? file.snapshot(as: State.self, path: handle.stateFilePath)).map {
+                ReadAhead(file: file.file, header: file.header, snapshot: $0)
+            }
         }
         aheadOfRename.withLock { $0 = ahead }
+        return true
     }
 
     private func deliver(_ file: VerifiedStateFile, trigger: Trigger) throws(StateStoreError) {
-        try deliver(header: file.header, identity: FileIdentity(file.status), trigger: trigger) { () throws(StateStoreError) in
+        try deliver(header: file.header, file: file.file, trigger: trigger) { () throws(StateStoreError) in
             try file.snapshot(as: State.self, path: handle.stateFilePath)
         }
     }
 
+    /// Delivers the version in `file` if it is new (after any kept versions before it), and only
+    /// then records the file as seen.
     private func deliver(
-        header: StateFileHeader, identity: FileIdentity, trigger: Trigger,
+        header: StateFileHeader, file: PinnedFile, trigger: Trigger,
         snapshot makeSnapshot: () throws(StateStoreError) -> StateSnapshot<State>
     ) throws(StateStoreError) {
         let (previousID, lastVersion) = progress.withLock { progress in
-            progress.lastIdentity = identity
-            progress.gone = false
             progress.statistics.reloads += 1
             return (progress.lastStoreID, progress.lastVersion)
         }
         var since = lastVersion
         if let previousID, previousID != header.store {
-            sink(.storeReset(previousID: previousID, newID: header.store))
+            progress.withLock { progress in
+                progress.lastStoreID = header.store
+                progress.lastVersion = nil
+            }
+            emit(.storeReset(previousID: previousID, newID: header.store))
             since = nil
         }
-        if let since, header.version <= since { return }
-        if trigger == .consistencyCheck, isOlderThanGrace(identity) {
+        guard since.map({ header.version > $0 }) ?? true else {
+            recordSeen(file)
+            return
+        }
+        if trigger == .consistencyCheck, isOlderThanGrace(file.status) {
             progress.withLock { $0.statistics.missedEvents += 1 }
         }
         if everyVersion, let since, header.version > since + 1 {
@@ -357,42 +462,61 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             progress.lastStoreID = snapshot.storeID
             progress.statistics.delivered += 1
         }
-        sink(.snapshot(snapshot))
+        recordSeen(file)
+        emit(.snapshot(snapshot))
+    }
+
+    private func recordSeen(_ file: PinnedFile) {
+        progress.withLock { progress in
+            progress.held = file
+            progress.gone = false
+            progress.reportedUnopenable = nil
+            progress.reportedTransient = nil
+        }
     }
 
     /// Delivers kept versions `first...last` from history, reporting the ones no longer kept.
+    /// Each version delivered or reported missing counts as delivered at once, so that a retry
+    /// after a failure part-way neither repeats nor skips one.
     private func replayKept(from first: UInt64, upTo last: UInt64) throws(StateStoreError) {
         guard first <= last else { return }
         let dir = try handle.openDirectory()
         let history = handle.history(dir.rawValue)
         let kept = try history.versions().filter { $0 >= first && $0 <= last }
-        let firstKept = kept.first ?? last + 1
-        if firstKept > first { sink(.gap(missing: first...(firstKept - 1))) }
-        var expected = firstKept
+        var expected = first
         for version in kept {
-            if version > expected { sink(.gap(missing: expected...(version - 1))) }
-            guard let snapshot = try? history.read(version: version).snapshot(as: State.self, path: history.path) else {
-                sink(.gap(missing: version...version))  // pruned while we read
+            if version > expected { reportGap(expected...(version - 1)) }
+            let snapshot: StateSnapshot<State>
+            do {
+                snapshot = try history.read(version: version).snapshot(as: State.self, path: history.path)
+            } catch where [.notFound, .corrupt, .unverifiable, .badState, .tooLarge].contains(error.code) {
+                reportGap(version...version)  // pruned while we read, or a kept file that cannot be used
                 expected = version + 1
                 continue
             }
-            progress.withLock { $0.statistics.delivered += 1 }
-            sink(.snapshot(snapshot))
+            progress.withLock { progress in
+                progress.lastVersion = version
+                progress.statistics.delivered += 1
+            }
+            emit(.snapshot(snapshot))
             expected = version + 1
         }
-        if expected <= last { sink(.gap(missing: expected...last)) }
+        if expected <= last { reportGap(expected...last) }
     }
 
-    private func isOlderThanGrace(_ identity: FileIdentity) -> Bool {
+    private func reportGap(_ missing: ClosedRange<UInt64>) {
+        progress.withLock { $0.lastVersion = missing.upperBound }
+        emit(.gap(missing: missing))
+    }
+
+    private func isOlderThanGrace(_ status: FileStatus) -> Bool {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let nowNanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-        let grace = Self.notificationGrace.components
-        return nowNanoseconds - identity.changeTime > grace.seconds * 1_000_000_000 + grace.attoseconds / 1_000_000_000
+        return nowNanoseconds - status.changeTimeNanoseconds > Self.notificationGrace.saturatingNanoseconds
     }
 }
 
 /// The queue every follower's own queue targets, so that following many stores costs at most one
 /// dispatch thread.
 private let sharedTargetQueue = DispatchQueue(label: "StateCoordinator.watch")
-

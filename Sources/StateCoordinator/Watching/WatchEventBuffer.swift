@@ -1,23 +1,36 @@
 import Synchronization
 
-/// The queue between a follower and one consumer. When coalescing, a new snapshot replaces any
-/// snapshot still waiting, so a slow consumer gets the newest version rather than a backlog;
-/// other events (problems, resets, gaps) are kept in order.
+/// The queue between a follower and one consumer.
+///
+/// When coalescing, a new snapshot replaces any snapshot still waiting, so a slow consumer gets
+/// the newest version rather than a backlog. Otherwise every version is kept, up to
+/// ``maximumPendingEvents``; past that the oldest waiting snapshots are replaced by one
+/// ``WatchEvent/gap(missing:)`` naming exactly the versions dropped, so a consumer that was
+/// promised every version learns of each one it does not get. Other events (problems, resets)
+/// are kept in order.
 final class WatchEventBuffer<State: Sendable>: Sendable {
-    /// The most non-snapshot events kept for a consumer that does not read; older ones are dropped.
+    /// The most events kept for a consumer that does not read.
     static var maximumPendingEvents: Int { 1024 }
 
     private struct Contents {
         var events: [WatchEvent<State>] = []
         var waiter: CheckedContinuation<WatchEvent<State>?, Never>?
         var finished = false
+        var onTermination: (@Sendable () -> Void)?
     }
 
     private let coalesce: Bool
+    private let limit: Int
     private let contents = Mutex(Contents())
 
-    init(coalesce: Bool) {
+    init(coalesce: Bool, limit: Int = WatchEventBuffer.maximumPendingEvents) {
         self.coalesce = coalesce
+        self.limit = max(limit, 2)
+    }
+
+    /// Runs `action` once when the sequence ends (finished, or the consumer cancelled).
+    func onTermination(_ action: @escaping @Sendable () -> Void) {
+        contents.withLock { $0.onTermination = action }
     }
 
     func push(_ event: WatchEvent<State>) {
@@ -31,23 +44,50 @@ final class WatchEventBuffer<State: Sendable>: Sendable {
                 contents.events.removeAll { if case .snapshot = $0 { true } else { false } }
             }
             contents.events.append(event)
-            if contents.events.count > Self.maximumPendingEvents { contents.events.removeFirst() }
+            if contents.events.count > limit { Self.collapse(&contents.events, to: limit) }
             return nil
         }
         waiter?.resume(returning: event)
     }
 
-    /// Ends the sequence: a waiting consumer gets nil.
-    func finish() {
-        let waiter = contents.withLock { contents -> CheckedContinuation<WatchEvent<State>?, Never>? in
-            contents.finished = true
-            defer { contents.waiter = nil }
-            return contents.waiter
+    /// Makes room: in the oldest run of two or more versions (snapshots and gaps, which rise
+    /// strictly), all but the newest become one gap; with no such run, the oldest other event goes.
+    private static func collapse(_ events: inout [WatchEvent<State>], to limit: Int) {
+        while events.count > limit {
+            var start = 0
+            var collapsed = false
+            while start < events.count {
+                guard events[start].versions != nil else {
+                    start += 1
+                    continue
+                }
+                var end = start
+                while end + 1 < events.count, events[end + 1].versions != nil { end += 1 }
+                if end > start, let first = events[start].versions?.lowerBound, let last = events[end - 1].versions?.upperBound {
+                    events.replaceSubrange(start..<end, with: [.gap(missing: first...last)])
+                    collapsed = true
+                    break
+                }
+                start = end + 1
+            }
+            if !collapsed { events.remove(at: events.firstIndex { $0.versions == nil } ?? 0) }
         }
-        waiter?.resume(returning: nil)
     }
 
-    /// The next event, or nil once finished or cancelled.
+    /// Ends the sequence: a waiting consumer gets nil.
+    func finish() {
+        let (waiter, onTermination) = contents.withLock { contents in
+            let action = contents.finished ? nil : contents.onTermination
+            contents.finished = true
+            contents.onTermination = nil
+            defer { contents.waiter = nil }
+            return (contents.waiter, action)
+        }
+        waiter?.resume(returning: nil)
+        onTermination?()
+    }
+
+    /// The next event, or nil once finished or cancelled (cancelling ends the sequence).
     func next() async -> WatchEvent<State>? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -61,6 +101,17 @@ final class WatchEventBuffer<State: Sendable>: Sendable {
             }
         } onCancel: {
             finish()
+        }
+    }
+}
+
+extension WatchEvent {
+    /// The versions a snapshot or gap stands for.
+    fileprivate var versions: ClosedRange<UInt64>? {
+        switch self {
+        case .snapshot(let snapshot): snapshot.version...snapshot.version
+        case .gap(let missing): missing
+        default: nil
         }
     }
 }

@@ -7,57 +7,103 @@ import Synchronization
 /// own wake-ups (a byte written to the pipe it watches through `/proc/self/fd/N`) are turned
 /// into the `IN_MODIFY` events real inotify would give.
 final class FakeInotify: Sendable {
-    private let queue = Mutex<[InotifyEvent]>([])
-    private let watches = Mutex<[String: Int32]>([:])
-    private let wakePipe = Mutex<(fd: Int32, watch: Int32)?>(nil)
+    private struct Script {
+        var queue: [InotifyEvent] = []
+        var watches: [String: Int32] = [:]
+        var nextWatch: Int32 = 1
+        var wakePipe: (fd: Int32, watch: Int32)?
+        /// Initializations still to fail with `initializeError`.
+        var initializeFailures: Int
+        /// While set, reading the descriptor fails with this errno.
+        var readError: Int32?
+        var initializations = 0
+        var cleanups = 0
+        var failedReads = 0
+    }
+
+    private let script: Mutex<Script>
     let initializeError: Int32?
     let watchError: Int32?
 
-    init(initializeError: Int32? = nil, watchError: Int32? = nil) {
+    /// - Parameter initializeFailures: how many initializations fail with `initializeError`
+    ///   (every one by default).
+    init(initializeError: Int32? = nil, initializeFailures: Int = .max, watchError: Int32? = nil) {
         self.initializeError = initializeError
         self.watchError = watchError
+        script = Mutex(Script(initializeFailures: initializeError == nil ? 0 : initializeFailures))
     }
 
     /// Delivers an event to the hub thread.
     func send(_ event: InotifyEvent) {
-        queue.withLock { $0.append(event) }
+        script.withLock { $0.queue.append(event) }
+    }
+
+    /// Makes every read of the inotify descriptor fail with `errno` (nil: stop failing).
+    func failReads(with errno: Int32?) {
+        script.withLock { $0.readError = errno }
     }
 
     /// The watch descriptor given to a path, if it is watched.
-    func watch(of path: String) -> Int32? { watches.withLock { $0[path] } }
+    func watch(of path: String) -> Int32? { script.withLock { $0.watches[path] } }
+
+    var initializations: Int { script.withLock { $0.initializations } }
+    var cleanups: Int { script.withLock { $0.cleanups } }
+    var failedReads: Int { script.withLock { $0.failedReads } }
 
     var calls: InotifyCalls {
         InotifyCalls(
-            initialize: { self.initializeError },
+            initialize: {
+                self.script.withLock { script in
+                    script.initializations += 1
+                    guard script.initializeFailures > 0, let error = self.initializeError else { return nil }
+                    script.initializeFailures -= 1
+                    return error
+                }
+            },
+            cleanup: {
+                self.script.withLock { script in
+                    script.cleanups += 1
+                    script.watches = [:]
+                    script.wakePipe = nil
+                }
+            },
             watch: { path, _ in
                 let isWakePipe = path.hasPrefix("/proc/self/fd/")
                 if let error = self.watchError, !isWakePipe { return .failure(.init(errno: error)) }
-                let watch = self.watches.withLock { watches in
-                    let watch = Int32(watches.count + 1)
-                    watches[path] = watch
-                    return watch
-                }
-                if isWakePipe, let fd = Int32(path.dropFirst("/proc/self/fd/".count)) {
-                    self.wakePipe.withLock { $0 = (fd, watch) }
-                }
-                return .success(watch)
+                return .success(
+                    self.script.withLock { script in
+                        let watch = script.nextWatch
+                        script.nextWatch += 1
+                        script.watches[path] = watch
+                        if isWakePipe, let fd = Int32(path.dropFirst("/proc/self/fd/".count)) { script.wakePipe = (fd, watch) }
+                        return watch
+                    })
             },
-            removeWatch: { _ in },
-            nextEvent: { self.nextEvent() })
+            removeWatch: { _ in true },
+            nextEvent: { wait in self.nextEvent(wait: wait) })
     }
 
     /// A hub that runs on this fake.
     func makeHub() -> WatchHub { WatchHub(calls: calls) }
 
-    private func nextEvent() -> InotifyEvent {
+    private func nextEvent(wait: Bool) -> InotifyNext {
         while true {
-            if let event = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return event }
-            if let (fd, watch) = wakePipe.withLock({ $0 }) {
+            let (event, error, wake) = script.withLock { script -> (InotifyEvent?, Int32?, (fd: Int32, watch: Int32)?) in
+                if let error = script.readError {
+                    script.failedReads += 1
+                    return (nil, error, nil)
+                }
+                return (script.queue.isEmpty ? nil : script.queue.removeFirst(), nil, script.wakePipe)
+            }
+            if let error { return .failed(errno: error) }
+            if let event { return .event(event) }
+            if let (fd, watch) = wake {
                 var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                if poll(&pollFD, 1, 2) > 0 { return InotifyEvent(watch: watch, mask: UInt32(IN_MODIFY), name: "") }
-            } else {
+                if poll(&pollFD, 1, wait ? 2 : 0) > 0 { return .event(InotifyEvent(watch: watch, mask: UInt32(IN_MODIFY), name: "")) }
+            } else if wait {
                 usleep(2_000)
             }
+            if !wait { return .nothing }
         }
     }
 }

@@ -11,10 +11,14 @@ import Synchronization
 enum DirectoryEvent: Sendable, Equatable {
     /// Something happened to `name` inside the directory (`mask` has the `IN_*` bits).
     case changed(name: String, mask: UInt32)
-    /// The kernel's event queue overflowed: events were lost, reload everything.
+    /// Events may have been lost (a kernel queue overflow, or the hub re-created its inotify
+    /// instance): reload everything.
     case overflow
     /// The directory was deleted or moved away: its watch is gone.
     case watchRemoved
+    /// inotify stopped working for this directory (the instance could not be re-created, or the
+    /// directory could not be watched again): poll, and subscribe again later.
+    case watchLost(WatchUnavailable)
 }
 
 /// The one place in the process that talks to libinotifytools.
@@ -27,6 +31,18 @@ enum DirectoryEvent: Sendable, Equatable {
 ///
 /// The thread blocks in `inotifytools_next_event`. To wake it for a new subscription it also
 /// watches its own pipe (through `/proc/self/fd`): writing a byte there is an `IN_MODIFY` event.
+///
+/// **Dead watches.** When a watched directory is deleted (`IN_DELETE_SELF`, `IN_IGNORED`) the
+/// kernel has already dropped its watch, so `inotifytools_remove_watch_by_wd` fails, prints
+/// `Failed to remove watch …` on stderr and keeps the library's record; a later watch of the same
+/// path would then be looked up as the dead descriptor, and every one of its events dropped. The
+/// hub therefore never removes a watch the kernel dropped: it drains what the library has
+/// buffered, then re-creates the instance (`inotifytools_cleanup` + `inotifytools_initialize`),
+/// which forgets every record, and watches the remaining directories again, telling their
+/// subscribers to resynchronize. A directory moved away (`IN_MOVE_SELF`) is handled the same way.
+/// A failing read of the inotify descriptor re-creates the instance too (with a growing pause, so
+/// a persistent error cannot spin), and if that fails the hub thread ends; the next subscription
+/// starts it again.
 final class WatchHub: Sendable {
     /// The process-wide hub.
     static let shared = WatchHub(calls: .live)
@@ -38,6 +54,9 @@ final class WatchHub: Sendable {
     /// directory itself going away.
     static let directoryMask = UInt32(IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
+    /// The longest pause between two attempts after the inotify descriptor failed to read.
+    static var maximumFailurePause: Duration { .seconds(1) }
+
     private struct DirectoryWatch {
         var watch: Int32
         var subscribers: [UInt64: Handler]
@@ -46,6 +65,12 @@ final class WatchHub: Sendable {
     private enum Command {
         case subscribe(id: UInt64, directory: String, handler: Handler, reply: Reply)
         case unsubscribe(id: UInt64, reply: Reply)
+
+        var reply: Reply {
+            switch self {
+            case .subscribe(_, _, _, let reply), .unsubscribe(_, let reply): reply
+            }
+        }
     }
 
     /// A one-shot reply from the hub thread, which any number of threads may wait for.
@@ -54,8 +79,12 @@ final class WatchHub: Sendable {
         private let done = DispatchGroup()
         init() { done.enter() }
         func send(_ value: Result<Void, WatchUnavailable>) {
-            result.withLock { $0 = value }
-            done.leave()
+            let first = result.withLock { result -> Bool in
+                guard result == nil else { return false }
+                result = value
+                return true
+            }
+            if first { done.leave() }
         }
         func wait() -> Result<Void, WatchUnavailable> {
             done.wait()
@@ -64,13 +93,28 @@ final class WatchHub: Sendable {
     }
 
     private struct State {
-        /// Set by the first subscriber, which starts the thread; later ones wait on it.
+        /// Set by the first subscriber, which starts the thread; later ones wait on it. Cleared
+        /// when the thread fails to start or ends, so that the next subscriber tries again.
         var startup: Reply?
         var commands: [Command] = []
-        var wakeFD: Int32 = -1
+        /// See ``wakePipe()``.
+        var wakePipe: (read: Int32, write: Int32)?
         /// The hub thread, once running.
         var thread: pthread_t?
         var nextID: UInt64 = 1
+        /// Subscriptions the hub thread holds, for tests and statistics.
+        var subscriptions = 0
+    }
+
+    /// What the hub thread owns: the library's instance and its watches.
+    private struct Session {
+        var wakeRead: Int32
+        var wakeWatch: Int32
+        var directories: [String: DirectoryWatch] = [:]
+        /// The library holds the record of a watch the kernel dropped: re-create the instance
+        /// before watching anything again.
+        var holdsDeadWatch = false
+        var consecutiveFailures = 0
     }
 
     private let calls: InotifyCalls
@@ -80,18 +124,30 @@ final class WatchHub: Sendable {
         self.calls = calls
     }
 
+    /// How many subscriptions the hub holds (answered by the hub's bookkeeping, not the kernel).
+    var subscriptionCount: Int { state.withLock { $0.subscriptions } }
+
     /// Watches `directory` (a canonical path) and calls `handler` on the hub thread for each of
     /// its events. Returns once the watch is armed, so nothing after the return can be missed.
     func subscribe(directory: String, handler: @escaping Handler) -> Result<UInt64, WatchUnavailable> {
-        if case .failure(let error) = startIfNeeded() { return .failure(error) }
-        let reply = Reply()
-        let id = state.withLock { state in
-            defer { state.nextID += 1 }
-            state.commands.append(.subscribe(id: state.nextID, directory: directory, handler: handler, reply: reply))
-            return state.nextID
+        while true {
+            let startup: Reply
+            switch startIfNeeded() {
+            case .failure(let error): return .failure(error)
+            case .success(let running): startup = running
+            }
+            let reply = Reply()
+            // Queued only while the thread that answered `startup` still runs; else start again.
+            let id = state.withLock { state -> UInt64? in
+                guard state.startup === startup else { return nil }
+                defer { state.nextID += 1 }
+                state.commands.append(.subscribe(id: state.nextID, directory: directory, handler: handler, reply: reply))
+                return state.nextID
+            }
+            guard let id else { continue }
+            wake()
+            return reply.wait().map { id }
         }
-        wake()
-        return reply.wait().map { id }
     }
 
     /// Stops delivering to a subscription; the directory's watch is removed with its last one.
@@ -101,22 +157,24 @@ final class WatchHub: Sendable {
     ///   last time; subscribers that are being torn down ignore that.
     func unsubscribe(_ id: UInt64, waitForHub: Bool = true) {
         let reply = Reply()
-        let onHubThread = state.withLock { state -> Bool in
+        let (queued, onHubThread) = state.withLock { state -> (Bool, Bool) in
+            guard state.startup != nil else { return (false, false) }  // no thread: nothing is held
             state.commands.append(.unsubscribe(id: id, reply: reply))
-            return state.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+            return (true, state.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false)
         }
+        guard queued else { return }
         wake()
         if waitForHub && !onHubThread { _ = reply.wait() }
     }
 
     private func wake() {
-        let fd = state.withLock { $0.wakeFD }
+        guard let fd = state.withLock({ $0.wakePipe?.write }) else { return }
         var byte: UInt8 = 1
         _ = write(fd, &byte, 1)
     }
 
     /// Starts the hub thread on first use; every caller returns once it is ready (or failed).
-    private func startIfNeeded() -> Result<Void, WatchUnavailable> {
+    private func startIfNeeded() -> Result<Reply, WatchUnavailable> {
         let (startup, mustStart) = state.withLock { state -> (Reply, Bool) in
             if let startup = state.startup { return (startup, false) }
             let startup = Reply()
@@ -128,42 +186,123 @@ final class WatchHub: Sendable {
             thread.name = "StateCoordinator.WatchHub"
             thread.start()
         }
-        return startup.wait()
+        return startup.wait().map { startup }
     }
 
-    /// The hub thread: initialize, arm the wake pipe, then dispatch events forever.
+    // MARK: The hub thread
+
+    /// The hub thread: initialize, arm the wake pipe, then dispatch events until the instance
+    /// cannot be re-created.
     private func run(ready: Reply) {
-        var pipeFDs: [Int32] = [-1, -1]
-        if let errno = calls.initialize() {
-            return fail(ready, WatchUnavailable.initializationFailed(errno: errno))
+        guard let pipe = wakePipe() else {
+            return end(ready, failure: .initializationFailed(errno: errno))
         }
-        guard statecoordinator_pipe2(&pipeFDs, O_CLOEXEC | O_NONBLOCK) == 0 else {
-            return fail(ready, .initializationFailed(errno: errno))
+        var session: Session
+        switch openInstance(wakeRead: pipe.read) {
+        case .success(let wakeWatch): session = Session(wakeRead: pipe.read, wakeWatch: wakeWatch)
+        case .failure(let reason): return end(ready, failure: reason)
         }
-        let wakeWatch: Int32
-        switch calls.watch("/proc/self/fd/\(pipeFDs[0])", UInt32(IN_MODIFY)) {
-        case .success(let watch): wakeWatch = watch
-        case .failure(let failure): return fail(ready, .watchFailed(directory: "/proc/self/fd", errno: failure.errno))
-        }
-        state.withLock { state in
-            state.wakeFD = pipeFDs[1]
-            state.thread = pthread_self()
-        }
+        state.withLock { $0.thread = pthread_self() }
         ready.send(.success(()))
-        var directories: [String: DirectoryWatch] = [:]
+        let reason = dispatchEvents(&session)
+        calls.cleanup()
+        end(ready, failure: reason, lost: session.directories)
+    }
+
+    /// The pipe that wakes the hub thread, made once and kept for the life of the process: a
+    /// subscriber may write to it at any moment, so its descriptor must never be reused for
+    /// another file.
+    private func wakePipe() -> (read: Int32, write: Int32)? {
+        if let pipe = state.withLock({ $0.wakePipe }) { return pipe }
+        var fds: [Int32] = [-1, -1]
+        guard statecoordinator_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) == 0 else { return nil }
+        state.withLock { $0.wakePipe = (fds[0], fds[1]) }
+        return (fds[0], fds[1])
+    }
+
+    /// Dispatches events and commands until the instance fails and cannot be re-created.
+    private func dispatchEvents(_ session: inout Session) -> WatchUnavailable {
         while true {
-            guard let event = calls.nextEvent() else { continue }  // EINTR: just wait again
-            if event.watch == wakeWatch {
-                drain(pipeFDs[0])
-                perform(takeCommands(), on: &directories)
-            } else {
-                dispatch(event, on: &directories)
+            // With a dead watch recorded, take only what is already there, then re-create.
+            switch calls.nextEvent(!session.holdsDeadWatch) {
+            case .event(let event):
+                session.consecutiveFailures = 0
+                guard event.watch == session.wakeWatch else {
+                    dispatch(event, in: &session)
+                    continue
+                }
+                drain(session.wakeRead)
+                if session.holdsDeadWatch, let reason = reopen(&session) { return reason }
+                perform(takeCommands(), in: &session)
+            case .nothing:
+                if session.holdsDeadWatch, let reason = reopen(&session) { return reason }
+            case .failed:
+                session.consecutiveFailures += 1
+                pauseAfterFailure(session.consecutiveFailures)
+                if let reason = reopen(&session) { return reason }
             }
         }
     }
 
-    private func fail(_ ready: Reply, _ reason: WatchUnavailable) {
-        ready.send(.failure(reason))
+    /// Initializes the library and watches the wake pipe; returns the pipe's watch.
+    private func openInstance(wakeRead: Int32) -> Result<Int32, WatchUnavailable> {
+        if let errno = calls.initialize() { return .failure(.initializationFailed(errno: errno)) }
+        switch calls.watch("/proc/self/fd/\(wakeRead)", UInt32(IN_MODIFY)) {
+        case .success(let watch): return .success(watch)
+        case .failure(let failure):
+            calls.cleanup()
+            return .failure(.watchFailed(directory: "/proc/self/fd", errno: failure.errno))
+        }
+    }
+
+    /// Re-creates the inotify instance, forgetting every record the library keeps, and watches
+    /// each directory again; their subscribers resynchronize, since events between the two
+    /// instances are lost. Returns why, when no instance could be created.
+    private func reopen(_ session: inout Session) -> WatchUnavailable? {
+        calls.cleanup()
+        session.holdsDeadWatch = false
+        switch openInstance(wakeRead: session.wakeRead) {
+        case .success(let wakeWatch): session.wakeWatch = wakeWatch
+        case .failure(let reason): return reason
+        }
+        for (directory, entry) in session.directories {
+            switch calls.watch(directory, Self.directoryMask) {
+            case .success(let watch):
+                session.directories[directory]?.watch = watch
+                entry.subscribers.values.forEach { $0(.overflow) }
+            case .failure(let failure):
+                session.directories[directory] = nil
+                forget(entry.subscribers.count)
+                let event: DirectoryEvent =
+                    failure.errno == ENOENT
+                    ? .watchRemoved : .watchLost(.watchFailed(directory: directory, errno: failure.errno))
+                entry.subscribers.values.forEach { $0(event) }
+            }
+        }
+        return nil
+    }
+
+    /// Ends the hub thread: answers every waiting command and every subscriber with `failure`,
+    /// and lets the next subscriber start a new thread.
+    private func end(_ ready: Reply, failure: WatchUnavailable, lost directories: [String: DirectoryWatch] = [:]) {
+        let commands = state.withLock { state -> [Command] in
+            state.startup = nil
+            state.thread = nil
+            state.subscriptions = 0
+            defer { state.commands.removeAll() }
+            return state.commands
+        }
+        ready.send(.failure(failure))
+        commands.forEach { $0.reply.send(.failure(failure)) }
+        for entry in directories.values { entry.subscribers.values.forEach { $0(.watchLost(failure)) } }
+    }
+
+    /// Sleeps after the inotify descriptor failed to read: 10 ms, doubling, at most
+    /// ``maximumFailurePause``, so that a persistent error costs no CPU.
+    private func pauseAfterFailure(_ failures: Int) {
+        let limit = Self.maximumFailurePause.saturatingMicroseconds
+        let pause = min(limit, 10_000 << min(failures - 1, 16))
+        usleep(UInt32(clamping: pause))
     }
 
     private func drain(_ fd: Int32) {
@@ -178,26 +317,33 @@ final class WatchHub: Sendable {
         }
     }
 
-    private func perform(_ commands: [Command], on directories: inout [String: DirectoryWatch]) {
+    private func forget(_ count: Int) {
+        state.withLock { $0.subscriptions -= count }
+    }
+
+    private func perform(_ commands: [Command], in session: inout Session) {
         for command in commands {
             switch command {
             case .subscribe(let id, let directory, let handler, let reply):
-                if directories[directory] == nil {
+                if session.directories[directory] == nil {
                     switch calls.watch(directory, Self.directoryMask) {
-                    case .success(let watch): directories[directory] = DirectoryWatch(watch: watch, subscribers: [:])
+                    case .success(let watch): session.directories[directory] = DirectoryWatch(watch: watch, subscribers: [:])
                     case .failure(let failure):
                         reply.send(.failure(.watchFailed(directory: directory, errno: failure.errno)))
                         continue
                     }
                 }
-                directories[directory]?.subscribers[id] = handler
+                session.directories[directory]?.subscribers[id] = handler
+                state.withLock { $0.subscriptions += 1 }
                 reply.send(.success(()))
             case .unsubscribe(let id, let reply):
-                for (directory, entry) in directories where entry.subscribers[id] != nil {
-                    directories[directory]?.subscribers[id] = nil
-                    if directories[directory]?.subscribers.isEmpty == true {
-                        calls.removeWatch(entry.watch)
-                        directories[directory] = nil
+                for (directory, entry) in session.directories where entry.subscribers[id] != nil {
+                    session.directories[directory]?.subscribers[id] = nil
+                    forget(1)
+                    if session.directories[directory]?.subscribers.isEmpty == true {
+                        session.directories[directory] = nil
+                        // Refused when the directory went away meanwhile: the record is dead.
+                        if !calls.removeWatch(entry.watch) { session.holdsDeadWatch = true }
                     }
                 }
                 reply.send(.success(()))
@@ -205,16 +351,19 @@ final class WatchHub: Sendable {
         }
     }
 
-    private func dispatch(_ event: InotifyEvent, on directories: inout [String: DirectoryWatch]) {
+    private func dispatch(_ event: InotifyEvent, in session: inout Session) {
         if event.mask & UInt32(IN_Q_OVERFLOW) != 0 {
-            for entry in directories.values { entry.subscribers.values.forEach { $0(.overflow) } }
+            for entry in session.directories.values { entry.subscribers.values.forEach { $0(.overflow) } }
             return
         }
-        guard let (directory, entry) = directories.first(where: { $0.value.watch == event.watch }) else { return }
+        guard let (directory, entry) = session.directories.first(where: { $0.value.watch == event.watch }) else { return }
         if event.mask & UInt32(IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF) != 0 {
-            // The directory is gone or elsewhere: its watch no longer reports on this path.
-            calls.removeWatch(entry.watch)
-            directories[directory] = nil
+            // The directory is gone or elsewhere: its watch no longer reports on this path, and
+            // the kernel may have dropped it already, so it is not removed through the library
+            // (see the type's documentation); the instance is re-created once the buffer is empty.
+            session.directories[directory] = nil
+            session.holdsDeadWatch = true
+            forget(entry.subscribers.count)
             entry.subscribers.values.forEach { $0(.watchRemoved) }
             return
         }
