@@ -7,6 +7,11 @@ struct CLIFailure: Error {
     /// The exit codes listed in `statectl --help`.
     enum Code: Int32 {
         case failure = 1, usage = 2, conflict = 3, lockTimeout = 4, corrupt = 5, notFound = 6, deadline = 7
+        /// The rename (or the directory fsync) reported an error after it took effect: the new
+        /// version is committed and visible, but may not survive a power loss. Do not retry.
+        case committedDurabilityUnknown = 8
+        /// The store could not find out whether the new version was committed: read it first.
+        case outcomeUnknown = 9
     }
 
     var code: Code
@@ -24,7 +29,11 @@ struct CLIFailure: Error {
         case let failure as CLIFailure:
             self = failure
         case let error as StateStoreError:
-            self.init(Self.code(for: error.code), error.description)
+            switch error.outcome {
+            case .committedDurabilityUnknown?: self.init(.committedDurabilityUnknown, error.description)
+            case .unknown?: self.init(.outcomeUnknown, error.description)
+            case .notCommitted?, nil: self.init(Self.code(for: error.code), error.description)
+            }
         case let error as JSONPointerError:
             self.init(error.kind == .malformed ? .usage : .notFound, error.description)
         case let error as JSONValue.ArithmeticError:

@@ -27,6 +27,11 @@ struct Statectl: AsyncParsableCommand {
               6  not found: no store, a pointer target or parent that does not
                  exist, a version no longer kept
               7  watch deadline passed
+              8  committed, durability unknown: the rename or the directory fsync
+                 reported an error after the new version took effect; it is visible
+                 but may not survive a power loss. Do not retry (an incr would
+                 apply twice)
+              9  commit outcome unknown: read the current version before retrying
 
             The store's directory is --dir, else $STATECTL_DIR, else the current directory.
             """,

@@ -61,6 +61,22 @@ case "incr":
         increment(times: count, store: try StateStore<JSONValue>(directory: directory, options: options(label: label)))
     } catch { fail("open failed: \(error)") }
 
+case "incr-padded":
+    // incr-padded DIR N: N increments of "counter" kept as a six-digit string ("100000"…), so
+    // every version has the same size (the case where identity shortcuts can be fooled).
+    let times = Int(arguments[2])!
+    do {
+        let store = try StateStore<JSONValue>(directory: directory, options: options())
+        for _ in 0..<times {
+            let (snapshot, value) = try store.updateBlocking { state -> Int in
+                guard case .string(let text)? = state["padded"], let current = Int(text) else { return -1 }
+                state["padded"] = .string(String(current + 1))
+                return current + 1
+            }
+            emit("\(snapshot.version) \(value)")
+        }
+    } catch { fail("update failed: \(error)") }
+
 case "update-once":
     // update-once DIR TIMEOUT_MS: one increment with the given lock timeout; prints the error code on failure.
     var opts = options()
@@ -102,8 +118,11 @@ case "watch":
     // watch DIR [poll]: prints "v <version> <counter>" per snapshot and one line per other event
     // until stdin closes, then "stats <delivered> <missed> <problems> <resynchronizations> <mode>";
     // exits 1 if versions went backwards within a store identity.
+    // watch DIR nocheck: inotify alone, without the consistency check, so that a version
+    // inotify did not announce is never delivered.
     var watchOptions = WatchOptions()
     watchOptions.forcePolling = arguments.count > 2 && arguments[2] == "poll"
+    if arguments.count > 2 && arguments[2] == "nocheck" { watchOptions.consistencyCheckInterval = nil }
     do {
         let store = try StateStore<JSONValue>(directory: directory, options: StateStoreOptions(readOnly: true))
         let watch = store.watch(options: watchOptions)

@@ -352,7 +352,7 @@ struct WatchTests {
     }
 }
 
-private func canonicalPath(_ path: String) -> String {
+func canonicalPath(_ path: String) -> String {
     guard let resolved = realpath(path, nil) else { return path }
     defer { free(resolved) }
     return String(cString: resolved)

@@ -29,10 +29,6 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     /// Judged by the size of the file just opened, not the previous one.
     static var inlineReloadLimit: Int64 { 256 << 10 }
 
-    /// While polling because inotify failed (EMFILE, ENOSPC, a lost instance), how often to try
-    /// inotify again.
-    static var inotifyRetryInterval: Duration { .seconds(5) }
-
     private enum TimerRole: Hashable { case poll, consistencyCheck, rearm, inotifyRetry }
 
     private struct Progress {
@@ -97,6 +93,8 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     var mode: WatchMode { progress.withLock { $0.mode } }
     var statistics: WatchStatistics { progress.withLock { $0.statistics } }
     var isStopped: Bool { progress.withLock { $0.stopped } }
+    /// Whether the follower holds a subscription of the watch hub.
+    var isSubscribed: Bool { progress.withLock { $0.subscription != nil } }
 
     /// Arms the watch, then delivers the current version (the watch is armed before the first
     /// read, so a commit in between is never missed).
@@ -165,7 +163,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             cancelTimers([.consistencyCheck])
             addTimer(.poll, every: options.pollInterval) { $0.reload(.poll) }
             if retryingInotify {
-                addTimer(.inotifyRetry, every: Self.inotifyRetryInterval) { $0.retryInotify() }
+                addTimer(.inotifyRetry, every: options.inotifyRetryInterval) { $0.retryInotify() }
             }
         }
     }

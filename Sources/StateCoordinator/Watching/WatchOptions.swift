@@ -13,6 +13,9 @@ public struct WatchOptions: Sendable {
     /// so that a notification lost for any reason delays a change by at most this interval (each
     /// such catch is counted in ``WatchStatistics/missedEvents``). nil turns the check off.
     public var consistencyCheckInterval: Duration? = WatchOptions.defaultConsistencyCheckInterval
+    /// While polling because inotify failed (too many instances or watches, a lost instance), how
+    /// often to try inotify again. Default 5 s.
+    public var inotifyRetryInterval: Duration = .seconds(5)
 
     /// Options with the defaults.
     public init() {}

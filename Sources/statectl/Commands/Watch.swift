@@ -19,9 +19,14 @@ struct Watch: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Exit 7 when this many seconds pass first.", valueName: "seconds")) var timeout: Double?
     @Option(help: ArgumentHelp("Replay the kept versions after this one first.", valueName: "version")) var since: UInt64?
 
+    /// The longest --timeout accepted: a year (a larger or infinite one is leaving it out).
+    static let longestTimeout: Double = 365 * 24 * 3600
+
     func validate() throws {
         if let count, count <= 0 { throw ValidationError("--count must be positive.") }
-        if let timeout, !(timeout >= 0) { throw ValidationError("--timeout must be 0 or more seconds.") }
+        if let timeout, !(timeout >= 0 && timeout <= Self.longestTimeout) {
+            throw ValidationError("--timeout must be a number of seconds from 0 to \(Int(Self.longestTimeout)) (a year); leave it out to wait for ever.")
+        }
     }
 
     func run() async throws {
@@ -32,7 +37,7 @@ struct Watch: AsyncParsableCommand {
             group.addTask { try await follow(watch) }
             if let timeout {
                 group.addTask {
-                    try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                    try await Task.sleep(for: .milliseconds(Int64((timeout * 1000).rounded(.up))))
                     return false
                 }
             }

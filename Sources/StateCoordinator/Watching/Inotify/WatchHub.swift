@@ -124,6 +124,9 @@ final class WatchHub: Sendable {
         self.calls = calls
     }
 
+    /// Whether the calling thread is the hub thread (for tests).
+    var isCurrentThread: Bool { state.withLock { $0.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false } }
+
     /// How many subscriptions the hub holds (answered by the hub's bookkeeping, not the kernel).
     var subscriptionCount: Int { state.withLock { $0.subscriptions } }
 

@@ -1,0 +1,197 @@
+import Foundation
+import Synchronization
+import SystemPackage
+import Testing
+
+@testable @_spi(FaultInjection) import StateCoordinator
+
+/// Core-correctness items 3 and 4: delivery that promises every version drops none without a gap
+/// event, each iterator follows on its own, cancelling releases everything, transient failures
+/// are retried; the hub survives a failing descriptor and a failed start, and a large new version
+/// is never read on the hub thread.
+@Suite("Watch delivery and hub robustness")
+struct WatchDeliveryTests {
+    let dir = TemporaryDirectory()
+    typealias Collected = WatchTests.Collected
+
+    private func store() throws -> StateStore<JSONValue> {
+        try StateStore<JSONValue>.create(in: dir.path)
+    }
+
+    private func follow(
+        _ store: StateStore<JSONValue>, hub: WatchHub = .shared, options: WatchOptions = WatchOptions(consistencyCheckInterval: nil),
+        onEvent: @escaping @Sendable (WatchEvent<JSONValue>) -> Void = { _ in }
+    ) -> (StateFollower<JSONValue>, Collected) {
+        let collected = Collected()
+        let follower = StateFollower<JSONValue>(handle: store.handle, options: options, since: nil, everyVersion: false, hub: hub) {
+            onEvent($0)
+            collected.append($0)
+        }
+        follower.start()
+        return (follower, collected)
+    }
+
+    private func snapshot(_ version: UInt64) -> WatchEvent<JSONValue> {
+        .snapshot(
+            StateSnapshot(
+                state: .null, version: version, committedAt: Date(), writer: WriterIdentity(pid: 1, host: "h", label: "l"),
+                storeID: "s", checksum: "", fileSize: 0, settings: StoreSettings(), loadedAt: Date()))
+    }
+
+    // MARK: Item 3
+
+    @Test func aFullBufferTurnsTheOldestVersionsIntoOneGapAndDropsNoneSilently() async {
+        let buffer = WatchEventBuffer<JSONValue>(coalesce: false, limit: 8)
+        for version in 1...50 { buffer.push(snapshot(UInt64(version))) }
+        buffer.push(.problem(StateStoreError(.corrupt, "bad")))
+        buffer.push(snapshot(51))
+        buffer.finish()
+        var covered: [UInt64] = []
+        var events = 0
+        while let event = await buffer.next() {
+            events += 1
+            switch event {
+            case .snapshot(let snapshot): covered.append(snapshot.version)
+            case .gap(let missing): covered.append(contentsOf: missing)
+            default: break
+            }
+        }
+        #expect(events <= 8)
+        #expect(covered == Array(1...51), "every version is delivered or named in a gap, in order")
+    }
+
+    @Test func twoIteratorsOfOneWatchEachGetEveryVersion() async throws {
+        let store = try store()
+        let watch = store.snapshots()
+        var first = watch.makeAsyncIterator()
+        var second = watch.makeAsyncIterator()
+        #expect(await first.next()?.version == 0)
+        #expect(await second.next()?.version == 0)
+        try await store.update { $0["n"] = 1 }
+        #expect(await first.next()?.version == 1)
+        #expect(await second.next()?.version == 1)
+    }
+
+    @Test func nothingRunsBeforeIterationStarts() throws {
+        let store = try store()
+        let watch = store.watch()
+        #expect(watch.newest.follower == nil)
+        let iterator = watch.makeAsyncIterator()
+        #expect(iterator.lifetime.follower.isStopped == false)
+    }
+
+    @Test func cancellingTheConsumerReleasesTheFollowerItsSubscriptionAndTimers() async throws {
+        let store = try store()
+        let watch = store.watch()
+        let started = AsyncStream<Void>.makeStream()
+        let consumer = Task {
+            for await _ in watch { started.continuation.yield() }
+        }
+        for await _ in started.stream { break }
+        let follower = try #require(watch.newest.follower)
+        #expect(follower.isSubscribed)
+        consumer.cancel()
+        await consumer.value
+        #expect(follower.isStopped)
+        #expect(!follower.isSubscribed)
+    }
+
+    @Test func aStoppedFollowerDeliversNothingMore() throws {
+        let store = try store()
+        let (stopped, collected) = follow(store)
+        #expect(collected.waitFor { $0.versions == [0] })
+        stopped.stop()
+        try store.replaceBlocking(with: ["n": 1])
+        // A second follower seeing version 1 shows the hub has handled the rename.
+        let (witness, seen) = follow(store)
+        defer { witness.stop() }
+        #expect(seen.waitFor { $0.versions == [1] })
+        try store.replaceBlocking(with: ["n": 2])
+        #expect(seen.waitFor { $0.versions == [1, 2] })
+        #expect(collected.versions == [0])
+    }
+
+    @Test func aTransientFailureDuringDeliveryIsRetriedNotRecordedAsSeen() throws {
+        _ = try store()
+        // The first open of the state file after version 0 fails with EMFILE, once.
+        let failNext = Atomic(false)
+        var options = StateStoreOptions(readOnly: true)
+        options.systemCalls.open = { (directory, path, flags, mode) throws(Errno) in
+            if path.hasSuffix("/state.json"), failNext.exchange(false, ordering: .relaxed) { throw .tooManyOpenFiles }
+            return try SystemCalls.live.open(directory, path, flags, mode)
+        }
+        let reader = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let (follower, collected) = follow(reader, options: WatchOptions(pollInterval: .milliseconds(50), consistencyCheckInterval: nil))
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        failNext.store(true, ordering: .relaxed)
+        let writer = try StateStore<JSONValue>(directory: dir.path)
+        try writer.replaceBlocking(with: ["halt": true])
+        // No consistency check and no further commit: only the retry can deliver it.
+        #expect(collected.waitFor { $0.versions == [0, 1] }, "\(collected.kinds)")
+        #expect(collected.problems.map(\.code) == [.ioFailure])
+    }
+
+    // MARK: Item 4
+
+    @Test func aPersistentlyFailingDescriptorDoesNotSpinAndTheHubRecovers() throws {
+        let store = try store()
+        let fake = FakeInotify()
+        let (follower, collected) = follow(store, hub: fake.makeHub())
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        fake.failReads(with: EIO)
+        let start = ContinuousClock.now
+        #expect(collected.waitFor(timeout: .seconds(3)) { _ in fake.failedReads >= 6 })
+        let failed = fake.failedReads
+        let elapsed = ContinuousClock.now - start
+        // Pauses of 10, 20, 40, 80, 160, 320 ms… : a handful of reads, not a busy loop.
+        #expect(failed < 12, "\(failed) failed reads in \(elapsed)")
+        fake.failReads(with: nil)
+        // The hub re-created its instance and re-watched the directory.
+        #expect(collected.waitFor { _ in fake.watch(of: canonicalPath(dir.path)) != nil && fake.cleanups > 0 })
+        try store.replaceBlocking(with: ["n": 1])
+        #expect(collected.waitFor { _ in
+            if let watch = fake.watch(of: canonicalPath(dir.path)) {
+                fake.send(InotifyEvent(watch: watch, mask: UInt32(IN_MOVED_TO), name: "state.json"))
+            }
+            return collected.versions.last == 1
+        })
+        #expect(follower.mode == .inotify)
+    }
+
+    @Test func aFailedStartIsNotCachedAndAPollingFollowerReturnsToInotify() throws {
+        let store = try store()
+        let fake = FakeInotify(initializeError: EMFILE, initializeFailures: 1)
+        var options = WatchOptions(pollInterval: .milliseconds(20), consistencyCheckInterval: nil)
+        options.inotifyRetryInterval = .milliseconds(50)
+        let (follower, collected) = follow(store, hub: fake.makeHub(), options: options)
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        #expect(collected.waitFor { _ in follower.mode == .inotify }, "\(follower.mode)")
+        #expect(fake.initializations == 2)
+        #expect(follower.statistics.resynchronizations == 1)
+    }
+
+    @Test func aLargeNewVersionIsNotReadOnTheHubThread() async throws {
+        let store = try store()
+        let threads = Mutex<[String]>([])  // where each snapshot was delivered
+        let (follower, collected) = follow(store) { event in
+            if case .snapshot = event { threads.withLock { $0.append(WatchHub.shared.isCurrentThread ? "hub" : "other") } }
+        }
+        defer { follower.stop() }
+        #expect(collected.waitFor { $0.versions == [0] })
+        // Small versions are read on the hub thread when its reload gate is free; commit until one
+        // is, so that the next reload starts from a small previous version read inline.
+        var version: UInt64 = 0
+        repeat {
+            let n = Int64(version)
+            version = try await store.update { $0["small"] = .int(n) }.snapshot.version
+            #expect(collected.waitFor { $0.versions.last == version })
+        } while threads.withLock({ $0.last }) != "hub" && version < 20
+        #expect(threads.withLock { $0.last } == "hub", "\(threads.withLock { $0 })")
+        try await store.update { $0["big"] = .string(String(repeating: "x", count: 400 << 10)) }
+        #expect(collected.waitFor { $0.versions.last == version + 1 })
+        #expect(threads.withLock { $0.last } != "hub", "\(threads.withLock { $0 })")
+    }
+}
