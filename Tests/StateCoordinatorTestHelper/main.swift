@@ -77,6 +77,27 @@ case "incr-padded":
         }
     } catch { fail("update failed: \(error)") }
 
+case "timeouts":
+    // timeouts DIR N: N updates with a 5 ms lock timeout (against a holder the test stopped);
+    // prints "before FDS THREADS", then "after FDS THREADS TIMEOUTS".
+    func counts() -> String {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
+        return "\(fds) \(threads)"
+    }
+    let attempts = Int(arguments[2])!
+    do {
+        let store = try StateStore<JSONValue>(directory: directory, options: StateStoreOptions(lockTimeout: .milliseconds(5)))
+        emit("before \(counts())")
+        var timeouts = 0
+        for _ in 0..<attempts {
+            do { try store.updateBlocking { $0["x"] = 1 } } catch let error as StateStoreError where error.code == .lockTimeout {
+                timeouts += 1
+            }
+        }
+        emit("after \(counts()) \(timeouts)")
+    } catch { fail("timeouts failed: \(error)") }
+
 case "update-once":
     // update-once DIR TIMEOUT_MS: one increment with the given lock timeout; prints the error code on failure.
     var opts = options()

@@ -1,0 +1,111 @@
+import Foundation
+import SystemPackage
+import Testing
+
+@testable @_spi(FaultInjection) import StateCoordinator
+
+/// Core-correctness items 5 and 7: timed-out lock waits stay bounded; a lockfile replaced under
+/// a waiter or a holder is detected; a FIFO at the lockfile's name cannot block the commit queue.
+extension ProcessTests {
+    @Suite("Locking corners")
+    struct LockingCornerTests {
+        let dir = TemporaryDirectory()
+
+        @Test func twoHundredTimeoutsAgainstAStoppedHolderKeepDescriptorsAndThreadsBounded() throws {
+            _ = try StateStore<JSONValue>.create(in: dir.path)
+            let holder = try RunningHelper(["hold-lock", dir.path, "60000"])
+            #expect(holder.waitForLine { $0 == "locked" })
+            holder.signal(SIGSTOP)
+            defer {
+                holder.signal(SIGKILL)
+                holder.signal(SIGCONT)
+            }
+            let bot = try RunningHelper(["timeouts", dir.path, "200"])
+            #expect(bot.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("after ") })
+            let numbers = { (prefix: String) -> [Int] in
+                (bot.lines.first { $0.hasPrefix(prefix) } ?? "").split(separator: " ").dropFirst().compactMap { Int($0) }
+            }
+            let before = numbers("before "), after = numbers("after ")
+            try #require(before.count == 2 && after.count == 3, "\(bot.lines)")
+            #expect(after[2] == 200, "every attempt timed out")
+            // One parked waiter: one more descriptor and one more thread at most, not 200.
+            #expect(after[0] <= before[0] + 2, "descriptors \(before[0]) -> \(after[0])")
+            #expect(after[1] <= before[1] + 2, "threads \(before[1]) -> \(after[1])")
+            #expect(bot.waitForExit().status == 0)
+        }
+
+        @Test func aWaiterThatGetsTheLockOfADeletedLockfileTakesTheNewOneInstead() throws {
+            let store = try StateStore<JSONValue>.create(in: dir.path)
+            let lockPath = dir.file("state.lock")
+            let old = try RunningHelper(
+                ["-c", "exec flock \(lockPath) sh -c 'echo locked; read line'"], executable: URL(fileURLWithPath: "/bin/sh"))
+            #expect(old.waitForLine { $0 == "locked" })
+            let writer = try RunningHelper(["update-once", dir.path, "20000"])
+            // The writer waits on the old inode. An operator deletes the lockfile and makes a new
+            // one, which another process (flock(1)) takes.
+            let canonicalLock = canonicalPath(dir.path) + "/state.lock"
+            #expect(LockHolderWait.until { LockHolderWait.process(writer.pid, hasOpen: canonicalLock) })
+            try FileManager.default.removeItem(atPath: lockPath)
+            #expect(FileManager.default.createFile(atPath: lockPath, contents: nil))
+            let new = try RunningHelper(
+                ["-c", "exec flock \(lockPath) sh -c 'echo locked; read line'"], executable: URL(fileURLWithPath: "/bin/sh"))
+            #expect(new.waitForLine { $0 == "locked" })
+            old.closeInput()  // releases the old inode's lock: the writer gets it, finds it stale
+            _ = old.waitForExit()
+            let versionWhileNewIsHeld = try store.read().version
+            new.closeInput()
+            _ = new.waitForExit()
+            #expect(writer.waitForExit().status == 0)
+            #expect(versionWhileNewIsHeld == 0, "the writer committed while another process held the new lockfile")
+            #expect(try store.read().version == 1)
+        }
+
+        @Test func aLockfileReplacedWhileHeldAbortsTheCommit() async throws {
+            let store = try StateStore<JSONValue>.create(in: dir.path)
+            let lockPath = dir.file("state.lock")
+            await #expect {
+                try await store.update { _ in
+                    // Inside the mutation the lock is held: an operator re-creates the lockfile.
+                    try? FileManager.default.removeItem(atPath: lockPath)
+                    _ = FileManager.default.createFile(atPath: lockPath, contents: nil)
+                }
+            } throws: { ($0 as? StateStoreError)?.code == .lockLost }
+            #expect(try store.read().version == 0)
+            try await store.update { $0["after"] = true }
+            #expect(try store.read().version == 1)
+        }
+
+        @Test func aFIFOAtTheLockfileIsRefusedAtOnce() async throws {
+            let store = try StateStore<JSONValue>.create(in: dir.path)
+            let lockPath = dir.file("state.lock")
+            try FileManager.default.removeItem(atPath: lockPath)
+            #expect(mkfifo(lockPath, 0o600) == 0)
+            let started = ContinuousClock.now
+            await #expect {
+                try await store.update { $0["x"] = 1 }
+            } throws: { error in
+                guard let error = error as? StateStoreError else { return false }
+                return error.code == .unverifiable && error.message.contains("not a regular file")
+            }
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+}
+
+/// Waits on a condition that another process changes (the writer reaching its lock wait).
+enum LockHolderWait {
+    static func until(timeout: Duration = .seconds(10), _ condition: () -> Bool) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            usleep(2_000)
+        }
+        return condition()
+    }
+
+    /// Whether the process has a descriptor open on `path`.
+    static func process(_ pid: Int32, hasOpen path: String) -> Bool {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return fds.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) == path }
+    }
+}
