@@ -98,6 +98,16 @@ case "timeouts":
         emit("after \(counts()) \(timeouts)")
     } catch { fail("timeouts failed: \(error)") }
 
+case "incr-fast":
+    // incr-fast DIR N: N increments at durability none (thousands a second), printing nothing.
+    let times = Int(arguments[2])!
+    do {
+        var fast = options()
+        fast.durability = .none
+        let store = try StateStore<JSONValue>(directory: directory, options: fast)
+        for _ in 0..<times { try store.updateBlocking { $0["counter"] = .int(($0["counter"]?.intValue ?? 0) + 1) } }
+    } catch { fail("update failed: \(error)") }
+
 case "update-once":
     // update-once DIR TIMEOUT_MS: one increment with the given lock timeout; prints the error code on failure.
     var opts = options()

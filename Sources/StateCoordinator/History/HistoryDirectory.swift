@@ -30,6 +30,21 @@ struct HistoryDirectory {
         }
     }
 
+    /// Renames the whole directory aside, to `NAME.history.replaced-TIMESTAMP`, where it is kept
+    /// but is no longer part of the store (what `init --force` does with the old store's history:
+    /// those versions belong to the old identity). Returns the new name, nil when there was none.
+    func moveAside(timestamp: String) throws(StateStoreError) -> String? {
+        let aside = files.historyDirectory + ".replaced-" + timestamp
+        do {
+            try calls.rename(storeDirectory, files.historyDirectory, aside)
+            return storeDirectoryPath + "/" + aside
+        } catch .noSuchFileOrDirectory {
+            return nil
+        } catch {
+            throw .system(.keepHistory, path: path + " -> " + storeDirectoryPath + "/" + aside, errno: error)
+        }
+    }
+
     /// Creates the directory if missing; its mode is the files' mode plus search permission
     /// wherever read permission is given, so whoever may read the state may read its history.
     func create(fileMode: UInt32) throws(StateStoreError) {

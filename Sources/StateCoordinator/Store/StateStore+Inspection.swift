@@ -14,11 +14,11 @@ extension StateStore {
         return LockHolder.find(device: status.device, inode: status.inode)
     }
 
-    /// Temp files left by writers that died mid-commit (the next commit removes them).
+    /// Temp files left by writers that died mid-commit (the next commit removes them). Temp files
+    /// of a writer committing right now are not leftovers: they are listed only when the writer
+    /// lock is free (tried without waiting), so this never lists a commit in flight.
     public func orphanTempFiles() throws(StateStoreError) -> [String] {
-        let dir = try handle.openDirectory()
-        return try OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: directory, files: handle.files)
-            .orphans()
+        try StoreVerifier(handle: handle).orphans()
     }
 
     /// How a watcher of this store would learn of new versions here: inotify, or polling and why.
@@ -30,62 +30,27 @@ extension StateStore {
     }
 
     /// Checks the whole store: the state file, the lockfile, leftover temp files and every kept
-    /// version. Returns every problem found, one sentence each; empty when the store is healthy.
-    public func verify() -> [String] {
-        var problems: [String] = []
-        let current: StateSnapshot<JSONValue>?
-        do {
-            current = try handle.readCurrent().snapshot(as: JSONValue.self, path: stateFilePath)
-        } catch {
-            problems.append(error.description)
-            current = nil
-        }
-        do {
-            let status = try handle.calls.fstatat(AT_FDCWD, lockFilePath)
-            if status.isSymbolicLink {
-                problems.append("\(lockFilePath) is a symbolic link; it must be a regular file.")
-            } else if !status.isRegularFile {
-                problems.append("\(lockFilePath) is not a regular file.")
-            }
-        } catch {
-            problems.append("\(lockFilePath): \(StateStoreError.system(.openLockfile, path: lockFilePath, errno: error).message)")
-        }
-        do {
-            for name in try orphanTempFiles() {
-                problems.append("\(directory)/\(name) is a temp file left by a writer that died mid-commit; the next commit removes it.")
-            }
-        } catch {
-            problems.append(error.description)
-        }
-        problems += verifyHistory(current: current)
-        return problems
+    /// version, listing every problem it finds in one run. Damage and leftovers are told apart
+    /// (see ``VerificationReport``); commits landing meanwhile never show as either.
+    public func verify() -> VerificationReport {
+        StoreVerifier(handle: handle).run()
     }
 
-    private func verifyHistory(current: StateSnapshot<JSONValue>?) -> [String] {
-        var problems: [String] = []
-        do {
-            let dir = try handle.openDirectory()
-            let history = handle.history(dir.rawValue)
-            let versions = try history.versions()
-            if let current, versions.count > current.settings.keepHistory {
-                problems.append("\(history.path) keeps \(versions.count) versions, more than the store's keepHistory of \(current.settings.keepHistory).")
-            }
-            for version in versions {
-                do {
-                    let kept = try history.read(version: version)
-                    if kept.header.version != version {
-                        problems.append("\(history.path)/\(StoreFiles.historyFile(version: version)) holds version \(kept.header.version).")
-                    }
-                    if let current, version >= current.version, kept.header.store == current.storeID {
-                        problems.append("\(history.path) keeps version \(version), not older than the current \(current.version).")
-                    }
-                } catch {
-                    problems.append(error.description)
-                }
-            }
+    /// ``verify()`` for a store that may not open: a missing lockfile, or a plain JSON file where
+    /// the state file should be, is reported in the list with everything else.
+    /// - Throws: `notFound` when there is no state file, `invalidArgument` for a bad name.
+    public static func verify(
+        directory: String, name: String = "state", options: Options = Options()
+    ) throws(StateStoreError) -> VerificationReport {
+        let handle = StoreHandle(directory: directory, files: try StoreFiles(name: name), options: options)
+        let dir = try handle.openDirectory()
+        do { _ = try handle.calls.fstatat(dir.rawValue, handle.files.stateFile) } catch .noSuchFileOrDirectory {
+            throw StateStoreError(
+                .notFound, "No store named \"\(name)\" in \(directory): \(handle.stateFilePath) does not exist.",
+                hint: "Create it first (StateStore.create, or statectl init).", path: handle.stateFilePath)
         } catch {
-            problems.append(error.description)
+            throw .system(.readState, path: handle.stateFilePath, errno: error)
         }
-        return problems
+        return StoreVerifier(handle: handle).run()
     }
 }

@@ -15,11 +15,18 @@ struct StoreCreation {
     func run(stateBytes: [UInt8], force: Bool) throws(StateStoreError) {
         let dir = try handle.openDirectory()
         try handle.checkFileSystem(dir)
+        // A plain JSON file in the state file's place is not overwritten, and no lockfile is
+        // left beside it: the import command says to move it aside first.
+        if !force, let plain = handle.plainJSONError(dir) { throw plain }
         try createLockFile(dir)
         let lock = try WriterLock.acquire(
             calls: handle.calls, directory: dir.rawValue, lockFile: handle.files.lockFile,
             path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
         let version = try firstVersion(dir, force: force)
+        if force, let aside = try handle.history(dir.rawValue).moveAside(timestamp: Self.asideStamp()) {
+            handle.options.logger.info(
+                "moved the replaced store's history aside", metadata: ["store": "\(handle.stateFilePath)", "to": "\(aside)"])
+        }
         if settings.keepHistory > 0 { try handle.history(dir.rawValue).create(fileMode: settings.fileMode) }
         let header = StateFileHeader(
             format: StateFileHeader.formatIdentifier, revision: StateFileHeader.currentRevision,
@@ -35,6 +42,11 @@ struct StoreCreation {
         handle.options.logger.info(
             "created store", metadata: ["store": "\(handle.stateFilePath)", "version": "\(version)", "identity": "\(header.store)"])
         lock.release()
+    }
+
+    /// `20261201T194459.524Z`: sorts by time and has no character a shell or a file name minds.
+    private static func asideStamp() -> String {
+        CommitTimestamp.format(Date()).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
     }
 
     /// Creates `NAME.lock` if it is missing, never truncating or replacing an existing one.

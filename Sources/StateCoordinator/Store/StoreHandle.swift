@@ -35,17 +35,58 @@ struct StoreHandle: Sendable {
         }
     }
 
-    /// Throws `notFound` unless both the lockfile and the state file exist.
+    /// Throws unless both the lockfile and the state file exist: `notFound` when neither does;
+    /// `unverifiable`, with the exact import command, when the state file is a plain JSON file
+    /// (the original bot's, written with `os.replace()`); `notFound` naming the missing lockfile
+    /// when only that is missing and the store is opened for writing (readers never lock).
+    /// Touches nothing.
     func checkExists() throws(StateStoreError) {
         let dir = try openDirectory()
-        for file in [files.lockFile, files.stateFile] {
-            do { _ = try calls.fstatat(dir.rawValue, file) } catch .noSuchFileOrDirectory {
-                throw StateStoreError(
-                    .notFound, "No store named \"\(files.name)\" in \(directory): \(path(file)) does not exist.",
-                    hint: "Create it first (StateStore.create, or statectl init).", path: path(file))
-            } catch {
-                throw .system(.openDirectory, path: path(file), errno: error)
-            }
+        let hasState = try exists(files.stateFile, in: dir)
+        guard hasState else {
+            throw StateStoreError(
+                .notFound, "No store named \"\(files.name)\" in \(directory): \(stateFilePath) does not exist.",
+                hint: "Create it first (StateStore.create, or statectl init).", path: stateFilePath)
+        }
+        if let plain = plainJSONError(dir) { throw plain }
+        if options.readOnly { return }
+        guard try exists(files.lockFile, in: dir) else {
+            let lockPath = path(files.lockFile)
+            throw StateStoreError(
+                .notFound,
+                "The store \"\(files.name)\" in \(directory) has its state file but no lockfile: \(lockPath) does not exist, so writers cannot serialize.",
+                hint: "If no writer is running, create it empty with the state file's owner and mode (touch \(lockPath)); nothing was changed.",
+                path: lockPath)
+        }
+    }
+
+    private func exists(_ file: String, in dir: OwnedDescriptor) throws(StateStoreError) -> Bool {
+        do {
+            _ = try calls.fstatat(dir.rawValue, file)
+            return true
+        } catch .noSuchFileOrDirectory {
+            return false
+        } catch {
+            throw .system(.openDirectory, path: path(file), errno: error)
+        }
+    }
+
+    /// The error for a state file that is plain JSON rather than a store's, with the commands
+    /// that import it; nil for anything else (a store's file, damaged or not, is judged by the
+    /// operation that reads it).
+    func plainJSONError(_ dir: OwnedDescriptor) -> StateStoreError? {
+        let moved = path(files.name + ".plain.json")
+        do {
+            _ = try StateFileReader(calls: calls).read(directory: dir.rawValue, name: files.stateFile, path: stateFilePath)
+            return nil
+        } catch where error.code == .unverifiable && error.message.contains("is plain JSON") {
+            return StateStoreError(
+                .unverifiable,
+                "\(stateFilePath) is a plain JSON file, not a StateCoordinator store, so it cannot be verified; nothing was touched.",
+                hint: "Import it: mv \(stateFilePath.shellQuoted) \(moved.shellQuoted) && statectl --dir \(directory.shellQuoted) --name \(files.name) init --from \(moved.shellQuoted) (library: StateStore.importPlainJSON(from: \"\(moved)\", into: \"\(directory)\", name: \"\(files.name)\")).",
+                path: stateFilePath)
+        } catch {
+            return nil
         }
     }
 

@@ -13,8 +13,17 @@ struct Incr: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var mutation: MutationOptions
-    @Argument(help: "RFC 6901 JSON Pointer.") var pointer: String
-    @Argument(help: "A JSON number.") var by = "1"
+    @Argument(
+        parsing: .allUnrecognized,
+        help: ArgumentHelp("POINTER (RFC 6901) and BY, a JSON number (default 1; -3 works as it is).", valueName: "pointer by"))
+    var operands: [String] = []
+
+    private var pointer: String { Operands.values(operands)[0] }
+    private var by: String { Operands.values(operands).count > 1 ? Operands.values(operands)[1] : "1" }
+
+    func validate() throws {
+        try Operands.validate(operands, count: 1...2, usage: "statectl incr POINTER [BY]")
+    }
 
     func run() async throws {
         let path = try Input.pointer(pointer)

@@ -14,8 +14,19 @@ struct SetValue: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var mutation: MutationOptions
-    @Argument(help: "RFC 6901 JSON Pointer.") var pointer: String
-    @Argument(help: "A JSON text: 42, true, '\"AAPL\"', '{\"a\":1}'.") var value: String
+    @Argument(
+        parsing: .allUnrecognized,
+        help: ArgumentHelp(
+            "POINTER (RFC 6901) and VALUE, a JSON text: 42, -0.25, true, '\"AAPL\"', '{\"a\":1}'.",
+            valueName: "pointer value"))
+    var operands: [String] = []
+
+    private var pointer: String { Operands.values(operands)[0] }
+    private var value: String { Operands.values(operands)[1] }
+
+    func validate() throws {
+        try Operands.validate(operands, count: 2...2, usage: "statectl set POINTER VALUE")
+    }
 
     func run() async throws {
         let path = try Input.pointer(pointer)

@@ -7,7 +7,8 @@ struct Status: AsyncParsableCommand {
         abstract: "Show version, size, age, last writer, lock holder, watch mode, orphan temp files, history.",
         discussion: """
             --json keys: version, size, ageSeconds, writer, lockHolder (null or {"pid", "command"}), watchMode \
-            ({"mode": "inotify" or "polling", "reason"}), orphanTempFiles, historyCount.
+            ({"mode": "inotify" or "polling", "reason"}), orphanTempFiles (left by writers that died; listed only while \
+            no writer holds the lock, since a temp file may be a commit in flight), historyCount.
 
             Example: statectl status --json | jq .lockHolder
             """)

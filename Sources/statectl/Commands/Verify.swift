@@ -5,8 +5,11 @@ struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the whole store: format, checksum, lockfile, orphan temp files, history.",
         discussion: """
-            Exits 0 only when the store is healthy; otherwise prints every problem found, one per line, and \
-            exits 5 (6 when there is no store).
+            Lists every problem found in one run, one per line. Damage (a bad checksum, a missing lockfile, a \
+            history entry newer than the current version…) exits 5. Leftovers that the next commit repairs by \
+            itself (a temp file of a writer that died, the current version already linked into history, one \
+            entry over keepHistory) are printed as "warning: …" and exit 0. Commits landing while it runs are \
+            never reported as either. Exits 6 when there is no store.
 
             Example: statectl verify && echo healthy
             """)
@@ -14,13 +17,16 @@ struct Verify: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let store = try global.openStore(readOnly: true)
-        let problems = store.verify()
-        guard !problems.isEmpty else {
-            Output.line("ok: version \(try store.read().version) verifies")
-            return
+        var options = global.storeOptions
+        options.readOnly = true
+        let report = try StateStore<JSONValue>.verify(directory: global.directory, name: global.name, options: options)
+        for problem in report.damage { Output.line(problem) }
+        for leftover in report.leftovers { Output.line("warning: " + leftover) }
+        guard report.isHealthy else {
+            let count = report.damage.count
+            throw CLIFailure(.corrupt, "\(count) problem\(count == 1 ? "" : "s") found in \(global.directory)/\(global.name).json.")
         }
-        for problem in problems { Output.line(problem) }
-        throw CLIFailure(.corrupt, "\(problems.count) problem\(problems.count == 1 ? "" : "s") found in \(store.stateFilePath).")
+        let repaired = report.leftovers.isEmpty ? "" : " (\(report.leftovers.count) leftover\(report.leftovers.count == 1 ? "" : "s") the next commit repairs)"
+        Output.line("ok: version \(report.currentVersion.map(String.init) ?? "?") verifies" + repaired)
     }
 }

@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import SystemPackage
+
+/// The checks behind ``StateStore/verify()`` and ``StateStore/orphanTempFiles()``.
+///
+/// Made to hold while writers commit at full speed: a temp file counts as left over only if it
+/// is still there while this process holds the writer lock (taken with `LOCK_NB`, for an
+/// instant, never waited for: under load the check is skipped, not guessed); the history is
+/// judged against the current version read *after* it was listed, since each entry is linked
+/// while its version is current, just before the next is renamed in, and pruned just after.
+struct StoreVerifier {
+    let handle: StoreHandle
+
+    func run() -> VerificationReport {
+        var report = VerificationReport()
+        let current = checkState(&report)
+        checkLockFile(&report)
+        do {
+            for name in try orphans() {
+                report.leftovers.append(
+                    "\(handle.directory)/\(name) is a temp file left by a writer that died mid-commit; the next commit removes it.")
+            }
+        } catch {
+            report.damage.append(error.description)
+        }
+        checkHistory(current: current, &report)
+        return report
+    }
+
+    private func checkState(_ report: inout VerificationReport) -> VerifiedStateFile? {
+        do {
+            let file = try handle.readCurrent()
+            report.currentVersion = file.header.version
+            return file
+        } catch {
+            let plain = (try? handle.openDirectory()).flatMap { handle.plainJSONError($0) }
+            report.damage.append((plain ?? error).description)
+            return nil
+        }
+    }
+
+    private func checkLockFile(_ report: inout VerificationReport) {
+        let path = handle.path(handle.files.lockFile)
+        do {
+            let status = try handle.calls.fstatat(AT_FDCWD, path)
+            if status.isSymbolicLink {
+                report.damage.append("\(path) is a symbolic link; it must be a regular file.")
+            } else if !status.isRegularFile {
+                report.damage.append("\(path) is not a regular file; writers refuse it.")
+            }
+        } catch .noSuchFileOrDirectory {
+            report.damage.append(
+                "\(path) does not exist, so writers cannot serialize; if no writer is running, create it empty with the state file's owner and mode.")
+        } catch {
+            report.damage.append(StateStoreError.system(.openLockfile, path: path, errno: error).description)
+        }
+    }
+
+    /// Temp files present while the writer lock is free; none when it is held (a commit in flight).
+    func orphans() throws(StateStoreError) -> [String] {
+        let dir = try handle.openDirectory()
+        let sweeper = OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory, files: handle.files)
+        guard try !sweeper.orphans().isEmpty else { return [] }
+        guard let lock = try? handle.calls.open(dir.rawValue, handle.files.lockFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0)
+        else { return try sweeper.orphans() }  // no lockfile: no writer can be committing
+        defer { try? handle.calls.close(lock) }
+        guard (try? handle.calls.flock(lock, LOCK_EX | LOCK_NB)) != nil else { return [] }
+        defer { try? handle.calls.flock(lock, LOCK_UN) }
+        return try sweeper.orphans()
+    }
+
+    private func checkHistory(current: VerifiedStateFile?, _ report: inout VerificationReport) {
+        let dir: OwnedDescriptor
+        let versions: [UInt64]
+        let history: HistoryDirectory
+        do {
+            dir = try handle.openDirectory()
+            history = handle.history(dir.rawValue)
+            versions = try history.versions()
+        } catch {
+            return report.damage.append(error.description)
+        }
+        guard !versions.isEmpty else { return }
+        // Read after the listing: every entry listed is at most this version.
+        let latest = (try? handle.readCurrent()) ?? current
+        if let latest {
+            let keep = latest.header.settings.keepHistory
+            if versions.count > keep {
+                report.leftovers.append(
+                    "\(history.path) keeps \(versions.count) versions, more than the store's keepHistory of \(keep); the next commit prunes the oldest.")
+            }
+        }
+        for version in versions {
+            let kept: VerifiedStateFile
+            do { kept = try history.read(version: version) } catch where error.code == .notFound {
+                continue  // pruned by a commit since the listing
+            } catch {
+                report.damage.append(error.description)
+                continue
+            }
+            let name = "\(history.path)/\(StoreFiles.historyFile(version: version))"
+            if kept.header.version != version {
+                report.damage.append("\(name) holds version \(kept.header.version).")
+                continue
+            }
+            guard let latest, kept.header.store == latest.header.store else {
+                if let latest {
+                    report.leftovers.append("\(name) belongs to an earlier identity of the store (\(kept.header.store)), not \(latest.header.store).")
+                }
+                continue
+            }
+            if version > latest.header.version {
+                report.damage.append("\(name) is newer than the current version \(latest.header.version).")
+            } else if version == latest.header.version {
+                if kept.header.checksum != latest.header.checksum {
+                    report.damage.append("\(name) is version \(version) but differs from the current version \(version).")
+                } else {
+                    report.leftovers.append(
+                        "\(name) is the current version, linked by a commit that is in flight or died before its rename; the next commit replaces it.")
+                }
+            }
+        }
+    }
+}
