@@ -22,8 +22,13 @@ struct GlobalOptions: ParsableArguments {
     @Flag(help: "Allow writing a store on a network file system (NFS, SMB/CIFS).")
     var allowNetworkFs = false
 
+    /// The longest --lock-timeout accepted: a day.
+    static let longestLockTimeout: Double = 24 * 3600
+
     func validate() throws {
-        guard lockTimeout >= 0, lockTimeout.isFinite else { throw ValidationError("--lock-timeout must be 0 or more seconds.") }
+        guard lockTimeout >= 0, lockTimeout <= Self.longestLockTimeout else {
+            throw ValidationError("--lock-timeout must be a number of seconds from 0 to \(Int(Self.longestLockTimeout)) (a day).")
+        }
     }
 
     var directory: String {
@@ -32,7 +37,7 @@ struct GlobalOptions: ParsableArguments {
 
     var storeOptions: StateStoreOptions {
         StateStoreOptions(
-            lockTimeout: .milliseconds(Int64(lockTimeout * 1000)), durability: durability, label: label,
+            lockTimeout: .milliseconds(Int64((lockTimeout * 1000).rounded(.up))), durability: durability, label: label,
             allowNetworkFileSystem: allowNetworkFs)
     }
 

@@ -108,6 +108,12 @@ struct BatchCommit<State: Codable & Sendable> {
     private func write(
         _ state: State, stateBytes: [UInt8], onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
     ) throws(StateStoreError) -> StateSnapshot<State> {
+        guard base.header.version < UInt64.max else {
+            throw StateStoreError(
+                .corrupt, "\(handle.stateFilePath) is at version \(base.header.version), the largest there is: no version can follow it.",
+                hint: "Nothing was committed. A writer of this package never gets there; re-create the store (statectl init --force).",
+                path: handle.stateFilePath)
+        }
         let now = Date()
         let header = StateFileHeader(
             format: StateFileHeader.formatIdentifier, revision: StateFileHeader.currentRevision,

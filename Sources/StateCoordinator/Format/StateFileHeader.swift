@@ -33,7 +33,18 @@ struct StateFileHeader: Codable, Sendable, Equatable {
 extension StateFileHeader {
     /// Decodes a header line (without its line feed); nil if it is not a header of any revision.
     /// The usual line goes through ``HeaderScanner``; anything it does not read, `JSONDecoder`.
+    /// A header whose numbers are out of range (a size limit near `Int.max`, a negative size) is
+    /// no header: the file is then reported as damaged, and nothing computes with those numbers.
     static func decode(_ line: ArraySlice<UInt8>) -> StateFileHeader? {
-        HeaderScanner.header(line) ?? (try? JSONDecoder().decode(StateFileHeader.self, from: Data(line)))
+        guard let header = HeaderScanner.header(line) ?? (try? JSONDecoder().decode(StateFileHeader.self, from: Data(line))),
+            header.isPlausible
+        else { return nil }
+        return header
+    }
+
+    /// Whether the numbers are in range: settings as ``StoreSettings/validate()`` requires, a
+    /// state size from 0 to the store's limit.
+    var isPlausible: Bool {
+        settings.isValid && stateBytes >= 0 && stateBytes <= settings.maximumStateBytes && revision >= 0
     }
 }

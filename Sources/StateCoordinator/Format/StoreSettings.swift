@@ -3,6 +3,11 @@
 public struct StoreSettings: Codable, Sendable, Equatable {
     /// The default maximum size of the state: 64 MiB.
     public static let defaultMaximumStateBytes = 64 << 20
+    /// The largest state size limit a store may have: 1 GiB (every reader holds the state in
+    /// memory; a limit near `Int.max` would also overflow the readers' arithmetic).
+    public static let largestMaximumStateBytes = 1 << 30
+    /// The most past versions a store may keep: 1,000,000.
+    public static let largestKeepHistory = 1_000_000
     /// The default mode of a new store's files: owner read-write, group read (monitoring sidecars
     /// often run as another user of the same group).
     public static let defaultFileMode: UInt32 = 0o640
@@ -29,13 +34,19 @@ public struct StoreSettings: Codable, Sendable, Equatable {
         self.fileMode = fileMode
     }
 
+    /// Whether every setting is in range (a foreign or damaged header may say anything).
+    var isValid: Bool { (try? validate()) != nil }
+
     /// Throws ``StateStoreError/Code/invalidArgument`` for a setting out of range.
     func validate() throws(StateStoreError) {
-        guard keepHistory >= 0 else {
-            throw StateStoreError(.invalidArgument, "keepHistory must be 0 or more, not \(keepHistory).")
+        guard keepHistory >= 0, keepHistory <= Self.largestKeepHistory else {
+            throw StateStoreError(
+                .invalidArgument, "keepHistory must be from 0 to \(Self.largestKeepHistory), not \(keepHistory).")
         }
-        guard maximumStateBytes > 0 else {
-            throw StateStoreError(.invalidArgument, "maximumStateBytes must be positive, not \(maximumStateBytes).")
+        guard maximumStateBytes > 0, maximumStateBytes <= Self.largestMaximumStateBytes else {
+            throw StateStoreError(
+                .invalidArgument,
+                "maximumStateBytes must be from 1 to \(Self.largestMaximumStateBytes) (1 GiB), not \(maximumStateBytes).")
         }
         guard fileMode & ~0o777 == 0 else {
             throw StateStoreError(

@@ -88,6 +88,11 @@ struct StoreCreation {
         handle.options.logger.info(
             "re-creating store by force; numbering continues above the highest known version",
             metadata: ["store": "\(handle.stateFilePath)", "highest": "\(highest)"])
+        guard highest < UInt64.max else {
+            throw StateStoreError(
+                .invalidArgument, "\(handle.stateFilePath) records version \(highest), the largest there is; numbering cannot continue above it.",
+                hint: "Move the store's files aside and create a new store.", path: handle.stateFilePath)
+        }
         return highest + 1
     }
 
@@ -108,7 +113,11 @@ struct StoreCreation {
             throw .system(.createStore, path: handle.stateFilePath, errno: error)
         }
         let line = bytes.prefix(while: { $0 != UInt8(ascii: "\n") })
-        guard let version = (StateFileCodec.claimedHeader(line)?["version"] as? NSNumber)?.uint64Value else { return nil }
+        // A damaged header may hold anything: a negative or fractional "version" is no version.
+        guard let number = StateFileCodec.claimedHeader(line)?["version"] as? NSNumber, number.doubleValue >= 0,
+            number.doubleValue == number.doubleValue.rounded()
+        else { return nil }
+        let version = number.uint64Value
         return version
     }
 }

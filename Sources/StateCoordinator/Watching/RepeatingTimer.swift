@@ -7,8 +7,9 @@ final class RepeatingTimer: @unchecked Sendable {
 
     /// Starts a timer that first fires after `interval` and then every `interval`.
     init(every interval: Duration, on queue: DispatchQueue, handler: @escaping @Sendable () -> Void) {
-        let (seconds, attoseconds) = interval.components
-        let nanoseconds = Int(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        // Saturating: an interval of years (or Int64.max seconds) is "practically never", not a trap;
+        // and at least 1 ms, so that a zero interval cannot spin.
+        let nanoseconds = max(1_000_000, Int(clamping: interval.saturatingNanoseconds))
         source = DispatchSource.makeTimerSource(queue: queue)
         source.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds))
         source.setEventHandler(handler: handler)

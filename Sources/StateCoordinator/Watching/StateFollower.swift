@@ -255,8 +255,9 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             // temp file of ours just closed is the next version, complete, about to be fsynced
             // and renamed: reading it now leaves only a stat for the rename.
             if inline, mask & UInt32(IN_CLOSE_WRITE) != 0, name.hasPrefix(handle.files.tempPrefix) {
+                // Left for the queue when too large for this thread, or when a reload holds the gate.
                 let done = reloadGate.withLockIfAvailable { _ in readAhead(name, inline: true) }
-                if done == false { queue.async { [self] in reloadGate.withLock { _ in _ = readAhead(name, inline: false) } } }
+                if done != true { queue.async { [self] in reloadGate.withLock { _ in _ = readAhead(name, inline: false) } } }
             }
             return
         }
@@ -336,7 +337,9 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
                     isReadAhead = true
                     return .skip
                 }
-                if trigger != .resynchronize, held?.isUnchanged(file.status) == true { return .skip }
+                // Trusted even after lost events: the held file is pinned, so the same device and
+                // inode is the same file, and its size and change time would show a write in place.
+                if held?.isUnchanged(file.status) == true { return .skip }
                 if inline, file.status.size > Self.inlineReloadLimit {
                     tooLargeHere = true
                     return .skip

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+@testable import StateCoordinator
+
+/// Core-correctness item 8: numbers from a damaged or foreign header, from a caller or from the
+/// command line never trap; each gets a clear error.
+@Suite("Untrusted numbers")
+struct UntrustedNumbersTests {
+    let dir = TemporaryDirectory()
+    var statectl: CLI { CLI(directory: dir.path) }
+
+    /// Writes a state file whose header says whatever `change` makes it say (checksum and size
+    /// kept right, so only the numbers are wrong).
+    private func forge(_ change: (inout String) -> Void) throws {
+        _ = try StateStore<JSONValue>.create(in: dir.path)
+        let state = Array("{}\n".utf8)
+        let header = StateFileHeader(
+            format: StateFileHeader.formatIdentifier, revision: 1, store: "s", version: 3, committedAt: CommitTimestamp.format(Date()),
+            writer: WriterIdentity(pid: 1, host: "h", label: "l"), settings: StoreSettings(), stateBytes: state.count,
+            checksum: Checksum.of(state))
+        var line = String(decoding: try StateFileCodec.encode(header: header, stateBytes: []).dropLast(), as: UTF8.self)
+        change(&line)
+        try Data((line + "\n").utf8 + state).write(to: URL(fileURLWithPath: dir.file("state.json")))
+    }
+
+    @Test(arguments: [
+        (#""maxStateBytes":67108864"#, #""maxStateBytes":9223372036854775807"#),
+        (#""maxStateBytes":67108864"#, #""maxStateBytes":-1"#),
+        (#""version":3"#, #""version":-1"#),
+        (#""version":3"#, #""version":1e400"#),
+        (#""stateBytes":3"#, #""stateBytes":-3"#),
+        (#""stateBytes":3"#, #""stateBytes":9223372036854775807"#),
+        (#""keepHistory":0"#, #""keepHistory":-5"#),
+        (#""revision":1"#, #""revision":-9223372036854775808"#),
+    ])
+    func aForgedHeaderIsCorruptNotACrash(field: String, forged: String) throws {
+        try forge { $0 = $0.replacingOccurrences(of: field, with: forged) }
+        let store = try StateStore<JSONValue>(directory: dir.path, options: StateStoreOptions(readOnly: true))
+        #expect(throws: StateStoreError.self) { try store.read() }
+        let get = try statectl("get")
+        #expect(get.status == 5, "\(get)")
+        #expect(try statectl("verify").status == 5)
+        #expect(try statectl("init", "--force").status == 0, "a forged store can be recovered")
+    }
+
+    @Test func theLastVersionThereIsCannotBeCommittedOver() async throws {
+        try forge { $0 = $0.replacingOccurrences(of: #""version":3"#, with: #""version":18446744073709551615"#) }
+        let store = try StateStore<JSONValue>(directory: dir.path)
+        #expect(try store.read().version == .max)
+        await #expect { try await store.update { $0["a"] = 1 } } throws: { ($0 as? StateStoreError)?.code == .corrupt }
+        #expect(try statectl("set", "/a", "1").status == 5)
+    }
+
+    @Test func extremeDurationsSaturate() async throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path)
+        let patient = try StateStore<JSONValue>(directory: dir.path, options: StateStoreOptions(lockTimeout: .seconds(Int64.max)))
+        try await patient.update { $0["a"] = 1 }
+        let reader = try store.reader(options: WatchOptions(pollInterval: .seconds(Int64.max), consistencyCheckInterval: .seconds(Int64.max)))
+        defer { reader.close() }
+        let poller = try store.reader(options: WatchOptions(forcePolling: true, pollInterval: .zero))
+        defer { poller.close() }
+        try await store.update { $0["a"] = 2 }
+        #expect(Duration.seconds(Int64.max).saturatingNanoseconds == .max)
+        #expect(Duration.seconds(-5).saturatingNanoseconds == 0)
+        #expect(Duration.milliseconds(1).saturatingNanoseconds == 1_000_000)
+    }
+
+    @Test func commandLineNumbersOutOfRangeAreRefusedClearly() throws {
+        #expect(try statectl("init", "--max-size", "9223372036854775807").status == 2)
+        #expect(try statectl("init", "--keep-history", "9223372036854775807").status == 2)
+        #expect(try dir.names().isEmpty, "a refused init touches nothing")
+        #expect(try statectl("init").status == 0)
+        for arguments in [["--lock-timeout", "1e300", "set", "/a", "1"], ["--lock-timeout", "inf", "get"], ["--lock-timeout", "nan", "get"],
+            ["watch", "--timeout", "inf"], ["watch", "--timeout", "1e308"], ["watch", "--timeout", "-1"]]
+        {
+            let result = try statectl.run(["--dir", dir.path] + arguments)
+            #expect(result.status == 2, "\(arguments): \(result)")
+        }
+        let put = try statectl("put", dir.path)
+        #expect(put.status == 1 && put.stderr.contains("Is a directory") && put.oneDiagnosticLine, "\(put)")
+    }
+}
