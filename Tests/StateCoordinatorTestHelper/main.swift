@@ -33,7 +33,7 @@ func increment(times: Int, store: StateStore<JSONValue>) {
         do {
             let (snapshot, value) = try store.updateBlocking { state -> Int64 in
                 let next = (state["counter"]?.intValue ?? 0) + 1
-                state["counter"] = .int(next)
+                try state.set(.int(next), forKey: "counter")
                 return next
             }
             emit("\(snapshot.version) \(value)")
@@ -70,7 +70,7 @@ case "incr-padded":
         for _ in 0..<times {
             let (snapshot, value) = try store.updateBlocking { state -> Int in
                 guard case .string(let text)? = state["padded"], let current = Int(text) else { return -1 }
-                state["padded"] = .string(String(current + 1))
+                try state.set(.string(String(current + 1)), forKey: "padded")
                 return current + 1
             }
             emit("\(snapshot.version) \(value)")
@@ -91,7 +91,7 @@ case "timeouts":
         emit("before \(counts())")
         var timeouts = 0
         for _ in 0..<attempts {
-            do { try store.updateBlocking { $0["x"] = 1 } } catch let error as StateStoreError where error.code == .lockTimeout {
+            do { try store.updateBlocking { try $0.set(1, forKey: "x") } } catch let error as StateStoreError where error.code == .lockTimeout {
                 timeouts += 1
             }
         }
@@ -105,7 +105,7 @@ case "incr-fast":
         var fast = options()
         fast.durability = .none
         let store = try StateStore<JSONValue>(directory: directory, options: fast)
-        for _ in 0..<times { try store.updateBlocking { $0["counter"] = .int(($0["counter"]?.intValue ?? 0) + 1) } }
+        for _ in 0..<times { try store.updateBlocking { try $0.set(.int(($0["counter"]?.intValue ?? 0) + 1), forKey: "counter") } }
     } catch { fail("update failed: \(error)") }
 
 case "update-once":
@@ -147,7 +147,8 @@ case "read-loop":
 
 case "watch":
     // watch DIR [poll]: prints "v <version> <counter>" per snapshot and one line per other event
-    // until stdin closes, then "stats <delivered> <missed> <problems> <resynchronizations> <mode>";
+    // until stdin closes, then "stats <delivered> <missed> <problems> <resynchronizations> <mode>"
+    // (also at each line "stats" on stdin);
     // exits 1 if versions went backwards within a store identity.
     // watch DIR nocheck: inotify alone, without the consistency check, so that a version
     // inotify did not announce is never delivered.
@@ -157,10 +158,14 @@ case "watch":
     do {
         let store = try StateStore<JSONValue>(directory: directory, options: StateStoreOptions(readOnly: true))
         let watch = store.watch(options: watchOptions)
+        // A line "stats" on stdin prints the counters; end of input prints them and exits.
         Thread.detachNewThread {
-            while readLine() != nil {}
-            let statistics = watch.statistics
-            emit("stats \(statistics.delivered) \(statistics.missedEvents) \(statistics.problems) \(statistics.resynchronizations) \(watch.mode)")
+            func stats() {
+                let statistics = watch.statistics
+                emit("stats \(statistics.delivered) \(statistics.missedEvents) \(statistics.problems) \(statistics.resynchronizations) \(watch.mode)")
+            }
+            while let line = readLine() { if line == "stats" { stats() } }
+            stats()
             exit(0)
         }
         let done = DispatchSemaphore(value: 0)
@@ -229,7 +234,7 @@ case "hold-lock":
         try store.updateBlocking { state in
             emit("locked")
             usleep(milliseconds * 1000)
-            state["counter"] = .int((state["counter"]?.intValue ?? 0) + 1)
+            try state.set(.int((state["counter"]?.intValue ?? 0) + 1), forKey: "counter")
         }
         emit("released")
     } catch { fail("hold failed: \(error)") }

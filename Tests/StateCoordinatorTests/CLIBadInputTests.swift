@@ -33,7 +33,7 @@ struct CLIBadInputTests {
         try unchanged({ try statectl.shell("printf '{\"a\":\"\\377\"}' | statectl put") }, code: 1, mentions: "not valid UTF-8")
         let file = dir.file("latin1.json")
         try Data([0x22, 0xE9, 0x22]).write(to: URL(fileURLWithPath: file))
-        try unchanged({ try statectl("put", file) }, code: 1, mentions: "not valid UTF-8 (line 1, column 2)")
+        try unchanged({ try statectl("put", file) }, code: 1, mentions: "line 1, column 2: not valid UTF-8")
         try unchanged({ try statectl.shell("statectl set /a \"$(printf '\"\\377\"')\"") }, code: 1, mentions: "argument 3 is not valid UTF-8")
     }
 

@@ -51,7 +51,7 @@ struct FaultInjectionTests {
         fault.install(&options.systemCalls, fault.errno)
         let store = try StateStore<JSONValue>(directory: dir.path, options: options)
 
-        let error = await #expect(throws: StateStoreError.self) { try await store.update { $0["balance"] = 0 } }
+        let error = await #expect(throws: StateStoreError.self) { try await store.update { try $0.set(0, forKey: "balance") } }
 
         #expect(error?.step == fault.step)
         #expect(error?.errno == fault.errno)
@@ -74,7 +74,7 @@ struct FaultInjectionTests {
             try Self.live.fsync(fd)
         }
         let store = try StateStore<JSONValue>(directory: dir.path, options: options)
-        let error = await #expect(throws: StateStoreError.self) { try await store.update { $0["x"] = 1 } }
+        let error = await #expect(throws: StateStoreError.self) { try await store.update { try $0.set(1, forKey: "x") } }
         #expect(error?.step == .syncDirectory)
         #expect(error?.currentVersion == 1)
         #expect(error?.message.contains("visible to readers") == true)
@@ -86,7 +86,7 @@ struct FaultInjectionTests {
         // The weaker level that avoids the directory fsync works on the same file system.
         options.durability = .noDirectorySync
         let weaker = try StateStore<JSONValue>(directory: dir.path, options: options)
-        #expect(try await weaker.update { $0["x"] = 2 }.snapshot.version == 2)
+        #expect(try await weaker.update { try $0.set(2, forKey: "x") }.snapshot.version == 2)
     }
 
     @Test func shortWritesAreCompleted() async throws {
@@ -98,7 +98,7 @@ struct FaultInjectionTests {
         }
         let store = try StateStore<JSONValue>(directory: dir.path, options: options)
         let text = String(repeating: "long state ", count: 500)
-        try await store.update { $0["text"] = .string(text) }
+        try await store.update { try $0.set(.string(text), forKey: "text") }
         #expect(try store.read().state["text"] == .string(text))
     }
 
@@ -137,7 +137,7 @@ struct FaultInjectionTests {
                 if name == .fsync { count.increment() }
             })
             let store = try StateStore<JSONValue>(directory: dir.path, options: options)
-            try await store.update { $0["x"] = 1 }
+            try await store.update { try $0.set(1, forKey: "x") }
             #expect(count.value == expected, "\(durability)")
         }
     }

@@ -88,9 +88,10 @@ struct FormatTests {
         }
     }
 
-    @Test func numberBeyondInt64BecomesDouble() throws {
+    @Test func numberBeyondInt64IsKeptExactly() throws {
         let decoded = try StateEncoding.decode(JSONValue.self, from: Array("18446744073709551616".utf8), path: "x")
-        #expect(decoded == .double(18446744073709551616))
+        #expect(decoded == .largeInteger("18446744073709551616"))
+        #expect(try StateEncoding.encode(decoded, limit: 100) == Array("18446744073709551616\n".utf8))
     }
 
     @Test func nonFiniteDoubleIsRefusedOnEncode() {

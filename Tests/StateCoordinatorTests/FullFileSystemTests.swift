@@ -32,14 +32,14 @@ struct FullFileSystemTests {
         try? handle.close()
 
         let big = JSONValue.string(String(repeating: "x", count: 16 << 10))
-        let error = await #expect(throws: StateStoreError.self) { try await store.update { $0["blob"] = big } }
+        let error = await #expect(throws: StateStoreError.self) { try await store.update { try $0.set(big, forKey: "blob") } }
         #expect(error?.code == .noSpace)
         #expect(error?.errno == .noSpace)
         #expect(try dir.contents("state.json") == before)
         #expect(try dir.tempFiles().isEmpty)
 
         try FileManager.default.removeItem(atPath: dir.file("filler"))
-        try await store.update { $0["blob"] = big }
+        try await store.update { try $0.set(big, forKey: "blob") }
         #expect(try store.read().state["blob"] == big)
     }
 }

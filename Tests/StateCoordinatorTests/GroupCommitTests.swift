@@ -25,7 +25,7 @@ struct GroupCommitTests {
         { state in
             guard case .array(var log) = state["log"] else { return }
             log.append(.int(Int64(id)))
-            state["log"] = .array(log)
+            try state.set(.array(log), forKey: "log")
         }
     }
 
@@ -73,7 +73,7 @@ struct GroupCommitTests {
 
     @Test func compareAndSwapUpdatesWithTheSameExpectationCommitOnce() async throws {
         let store = try storeWithSlowFirstCommit()
-        try await store.update { $0["warmup"] = true }  // takes the slow fsync
+        try await store.update { try $0.set(true, forKey: "warmup") }  // takes the slow fsync
         let outcomes = await withTaskGroup(of: Bool.self) { group in
             for id in 0..<8 {
                 group.addTask { (try? await store.update(expecting: 1, Self.append(id))) != nil }
@@ -111,10 +111,10 @@ struct GroupCommitTests {
             if name == .fsync, first.exchange(false, ordering: .relaxed) { usleep(200_000) }
         })
         let store = try StateStore<JSONValue>(directory: dir.path, options: options)
-        async let warmup: Void = { _ = try? await store.update { $0["warm"] = true } }()
+        async let warmup: Void = { _ = try? await store.update { try $0.set(true, forKey: "warm") } }()
         try await Task.sleep(for: .milliseconds(50))
         async let small = store.update(Self.append(1))
-        async let huge = store.update { $0["blob"] = .string(String(repeating: "x", count: 1000)) }
+        async let huge = store.update { try $0.set(.string(String(repeating: "x", count: 1000)), forKey: "blob") }
         async let other = store.update(Self.append(2))
         _ = await warmup
         let smallOK = (try? await small) != nil

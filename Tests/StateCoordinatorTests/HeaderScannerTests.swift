@@ -67,10 +67,8 @@ struct HeaderScannerTests {
         #"{"format":"statecoordinator","revision":1,"store":"s","version":7,"committedAt":"c","writer":{"host":"h","label":"a\"b","pid":1},"settings":{"fileMode":"0640","keepHistory":0,"maxStateBytes":1},"stateBytes":0,"checksum":"x"}"#,
         #"{"format":"statecoordinator","revision":1,"store":"s","version":7,"committedAt":"c","writer":{"host":"h","label":"\u00e9","pid":1},"settings":{"fileMode":"0640","keepHistory":0,"maxStateBytes":1},"stateBytes":0,"checksum":"x"}"#,
         #"{"format":"statecoordinator","revision":1,"store":"s","version":7,"committedAt":"c","writer":{"host":"h","label":"l","pid":1},"settings":{"fileMode":"0640","keepHistory":0,"maxStateBytes":1},"stateBytes":0,"checksum":"x","future":[1,{"a":null}]}"#,
-        #"{"format":"statecoordinator","revision":1,"store":"s","version":7,"version":8,"committedAt":"c","writer":{"host":"h","label":"l","pid":1},"settings":{"fileMode":"0640","keepHistory":0,"maxStateBytes":1},"stateBytes":0,"checksum":"x"}"#,
         #"{"format":"statecoordinator","revision":1.0,"store":"s","version":7,"committedAt":"c","writer":{"host":"h","label":"l","pid":1},"settings":{"fileMode":"0640","keepHistory":0,"maxStateBytes":1},"stateBytes":0,"checksum":"x"}"#,
         #"{"format":"statecoordinator","revision":1,"store":"s","version":7e0,"committedAt":"c","writer":{"host":"h","label":"l","pid":1},"settings":{"fileMode":"0640","keepHistory":0,"maxStateBytes":1},"stateBytes":0,"checksum":"x"}"#,
-        #"{"format":"statecoordinator","revision":1,"store":"s","version":7,"committedAt":"c","writer":{"host":"h","label":"l","pid":1},"settings":{"fileMode":"0640","keepHistory":-1,"maxStateBytes":1},"stateBytes":0,"checksum":"x"}"#,
         #"{"format":"statecoordinator","revision":1,"store":"s","version":07,"committedAt":"c","writer":{"host":"h","label":"l","pid":1},"settings":{"fileMode":"0640","keepHistory":0,"maxStateBytes":1},"stateBytes":0,"checksum":"x"}"#,
         #"{"format":"statecoordinator","revision":1,"store":"s","version":18446744073709551616,"committedAt":"c","writer":{"host":"h","label":"l","pid":1},"settings":{"fileMode":"0640","keepHistory":0,"maxStateBytes":1},"stateBytes":0,"checksum":"x"}"#,
         #"{"format":"statecoordinator","revision":1,"store":"s","version":7,"committedAt":"c","writer":{"host":"h","label":"l","pid":2147483648},"settings":{"fileMode":"0640","keepHistory":0,"maxStateBytes":1},"stateBytes":0,"checksum":"x"}"#,
@@ -78,6 +76,18 @@ struct HeaderScannerTests {
     ])
     func leavesEverythingElseToJSONDecoder(_ text: String) {
         expectAgreement(text, scannerAccepts: false)
+    }
+
+    /// JSONDecoder alone would take these; the strict fallback (a duplicate member) and the range
+    /// check (a negative keepHistory) refuse them.
+    @Test(arguments: [
+        
+        #"{"format":"statecoordinator","revision":1,"store":"s","version":7,"version":8,"committedAt":"c","writer":{"host":"h","label":"l","pid":1},"settings":{"fileMode":"0640","keepHistory":0,"maxStateBytes":1},"stateBytes":0,"checksum":"x"}"#,
+        #"{"format":"statecoordinator","revision":1,"store":"s","version":7,"committedAt":"c","writer":{"host":"h","label":"l","pid":1},"settings":{"fileMode":"0640","keepHistory":-1,"maxStateBytes":1},"stateBytes":0,"checksum":"x"}"#,
+    ])
+    func refusesDuplicatesAndNumbersOutOfRange(_ text: String) {
+        #expect(HeaderScanner.header(ArraySlice(text.utf8)) == nil)
+        #expect(StateFileHeader.decode(ArraySlice(text.utf8)) == nil, "\(text)")
     }
 
     @Test func refusesWhatIsNotAHeader() throws {

@@ -89,7 +89,7 @@ struct InodeReuseTests {
     @Test func aWriterNeverBuildsOnItsCachedVersionAfterAnotherWriterCommittedTheSameSize() async throws {
         let reuse = try makeStore()
         let first = try open(reuse, label: "a"), second = try open(reuse, label: "b")
-        let increment: @Sendable (inout JSONValue) -> Void = { $0["n"] = .int(($0["n"]?.intValue ?? 0) + 1) }
+        let increment: @Sendable (inout JSONValue) throws -> Void = { try $0.set(.int(($0["n"]?.intValue ?? 0) + 1), forKey: "n") }
         try await first.update(increment)
         try await second.update(increment)
         try await second.update(increment)
@@ -110,7 +110,7 @@ struct InodeReuseTests {
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
         for n in 11...15 {
-            try await writer.update { $0["n"] = .int(Int64(n)) }
+            try await writer.update { try $0.set(.int(Int64(n)), forKey: "n") }
             #expect(collected.waitFor { $0.versions.last == UInt64(n - 10) }, "version \(n - 10) skipped: \(collected.versions)")
         }
     }

@@ -71,7 +71,7 @@ extension ProcessTests {
                 }
             } throws: { ($0 as? StateStoreError)?.code == .lockLost }
             #expect(try store.read().version == 0)
-            try await store.update { $0["after"] = true }
+            try await store.update { try $0.set(true, forKey: "after") }
             #expect(try store.read().version == 1)
         }
 
@@ -82,7 +82,7 @@ extension ProcessTests {
             #expect(mkfifo(lockPath, 0o600) == 0)
             let started = ContinuousClock.now
             await #expect {
-                try await store.update { $0["x"] = 1 }
+                try await store.update { try $0.set(1, forKey: "x") }
             } throws: { error in
                 guard let error = error as? StateStoreError else { return false }
                 return error.code == .unverifiable && error.message.contains("not a regular file")

@@ -60,7 +60,7 @@ struct MultiProcessTests {
             #expect(counter(snapshot) >= highestAcknowledged)
             lastVersion = snapshot.version
         }
-        try store.updateBlocking { $0["counter"] = .int((($0["counter"]?.intValue) ?? 0) + 1) }
+        try store.updateBlocking { try $0.set(.int((($0["counter"]?.intValue) ?? 0) + 1), forKey: "counter") }
         #expect(try dir.tempFiles().isEmpty)
         #expect(kills >= 200)
     }
@@ -72,7 +72,7 @@ struct MultiProcessTests {
         #expect(result.status == 42, "\(result.stderr)")
         #expect(try store.read().version == expectedVersion)
         #expect(try dir.tempFiles().count == (expectedVersion == 0 ? 1 : 0))
-        try store.updateBlocking { $0["counter"] = .int(Int64(expectedVersion) + 1) }
+        try store.updateBlocking { try $0.set(.int(Int64(expectedVersion) + 1), forKey: "counter") }
         #expect(try dir.tempFiles().isEmpty)
         #expect(try store.read().version == expectedVersion + 1)
     }

@@ -58,6 +58,21 @@ struct PythonParticipantTests {
         #expect(result.stdout == "1 9223372036854775807 101.25 True\n")
     }
 
+    @Test func pythonCommitsOverAHistoryLinkLeftByACrashAndRefusesNaN() throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: 3))
+        try store.replaceBlocking(with: ["n": 1])
+        // A writer that died between linking the current version and its rename left this link.
+        try FileManager.default.linkItem(atPath: dir.file("state.json"), toPath: dir.file("state.history/00000000000000000001.json"))
+        let update = try python("import sys\nprint(update(sys.argv[1], lambda s: {**s, 'n': 2}))", [dir.path]).waitForExit()
+        #expect(update.status == 0 && update.stdout == "2\n", "\(update.stderr)")
+        #expect(try store.read().state["n"] == 2)
+        #expect(store.verify().isHealthy)
+        let nan = try python("import sys\nupdate(sys.argv[1], lambda s: {**s, 'px': float('nan')})", [dir.path]).waitForExit()
+        #expect(nan.status != 0 && nan.stderr.contains("ValueError"), "\(nan.stderr)")
+        #expect(try store.read().version == 2, "nothing was committed")
+        #expect(try dir.tempFiles().isEmpty)
+    }
+
     @Test func pythonRefusesACorruptFile() throws {
         _ = try StateStore<JSONValue>.create(in: dir.path)
         var bytes = try dir.contents("state.json")

@@ -20,7 +20,7 @@ struct RenameOutcomeTests {
 
     private func failedIncrement(_ store: StateStore<JSONValue>) async -> StateStoreError? {
         do {
-            try await store.update { $0["n"] = .int(($0["n"]?.intValue ?? 0) + 1) }
+            try await store.update { try $0.set(.int(($0["n"]?.intValue ?? 0) + 1), forKey: "n") }
             return nil
         } catch {
             return error as? StateStoreError

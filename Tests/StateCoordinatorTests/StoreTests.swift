@@ -89,9 +89,9 @@ struct StoreTests {
         let store = try StateStore<JSONValue>.create(in: dir.path)
         let other = try StateStore<JSONValue>(directory: dir.path)
         let (_, inner) = try store.updateBlocking { state -> String in
-            let sameInstance = Result { try store.updateBlocking { $0["x"] = 1 } }
-            let otherInstance = Result { try other.updateBlocking { $0["x"] = 2 } }
-            state["y"] = 1
+            let sameInstance = Result { try store.updateBlocking { try $0.set(1, forKey: "x") } }
+            let otherInstance = Result { try other.updateBlocking { try $0.set(2, forKey: "x") } }
+            try state.set(1, forKey: "y")
             return [sameInstance, otherInstance].map { result in
                 guard case .failure(let error as StateStoreError) = result else { return "committed" }
                 return error.code.rawValue
@@ -215,7 +215,7 @@ struct StoreTests {
         try Data("{\"halt\": true}".utf8).write(to: URL(fileURLWithPath: dir.file("state.json")))
         let readError = #expect(throws: StateStoreError.self) { try store.read() }
         #expect(readError?.code == .unverifiable)
-        let updateError = await #expect(throws: StateStoreError.self) { try await store.update { $0["x"] = 1 } }
+        let updateError = await #expect(throws: StateStoreError.self) { try await store.update { try $0.set(1, forKey: "x") } }
         #expect(updateError?.code == .unverifiable)
         #expect(try dir.contents("state.json") == Data("{\"halt\": true}".utf8))
     }
@@ -227,7 +227,7 @@ struct StoreTests {
         try FileManager.default.createSymbolicLink(atPath: dir.file("state.json"), withDestinationPath: target)
         let readError = #expect(throws: StateStoreError.self) { try store.read() }
         #expect(readError?.code == .symbolicLink)
-        let updateError = await #expect(throws: StateStoreError.self) { try await store.update { $0["x"] = 1 } }
+        let updateError = await #expect(throws: StateStoreError.self) { try await store.update { try $0.set(1, forKey: "x") } }
         #expect(updateError?.code == .symbolicLink)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir.file("state.json")) == target)
 
@@ -235,7 +235,7 @@ struct StoreTests {
         try FileManager.default.moveItem(atPath: target, toPath: dir.file("state.json"))
         try FileManager.default.moveItem(atPath: dir.file("state.lock"), toPath: dir.file("real.lock"))
         try FileManager.default.createSymbolicLink(atPath: dir.file("state.lock"), withDestinationPath: dir.file("real.lock"))
-        let lockError = await #expect(throws: StateStoreError.self) { try await store.update { $0["x"] = 1 } }
+        let lockError = await #expect(throws: StateStoreError.self) { try await store.update { try $0.set(1, forKey: "x") } }
         #expect(lockError?.code == .symbolicLink)
         #expect(lockError?.step == .openLockfile)
         #expect(try store.read().version == 0)

@@ -48,19 +48,19 @@ struct UntrustedNumbersTests {
         try forge { $0 = $0.replacingOccurrences(of: #""version":3"#, with: #""version":18446744073709551615"#) }
         let store = try StateStore<JSONValue>(directory: dir.path)
         #expect(try store.read().version == .max)
-        await #expect { try await store.update { $0["a"] = 1 } } throws: { ($0 as? StateStoreError)?.code == .corrupt }
+        await #expect { try await store.update { try $0.set(1, forKey: "a") } } throws: { ($0 as? StateStoreError)?.code == .corrupt }
         #expect(try statectl("set", "/a", "1").status == 5)
     }
 
     @Test func extremeDurationsSaturate() async throws {
         let store = try StateStore<JSONValue>.create(in: dir.path)
         let patient = try StateStore<JSONValue>(directory: dir.path, options: StateStoreOptions(lockTimeout: .seconds(Int64.max)))
-        try await patient.update { $0["a"] = 1 }
+        try await patient.update { try $0.set(1, forKey: "a") }
         let reader = try store.reader(options: WatchOptions(pollInterval: .seconds(Int64.max), consistencyCheckInterval: .seconds(Int64.max)))
         defer { reader.close() }
         let poller = try store.reader(options: WatchOptions(forcePolling: true, pollInterval: .zero))
         defer { poller.close() }
-        try await store.update { $0["a"] = 2 }
+        try await store.update { try $0.set(2, forKey: "a") }
         #expect(Duration.seconds(Int64.max).saturatingNanoseconds == .max)
         #expect(Duration.seconds(-5).saturatingNanoseconds == 0)
         #expect(Duration.milliseconds(1).saturatingNanoseconds == 1_000_000)

@@ -67,7 +67,7 @@ struct WatchDeliveryTests {
         var second = watch.makeAsyncIterator()
         #expect(await first.next()?.version == 0)
         #expect(await second.next()?.version == 0)
-        try await store.update { $0["n"] = 1 }
+        try await store.update { try $0.set(1, forKey: "n") }
         #expect(await first.next()?.version == 1)
         #expect(await second.next()?.version == 1)
     }
@@ -186,11 +186,11 @@ struct WatchDeliveryTests {
         var version: UInt64 = 0
         repeat {
             let n = Int64(version)
-            version = try await store.update { $0["small"] = .int(n) }.snapshot.version
+            version = try await store.update { try $0.set(.int(n), forKey: "small") }.snapshot.version
             #expect(collected.waitFor { $0.versions.last == version })
         } while threads.withLock({ $0.last }) != "hub" && version < 20
         #expect(threads.withLock { $0.last } == "hub", "\(threads.withLock { $0 })")
-        try await store.update { $0["big"] = .string(String(repeating: "x", count: 400 << 10)) }
+        try await store.update { try $0.set(.string(String(repeating: "x", count: 400 << 10)), forKey: "big") }
         #expect(collected.waitFor { $0.versions.last == version + 1 })
         #expect(threads.withLock { $0.last } != "hub", "\(threads.withLock { $0 })")
     }

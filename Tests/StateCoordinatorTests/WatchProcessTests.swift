@@ -89,7 +89,7 @@ struct WatchProcessTests {
 
     /// The numbers of a helper's final "stats" line.
     private func statistics(_ stdout: String) -> (delivered: Int, missed: Int, problems: Int, resynchronizations: Int, mode: String)? {
-        guard let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("stats ") }) else { return nil }
+        guard let line = stdout.split(separator: "\n").last(where: { $0.hasPrefix("stats ") }) else { return nil }
         let fields = line.split(separator: " ", maxSplits: 5).map(String.init)
         guard fields.count == 6, let d = Int(fields[1]), let m = Int(fields[2]), let p = Int(fields[3]), let r = Int(fields[4]) else {
             return nil
@@ -125,6 +125,13 @@ struct WatchProcessTests {
         #expect(try HelperProcess.run(["incr", dir.path, "40"]).status == 0)
         reader.signal(SIGCONT)
         #expect(reader.waitForLine(timeout: .seconds(5)) { $0 == "v 40 40" }, "\(reader.lines)")
+        // The newest version may arrive through an event queued before the overflow: wait until
+        // the overflow itself was handled.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline, (reader.lines.last.flatMap(statistics)?.resynchronizations ?? 0) < 1 {
+            reader.send(Data("stats\n".utf8))
+            _ = reader.waitForLine(timeout: .milliseconds(200)) { _ in reader.lines.last?.hasPrefix("stats") == true }
+        }
         reader.closeInput()
         let result = reader.waitForExit()
         #expect(result.status == 0, "\(result.stderr)")

@@ -61,10 +61,10 @@ struct WatchTests {
 
     @Test func snapshotsStartWithTheCurrentVersionThenFollowEachCommit() async throws {
         let store = try store()
-        try await store.update { $0["a"] = 1 }
+        try await store.update { try $0.set(1, forKey: "a") }
         var iterator = store.snapshots().makeAsyncIterator()
         #expect(await iterator.next()?.version == 1)
-        try await store.update { $0["a"] = 2 }
+        try await store.update { try $0.set(2, forKey: "a") }
         let next = await iterator.next()
         #expect(next?.version == 2)
         #expect(next?.state["a"] == 2)
@@ -75,7 +75,7 @@ struct WatchTests {
         let watch = store.snapshots()
         var iterator = watch.makeAsyncIterator()
         #expect(await iterator.next()?.version == 0)
-        for value in 1...50 { try await store.update { $0["n"] = .int(Int64(value)) } }
+        for value in 1...50 { try await store.update { try $0.set(.int(Int64(value)), forKey: "n") } }
         try await Task.sleep(for: .milliseconds(300))
         let next = await iterator.next()
         #expect(next?.version == 50)
@@ -83,21 +83,21 @@ struct WatchTests {
 
     @Test func sinceReplaysKeptVersionsThenFollowsLive() async throws {
         let store = try store(keepHistory: 10)
-        for value in 1...5 { try await store.update { $0["n"] = .int(Int64(value)) } }
+        for value in 1...5 { try await store.update { try $0.set(.int(Int64(value)), forKey: "n") } }
         var iterator = store.watch(since: 2).makeAsyncIterator()
         var versions: [UInt64] = []
         while versions.count < 3, let event = await iterator.next() {
             if case .snapshot(let snapshot) = event { versions.append(snapshot.version) }
         }
         #expect(versions == [3, 4, 5])
-        try await store.update { $0["n"] = 6 }
+        try await store.update { try $0.set(6, forKey: "n") }
         let live = await iterator.next()
         if case .snapshot(let snapshot) = live { #expect(snapshot.version == 6) } else { Issue.record("no live version: \(String(describing: live))") }
     }
 
     @Test func sinceReportsVersionsNoLongerKept() async throws {
         let store = try store(keepHistory: 2)
-        for value in 1...6 { try await store.update { $0["n"] = .int(Int64(value)) } }
+        for value in 1...6 { try await store.update { try $0.set(.int(Int64(value)), forKey: "n") } }
         var iterator = store.watch(since: 1).makeAsyncIterator()
         var seen: [String] = []
         while !seen.contains("6"), let event = await iterator.next() {
@@ -176,7 +176,7 @@ struct WatchTests {
 
     @Test func aForeignInPlaceWriteIsReportedAndTheLastGoodSnapshotStays() async throws {
         let store = try store()
-        try await store.update { $0["halt"] = false }
+        try await store.update { try $0.set(false, forKey: "halt") }
         let problems = Collected()
         let reader = try store.reader { problems.append($0) }
         // The reader starts holding version 1; its watch does not read that file again. A write
@@ -212,7 +212,7 @@ struct WatchTests {
     @Test func readerCurrentFollowsCommits() async throws {
         let store = try store()
         let reader = try store.reader()
-        try await store.update { $0["halt"] = true }
+        try await store.update { try $0.set(true, forKey: "halt") }
         let deadline = ContinuousClock.now + .seconds(5)
         while reader.current.version < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
         #expect(reader.current.state["halt"] == true)
@@ -248,7 +248,7 @@ struct WatchTests {
             try StateStore<JSONValue>(directory: dir.path), options: WatchOptions(consistencyCheckInterval: nil))
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
-        for n in 1...5 { try await writer.update { $0["n"] = .int(Int64(n)) } }
+        for n in 1...5 { try await writer.update { try $0.set(.int(Int64(n)), forKey: "n") } }
         #expect(collected.waitFor { $0.versions == [0, 1, 2, 3, 4, 5] }, "\(collected.versions)")
         // Each version read once: the first from NAME.json, the others from their temp files. Not
         // exactly: the process-wide hub is shared with tests running meanwhile, and a directory
@@ -268,7 +268,7 @@ struct WatchTests {
         try Data(try nextVersionFile(of: store, state: ["from": "orphan"])).write(to: URL(fileURLWithPath: orphan))
         usleep(200_000)
         #expect(collected.versions == [0])
-        try await store.update { $0["from"] = "writer" }  // sweeps the orphan, commits version 1
+        try await store.update { try $0.set("writer", forKey: "from") }  // sweeps the orphan, commits version 1
         #expect(collected.waitFor { $0.versions == [0, 1] })
         #expect(collected.snapshots.last?.state["from"] == "writer")
     }
@@ -314,7 +314,7 @@ struct WatchTests {
         defer { reader.close() }
         try await Task.sleep(for: .milliseconds(100))  // the watch is armed and has checked the file
         #expect(reader.statistics.reloads == 0)
-        try await store.update { $0["n"] = 1 }
+        try await store.update { try $0.set(1, forKey: "n") }
         let deadline = ContinuousClock.now + .seconds(5)
         while reader.current.version < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
         #expect(reader.current.version == 1)
@@ -329,7 +329,7 @@ struct WatchTests {
         })
         defer { reader.close() }
         for _ in 1...5 {
-            let committed = try await store.update { $0["n"] = 1 }.snapshot
+            let committed = try await store.update { try $0.set(1, forKey: "n") }.snapshot
             let deadline = ContinuousClock.now + .seconds(5)
             while observed.withLock({ $0.last?.version }) != committed.version, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(1))

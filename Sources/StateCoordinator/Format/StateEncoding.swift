@@ -1,15 +1,26 @@
 import Foundation
 
 /// The state bytes of a version: the state as compact JSON with sorted keys, then a line feed.
+///
+/// An untyped state (``JSONValue``) is written and read by the package's own strict parser and
+/// writer, so its numbers are kept exactly; a typed state goes through `JSONEncoder` and
+/// `JSONDecoder`, after the strict parser checked the text (Foundation's decoder alone accepts
+/// trailing commas and takes one of two duplicate names).
 enum StateEncoding {
     static func encode<State: Encodable>(_ state: State, limit: Int) throws(StateStoreError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var bytes: [UInt8]
-        do { bytes = Array(try encoder.encode(state)) } catch {
-            throw StateStoreError(
-                .badState, "The state cannot be encoded as JSON: \(error).",
-                hint: "JSON has no NaN or infinity; nothing was committed.")
+        if let value = state as? JSONValue {
+            do { bytes = try JSONWriter.write(value, pretty: false) } catch {
+                throw StateStoreError(.badState, "The state cannot be written as JSON: \(error).", hint: "Nothing was committed.")
+            }
+        } else {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            do { bytes = Array(try encoder.encode(state)) } catch {
+                throw StateStoreError(
+                    .badState, "The state cannot be encoded as JSON: \(error).",
+                    hint: "JSON has no NaN or infinity; nothing was committed.")
+            }
         }
         bytes.append(UInt8(ascii: "\n"))
         guard bytes.count <= limit else {
@@ -21,12 +32,14 @@ enum StateEncoding {
     }
 
     static func decode<State: Decodable>(_ type: State.Type, from bytes: some Collection<UInt8>, path: String) throws(StateStoreError) -> State {
+        do {
+            if State.self == JSONValue.self { return try JSONParser.parse(bytes) as! State }
+            try JSONParser.check(bytes)
+        } catch {
+            throw StateStoreError(
+                .badState, "\(path) is not valid JSON: \(error).", hint: "Fix the JSON; nothing was committed.", path: path)
+        }
         do { return try decodeWithoutCopying(State.self, from: bytes) } catch {
-            if let syntax = JSONSyntaxError.describe(bytes) {
-                throw StateStoreError(
-                    .badState, "\(path) is not valid JSON: \(syntax).", hint: "Fix the JSON; nothing was committed.",
-                    path: path)
-            }
             throw StateStoreError(
                 .badState, "\(path) does not decode as \(State.self): \(describe(error))",
                 hint: "Open it with the type it was written with, or as StateStore<JSONValue>.", path: path)

@@ -87,7 +87,7 @@ enum StateFileCodec {
             return StateStoreError(
                 .corrupt, "\(path) has a malformed header line.", hint: recoveryHint, path: path)
         }
-        if (try? JSONDecoder().decode(JSONValue.self, from: Data(file))) != nil {
+        if (try? JSONParser.check(file)) != nil {
             return StateStoreError(
                 .unverifiable,
                 "\(path) is plain JSON, not a StateCoordinator state file, so it cannot be verified.",

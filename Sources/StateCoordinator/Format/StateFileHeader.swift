@@ -35,11 +35,16 @@ extension StateFileHeader {
     /// The usual line goes through ``HeaderScanner``; anything it does not read, `JSONDecoder`.
     /// A header whose numbers are out of range (a size limit near `Int.max`, a negative size) is
     /// no header: the file is then reported as damaged, and nothing computes with those numbers.
+    /// The fallback is strict JSON first: `JSONDecoder` alone would take a header with a
+    /// trailing comma or one of two duplicate members (say two "version"s).
     static func decode(_ line: ArraySlice<UInt8>) -> StateFileHeader? {
-        guard let header = HeaderScanner.header(line) ?? (try? JSONDecoder().decode(StateFileHeader.self, from: Data(line))),
-            header.isPlausible
-        else { return nil }
+        guard let header = HeaderScanner.header(line) ?? strictlyDecoded(line), header.isPlausible else { return nil }
         return header
+    }
+
+    private static func strictlyDecoded(_ line: ArraySlice<UInt8>) -> StateFileHeader? {
+        guard (try? JSONParser.check(line)) != nil else { return nil }
+        return try? JSONDecoder().decode(StateFileHeader.self, from: Data(line))
     }
 
     /// Whether the numbers are in range: settings as ``StoreSettings/validate()`` requires, a

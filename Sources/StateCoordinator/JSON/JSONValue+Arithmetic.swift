@@ -5,12 +5,15 @@ extension JSONValue {
         case notANumber(String)
         /// Integer addition overflowed the signed 64-bit range.
         case overflow(Int64, Int64)
+        /// An integer beyond the signed 64-bit range (kept exactly, never rounded into a double).
+        case beyond64Bits(String)
 
         /// One sentence.
         public var description: String {
             switch self {
             case .notANumber(let kind): "the value is \(kind), not a number"
             case .overflow(let a, let b): "\(a) + \(b) overflows a signed 64-bit integer"
+            case .beyond64Bits(let digits): "\(digits) is beyond a signed 64-bit integer; it is kept exactly but cannot be added to"
             }
         }
     }
@@ -26,6 +29,7 @@ extension JSONValue {
         case (.int(let a), .double(let b)): return .double(Double(a) + b)
         case (.double(let a), .int(let b)): return .double(a + Double(b))
         case (.double(let a), .double(let b)): return .double(a + b)
+        case (.largeInteger(let digits), _), (_, .largeInteger(let digits)): throw .beyond64Bits(digits)
         case (.int, _), (.double, _): throw .notANumber(other.kindName)
         default: throw .notANumber(kindName)
         }

@@ -119,7 +119,7 @@ extension JSONValue {
         switch self {
         case .null: "null"
         case .bool: "a boolean"
-        case .int, .double: "a number"
+        case .int, .largeInteger, .double: "a number"
         case .string: "a string"
         case .array: "an array"
         case .object: "an object"

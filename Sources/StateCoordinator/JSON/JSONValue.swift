@@ -1,3 +1,5 @@
+import Foundation
+
 /// Any JSON value, for tools and code that do not have a typed model of the state.
 ///
 /// Integers round-trip exactly as signed 64-bit values; every other number is an IEEE double
@@ -10,7 +12,10 @@ public enum JSONValue: Sendable, Hashable {
     case bool(Bool)
     /// A number that is an integer in the signed 64-bit range.
     case int(Int64)
-    /// Any other number.
+    /// An integer outside the signed 64-bit range, kept as its exact decimal digits (`-?[0-9]+`).
+    /// Arithmetic on it is refused rather than rounded.
+    case largeInteger(String)
+    /// A number written with a fraction or an exponent (never NaN or infinite in JSON).
     case double(Double)
     /// A string.
     case string(String)
@@ -48,6 +53,12 @@ extension JSONValue: Codable {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .int(let value): try container.encode(value)
+        case .largeInteger(let digits):
+            // Through a Codable encoder (a JSONValue inside a typed state): Decimal keeps the digits.
+            guard JSONWriter.isIntegerLiteral(digits), let exact = Decimal(string: digits) else {
+                throw Swift.EncodingError.invalidValue(digits, .init(codingPath: encoder.codingPath, debugDescription: "not an integer"))
+            }
+            try container.encode(exact)
         case .double(let value): try container.encode(value)
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
@@ -78,17 +89,23 @@ extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, 
 }
 
 extension JSONValue {
-    /// The member of an object, or nil (also nil for non-objects).
+    /// The member of an object, or nil (also nil for non-objects). Read-only: setting a member
+    /// of something that is not an object cannot succeed silently, so it is ``set(_:forKey:)``,
+    /// which throws.
     public subscript(key: String) -> JSONValue? {
-        get {
-            guard case .object(let members) = self else { return nil }
-            return members[key]
+        guard case .object(let members) = self else { return nil }
+        return members[key]
+    }
+
+    /// Sets (or with nil removes) the member `key` of this object.
+    /// - Throws: ``JSONPointerError/Kind/notFound`` when this value is not an object.
+    public mutating func set(_ value: JSONValue?, forKey key: String) throws(JSONPointerError) {
+        guard case .object(var members) = self else {
+            throw JSONPointerError(
+                .notFound, pointer: JSONPointer(tokens: [key]).description, "the value is \(kindName), not an object")
         }
-        set {
-            guard case .object(var members) = self else { return }
-            members[key] = newValue
-            self = .object(members)
-        }
+        members[key] = value
+        self = .object(members)
     }
 
     /// The integer, when this is ``int(_:)``.
