@@ -11,10 +11,12 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: targets.map { .executable(name: "fuzz-\($0)", targets: ["fuzz-\($0)"]) },
     dependencies: [.package(name: "StateCoordinator", path: "../..")],
-    targets: targets.map {
-        .executableTarget(
-            name: "fuzz-\($0)", dependencies: [.product(name: "StateCoordinator", package: "StateCoordinator")],
-            path: "Sources/\($0)")
-    },
+    targets: [.target(name: "FuzzDriver", path: "Sources/driver")]
+        + targets.map {
+            .executableTarget(
+                name: "fuzz-\($0)",
+                dependencies: ["FuzzDriver", .product(name: "StateCoordinator", package: "StateCoordinator")],
+                path: "Sources/\($0)")
+        },
     swiftLanguageModes: [.v6]
 )
