@@ -30,7 +30,7 @@ enum Operands {
     static func isNumber(_ text: String) -> Bool {
         guard let value = try? JSONValue(parsing: Array(text.utf8)) else { return false }
         switch value {
-        case .int, .double: return true
+        case .int, .largeInteger, .double: return true
         default: return false
         }
     }

@@ -130,4 +130,42 @@ struct GroupCommitTests {
         #expect(hugeError == .tooLarge)
         #expect(try store.read().state["blob"] == nil)
     }
+
+    /// A split batch whose first single commit fails after its rename took effect: only that
+    /// update hears "committed, durability unknown"; the ones after it were never written and
+    /// hear "not committed".
+    @Test func aFailedRenameInASplitBatchIsThatUpdatesAlone() async throws {
+        try StateStore<JSONValue>.create(in: dir.path, initial: ["log": []], settings: StoreSettings(maximumStateBytes: 512))
+        let slowFirst = Atomic(true)
+        let renames = Atomic(0)
+        var options = StateStoreOptions()
+        options.systemCalls = SystemCalls.live.intercepting(before: { (name) throws(Errno) in
+            if name == .fsync, slowFirst.exchange(false, ordering: .relaxed) { usleep(200_000) }
+        })
+        let live = options.systemCalls
+        options.systemCalls.rename = { (d, from, to) throws(Errno) in
+            try live.rename(d, from, to)
+            // The warm-up's rename is the first; the split batch's first single commit the second.
+            if renames.add(1, ordering: .relaxed).newValue == 2 { throw .ioError }
+        }
+        let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+        async let warmup: Void = { _ = try? await store.update { try $0.set(true, forKey: "warm") } }()
+        try await Task.sleep(for: .milliseconds(50))
+        let half = String(repeating: "x", count: 300)
+        async let first = store.update { try $0.set(.string(half), forKey: "a") }
+        async let second = store.update { try $0.set(.string(half), forKey: "b") }
+        _ = await warmup
+        var outcomes: [CommitOutcome?] = []
+        do {
+            _ = try await first
+            outcomes.append(nil)
+        } catch { outcomes.append((error as? StateStoreError)?.outcome) }
+        do {
+            _ = try await second
+            outcomes.append(nil)
+        } catch { outcomes.append((error as? StateStoreError)?.outcome) }
+        #expect(outcomes == [.committedDurabilityUnknown, .notCommitted])
+        let state = try store.read().state
+        #expect(state["a"] != nil && state["b"] == nil)
+    }
 }

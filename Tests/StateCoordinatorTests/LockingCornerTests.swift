@@ -52,6 +52,9 @@ extension ProcessTests {
             #expect(new.waitForLine { $0 == "locked" })
             old.closeInput()  // releases the old inode's lock: the writer gets it, finds it stale
             _ = old.waitForExit()
+            // The writer is then blocked on the new lockfile, as /proc/locks shows ("->" lines are waiters).
+            let newInode = try FileManager.default.attributesOfItem(atPath: lockPath)[.systemFileNumber] as? UInt64 ?? 0
+            #expect(LockHolderWait.until { LockHolderWait.process(writer.pid, waitsOnInode: newInode) }, "the writer never waited on the new lockfile")
             let versionWhileNewIsHeld = try store.read().version
             new.closeInput()
             _ = new.waitForExit()
@@ -101,6 +104,16 @@ enum LockHolderWait {
             usleep(2_000)
         }
         return condition()
+    }
+
+    /// Whether /proc/locks lists the process as waiting (`->`) for a lock on the inode.
+    static func process(_ pid: Int32, waitsOnInode inode: UInt64) -> Bool {
+        let locks = (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? ""
+        return locks.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            guard fields.contains("->"), let arrow = fields.firstIndex(of: "->"), fields.count > arrow + 5 else { return false }
+            return fields[arrow + 4] == "\(pid)" && fields[arrow + 5].split(separator: ":").last.flatMap { UInt64($0) } == inode
+        }
     }
 
     /// Whether the process has a descriptor open on `path`.

@@ -106,6 +106,11 @@ struct RenameOutcomeTests {
         #expect(try cli("get", "/n").stdout == "2\n", "the version was committed, once")
         let refused = try CLI(directory: dir.path).shell("STATECTL_FAIL_RENAME=never statectl incr /n", environment: ["LD_PRELOAD": library])
         #expect(refused.status == 0)
+        // EINTR after the rename took effect: the live system calls must not retry it (the retry
+        // would fail with ENOENT and report "not committed").
+        let interrupted = try cli("incr", "/n", environment: ["LD_PRELOAD": library, "STATECTL_FAIL_RENAME": "eintr"])
+        #expect(interrupted.status == 8, "\(interrupted)")
+        #expect(try cli("get", "/n").stdout == "4\n", "committed once")
     }
 
     /// Builds a shared library whose `renameat` renames, then fails with EIO (unless
@@ -113,7 +118,7 @@ struct RenameOutcomeTests {
     private static func renameThenFailLibrary(in dir: TemporaryDirectory) throws -> String {
         let source = dir.path + "/../rename-then-fail-\(getpid()).c"
         let library = dir.path + "/../rename-then-fail-\(getpid()).so"
-        if FileManager.default.fileExists(atPath: library) { return library }
+        if FileManager.default.fileExists(atPath: library) { try? FileManager.default.removeItem(atPath: library) }
         try """
         #define _GNU_SOURCE
         #include <dlfcn.h>
@@ -124,7 +129,10 @@ struct RenameOutcomeTests {
             int (*real)(int, const char *, int, const char *) = dlsym(RTLD_NEXT, "renameat");
             int result = real(olddirfd, oldpath, newdirfd, newpath);
             const char *mode = getenv("STATECTL_FAIL_RENAME");
-            if (result == 0 && !(mode && strcmp(mode, "never") == 0)) { errno = EIO; return -1; }
+            if (result == 0 && !(mode && strcmp(mode, "never") == 0)) {
+                errno = mode && strcmp(mode, "eintr") == 0 ? EINTR : EIO;
+                return -1;
+            }
             return result;
         }
         """.write(toFile: source, atomically: true, encoding: .utf8)

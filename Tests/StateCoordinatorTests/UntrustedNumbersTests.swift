@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import StateCoordinator
+@testable @_spi(FaultInjection) import StateCoordinator
 
 /// Core-correctness item 8: numbers from a damaged or foreign header, from a caller or from the
 /// command line never trap; each gets a clear error.
@@ -50,6 +50,28 @@ struct UntrustedNumbersTests {
         #expect(try store.read().version == .max)
         await #expect { try await store.update { try $0.set(1, forKey: "a") } } throws: { ($0 as? StateStoreError)?.code == .corrupt }
         #expect(try statectl("set", "/a", "1").status == 5)
+    }
+
+    @Test func fileTimesFarInThePastOrFutureNeverTrap() async throws {
+        let store = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: 2))
+        try await store.update { try $0.set(1, forKey: "a") }
+        for (name, date) in [("state.json", "2300-01-01"), ("state.lock", "1600-01-01"), ("state.history", "2400-06-01")] {
+            let touch = Process()
+            touch.executableURL = URL(fileURLWithPath: "/usr/bin/touch")
+            touch.arguments = ["-d", date, dir.file(name)]
+            try touch.run()
+            touch.waitUntilExit()
+            #expect(touch.terminationStatus == 0)
+        }
+        #expect(try store.read().state["a"] == 1)
+        let reader = try store.reader()
+        defer { reader.close() }
+        try await store.update { try $0.set(2, forKey: "a") }
+        #expect(store.verify().isHealthy)
+        #expect(try statectl("get", "/a").stdout == "2\n")
+        #expect(try statectl("status").status == 0)
+        #expect(FileStatus.nanoseconds(timespec(tv_sec: .max, tv_nsec: 999_999_999)) == .max)
+        #expect(FileStatus.nanoseconds(timespec(tv_sec: .min, tv_nsec: 0)) == .min)
     }
 
     @Test func extremeDurationsSaturate() async throws {

@@ -46,6 +46,24 @@ extension ProcessTests {
             #expect(result.stderr.isEmpty, "\(result.stderr)")
         }
 
+        /// The directory recreated and committed to at once, without waiting for the watcher: its
+        /// parent's watch re-arms it at the directory's creation, before the first commits.
+        @Test func aStoreRecreatedAndCommittedToAtOnceIsFollowedFromItsFirstVersion() throws {
+            _ = try StateStore<JSONValue>.create(in: dir.path)
+            let reader = try RunningHelper(["watch", dir.path, "nocheck"])
+            #expect(reader.waitForLine { $0 == "v 0 0" })
+            try FileManager.default.removeItem(atPath: dir.path)
+            #expect(reader.waitForLine { $0 == "gone" })
+            try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: false)
+            #expect(try HelperProcess.run(["create", dir.path]).status == 0)
+            for _ in 1...3 { #expect(try HelperProcess.run(["incr", dir.path, "1"]).status == 0) }
+            #expect(reader.waitForLine(timeout: .seconds(10)) { $0 == "v 3 3" }, "\(reader.lines)")
+            reader.closeInput()
+            let lines = reader.waitForExit().stdout.split(separator: "\n").map(String.init)
+            let afterReset = lines.drop { !$0.hasPrefix("reset ") }.filter { $0.hasPrefix("v ") }
+            #expect(afterReset == ["v 0 0", "v 1 1", "v 2 2", "v 3 3"], "\(lines)")
+        }
+
         @Test func aDirectoryMovedAwayIsHandledLikeDeletion() throws {
             _ = try StateStore<JSONValue>.create(in: dir.path)
             let moved = dir.path + ".moved"

@@ -91,11 +91,32 @@ struct BatchCommit<State: Codable & Sendable> {
             stateBytes = try StateEncoding.encode(state, limit: base.header.settings.maximumStateBytes)
         } catch {
             guard accepted.count > 1 else { return accepted[0].fail(error) }
-            for update in accepted { try commit([update], onto: &base, directory: directory, lock: lock) }
+            try commitOneByOne(accepted, onto: &base, directory: directory, lock: lock)
             return
         }
         let snapshot = try write(state, stateBytes: stateBytes, onto: &base, directory: directory, lock: lock)
         for update in accepted { update.succeed(with: snapshot) }
+    }
+
+    /// Commits each update on its own (their combined state could not be encoded). A failure at
+    /// the rename is that update's alone: the ones after it were never written, and are told so,
+    /// not handed an error that may say "committed".
+    private func commitOneByOne(
+        _ updates: [PendingUpdate<State>], onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
+    ) throws(StateStoreError) {
+        for (position, update) in updates.enumerated() {
+            do {
+                try commit([update], onto: &base, directory: directory, lock: lock)
+            } catch {
+                update.fail(error)
+                let rest = StateStoreError(
+                    error.code == .lockLost ? .lockLost : .ioFailure,
+                    "An earlier update of the same batch failed (\(error.code)); this one was not committed.",
+                    hint: "Nothing of this update was written; retry it.", outcome: .notCommitted)
+                for later in updates[(position + 1)...] { later.fail(rest) }
+                throw error
+            }
+        }
     }
 
     private func conflict(expected: UInt64, current: UInt64) -> StateStoreError {

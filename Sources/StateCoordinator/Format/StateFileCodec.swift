@@ -74,11 +74,18 @@ enum StateFileCodec {
     /// The first line as a JSON object claiming to be our header, without checking any other
     /// field: enough to tell a damaged state file from a foreign one, and to find the version of a
     /// corrupt store being re-created.
-    static func claimedHeader(_ line: some Collection<UInt8>) -> [String: Any]? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-            object["format"] as? String == StateFileHeader.formatIdentifier
+    static func claimedHeader(_ line: some Collection<UInt8>) -> JSONValue? {
+        guard let object = try? JSONParser.parse(line), object["format"] == .string(StateFileHeader.formatIdentifier)
         else { return nil }
         return object
+    }
+
+    /// Whether `file` is a plain JSON text (the original bot's file), not a state file of ours,
+    /// damaged or not.
+    static func isPlainJSON(_ file: [UInt8]) -> Bool {
+        let newline = file.prefix(StateFileHeader.maximumLength + 1).firstIndex(of: lineFeed)
+        if let newline, claimedHeader(file[..<newline]) != nil { return false }
+        return (try? JSONParser.check(file)) != nil
     }
 
     /// The error for a file whose first line is not our header: say what it looks like instead.
@@ -87,7 +94,7 @@ enum StateFileCodec {
             return StateStoreError(
                 .corrupt, "\(path) has a malformed header line.", hint: recoveryHint, path: path)
         }
-        if (try? JSONParser.check(file)) != nil {
+        if isPlainJSON(file) {
             return StateStoreError(
                 .unverifiable,
                 "\(path) is plain JSON, not a StateCoordinator state file, so it cannot be verified.",

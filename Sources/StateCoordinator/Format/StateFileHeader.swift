@@ -42,7 +42,7 @@ extension StateFileHeader {
         return header
     }
 
-    private static func strictlyDecoded(_ line: ArraySlice<UInt8>) -> StateFileHeader? {
+    static func strictlyDecoded(_ line: ArraySlice<UInt8>) -> StateFileHeader? {
         guard (try? JSONParser.check(line)) != nil else { return nil }
         return try? JSONDecoder().decode(StateFileHeader.self, from: Data(line))
     }

@@ -10,12 +10,17 @@ extension StateStore {
     ///   - options: notification, polling and consistency-check settings.
     /// - Returns: a sequence each of whose iterators starts a watch of its own when it is made.
     public func watch(since: UInt64? = nil, everyVersion: Bool = false, options: WatchOptions = WatchOptions()) -> StateWatch<State> {
+        watch(since: since, everyVersion: everyVersion, options: options, hub: .shared)
+    }
+
+    /// ``watch(since:everyVersion:options:)`` on a given hub (tests use a scripted one).
+    func watch(since: UInt64?, everyVersion: Bool, options: WatchOptions, hub: WatchHub) -> StateWatch<State> {
         let coalesce = since == nil && !everyVersion
         let handle = handle
         return StateWatch {
             let buffer = WatchEventBuffer<State>(coalesce: coalesce)
             let follower = StateFollower<State>(
-                handle: handle, options: options, since: since, everyVersion: everyVersion
+                handle: handle, options: options, since: since, everyVersion: everyVersion, hub: hub
             ) { buffer.push($0) }
             let lifetime = WatchLifetime(follower: follower, buffer: buffer)
             follower.start()

@@ -113,11 +113,13 @@ struct StoreCreation {
             throw .system(.createStore, path: handle.stateFilePath, errno: error)
         }
         let line = bytes.prefix(while: { $0 != UInt8(ascii: "\n") })
-        // A damaged header may hold anything: a negative or fractional "version" is no version.
-        guard let number = StateFileCodec.claimedHeader(line)?["version"] as? NSNumber, number.doubleValue >= 0,
-            number.doubleValue == number.doubleValue.rounded()
-        else { return nil }
-        let version = number.uint64Value
+        // A damaged header may hold anything: only a non-negative integer is a version.
+        let version: UInt64
+        switch StateFileCodec.claimedHeader(line)?["version"] {
+        case .int(let number)? where number >= 0: version = UInt64(number)
+        case .largeInteger(let digits)?: guard let number = UInt64(digits) else { return nil }; version = number
+        default: return nil
+        }
         return version
     }
 }

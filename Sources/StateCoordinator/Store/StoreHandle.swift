@@ -73,21 +73,26 @@ struct StoreHandle: Sendable {
 
     /// The error for a state file that is plain JSON rather than a store's, with the commands
     /// that import it; nil for anything else (a store's file, damaged or not, is judged by the
-    /// operation that reads it).
+    /// operation that reads it). Reads only the header's worth of a store's file.
     func plainJSONError(_ dir: OwnedDescriptor) -> StateStoreError? {
-        let moved = path(files.name + ".plain.json")
-        do {
-            _ = try StateFileReader(calls: calls).read(directory: dir.rawValue, name: files.stateFile, path: stateFilePath)
-            return nil
-        } catch where error.code == .unverifiable && error.message.contains("is plain JSON") {
-            return StateStoreError(
-                .unverifiable,
-                "\(stateFilePath) is a plain JSON file, not a StateCoordinator store, so it cannot be verified; nothing was touched.",
-                hint: "Import it: mv \(stateFilePath.shellQuoted) \(moved.shellQuoted) && statectl --dir \(directory.shellQuoted) --name \(files.name) init --from \(moved.shellQuoted) (library: StateStore.importPlainJSON(from: \"\(moved)\", into: \"\(directory)\", name: \"\(files.name)\")).",
-                path: stateFilePath)
-        } catch {
+        guard let fd = try? calls.open(dir.rawValue, files.stateFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0) else {
             return nil
         }
+        let file = OwnedDescriptor(fd, calls: calls)
+        guard let start = try? calls.read(file.rawValue, upTo: StateFileHeader.maximumLength + 1) else { return nil }
+        if let newline = start.firstIndex(of: UInt8(ascii: "\n")), StateFileCodec.claimedHeader(start[..<newline]) != nil {
+            return nil
+        }
+        let limit = StoreSettings.largestMaximumStateBytes
+        guard let rest = try? calls.read(file.rawValue, upTo: limit), start.count + rest.count <= limit,
+            StateFileCodec.isPlainJSON(start + rest)
+        else { return nil }
+        let moved = path(files.name + ".plain.json")
+        return StateStoreError(
+            .unverifiable,
+            "\(stateFilePath) is a plain JSON file, not a StateCoordinator store, so it cannot be verified; nothing was touched.",
+            hint: "Import it: mv \(stateFilePath.shellQuoted) \(moved.shellQuoted) && statectl --dir \(directory.shellQuoted) --name \(files.name) init --from \(moved.shellQuoted) (library: StateStore.importPlainJSON(from: \"\(moved)\", into: \"\(directory)\", name: \"\(files.name)\")).",
+            path: stateFilePath)
     }
 
     /// The kind of file system the store directory is on (`fstatfs`).

@@ -43,8 +43,17 @@ public struct FileStatus: Sendable, Equatable {
         group = UInt32(raw.st_gid)
         size = Int64(raw.st_size)
         linkCount = UInt64(raw.st_nlink)
-        changeTimeNanoseconds = Int64(raw.st_ctim.tv_sec) * 1_000_000_000 + Int64(raw.st_ctim.tv_nsec)
-        modificationTimeNanoseconds = Int64(raw.st_mtim.tv_sec) * 1_000_000_000 + Int64(raw.st_mtim.tv_nsec)
+        changeTimeNanoseconds = Self.nanoseconds(raw.st_ctim)
+        modificationTimeNanoseconds = Self.nanoseconds(raw.st_mtim)
+    }
+
+    /// A file time in nanoseconds since the epoch, saturated: a time past 2262 (or before 1678),
+    /// which `touch -d` or a restored archive can set, is clamped instead of overflowing.
+    static func nanoseconds(_ time: timespec) -> Int64 {
+        let (seconds, overflow) = Int64(time.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return time.tv_sec < 0 ? .min : .max }
+        let (total, overflowAdding) = seconds.addingReportingOverflow(Int64(time.tv_nsec))
+        return overflowAdding ? .max : total
     }
 
     /// Creates a status from its parts (for tests).

@@ -34,6 +34,8 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     private struct Progress {
         var mode: WatchMode = .inotify
         var subscription: UInt64?
+        /// While the directory is gone: a watch of its parent, for the directory coming back.
+        var parentSubscription: UInt64?
         /// The file of the version last delivered, or of a bad file already reported, kept open
         /// so that "unchanged" can be judged without being fooled by inode reuse.
         var held: PinnedFile?
@@ -93,6 +95,8 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     var mode: WatchMode { progress.withLock { $0.mode } }
     var statistics: WatchStatistics { progress.withLock { $0.statistics } }
     var isStopped: Bool { progress.withLock { $0.stopped } }
+    /// How many timers the follower runs (for tests).
+    var timerCount: Int { progress.withLock { $0.timers.count } }
     /// Whether the follower holds a subscription of the watch hub.
     var isSubscribed: Bool { progress.withLock { $0.subscription != nil } }
 
@@ -114,19 +118,23 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     /// call more than once, and from any thread: it does not wait for the hub (it may run in a
     /// deinit on the cooperative pool).
     func stop() {
-        let (subscription, timers) = progress.withLock { progress -> (UInt64?, [RepeatingTimer]) in
-            guard !progress.stopped else { return (nil, []) }
+        let (subscriptions, timers) = progress.withLock { progress -> ([UInt64], [RepeatingTimer]) in
+            guard !progress.stopped else { return ([], []) }
             progress.stopped = true
             defer {
                 progress.subscription = nil
+                progress.parentSubscription = nil
                 progress.timers = [:]
                 progress.held = nil
             }
-            return (progress.subscription, Array(progress.timers.values))
+            return ([progress.subscription, progress.parentSubscription].compactMap { $0 }, Array(progress.timers.values))
         }
         timers.forEach { $0.cancel() }
         aheadOfRename.withLock { $0 = nil }
-        if let subscription { hub.unsubscribe(subscription, waitForHub: false) }
+        for subscription in subscriptions { hub.unsubscribe(subscription, waitForHub: false) }
+        // An event being handed to the sink on another thread finishes before stop returns.
+        sinkGate.lock()
+        sinkGate.unlock()
     }
 
     // MARK: Arming
@@ -143,8 +151,9 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         switch subscribe() {
         case .success: return (.inotify, false)
         case .failure(.watchFailed(_, let errno)) where errno == ENOENT:
-            markGone()
+            // Watching for the directory's return first: a consumer told it is gone may recreate it at once.
             scheduleRearm()
+            markGone()
             return (.inotify, false)
         case .failure(let reason): return (.polling(reason: reason.description), true)
         }
@@ -220,14 +229,46 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         timers.forEach { $0.cancel() }
     }
 
-    /// After the directory went away: try to watch it again every poll interval.
+    /// After the directory went away: watch its parent for the directory's name coming back (so
+    /// that the first commits to a recreated store are announced too), and try to watch it again
+    /// every poll interval in any case (the parent may be gone as well, or unwatchable).
     private func scheduleRearm() {
         addTimer(.rearm, every: options.pollInterval) { $0.rearm() }
+        watchParentForReturn()
+        // It may have come back before the parent was watched.
+        if progress.withLock({ $0.parentSubscription != nil }), access(handle.directory, F_OK) == 0 {
+            queue.async { [self] in rearm() }
+        }
+    }
+
+    private func watchParentForReturn() {
+        guard progress.withLock({ $0.parentSubscription == nil && !$0.stopped }) else { return }
+        let path = canonicalDirectory()
+        let name = (path as NSString).lastPathComponent
+        let parent = (path as NSString).deletingLastPathComponent
+        guard !name.isEmpty, !parent.isEmpty, let resolved = realpath(parent, nil) else { return }
+        defer { free(resolved) }
+        let result = hub.subscribe(directory: String(cString: resolved)) { [weak self] event in
+            guard case .changed(name, let mask) = event, mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0, let follower = self
+            else { return }
+            follower.queue.async { follower.rearm() }
+        }
+        guard case .success(let id) = result else { return }
+        let stale = progress.withLock { progress -> Bool in
+            guard !progress.stopped, progress.parentSubscription == nil, progress.subscription == nil else { return true }
+            progress.parentSubscription = id
+            return false
+        }
+        if stale { hub.unsubscribe(id) }
     }
 
     private func rearm() {
+        guard progress.withLock({ $0.subscription == nil && !$0.stopped }) else { return }
         guard case .success = subscribe() else { return }
         cancelTimers([.rearm])
+        if let parent = progress.withLock({ progress in defer { progress.parentSubscription = nil }; return progress.parentSubscription }) {
+            hub.unsubscribe(parent)
+        }
         progress.withLock { $0.statistics.resynchronizations += 1 }
         reload(.resynchronize)
     }
@@ -285,8 +326,9 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             reload(.resynchronize)
         case .watchRemoved:
             progress.withLock { $0.subscription = nil }
-            markGone()
+            // Watching for the directory's return first: a consumer told it is gone may recreate it at once.
             scheduleRearm()
+            markGone()
         case .watchLost(let reason):
             progress.withLock { $0.subscription = nil }
             handle.options.logger.warning(
@@ -307,8 +349,14 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         if first { emit(.storeGone(path: handle.stateFilePath)) }
     }
 
-    /// Hands an event to the subscriber unless the follower was stopped.
+    /// Hands an event to the subscriber unless the follower was stopped. Held while the sink
+    /// runs, so that ``stop()`` returns only once no event is being handed over (recursive: a
+    /// sink may stop its own follower).
+    private let sinkGate = NSRecursiveLock()
+
     private func emit(_ event: WatchEvent<State>) {
+        sinkGate.lock()
+        defer { sinkGate.unlock() }
         guard !isStopped else { return }
         sink(event)
     }
@@ -513,8 +561,8 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     private func isOlderThanGrace(_ status: FileStatus) -> Bool {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let nowNanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-        return nowNanoseconds - status.changeTimeNanoseconds > Self.notificationGrace.saturatingNanoseconds
+        let (age, overflow) = FileStatus.nanoseconds(now).subtractingReportingOverflow(status.changeTimeNanoseconds)
+        return overflow || age > Self.notificationGrace.saturatingNanoseconds
     }
 }
 

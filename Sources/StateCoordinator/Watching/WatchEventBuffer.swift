@@ -50,8 +50,9 @@ final class WatchEventBuffer<State: Sendable>: Sendable {
         waiter?.resume(returning: event)
     }
 
-    /// Makes room: in the oldest run of two or more versions (snapshots and gaps, which rise
-    /// strictly), all but the newest become one gap; with no such run, the oldest other event goes.
+    /// Makes room: in the oldest run of three or more versions (snapshots and gaps, which rise
+    /// strictly), all but the newest become one gap; a run of two becomes one gap; with no such
+    /// run, the oldest other event goes. Each pass removes at least one event.
     private static func collapse(_ events: inout [WatchEvent<State>], to limit: Int) {
         while events.count > limit {
             var start = 0
@@ -63,8 +64,10 @@ final class WatchEventBuffer<State: Sendable>: Sendable {
                 }
                 var end = start
                 while end + 1 < events.count, events[end + 1].versions != nil { end += 1 }
-                if end > start, let first = events[start].versions?.lowerBound, let last = events[end - 1].versions?.upperBound {
-                    events.replaceSubrange(start..<end, with: [.gap(missing: first...last)])
+                // The newest of a longer run stays, so the consumer still learns where the store is.
+                let through = end - start >= 2 ? end - 1 : end
+                if end > start, let first = events[start].versions?.lowerBound, let last = events[through].versions?.upperBound {
+                    events.replaceSubrange(start...through, with: [.gap(missing: first...last)])
                     collapsed = true
                     break
                 }

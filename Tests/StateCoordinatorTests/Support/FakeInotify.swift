@@ -64,6 +64,7 @@ final class FakeInotify: Sendable {
                 self.script.withLock { script in
                     script.cleanups += 1
                     script.watches = [:]
+                    script.nextWatch = 1  // a new instance numbers its watches from 1 again, as the kernel does
                     script.wakePipe = nil
                 }
             },
@@ -79,14 +80,15 @@ final class FakeInotify: Sendable {
                         return watch
                     })
             },
-            removeWatch: { _ in true },
-            nextEvent: { wait in self.nextEvent(wait: wait) })
+            nextEvent: { self.nextEvent() },
+            identify: InotifyCalls.live.identify)
     }
 
     /// A hub that runs on this fake.
     func makeHub() -> WatchHub { WatchHub(calls: calls) }
 
-    private func nextEvent(wait: Bool) -> InotifyNext {
+    /// Blocks until an event, like the library with a timeout of -1.
+    private func nextEvent() -> InotifyNext {
         while true {
             let (event, error, wake) = script.withLock { script -> (InotifyEvent?, Int32?, (fd: Int32, watch: Int32)?) in
                 if let error = script.readError {
@@ -99,11 +101,10 @@ final class FakeInotify: Sendable {
             if let event { return .event(event) }
             if let (fd, watch) = wake {
                 var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                if poll(&pollFD, 1, wait ? 2 : 0) > 0 { return .event(InotifyEvent(watch: watch, mask: UInt32(IN_MODIFY), name: "")) }
-            } else if wait {
+                if poll(&pollFD, 1, 2) > 0 { return .event(InotifyEvent(watch: watch, mask: UInt32(IN_MODIFY), name: "")) }
+            } else {
                 usleep(2_000)
             }
-            if !wait { return .nothing }
         }
     }
 }

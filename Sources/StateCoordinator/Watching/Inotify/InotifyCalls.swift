@@ -17,7 +17,7 @@ struct InotifyEvent: Sendable, Equatable {
 enum InotifyNext: Sendable, Equatable {
     /// An event.
     case event(InotifyEvent)
-    /// Nothing: the call was not to wait and nothing was queued, or a signal interrupted the wait.
+    /// Nothing: a signal interrupted the wait.
     case nothing
     /// The read of the inotify descriptor failed with this errno (not `EINTR`).
     case failed(errno: Int32)
@@ -36,12 +36,19 @@ struct InotifyCalls: Sendable {
     /// `inotifytools_watch_file`; returns the watch descriptor or `.failure(errno)` (`ENOSPC` when
     /// `fs.inotify.max_user_watches` is exhausted).
     var watch: @Sendable (_ path: String, _ mask: UInt32) -> Result<Int32, InotifyFailure>
-    /// `inotifytools_remove_watch_by_wd`; false when the kernel refused (the watch was already
-    /// gone), in which case the library keeps its record and has printed a line on stderr.
-    var removeWatch: @Sendable (_ watch: Int32) -> Bool
-    /// `inotifytools_next_event`: with `wait`, blocks until an event; without, returns what is
-    /// already buffered or queued, or ``InotifyNext/nothing``.
-    var nextEvent: @Sendable (_ wait: Bool) -> InotifyNext
+    // No `inotifytools_remove_watch_by_wd`: it fails for a watch the kernel already dropped,
+    // prints on stderr and keeps its record; the hub re-creates the instance instead.
+    /// `inotifytools_next_event(-1)`: blocks until an event (this version of the library blocks
+    /// for a timeout of 0 too; its timeouts are whole seconds).
+    var nextEvent: @Sendable () -> InotifyNext
+    /// The device and inode a directory path names now (`stat`), nil when it names nothing.
+    var identify: @Sendable (_ path: String) -> DirectoryIdentity?
+
+    /// A directory's device and inode.
+    struct DirectoryIdentity: Sendable, Equatable {
+        var device: UInt64
+        var inode: UInt64
+    }
 
     struct InotifyFailure: Error, Sendable {
         var errno: Int32
@@ -63,14 +70,11 @@ struct InotifyCalls: Sendable {
             if watch < 0 { watch = inotifytools_wd_from_filename(path + "/") }
             return watch >= 0 ? .success(watch) : .failure(InotifyFailure(errno: EINVAL))
         },
-        removeWatch: { watch in
-            inotifytools_remove_watch_by_wd(watch) != 0
-        },
-        nextEvent: { wait in
-            // libc's errno, cleared first: a timeout leaves it at 0, a failed select or read sets it
-            // (the library's own error value may still hold an earlier call's).
+        nextEvent: {
+            // libc's errno, cleared first: a failed select or read sets it (the library's own error
+            // value may still hold an earlier call's).
             errno = 0
-            guard let event = inotifytools_next_event(wait ? -1 : 0) else {
+            guard let event = inotifytools_next_event(-1) else {
                 let error = errno
                 return error == 0 || error == EINTR ? .nothing : .failed(errno: error)
             }
@@ -78,6 +82,11 @@ struct InotifyCalls: Sendable {
                 InotifyEvent(
                     watch: event.pointee.wd, mask: event.pointee.mask,
                     name: String(cString: statecoordinator_inotify_event_name(event))))
+        },
+        identify: { path in
+            var status = stat()
+            guard stat(path, &status) == 0 else { return nil }
+            return DirectoryIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
         }
     )
 }

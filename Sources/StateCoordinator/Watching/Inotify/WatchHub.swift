@@ -36,10 +36,14 @@ enum DirectoryEvent: Sendable, Equatable {
 /// kernel has already dropped its watch, so `inotifytools_remove_watch_by_wd` fails, prints
 /// `Failed to remove watch …` on stderr and keeps the library's record; a later watch of the same
 /// path would then be looked up as the dead descriptor, and every one of its events dropped. The
-/// hub therefore never removes a watch the kernel dropped: it drains what the library has
-/// buffered, then re-creates the instance (`inotifytools_cleanup` + `inotifytools_initialize`),
-/// which forgets every record, and watches the remaining directories again, telling their
-/// subscribers to resynchronize. A directory moved away (`IN_MOVE_SELF`) is handled the same way.
+/// hub therefore never removes a watch through the library at all: a directory whose last
+/// subscriber left keeps its watch, idle, for the next one (at most ``maximumIdleWatches``); a
+/// path whose watch the kernel dropped is remembered, and before it is watched again the hub
+/// re-creates the instance (`inotifytools_cleanup` + `inotifytools_initialize`), which forgets
+/// every record, and watches the other directories again, telling their subscribers to
+/// resynchronize. A directory moved away (`IN_MOVE_SELF`) is handled the same way. Events the
+/// library buffered from an earlier instance may carry watch numbers the new one reuses, so an
+/// event saying a directory went away is believed only if the path no longer names it.
 /// A failing read of the inotify descriptor re-creates the instance too (with a growing pause, so
 /// a persistent error cannot spin), and if that fails the hub thread ends; the next subscription
 /// starts it again.
@@ -54,12 +58,19 @@ final class WatchHub: Sendable {
     /// directory itself going away.
     static let directoryMask = UInt32(IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
+    /// The most directory watches kept with no subscriber (see ``perform(_:in:)``); past this
+    /// the instance is re-created, which drops them.
+    static var maximumIdleWatches: Int { 64 }
+
     /// The longest pause between two attempts after the inotify descriptor failed to read.
     static var maximumFailurePause: Duration { .seconds(1) }
 
     private struct DirectoryWatch {
         var watch: Int32
         var subscribers: [UInt64: Handler]
+        /// The directory's device and inode when it was watched: an event saying it went away is
+        /// believed only if the path no longer names it (see ``dispatch(_:in:)``).
+        var identity: InotifyCalls.DirectoryIdentity?
     }
 
     private enum Command {
@@ -111,9 +122,11 @@ final class WatchHub: Sendable {
         var wakeRead: Int32
         var wakeWatch: Int32
         var directories: [String: DirectoryWatch] = [:]
-        /// The library holds the record of a watch the kernel dropped: re-create the instance
-        /// before watching anything again.
-        var holdsDeadWatch = false
+        /// Re-create the instance now (the descriptor failed, or too many idle watches).
+        var mustReopen = false
+        /// Paths whose watch the kernel dropped while the library keeps its record: watching one
+        /// of them again needs a new instance first (the record would shadow the new watch).
+        var deadPaths: Set<String> = []
         var consecutiveFailures = 0
     }
 
@@ -226,23 +239,27 @@ final class WatchHub: Sendable {
     /// Dispatches events and commands until the instance fails and cannot be re-created.
     private func dispatchEvents(_ session: inout Session) -> WatchUnavailable {
         while true {
-            // With a dead watch recorded, take only what is already there, then re-create.
-            switch calls.nextEvent(!session.holdsDeadWatch) {
+            switch calls.nextEvent() {
             case .event(let event):
                 session.consecutiveFailures = 0
-                guard event.watch == session.wakeWatch else {
+                if event.watch == session.wakeWatch {
+                    drain(session.wakeRead)
+                    perform(takeCommands(), in: &session)
+                } else {
                     dispatch(event, in: &session)
-                    continue
                 }
-                drain(session.wakeRead)
-                if session.holdsDeadWatch, let reason = reopen(&session) { return reason }
-                perform(takeCommands(), in: &session)
             case .nothing:
-                if session.holdsDeadWatch, let reason = reopen(&session) { return reason }
+                break
             case .failed:
                 session.consecutiveFailures += 1
                 pauseAfterFailure(session.consecutiveFailures)
+                session.mustReopen = true
+            }
+            if session.mustReopen {
                 if let reason = reopen(&session) { return reason }
+                // A wake-up written while the old instance was closed is lost: look anyway.
+                drain(session.wakeRead)
+                perform(takeCommands(), in: &session)
             }
         }
     }
@@ -263,15 +280,18 @@ final class WatchHub: Sendable {
     /// instances are lost. Returns why, when no instance could be created.
     private func reopen(_ session: inout Session) -> WatchUnavailable? {
         calls.cleanup()
-        session.holdsDeadWatch = false
+        session.mustReopen = false
+        session.deadPaths = []
         switch openInstance(wakeRead: session.wakeRead) {
         case .success(let wakeWatch): session.wakeWatch = wakeWatch
         case .failure(let reason): return reason
         }
+        session.directories = session.directories.filter { !$0.value.subscribers.isEmpty }  // idle ones go
         for (directory, entry) in session.directories {
             switch calls.watch(directory, Self.directoryMask) {
             case .success(let watch):
                 session.directories[directory]?.watch = watch
+                session.directories[directory]?.identity = calls.identify(directory)
                 entry.subscribers.values.forEach { $0(.overflow) }
             case .failure(let failure):
                 session.directories[directory] = nil
@@ -328,9 +348,15 @@ final class WatchHub: Sendable {
         for command in commands {
             switch command {
             case .subscribe(let id, let directory, let handler, let reply):
+                if session.deadPaths.contains(directory), let reason = reopen(&session) {
+                    reply.send(.failure(reason))
+                    continue
+                }
                 if session.directories[directory] == nil {
                     switch calls.watch(directory, Self.directoryMask) {
-                    case .success(let watch): session.directories[directory] = DirectoryWatch(watch: watch, subscribers: [:])
+                    case .success(let watch):
+                        session.directories[directory] = DirectoryWatch(
+                            watch: watch, subscribers: [:], identity: calls.identify(directory))
                     case .failure(let failure):
                         reply.send(.failure(.watchFailed(directory: directory, errno: failure.errno)))
                         continue
@@ -340,14 +366,16 @@ final class WatchHub: Sendable {
                 state.withLock { $0.subscriptions += 1 }
                 reply.send(.success(()))
             case .unsubscribe(let id, let reply):
+                // The directory's watch stays, idle, when its last subscriber leaves: removing it
+                // through the library fails (and prints on stderr) if the directory was deleted
+                // a moment ago, and a later subscriber of the same directory reuses it. Too many
+                // idle watches are dropped together by re-creating the instance.
                 for (directory, entry) in session.directories where entry.subscribers[id] != nil {
                     session.directories[directory]?.subscribers[id] = nil
                     forget(1)
-                    if session.directories[directory]?.subscribers.isEmpty == true {
-                        session.directories[directory] = nil
-                        // Refused when the directory went away meanwhile: the record is dead.
-                        if !calls.removeWatch(entry.watch) { session.holdsDeadWatch = true }
-                    }
+                }
+                if session.directories.values.filter(\.subscribers.isEmpty).count > Self.maximumIdleWatches {
+                    session.mustReopen = true
                 }
                 reply.send(.success(()))
             }
@@ -361,11 +389,20 @@ final class WatchHub: Sendable {
         }
         guard let (directory, entry) = session.directories.first(where: { $0.value.watch == event.watch }) else { return }
         if event.mask & UInt32(IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF) != 0 {
+            // The library may hand out events it buffered from the instance before the last
+            // re-creation, whose watch numbers the new instance reuses: believe "gone" only if the
+            // path no longer names the directory that was watched; otherwise resynchronize.
+            if let identity = entry.identity, calls.identify(directory) == identity, event.mask & UInt32(IN_MOVE_SELF) == 0 {
+                entry.subscribers.values.forEach { $0(.overflow) }
+                return
+            }
             // The directory is gone or elsewhere: its watch no longer reports on this path, and
             // the kernel may have dropped it already, so it is not removed through the library
-            // (see the type's documentation); the instance is re-created once the buffer is empty.
+            // (see the type's documentation); the instance is re-created before the path is
+            // watched again. (A watch moved away with its directory reports on there until then;
+            // its events match no path and are dropped.)
             session.directories[directory] = nil
-            session.holdsDeadWatch = true
+            session.deadPaths.insert(directory)
             forget(entry.subscribers.count)
             entry.subscribers.values.forEach { $0(.watchRemoved) }
             return
