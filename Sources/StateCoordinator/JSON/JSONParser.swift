@@ -136,7 +136,12 @@ struct JSONParser {
             guard consume(UInt8(ascii: ":")) else { throw Failure(message: unexpected("':' after a member name"), offset: index) }
             let member = try value(depth: depth)
             guard names.insert(name).inserted else {
-                throw Failure(message: "duplicate name \"\(name)\" in one object", offset: nameOffset)
+                // Swift strings compare canonically: "é" precomposed and decomposed are one name.
+                let other = names.first { $0 == name }.map { Array($0.utf8) != Array(name.utf8) } ?? false
+                let message = other
+                    ? "names \"\(name)\" in one object are canonically equivalent Unicode (one name to Swift)"
+                    : "duplicate name \"\(name)\" in one object"
+                throw Failure(message: message, offset: nameOffset)
             }
             if build { members[name] = member }
             skipWhitespace()

@@ -2,9 +2,17 @@ import Foundation
 
 /// Any JSON value, for tools and code that do not have a typed model of the state.
 ///
-/// Integers round-trip exactly as signed 64-bit values; every other number is an IEEE double
-/// (a double with no fractional part may be written as an integer of the same value and read
-/// back as ``int(_:)``). Objects are written with their keys sorted.
+/// Numbers are kept exactly as written, in every language's sense: an integer literal is
+/// ``int(_:)`` (signed 64-bit) or, beyond that range, ``largeInteger(_:)`` with its exact digits
+/// (a Python participant's `18446744073709551615` survives any number of unrelated commits); a
+/// literal with a fraction or exponent is ``double(_:)`` and is written back with one (`1.0`
+/// stays `1.0`). Text is parsed by the package's strict RFC 8259 parser (see
+/// ``init(parsing:)``) and written with names sorted by code point.
+///
+/// Exactness holds where the package reads and writes the text itself: a ``JSONValue`` as a
+/// store's whole state, and statectl. A ``JSONValue`` *inside* a typed `Codable` state is decoded
+/// by `JSONDecoder` (after the strict check), which has no integer wider than 64 bits (such a
+/// number becomes a double) and writes a double with no fraction as an integer.
 public enum JSONValue: Sendable, Hashable {
     /// `null`.
     case null
