@@ -136,25 +136,36 @@ struct GroupCommitTests {
     /// hear "not committed".
     @Test func aFailedRenameInASplitBatchIsThatUpdatesAlone() async throws {
         try StateStore<JSONValue>.create(in: dir.path, initial: ["log": []], settings: StoreSettings(maximumStateBytes: 512))
-        let slowFirst = Atomic(true)
         let renames = Atomic(0)
         var options = StateStoreOptions()
-        options.systemCalls = SystemCalls.live.intercepting(before: { (name) throws(Errno) in
-            if name == .fsync, slowFirst.exchange(false, ordering: .relaxed) { usleep(200_000) }
-        })
-        let live = options.systemCalls
         options.systemCalls.rename = { (d, from, to) throws(Errno) in
-            try live.rename(d, from, to)
-            // The warm-up's rename is the first; the split batch's first single commit the second.
+            try SystemCalls.live.rename(d, from, to)
+            // The holder's rename is the first; the split batch's first single commit the second.
             if renames.add(1, ordering: .relaxed).newValue == 2 { throw .ioError }
         }
         let store = try StateStore<JSONValue>(directory: dir.path, options: options)
-        async let warmup: Void = { _ = try? await store.update { try $0.set(true, forKey: "warm") } }()
-        try await Task.sleep(for: .milliseconds(50))
+        // An update whose mutation waits keeps the pipeline busy until both others are queued,
+        // so that they form the next batch, whose combined state is too large: it is split.
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let once = Atomic(true)
+        async let holder: Void = {
+            _ = try? await store.update { state in
+                if once.exchange(false, ordering: .relaxed) {
+                    entered.signal()
+                    release.wait()
+                }
+                try state.set(true, forKey: "held")
+            }
+        }()
+        await withCheckedContinuation { continuation in DispatchQueue.global().async { entered.wait(); continuation.resume() } }
         let half = String(repeating: "x", count: 300)
         async let first = store.update { try $0.set(.string(half), forKey: "a") }
         async let second = store.update { try $0.set(.string(half), forKey: "b") }
-        _ = await warmup
+        let deadline = ContinuousClock.now + .seconds(10)
+        while store.pipeline.waitingCount < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(store.pipeline.waitingCount == 2)
+        release.signal()
+        _ = await holder
         var outcomes: [CommitOutcome?] = []
         do {
             _ = try await first

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SystemPackage
 import Testing
 
@@ -76,6 +77,22 @@ extension ProcessTests {
             #expect(try store.read().version == 0)
             try await store.update { try $0.set(true, forKey: "after") }
             #expect(try store.read().version == 1)
+        }
+
+        @Test func aLockfileReplacedOnceDuringACommitIsRetriedOnTheNewOne() async throws {
+            let store = try StateStore<JSONValue>.create(in: dir.path)
+            let lockPath = dir.file("state.lock")
+            let runs = Atomic(0)
+            let (snapshot, _) = try await store.update { state in
+                if runs.add(1, ordering: .relaxed).newValue == 1 {
+                    try? FileManager.default.removeItem(atPath: lockPath)
+                    _ = FileManager.default.createFile(atPath: lockPath, contents: nil)
+                }
+                try state.set(true, forKey: "done")
+            }
+            #expect(snapshot.version == 1)
+            #expect(runs.load(ordering: .relaxed) == 2, "the mutation ran again on a fresh base")
+            #expect(store.verify().isHealthy)
         }
 
         @Test func aFIFOAtTheLockfileIsRefusedAtOnce() async throws {

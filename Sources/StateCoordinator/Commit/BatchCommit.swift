@@ -20,33 +20,56 @@ struct BatchCommit<State: Codable & Sendable> {
         var committed: PinnedFile?
     }
 
-    /// Commits a batch and answers every update in it.
+    /// How often a batch whose lockfile was replaced under it (nothing committed) is run again
+    /// on the new lockfile before its updates fail with ``StateStoreError/Code/lockLost``.
+    static var lockLostRetries: Int { 3 }
+
+    /// Commits a batch and answers every update in it. A batch that lost its lock before the
+    /// rename (the lockfile was replaced) is run again from a fresh lock and base: its mutations
+    /// may run again, as they may when a batch is split.
     func run(_ batch: [PendingUpdate<State>]) {
-        do throws(StateStoreError) {
-            guard !handle.options.readOnly else {
-                throw StateStoreError(
-                    .invalidArgument, "The store at \(handle.stateFilePath) was opened read-only.",
-                    hint: "Open it without readOnly to update it.")
+        var attempt = 0
+        while true {
+            let pending = batch.filter { !$0.isAnswered }
+            guard !pending.isEmpty else { return }
+            do {
+                try runOnce(pending)
+                return
+            } catch where error.code == .lockLost && error.outcome == nil && attempt < Self.lockLostRetries {
+                attempt += 1
+                cache.store(nil)
+                handle.options.logger.warning(
+                    "the lockfile was replaced during a commit; committing again on the new one",
+                    metadata: ["store": "\(handle.stateFilePath)", "attempt": "\(attempt)"])
+            } catch {
+                cache.store(nil)
+                for update in pending { update.fail(error) }
+                return
             }
-            let dir = try handle.openDirectory()
-            let lock = try WriterLock.acquire(
-                calls: handle.calls, directory: dir.rawValue, lockFile: handle.files.lockFile,
-                path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
-            try OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory, files: handle.files)
-                .sweep(logger: handle.options.logger)
-            var base = try currentBase(dir)
-            try commit(batch, onto: &base, directory: dir, lock: lock)
-            cache.store(
-                base.committed.flatMap { file in
-                    (try? handle.calls.fstat(file.descriptor)).map {
-                        CommitCache.Entry(file: file, committed: $0, header: base.header, status: base.status, state: base.state)
-                    }
-                })
-            lock.release()
-        } catch {
-            cache.store(nil)
-            for update in batch { update.fail(error) }
         }
+    }
+
+    private func runOnce(_ batch: [PendingUpdate<State>]) throws(StateStoreError) {
+        guard !handle.options.readOnly else {
+            throw StateStoreError(
+                .invalidArgument, "The store at \(handle.stateFilePath) was opened read-only.",
+                hint: "Open it without readOnly to update it.")
+        }
+        let dir = try handle.openDirectory()
+        let lock = try WriterLock.acquire(
+            calls: handle.calls, directory: dir.rawValue, lockFile: handle.files.lockFile,
+            path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
+        try OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory, files: handle.files)
+            .sweep(logger: handle.options.logger)
+        var base = try currentBase(dir)
+        try commit(batch, onto: &base, directory: dir, lock: lock)
+        cache.store(
+            base.committed.flatMap { file in
+                (try? handle.calls.fstat(file.descriptor)).map {
+                    CommitCache.Entry(file: file, committed: $0, header: base.header, status: base.status, state: base.state)
+                }
+            })
+        lock.release()
     }
 
     /// The current version: the one this process committed last if the file is untouched since,

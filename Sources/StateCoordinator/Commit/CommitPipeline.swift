@@ -27,6 +27,9 @@ final class CommitPipeline<State: Sendable>: Sendable {
         self.commitBatch = commitBatch
     }
 
+    /// How many updates wait for a batch (for tests).
+    var waitingCount: Int { pending.withLock { $0.count } }
+
     /// Queues an update and returns; it is answered from the pipeline's queue.
     func submit(_ update: PendingUpdate<State>) {
         pending.withLock { $0.append(update) }

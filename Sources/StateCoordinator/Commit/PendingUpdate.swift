@@ -43,6 +43,9 @@ final class PendingUpdate<State: Sendable>: Sendable {
         failure(error)
     }
 
+    /// Whether the caller was answered already.
+    var isAnswered: Bool { answered.withLock { $0 } }
+
     private func markAnswered() -> Bool {
         answered.withLock { wasAnswered in
             defer { wasAnswered = true }
