@@ -29,21 +29,22 @@ struct AtomicReplace {
     ///
     /// - Parameter beforeRename: runs after the temp file is durable, just before the rename (the
     ///   history link of the outgoing version and the lock check go there).
-    /// - Returns: the new state file, kept open (see ``PinnedFile``).
     /// - Throws: a ``StateStoreError`` naming the step, path and errno. Before the rename the old
     ///   file is untouched and the temp file removed. After a failed rename or directory fsync the
     ///   store looks at what `target` now is, and the error's ``StateStoreError/outcome`` says
     ///   whether the new version was committed.
-    @discardableResult
     func replace(
         _ target: String, with bytes: [UInt8], tempPrefix: String, attributes: Attributes, durability: Durability,
         beforeRename: () throws(StateStoreError) -> Void = {}
-    ) throws(StateStoreError) -> PinnedFile {
+    ) throws(StateStoreError) {
         let (temp, fd) = try createTemp(prefix: tempPrefix)
-        let pinned: PinnedFile
+        let identity: FileStatus
         do throws(StateStoreError) {
-            pinned = try openForSync(temp)
-            try prepare(fd, syncFD: durability == .none ? nil : pinned.descriptor, path: path(temp), bytes: bytes, attributes: attributes)
+            // The temp file's device and inode: after a failed rename, the state file is the new
+            // version exactly if it is this file.
+            do { identity = try calls.fstat(fd.rawValue) } catch { throw .system(.createTemp, path: path(temp), errno: error) }
+            let syncFD = durability == .none ? nil : try openForSync(temp)
+            try prepare(fd, syncFD: syncFD, path: path(temp), bytes: bytes, attributes: attributes)
             try beforeRename()
         } catch {
             try? fd.close()
@@ -51,9 +52,9 @@ struct AtomicReplace {
             throw error
         }
         do { try calls.rename(directory, temp, target) } catch {
-            throw failedRename(temp: temp, target: target, pinned: pinned, errno: error)
+            throw failedRename(temp: temp, target: target, identity: identity, errno: error)
         }
-        guard durability == .full else { return pinned }
+        guard durability == .full else { return }
         // Without this fsync the rename lives only in the page cache: after a power loss the
         // directory may still name the old file, and a commit we acknowledged would be gone.
         do { try calls.fsync(directory) } catch {
@@ -62,16 +63,15 @@ struct AtomicReplace {
             failure.message += " Outcome: \(CommitOutcome.committedDurabilityUnknown)."
             throw failure
         }
-        return pinned
     }
 
     /// A rename that reported an error may still have taken effect (seen under a crashing file
     /// system): find out from what `target` is now, and say so in the error. The temp file is
     /// removed only when the rename did not take effect.
-    private func failedRename(temp: String, target: String, pinned: PinnedFile, errno: Errno) -> StateStoreError {
+    private func failedRename(temp: String, target: String, identity: FileStatus, errno: Errno) -> StateStoreError {
         let outcome: CommitOutcome
         switch Result(catching: { () throws(Errno) in try calls.fstatat(directory, target) }) {
-        case .success(let now) where now.device == pinned.status.device && now.inode == pinned.status.inode:
+        case .success(let now) where now.device == identity.device && now.inode == identity.inode:
             outcome = .committedDurabilityUnknown
         case .success, .failure(.noSuchFileOrDirectory):
             outcome = .notCommitted
@@ -79,7 +79,7 @@ struct AtomicReplace {
             outcome = .unknown
         }
         if outcome != .committedDurabilityUnknown,
-            let left = try? calls.fstatat(directory, temp), left.device == pinned.status.device, left.inode == pinned.status.inode
+            let left = try? calls.fstatat(directory, temp), left.device == identity.device, left.inode == identity.inode
         {
             try? calls.unlink(directory, temp, false)
         }
@@ -113,15 +113,12 @@ struct AtomicReplace {
     /// through `IN_CLOSE_WRITE`, that the file is complete, and closing before the fsync gives
     /// them the fsync's time to read and verify it ahead of the rename), it reports every
     /// writeback error of the file (Linux tracks them per open file since 4.13, so it is opened
-    /// first), and it pins the new state file's inode for the commit cache and for finding out
-    /// whether a failed rename took effect.
-    private func openForSync(_ temp: String) throws(StateStoreError) -> PinnedFile {
-        let fd: CInt
-        do { fd = try calls.open(directory, temp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0) } catch {
-            throw .system(.createTemp, path: path(temp), errno: error)
-        }
-        do { return PinnedFile(descriptor: fd, status: try calls.fstat(fd), calls: calls) } catch {
-            try? calls.close(fd)
+    /// first). Closed right after the fsync: a descriptor kept open on a file that is later
+    /// replaced costs ext4 two journalled orphan-list updates.
+    private func openForSync(_ temp: String) throws(StateStoreError) -> OwnedDescriptor {
+        do {
+            return OwnedDescriptor(try calls.open(directory, temp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0), calls: calls)
+        } catch {
             throw .system(.createTemp, path: path(temp), errno: error)
         }
     }
@@ -129,7 +126,7 @@ struct AtomicReplace {
     /// Sets the attributes, writes every byte and closes the temp file, then fsyncs it through
     /// `syncFD` (none: no fsync).
     private func prepare(
-        _ fd: OwnedDescriptor, syncFD: CInt?, path: String, bytes: [UInt8], attributes: Attributes
+        _ fd: OwnedDescriptor, syncFD: OwnedDescriptor?, path: String, bytes: [UInt8], attributes: Attributes
     ) throws(StateStoreError) {
         do {
             // fchmod, not the open mode: the open mode is filtered by the umask, and the new
@@ -141,7 +138,8 @@ struct AtomicReplace {
         // close can report a deferred write error (NFS, quota): a failure here is a failed write.
         do { try fd.close() } catch { throw .system(.write, path: path, errno: error) }
         guard let syncFD else { return }
-        do { try calls.fsync(syncFD) } catch { throw .system(.syncFile, path: path, errno: error) }
+        do { try calls.fsync(syncFD.rawValue) } catch { throw .system(.syncFile, path: path, errno: error) }
+        do { try syncFD.close() } catch { throw .system(.syncFile, path: path, errno: error) }
     }
 
     private func writeAll(_ fd: OwnedDescriptor, bytes: [UInt8], path: String) throws(StateStoreError) {

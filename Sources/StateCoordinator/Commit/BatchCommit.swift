@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import Foundation
+import SystemPackage
 
 /// One lock hold of the commit protocol: lock → remove orphans → read and verify the current
 /// version → apply each waiting mutation in call order → encode → atomic replace → unlock.
@@ -16,8 +17,8 @@ struct BatchCommit<State: Codable & Sendable> {
         var header: StateFileHeader
         var status: FileStatus
         var state: State
-        /// The file this process committed, kept open; nil when the base was read from disk.
-        var committed: PinnedFile?
+        /// Whether this process committed it in this lock hold (then the cache is refreshed).
+        var committedHere = false
     }
 
     /// How often a batch whose lockfile was replaced under it (nothing committed) is run again
@@ -63,27 +64,37 @@ struct BatchCommit<State: Codable & Sendable> {
             .sweep(logger: handle.options.logger)
         var base = try currentBase(dir)
         try commit(batch, onto: &base, directory: dir, lock: lock)
-        cache.store(
-            base.committed.flatMap { file in
-                (try? handle.calls.fstat(file.descriptor)).map {
-                    CommitCache.Entry(file: file, committed: $0, header: base.header, status: base.status, state: base.state)
-                }
-            })
+        if base.committedHere {
+            // With the lock still held no writer of the protocol can have replaced the file.
+            cache.store(
+                (try? handle.calls.fstatat(dir.rawValue, handle.files.stateFile)).map {
+                    CommitCache.Entry(
+                        seen: SeenVersion(status: $0, header: base.header), header: base.header, status: base.status, state: base.state)
+                })
+        }
         lock.release()
     }
 
     /// The current version: the one this process committed last if the file is untouched since,
     /// else read, verified and decoded from the file.
     private func currentBase(_ dir: OwnedDescriptor) throws(StateStoreError) -> Base {
-        let named = try? handle.calls.fstatat(dir.rawValue, handle.files.stateFile)
-        if let cached = cache.entry(matching: named) {
-            return Base(header: cached.header, status: cached.status, state: cached.state, committed: cached.file)
+        if let cached = cache.entry(matching: try? openState(dir), calls: handle.calls) {
+            return Base(header: cached.header, status: cached.status, state: cached.state)
         }
         let current = try handle.readCurrent(directory: dir.rawValue)
         return Base(
             header: current.header, status: current.status,
-            state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath),
-            committed: nil)
+            state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath))
+    }
+
+    /// The state file, opened for the cache's check (nil when it cannot be opened: then it is read
+    /// the usual way, which reports why).
+    private func openState(_ dir: OwnedDescriptor) throws(Errno) -> PinnedFile {
+        let fd = try handle.calls.open(dir.rawValue, handle.files.stateFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0)
+        do { return PinnedFile(descriptor: fd, status: try handle.calls.fstat(fd), calls: handle.calls) } catch {
+            try? handle.calls.close(fd)
+            throw error
+        }
     }
 
     /// Applies the updates to `base` and commits them as one version. When the combined state
@@ -169,9 +180,8 @@ struct BatchCommit<State: Codable & Sendable> {
         let settings = outgoing.settings
         let durability = handle.options.durability
         let history = handle.history(directory.rawValue)
-        let committed: PinnedFile
         do {
-            committed = try AtomicReplace(calls: handle.calls, directory: directory.rawValue, directoryPath: handle.directory).replace(
+            try AtomicReplace(calls: handle.calls, directory: directory.rawValue, directoryPath: handle.directory).replace(
                 handle.files.stateFile, with: file, tempPrefix: handle.files.tempPrefix,
                 attributes: .init(mode: base.status.permissions, owner: ownerToKeep(base.status)),
                 durability: durability
@@ -194,7 +204,7 @@ struct BatchCommit<State: Codable & Sendable> {
             error.hint = "Read the current version (statectl get --meta) before retrying: version \(header.version) may or may not be committed."
             throw error
         }
-        base = Base(header: header, status: base.status, state: state, committed: committed)
+        base = Base(header: header, status: base.status, state: state, committedHere: true)
         return StateSnapshot(
             state: state, version: header.version, committedAt: CommitTimestamp.parse(header.committedAt) ?? now,
             writer: header.writer, storeID: header.store, checksum: header.checksum, fileSize: file.count,

@@ -283,7 +283,9 @@ struct JSONParser {
         } else {
             skipDigits()
         }
+        let integerDigits = index - start
         var isInteger = true
+        var hasExponent = false
         if consume(UInt8(ascii: ".")) {
             isInteger = false
             guard index < bytes.count, isDigit(bytes[index]) else {
@@ -293,6 +295,7 @@ struct JSONParser {
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             isInteger = false
+            hasExponent = true
             index += 1
             if !consume(UInt8(ascii: "+")) { _ = consume(UInt8(ascii: "-")) }
             guard index < bytes.count, isDigit(bytes[index]) else {
@@ -300,11 +303,11 @@ struct JSONParser {
             }
             skipDigits()
         }
+        // Checking only: an integer is always valid, and so is a literal without an exponent and
+        // with fewer than 309 digits before its point (it cannot overflow a double).
+        if !build, isInteger || (!hasExponent && integerDigits < 309) { return nil }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if isInteger {
-            guard build else { return nil }
-            return Int64(text).map(JSONValue.int) ?? .largeInteger(text)
-        }
+        if isInteger { return Int64(text).map(JSONValue.int) ?? .largeInteger(text) }
         guard let double = Double(text), double.isFinite else {
             throw Failure(message: "the number \(text) is out of the range of a double", offset: start)
         }

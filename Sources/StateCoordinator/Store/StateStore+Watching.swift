@@ -72,6 +72,6 @@ extension StateStore {
         let file = try handle.readCurrent()
         return StateReader(
             handle: handle, initial: try file.snapshot(as: State.self, path: stateFilePath),
-            initialFile: file.file, options: options, onEvent: onEvent, observer: observer)
+            initialFile: SeenVersion(status: file.status, header: file.header), options: options, onEvent: onEvent, observer: observer)
     }
 }

@@ -19,6 +19,9 @@ extension SystemCalls {
         read: { (fd, buffer) throws(Errno) in
             try retryingOnInterrupt { Glibc.read(fd, buffer.baseAddress, buffer.count) }
         },
+        pread: { (fd, buffer, offset) throws(Errno) in
+            try retryingOnInterrupt { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+        },
         write: { (fd, buffer) throws(Errno) in
             try retryingOnInterrupt { Glibc.write(fd, buffer.baseAddress, buffer.count) }
         },

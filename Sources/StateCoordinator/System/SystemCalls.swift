@@ -14,6 +14,8 @@ public struct SystemCalls: Sendable {
     public var close: @Sendable (_ fd: CInt) throws(Errno) -> Void
     /// `read(2)` into the buffer; returns the byte count (0 at end of file).
     public var read: @Sendable (_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int
+    /// `pread(2)` into the buffer at `offset`; returns the byte count (0 at end of file).
+    public var pread: @Sendable (_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int64) throws(Errno) -> Int
     /// `write(2)` from the buffer; returns the byte count, which may be short.
     public var write: @Sendable (_ fd: CInt, _ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int
     /// `fsync(2)`.
@@ -56,6 +58,9 @@ public struct SystemCalls: Sendable {
         wrapped.close = { (fd) throws(Errno) in try before(.close); try base.close(fd); after(.close) }
         wrapped.read = { (fd, b) throws(Errno) in
             try before(.read); let r = try base.read(fd, b); after(.read); return r
+        }
+        wrapped.pread = { (fd, b, o) throws(Errno) in
+            try before(.read); let r = try base.pread(fd, b, o); after(.read); return r
         }
         wrapped.write = { (fd, b) throws(Errno) in
             try before(.write); let r = try base.write(fd, b); after(.write); return r

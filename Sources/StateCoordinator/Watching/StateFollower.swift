@@ -36,9 +36,8 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         var subscription: UInt64?
         /// While the directory is gone: a watch of its parent, for the directory coming back.
         var parentSubscription: UInt64?
-        /// The file of the version last delivered, or of a bad file already reported, kept open
-        /// so that "unchanged" can be judged without being fooled by inode reuse.
-        var held: PinnedFile?
+        /// The version last delivered, or a bad file already reported (see ``SeenVersion``).
+        var held: SeenVersion?
         /// A state file that could not be opened (a symbolic link, no permission): reported once.
         var reportedUnopenable: FileStatus?
         /// The code of the transient failure last reported, so that a persistent one is reported once.
@@ -84,9 +83,9 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
 
     /// Records that the subscriber already holds the version in `file` (a reader's first read),
     /// so that the first reload skips that file instead of reading it again. Call before ``start()``.
-    func assumeHeld(file: PinnedFile, version: UInt64, storeID: String) {
+    func assumeHeld(_ seen: SeenVersion, version: UInt64, storeID: String) {
         progress.withLock { progress in
-            progress.held = file
+            progress.held = seen
             progress.lastVersion = version
             progress.lastStoreID = storeID
         }
@@ -381,13 +380,12 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         do {
             let file = try handle.readCurrent { file in
                 opened = file
-                if ahead?.isFile(file.status) == true {
+                if ahead?.isFile(file, calls: handle.calls) == true {
                     isReadAhead = true
                     return .skip
                 }
-                // Trusted even after lost events: the held file is pinned, so the same device and
-                // inode is the same file, and its size and change time would show a write in place.
-                if held?.isUnchanged(file.status) == true { return .skip }
+                // Trusted even after lost events: a status match is confirmed by the header.
+                if held?.matches(file, calls: handle.calls) == true { return .skip }
                 if inline, file.status.size > Self.inlineReloadLimit {
                     tooLargeHere = true
                     return .skip
@@ -424,7 +422,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             let aboutTheFile: Set<StateStoreError.Code> = [.corrupt, .unverifiable, .badState, .tooLarge]
             switch error.code {
             case let code where aboutTheFile.contains(code) && opened != nil:
-                state.held = opened
+                state.held = opened.map { SeenVersion(status: $0.status, header: $0.header) }
             case let code where aboutTheFile.contains(code) || code == .symbolicLink || code == .permissionDenied:
                 let status = try? handle.calls.fstatat(AT_FDCWD, handle.stateFilePath)
                 if let status, status == state.reportedUnopenable { return false }
@@ -463,7 +461,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         if tooLargeHere { return false }
         let ahead = read.flatMap { file in
             (try? file.snapshot(as: State.self, path: handle.stateFilePath)).map {
-                ReadAhead(file: file.file, header: file.header, snapshot: $0)
+                ReadAhead(status: file.status, header: file.header, snapshot: $0)
             }
         }
         aheadOfRename.withLock { $0 = ahead }
@@ -496,7 +494,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             since = nil
         }
         guard since.map({ header.version > $0 }) ?? true else {
-            recordSeen(file)
+            recordSeen(file, header: header)
             return
         }
         if trigger == .consistencyCheck, isOlderThanGrace(file.status) {
@@ -511,13 +509,13 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             progress.lastStoreID = snapshot.storeID
             progress.statistics.delivered += 1
         }
-        recordSeen(file)
+        recordSeen(file, header: header)
         emit(.snapshot(snapshot))
     }
 
-    private func recordSeen(_ file: PinnedFile) {
+    private func recordSeen(_ file: PinnedFile, header: StateFileHeader) {
         progress.withLock { progress in
-            progress.held = file
+            progress.held = SeenVersion(status: file.status, header: header)
             progress.gone = false
             progress.reportedUnopenable = nil
             progress.reportedTransient = nil

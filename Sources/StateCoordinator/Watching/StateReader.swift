@@ -33,7 +33,7 @@ public final class StateReader<State: Codable & Sendable>: Sendable {
     ///     first version it sees is the one after `initial`.
     ///   - observer: called with each snapshot right after it is stored, on the storing thread.
     init(
-        handle: StoreHandle, initial: StateSnapshot<State>, initialFile: PinnedFile, options: WatchOptions,
+        handle: StoreHandle, initial: StateSnapshot<State>, initialFile: SeenVersion, options: WatchOptions,
         onEvent: (@Sendable (WatchEvent<State>) -> Void)?, observer: (@Sendable (StateSnapshot<State>) -> Void)?
     ) {
         let latest = Latest(initial)
@@ -54,7 +54,7 @@ public final class StateReader<State: Codable & Sendable>: Sendable {
             }
             if let (callback, queue) = callbacks { queue.async { callback(event) } }
         }
-        created.assumeHeld(file: initialFile, version: initial.version, storeID: initial.storeID)
+        created.assumeHeld(initialFile, version: initial.version, storeID: initial.storeID)
         follower.withLock { $0 = created }
         created.start()
     }
