@@ -1,6 +1,8 @@
 /// A state file just opened, and its status: what a reader decides on before reading it (see
 /// ``StateFileReader/read(directory:name:path:deciding:)``). The descriptor is closed when the
-/// last holder drops it; nothing keeps one beyond the read (see ``SeenVersion`` for why).
+/// last holder drops it. Only a read-ahead temp file is kept open beyond its read, until its
+/// rename (see ``ReadAhead``); anything held longer would cost every commit ext4 orphan-list
+/// updates (see ``SeenVersion``).
 final class PinnedFile: Sendable {
     /// The open descriptor (read-only).
     let descriptor: CInt

@@ -41,28 +41,27 @@ struct SeenVersion: Sendable {
 /// left where it was, so the file can still be read whole after).
 enum HeaderPeek {
     /// The first read: a header this package writes is about 350 bytes.
-    private static let firstRead = 4096
+    private static let firstRead = 512
 
     static func header(of fd: CInt, calls: SystemCalls) -> StateFileHeader? {
-        var bytes = [UInt8](repeating: 0, count: firstRead)
-        guard let count = try? read(fd, into: &bytes, calls: calls) else { return nil }
-        if let newline = bytes[..<count].firstIndex(of: UInt8(ascii: "\n")) { return StateFileHeader.decode(bytes[..<newline]) }
-        guard count == firstRead else { return nil }
-        bytes = [UInt8](repeating: 0, count: StateFileHeader.maximumLength + 1)
-        guard let longer = try? read(fd, into: &bytes, calls: calls),
-            let newline = bytes[..<longer].firstIndex(of: UInt8(ascii: "\n"))
-        else { return nil }
-        return StateFileHeader.decode(bytes[..<newline])
+        for length in [firstRead, StateFileHeader.maximumLength + 1] {
+            // Read into uninitialized capacity: no zero-filling on the reload path.
+            var failed = false
+            let bytes = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+                count = (try? read(fd, into: buffer, calls: calls)) ?? 0
+                failed = count == 0
+            }
+            if failed { return nil }
+            if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { return StateFileHeader.decode(bytes[..<newline]) }
+            if bytes.count < length { return nil }  // the whole file, and no line feed
+        }
+        return nil
     }
 
-    private static func read(_ fd: CInt, into bytes: inout [UInt8], calls: SystemCalls) throws(Errno) -> Int {
+    private static func read(_ fd: CInt, into buffer: UnsafeMutableBufferPointer<UInt8>, calls: SystemCalls) throws(Errno) -> Int {
         var filled = 0
-        while filled < bytes.count {
-            let got = try bytes.withUnsafeMutableBytes { buffer in
-                Result { () throws(Errno) -> Int in
-                    try calls.pread(fd, UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]), Int64(filled))
-                }
-            }.get()
+        while filled < buffer.count {
+            let got = try calls.pread(fd, UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[filled...])), Int64(filled))
             if got == 0 { break }
             filled += got
         }

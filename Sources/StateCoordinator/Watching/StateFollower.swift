@@ -380,7 +380,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         do {
             let file = try handle.readCurrent { file in
                 opened = file
-                if ahead?.isFile(file, calls: handle.calls) == true {
+                if ahead?.isFile(file.status) == true {
                     isReadAhead = true
                     return .skip
                 }
@@ -461,7 +461,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         if tooLargeHere { return false }
         let ahead = read.flatMap { file in
             (try? file.snapshot(as: State.self, path: handle.stateFilePath)).map {
-                ReadAhead(status: file.status, header: file.header, snapshot: $0)
+                ReadAhead(file: file.file, header: file.header, snapshot: $0)
             }
         }
         aheadOfRename.withLock { $0 = ahead }
