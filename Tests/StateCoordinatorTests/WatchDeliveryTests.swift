@@ -40,12 +40,8 @@ struct WatchDeliveryTests {
 
     // MARK: Item 3
 
-    @Test func aFullBufferTurnsTheOldestVersionsIntoOneGapAndDropsNoneSilently() async {
-        let buffer = WatchEventBuffer<JSONValue>(coalesce: false, limit: 8)
-        for version in 1...50 { buffer.push(snapshot(UInt64(version))) }
-        buffer.push(.problem(StateStoreError(.corrupt, "bad")))
-        buffer.push(snapshot(51))
-        buffer.finish()
+    /// Reads a finished buffer to its end: how many events, and the versions they stand for.
+    private func drain(_ buffer: WatchEventBuffer<JSONValue>) async -> (events: Int, covered: [UInt64]) {
         var covered: [UInt64] = []
         var events = 0
         while let event = await buffer.next() {
@@ -56,6 +52,16 @@ struct WatchDeliveryTests {
             default: break
             }
         }
+        return (events, covered)
+    }
+
+    @Test func aFullBufferTurnsTheOldestVersionsIntoOneGapAndDropsNoneSilently() async {
+        let buffer = WatchEventBuffer<JSONValue>(coalesce: false, limit: 8)
+        for version in 1...50 { buffer.push(snapshot(UInt64(version))) }
+        buffer.push(.problem(StateStoreError(.corrupt, "bad")))
+        buffer.push(snapshot(51))
+        buffer.finish()
+        let (events, covered) = await drain(buffer)
         #expect(events <= 8)
         #expect(covered == Array(1...51), "every version is delivered or named in a gap, in order")
     }
@@ -69,16 +75,7 @@ struct WatchDeliveryTests {
             buffer.push(.problem(StateStoreError(.corrupt, "bad")))
         }
         buffer.finish()
-        var covered: [UInt64] = []
-        var events = 0
-        while let event = await buffer.next() {
-            events += 1
-            switch event {
-            case .snapshot(let snapshot): covered.append(snapshot.version)
-            case .gap(let missing): covered.append(contentsOf: missing)
-            default: break
-            }
-        }
+        let (events, covered) = await drain(buffer)
         #expect(events <= 4)
         #expect(covered == Array(1...40), "every version is delivered or named in a gap (problems may be dropped)")
     }
