@@ -27,13 +27,18 @@ struct RenameOutcomeTests {
         }
     }
 
-    @Test func aRenameThatTookEffectBeforeFailingIsReportedCommitted() async throws {
-        let store = try store { calls in
+    /// A store whose rename takes effect, then reports `errno` (as a crashing file system did).
+    private func storeWhoseRenameFailsAfterTakingEffect(with errno: Errno) throws -> StateStore<JSONValue> {
+        try store { calls in
             calls.rename = { (d, from, to) throws(Errno) in
                 try SystemCalls.live.rename(d, from, to)
-                throw .ioError
+                throw errno
             }
         }
+    }
+
+    @Test func aRenameThatTookEffectBeforeFailingIsReportedCommitted() async throws {
+        let store = try storeWhoseRenameFailsAfterTakingEffect(with: .ioError)
         let error = try #require(await failedIncrement(store))
         #expect(error.outcome == .committedDurabilityUnknown)
         #expect(error.currentVersion == 1)
@@ -43,13 +48,11 @@ struct RenameOutcomeTests {
         #expect(try dir.tempFiles().isEmpty)
     }
 
-    @Test func anInterruptedRenameIsNotRetriedBlindly() async throws {
-        let store = try store { calls in
-            calls.rename = { (d, from, to) throws(Errno) in
-                try SystemCalls.live.rename(d, from, to)
-                throw .interrupted
-            }
-        }
+    /// EINTR reaching the store after the rename took effect is judged like any error. (That the
+    /// live system calls do not retry an interrupted rename is checked through a real statectl,
+    /// in ``statectlExitsEightWhenTheFailedRenameTookEffect()``.)
+    @Test func anInterruptedRenameThatTookEffectIsReportedCommitted() async throws {
+        let store = try storeWhoseRenameFailsAfterTakingEffect(with: .interrupted)
         let error = try #require(await failedIncrement(store))
         #expect(error.outcome == .committedDurabilityUnknown, "a retry would have failed with ENOENT: \(error)")
     }

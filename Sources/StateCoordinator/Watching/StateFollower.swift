@@ -418,16 +418,18 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     /// once; a file that cannot be opened is reported once; anything else is transient (EMFILE,
     /// EIO, ENOMEM…): reported, not recorded, and retried after the poll interval.
     private func fail(_ error: StateStoreError, opened: PinnedFile?) {
+        // The file's I/O (a header pread, an fstatat) happens here, not under the progress lock.
+        let aboutTheFile: Set<StateStoreError.Code> = [.corrupt, .unverifiable, .badState, .tooLarge]
+        let badFile = aboutTheFile.contains(error.code) ? opened.map { SeenVersion(status: $0.status, header: $0.header) } : nil
+        let unopenable = badFile == nil && (aboutTheFile.contains(error.code) || error.code == .symbolicLink || error.code == .permissionDenied)
+        let unopenableStatus = unopenable ? try? handle.calls.fstatat(AT_FDCWD, handle.stateFilePath) : nil
         let report = progress.withLock { state -> Bool in
-            let aboutTheFile: Set<StateStoreError.Code> = [.corrupt, .unverifiable, .badState, .tooLarge]
-            switch error.code {
-            case let code where aboutTheFile.contains(code) && opened != nil:
-                state.held = opened.map { SeenVersion(status: $0.status, header: $0.header) }
-            case let code where aboutTheFile.contains(code) || code == .symbolicLink || code == .permissionDenied:
-                let status = try? handle.calls.fstatat(AT_FDCWD, handle.stateFilePath)
-                if let status, status == state.reportedUnopenable { return false }
-                state.reportedUnopenable = status
-            default:
+            if let badFile {
+                state.held = badFile
+            } else if unopenable {
+                if let unopenableStatus, unopenableStatus == state.reportedUnopenable { return false }
+                state.reportedUnopenable = unopenableStatus
+            } else {
                 if !state.retryPending {
                     state.retryPending = true
                     queue.asyncAfter(deadline: .now() + options.pollInterval.dispatchInterval) { [weak self] in

@@ -350,6 +350,7 @@ final class WatchHub: Sendable {
             case .subscribe(let id, let directory, let handler, let reply):
                 if session.deadPaths.contains(directory), let reason = reopen(&session) {
                     reply.send(.failure(reason))
+                    session.mustReopen = true  // no instance now: the loop tries once more, or ends the hub
                     continue
                 }
                 if session.directories[directory] == nil {
