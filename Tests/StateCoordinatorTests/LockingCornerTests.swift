@@ -44,8 +44,11 @@ extension ProcessTests {
             let writer = try RunningHelper(["update-once", dir.path, "20000"])
             // The writer waits on the old inode. An operator deletes the lockfile and makes a new
             // one, which another process (flock(1)) takes.
-            let canonicalLock = canonicalPath(dir.path) + "/state.lock"
-            #expect(LockHolderWait.until { LockHolderWait.process(writer.pid, hasOpen: canonicalLock) })
+            // Waiting means blocked in flock on the old inode (a "->" line in /proc/locks), not
+            // merely having it open: a writer still between its open and its flock would find the
+            // new file and, rightly, lock that one instead.
+            let oldInode = try FileManager.default.attributesOfItem(atPath: lockPath)[.systemFileNumber] as? UInt64 ?? 0
+            try #require(LockHolderWait.until { LockHolderWait.process(writer.pid, waitsOnInode: oldInode) }, "the writer never waited on the old lockfile")
             try FileManager.default.removeItem(atPath: lockPath)
             #expect(FileManager.default.createFile(atPath: lockPath, contents: nil))
             let new = try RunningHelper(
@@ -131,11 +134,5 @@ enum LockHolderWait {
             guard fields.contains("->"), let arrow = fields.firstIndex(of: "->"), fields.count > arrow + 5 else { return false }
             return fields[arrow + 4] == "\(pid)" && fields[arrow + 5].split(separator: ":").last.flatMap { UInt64($0) } == inode
         }
-    }
-
-    /// Whether the process has a descriptor open on `path`.
-    static func process(_ pid: Int32, hasOpen path: String) -> Bool {
-        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
-        return fds.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) == path }
     }
 }

@@ -37,8 +37,11 @@ final class RunningHelper: Sendable {
         process.standardError = stderrPipe
         try process.run()
         let stdout = stdoutPipe, stderr = stderrPipe
+        // Each pipe is drained by a thread of its own: blocking reads on Dispatch's global queue
+        // would hold its few threads (2 on a 2-core machine), and a third helper's output would
+        // then wait, seconds at a time, for Dispatch to grow the pool.
         finished.enter()
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             var pending = Data()
             while true {
                 let chunk = stdout.fileHandleForReading.availableData
@@ -53,7 +56,7 @@ final class RunningHelper: Sendable {
             self.finished.leave()
         }
         finished.enter()
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             let data = stderr.fileHandleForReading.readDataToEndOfFile()
             self.errorOutput.withLock { $0.append(data) }
             self.finished.leave()
