@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "StateCoordinator",
-    platforms: [.macOS(.v15)],
+    // Linux only (inotify, /proc/locks, flock semantics): no Apple platform is claimed.
     products: [
         .library(name: "StateCoordinator", targets: ["StateCoordinator"]),
         .executable(name: "statectl", targets: ["statectl"]),
@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // libinotifytools, the project's chosen inotify binding (Debian: libinotifytools0-dev).
@@ -34,6 +36,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -79,7 +82,11 @@ let package = Package(
         ),
         .testTarget(
             name: "StateCoordinatorTests",
-            dependencies: ["StateCoordinator", "StateCoordinatorTestHelper", "statectl", "state-chaos"],
+            dependencies: [
+                "StateCoordinator", "StateCoordinatorTestHelper", "statectl", "state-chaos",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             // The JSON test vectors are read from the source tree (#filePath), also by Python.
             exclude: ["Vectors"]
         ),

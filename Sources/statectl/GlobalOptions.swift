@@ -41,11 +41,14 @@ struct GlobalOptions: ParsableArguments {
             allowNetworkFileSystem: allowNetworkFs)
     }
 
-    /// Opens the store; `readOnly` for commands that never write.
-    func openStore(readOnly: Bool = false) throws -> StateStore<JSONValue> {
-        var options = storeOptions
-        options.readOnly = readOnly
-        return try StateStore<JSONValue>(directory: directory, name: name, options: options)
+    /// Opens the store for a command that writes.
+    func openStore() async throws -> StateStore<JSONValue> {
+        try await StateStore<JSONValue>(directory: directory, name: name, options: storeOptions)
+    }
+
+    /// Opens the store for a command that only reads: it needs no lockfile, and cannot write.
+    func openReadOnly() async throws -> ReadOnlyStateStore<JSONValue> {
+        try await ReadOnlyStateStore<JSONValue>(directory: directory, name: name, options: storeOptions)
     }
 }
 

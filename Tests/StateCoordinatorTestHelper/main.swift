@@ -31,12 +31,12 @@ func options(label: String = "helper") -> StateStoreOptions {
 func increment(times: Int, store: StateStore<JSONValue>) {
     for _ in 0..<times {
         do {
-            let (snapshot, value) = try store.updateBlocking { state -> Int64 in
+            let updated = try store.updateWithResult { state -> Int64 in
                 let next = (state["counter"]?.intValue ?? 0) + 1
                 try state.set(.int(next), forKey: "counter")
                 return next
             }
-            emit("\(snapshot.version) \(value)")
+            emit("\(updated.snapshot.version) \(updated.value)")
         } catch {
             fail("update failed: \(error)")
         }
@@ -50,7 +50,7 @@ case "create":
     let force = arguments.count > 3 && arguments[3] == "force"
     do {
         try StateStore<JSONValue>.create(
-            in: directory, settings: StoreSettings(keepHistory: keep), force: force, options: options())
+            directory: directory, settings: StoreSettings(keepHistory: keep), force: force, options: options())
     } catch { fail("create failed: \(error)") }
 
 case "incr":
@@ -68,12 +68,12 @@ case "incr-padded":
     do {
         let store = try StateStore<JSONValue>(directory: directory, options: options())
         for _ in 0..<times {
-            let (snapshot, value) = try store.updateBlocking { state -> Int in
+            let updated = try store.updateWithResult { state -> Int in
                 guard case .string(let text)? = state["padded"], let current = Int(text) else { return -1 }
                 try state.set(.string(String(current + 1)), forKey: "padded")
                 return current + 1
             }
-            emit("\(snapshot.version) \(value)")
+            emit("\(updated.snapshot.version) \(updated.value)")
         }
     } catch { fail("update failed: \(error)") }
 
@@ -91,7 +91,7 @@ case "timeouts":
         emit("before \(counts())")
         var timeouts = 0
         for _ in 0..<attempts {
-            do { try store.updateBlocking { try $0.set(1, forKey: "x") } } catch let error as StateStoreError where error.code == .lockTimeout {
+            do { try store.update { try $0.set(1, forKey: "x") } } catch let error as StateStoreError where error.code == .lockTimeout {
                 timeouts += 1
             }
         }
@@ -105,7 +105,7 @@ case "incr-fast":
         var fast = options()
         fast.durability = .none
         let store = try StateStore<JSONValue>(directory: directory, options: fast)
-        for _ in 0..<times { try store.updateBlocking { try $0.set(.int(($0["counter"]?.intValue ?? 0) + 1), forKey: "counter") } }
+        for _ in 0..<times { try store.update { try $0.set(.int(($0["counter"]?.intValue ?? 0) + 1), forKey: "counter") } }
     } catch { fail("update failed: \(error)") }
 
 case "update-once":
@@ -119,8 +119,8 @@ case "update-once":
 
 case "read-loop":
     // read-loop DIR: reads until stdin closes; prints "reads N errors M last V" and exits 1 on any bad read.
-    let store: StateStore<JSONValue>
-    do { store = try StateStore<JSONValue>(directory: directory, options: StateStoreOptions(readOnly: true)) } catch {
+    let store: ReadOnlyStateStore<JSONValue>
+    do { store = try ReadOnlyStateStore<JSONValue>(directory: directory) } catch {
         fail("open failed: \(error)")
     }
     let done = Atomic(false)
@@ -156,7 +156,7 @@ case "watch":
     watchOptions.forcePolling = arguments.count > 2 && arguments[2] == "poll"
     if arguments.count > 2 && arguments[2] == "nocheck" { watchOptions.consistencyCheckInterval = nil }
     do {
-        let store = try StateStore<JSONValue>(directory: directory, options: StateStoreOptions(readOnly: true))
+        let store = try ReadOnlyStateStore<JSONValue>(directory: directory)
         let watch = store.watch(options: watchOptions)
         // A line "stats" on stdin prints the counters; end of input prints them and exits.
         Thread.detachNewThread {
@@ -183,6 +183,7 @@ case "watch":
                 case .problem(let error): emit("problem \(error.code)")
                 case .storeGone: emit("gone")
                 case .gap(let missing): emit("gap \(missing.lowerBound) \(missing.upperBound)")
+                case .modeChanged(let mode): emit("mode \(mode)")
                 }
             }
             done.signal()
@@ -202,7 +203,7 @@ case "churn":
     }
     @Sendable func line(_ counts: (fds: Int, threads: Int)) -> String { "fds \(counts.fds) threads \(counts.threads)" }
     do {
-        let store = try StateStore<JSONValue>(directory: directory, options: StateStoreOptions(readOnly: true))
+        let store = try ReadOnlyStateStore<JSONValue>(directory: directory)
         let done = DispatchSemaphore(value: 0)
         Task.detached {
             func cycle() async {
@@ -225,13 +226,22 @@ case "churn":
         done.wait()
     } catch { fail("open failed: \(error)") }
 
+case "open-or-create":
+    // open-or-create DIR: waits for a line on stdin (so that several start at once), opens the
+    // store or creates it, increments "counter" once and prints "<version> <counter>".
+    _ = readLine()
+    do {
+        let store = try StateStore<JSONValue>.openOrCreate(directory: directory, initial: ["counter": 0], options: options())
+        increment(times: 1, store: store)
+    } catch { fail("openOrCreate failed: \(error)") }
+
 case "hold-lock":
     // hold-lock DIR MS: takes the writer lock through a real update, prints "locked", holds it
     // (inside the mutation) for MS milliseconds, then commits an increment.
     let milliseconds = UInt32(arguments[2])!
     do {
         let store = try StateStore<JSONValue>(directory: directory, options: options())
-        try store.updateBlocking { state in
+        try store.update { state in
             emit("locked")
             usleep(milliseconds * 1000)
             try state.set(.int((state["counter"]?.intValue ?? 0) + 1), forKey: "counter")

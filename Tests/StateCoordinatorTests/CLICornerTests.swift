@@ -107,7 +107,7 @@ extension ProcessTests {
         let dir = TemporaryDirectory()
 
         @Test func verifyNeverFlapsWhileThousandsOfCommitsLand() throws {
-            _ = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: 3))
+            _ = try StateStore<JSONValue>.create(directory: dir.path, settings: StoreSettings(keepHistory: 3))
             let writers = try (0..<2).map { _ in try RunningHelper(["incr-fast", dir.path, "20000"]) }
             defer { writers.forEach { $0.signal(SIGKILL) } }
             let cli = CLI(directory: dir.path)

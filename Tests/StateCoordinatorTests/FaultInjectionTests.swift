@@ -44,12 +44,12 @@ struct FaultInjectionTests {
     @Test(arguments: faults)
     func failedStepLeavesOldStateAndNoTempFile(_ fault: Fault) async throws {
         let dir = TemporaryDirectory()
-        try StateStore<JSONValue>.create(
-            in: dir.path, initial: ["balance": 100], settings: StoreSettings(keepHistory: 2))
+        try await StateStore<JSONValue>.create(
+            directory: dir.path, initial: ["balance": 100], settings: StoreSettings(keepHistory: 2))
         let before = try dir.contents("state.json")
         var options = StateStoreOptions()
         fault.install(&options.systemCalls, fault.errno)
-        let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let store = try await StateStore<JSONValue>(directory: dir.path, options: options)
 
         let error = await #expect(throws: StateStoreError.self) { try await store.update { try $0.set(0, forKey: "balance") } }
 
@@ -61,19 +61,19 @@ struct FaultInjectionTests {
         #expect(error?.description.contains("unchanged") == true)
         #expect(try dir.contents("state.json") == before)
         #expect(try dir.tempFiles().isEmpty)
-        #expect(try StateStore<JSONValue>(directory: dir.path).read().state == ["balance": 100])
+        await #expect(try StateStore<JSONValue>(directory: dir.path).read().state == ["balance": 100])
     }
 
     @Test(arguments: [Errno.ioError, .noSpace, .invalidArgument])
     func failedDirectorySyncSaysTheVersionIsVisibleButNotDurable(_ errno: Errno) async throws {
         let dir = TemporaryDirectory()
-        try StateStore<JSONValue>.create(in: dir.path)
+        try await StateStore<JSONValue>.create(directory: dir.path)
         var options = StateStoreOptions()
         options.systemCalls.fsync = { (fd) throws(Errno) in
             if try Self.live.fstat(fd).isDirectory { throw errno }
             try Self.live.fsync(fd)
         }
-        let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let store = try await StateStore<JSONValue>(directory: dir.path, options: options)
         let error = await #expect(throws: StateStoreError.self) { try await store.update { try $0.set(1, forKey: "x") } }
         #expect(error?.step == .syncDirectory)
         #expect(error?.currentVersion == 1)
@@ -85,21 +85,21 @@ struct FaultInjectionTests {
         #expect(try dir.tempFiles().isEmpty)
         // The weaker level that avoids the directory fsync works on the same file system.
         options.durability = .noDirectorySync
-        let weaker = try StateStore<JSONValue>(directory: dir.path, options: options)
-        #expect(try await weaker.update { try $0.set(2, forKey: "x") }.snapshot.version == 2)
+        let weaker = try await StateStore<JSONValue>(directory: dir.path, options: options)
+        #expect(try await weaker.update { try $0.set(2, forKey: "x") }.version == 2)
     }
 
     @Test func shortWritesAreCompleted() async throws {
         let dir = TemporaryDirectory()
-        try StateStore<JSONValue>.create(in: dir.path)
+        try await StateStore<JSONValue>.create(directory: dir.path)
         var options = StateStoreOptions()
         options.systemCalls.write = { (fd, buffer) throws(Errno) in
             try Self.live.write(fd, UnsafeRawBufferPointer(rebasing: buffer.prefix(7)))
         }
-        let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let store = try await StateStore<JSONValue>(directory: dir.path, options: options)
         let text = String(repeating: "long state ", count: 500)
         try await store.update { try $0.set(.string(text), forKey: "text") }
-        #expect(try store.read().state["text"] == .string(text))
+        await #expect(try store.read().state["text"] == .string(text))
     }
 
     /// FUSE file systems may return fewer bytes than asked anywhere in a file; only a short read
@@ -108,18 +108,18 @@ struct FaultInjectionTests {
     func shortReadsAreCompleted(chunk: Int) async throws {
         let dir = TemporaryDirectory()
         let text = String(repeating: "long state ", count: 9_000)  // about 100 KiB: past the header window
-        try StateStore<JSONValue>.create(in: dir.path, initial: ["text": .string(text)])
+        try await StateStore<JSONValue>.create(directory: dir.path, initial: ["text": .string(text)])
         let reads = Mutex(0)
         var options = StateStoreOptions()
         options.systemCalls.read = { (fd, buffer) throws(Errno) in
             reads.withLock { $0 += 1 }
             return try Self.live.read(fd, UnsafeMutableRawBufferPointer(rebasing: buffer.prefix(chunk)))
         }
-        let store = try StateStore<JSONValue>(directory: dir.path, options: options)
-        #expect(try store.read().state["text"] == .string(text))
-        let size = try store.read().fileSize
+        let store = try await StateStore<JSONValue>(directory: dir.path, options: options)
+        await #expect(try store.read().state["text"] == .string(text))
+        let size = try await store.read().fileSize
         reads.withLock { $0 = 0 }
-        _ = try store.read()
+        _ = try await store.read()
         // The header window (64 KiB + 2 bytes) first, then the rest, chunk by chunk; no read past
         // the end once the last one ends where fstat said.
         let window = StateFileHeader.maximumLength + 2
@@ -130,13 +130,13 @@ struct FaultInjectionTests {
     @Test func durabilityLevelsIssueTheirFsyncs() async throws {
         for (durability, expected) in [(Durability.full, 2), (.noDirectorySync, 1), (.none, 0)] {
             let dir = TemporaryDirectory()
-            try StateStore<JSONValue>.create(in: dir.path)
+            try await StateStore<JSONValue>.create(directory: dir.path)
             let count = Counter()
             var options = StateStoreOptions(durability: durability)
             options.systemCalls = SystemCalls.live.intercepting(before: { (name) throws(Errno) in
                 if name == .fsync { count.increment() }
             })
-            let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+            let store = try await StateStore<JSONValue>(directory: dir.path, options: options)
             try await store.update { try $0.set(1, forKey: "x") }
             #expect(count.value == expected, "\(durability)")
         }

@@ -22,7 +22,7 @@ struct FullFileSystemTests {
         let dir = TemporaryDirectory()
         #expect(mount("tmpfs", dir.path, "tmpfs", 0, "size=64k,mode=0700") == 0)
         defer { umount2(dir.path, Int32(MNT_DETACH)) }
-        let store = try StateStore<JSONValue>.create(in: dir.path, initial: ["balance": 100])
+        let store = try await StateStore<JSONValue>.create(directory: dir.path, initial: ["balance": 100])
         let before = try dir.contents("state.json")
         // Fill the file system, leaving less room than the next version needs.
         let filler = FileManager.default.createFile(atPath: dir.file("filler"), contents: nil)
@@ -40,6 +40,6 @@ struct FullFileSystemTests {
 
         try FileManager.default.removeItem(atPath: dir.file("filler"))
         try await store.update { try $0.set(big, forKey: "blob") }
-        #expect(try store.read().state["blob"] == big)
+        await #expect(try store.read().state["blob"] == big)
     }
 }

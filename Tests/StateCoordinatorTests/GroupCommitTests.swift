@@ -12,7 +12,7 @@ struct GroupCommitTests {
     /// A store whose first file fsync takes 200 ms, so that every update submitted meanwhile
     /// queues behind it: deterministic batching without timing assumptions.
     private func storeWithSlowFirstCommit() throws -> StateStore<JSONValue> {
-        try StateStore<JSONValue>.create(in: dir.path, initial: ["log": []])
+        try StateStore<JSONValue>.create(directory: dir.path, initial: ["log": []])
         let first = Atomic(true)
         var options = StateStoreOptions()
         options.systemCalls = SystemCalls.live.intercepting(before: { (name) throws(Errno) in
@@ -33,7 +33,7 @@ struct GroupCommitTests {
         let store = try storeWithSlowFirstCommit()
         let versions = try await withThrowingTaskGroup(of: (Int, StateSnapshot<JSONValue>).self) { group in
             for id in 0..<64 {
-                group.addTask { (id, try await store.update(Self.append(id)).snapshot) }
+                group.addTask { (id, try await store.update(Self.append(id))) }
             }
             var seen: [UInt64] = []
             for try await (id, snapshot) in group {
@@ -43,7 +43,7 @@ struct GroupCommitTests {
             }
             return seen
         }
-        let final = try store.read()
+        let final = try await store.read()
         guard case .array(let log) = final.state["log"] else { Issue.record("no log"); return }
         #expect(Set(log) == Set((0..<64).map { JSONValue.int(Int64($0)) }))
         #expect(final.version < 64, "no batching happened: \(final.version) commits for 64 updates")
@@ -81,7 +81,7 @@ struct GroupCommitTests {
             return await group.reduce(into: [Bool]()) { $0.append($1) }
         }
         #expect(outcomes.filter { $0 }.count == 1)
-        #expect(try store.read().version == 2)
+        await #expect(try store.read().version == 2)
     }
 
     @Test func aFailingMutationDoesNotSpoilItsBatch() async throws {
@@ -99,18 +99,18 @@ struct GroupCommitTests {
             return await group.reduce(into: [Bool]()) { $0.append($1) }
         }
         #expect(results.filter { $0 }.count == 8)
-        guard case .array(let log) = try store.read().state["log"] else { Issue.record("no log"); return }
+        guard case .array(let log) = try await store.read().state["log"] else { Issue.record("no log"); return }
         #expect(Set(log) == Set(stride(from: 0, to: 16, by: 2).map { JSONValue.int(Int64($0)) }))
     }
 
     @Test func anOversizedUpdateFailsAloneWhenItsBatchIsSplit() async throws {
-        try StateStore<JSONValue>.create(in: dir.path, initial: ["log": []], settings: StoreSettings(maximumStateBytes: 512))
+        try await StateStore<JSONValue>.create(directory: dir.path, initial: ["log": []], settings: StoreSettings(maximumStateBytes: 512))
         let first = Atomic(true)
         var options = StateStoreOptions()
         options.systemCalls = SystemCalls.live.intercepting(before: { (name) throws(Errno) in
             if name == .fsync, first.exchange(false, ordering: .relaxed) { usleep(200_000) }
         })
-        let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let store = try await StateStore<JSONValue>(directory: dir.path, options: options)
         async let warmup: Void = { _ = try? await store.update { try $0.set(true, forKey: "warm") } }()
         try await Task.sleep(for: .milliseconds(50))
         async let small = store.update(Self.append(1))
@@ -128,14 +128,14 @@ struct GroupCommitTests {
         let otherOK = (try? await other) != nil
         #expect(smallOK && otherOK)
         #expect(hugeError == .tooLarge)
-        #expect(try store.read().state["blob"] == nil)
+        await #expect(try store.read().state["blob"] == nil)
     }
 
     /// A split batch whose first single commit fails after its rename took effect: only that
     /// update hears "committed, durability unknown"; the ones after it were never written and
     /// hear "not committed".
     @Test func aFailedRenameInASplitBatchIsThatUpdatesAlone() async throws {
-        try StateStore<JSONValue>.create(in: dir.path, initial: ["log": []], settings: StoreSettings(maximumStateBytes: 512))
+        try await StateStore<JSONValue>.create(directory: dir.path, initial: ["log": []], settings: StoreSettings(maximumStateBytes: 512))
         let renames = Atomic(0)
         var options = StateStoreOptions()
         options.systemCalls.rename = { (d, from, to) throws(Errno) in
@@ -143,7 +143,7 @@ struct GroupCommitTests {
             // The holder's rename is the first; the split batch's first single commit the second.
             if renames.add(1, ordering: .relaxed).newValue == 2 { throw .ioError }
         }
-        let store = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let store = try await StateStore<JSONValue>(directory: dir.path, options: options)
         // An update whose mutation waits keeps the pipeline busy until both others are queued,
         // so that they form the next batch, whose combined state is too large: it is split.
         let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
@@ -176,7 +176,7 @@ struct GroupCommitTests {
             outcomes.append(nil)
         } catch { outcomes.append((error as? StateStoreError)?.outcome) }
         #expect(outcomes == [.committedDurabilityUnknown, .notCommitted])
-        let state = try store.read().state
+        let state = try await store.read().state
         #expect(state["a"] != nil && state["b"] == nil)
     }
 }

@@ -58,17 +58,17 @@ struct JSONVectorTests {
     @Test(arguments: vectors.filter { !$0.valid })
     func aStateFileWithRefusedJSONNeverVerifies(_ vector: Vector) throws {
         let dir = TemporaryDirectory()
-        _ = try StateStore<JSONValue>.create(in: dir.path)
+        _ = try StateStore<JSONValue>.create(directory: dir.path)
         let state = vector.bytes + [0x0A]
         let header = StateFileHeader(
             format: StateFileHeader.formatIdentifier, revision: 1, store: "s", version: 1, committedAt: CommitTimestamp.format(Date()),
             writer: WriterIdentity(pid: 1, host: "h", label: "l"), settings: StoreSettings(), stateBytes: state.count,
             checksum: Checksum.of(state))
         try Data(try StateFileCodec.encode(header: header, stateBytes: state)).write(to: URL(fileURLWithPath: dir.file("state.json")))
-        let store = try StateStore<JSONValue>(directory: dir.path, options: StateStoreOptions(readOnly: true))
+        let store = try ReadOnlyStateStore<JSONValue>(directory: dir.path)
         #expect(throws: StateStoreError.self, "untyped: \(vector)") { try store.read() }
         struct Typed: Codable, Sendable { var a: Int? }
-        let typed = try StateStore<Typed>(directory: dir.path, options: StateStoreOptions(readOnly: true))
+        let typed = try ReadOnlyStateStore<Typed>(directory: dir.path)
         #expect(throws: StateStoreError.self, "typed: \(vector)") { try typed.read() }
     }
 
@@ -83,8 +83,8 @@ struct JSONVectorTests {
 
     @Test func numbersKeepTheirKindThroughAnUnrelatedCommit() async throws {
         let dir = TemporaryDirectory()
-        let store = try StateStore<JSONValue>.create(
-            in: dir.path, initial: try JSONValue(parsing: Array(#"{"big":18446744073709551615,"px":1.0,"n":-0}"#.utf8)))
+        let store = try await StateStore<JSONValue>.create(
+            directory: dir.path, initial: try JSONValue(parsing: Array(#"{"big":18446744073709551615,"px":1.0,"n":-0}"#.utf8)))
         try await store.update { try $0.set(true, forKey: "other") }
         let text = try String(decoding: dir.contents("state.json"), as: UTF8.self).split(separator: "\n")[1]
         #expect(text == #"{"big":18446744073709551615,"n":0,"other":true,"px":1.0}"#)
@@ -99,9 +99,9 @@ struct JSONVectorTests {
         var array: JSONValue = [1, 2]
         #expect(throws: JSONPointerError.self) { try array.set(1, forKey: "a") }
         let dir = TemporaryDirectory()
-        let store = try StateStore<JSONValue>.create(in: dir.path)
+        let store = try await StateStore<JSONValue>.create(directory: dir.path)
         await #expect(throws: StateStoreError.self) { try await store.update { try $0.set(.double(.nan), forKey: "x") } }
-        #expect(try store.read().version == 0)
+        await #expect(try store.read().version == 0)
     }
 
     @Test func nestingBeyondTheLimitIsRefusedNotACrash() {

@@ -13,7 +13,7 @@ extension ProcessTests {
         let dir = TemporaryDirectory()
 
         @Test func twoHundredTimeoutsAgainstAStoppedHolderKeepDescriptorsAndThreadsBounded() throws {
-            _ = try StateStore<JSONValue>.create(in: dir.path)
+            _ = try StateStore<JSONValue>.create(directory: dir.path)
             let holder = try RunningHelper(["hold-lock", dir.path, "60000"])
             #expect(holder.waitForLine { $0 == "locked" })
             holder.signal(SIGSTOP)
@@ -36,7 +36,7 @@ extension ProcessTests {
         }
 
         @Test func aWaiterThatGetsTheLockOfADeletedLockfileTakesTheNewOneInstead() throws {
-            let store = try StateStore<JSONValue>.create(in: dir.path)
+            let store = try StateStore<JSONValue>.create(directory: dir.path)
             let lockPath = dir.file("state.lock")
             let old = try RunningHelper(
                 ["-c", "exec flock \(lockPath) sh -c 'echo locked; read line'"], executable: URL(fileURLWithPath: "/bin/sh"))
@@ -68,25 +68,26 @@ extension ProcessTests {
         }
 
         @Test func aLockfileReplacedWhileHeldAbortsTheCommit() async throws {
-            let store = try StateStore<JSONValue>.create(in: dir.path)
+            let store = try await StateStore<JSONValue>.create(directory: dir.path)
             let lockPath = dir.file("state.lock")
             await #expect {
-                try await store.update { _ in
+                try await store.update { state in
                     // Inside the mutation the lock is held: an operator re-creates the lockfile.
                     try? FileManager.default.removeItem(atPath: lockPath)
                     _ = FileManager.default.createFile(atPath: lockPath, contents: nil)
+                    try state.set(true, forKey: "during")
                 }
             } throws: { ($0 as? StateStoreError)?.code == .lockLost }
-            #expect(try store.read().version == 0)
+            await #expect(try store.read().version == 0)
             try await store.update { try $0.set(true, forKey: "after") }
-            #expect(try store.read().version == 1)
+            await #expect(try store.read().version == 1)
         }
 
         @Test func aLockfileReplacedOnceDuringACommitIsRetriedOnTheNewOne() async throws {
-            let store = try StateStore<JSONValue>.create(in: dir.path)
+            let store = try await StateStore<JSONValue>.create(directory: dir.path)
             let lockPath = dir.file("state.lock")
             let runs = Atomic(0)
-            let (snapshot, _) = try await store.update { state in
+            let snapshot = try await store.update { state in
                 if runs.add(1, ordering: .relaxed).newValue == 1 {
                     try? FileManager.default.removeItem(atPath: lockPath)
                     _ = FileManager.default.createFile(atPath: lockPath, contents: nil)
@@ -95,11 +96,11 @@ extension ProcessTests {
             }
             #expect(snapshot.version == 1)
             #expect(runs.load(ordering: .relaxed) == 2, "the mutation ran again on a fresh base")
-            #expect(store.verify().isHealthy)
+            await #expect(store.verify().isHealthy)
         }
 
         @Test func aFIFOAtTheLockfileIsRefusedAtOnce() async throws {
-            let store = try StateStore<JSONValue>.create(in: dir.path)
+            let store = try await StateStore<JSONValue>.create(directory: dir.path)
             let lockPath = dir.file("state.lock")
             try FileManager.default.removeItem(atPath: lockPath)
             #expect(mkfifo(lockPath, 0o600) == 0)

@@ -10,7 +10,7 @@ struct MultiProcessTests {
     let dir = TemporaryDirectory()
 
     private func createStore(keepHistory: Int = 0) throws -> StateStore<JSONValue> {
-        try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: keepHistory))
+        try StateStore<JSONValue>.create(directory: dir.path, settings: StoreSettings(keepHistory: keepHistory))
     }
 
     private func counter(_ snapshot: StateSnapshot<JSONValue>) -> Int64 { snapshot.state["counter"]?.intValue ?? 0 }
@@ -60,7 +60,7 @@ struct MultiProcessTests {
             #expect(counter(snapshot) >= highestAcknowledged)
             lastVersion = snapshot.version
         }
-        try store.updateBlocking { try $0.set(.int((($0["counter"]?.intValue) ?? 0) + 1), forKey: "counter") }
+        try store.update { try $0.set(.int((($0["counter"]?.intValue) ?? 0) + 1), forKey: "counter") }
         #expect(try dir.tempFiles().isEmpty)
         #expect(kills >= 200)
     }
@@ -72,7 +72,7 @@ struct MultiProcessTests {
         #expect(result.status == 42, "\(result.stderr)")
         #expect(try store.read().version == expectedVersion)
         #expect(try dir.tempFiles().count == (expectedVersion == 0 ? 1 : 0))
-        try store.updateBlocking { try $0.set(.int(Int64(expectedVersion) + 1), forKey: "counter") }
+        try store.update { try $0.set(.int(Int64(expectedVersion) + 1), forKey: "counter") }
         #expect(try dir.tempFiles().isEmpty)
         #expect(try store.read().version == expectedVersion + 1)
     }

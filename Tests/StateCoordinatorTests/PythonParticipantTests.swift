@@ -28,7 +28,7 @@ struct PythonParticipantTests {
     }
 
     @Test func pythonAndSwiftWritersShareOneCounterWithoutLosingUpdates() throws {
-        let store = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: 3))
+        let store = try StateStore<JSONValue>.create(directory: dir.path, settings: StoreSettings(keepHistory: 3))
         let increment = """
             import sys
             for _ in range(200):
@@ -50,8 +50,8 @@ struct PythonParticipantTests {
     }
 
     @Test func pythonReadsAndVerifiesWhatSwiftWrote() throws {
-        let store = try StateStore<JSONValue>.create(in: dir.path, initial: ["big": .int(Int64.max), "px": 101.25])
-        try store.replaceBlocking(with: ["big": .int(Int64.max), "px": 101.25, "halt": true])
+        let store = try StateStore<JSONValue>.create(directory: dir.path, initial: ["big": .int(Int64.max), "px": 101.25])
+        try store.replace(with: ["big": .int(Int64.max), "px": 101.25, "halt": true])
         let reader = try python("import sys\nh, s = read_state(sys.argv[1])\nprint(h['version'], s['big'], s['px'], s['halt'])", [dir.path])
         let result = reader.waitForExit()
         #expect(result.status == 0, "\(result.stderr)")
@@ -59,8 +59,8 @@ struct PythonParticipantTests {
     }
 
     @Test func pythonCommitsOverAHistoryLinkLeftByACrashAndRefusesNaN() throws {
-        let store = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: 3))
-        try store.replaceBlocking(with: ["n": 1])
+        let store = try StateStore<JSONValue>.create(directory: dir.path, settings: StoreSettings(keepHistory: 3))
+        try store.replace(with: ["n": 1])
         // A writer that died between linking the current version and its rename left this link.
         try FileManager.default.linkItem(atPath: dir.file("state.json"), toPath: dir.file("state.history/00000000000000000001.json"))
         let update = try python("import sys\nprint(update(sys.argv[1], lambda s: {**s, 'n': 2}))", [dir.path]).waitForExit()
@@ -74,7 +74,7 @@ struct PythonParticipantTests {
     }
 
     @Test func pythonRefusesACorruptFile() throws {
-        _ = try StateStore<JSONValue>.create(in: dir.path)
+        _ = try StateStore<JSONValue>.create(directory: dir.path)
         var bytes = try dir.contents("state.json")
         bytes[bytes.count - 2] = UInt8(ascii: "]")
         try bytes.write(to: URL(fileURLWithPath: dir.file("state.json")))

@@ -12,7 +12,7 @@ struct RenameOutcomeTests {
     let dir = TemporaryDirectory()
 
     private func store(_ change: (inout SystemCalls) -> Void) throws -> StateStore<JSONValue> {
-        _ = try StateStore<JSONValue>.create(in: dir.path, initial: ["n": 1])
+        _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["n": 1])
         var options = StateStoreOptions()
         change(&options.systemCalls)
         return try StateStore<JSONValue>(directory: dir.path, options: options)
@@ -44,7 +44,7 @@ struct RenameOutcomeTests {
         #expect(error.currentVersion == 1)
         #expect(!error.description.contains("The committed state is unchanged"), "\(error)")
         #expect(error.description.contains("committed, durability unknown"))
-        #expect(try store.read().state["n"] == 2)
+        await #expect(try store.read().state["n"] == 2)
         #expect(try dir.tempFiles().isEmpty)
     }
 
@@ -62,7 +62,7 @@ struct RenameOutcomeTests {
         let error = try #require(await failedIncrement(store))
         #expect(error.outcome == .notCommitted)
         #expect(error.description.contains("The committed state is unchanged"))
-        #expect(try store.read().version == 0)
+        await #expect(try store.read().version == 0)
         #expect(try dir.tempFiles().isEmpty)
         #expect(await failedIncrement(try StateStore<JSONValue>(directory: dir.path)) == nil, "retrying is safe")
     }
@@ -93,7 +93,7 @@ struct RenameOutcomeTests {
         }
         let error = try #require(await failedIncrement(store))
         #expect(error.outcome == .committedDurabilityUnknown)
-        #expect(try store.read().version == 1)
+        await #expect(try store.read().version == 1)
     }
 
     /// A real statectl whose `renameat` (through LD_PRELOAD) renames and then reports EIO.

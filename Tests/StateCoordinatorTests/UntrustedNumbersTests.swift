@@ -13,7 +13,7 @@ struct UntrustedNumbersTests {
     /// Writes a state file whose header says whatever `change` makes it say (checksum and size
     /// kept right, so only the numbers are wrong).
     private func forge(_ change: (inout String) -> Void) throws {
-        _ = try StateStore<JSONValue>.create(in: dir.path)
+        _ = try StateStore<JSONValue>.create(directory: dir.path)
         let state = Array("{}\n".utf8)
         let header = StateFileHeader(
             format: StateFileHeader.formatIdentifier, revision: 1, store: "s", version: 3, committedAt: CommitTimestamp.format(Date()),
@@ -36,7 +36,7 @@ struct UntrustedNumbersTests {
     ])
     func aForgedHeaderIsCorruptNotACrash(field: String, forged: String) throws {
         try forge { $0 = $0.replacingOccurrences(of: field, with: forged) }
-        let store = try StateStore<JSONValue>(directory: dir.path, options: StateStoreOptions(readOnly: true))
+        let store = try ReadOnlyStateStore<JSONValue>(directory: dir.path)
         #expect(throws: StateStoreError.self) { try store.read() }
         let get = try statectl("get")
         #expect(get.status == 5, "\(get)")
@@ -46,14 +46,14 @@ struct UntrustedNumbersTests {
 
     @Test func theLastVersionThereIsCannotBeCommittedOver() async throws {
         try forge { $0 = $0.replacingOccurrences(of: #""version":3"#, with: #""version":18446744073709551615"#) }
-        let store = try StateStore<JSONValue>(directory: dir.path)
-        #expect(try store.read().version == .max)
+        let store = try await StateStore<JSONValue>(directory: dir.path)
+        await #expect(try store.read().version == .max)
         await #expect { try await store.update { try $0.set(1, forKey: "a") } } throws: { ($0 as? StateStoreError)?.code == .corrupt }
         #expect(try statectl("set", "/a", "1").status == 5)
     }
 
     @Test func fileTimesFarInThePastOrFutureNeverTrap() async throws {
-        let store = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: 2))
+        let store = try await StateStore<JSONValue>.create(directory: dir.path, settings: StoreSettings(keepHistory: 2))
         try await store.update { try $0.set(1, forKey: "a") }
         for (name, date) in [("state.json", "2300-01-01"), ("state.lock", "1600-01-01"), ("state.history", "2400-06-01")] {
             let touch = Process()
@@ -63,11 +63,11 @@ struct UntrustedNumbersTests {
             touch.waitUntilExit()
             #expect(touch.terminationStatus == 0)
         }
-        #expect(try store.read().state["a"] == 1)
-        let reader = try store.reader()
+        await #expect(try store.read().state["a"] == 1)
+        let reader = try await store.reader()
         defer { reader.close() }
         try await store.update { try $0.set(2, forKey: "a") }
-        #expect(store.verify().isHealthy)
+        await #expect(store.verify().isHealthy)
         #expect(try statectl("get", "/a").stdout == "2\n")
         #expect(try statectl("status").status == 0)
         #expect(FileStatus.nanoseconds(timespec(tv_sec: .max, tv_nsec: 999_999_999)) == .max)
@@ -75,12 +75,12 @@ struct UntrustedNumbersTests {
     }
 
     @Test func extremeDurationsSaturate() async throws {
-        let store = try StateStore<JSONValue>.create(in: dir.path)
-        let patient = try StateStore<JSONValue>(directory: dir.path, options: StateStoreOptions(lockTimeout: .seconds(Int64.max)))
+        let store = try await StateStore<JSONValue>.create(directory: dir.path)
+        let patient = try await StateStore<JSONValue>(directory: dir.path, options: StateStoreOptions(lockTimeout: .seconds(Int64.max)))
         try await patient.update { try $0.set(1, forKey: "a") }
-        let reader = try store.reader(options: WatchOptions(pollInterval: .seconds(Int64.max), consistencyCheckInterval: .seconds(Int64.max)))
+        let reader = try await store.reader(options: WatchOptions(pollInterval: .seconds(Int64.max), consistencyCheckInterval: .seconds(Int64.max)))
         defer { reader.close() }
-        let poller = try store.reader(options: WatchOptions(forcePolling: true, pollInterval: .zero))
+        let poller = try await store.reader(options: WatchOptions(forcePolling: true, pollInterval: .zero))
         defer { poller.close() }
         try await store.update { try $0.set(2, forKey: "a") }
         #expect(Duration.seconds(Int64.max).saturatingNanoseconds == .max)

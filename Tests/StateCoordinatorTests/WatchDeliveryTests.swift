@@ -15,11 +15,11 @@ struct WatchDeliveryTests {
     typealias Collected = WatchTests.Collected
 
     private func store() throws -> StateStore<JSONValue> {
-        try StateStore<JSONValue>.create(in: dir.path)
+        try StateStore<JSONValue>.create(directory: dir.path)
     }
 
     private func follow(
-        _ store: StateStore<JSONValue>, hub: WatchHub = .shared, options: WatchOptions = WatchOptions(consistencyCheckInterval: nil),
+        _ store: ReadableStateStore<JSONValue>, hub: WatchHub = .shared, options: WatchOptions = WatchOptions(consistencyCheckInterval: nil),
         onEvent: @escaping @Sendable (WatchEvent<JSONValue>) -> Void = { _ in }
     ) -> (StateFollower<JSONValue>, Collected) {
         let collected = Collected()
@@ -104,7 +104,7 @@ struct WatchDeliveryTests {
         let store = try store()
         let fake = FakeInotify()
         let hub = fake.makeHub()
-        let watch = store.watch(since: nil, everyVersion: false, options: WatchOptions(), hub: hub)
+        let watch = store.watch(.latest, options: WatchOptions(), hub: hub)
         let started = AsyncStream<Void>.makeStream()
         let consumer = Task {
             for await _ in watch { started.continuation.yield() }
@@ -128,12 +128,12 @@ struct WatchDeliveryTests {
         let (stopped, collected) = follow(store)
         #expect(collected.waitFor { $0.versions == [0] })
         stopped.stop()
-        try store.replaceBlocking(with: ["n": 1])
+        try store.replace(with: ["n": 1])
         // A second follower seeing version 1 shows the hub has handled the rename.
         let (witness, seen) = follow(store)
         defer { witness.stop() }
         #expect(seen.waitFor { $0.versions == [1] })
-        try store.replaceBlocking(with: ["n": 2])
+        try store.replace(with: ["n": 2])
         #expect(seen.waitFor { $0.versions == [1, 2] })
         #expect(collected.versions == [0])
     }
@@ -142,18 +142,18 @@ struct WatchDeliveryTests {
         _ = try store()
         // The first open of the state file after version 0 fails with EMFILE, once.
         let failNext = Atomic(false)
-        var options = StateStoreOptions(readOnly: true)
+        var options = StateStoreOptions()
         options.systemCalls.open = { (directory, path, flags, mode) throws(Errno) in
             if path.hasSuffix("/state.json"), failNext.exchange(false, ordering: .relaxed) { throw .tooManyOpenFiles }
             return try SystemCalls.live.open(directory, path, flags, mode)
         }
-        let reader = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let reader = try ReadOnlyStateStore<JSONValue>(directory: dir.path, options: options)
         let (follower, collected) = follow(reader, options: WatchOptions(pollInterval: .milliseconds(50), consistencyCheckInterval: nil))
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
         failNext.store(true, ordering: .relaxed)
         let writer = try StateStore<JSONValue>(directory: dir.path)
-        try writer.replaceBlocking(with: ["halt": true])
+        try writer.replace(with: ["halt": true])
         // No consistency check and no further commit: only the retry can deliver it.
         #expect(collected.waitFor { $0.versions == [0, 1] }, "\(collected.kinds)")
         #expect(collected.problems.map(\.code) == [.ioFailure])
@@ -177,7 +177,7 @@ struct WatchDeliveryTests {
         fake.failReads(with: nil)
         // The hub re-created its instance and re-watched the directory.
         #expect(collected.waitFor { _ in fake.watch(of: canonicalPath(dir.path)) != nil && fake.cleanups > 0 })
-        try store.replaceBlocking(with: ["n": 1])
+        try store.replace(with: ["n": 1])
         #expect(collected.waitFor { _ in
             if let watch = fake.watch(of: canonicalPath(dir.path)) {
                 fake.send(InotifyEvent(watch: watch, mask: UInt32(IN_MOVED_TO), name: "state.json"))
@@ -213,7 +213,7 @@ struct WatchDeliveryTests {
         var version: UInt64 = 0
         repeat {
             let n = Int64(version)
-            version = try await store.update { try $0.set(.int(n), forKey: "small") }.snapshot.version
+            version = try await store.update { try $0.set(.int(n), forKey: "small") }.version
             #expect(collected.waitFor { $0.versions.last == version })
         } while threads.withLock({ $0.last }) != "hub" && version < 20
         #expect(threads.withLock { $0.last } == "hub", "\(threads.withLock { $0 })")

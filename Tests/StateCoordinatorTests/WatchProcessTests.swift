@@ -18,7 +18,7 @@ struct WatchProcessTests {
     }
 
     private func followOneWriter(mode: [String]) throws {
-        let store = try StateStore<JSONValue>.create(in: dir.path)
+        let store = try StateStore<JSONValue>.create(directory: dir.path)
         let readers = try (0..<4).map { _ in try RunningHelper(["watch", dir.path] + mode) }
         for reader in readers { #expect(reader.waitForLine { $0 == "v 0 0" }) }
         let writer = try RunningHelper(["incr", dir.path, "2000"])
@@ -49,7 +49,7 @@ struct WatchProcessTests {
     }
 
     @Test func readersResumeWhenTheDirectoryIsDeletedAndRecreated() throws {
-        _ = try StateStore<JSONValue>.create(in: dir.path)
+        _ = try StateStore<JSONValue>.create(directory: dir.path)
         let readers = try [RunningHelper(["watch", dir.path]), RunningHelper(["watch", dir.path, "poll"])]
         for reader in readers { #expect(reader.waitForLine { $0 == "v 0 0" }) }
         #expect(try HelperProcess.run(["incr", dir.path, "5"]).status == 0)
@@ -69,7 +69,7 @@ struct WatchProcessTests {
     }
 
     @Test func aForeignInPlaceWriteIsReportedThenTheNextGoodCommitIsDelivered() throws {
-        _ = try StateStore<JSONValue>.create(in: dir.path)
+        _ = try StateStore<JSONValue>.create(directory: dir.path)
         let reader = try RunningHelper(["watch", dir.path])
         #expect(reader.waitForLine { $0 == "v 0 0" })
         // What `echo garbage > state.json` does: truncate and write the same inode in place.
@@ -101,7 +101,7 @@ struct WatchProcessTests {
     /// events long, the reader is stopped while 40 commits queue about 120 events, then resumed.
     @Test(.enabled(if: geteuid() == 0, "lowering fs.inotify.max_queued_events needs root (CI runs as root)"))
     func aRealQueueOverflowEndsInOneFullReloadOfTheNewestVersion() throws {
-        _ = try StateStore<JSONValue>.create(in: dir.path)
+        _ = try StateStore<JSONValue>.create(directory: dir.path)
         let sysctl = "/proc/sys/fs/inotify/max_queued_events"
         let original = try String(contentsOfFile: sysctl, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         /// Writes a sysctl with one write(2) into the existing file; true on success.
@@ -144,7 +144,7 @@ struct WatchProcessTests {
     /// reader, run as that user, follows by polling and says why.
     @Test(.enabled(if: geteuid() == 0, "running processes as another user needs root (CI runs as root)"))
     func aUserOutOfInotifyInstancesIsFollowedByPolling() throws {
-        _ = try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(fileMode: 0o644))
+        _ = try StateStore<JSONValue>.create(directory: dir.path, settings: StoreSettings(fileMode: 0o644))
         chmod(dir.path, 0o755)
         let asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups"]
         let exhaust = """

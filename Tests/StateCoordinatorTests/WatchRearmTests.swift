@@ -30,7 +30,7 @@ extension ProcessTests {
         }
 
         @Test func afterDeleteAndRecreateInotifyAloneDeliversEveryVersion() throws {
-            _ = try StateStore<JSONValue>.create(in: dir.path)
+            _ = try StateStore<JSONValue>.create(directory: dir.path)
             let reader = try RunningHelper(["watch", dir.path, "nocheck"])
             #expect(reader.waitForLine { $0 == "v 0 0" })
             for _ in 0..<2 {  // twice: the second re-arm must not find the first one's record either
@@ -49,7 +49,7 @@ extension ProcessTests {
         /// The directory recreated and committed to at once, without waiting for the watcher: its
         /// parent's watch re-arms it at the directory's creation, before the first commits.
         @Test func aStoreRecreatedAndCommittedToAtOnceIsFollowedFromItsFirstVersion() throws {
-            _ = try StateStore<JSONValue>.create(in: dir.path)
+            _ = try StateStore<JSONValue>.create(directory: dir.path)
             let reader = try RunningHelper(["watch", dir.path, "nocheck"])
             #expect(reader.waitForLine { $0 == "v 0 0" })
             try FileManager.default.removeItem(atPath: dir.path)
@@ -65,7 +65,7 @@ extension ProcessTests {
         }
 
         @Test func aDirectoryMovedAwayIsHandledLikeDeletion() throws {
-            _ = try StateStore<JSONValue>.create(in: dir.path)
+            _ = try StateStore<JSONValue>.create(directory: dir.path)
             let moved = dir.path + ".moved"
             defer { try? FileManager.default.removeItem(atPath: moved) }
             let reader = try RunningHelper(["watch", dir.path, "nocheck"])

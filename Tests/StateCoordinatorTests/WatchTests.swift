@@ -10,7 +10,7 @@ struct WatchTests {
     let dir = TemporaryDirectory()
 
     private func store(keepHistory: Int = 0) throws -> StateStore<JSONValue> {
-        try StateStore<JSONValue>.create(in: dir.path, settings: StoreSettings(keepHistory: keepHistory))
+        try StateStore<JSONValue>.create(directory: dir.path, settings: StoreSettings(keepHistory: keepHistory))
     }
 
     /// Events a follower delivered, collected for assertions.
@@ -30,6 +30,7 @@ struct WatchTests {
                     case .storeReset: "reset"
                     case .problem: "problem"
                     case .storeGone: "gone"
+                    case .modeChanged: "mode"
                     }
                 }
             }
@@ -48,7 +49,7 @@ struct WatchTests {
     }
 
     private func follow(
-        _ store: StateStore<JSONValue>, hub: WatchHub = .shared, options: WatchOptions = WatchOptions(),
+        _ store: ReadableStateStore<JSONValue>, hub: WatchHub = .shared, options: WatchOptions = WatchOptions(),
         since: UInt64? = nil, everyVersion: Bool = false
     ) -> (StateFollower<JSONValue>, Collected) {
         let collected = Collected()
@@ -84,7 +85,7 @@ struct WatchTests {
     @Test func sinceReplaysKeptVersionsThenFollowsLive() async throws {
         let store = try store(keepHistory: 10)
         for value in 1...5 { try await store.update { try $0.set(.int(Int64(value)), forKey: "n") } }
-        var iterator = store.watch(since: 2).makeAsyncIterator()
+        var iterator = store.watch(.after(2)).makeAsyncIterator()
         var versions: [UInt64] = []
         while versions.count < 3, let event = await iterator.next() {
             if case .snapshot(let snapshot) = event { versions.append(snapshot.version) }
@@ -98,7 +99,7 @@ struct WatchTests {
     @Test func sinceReportsVersionsNoLongerKept() async throws {
         let store = try store(keepHistory: 2)
         for value in 1...6 { try await store.update { try $0.set(.int(Int64(value)), forKey: "n") } }
-        var iterator = store.watch(since: 1).makeAsyncIterator()
+        var iterator = store.watch(.after(1)).makeAsyncIterator()
         var seen: [String] = []
         while !seen.contains("6"), let event = await iterator.next() {
             switch event {
@@ -117,7 +118,7 @@ struct WatchTests {
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
         // A burst of commits announced by a single notification, as a coalesced reload sees it.
-        for value in 1...20 { try store.replaceBlocking(with: ["n": .int(Int64(value))]) }
+        for value in 1...20 { try store.replace(with: ["n": .int(Int64(value))]) }
         fake.send(InotifyEvent(watch: try #require(fake.watch(of: canonicalPath(dir.path))), mask: UInt32(IN_MOVED_TO), name: "state.json"))
         #expect(collected.waitFor { $0.versions.last == 20 })
         #expect(collected.versions == Array(0...20))
@@ -129,7 +130,7 @@ struct WatchTests {
         let (follower, collected) = follow(store, hub: fake.makeHub(), options: WatchOptions(consistencyCheckInterval: nil))
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
-        try store.replaceBlocking(with: ["lost": true])  // its notification "fell off the queue"
+        try store.replace(with: ["lost": true])  // its notification "fell off the queue"
         fake.send(InotifyEvent(watch: -1, mask: UInt32(IN_Q_OVERFLOW), name: ""))
         #expect(collected.waitFor { $0.versions == [0, 1] })
         #expect(follower.statistics.resynchronizations == 1)
@@ -142,7 +143,7 @@ struct WatchTests {
             store, hub: fake.makeHub(), options: WatchOptions(consistencyCheckInterval: .milliseconds(200)))
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
-        try store.replaceBlocking(with: ["halt": true])
+        try store.replace(with: ["halt": true])
         #expect(collected.waitFor(timeout: .seconds(2)) { $0.versions == [0, 1] })
         #expect(follower.statistics.missedEvents == 1)
         #expect(follower.mode == .inotify)
@@ -159,15 +160,15 @@ struct WatchTests {
         #expect(collected.waitFor { $0.versions == [0] })
         guard case .polling(let why) = follower.mode else { Issue.record("mode \(follower.mode)"); return }
         #expect(why.contains(reason))
-        try store.replaceBlocking(with: ["halt": true])
+        try store.replace(with: ["halt": true])
         #expect(collected.waitFor { $0.versions == [0, 1] })
     }
 
     @Test func networkFileSystemIsPolledAndSaysWhy() throws {
         _ = try store()
-        var options = StateStoreOptions(readOnly: true)
+        var options = StateStoreOptions()
         options.systemCalls.fstatfs = { _ in 0xFF53_4D42 }  // CIFS
-        let remote = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let remote = try ReadOnlyStateStore<JSONValue>(directory: dir.path, options: options)
         let (follower, collected) = follow(remote)
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
@@ -178,7 +179,7 @@ struct WatchTests {
         let store = try store()
         try await store.update { try $0.set(false, forKey: "halt") }
         let problems = Collected()
-        let reader = try store.reader { problems.append($0) }
+        let reader = try await store.reader { problems.append($0) }
         // The reader starts holding version 1; its watch does not read that file again. A write
         // before the watch is armed is still seen: the watch's first check finds the file changed.
         #expect(reader.current.version == 1)
@@ -189,7 +190,7 @@ struct WatchTests {
         #expect(reader.current.version == 1)
         #expect(reader.current.state["halt"] == false)
         // The next good commit (a recovery by force) resumes delivery.
-        try StateStore<JSONValue>.create(in: dir.path, initial: ["halt": true], force: true)
+        try await StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": true], force: true)
         #expect(problems.waitFor { _ in reader.current.state["halt"] == true })
         #expect(reader.statistics.problems == 1)
     }
@@ -201,8 +202,8 @@ struct WatchTests {
         #expect(collected.waitFor { $0.versions == [0] })
         try FileManager.default.removeItem(atPath: dir.path)
         try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: false)
-        let recreated = try StateStore<JSONValue>.create(in: dir.path, initial: ["new": true])
-        try recreated.replaceBlocking(with: ["new": true, "v": 1])
+        let recreated = try StateStore<JSONValue>.create(directory: dir.path, initial: ["new": true])
+        try recreated.replace(with: ["new": true, "v": 1])
         #expect(collected.waitFor { $0.versions.last == 1 && $0.versions.count >= 2 })
         #expect(collected.kinds.contains("gone"))
         #expect(collected.kinds.contains("reset"))
@@ -211,7 +212,7 @@ struct WatchTests {
 
     @Test func readerCurrentFollowsCommits() async throws {
         let store = try store()
-        let reader = try store.reader()
+        let reader = try await store.reader()
         try await store.update { try $0.set(true, forKey: "halt") }
         let deadline = ContinuousClock.now + .seconds(5)
         while reader.current.version < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
@@ -242,9 +243,9 @@ struct WatchTests {
             usleep(20_000)
             try SystemCalls.live.fsync(fd)
         }
-        let writer = try StateStore<JSONValue>(directory: dir.path, options: options)
+        let writer = try await StateStore<JSONValue>(directory: dir.path, options: options)
         // No consistency check: its reloads would compete with the read-ahead for the hub thread.
-        let (follower, collected) = follow(
+        let (follower, collected) = await follow(
             try StateStore<JSONValue>(directory: dir.path), options: WatchOptions(consistencyCheckInterval: nil))
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
@@ -310,7 +311,7 @@ struct WatchTests {
 
     @Test func aReaderDoesNotReadItsFirstVersionAgain() async throws {
         let store = try store()
-        let reader = try store.reader()
+        let reader = try await store.reader()
         defer { reader.close() }
         try await Task.sleep(for: .milliseconds(100))  // the watch is armed and has checked the file
         #expect(reader.statistics.reloads == 0)
@@ -328,8 +329,8 @@ struct WatchTests {
             observed.withLock { $0.append((snapshot.version, snapshot.loadedAt)) }
         })
         defer { reader.close() }
-        for _ in 1...5 {
-            let committed = try await store.update { try $0.set(1, forKey: "n") }.snapshot
+        for n in 1...5 {
+            let committed = try await store.update { try $0.set(.int(Int64(n)), forKey: "n") }
             let deadline = ContinuousClock.now + .seconds(5)
             while observed.withLock({ $0.last?.version }) != committed.version, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(1))

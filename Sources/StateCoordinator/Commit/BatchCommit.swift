@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import Foundation
+import Logging
 import SystemPackage
 
 /// One lock hold of the commit protocol: lock → remove orphans → read and verify the current
@@ -17,8 +18,12 @@ struct BatchCommit<State: Codable & Sendable> {
         var header: StateFileHeader
         var status: FileStatus
         var state: State
+        /// The size of its file (header and state).
+        var fileSize: Int
         /// Whether this process committed it in this lock hold (then the cache is refreshed).
         var committedHere = false
+
+        var snapshot: StateSnapshot<State> { StateSnapshot(header: header, state: state, fileSize: fileSize) }
     }
 
     /// How often a batch whose lockfile was replaced under it (nothing committed) is run again
@@ -39,23 +44,33 @@ struct BatchCommit<State: Codable & Sendable> {
             } catch where error.code == .lockLost && error.outcome == nil && attempt < Self.lockLostRetries {
                 attempt += 1
                 cache.store(nil)
-                handle.options.logger.warning(
+                handle.options.logger.info(
                     "the lockfile was replaced during a commit; committing again on the new one",
                     metadata: ["store": "\(handle.stateFilePath)", "attempt": "\(attempt)"])
             } catch {
                 cache.store(nil)
+                log(error)
                 for update in pending { update.fail(error) }
                 return
             }
         }
     }
 
-    private func runOnce(_ batch: [PendingUpdate<State>]) throws(StateStoreError) {
-        guard !handle.options.readOnly else {
-            throw StateStoreError(
-                .invalidArgument, "The store at \(handle.stateFilePath) was opened read-only.",
-                hint: "Open it without readOnly to update it.")
+    /// A failed batch is logged once, at info (the caller gets the error too): what failed, the
+    /// store, and for a lock timeout who holds the lock.
+    private func log(_ error: StateStoreError) {
+        var metadata: Logger.Metadata = ["store": "\(handle.stateFilePath)"]
+        if let step = error.step { metadata["step"] = "\(step)" }
+        if let errno = error.errno { metadata["errno"] = "\(errno.symbolicName)" }
+        if let outcome = error.outcome { metadata["outcome"] = "\(outcome)" }
+        if let holder = error.lockHolder {
+            metadata["holderPID"] = "\(holder.pid)"
+            if let command = holder.command { metadata["holderCommand"] = "\(command)" }
         }
+        handle.options.logger.info("commit failed: \(error.code)", metadata: metadata)
+    }
+
+    private func runOnce(_ batch: [PendingUpdate<State>]) throws(StateStoreError) {
         let dir = try handle.openDirectory()
         let lock = try WriterLock.acquire(
             calls: handle.calls, directory: dir.rawValue, lockFile: handle.files.lockFile,
@@ -79,12 +94,13 @@ struct BatchCommit<State: Codable & Sendable> {
     /// else read, verified and decoded from the file.
     private func currentBase(_ dir: OwnedDescriptor) throws(StateStoreError) -> Base {
         if let cached = cache.entry(matching: try? openState(dir), calls: handle.calls) {
-            return Base(header: cached.header, status: cached.status, state: cached.state)
+            return Base(header: cached.header, status: cached.status, state: cached.state, fileSize: Int(cached.seen.status.size))
         }
         let current = try handle.readCurrent(directory: dir.rawValue)
         return Base(
             header: current.header, status: current.status,
-            state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath))
+            state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath),
+            fileSize: current.fileSize)
     }
 
     /// The state file, opened for the cache's check (nil when it cannot be opened: then it is read
@@ -99,7 +115,10 @@ struct BatchCommit<State: Codable & Sendable> {
 
     /// Applies the updates to `base` and commits them as one version. When the combined state
     /// cannot be encoded (too large, NaN), each update is committed on its own so that only the
-    /// offending one fails.
+    /// offending one fails. When it encodes to the bytes of `base` (the mutations changed
+    /// nothing), nothing is written and every update gets the current snapshot, unless one of
+    /// them asked to commit anyway. An update cancelled before its mutation ran is skipped: it
+    /// was answered with `CancellationError` already.
     private func commit(
         _ updates: [PendingUpdate<State>], onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
     ) throws(StateStoreError) {
@@ -110,6 +129,7 @@ struct BatchCommit<State: Codable & Sendable> {
                 update.fail(conflict(expected: expected, current: base.header.version))
                 continue
             }
+            guard update.beginApplying() else { continue }
             var candidate = state
             do {
                 try update.apply(to: &candidate)
@@ -128,7 +148,15 @@ struct BatchCommit<State: Codable & Sendable> {
             try commitOneByOne(accepted, onto: &base, directory: directory, lock: lock)
             return
         }
-        let snapshot = try write(state, stateBytes: stateBytes, onto: &base, directory: directory, lock: lock)
+        let checksum = Checksum.of(stateBytes)
+        if checksum == base.header.checksum, stateBytes.count == base.header.stateBytes,
+            !accepted.contains(where: \.commitsUnchanged)
+        {
+            let unchanged = StateSnapshot(header: base.header, state: state, fileSize: base.fileSize)
+            for update in accepted { update.succeed(with: unchanged) }
+            return
+        }
+        let snapshot = try write(state, stateBytes: stateBytes, checksum: checksum, onto: &base, directory: directory, lock: lock)
         for update in accepted { update.succeed(with: snapshot) }
     }
 
@@ -161,7 +189,7 @@ struct BatchCommit<State: Codable & Sendable> {
 
     /// Writes the next version and makes it the base.
     private func write(
-        _ state: State, stateBytes: [UInt8], onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
+        _ state: State, stateBytes: [UInt8], checksum: String, onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
     ) throws(StateStoreError) -> StateSnapshot<State> {
         guard base.header.version < UInt64.max else {
             throw StateStoreError(
@@ -174,7 +202,7 @@ struct BatchCommit<State: Codable & Sendable> {
             format: StateFileHeader.formatIdentifier, revision: StateFileHeader.currentRevision,
             store: base.header.store, version: base.header.version + 1, committedAt: CommitTimestamp.format(now),
             writer: .current(label: handle.options.label), settings: base.header.settings,
-            stateBytes: stateBytes.count, checksum: Checksum.of(stateBytes))
+            stateBytes: stateBytes.count, checksum: checksum)
         let file = try StateFileCodec.encode(header: header, stateBytes: stateBytes)
         let outgoing = base.header
         let settings = outgoing.settings
@@ -204,11 +232,8 @@ struct BatchCommit<State: Codable & Sendable> {
             error.hint = "Read the current version (statectl get --meta) before retrying: version \(header.version) may or may not be committed."
             throw error
         }
-        base = Base(header: header, status: base.status, state: state, committedHere: true)
-        return StateSnapshot(
-            state: state, version: header.version, committedAt: CommitTimestamp.parse(header.committedAt) ?? now,
-            writer: header.writer, storeID: header.store, checksum: header.checksum, fileSize: file.count,
-            settings: settings, loadedAt: Date())
+        base = Base(header: header, status: base.status, state: state, fileSize: file.count, committedHere: true)
+        return base.snapshot
     }
 
     /// A root writer gives the new file the owner and group of the old one, so that a store owned

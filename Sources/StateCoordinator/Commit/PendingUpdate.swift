@@ -1,25 +1,34 @@
 import Synchronization
 
 /// One caller's update waiting in the group-commit queue. It is answered exactly once: with
-/// the snapshot of the commit that included its mutation, or with an error.
+/// the snapshot of the commit that included its mutation (or of the current version, when the
+/// mutations changed nothing), or with an error.
+///
+/// Cancelled before its mutation first ran, it is answered with `CancellationError` at once and
+/// skipped by its batch; once its mutation ran, its batch completes it.
 final class PendingUpdate<State: Sendable>: Sendable {
     typealias Delivery = @Sendable (StateSnapshot<State>) -> Void
 
     /// For compare-and-swap: the version the caller expects the store to be at.
     let expectedVersion: UInt64?
+    /// Commit a new version even if the mutation changes nothing.
+    let commitsUnchanged: Bool
     private let mutation: @Sendable (inout State) throws -> Delivery
     private let failure: @Sendable (any Error) -> Void
     private let staged = Mutex<Delivery?>(nil)
     private let answered = Mutex(false)
+    /// Set when the mutation first runs: from then on cancellation no longer applies.
+    private let applying = Mutex(false)
 
     /// - Parameters:
     ///   - mutation: applies the caller's change and returns how to deliver the result.
     ///   - failure: answers the caller with an error.
     init(
-        expectedVersion: UInt64?, mutation: @escaping @Sendable (inout State) throws -> Delivery,
+        expectedVersion: UInt64?, commitsUnchanged: Bool = false, mutation: @escaping @Sendable (inout State) throws -> Delivery,
         failure: @escaping @Sendable (any Error) -> Void
     ) {
         self.expectedVersion = expectedVersion
+        self.commitsUnchanged = commitsUnchanged
         self.mutation = mutation
         self.failure = failure
     }
@@ -29,6 +38,27 @@ final class PendingUpdate<State: Sendable>: Sendable {
     func apply(to state: inout State) throws {
         let delivery = try mutation(&state)
         staged.withLock { $0 = delivery }
+    }
+
+    /// Called by the batch before it applies the mutation: false when the update was answered
+    /// already (cancelled), true otherwise, also when it is applied again after a split.
+    func beginApplying() -> Bool {
+        answered.withLock { answered in
+            guard !answered else { return false }
+            applying.withLock { $0 = true }
+            return true
+        }
+    }
+
+    /// Answers with `CancellationError` if the mutation has not run yet; otherwise does nothing
+    /// (the batch that applied it completes it).
+    func cancel() {
+        let cancelled = answered.withLock { answered in
+            guard !answered, !applying.withLock({ $0 }) else { return false }
+            answered = true
+            return true
+        }
+        if cancelled { failure(CancellationError()) }
     }
 
     /// Answers with the committed snapshot, unless already answered.

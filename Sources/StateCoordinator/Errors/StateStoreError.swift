@@ -28,12 +28,20 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
     /// For a failure at or after the rename of a commit: whether the new version was committed.
     /// nil for failures before the rename, which never commit anything.
     public var outcome: CommitOutcome?
+    /// The error this one was raised for, kept as it was: a `DecodingError` (with its coding
+    /// path), a ``JSONParseError``, an error thrown by a `Codable` implementation.
+    public var cause: (any Error)?
+    /// Where in this package the error was raised (`file:line`), for a bug report.
+    public var raisedAt: String
 
-    /// Creates an error.
+    /// Creates an error; `raisedAt` defaults to the caller's file and line.
     public init(
         _ code: Code, _ message: String, hint: String? = nil, step: Step? = nil, path: String? = nil,
-        errno: Errno? = nil, currentVersion: UInt64? = nil, lockHolder: LockHolder? = nil, outcome: CommitOutcome? = nil
+        errno: Errno? = nil, currentVersion: UInt64? = nil, lockHolder: LockHolder? = nil, outcome: CommitOutcome? = nil,
+        cause: (any Error)? = nil, fileID: StaticString = #fileID, line: UInt = #line
     ) {
+        self.cause = cause
+        self.raisedAt = "\(fileID):\(line)"
         self.code = code
         self.message = message
         self.hint = hint
@@ -99,6 +107,8 @@ extension StateStoreError {
         public static let badState = Code("bad state")
         /// Any other failure of a system call.
         public static let ioFailure = Code("I/O failure")
+        /// The reader was closed (a wait on it cannot be satisfied any more).
+        public static let closed = Code("closed")
     }
 
     /// The step of the store's protocol during which an error happened.

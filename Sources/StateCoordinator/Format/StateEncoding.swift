@@ -11,15 +11,13 @@ enum StateEncoding {
         var bytes: [UInt8]
         if let value = state as? JSONValue {
             do { bytes = try JSONWriter.write(value, pretty: false) } catch {
-                throw StateStoreError(.badState, "The state cannot be written as JSON: \(error).", hint: "Nothing was committed.")
+                throw StateStoreError(.badState, "The state cannot be written as JSON: \(error).", hint: "Nothing was committed.", cause: error)
             }
         } else {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            do { bytes = Array(try encoder.encode(state)) } catch {
+            do { bytes = Array(try makeEncoder().encode(state)) } catch {
                 throw StateStoreError(
                     .badState, "The state cannot be encoded as JSON: \(error).",
-                    hint: "JSON has no NaN or infinity; nothing was committed.")
+                    hint: "JSON has no NaN or infinity; nothing was committed.", cause: error)
             }
         }
         bytes.append(UInt8(ascii: "\n"))
@@ -37,12 +35,12 @@ enum StateEncoding {
             try JSONParser.check(bytes)
         } catch {
             throw StateStoreError(
-                .badState, "\(path) is not valid JSON: \(error).", hint: "Fix the JSON; nothing was committed.", path: path)
+                .badState, "\(path) is not valid JSON: \(error).", hint: "Fix the JSON; nothing was committed.", path: path, cause: error)
         }
         do { return try decodeWithoutCopying(State.self, from: bytes) } catch {
             throw StateStoreError(
                 .badState, "\(path) does not decode as \(State.self): \(describe(error))",
-                hint: "Open it with the type it was written with, or as StateStore<JSONValue>.", path: path)
+                hint: "Open it with the type it was written with, or as StateStore<JSONValue>.", path: path, cause: error)
         }
     }
 
@@ -57,6 +55,14 @@ enum StateEncoding {
             return try decoder.decode(State.self, from: data)
         }
         return try decoded ?? decoder.decode(State.self, from: Data(bytes))
+    }
+
+    /// The encoder of every typed state: sorted keys, so that equal states give equal bytes (a
+    /// mutation that changes nothing commits nothing), and `/` unescaped, as the parser writes it.
+    static func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
     }
 
     /// One decoder for every decode (its options are never changed; a decode keeps its own state).

@@ -13,11 +13,9 @@ enum StateFileCodec {
 
     /// The whole file for a header and the state bytes it describes.
     static func encode(header: StateFileHeader, stateBytes: [UInt8]) throws(StateStoreError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let headerBytes: Data
-        do { headerBytes = try encoder.encode(header) } catch {
-            throw StateStoreError(.badState, "The state file header could not be encoded: \(error).")
+        do { headerBytes = try StateEncoding.makeEncoder().encode(header) } catch {
+            throw StateStoreError(.badState, "The state file header could not be encoded: \(error).", cause: error)
         }
         var file = [UInt8]()
         file.reserveCapacity(headerBytes.count + 1 + stateBytes.count)

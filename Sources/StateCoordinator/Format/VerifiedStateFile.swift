@@ -15,11 +15,6 @@ struct VerifiedStateFile: Sendable {
 
     /// Decodes the state and wraps it in a snapshot.
     func snapshot<State: Decodable & Sendable>(as type: State.Type, path: String) throws(StateStoreError) -> StateSnapshot<State> {
-        let state = try StateEncoding.decode(State.self, from: stateBytes, path: path)
-        return StateSnapshot(
-            state: state, version: header.version,
-            committedAt: CommitTimestamp.parse(header.committedAt) ?? Date(timeIntervalSince1970: 0),
-            writer: header.writer, storeID: header.store, checksum: header.checksum, fileSize: fileSize,
-            settings: header.settings, loadedAt: Date())
+        StateSnapshot(header: header, state: try StateEncoding.decode(State.self, from: stateBytes, path: path), fileSize: fileSize)
     }
 }

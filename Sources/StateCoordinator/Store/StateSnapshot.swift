@@ -23,4 +23,31 @@ public struct StateSnapshot<State: Sendable>: Sendable {
     /// watcher, `loadedAt` minus ``committedAt`` is how long the version took to reach it (both
     /// on this host's clock; ``committedAt`` has millisecond precision).
     public var loadedAt: Date
+
+    /// A snapshot with the given fields, for instance a fake one in your own tests.
+    public init(
+        state: State, version: UInt64, committedAt: Date, writer: WriterIdentity, storeID: String, checksum: String,
+        fileSize: Int, settings: StoreSettings = StoreSettings(), loadedAt: Date = Date()
+    ) {
+        self.state = state
+        self.version = version
+        self.committedAt = committedAt
+        self.writer = writer
+        self.storeID = storeID
+        self.checksum = checksum
+        self.fileSize = fileSize
+        self.settings = settings
+        self.loadedAt = loadedAt
+    }
+}
+
+extension StateSnapshot {
+    /// The snapshot of the version a header describes (read from a file, or just committed).
+    init(header: StateFileHeader, state: State, fileSize: Int) {
+        self.init(
+            state: state, version: header.version,
+            committedAt: CommitTimestamp.parse(header.committedAt) ?? Date(timeIntervalSince1970: 0),
+            writer: header.writer, storeID: header.store, checksum: header.checksum, fileSize: fileSize,
+            settings: header.settings, loadedAt: Date())
+    }
 }

@@ -1,72 +1,53 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Foundation
-import SystemPackage
 
-/// One piece of JSON state shared safely by several processes on one host.
+/// One piece of JSON state shared safely by several processes on one host: a
+/// ``ReadableStateStore`` that can also commit.
 ///
 /// Writers serialize through `flock(2)` on `NAME.lock` and replace `NAME.json` atomically;
 /// readers never lock. Every version is verifiable (checksum over the exact state bytes) and
-/// numbered (+1 per commit). See the "On-disk protocol" article for the layout.
+/// numbered (+1 per commit). See <doc:OnDiskProtocol> for the layout and <doc:SafeUpdates> for
+/// updates that respect a halt.
 ///
 /// ```swift
 /// struct Risk: Codable, Sendable { var halt = false; var maxPosition = 100 }
-/// let store = try StateStore<Risk>.create(in: "/srv/bot", initial: Risk())
-/// let (snapshot, _) = try await store.update { $0.halt = true }
-/// print(snapshot.version, try store.read().state.halt)
+/// let store = try await StateStore<Risk>.openOrCreate(directory: "/srv/bot", initial: Risk())
+/// let snapshot = try await store.update { $0.maxPosition = 250 }
+/// print(snapshot.version, try await store.read().state.maxPosition)
 /// ```
 ///
-/// Updates from tasks of one process are group-committed on the store's own dispatch queue,
-/// never on the cooperative thread pool. The `…Blocking` forms are for scripts and threads you
-/// own; do not call them from async code.
-public final class StateStore<State: Codable & Sendable>: Sendable {
-    /// The directory holding the store's files.
-    public var directory: String { handle.directory }
-    /// The store's name (`NAME` in `NAME.json`).
-    public var name: String { handle.files.name }
-    /// How this process uses the store.
-    public let options: Options
-
-    let handle: StoreHandle
+/// Updates from tasks of one process are group-committed on the store's own commit thread,
+/// never on the cooperative thread pool.
+public final class StateStore<State: Codable & Sendable>: ReadableStateStore<State>, @unchecked Sendable {
     let pipeline: CommitPipeline<State>
 
-    /// Opens an existing store. Creates nothing.
+    /// Not an override of ``ReadableStateStore``'s: a store does not inherit its read-only opener.
+    init(writing handle: StoreHandle) {
+        let cache = CommitCache<State>()
+        pipeline = CommitPipeline(label: "StateCoordinator.commit.\(handle.files.name)") { batch in
+            BatchCommit<State>(handle: handle, cache: cache).run(batch)
+        }
+        super.init(handle: handle)
+    }
+
+    /// Opens an existing store for reading and writing. Creates nothing
+    /// (``openOrCreate(directory:name:initial:settings:options:)`` does).
     ///
     /// - Parameters:
     ///   - directory: the directory holding `NAME.json` and `NAME.lock`.
     ///   - name: the store's name (default `state`): letters, digits, `_` and `-`.
     ///   - options: per-process options (lock timeout, durability, label, …).
-    /// - Throws: `notFound` when the store does not exist, `networkFileSystem` when the directory
-    ///   is on NFS or SMB/CIFS and the store is opened for writing without opting in.
-    public init(directory: String, name: String = "state", options: Options = Options()) throws(StateStoreError) {
-        let handle = StoreHandle(directory: directory, files: try StoreFiles(name: name), options: options)
-        self.options = options
-        self.handle = handle
-        let cache = CommitCache<State>()
-        self.pipeline = CommitPipeline(label: "StateCoordinator.commit.\(name)") { batch in
-            BatchCommit<State>(handle: handle, cache: cache).run(batch)
+    /// - Throws: `notFound` when the store or its lockfile does not exist, `networkFileSystem`
+    ///   when the directory is on NFS or SMB/CIFS without opting in.
+    public convenience init(directory: String, name: String = "state", options: Options = Options()) async throws(StateStoreError) {
+        let handle = try await BlockingWorkThread.runOnce("StateCoordinator.open") { () throws(StateStoreError) in
+            try StoreHandle.open(directory: directory, name: name, options: options, forWriting: true)
         }
-        try handle.checkExists()
-        if !options.readOnly {
-            try handle.checkFileSystem(try handle.openDirectory())
-        }
+        self.init(writing: handle)
     }
 
-    /// The path of the state file.
-    public var stateFilePath: String { handle.stateFilePath }
-    /// The path of the lockfile.
-    public var lockFilePath: String { handle.path(handle.files.lockFile) }
-
-    /// Reads the current version without taking any lock: a consistent snapshot however many
-    /// writers are committing meanwhile.
-    ///
-    /// - Throws: `notFound`, `corrupt` (bad checksum, truncated), `unverifiable` (not our format,
-    ///   e.g. plain JSON), `symbolicLink`, `tooLarge`, or `badState` when the JSON does not decode
-    ///   as `State`.
-    public func read() throws(StateStoreError) -> StateSnapshot<State> {
-        try handle.readCurrent().snapshot(as: State.self, path: stateFilePath)
+    /// The synchronous form of ``init(directory:name:options:)``.
+    @_disfavoredOverload
+    public convenience init(directory: String, name: String = "state", options: Options = Options()) throws(StateStoreError) {
+        self.init(writing: try StoreHandle.open(directory: directory, name: name, options: options, forWriting: true))
     }
 }

@@ -12,7 +12,15 @@ struct StoreCreation {
     let handle: StoreHandle
     let settings: StoreSettings
 
-    func run(stateBytes: [UInt8], force: Bool) throws(StateStoreError) {
+    /// What to do when the store exists already.
+    enum WhenExists { case fail, replace, keep }
+
+    /// Creates the store; returns false when it existed already and `whenExists` is `.keep`
+    /// (then nothing was changed: several processes starting at once each "open or create" the
+    /// same store, and exactly one creates it).
+    @discardableResult
+    func run(stateBytes: [UInt8], whenExists: WhenExists) throws(StateStoreError) -> Bool {
+        let force = whenExists == .replace
         let dir = try handle.openDirectory()
         try handle.checkFileSystem(dir)
         // A plain JSON file in the state file's place is not overwritten, and no lockfile is
@@ -22,7 +30,10 @@ struct StoreCreation {
         let lock = try WriterLock.acquire(
             calls: handle.calls, directory: dir.rawValue, lockFile: handle.files.lockFile,
             path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
-        let version = try firstVersion(dir, force: force)
+        guard let version = try firstVersion(dir, whenExists: whenExists) else {
+            lock.release()
+            return false
+        }
         if force, let aside = try handle.history(dir.rawValue).moveAside(timestamp: Self.asideStamp()) {
             handle.options.logger.info(
                 "moved the replaced store's history aside", metadata: ["store": "\(handle.stateFilePath)", "to": "\(aside)"])
@@ -42,6 +53,7 @@ struct StoreCreation {
         handle.options.logger.info(
             "created store", metadata: ["store": "\(handle.stateFilePath)", "version": "\(version)", "identity": "\(header.store)"])
         lock.release()
+        return true
     }
 
     /// `20261201T194459.524Z`: sorts by time and has no character a shell or a file name minds.
@@ -66,8 +78,9 @@ struct StoreCreation {
         }
     }
 
-    /// 0 for a new store; above every version still known when re-creating by force.
-    private func firstVersion(_ dir: OwnedDescriptor, force: Bool) throws(StateStoreError) -> UInt64 {
+    /// 0 for a new store; above every version still known when re-creating by force; nil when
+    /// the store exists and is to be kept.
+    private func firstVersion(_ dir: OwnedDescriptor, whenExists: WhenExists) throws(StateStoreError) -> UInt64? {
         let exists: Bool
         do {
             _ = try handle.calls.fstatat(dir.rawValue, handle.files.stateFile)
@@ -77,7 +90,8 @@ struct StoreCreation {
         } catch {
             throw .system(.createStore, path: handle.stateFilePath, errno: error)
         }
-        if exists && !force {
+        if exists && whenExists == .keep { return nil }
+        if exists && whenExists == .fail {
             throw StateStoreError(
                 .alreadyExists, "A store already exists at \(handle.stateFilePath); nothing was changed.",
                 hint: "Open it instead; to replace it (recovery of a corrupt store), create with force (statectl init --force).",

@@ -13,15 +13,32 @@ struct StoreHandle: Sendable {
     let options: StateStoreOptions
     /// Kept rather than computed: a watcher's every reload uses it.
     let stateFilePath: String
+    /// Whether this process may write (a ``StateStore``) or only read (a ``ReadOnlyStateStore``).
+    let forWriting: Bool
 
-    init(directory: String, files: StoreFiles, options: StateStoreOptions) {
+    init(directory: String, files: StoreFiles, options: StateStoreOptions, forWriting: Bool) {
         self.directory = directory
         self.files = files
         self.options = options
+        self.forWriting = forWriting
         stateFilePath = directory + "/" + files.stateFile
     }
 
     var calls: SystemCalls { options.systemCalls }
+
+    /// A handle for an existing store, checked as ``checkExists()`` does; for writing, also on a
+    /// local file system (``checkFileSystem(_:)``).
+    static func open(directory: String, name: String, options: StateStoreOptions, forWriting: Bool) throws(StateStoreError) -> StoreHandle {
+        let handle = StoreHandle(directory: directory, files: try StoreFiles(name: name), options: options, forWriting: forWriting)
+        try handle.checkExists()
+        if forWriting { try handle.checkFileSystem(try handle.openDirectory()) }
+        return handle
+    }
+
+    /// Reads, verifies and decodes the current version, lock-free.
+    func readSnapshot<State: Decodable & Sendable>(as type: State.Type) throws(StateStoreError) -> StateSnapshot<State> {
+        try readCurrent().snapshot(as: State.self, path: stateFilePath)
+    }
 
     func path(_ file: String) -> String { directory + "/" + file }
 
@@ -43,13 +60,9 @@ struct StoreHandle: Sendable {
     func checkExists() throws(StateStoreError) {
         let dir = try openDirectory()
         let hasState = try exists(files.stateFile, in: dir)
-        guard hasState else {
-            throw StateStoreError(
-                .notFound, "No store named \"\(files.name)\" in \(directory): \(stateFilePath) does not exist.",
-                hint: "Create it first (StateStore.create, or statectl init).", path: stateFilePath)
-        }
+        guard hasState else { throw noStore }
         if let plain = plainJSONError(dir) { throw plain }
-        if options.readOnly { return }
+        if !forWriting { return }
         guard try exists(files.lockFile, in: dir) else {
             let lockPath = path(files.lockFile)
             throw StateStoreError(
@@ -122,6 +135,23 @@ struct StoreHandle: Sendable {
     /// to leave it (nil then).
     func readCurrent(deciding decide: (PinnedFile) -> StateFileReader.Decision) throws(StateStoreError) -> VerifiedStateFile? {
         try StateFileReader(calls: calls).read(directory: AT_FDCWD, name: stateFilePath, path: stateFilePath, deciding: decide)
+    }
+
+    /// Who holds the writer lock now, from `/proc/locks`; never waits.
+    func lockHolder() throws(StateStoreError) -> LockHolder? {
+        let lockPath = path(files.lockFile)
+        let status: FileStatus
+        do { status = try calls.fstatat(AT_FDCWD, lockPath) } catch {
+            throw .system(.openLockfile, path: lockPath, errno: error)
+        }
+        return LockHolder.find(device: status.device, inode: status.inode)
+    }
+
+    /// The error for a directory without this store's state file.
+    var noStore: StateStoreError {
+        StateStoreError(
+            .notFound, "No store named \"\(files.name)\" in \(directory): \(stateFilePath) does not exist.",
+            hint: "Create it first (StateStore.create or openOrCreate, or statectl init).", path: stateFilePath)
     }
 
     func history(_ dir: CInt) -> HistoryDirectory {

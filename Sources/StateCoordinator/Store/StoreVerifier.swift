@@ -5,7 +5,7 @@ import Musl
 #endif
 import SystemPackage
 
-/// The checks behind ``StateStore/verify()`` and ``StateStore/orphanTempFiles()``.
+/// The checks behind ``ReadableStateStore/verify()`` and ``ReadableStateStore/orphanTempFiles()``.
 ///
 /// Made to hold while writers commit at full speed: a temp file counts as left over only if it
 /// is still there while this process holds the writer lock (taken with `LOCK_NB`, for an
@@ -15,17 +15,33 @@ import SystemPackage
 struct StoreVerifier {
     let handle: StoreHandle
 
+    /// Verifies a store that may not open (no lockfile, plain JSON): only a missing state file
+    /// or directory is thrown, everything else is in the report.
+    static func run(directory: String, name: String, options: StateStoreOptions) throws(StateStoreError) -> VerificationReport {
+        let handle = StoreHandle(directory: directory, files: try StoreFiles(name: name), options: options, forWriting: false)
+        let dir = try handle.openDirectory()
+        do { _ = try handle.calls.fstatat(dir.rawValue, handle.files.stateFile) } catch .noSuchFileOrDirectory {
+            throw handle.noStore
+        } catch {
+            throw .system(.readState, path: handle.stateFilePath, errno: error)
+        }
+        return StoreVerifier(handle: handle).run()
+    }
+
     func run() -> VerificationReport {
         var report = VerificationReport()
         let current = checkState(&report)
         checkLockFile(&report)
         do {
             for name in try orphans() {
-                report.leftovers.append(
-                    "\(handle.directory)/\(name) is a temp file left by a writer that died mid-commit; the next commit removes it.")
+                let path = "\(handle.directory)/\(name)"
+                report.problems.append(
+                    VerificationProblem(
+                        .orphanTempFile, path: path,
+                        description: "\(path) is a temp file left by a writer that died mid-commit; the next commit removes it."))
             }
         } catch {
-            report.damage.append(error.description)
+            report.problems.append(VerificationProblem(.unreadable, path: error.path ?? handle.directory, description: error.description, error: error))
         }
         checkHistory(current: current, &report)
         return report
@@ -37,8 +53,13 @@ struct StoreVerifier {
             report.currentVersion = file.header.version
             return file
         } catch {
-            let plain = (try? handle.openDirectory()).flatMap { handle.plainJSONError($0) }
-            report.damage.append((plain ?? error).description)
+            if let plain = (try? handle.openDirectory()).flatMap({ handle.plainJSONError($0) }) {
+                report.problems.append(
+                    VerificationProblem(.stateFileIsPlainJSON, path: handle.stateFilePath, description: plain.description, error: plain))
+            } else {
+                report.problems.append(
+                    VerificationProblem(.stateFileUnreadable, path: handle.stateFilePath, description: error.description, error: error))
+            }
             return nil
         }
     }
@@ -48,15 +69,22 @@ struct StoreVerifier {
         do {
             let status = try handle.calls.fstatat(AT_FDCWD, path)
             if status.isSymbolicLink {
-                report.damage.append("\(path) is a symbolic link; it must be a regular file.")
+                report.problems.append(
+                    VerificationProblem(.lockFileNotRegular, path: path, description: "\(path) is a symbolic link; it must be a regular file."))
             } else if !status.isRegularFile {
-                report.damage.append("\(path) is not a regular file; writers refuse it.")
+                report.problems.append(
+                    VerificationProblem(.lockFileNotRegular, path: path, description: "\(path) is not a regular file; writers refuse it."))
             }
         } catch .noSuchFileOrDirectory {
-            report.damage.append(
-                "\(path) does not exist, so writers cannot serialize; if no writer is running, create it empty with the state file's owner and mode.")
+            report.problems.append(
+                VerificationProblem(
+                    .lockFileMissing, path: path,
+                    description:
+                        "\(path) does not exist, so writers cannot serialize; if no writer is running, create it empty with the state file's owner and mode."
+                ))
         } catch {
-            report.damage.append(StateStoreError.system(.openLockfile, path: path, errno: error).description)
+            let error = StateStoreError.system(.openLockfile, path: path, errno: error)
+            report.problems.append(VerificationProblem(.unreadable, path: path, description: error.description, error: error))
         }
     }
 
@@ -82,7 +110,8 @@ struct StoreVerifier {
             history = handle.history(dir.rawValue)
             versions = try history.versions()
         } catch {
-            return report.damage.append(error.description)
+            return report.problems.append(
+                VerificationProblem(.unreadable, path: error.path ?? handle.directory, description: error.description, error: error))
         }
         guard !versions.isEmpty else { return }
         // Read after the listing: every entry listed is at most this version.
@@ -90,8 +119,9 @@ struct StoreVerifier {
         if let latest {
             let keep = latest.header.settings.keepHistory
             if versions.count > keep {
-                report.leftovers.append(
-                    "\(history.path) keeps \(versions.count) versions, more than the store's keepHistory of \(keep); the next commit prunes the oldest.")
+                report.problems.append(
+                    VerificationProblem(.historyOverLimit, path: history.path, description:
+                    "\(history.path) keeps \(versions.count) versions, more than the store's keepHistory of \(keep); the next commit prunes the oldest."))
             }
         }
         for version in versions {
@@ -99,28 +129,39 @@ struct StoreVerifier {
             do { kept = try history.read(version: version) } catch where error.code == .notFound {
                 continue  // pruned by a commit since the listing
             } catch {
-                report.damage.append(error.description)
+                let name = "\(history.path)/\(StoreFiles.historyFile(version: version))"
+                report.problems.append(VerificationProblem(.historyEntryDamaged, path: name, description: error.description, error: error))
                 continue
             }
             let name = "\(history.path)/\(StoreFiles.historyFile(version: version))"
             if kept.header.version != version {
-                report.damage.append("\(name) holds version \(kept.header.version).")
+                report.problems.append(
+                    VerificationProblem(.historyEntryDamaged, path: name, description: "\(name) holds version \(kept.header.version)."))
                 continue
             }
             guard let latest, kept.header.store == latest.header.store else {
                 if let latest {
-                    report.leftovers.append("\(name) belongs to an earlier identity of the store (\(kept.header.store)), not \(latest.header.store).")
+                    report.problems.append(
+                        VerificationProblem(
+                            .historyOfEarlierIdentity, path: name,
+                            description: "\(name) belongs to an earlier identity of the store (\(kept.header.store)), not \(latest.header.store)."))
                 }
                 continue
             }
             if version > latest.header.version {
-                report.damage.append("\(name) is newer than the current version \(latest.header.version).")
+                report.problems.append(
+                    VerificationProblem(
+                        .historyAheadOfState, path: name, description: "\(name) is newer than the current version \(latest.header.version)."))
             } else if version == latest.header.version {
                 if kept.header.checksum != latest.header.checksum {
-                    report.damage.append("\(name) is version \(version) but differs from the current version \(version).")
+                    report.problems.append(
+                        VerificationProblem(
+                            .historyAheadOfState, path: name,
+                            description: "\(name) is version \(version) but differs from the current version \(version)."))
                 } else {
-                    report.leftovers.append(
-                        "\(name) is the current version, linked by a commit that is in flight or died before its rename; the next commit replaces it.")
+                    report.problems.append(
+                        VerificationProblem(.currentVersionInHistory, path: name, description:
+                        "\(name) is the current version, linked by a commit that is in flight or died before its rename; the next commit replaces it."))
                 }
             }
         }

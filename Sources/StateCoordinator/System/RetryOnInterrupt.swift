@@ -28,3 +28,12 @@ func retryingOnInterrupt<T: FixedWidthInteger>(_ call: () -> T) throws(Errno) ->
 func failingOnInterrupt(_ call: () -> CInt) throws(Errno) {
     if call() == -1 { throw Errno(rawValue: errno) }
 }
+
+/// The same policy for a call made through the ``SystemCalls`` seam: retried while it throws
+/// `EINTR`, so that an `EINTR` injected by a test is handled as a real one is.
+@inline(__always)
+func retryingInterrupted<T>(_ call: () throws(Errno) -> T) throws(Errno) -> T {
+    while true {
+        do { return try call() } catch .interrupted { continue }
+    }
+}

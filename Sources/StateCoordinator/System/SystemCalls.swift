@@ -46,6 +46,10 @@ public struct SystemCalls: Sendable {
     /// Wraps every call: `before` runs first and may throw an injected errno instead of making the
     /// call; `after` runs once the call succeeded (a test helper can `_exit` there to simulate a
     /// crash between two steps).
+    ///
+    /// The project's EINTR policy applies to the wrapped calls as it does to the live ones, on top
+    /// of the hook: an `EINTR` thrown by `before` is retried for the calls that are retried
+    /// (open, read, write, fsync, stat, flock, …), and reported for close, rename, link, unlink and mkdir.
     public func intercepting(
         before: @escaping @Sendable (SystemCallName) throws(Errno) -> Void,
         after: @escaping @Sendable (SystemCallName) -> Void = { _ in }
@@ -53,37 +57,45 @@ public struct SystemCalls: Sendable {
         let base = self
         var wrapped = self
         wrapped.open = { (d, p, f, m) throws(Errno) in
-            try before(.open); let r = try base.open(d, p, f, m); after(.open); return r
+            try retryingInterrupted { () throws(Errno) in try before(.open); let r = try base.open(d, p, f, m); after(.open); return r }
         }
         wrapped.close = { (fd) throws(Errno) in try before(.close); try base.close(fd); after(.close) }
         wrapped.read = { (fd, b) throws(Errno) in
-            try before(.read); let r = try base.read(fd, b); after(.read); return r
+            try retryingInterrupted { () throws(Errno) in try before(.read); let r = try base.read(fd, b); after(.read); return r }
         }
         wrapped.pread = { (fd, b, o) throws(Errno) in
-            try before(.read); let r = try base.pread(fd, b, o); after(.read); return r
+            try retryingInterrupted { () throws(Errno) in try before(.read); let r = try base.pread(fd, b, o); after(.read); return r }
         }
         wrapped.write = { (fd, b) throws(Errno) in
-            try before(.write); let r = try base.write(fd, b); after(.write); return r
+            try retryingInterrupted { () throws(Errno) in try before(.write); let r = try base.write(fd, b); after(.write); return r }
         }
-        wrapped.fsync = { (fd) throws(Errno) in try before(.fsync); try base.fsync(fd); after(.fsync) }
+        wrapped.fsync = { (fd) throws(Errno) in
+            try retryingInterrupted { () throws(Errno) in try before(.fsync); try base.fsync(fd); after(.fsync) }
+        }
         wrapped.fstat = { (fd) throws(Errno) in
-            try before(.fstat); let r = try base.fstat(fd); after(.fstat); return r
+            try retryingInterrupted { () throws(Errno) in try before(.fstat); let r = try base.fstat(fd); after(.fstat); return r }
         }
         wrapped.fstatat = { (d, p) throws(Errno) in
-            try before(.fstatat); let r = try base.fstatat(d, p); after(.fstatat); return r
+            try retryingInterrupted { () throws(Errno) in try before(.fstatat); let r = try base.fstatat(d, p); after(.fstatat); return r }
         }
         wrapped.rename = { (d, a, b) throws(Errno) in try before(.rename); try base.rename(d, a, b); after(.rename) }
         wrapped.unlink = { (d, p, r) throws(Errno) in try before(.unlink); try base.unlink(d, p, r); after(.unlink) }
         wrapped.link = { (a, b, c, d) throws(Errno) in try before(.link); try base.link(a, b, c, d); after(.link) }
         wrapped.mkdir = { (d, p, m) throws(Errno) in try before(.mkdir); try base.mkdir(d, p, m); after(.mkdir) }
-        wrapped.flock = { (fd, op) throws(Errno) in try before(.flock); try base.flock(fd, op); after(.flock) }
-        wrapped.fchmod = { (fd, m) throws(Errno) in try before(.fchmod); try base.fchmod(fd, m); after(.fchmod) }
-        wrapped.fchown = { (fd, u, g) throws(Errno) in try before(.fchown); try base.fchown(fd, u, g); after(.fchown) }
+        wrapped.flock = { (fd, op) throws(Errno) in
+            try retryingInterrupted { () throws(Errno) in try before(.flock); try base.flock(fd, op); after(.flock) }
+        }
+        wrapped.fchmod = { (fd, m) throws(Errno) in
+            try retryingInterrupted { () throws(Errno) in try before(.fchmod); try base.fchmod(fd, m); after(.fchmod) }
+        }
+        wrapped.fchown = { (fd, u, g) throws(Errno) in
+            try retryingInterrupted { () throws(Errno) in try before(.fchown); try base.fchown(fd, u, g); after(.fchown) }
+        }
         wrapped.fstatfs = { (fd) throws(Errno) in
-            try before(.fstatfs); let r = try base.fstatfs(fd); after(.fstatfs); return r
+            try retryingInterrupted { () throws(Errno) in try before(.fstatfs); let r = try base.fstatfs(fd); after(.fstatfs); return r }
         }
         wrapped.listDirectory = { (d) throws(Errno) in
-            try before(.listDirectory); let r = try base.listDirectory(d); after(.listDirectory); return r
+            try retryingInterrupted { () throws(Errno) in try before(.listDirectory); let r = try base.listDirectory(d); after(.listDirectory); return r }
         }
         return wrapped
     }

@@ -105,7 +105,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         queue.async { [self] in
             let (mode, retryable) = chooseMode()
             if case .polling(let reason) = mode, !options.forcePolling {
-                handle.options.logger.warning(
+                handle.options.logger.info(
                     "watching by polling", metadata: ["store": "\(handle.stateFilePath)", "reason": "\(reason)"])
             }
             enter(mode, retryingInotify: retryable)
@@ -159,8 +159,13 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     }
 
     /// Sets the mode and the timers that go with it.
+    /// Tells the subscriber of a change of mode (a first mode of polling counts as one).
     private func enter(_ mode: WatchMode, retryingInotify: Bool) {
-        progress.withLock { $0.mode = mode }
+        let previous = progress.withLock { progress in
+            defer { progress.mode = mode }
+            return progress.mode
+        }
+        if previous != mode, !options.forcePolling { emit(.modeChanged(mode)) }
         switch mode {
         case .inotify:
             cancelTimers([.poll, .inotifyRetry])
@@ -173,6 +178,8 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             if retryingInotify {
                 addTimer(.inotifyRetry, every: options.inotifyRetryInterval) { $0.retryInotify() }
             }
+        case .closed:
+            break
         }
     }
 
@@ -330,7 +337,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             markGone()
         case .watchLost(let reason):
             progress.withLock { $0.subscription = nil }
-            handle.options.logger.warning(
+            handle.options.logger.info(
                 "inotify lost; watching by polling", metadata: ["store": "\(handle.stateFilePath)", "reason": "\(reason)"])
             enter(.polling(reason: reason.description), retryingInotify: true)
             reload(.resynchronize)

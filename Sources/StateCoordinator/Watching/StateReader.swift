@@ -1,30 +1,58 @@
 import Dispatch
+import Foundation
+import ServiceLifecycle
 import Synchronization
 
-/// Keeps the newest snapshot of a store in memory, updated in the background, for hot paths
-/// such as a trading bot's tick loop: ``current`` is an uncontended lock and a copy, no system
-/// call. Dropping the reader (or ``close()``) releases its watch.
+/// Keeps the newest snapshot of a store in memory, updated as each version is committed, for
+/// hot paths such as a trading bot's tick loop: ``current`` and ``read(_:)`` take an uncontended
+/// lock, no system call. A reader follows from the moment
+/// ``ReadableStateStore/reader(options:onEvent:)`` returns until ``close()``; as a
+/// swift-service-lifecycle `Service`, its ``run()`` ends on cancellation or graceful shutdown and
+/// closes it.
 ///
 /// ```swift
-/// let reader = try store.reader()
-/// while trading { if reader.current.state.halt { break } … }
+/// let reader = try await store.reader()
+/// let halted = reader.read { $0.state.halt }               // one field, without copying the snapshot
+/// let halt = try await reader.wait(until: { $0.state.halt }) // wakes when a halt is committed
 /// ```
-public final class StateReader<State: Codable & Sendable>: Sendable {
-    /// Shared with the follower's sink, which stores each new snapshot in it.
-    private final class Latest: Sendable {
-        let snapshot: Mutex<StateSnapshot<State>>
-        init(_ initial: StateSnapshot<State>) { snapshot = Mutex(initial) }
-    }
-
-    private let latest: Latest
+///
+/// What degrades a reader reaches the application: ``mode`` says whether it still hears of
+/// commits by inotify or fell back to polling (``WatchMode/closed`` once closed), ``problem``
+/// holds the last version it could not use (unverifiable, or not decodable as `State`) until a
+/// good one replaces it, and `onEvent` receives every event.
+public final class StateReader<State: Codable & Sendable>: Service, Sendable {
+    private let shared: ReaderShared<State>
     private let follower: Mutex<StateFollower<State>?>
 
-    /// The newest verified snapshot.
-    public var current: StateSnapshot<State> { latest.snapshot.withLock { $0 } }
-    /// How the reader learns of new versions.
-    public var mode: WatchMode { follower.withLock { $0?.mode } ?? .polling(reason: "closed") }
+    /// The newest verified snapshot (a copy: to read one field, ``read(_:)`` avoids it).
+    public var current: StateSnapshot<State> { shared.state.withLock { $0.snapshot } }
+
+    /// Reads from the newest snapshot in place, without copying it: `reader.read { $0.state.halt }`.
+    /// `body` runs with the reader's lock held: keep it to a few field reads.
+    public func read<Value: Sendable>(_ body: (borrowing StateSnapshot<State>) throws -> Value) rethrows -> Value {
+        try shared.read(body)
+    }
+
+    /// How the reader learns of new versions; ``WatchMode/closed`` once closed.
+    public var mode: WatchMode { follower.withLock { $0?.mode } ?? .closed }
+    /// The last version the reader could not use (a file failing verification, a state that does
+    /// not decode as `State`), while no good version has replaced it; ``current`` keeps the last
+    /// good one meanwhile.
+    public var problem: StateStoreError? { shared.state.withLock { $0.problem } }
+    /// How many tasks wait in ``wait(until:)`` (for tests).
+    var waiterCount: Int { shared.state.withLock { $0.waiters.count } }
     /// The reader's counters.
     public var statistics: WatchStatistics { follower.withLock { $0?.statistics } ?? WatchStatistics() }
+
+    static func open(
+        _ handle: StoreHandle, options: WatchOptions, onEvent: (@Sendable (WatchEvent<State>) -> Void)?,
+        observer: (@Sendable (StateSnapshot<State>) -> Void)?
+    ) throws(StateStoreError) -> StateReader {
+        let file = try handle.readCurrent()
+        return StateReader(
+            handle: handle, initial: try file.snapshot(as: State.self, path: handle.stateFilePath),
+            initialFile: SeenVersion(status: file.status, header: file.header), options: options, onEvent: onEvent, observer: observer)
+    }
 
     /// - Parameters:
     ///   - initial: the snapshot current before the watch started, read from the file `initialFile`.
@@ -32,25 +60,24 @@ public final class StateReader<State: Codable & Sendable>: Sendable {
     ///     reader's own (never on the watch hub's thread, so it may block or close the reader); the
     ///     first version it sees is the one after `initial`.
     ///   - observer: called with each snapshot right after it is stored, on the storing thread.
-    init(
+    private init(
         handle: StoreHandle, initial: StateSnapshot<State>, initialFile: SeenVersion, options: WatchOptions,
         onEvent: (@Sendable (WatchEvent<State>) -> Void)?, observer: (@Sendable (StateSnapshot<State>) -> Void)?
     ) {
-        let latest = Latest(initial)
-        self.latest = latest
+        let shared = ReaderShared(initial)
+        self.shared = shared
         follower = Mutex(nil)
         let callbacks = onEvent.map { ($0, DispatchQueue(label: "StateCoordinator.reader.\(handle.files.name)")) }
-        // The sink may run on the hub thread: it only stores the snapshot and hands the callback on.
+        // The sink may run on the hub thread: it only stores what changed and hands the callback on.
         let created = StateFollower<State>(handle: handle, options: options, since: nil, everyVersion: false) { event in
-            if case .snapshot(let snapshot) = event {
-                // The previous snapshot is freed after the lock is released, not while a tick
-                // loop may be waiting for it.
-                let previous = latest.snapshot.withLock { current in
-                    defer { current = snapshot }
-                    return current
-                }
+            switch event {
+            case .snapshot(let snapshot):
+                shared.store(snapshot)
                 observer?(snapshot)
-                _ = consume previous
+            case .problem(let error):
+                shared.report(error)
+            default:
+                break
             }
             if let (callback, queue) = callbacks { queue.async { callback(event) } }
         }
@@ -59,12 +86,34 @@ public final class StateReader<State: Codable & Sendable>: Sendable {
         created.start()
     }
 
-    /// Stops following; ``current`` keeps the last snapshot.
+    /// Waits until the newest snapshot satisfies `condition` and returns that snapshot (at once
+    /// if the current one does). `condition` runs with the reader's lock held, on the thread that
+    /// stores each new version: keep it to a few field reads.
+    ///
+    /// - Throws: `CancellationError` when the task is cancelled; ``StateStoreError/Code/closed``
+    ///   when the reader is closed first.
+    public func wait(
+        until condition: @escaping @Sendable (borrowing StateSnapshot<State>) -> Bool
+    ) async throws -> StateSnapshot<State> {
+        try await shared.wait(until: condition)
+    }
+
+    /// Stops following; ``current`` keeps the last snapshot, and waits still pending fail with
+    /// ``StateStoreError/Code/closed``.
     public func close() {
         follower.withLock { follower in
             defer { follower = nil }
             return follower
         }?.stop()
+        shared.close()
+    }
+
+    /// Follows the store until the task is cancelled or the service group shuts down gracefully,
+    /// then closes the reader. The reader follows before `run()` starts (from the moment it was
+    /// made); `run()` is what ties its end to a service's lifetime.
+    public func run() async throws {
+        defer { close() }
+        do { try await gracefulShutdown() } catch is CancellationError {}
     }
 
     deinit { close() }

@@ -12,4 +12,8 @@ public enum WatchEvent<State: Sendable>: Sendable {
     case problem(StateStoreError)
     /// The store directory (or the state file) disappeared; the watcher re-arms when it comes back.
     case storeGone(path: String)
+    /// The watcher changed how it learns of new versions: it fell back to polling (the reason
+    /// says why: inotify failed, or the directory is on a file system without notifications), or
+    /// went back to inotify.
+    case modeChanged(WatchMode)
 }

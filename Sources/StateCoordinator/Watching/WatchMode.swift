@@ -4,12 +4,15 @@ public enum WatchMode: Sendable, Equatable, CustomStringConvertible {
     case inotify
     /// Re-checking the state file every poll interval, and why inotify is not used.
     case polling(reason: String)
+    /// The reader or watch was closed: it learns of nothing any more.
+    case closed
 
     /// `inotify`, or `polling (reason)`.
     public var description: String {
         switch self {
         case .inotify: "inotify"
         case .polling(let reason): "polling (\(reason))"
+        case .closed: "closed"
         }
     }
 }

@@ -11,9 +11,9 @@ struct Diff: AsyncParsableCommand {
     @Argument(help: "The version to arrive at.") var v2: UInt64
 
     func run() async throws {
-        let store = try global.openStore(readOnly: true)
+        let store = try await global.openReadOnly()
         let operations = JSONPatch.difference(
-            from: try store.snapshot(atVersion: v1).state, to: try store.snapshot(atVersion: v2).state)
+            from: try await store.snapshot(atVersion: v1).state, to: try await store.snapshot(atVersion: v2).state)
         let patch = JSONValue.array(operations.map { operation in
             var object: [String: JSONValue] = ["op": .string(operation.op), "path": .string(operation.path)]
             if let value = operation.value { object["value"] = value }

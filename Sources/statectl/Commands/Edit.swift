@@ -16,8 +16,8 @@ struct Edit: AsyncParsableCommand {
     @Flag(help: "Print the committed version's metadata instead of its number.") var json = false
 
     func run() async throws {
-        let store = try global.openStore()
-        let opened = try store.read()
+        let store = try await global.openStore()
+        let opened = try await store.read()
         let copy = try writeCopy(opened.state)
         try runEditor(on: copy)
         let edited: JSONValue

@@ -15,7 +15,7 @@ struct Get: AsyncParsableCommand {
 
     func run() async throws {
         let path = try Input.pointer(pointer)
-        let snapshot = try global.openStore(readOnly: true).read()
+        let snapshot = try await global.openReadOnly().read()
         Output.line(meta ? Output.meta(snapshot).prettyJSON : try snapshot.state.value(at: path).prettyJSON)
     }
 }

@@ -15,7 +15,7 @@ struct History: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let entries = try global.openStore(readOnly: true).history().prefix(limit ?? .max)
+        let entries = try await global.openReadOnly().history().prefix(limit ?? .max)
         for entry in entries {
             if json {
                 let object: JSONValue = [

@@ -36,13 +36,13 @@ struct Init: AsyncParsableCommand {
             guard FileManager.default.isReadableFile(atPath: from) else {
                 throw CLIFailure(.failure, "cannot read \(from); nothing was created.")
             }
-            store = try StateStore<JSONValue>.importPlainJSON(
-                from: from, into: global.directory, name: global.name, settings: settings, force: force,
+            store = try await StateStore<JSONValue>.importPlainJSON(
+                from: from, directory: global.directory, name: global.name, settings: settings, force: force,
                 options: global.storeOptions)
         } else {
-            store = try StateStore<JSONValue>.create(
-                in: global.directory, name: global.name, settings: settings, force: force, options: global.storeOptions)
+            store = try await StateStore<JSONValue>.create(
+                directory: global.directory, name: global.name, settings: settings, force: force, options: global.storeOptions)
         }
-        Output.committed(try store.read(), json: json)
+        Output.committed(try await store.read(), json: json)
     }
 }

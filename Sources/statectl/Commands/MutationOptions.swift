@@ -16,14 +16,6 @@ extension StateStore where State == JSONValue {
     func commitAndPrint(
         _ options: MutationOptions, _ change: @escaping @Sendable (inout JSONValue) throws -> Void
     ) async throws {
-        let (snapshot, _) = try await update(expecting: options.expectVersion, change)
-        Output.committed(snapshot, json: options.json)
-    }
-
-    private func update(
-        expecting version: UInt64?, _ change: @escaping @Sendable (inout JSONValue) throws -> Void
-    ) async throws -> (snapshot: StateSnapshot<JSONValue>, result: Void) {
-        if let version { return try await update(expecting: version, change) }
-        return try await update(change)
+        Output.committed(try await update(expecting: options.expectVersion, change), json: options.json)
     }
 }

@@ -16,8 +16,8 @@ struct Patch: AsyncParsableCommand {
     @Argument(help: "The patch file, or - for stdin (default).") var file: String?
 
     func run() async throws {
-        let store = try global.openStore()
-        let patch = try Input.document(from: file, limit: try store.read().settings.maximumStateBytes)
+        let store = try await global.openStore()
+        let patch = try Input.document(from: file, limit: try await store.read().settings.maximumStateBytes)
         try await store.commitAndPrint(mutation) { $0 = $0.merging(patch: patch) }
     }
 }

@@ -11,8 +11,8 @@ struct Put: AsyncParsableCommand {
     @Argument(help: "The new state's file, or - for stdin (default).") var file: String?
 
     func run() async throws {
-        let store = try global.openStore()
-        let state = try Input.document(from: file, limit: try store.read().settings.maximumStateBytes)
+        let store = try await global.openStore()
+        let state = try Input.document(from: file, limit: try await store.read().settings.maximumStateBytes)
         try await store.commitAndPrint(mutation) { $0 = state }
     }
 }

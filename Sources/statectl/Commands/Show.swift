@@ -10,6 +10,6 @@ struct Show: AsyncParsableCommand {
     @Argument(help: "The version.") var version: UInt64
 
     func run() async throws {
-        Output.line(try global.openStore(readOnly: true).snapshot(atVersion: version).state.prettyJSON)
+        Output.line(try await global.openReadOnly().snapshot(atVersion: version).state.prettyJSON)
     }
 }

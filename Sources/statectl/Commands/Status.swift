@@ -17,12 +17,12 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() async throws {
-        let store = try global.openStore(readOnly: true)
-        let snapshot = try store.read()
-        let holder = try store.lockHolder()
-        let mode = store.supportedWatchMode()
-        let orphans = try store.orphanTempFiles()
-        let historyCount = try store.history().count
+        let store = try await global.openReadOnly()
+        let snapshot = try await store.read()
+        let holder = try await store.lockHolder()
+        let mode = await store.supportedWatchMode()
+        let orphans = try await store.orphanTempFiles()
+        let historyCount = try await store.history().count
         let age = Date().timeIntervalSince(snapshot.committedAt)
         if json {
             let object: JSONValue = [
@@ -55,6 +55,7 @@ struct Status: AsyncParsableCommand {
         switch mode {
         case .inotify: ["mode": "inotify", "reason": nil]
         case .polling(let reason): ["mode": "polling", "reason": .string(reason)]
+        case .closed: ["mode": "closed", "reason": nil]
         }
     }
 }

@@ -17,11 +17,10 @@ struct Verify: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        var options = global.storeOptions
-        options.readOnly = true
-        let report = try StateStore<JSONValue>.verify(directory: global.directory, name: global.name, options: options)
-        for problem in report.damage { Output.line(problem) }
-        for leftover in report.leftovers { Output.line("warning: " + leftover) }
+        let report = try await ReadOnlyStateStore<JSONValue>.verify(
+            directory: global.directory, name: global.name, options: global.storeOptions)
+        for problem in report.damage { Output.line(problem.description) }
+        for leftover in report.leftovers { Output.line("warning: " + leftover.description) }
         guard report.isHealthy else {
             let count = report.damage.count
             throw CLIFailure(.corrupt, "\(count) problem\(count == 1 ? "" : "s") found in \(global.directory)/\(global.name).json.")

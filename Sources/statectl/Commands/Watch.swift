@@ -30,9 +30,9 @@ struct Watch: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try global.openStore(readOnly: true)
-        let historyOn = try store.read().settings.keepHistory > 0
-        let watch = store.watch(since: since, everyVersion: historyOn)
+        let store = try await global.openReadOnly()
+        let historyOn = try await store.read().settings.keepHistory > 0
+        let watch = store.watch(since.map(WatchDelivery.after) ?? (historyOn ? .every : .latest))
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask { try await follow(watch) }
             if let timeout {
@@ -67,6 +67,7 @@ struct Watch: AsyncParsableCommand {
             case .storeReset(_, let newID): diagnose("the store was re-created (new identity \(newID)).")
             case .problem(let error): diagnose(error.description)
             case .storeGone(let path): diagnose("\(path) is gone; waiting for it to come back.")
+            case .modeChanged(let mode): diagnose("watching by \(mode).")
             }
         }
         return true

@@ -36,13 +36,13 @@ struct CommitCostWorkload {
     private func measureOurs(size: Int, durability: Durability, count: Int) throws -> [Int64] {
         let dir = try BenchDirectory()
         let store = try StateStore<BenchState>.create(
-            in: dir.path, initial: BenchState(size: size), options: StateStoreOptions(durability: durability))
-        for _ in 0..<5 { try store.updateBlocking { $0.counter += 1 } }  // warm-up
+            directory: dir.path, initial: BenchState(size: size), options: StateStoreOptions(durability: durability))
+        for _ in 0..<5 { try store.update { $0.counter += 1 } }  // warm-up
         var samples: [Int64] = []
         samples.reserveCapacity(count)
         for _ in 0..<count {
             let start = Clock.monotonic()
-            try store.updateBlocking { $0.counter += 1 }
+            try store.update { $0.counter += 1 }
             samples.append(Clock.monotonic() - start)
         }
         let final = try store.read()

@@ -11,7 +11,7 @@ struct ContentionWorkload {
             let total = quick ? 400 : 4000
             let perProcess = total / processes
             let dir = try BenchDirectory()
-            let store = try StateStore<BenchState>.create(in: dir.path, initial: BenchState(size: 1 << 10))
+            let store = try StateStore<BenchState>.create(directory: dir.path, initial: BenchState(size: 1 << 10))
             let workers = try (0..<processes).map { _ in
                 try ChildProcess("state-bench", ["worker", "incr", "--dir", dir.path, "--count", "\(perProcess)"])
             }

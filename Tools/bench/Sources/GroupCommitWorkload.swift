@@ -10,7 +10,7 @@ struct GroupCommitWorkload {
         for tasks in [1, 8, 64] {
             let updates = quick ? 320 : 3200
             let dir = try BenchDirectory()
-            let store = try StateStore<BenchState>.create(in: dir.path, initial: BenchState(size: 1 << 10))
+            let store = try await StateStore<BenchState>.create(directory: dir.path, initial: BenchState(size: 1 << 10))
             let start = Clock.monotonic()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<tasks {
@@ -21,7 +21,7 @@ struct GroupCommitWorkload {
                 try await group.waitForAll()
             }
             let seconds = Double(Clock.monotonic() - start) / 1e9
-            let final = try store.read()
+            let final = try await store.read()
             let done = (updates / tasks) * tasks
             guard final.state.counter == Int64(done) else {
                 throw BenchFailure("lost update in group commit: \(final.state.counter) ≠ \(done)")

@@ -63,7 +63,7 @@ struct PropagationWorkload {
 
     private func measure(readers: Int, pacing: Pacing, commits: Int, kind: ReaderKind) throws -> Result {
         let dir = try BenchDirectory()
-        _ = try StateStore<BenchState>.create(in: dir.path, initial: BenchState(size: 4 << 10))
+        _ = try StateStore<BenchState>.create(directory: dir.path, initial: BenchState(size: 4 << 10))
         let children = try (0..<readers).map { _ in try startReader(kind, directory: dir.path, final: commits) }
         for child in children { try child.waitFor("ready") }
 
@@ -75,7 +75,7 @@ struct PropagationWorkload {
         let writer = try StateStore<BenchState>(directory: dir.path, options: options)
         let start = Clock.monotonic()
         for commit in 1...commits {
-            try writer.updateBlocking { $0.counter += 1 }
+            try writer.update { $0.counter += 1 }
             if pacing == .perMillisecond {
                 let next = start + Int64(commit) * 1_000_000
                 let wait = next - Clock.monotonic()

@@ -13,12 +13,12 @@ struct SizeScalingWorkload {
         for size in Self.sizes {
             let dir = try BenchDirectory()
             let store = try StateStore<BenchState>.create(
-                in: dir.path, initial: BenchState(size: size), settings: StoreSettings(maximumStateBytes: 64 << 20))
+                directory: dir.path, initial: BenchState(size: size), settings: StoreSettings(maximumStateBytes: 64 << 20))
             let count = size >= 16 << 20 ? 5 : (quick ? 20 : 100)
             var commits: [Int64] = [], reloads: [Int64] = []
             for _ in 0..<count {
                 var start = Clock.monotonic()
-                try store.updateBlocking { $0.counter += 1 }
+                try store.update { $0.counter += 1 }
                 commits.append(Clock.monotonic() - start)
                 start = Clock.monotonic()
                 _ = try store.read()
@@ -44,7 +44,7 @@ struct SizeScalingWorkload {
             var readers: [ReaderMemory] = []
             for _ in 0..<3 {
                 readers.append(try ReaderMemory.measure(directory: dir.path, finalVersion: try store.read().version + UInt64(followed)) {
-                    for _ in 0..<followed { try store.updateBlocking { $0.counter += 1 } }
+                    for _ in 0..<followed { try store.update { $0.counter += 1 } }
                 })
             }
             let reader = readers.sorted { $0.finalKiB < $1.finalKiB }[1]
@@ -67,10 +67,10 @@ struct SizeScalingWorkload {
     /// note gives the memory before the warm-up too.
     private func reportGrowth(report: (BenchRow) -> Void) throws {
         let dir = try BenchDirectory()
-        let store = try StateStore<BenchState>.create(in: dir.path, initial: BenchState(size: 64 << 10))
+        let store = try StateStore<BenchState>.create(directory: dir.path, initial: BenchState(size: 64 << 10))
         let commits = quick ? 1_000 : 10_000
         let reader = try ReaderMemory.measure(directory: dir.path, finalVersion: UInt64(2 * commits), warmup: UInt64(commits)) {
-            for _ in 0..<(2 * commits) { try store.updateBlocking { $0.counter += 1 } }
+            for _ in 0..<(2 * commits) { try store.update { $0.counter += 1 } }
         }
         report(BenchRow(
             workload: "size", configuration: "64 KiB, \(commits) commits after \(commits) of warm-up",

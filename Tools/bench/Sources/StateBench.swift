@@ -92,7 +92,7 @@ extension StateBench {
             let start = Clock.monotonic()
             for _ in 0..<count {
                 let before = Clock.monotonic()
-                try store.updateBlocking { $0.counter += 1 }
+                try store.update { $0.counter += 1 }
                 latencies.append(Clock.monotonic() - before)
             }
             let end = Clock.monotonic()
@@ -103,8 +103,8 @@ extension StateBench {
         /// it holds the first snapshot, "warm <KiB>" at version `warmup`, then "final <KiB>" and
         /// "reloads <n>".
         private func hold() async throws {
-            let store = try StateStore<BenchState>(directory: dir, options: StateStoreOptions(readOnly: true))
-            let reader = try store.reader(options: WatchOptions(consistencyCheckInterval: nil))
+            let store = try await ReadOnlyStateStore<BenchState>(directory: dir)
+            let reader = try await store.reader(options: WatchOptions(consistencyCheckInterval: nil))
             print("loaded \(ReaderMemory.residentKiB())")
             FileHandle.standardOutput.write(Data("ready\n".utf8))
             if let warmup {
@@ -120,7 +120,7 @@ extension StateBench {
         /// tick loop needs none); the benchmark's observer, called right after the snapshot is
         /// stored, only appends the time.
         private func watchWithReader() async throws {
-            let store = try StateStore<BenchState>(directory: dir, options: StateStoreOptions(readOnly: true))
+            let store = try await ReadOnlyStateStore<BenchState>(directory: dir)
             let seen = Mutex<[(UInt64, Int64)]>([])
             let done = AsyncStream<Void>.makeStream()
             let until = until
@@ -142,7 +142,7 @@ extension StateBench {
         /// Prints "ready" once following, then at the end "<version> <realtime ns>" per delivery and
         /// "cpu <ns>", the process's CPU time since it was ready.
         private func watch() async {
-            guard let store = try? StateStore<BenchState>(directory: dir, options: StateStoreOptions(readOnly: true)) else {
+            guard let store = try? await ReadOnlyStateStore<BenchState>(directory: dir) else {
                 return
             }
             var seen: [(UInt64, Int64)] = []

@@ -67,7 +67,7 @@ final class ChaosFleet {
 
     /// The writer holding the lock now, from /proc/locks.
     private func lockHolder() -> pid_t? {
-        guard let store = try? StateStore<ChaosState>(directory: directory, options: StateStoreOptions(readOnly: true)),
+        guard let store = try? ReadOnlyStateStore<ChaosState>(directory: directory),
             let holder = try? store.lockHolder(), writers.contains(where: { $0.processIdentifier == holder.pid })
         else { return nil }
         return holder.pid

@@ -29,18 +29,18 @@ struct ChaosWorker: AsyncParsableCommand {
         guard let log, let file = FileHandle(forWritingAtPath: log) else { throw ValidationError("--log must name a writable file") }
         file.seekToEndOfFile()
         while true {
-            let (snapshot, counter) = try store.updateBlocking { state -> Int64 in
+            let updated = try store.updateWithResult { state -> Int64 in
                 state.counter += 1
                 return state.counter
             }
-            file.write(Data("\(snapshot.version) \(counter)\n".utf8))
+            file.write(Data("\(updated.snapshot.version) \(updated.value)\n".utf8))
         }
     }
 
     /// Follows the store, checking every snapshot, until stdin closes; then prints
     /// "last <version> torn <n> regressions <n> mismatches <n> mode <mode>".
     private func read() async {
-        guard let store = try? StateStore<ChaosState>(directory: dir, options: StateStoreOptions(readOnly: true)) else {
+        guard let store = try? await ReadOnlyStateStore<ChaosState>(directory: dir) else {
             print("last 0 torn 1 regressions 0 mismatches 0 mode none")
             return
         }

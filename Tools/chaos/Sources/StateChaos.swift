@@ -26,7 +26,7 @@ extension StateChaos {
         func run() async throws {
             guard let seconds = Self.seconds(duration) else { throw ValidationError("--duration must look like 20s, 2m or 30.") }
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let store = try StateStore<ChaosState>.create(in: dir, initial: ChaosState(), force: true)
+            let store = try await StateStore<ChaosState>.create(directory: dir, initial: ChaosState(), force: true)
             let logs = URL(fileURLWithPath: dir).appendingPathComponent("chaos-logs")
             try? FileManager.default.removeItem(at: logs)
             try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
@@ -35,7 +35,7 @@ extension StateChaos {
             let kills = try fleet.rampage(for: seconds)
             fleet.stopWriters()
             // One more commit: it must verify what the killed writers left and sweep their temp files.
-            let final = try store.updateBlocking { $0.counter += 1 }.snapshot
+            let final = try await store.update { $0.counter += 1 }
             let readerReports = fleet.finishReaders(waitingFor: final.version)
             let verdict = try ChaosVerdict(
                 store: store, final: final, acknowledged: fleet.acknowledgedLines(), readers: readerReports, kills: kills)

@@ -28,7 +28,7 @@ extension StateDemo {
 
         func run() async throws {
             let directory = try dir ?? makeTemporaryDirectory()
-            let store = try StateStore<DemoState>.create(in: directory, initial: DemoState(), force: true)
+            let store = try await StateStore<DemoState>.create(directory: directory, initial: DemoState(), force: true)
             print("store: \(store.stateFilePath)  (try: jq -n 'input | input' \(store.stateFilePath))")
             let watch = store.watch()
             let processes = try (0..<writers).map { try startWriter(id: $0, directory: directory) }
@@ -52,7 +52,7 @@ extension StateDemo {
                 }
             }
             for process in processes { process.waitUntilExit() }
-            let final = try store.read()
+            let final = try await store.read()
             print("\(shown) versions shown, mode \(watch.mode), \(watch.statistics.missedEvents) missed notifications")
             let perWriterOK = (0..<writers).allSatisfy { final.state.perWriter["writer-\($0)"] == Int64(commits) }
             guard final.state.counter == Int64(total), final.version == total, perWriterOK,
@@ -88,7 +88,7 @@ extension StateDemo {
 
         func run() async throws {
             let label = "writer-\(id)"
-            let store = try StateStore<DemoState>(directory: dir, options: StateStoreOptions(label: label))
+            let store = try await StateStore<DemoState>(directory: dir, options: StateStoreOptions(label: label))
             for _ in 0..<commits {
                 try await store.update { state in
                     state.counter += 1

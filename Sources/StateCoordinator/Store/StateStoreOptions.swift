@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-extension StateStore {
+extension ReadableStateStore {
     /// How this process uses a store; see ``StateStoreOptions``.
     public typealias Options = StateStoreOptions
 }
@@ -20,8 +20,6 @@ public struct StateStoreOptions: Sendable {
     /// Open a store on a network file system (NFS, SMB/CIFS, …) for writing anyway. There `flock`
     /// may be emulated or a no-op, so writers on different hosts can lose each other's updates.
     public var allowNetworkFileSystem = false
-    /// Open for reading only: no writes, and no network file system check.
-    public var readOnly = false
     /// Where the store logs (info and below: orphan removal, recovery). The library never
     /// bootstraps logging; the default discards everything.
     public var logger = Logger(label: "StateCoordinator", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -34,13 +32,12 @@ public struct StateStoreOptions: Sendable {
     /// Options with the given values; the rest keep their defaults.
     public init(
         lockTimeout: Duration = StateStoreOptions.defaultLockTimeout, durability: Durability = .full, label: String? = nil,
-        allowNetworkFileSystem: Bool = false, readOnly: Bool = false, logger: Logger? = nil
+        allowNetworkFileSystem: Bool = false, logger: Logger? = nil
     ) {
         self.lockTimeout = lockTimeout
         self.durability = durability
         if let label { self.label = label }
         self.allowNetworkFileSystem = allowNetworkFileSystem
-        self.readOnly = readOnly
         if let logger { self.logger = logger }
     }
 }

@@ -1,0 +1,26 @@
+extension ReadableStateStore {
+    /// Who holds the writer lock now (any process: ours, `flock(1)`, Python…), or nil. Never
+    /// waits for the lock: it reads `/proc/locks`.
+    public func lockHolder() async throws(StateStoreError) -> LockHolder? {
+        try await offPool { (handle) throws(StateStoreError) in try handle.lockHolder() }
+    }
+
+    /// The synchronous form of ``lockHolder()``.
+    @_disfavoredOverload
+    public func lockHolder() throws(StateStoreError) -> LockHolder? {
+        try handle.lockHolder()
+    }
+
+    /// Temp files left by writers that died mid-commit (the next commit removes them). Temp files
+    /// of a writer committing right now are not leftovers: they are listed only when the writer
+    /// lock is free (tried without waiting), so this never lists a commit in flight.
+    public func orphanTempFiles() async throws(StateStoreError) -> [String] {
+        try await offPool { (handle) throws(StateStoreError) in try StoreVerifier(handle: handle).orphans() }
+    }
+
+    /// The synchronous form of ``orphanTempFiles()``.
+    @_disfavoredOverload
+    public func orphanTempFiles() throws(StateStoreError) -> [String] {
+        try StoreVerifier(handle: handle).orphans()
+    }
+}

@@ -1,0 +1,92 @@
+extension ReadableStateStore {
+    /// Every event of a watch on this store: each new version (the current one first) and every
+    /// problem on the way (unverifiable files, resets, the store going away, a change of mode).
+    ///
+    /// Nothing starts until iteration does: each iterator arms a watch of its own and releases it
+    /// when its task is cancelled or it is dropped.
+    ///
+    /// - Parameters:
+    ///   - delivery: which versions to deliver: ``WatchDelivery/latest`` (default), ``WatchDelivery/every``
+    ///     or ``WatchDelivery/after(_:)``.
+    ///   - options: notification, polling and consistency-check settings.
+    public func watch(_ delivery: WatchDelivery = .latest, options: WatchOptions = WatchOptions()) -> StateWatch<State> {
+        watch(delivery, options: options, hub: .shared)
+    }
+
+    /// ``watch(_:options:)`` on a given hub (tests use a scripted one).
+    func watch(_ delivery: WatchDelivery, options: WatchOptions, hub: WatchHub) -> StateWatch<State> {
+        let (since, everyVersion) = delivery.followerParameters
+        let handle = handle
+        return StateWatch {
+            let buffer = WatchEventBuffer<State>(coalesce: delivery == .latest)
+            let follower = StateFollower<State>(
+                handle: handle, options: options, since: since, everyVersion: everyVersion, hub: hub
+            ) { buffer.push($0) }
+            let lifetime = WatchLifetime(follower: follower, buffer: buffer)
+            follower.start()
+            return lifetime
+        }
+    }
+
+    /// The store's versions as they are committed: the current one first, then each new one, as
+    /// `delivery` chooses. Versions rise strictly (within one store identity). Problems are not
+    /// in this sequence: use ``watch(_:options:)``, or a ``StateReader``'s ``StateReader/problem``.
+    public func snapshots(_ delivery: WatchDelivery = .latest, options: WatchOptions = WatchOptions()) -> StateSnapshots<State> {
+        StateSnapshots(watch: watch(delivery, options: options))
+    }
+
+    /// A reader that keeps the newest snapshot in memory for hot paths, following the store from
+    /// the moment it returns until ``StateReader/close()`` (or the end of ``StateReader/run()``,
+    /// for a service).
+    ///
+    /// - Parameters:
+    ///   - options: notification, polling and consistency-check settings.
+    ///   - onEvent: optional callback for code that isn't async; runs on a serial queue of the
+    ///     reader's own, after ``StateReader/current`` was updated. It sees the versions after the
+    ///     one ``StateReader/current`` holds when this method returns (and every problem).
+    /// - Throws: what ``read()`` throws, for the first snapshot.
+    public func reader(
+        options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
+    ) async throws(StateStoreError) -> StateReader<State> {
+        try await offPool { (handle) throws(StateStoreError) in try StateReader.open(handle, options: options, onEvent: onEvent, observer: nil) }
+    }
+
+    /// The synchronous form of ``reader(options:onEvent:)``.
+    @_disfavoredOverload
+    public func reader(
+        options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
+    ) throws(StateStoreError) -> StateReader<State> {
+        try StateReader.open(handle, options: options, onEvent: onEvent, observer: nil)
+    }
+
+    /// For the benchmark: a reader without a callback (as a tick loop uses it) that also passes
+    /// each snapshot it stores to `observer`, inline on the storing thread — the watch hub's for
+    /// small files — so that the time `current` began to return a version can be recorded
+    /// without waking another thread. Not for applications: a slow observer delays every watcher
+    /// in the process.
+    @_spi(Benchmark)
+    public func reader(
+        options: WatchOptions = WatchOptions(), observingStores observer: @escaping @Sendable (StateSnapshot<State>) -> Void
+    ) throws(StateStoreError) -> StateReader<State> {
+        try StateReader.open(handle, options: options, onEvent: nil, observer: observer)
+    }
+
+    /// How a watcher of this store would learn of new versions here: inotify, or polling and why.
+    /// Arms and releases a watch to find out (a hop to the watch hub's thread).
+    public func supportedWatchMode(options: WatchOptions = WatchOptions()) async -> WatchMode {
+        let handle = handle
+        return await io.run { Self.probeWatchMode(handle, options: options) }
+    }
+
+    /// The synchronous form of ``supportedWatchMode(options:)``.
+    @_disfavoredOverload
+    public func supportedWatchMode(options: WatchOptions = WatchOptions()) -> WatchMode {
+        Self.probeWatchMode(handle, options: options)
+    }
+
+    private static func probeWatchMode(_ handle: StoreHandle, options: WatchOptions) -> WatchMode {
+        let follower = StateFollower<JSONValue>(handle: handle, options: options, since: nil, everyVersion: false) { _ in }
+        defer { follower.stop() }
+        return follower.probeMode()
+    }
+}
