@@ -71,6 +71,12 @@ let package = Package(
             ],
             path: "Tools/chaos/Sources"
         ),
+        // The documentation's Swift examples, compiled as written (Tools/docs/extract-examples).
+        .executableTarget(
+            name: "doc-examples",
+            dependencies: ["StateCoordinator"],
+            path: "Tools/docs/Examples"
+        ),
         // The C floor the benchmark compares against: the protocol's raw system calls only.
         .executableTarget(
             name: "state-floor", path: "Tools/bench/Floor",

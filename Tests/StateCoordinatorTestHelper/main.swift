@@ -235,6 +235,27 @@ case "open-or-create":
         increment(times: 1, store: store)
     } catch { fail("openOrCreate failed: \(error)") }
 
+case "guarded-bot":
+    // guarded-bot DIR: trades (increments "trades") until a halt is committed, re-checking the
+    // halt inside each mutation as the README shows; prints "halted after N" and exits 0.
+    struct Halted: Error {}
+    do {
+        let store = try StateStore<JSONValue>(directory: directory, options: options(label: "bot"))
+        var trades = 0
+        while true {
+            do {
+                try store.update { state in
+                    guard state["halt"] != true else { throw Halted() }
+                    try state.set(.int((state["trades"]?.intValue ?? 0) + 1), forKey: "trades")
+                }
+                trades += 1
+            } catch is Halted {
+                emit("halted after \(trades)")
+                break
+            }
+        }
+    } catch { fail("bot failed: \(error)") }
+
 case "hold-lock":
     // hold-lock DIR MS: takes the writer lock through a real update, prints "locked", holds it
     // (inside the mutation) for MS milliseconds, then commits an increment.

@@ -29,7 +29,7 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
     /// nil for failures before the rename, which never commit anything.
     public var outcome: CommitOutcome?
     /// The error this one was raised for, kept as it was: a `DecodingError` (with its coding
-    /// path), a ``JSONParseError``, an error thrown by a `Codable` implementation.
+    /// path), a JSON parse error, an error thrown by a `Codable` implementation.
     public var cause: (any Error)?
     /// Where in this package the error was raised (`file:line`), for a bug report.
     public var raisedAt: String

@@ -14,7 +14,7 @@ extension ReadableStateStore {
         StoreVerifier(handle: handle).run()
     }
 
-    /// ``verify()`` for a store that may not open: a missing lockfile, or a plain JSON file where
+    /// ``verify()-7fic0`` for a store that may not open: a missing lockfile, or a plain JSON file where
     /// the state file should be, is reported in the list with everything else.
     /// - Throws: `notFound` when there is no state file, `invalidArgument` for a bad name.
     public static func verify(

@@ -44,7 +44,7 @@ extension ReadableStateStore {
     ///   - onEvent: optional callback for code that isn't async; runs on a serial queue of the
     ///     reader's own, after ``StateReader/current`` was updated. It sees the versions after the
     ///     one ``StateReader/current`` holds when this method returns (and every problem).
-    /// - Throws: what ``read()`` throws, for the first snapshot.
+    /// - Throws: what ``read()-2miyr`` throws, for the first snapshot.
     public func reader(
         options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
     ) async throws(StateStoreError) -> StateReader<State> {

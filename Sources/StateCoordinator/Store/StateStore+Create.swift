@@ -11,7 +11,7 @@ extension StateStore {
     ///
     /// An existing store is never changed (its settings are its own; `settings` apply only to a
     /// new one), and a damaged one is not replaced: a state file that is plain JSON, or a store
-    /// without its lockfile, is reported as ``init(directory:name:options:)`` reports it.
+    /// without its lockfile, is reported as ``init(directory:name:options:)-fdoc`` reports it.
     ///
     /// - Parameters:
     ///   - directory: an existing directory on a local file system.
@@ -78,7 +78,7 @@ extension StateStore {
     ///
     /// - Throws: `badState` when the file is not valid JSON (the message gives line and column) or
     ///   does not decode as `State`; `tooLarge` above the size limit; and what
-    ///   ``create(directory:name:initial:settings:force:options:)`` throws.
+    ///   ``create(directory:name:initial:settings:force:options:)-4xxhs`` throws.
     @discardableResult
     public static func importPlainJSON(
         from file: String, directory: String, name: String = "state", settings: StoreSettings = StoreSettings(),

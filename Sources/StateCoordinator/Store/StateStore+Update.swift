@@ -48,7 +48,7 @@ extension StateStore {
         try submitAndWait(expecting: version, commitUnchanged: commitUnchanged, mutation).snapshot
     }
 
-    /// ``update(expecting:commitUnchanged:_:)`` for a mutation that also computes a value (the
+    /// ``update(expecting:commitUnchanged:_:)-6q4u2`` for a mutation that also computes a value (the
     /// order id it allotted, the new position): the value comes back with the snapshot.
     public func updateWithResult<Value: Sendable>(
         expecting version: UInt64? = nil, commitUnchanged: Bool = false,
@@ -126,7 +126,7 @@ extension StateStore {
     }
 }
 
-/// What ``StateStore/updateWithResult(expecting:commitUnchanged:_:)`` returns.
+/// What ``StateStore/updateWithResult(expecting:commitUnchanged:_:)-8ks20`` returns.
 public struct UpdateResult<State: Sendable, Value: Sendable>: Sendable {
     /// The committed snapshot (the current one if the mutation changed nothing).
     public var snapshot: StateSnapshot<State>

@@ -30,7 +30,7 @@ public final class StateStore<State: Codable & Sendable>: ReadableStateStore<Sta
     }
 
     /// Opens an existing store for reading and writing. Creates nothing
-    /// (``openOrCreate(directory:name:initial:settings:options:)`` does).
+    /// (``openOrCreate(directory:name:initial:settings:options:)-3wjdb`` does).
     ///
     /// - Parameters:
     ///   - directory: the directory holding `NAME.json` and `NAME.lock`.

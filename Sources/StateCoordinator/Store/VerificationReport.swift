@@ -1,4 +1,4 @@
-/// What ``ReadableStateStore/verify()`` found: damage, which needs an operator, and leftovers of
+/// What ``ReadableStateStore/verify()-7fic0`` found: damage, which needs an operator, and leftovers of
 /// a crash or of a commit in flight, which the next commit repairs by itself.
 ///
 /// A program acts on ``problems`` by ``VerificationProblem/kind``; the sentences are for people.
@@ -22,7 +22,7 @@ public struct VerificationReport: Sendable, Equatable {
     public var isHealthy: Bool { damage.isEmpty }
 }
 
-/// One thing ``ReadableStateStore/verify()`` found.
+/// One thing ``ReadableStateStore/verify()-7fic0`` found.
 public struct VerificationProblem: Sendable, Equatable, CustomStringConvertible {
     /// What is wrong, for a program to act on.
     public var kind: Kind

@@ -6,14 +6,16 @@ import Synchronization
 /// Keeps the newest snapshot of a store in memory, updated as each version is committed, for
 /// hot paths such as a trading bot's tick loop: ``current`` and ``read(_:)`` take an uncontended
 /// lock, no system call. A reader follows from the moment
-/// ``ReadableStateStore/reader(options:onEvent:)`` returns until ``close()``; as a
+/// ``ReadableStateStore/reader(options:onEvent:)-3wd2q`` returns until ``close()``; as a
 /// swift-service-lifecycle `Service`, its ``run()`` ends on cancellation or graceful shutdown and
 /// closes it.
 ///
 /// ```swift
-/// let reader = try await store.reader()
-/// let halted = reader.read { $0.state.halt }               // one field, without copying the snapshot
-/// let halt = try await reader.wait(until: { $0.state.halt }) // wakes when a halt is committed
+/// struct Risk: Codable, Sendable { var halt = false }
+/// let reader = try await ReadOnlyStateStore<Risk>(directory: "/srv/bot").reader()
+/// if reader.read({ $0.state.halt }) { print("halted") }      // one field, without copying the snapshot
+/// let halt = try await reader.wait(until: { $0.state.halt })  // wakes when a halt is committed
+/// print("halted at version \(halt.version)")
 /// ```
 ///
 /// What degrades a reader reaches the application: ``mode`` says whether it still hears of
