@@ -7,20 +7,6 @@ import CSystemShims
 import Foundation
 import Synchronization
 
-/// What a directory watch reports to its subscribers.
-enum DirectoryEvent: Sendable, Equatable {
-    /// Something happened to `name` inside the directory (`mask` has the `IN_*` bits).
-    case changed(name: String, mask: UInt32)
-    /// Events may have been lost (a kernel queue overflow, or the hub re-created its inotify
-    /// instance): reload everything.
-    case overflow
-    /// The directory was deleted or moved away: its watch is gone.
-    case watchRemoved
-    /// inotify stopped working for this directory (the instance could not be re-created, or the
-    /// directory could not be watched again): poll, and subscribe again later.
-    case watchLost(WatchUnavailable)
-}
-
 /// The one place in the process that talks to libinotifytools.
 ///
 /// Why a hub: libinotifytools keeps a single, process-global inotify instance in static state
@@ -409,24 +395,5 @@ final class WatchHub: Sendable {
             return
         }
         entry.subscribers.values.forEach { $0(.changed(name: event.name, mask: event.mask)) }
-    }
-}
-
-/// Why inotify cannot serve a directory; the reader then polls and reports this reason.
-enum WatchUnavailable: Error, Sendable, Equatable, CustomStringConvertible {
-    case initializationFailed(errno: Int32)
-    case watchFailed(directory: String, errno: Int32)
-
-    var description: String {
-        switch self {
-        case .initializationFailed(let errno) where errno == EMFILE:
-            return "inotify_init failed: too many inotify instances for this user (raise fs.inotify.max_user_instances)"
-        case .initializationFailed(let errno):
-            return "inotify_init failed: \(String(cString: strerror(errno)))"
-        case .watchFailed(let directory, let errno) where errno == ENOSPC:
-            return "inotify_add_watch on \(directory) failed: too many watches (raise fs.inotify.max_user_watches)"
-        case .watchFailed(let directory, let errno):
-            return "inotify_add_watch on \(directory) failed: \(String(cString: strerror(errno)))"
-        }
     }
 }
