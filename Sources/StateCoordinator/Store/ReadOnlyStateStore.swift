@@ -19,10 +19,7 @@ public final class ReadOnlyStateStore<State: Codable & Sendable>: ReadableStateS
     /// - Throws: `notFound` when there is no state file; `unverifiable` when it is a plain JSON
     ///   file, with the command that imports it.
     public convenience init(directory: String, name: String = "state", options: Options = Options()) async throws(StateStoreError) {
-        let handle = try await BlockingWorkThread.runOnce("StateCoordinator.open") { () throws(StateStoreError) in
-            try StoreHandle.open(directory: directory, name: name, options: options, forWriting: false)
-        }
-        self.init(handle: handle)
+        self.init(handle: try await StoreHandle.open(directory: directory, name: name, options: options, forWriting: false))
     }
 
     /// The synchronous form of ``init(directory:name:options:)``.

@@ -39,10 +39,7 @@ public final class StateStore<State: Codable & Sendable>: ReadableStateStore<Sta
     /// - Throws: `notFound` when the store or its lockfile does not exist, `networkFileSystem`
     ///   when the directory is on NFS or SMB/CIFS without opting in.
     public convenience init(directory: String, name: String = "state", options: Options = Options()) async throws(StateStoreError) {
-        let handle = try await BlockingWorkThread.runOnce("StateCoordinator.open") { () throws(StateStoreError) in
-            try StoreHandle.open(directory: directory, name: name, options: options, forWriting: true)
-        }
-        self.init(writing: handle)
+        self.init(writing: try await StoreHandle.open(directory: directory, name: name, options: options, forWriting: true))
     }
 
     /// The synchronous form of ``init(directory:name:options:)``.

@@ -35,6 +35,15 @@ struct StoreHandle: Sendable {
         return handle
     }
 
+    /// ``open(directory:name:options:forWriting:)`` on a thread of its own, for async openers.
+    static func open(
+        directory: String, name: String, options: StateStoreOptions, forWriting: Bool
+    ) async throws(StateStoreError) -> StoreHandle {
+        try await BlockingWorkThread.runOnce("StateCoordinator.open") { () throws(StateStoreError) in
+            try open(directory: directory, name: name, options: options, forWriting: forWriting)
+        }
+    }
+
     /// Reads, verifies and decodes the current version, lock-free.
     func readSnapshot<State: Decodable & Sendable>(as type: State.Type) throws(StateStoreError) -> StateSnapshot<State> {
         try readCurrent().snapshot(as: State.self, path: stateFilePath)
