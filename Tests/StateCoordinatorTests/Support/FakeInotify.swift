@@ -10,6 +10,9 @@ final class FakeInotify: Sendable {
     private struct Script {
         var queue: [InotifyEvent] = []
         var watches: [String: Int32] = [:]
+        /// Watches the fake kernel dropped (as it does for a deleted directory) while the hub
+        /// still has them on record.
+        var droppedInKernel: Set<Int32> = []
         var nextWatch: Int32 = 1
         var wakePipe: (fd: Int32, watch: Int32)?
         /// Initializations still to fail with `initializeError`.
@@ -43,6 +46,12 @@ final class FakeInotify: Sendable {
         script.withLock { $0.readError = errno }
     }
 
+    /// Drops a watch in the fake kernel only, as the kernel does when the directory is deleted;
+    /// the path may name a directory with the same inode number again (ext4 reuses numbers).
+    func dropInKernel(_ watch: Int32) {
+        script.withLock { _ = $0.droppedInKernel.insert(watch) }
+    }
+
     /// The watch descriptor given to a path, if it is watched.
     func watch(of path: String) -> Int32? { script.withLock { $0.watches[path] } }
 
@@ -65,6 +74,7 @@ final class FakeInotify: Sendable {
                     script.cleanups += 1
                     script.watches = [:]
                     script.nextWatch = 1  // a new instance numbers its watches from 1 again, as the kernel does
+                    script.droppedInKernel = []
                     script.wakePipe = nil
                 }
             },
@@ -81,7 +91,13 @@ final class FakeInotify: Sendable {
                     })
             },
             nextEvent: { self.nextEvent() },
-            identify: InotifyCalls.live.identify)
+            identify: InotifyCalls.live.identify,
+            kernelWatches: {
+                let watches = self.script.withLock { script in script.watches.filter { !script.droppedInKernel.contains($0.value) } }
+                return Set(watches.compactMap { path, watch in
+                    InotifyCalls.live.identify(path).map { InotifyCalls.KernelWatch(watch: watch, inode: $0.inode) }
+                })
+            })
     }
 
     /// A hub that runs on this fake.

@@ -43,6 +43,18 @@ struct InotifyCalls: Sendable {
     var nextEvent: @Sendable () -> InotifyNext
     /// The device and inode a directory path names now (`stat`), nil when it names nothing.
     var identify: @Sendable (_ path: String) -> DirectoryIdentity?
+    /// The watches the kernel holds for this process's inotify instances (from
+    /// `/proc/self/fdinfo`), or nil when they cannot be listed. The authority on whether a watch
+    /// is alive: a directory deleted and re-created at once can get its old inode number back
+    /// (ext4 hands a freed number on at once), so a path naming the same device and inode does
+    /// not prove that the watch on it survived.
+    var kernelWatches: @Sendable () -> Set<KernelWatch>? = { nil }
+
+    /// A watch as `/proc/self/fdinfo` lists it: its descriptor and the inode it watches.
+    struct KernelWatch: Sendable, Hashable {
+        var watch: Int32
+        var inode: UInt64
+    }
 
     /// A directory's device and inode.
     struct DirectoryIdentity: Sendable, Equatable {
@@ -87,6 +99,7 @@ struct InotifyCalls: Sendable {
             var status = stat()
             guard stat(path, &status) == 0 else { return nil }
             return DirectoryIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
-        }
+        },
+        kernelWatches: { KernelWatchList.read() }
     )
 }

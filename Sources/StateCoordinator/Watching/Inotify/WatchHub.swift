@@ -377,9 +377,13 @@ final class WatchHub: Sendable {
         guard let (directory, entry) = session.directories.first(where: { $0.value.watch == event.watch }) else { return }
         if event.mask & UInt32(IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF) != 0 {
             // The library may hand out events it buffered from the instance before the last
-            // re-creation, whose watch numbers the new instance reuses: believe "gone" only if the
-            // path no longer names the directory that was watched; otherwise resynchronize.
-            if let identity = entry.identity, calls.identify(directory) == identity, event.mask & UInt32(IN_MOVE_SELF) == 0 {
+            // re-creation, whose watch numbers the new instance reuses: such an event is stale if
+            // the path still names the directory that was watched *and* the kernel still holds
+            // this watch on it; then only resynchronize. (The path alone does not tell: a
+            // directory deleted and re-created at once may get its inode number back.)
+            if let identity = entry.identity, calls.identify(directory) == identity, event.mask & UInt32(IN_MOVE_SELF) == 0,
+                calls.kernelWatches()?.contains(InotifyCalls.KernelWatch(watch: event.watch, inode: identity.inode)) ?? true
+            {
                 entry.subscribers.values.forEach { $0(.overflow) }
                 return
             }
