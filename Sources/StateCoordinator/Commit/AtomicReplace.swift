@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import SystemPackage
 
 /// Replaces a file atomically: write a temp file beside it, fsync, `rename(2)` over, fsync the
@@ -98,7 +93,7 @@ struct AtomicReplace {
             let name = TempFileName.make(prefix: prefix)
             do {
                 // 0600 until fchmod sets the final mode: nobody else may open it meanwhile.
-                let fd = try calls.open(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                let fd = try calls.openFile(directory, name, .createForWriting([.ownerRead, .ownerWrite]))
                 return (name, OwnedDescriptor(fd, calls: calls))
             } catch .fileExists where attempt < Self.nameAttempts {
                 attempt += 1
@@ -117,7 +112,7 @@ struct AtomicReplace {
     /// replaced costs ext4 two journalled orphan-list updates.
     private func openForSync(_ temp: String) throws(StateStoreError) -> OwnedDescriptor {
         do {
-            return OwnedDescriptor(try calls.open(directory, temp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0), calls: calls)
+            return OwnedDescriptor(try calls.openFile(directory, temp, .readOwn), calls: calls)
         } catch {
             throw .system(.createTemp, path: path(temp), errno: error)
         }

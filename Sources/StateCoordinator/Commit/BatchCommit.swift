@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Foundation
 import Logging
 import SystemPackage
@@ -106,7 +101,7 @@ struct BatchCommit<State: Codable & Sendable> {
     /// The state file, opened for the cache's check (nil when it cannot be opened: then it is read
     /// the usual way, which reports why).
     private func openState(_ dir: OwnedDescriptor) throws(Errno) -> PinnedFile {
-        let fd = try handle.calls.open(dir.rawValue, handle.files.stateFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0)
+        let fd = try handle.calls.openFile(dir.rawValue, handle.files.stateFile, .readExisting)
         do { return PinnedFile(descriptor: fd, status: try handle.calls.fstat(fd), calls: handle.calls) } catch {
             try? handle.calls.close(fd)
             throw error
@@ -239,6 +234,6 @@ struct BatchCommit<State: Codable & Sendable> {
     /// A root writer gives the new file the owner and group of the old one, so that a store owned
     /// by a service account stays writable by it after an operator's update.
     private func ownerToKeep(_ status: FileStatus) -> (user: UInt32, group: UInt32)? {
-        geteuid() == 0 ? (status.owner, status.group) : nil
+        ProcessIdentity.isRoot ? (status.owner, status.group) : nil
     }
 }

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Dispatch
 import Synchronization
 
@@ -18,7 +13,7 @@ final class CommitPipeline<State: Sendable>: Sendable {
 
     private let queue: DispatchQueue
     private let pending = Mutex<[PendingUpdate<State>]>([])
-    private let drainingThread = Mutex<pthread_t?>(nil)
+    private let drainingThread = Mutex<ThreadIdentity?>(nil)
     private let commitBatch: @Sendable ([PendingUpdate<State>]) -> Void
 
     /// - Parameter commitBatch: commits one batch; runs on the pipeline's queue.
@@ -38,7 +33,7 @@ final class CommitPipeline<State: Sendable>: Sendable {
 
     /// Queues an update and blocks the calling thread until it is answered.
     func submitAndWait(_ update: PendingUpdate<State>) throws(StateStoreError) {
-        if drainingThread.withLock({ $0.map { pthread_equal($0, pthread_self()) != 0 } ?? false }) {
+        if drainingThread.withLock({ $0 == .current }) {
             throw StateStoreError(
                 .reentrantUpdate, "An update was started from inside another update's mutation on the same store.",
                 hint: "Return from the mutation first; a mutation must not update its own store.")
@@ -48,7 +43,7 @@ final class CommitPipeline<State: Sendable>: Sendable {
     }
 
     private func drain() {
-        drainingThread.withLock { $0 = pthread_self() }
+        drainingThread.withLock { $0 = .current }
         defer { drainingThread.withLock { $0 = nil } }
         while let batch = nextBatch() {
             commitBatch(batch)

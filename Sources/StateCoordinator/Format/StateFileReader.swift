@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Foundation
 import SystemPackage
 
@@ -40,7 +35,7 @@ struct StateFileReader {
     ) throws(StateStoreError) -> VerifiedStateFile? {
         let fd: CInt
         do {
-            fd = try calls.open(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0)
+            fd = try calls.openFile(directory, name, .readExisting)
         } catch .tooManySymbolicLinkLevels {
             throw StateStoreError(
                 .symbolicLink, "\(path) is a symbolic link; the store never follows links.",

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import SystemPackage
 
 /// `NAME.history/`: past versions, each kept as a hard link to the state file it was, named by
@@ -20,8 +15,7 @@ struct HistoryDirectory {
     /// Opens the history directory; nil when it does not exist.
     func open() throws(StateStoreError) -> OwnedDescriptor? {
         do {
-            let fd = try calls.open(
-                storeDirectory, files.historyDirectory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
+            let fd = try calls.openFile(storeDirectory, files.historyDirectory, .ownDirectory)
             return OwnedDescriptor(fd, calls: calls)
         } catch .noSuchFileOrDirectory {
             return nil

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Synchronization
 
 /// The writer locks this process holds, and on which thread, so that an update started from
@@ -17,17 +12,15 @@ final class HeldLocks: Sendable {
         var inode: UInt64
     }
 
-    private let holders = Mutex<[Key: UInt]>([:])
-
-    private static var currentThread: UInt { UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) }
+    private let holders = Mutex<[Key: ThreadIdentity]>([:])
 
     /// Whether the calling thread holds the lock on this lockfile.
     func heldByCurrentThread(_ key: Key) -> Bool {
-        holders.withLock { $0[key] == Self.currentThread }
+        holders.withLock { $0[key] == .current }
     }
 
     func register(_ key: Key) {
-        holders.withLock { $0[key] = Self.currentThread }
+        holders.withLock { $0[key] = .current }
     }
 
     func unregister(_ key: Key) {

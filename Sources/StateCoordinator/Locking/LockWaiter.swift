@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Foundation
 import Synchronization
 import SystemPackage
@@ -100,7 +95,7 @@ final class LockWaiter: @unchecked Sendable {
     /// The waiter's own descriptor of the lockfile; `ESTALE` stands for "not the same inode".
     private func openLockFile(directory: CInt, lockFile: String) -> Result<CInt, Errno> {
         let fd: CInt
-        do { fd = try calls.open(directory, lockFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0) } catch {
+        do { fd = try calls.openFile(directory, lockFile, .readExisting) } catch {
             return .failure(error == .noSuchFileOrDirectory ? Errno(rawValue: ESTALE) : error)
         }
         guard let status = try? calls.fstat(fd), status.device == key.device, status.inode == key.inode else {
@@ -120,7 +115,7 @@ final class LockWaiter: @unchecked Sendable {
 
     /// The waiter thread: blocks in `flock` until the lock is free, then hands it over.
     private func park(_ fd: CInt) {
-        let result = Result { () throws(Errno) in try calls.flock(fd, LOCK_EX) }
+        let result = Result { () throws(Errno) in try calls.lock(fd, .exclusive) }
         condition.lock()
         defer { condition.unlock() }
         waiting = false
@@ -128,7 +123,7 @@ final class LockWaiter: @unchecked Sendable {
         case .success where claimants > 0:
             handedOver = fd
         case .success:
-            try? calls.flock(fd, LOCK_UN)
+            try? calls.lock(fd, .unlock)
             try? calls.close(fd)
         case .failure(let error):
             if claimants > 0 { failure = error }

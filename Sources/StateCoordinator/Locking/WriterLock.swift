@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import SystemPackage
 
 /// The exclusive `flock(2)` on `NAME.lock`, held for a writer's whole read-modify-write.
@@ -51,7 +46,7 @@ struct WriterLock: ~Copyable {
             else { continue }
             let named = try? calls.fstatat(directory, lockFile)
             guard let named, named.device == key.device, named.inode == key.inode else {
-                try? calls.flock(holding.rawValue, LOCK_UN)
+                try? calls.lock(holding.rawValue, .unlock)
                 continue
             }
             HeldLocks.shared.register(key)
@@ -71,7 +66,7 @@ struct WriterLock: ~Copyable {
             // O_NONBLOCK: a FIFO planted at the name would otherwise block the open, and with it
             // every commit of this process, until something opened it for writing.
             fd = OwnedDescriptor(
-                try calls.open(directory, lockFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0), calls: calls)
+                try calls.openFile(directory, lockFile, .readExisting), calls: calls)
         } catch .tooManySymbolicLinkLevels {
             throw StateStoreError(
                 .symbolicLink, "\(path) is a symbolic link; the store never follows links.",
@@ -98,7 +93,7 @@ struct WriterLock: ~Copyable {
         deadline: ContinuousClock.Instant, timeout: Duration, status: FileStatus, path: String
     ) throws(StateStoreError) -> OwnedDescriptor? {
         do {
-            try calls.flock(fd.rawValue, LOCK_EX | LOCK_NB)
+            try calls.lock(fd.rawValue, .exclusiveNow)
             return fd
         } catch .wouldBlock {
         } catch {
@@ -147,6 +142,6 @@ struct WriterLock: ~Copyable {
     deinit {
         HeldLocks.shared.unregister(key)
         // Closing the last descriptor releases the lock too, should LOCK_UN fail.
-        try? calls.flock(descriptor.rawValue, LOCK_UN)
+        try? calls.lock(descriptor.rawValue, .unlock)
     }
 }

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 extension StateStore {
     /// Opens the store in `directory`, creating it with `initial` at version 0 if it does not
     /// exist yet. Safe when several processes start at once: the creation is decided under the
@@ -132,7 +126,7 @@ extension StateStore {
         let calls = options.systemCalls
         let bytes: [UInt8]
         do {
-            let fd = OwnedDescriptor(try calls.open(AT_FDCWD, file, O_RDONLY | O_CLOEXEC, 0), calls: calls)
+            let fd = OwnedDescriptor(try calls.openFile(SystemCalls.currentDirectory, file, .readFollowingLinks), calls: calls)
             bytes = try calls.read(fd.rawValue, upTo: settings.maximumStateBytes + 1)
         } catch {
             throw .system(.readState, path: file, errno: error)

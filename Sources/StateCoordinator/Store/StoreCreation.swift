@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Foundation
 import SystemPackage
 
@@ -66,8 +61,7 @@ struct StoreCreation {
         let path = handle.path(handle.files.lockFile)
         do {
             let fd = OwnedDescriptor(
-                try handle.calls.open(
-                    dir.rawValue, handle.files.lockFile, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600),
+                try handle.calls.openFile(dir.rawValue, handle.files.lockFile, .createEmpty([.ownerRead, .ownerWrite])),
                 calls: handle.calls)
             try handle.calls.fchmod(fd.rawValue, settings.fileMode)
             try fd.close()
@@ -116,7 +110,7 @@ struct StoreCreation {
         let bytes: [UInt8]
         do {
             let fd = OwnedDescriptor(
-                try handle.calls.open(dir.rawValue, handle.files.stateFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0),
+                try handle.calls.openFile(dir.rawValue, handle.files.stateFile, .readExisting),
                 calls: handle.calls)
             bytes = try handle.calls.read(fd.rawValue, upTo: StateFileHeader.maximumLength)
         } catch .noSuchFileOrDirectory {

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import SystemPackage
 
 /// Where a store is and how this process reaches it: what every operation on the store needs,
@@ -55,7 +50,7 @@ struct StoreHandle: Sendable {
     func openDirectory() throws(StateStoreError) -> OwnedDescriptor {
         do {
             return OwnedDescriptor(
-                try calls.open(AT_FDCWD, directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0), calls: calls)
+                try calls.openFile(SystemCalls.currentDirectory, directory, .directory), calls: calls)
         } catch {
             throw .system(.openDirectory, path: directory, errno: error)
         }
@@ -97,7 +92,7 @@ struct StoreHandle: Sendable {
     /// that import it; nil for anything else (a store's file, damaged or not, is judged by the
     /// operation that reads it). Reads only the header's worth of a store's file.
     func plainJSONError(_ dir: OwnedDescriptor) -> StateStoreError? {
-        guard let fd = try? calls.open(dir.rawValue, files.stateFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0) else {
+        guard let fd = try? calls.openFile(dir.rawValue, files.stateFile, .readExisting) else {
             return nil
         }
         let file = OwnedDescriptor(fd, calls: calls)
@@ -135,22 +130,22 @@ struct StoreHandle: Sendable {
     }
 
     /// Reads and verifies the current state file, lock-free.
-    func readCurrent(directory dir: CInt = AT_FDCWD) throws(StateStoreError) -> VerifiedStateFile {
+    func readCurrent(directory dir: CInt = SystemCalls.currentDirectory) throws(StateStoreError) -> VerifiedStateFile {
         try StateFileReader(calls: calls).read(
-            directory: dir, name: dir == AT_FDCWD ? stateFilePath : files.stateFile, path: stateFilePath)
+            directory: dir, name: dir == SystemCalls.currentDirectory ? stateFilePath : files.stateFile, path: stateFilePath)
     }
 
     /// Reads and verifies the current state file unless `decide` says, from the file opened,
     /// to leave it (nil then).
     func readCurrent(deciding decide: (PinnedFile) -> StateFileReader.Decision) throws(StateStoreError) -> VerifiedStateFile? {
-        try StateFileReader(calls: calls).read(directory: AT_FDCWD, name: stateFilePath, path: stateFilePath, deciding: decide)
+        try StateFileReader(calls: calls).read(directory: SystemCalls.currentDirectory, name: stateFilePath, path: stateFilePath, deciding: decide)
     }
 
     /// Who holds the writer lock now, from `/proc/locks`; never waits.
     func lockHolder() throws(StateStoreError) -> LockHolder? {
         let lockPath = path(files.lockFile)
         let status: FileStatus
-        do { status = try calls.fstatat(AT_FDCWD, lockPath) } catch {
+        do { status = try calls.fstatat(SystemCalls.currentDirectory, lockPath) } catch {
             throw .system(.openLockfile, path: lockPath, errno: error)
         }
         return LockHolder.find(device: status.device, inode: status.inode)

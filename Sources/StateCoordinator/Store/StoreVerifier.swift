@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import SystemPackage
 
 /// The checks behind ``ReadableStateStore/verify()`` and ``ReadableStateStore/orphanTempFiles()``.
@@ -67,7 +62,7 @@ struct StoreVerifier {
     private func checkLockFile(_ report: inout VerificationReport) {
         let path = handle.path(handle.files.lockFile)
         do {
-            let status = try handle.calls.fstatat(AT_FDCWD, path)
+            let status = try handle.calls.fstatat(SystemCalls.currentDirectory, path)
             if status.isSymbolicLink {
                 report.problems.append(
                     VerificationProblem(.lockFileNotRegular, path: path, description: "\(path) is a symbolic link; it must be a regular file."))
@@ -93,11 +88,11 @@ struct StoreVerifier {
         let dir = try handle.openDirectory()
         let sweeper = OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory, files: handle.files)
         guard try !sweeper.orphans().isEmpty else { return [] }
-        guard let lock = try? handle.calls.open(dir.rawValue, handle.files.lockFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0)
+        guard let lock = try? handle.calls.openFile(dir.rawValue, handle.files.lockFile, .readExisting)
         else { return try sweeper.orphans() }  // no lockfile: no writer can be committing
         defer { try? handle.calls.close(lock) }
-        guard (try? handle.calls.flock(lock, LOCK_EX | LOCK_NB)) != nil else { return [] }
-        defer { try? handle.calls.flock(lock, LOCK_UN) }
+        guard (try? handle.calls.lock(lock, .exclusiveNow)) != nil else { return [] }
+        defer { try? handle.calls.lock(lock, .unlock) }
         return try sweeper.orphans()
     }
 

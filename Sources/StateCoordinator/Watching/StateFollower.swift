@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Dispatch
 import Foundation
 import Logging
@@ -211,9 +206,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     }
 
     private func canonicalDirectory() -> String {
-        guard let resolved = realpath(handle.directory, nil) else { return handle.directory }
-        defer { free(resolved) }
-        return String(cString: resolved)
+        ProcessIdentity.canonicalPath(handle.directory) ?? handle.directory
     }
 
     /// Starts (or replaces) the timer of a role; nothing once stopped.
@@ -242,7 +235,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         addTimer(.rearm, every: options.pollInterval) { $0.rearm() }
         watchParentForReturn()
         // It may have come back before the parent was watched.
-        if progress.withLock({ $0.parentSubscription != nil }), access(handle.directory, F_OK) == 0 {
+        if progress.withLock({ $0.parentSubscription != nil }), (try? handle.calls.fstatat(SystemCalls.currentDirectory, handle.directory)) != nil {
             queue.async { [self] in rearm() }
         }
     }
@@ -252,9 +245,8 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         let path = canonicalDirectory()
         let name = (path as NSString).lastPathComponent
         let parent = (path as NSString).deletingLastPathComponent
-        guard !name.isEmpty, !parent.isEmpty, let resolved = realpath(parent, nil) else { return }
-        defer { free(resolved) }
-        let result = hub.subscribe(directory: String(cString: resolved)) { [weak self] event in
+        guard !name.isEmpty, !parent.isEmpty, let resolved = ProcessIdentity.canonicalPath(parent) else { return }
+        let result = hub.subscribe(directory: resolved) { [weak self] event in
             guard case .changed(name, let mask) = event, mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0, let follower = self
             else { return }
             follower.queue.async { follower.rearm() }
@@ -429,7 +421,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         let aboutTheFile: Set<StateStoreError.Code> = [.corrupt, .unverifiable, .badState, .tooLarge]
         let badFile = aboutTheFile.contains(error.code) ? opened.map { SeenVersion(status: $0.status, header: $0.header) } : nil
         let unopenable = badFile == nil && (aboutTheFile.contains(error.code) || error.code == .symbolicLink || error.code == .permissionDenied)
-        let unopenableStatus = unopenable ? try? handle.calls.fstatat(AT_FDCWD, handle.stateFilePath) : nil
+        let unopenableStatus = unopenable ? try? handle.calls.fstatat(SystemCalls.currentDirectory, handle.stateFilePath) : nil
         let report = progress.withLock { state -> Bool in
             if let badFile {
                 state.held = badFile
@@ -462,7 +454,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         guard !isStopped else { return true }
         let path = handle.path(name)
         var tooLargeHere = false
-        let read = try? StateFileReader(calls: handle.calls).read(directory: AT_FDCWD, name: path, path: path) { file in
+        let read = try? StateFileReader(calls: handle.calls).read(directory: SystemCalls.currentDirectory, name: path, path: path) { file in
             guard inline, file.status.size > Self.inlineReloadLimit else { return .read }
             tooLargeHere = true
             return .skip
@@ -566,9 +558,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     }
 
     private func isOlderThanGrace(_ status: FileStatus) -> Bool {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        let (age, overflow) = FileStatus.nanoseconds(now).subtractingReportingOverflow(status.changeTimeNanoseconds)
+        let (age, overflow) = ProcessIdentity.wallClockNanoseconds.subtractingReportingOverflow(status.changeTimeNanoseconds)
         return overflow || age > Self.notificationGrace.saturatingNanoseconds
     }
 }

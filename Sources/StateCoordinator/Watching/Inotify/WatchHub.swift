@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CSystemShims
 import Foundation
 import Synchronization
@@ -97,7 +92,7 @@ final class WatchHub: Sendable {
         /// See ``wakePipe()``.
         var wakePipe: (read: Int32, write: Int32)?
         /// The hub thread, once running.
-        var thread: pthread_t?
+        var thread: ThreadIdentity?
         var nextID: UInt64 = 1
         /// Subscriptions the hub thread holds, for tests and statistics.
         var subscriptions = 0
@@ -124,7 +119,7 @@ final class WatchHub: Sendable {
     }
 
     /// Whether the calling thread is the hub thread (for tests).
-    var isCurrentThread: Bool { state.withLock { $0.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false } }
+    var isCurrentThread: Bool { state.withLock { $0.thread == .current } }
 
     /// How many subscriptions the hub holds (answered by the hub's bookkeeping, not the kernel).
     var subscriptionCount: Int { state.withLock { $0.subscriptions } }
@@ -162,7 +157,7 @@ final class WatchHub: Sendable {
         let (queued, onHubThread) = state.withLock { state -> (Bool, Bool) in
             guard state.startup != nil else { return (false, false) }  // no thread: nothing is held
             state.commands.append(.unsubscribe(id: id, reply: reply))
-            return (true, state.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false)
+            return (true, state.thread == .current)
         }
         guard queued else { return }
         wake()
@@ -171,8 +166,7 @@ final class WatchHub: Sendable {
 
     private func wake() {
         guard let fd = state.withLock({ $0.wakePipe?.write }) else { return }
-        var byte: UInt8 = 1
-        _ = write(fd, &byte, 1)
+        ProcessIdentity.poke(fd)
     }
 
     /// Starts the hub thread on first use; every caller returns once it is ready (or failed).
@@ -204,7 +198,7 @@ final class WatchHub: Sendable {
         case .success(let wakeWatch): session = Session(wakeRead: pipe.read, wakeWatch: wakeWatch)
         case .failure(let reason): return end(ready, failure: reason)
         }
-        state.withLock { $0.thread = pthread_self() }
+        state.withLock { $0.thread = .current }
         ready.send(.success(()))
         let reason = dispatchEvents(&session)
         calls.cleanup()
@@ -216,10 +210,9 @@ final class WatchHub: Sendable {
     /// another file.
     private func wakePipe() -> (read: Int32, write: Int32)? {
         if let pipe = state.withLock({ $0.wakePipe }) { return pipe }
-        var fds: [Int32] = [-1, -1]
-        guard statecoordinator_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) == 0 else { return nil }
-        state.withLock { $0.wakePipe = (fds[0], fds[1]) }
-        return (fds[0], fds[1])
+        guard let pipe = ProcessIdentity.makeWakePipe() else { return nil }
+        state.withLock { $0.wakePipe = pipe }
+        return pipe
     }
 
     /// Dispatches events and commands until the instance fails and cannot be re-created.
@@ -311,13 +304,10 @@ final class WatchHub: Sendable {
     private func pauseAfterFailure(_ failures: Int) {
         let limit = Self.maximumFailurePause.saturatingMicroseconds
         let pause = min(limit, 10_000 << min(failures - 1, 16))
-        usleep(UInt32(clamping: pause))
+        Thread.sleep(forTimeInterval: Double(pause) / 1e6)
     }
 
-    private func drain(_ fd: Int32) {
-        var buffer = [UInt8](repeating: 0, count: 512)
-        while read(fd, &buffer, buffer.count) > 0 {}
-    }
+    private func drain(_ fd: Int32) { ProcessIdentity.drain(fd) }
 
     private func takeCommands() -> [Command] {
         state.withLock { state in

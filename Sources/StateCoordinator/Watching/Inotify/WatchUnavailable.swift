@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import SystemPackage
 
 /// Why inotify cannot serve a directory; the reader then polls and reports this reason.
 enum WatchUnavailable: Error, Sendable, Equatable, CustomStringConvertible {
@@ -11,14 +7,14 @@ enum WatchUnavailable: Error, Sendable, Equatable, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .initializationFailed(let errno) where errno == EMFILE:
+        case .initializationFailed(let errno) where Errno(rawValue: errno) == .tooManyOpenFiles:
             return "inotify_init failed: too many inotify instances for this user (raise fs.inotify.max_user_instances)"
         case .initializationFailed(let errno):
-            return "inotify_init failed: \(String(cString: strerror(errno)))"
-        case .watchFailed(let directory, let errno) where errno == ENOSPC:
+            return "inotify_init failed: \(Errno(rawValue: errno))"
+        case .watchFailed(let directory, let errno) where Errno(rawValue: errno) == .noSpace:
             return "inotify_add_watch on \(directory) failed: too many watches (raise fs.inotify.max_user_watches)"
         case .watchFailed(let directory, let errno):
-            return "inotify_add_watch on \(directory) failed: \(String(cString: strerror(errno)))"
+            return "inotify_add_watch on \(directory) failed: \(Errno(rawValue: errno))"
         }
     }
 }

@@ -1,6 +1,8 @@
 import CInotifyTools
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// One event as the watch hub hands it on: which watch, what happened, and to which name.
