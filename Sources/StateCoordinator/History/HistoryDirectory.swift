@@ -50,9 +50,12 @@ struct HistoryDirectory {
     /// The kept versions, oldest first.
     func versions() throws(StateStoreError) -> [UInt64] {
         guard let directory = try open() else { return [] }
-        do {
-            return try calls.listDirectory(directory.rawValue).compactMap(StoreFiles.version(ofHistoryFile:)).sorted()
-        } catch { throw .system(.keepHistory, path: path, errno: error) }
+        do { return try versions(in: directory.rawValue) } catch { throw .system(.keepHistory, path: path, errno: error) }
+    }
+
+    /// The versions kept in the open history directory, oldest first.
+    private func versions(in directory: CInt) throws(Errno) -> [UInt64] {
+        try calls.listDirectory(directory).compactMap(StoreFiles.version(ofHistoryFile:)).sorted()
     }
 
     /// Links the current state file (at `version`) into history and prunes all but the newest
@@ -65,8 +68,7 @@ struct HistoryDirectory {
         let name = StoreFiles.historyFile(version: version)
         do {
             try link(into: directory.rawValue, name: name)
-            let kept = try calls.listDirectory(directory.rawValue).compactMap(StoreFiles.version(ofHistoryFile:)).sorted()
-            for old in kept.dropLast(depth) {
+            for old in try versions(in: directory.rawValue).dropLast(depth) {
                 try calls.unlink(directory.rawValue, StoreFiles.historyFile(version: old), false)
             }
             if synchronize { try calls.fsync(directory.rawValue) }
