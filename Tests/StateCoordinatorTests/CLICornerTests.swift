@@ -22,6 +22,7 @@ struct CLICornerTests {
         #expect(try statectl("get", "/x").stdout == "-0.25\n")
         let typo = try statectl("set", "/x", "1", "--bogus")
         #expect(typo.status == 2 && typo.stderr.contains("Unknown option '--bogus'"), "\(typo)")
+        expectGolden(typo, "unknown-option", replacing: [(dir.path, "$DIR")])
         #expect(try statectl("incr", "/n", "-x").status == 2)
         #expect(try statectl("set", "/x").status == 2)
     }
@@ -36,6 +37,7 @@ struct CLICornerTests {
             let result = try statectl.run(["--dir", dir.path, "--name", "trading_state"] + command)
             #expect(result.status == 5, "\(command): \(result)")
             #expect(result.stderr.contains("is a plain JSON file, not a StateCoordinator store") || result.stdout.contains("plain JSON"), "\(command): \(result)")
+            expectGolden(result, "plain-json-" + command[0], replacing: [(dir.path, "$DIR")])
             #expect(try dir.names() == ["trading_state.json"], "\(command) touched the directory")
         }
         #expect(try dir.contents("trading_state.json") == original)
@@ -94,6 +96,7 @@ struct CLICornerTests {
         #expect(try statectl("get", "/a").stdout == "1\n", "readers need no lockfile")
         let write = try statectl("set", "/a", "2")
         #expect(write.status == 6 && write.stderr.contains("no lockfile"), "\(write)")
+        expectGolden(write, "write-without-lockfile", replacing: [(dir.path, "$DIR")])
         #expect(FileManager.default.createFile(atPath: dir.file("state.lock"), contents: nil))
         #expect(try statectl("set", "/a", "2").status == 0)
         let repaired = try statectl("verify")

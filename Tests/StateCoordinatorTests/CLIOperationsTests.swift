@@ -66,6 +66,7 @@ struct CLIOperationsTests {
         #expect(replay.stdout.split(separator: "\n").map { $0.contains("\"n\":4") || $0.contains("\"n\":5") || $0.contains("\"n\":6") } == [true, true, true])
         let gone = try statectl("watch", "--since", "1", "--count", "3")
         #expect(gone.status == 0 && gone.stderr.contains("versions 2-2 are no longer kept"), "\(gone)")
+        expectGolden(CLI.Result(status: gone.status, stdout: "", stderr: gone.stderr), "watch-since-gone", replacing: [(dir.path, "$DIR")])
     }
 
     @Test func statusNamesAForeignLockHolderAndOrphanTempFiles() throws {
@@ -90,6 +91,7 @@ struct CLIOperationsTests {
         #expect(text.stdout.contains("lock holder:  pid") && text.stdout.contains("flock"))
         let blocked = try statectl("set", "/a", "2", "--lock-timeout", "0.2")
         #expect(blocked.status == 4 && blocked.stderr.contains("flock") && blocked.oneDiagnosticLine, "\(blocked)")
+        expectGolden(blocked, "lock-timeout", replacing: [(dir.path, "$DIR"), ("\(holder.pid)", "$PID")])
         holder.signal(SIGKILL)
         _ = holder.waitForExit()
         let free = try statectl("status", "--json")
@@ -138,6 +140,7 @@ struct CLIOperationsTests {
         try Data(#"{"halt": true}"#.utf8).write(to: URL(fileURLWithPath: dir.file("state.json")))
         let get = try statectl("get")
         #expect(get.status == 5 && get.stderr.contains("init --from") && get.oneDiagnosticLine)
+        expectGolden(get, "plain-json-in-place", replacing: [(dir.path, "$DIR")])
         #expect(try statectl("set", "/halt", "false").status == 5)
         #expect(try dir.contents("state.json") == Data(#"{"halt": true}"#.utf8))
     }

@@ -15,6 +15,7 @@ struct CLIReadWriteTests {
         let again = try statectl("init")
         #expect(again.status == 1)
         #expect(again.stderr.contains("already exists") && again.oneDiagnosticLine)
+        expectGolden(again, "init-over-a-store", replacing: [(dir.path, "$DIR")])
         let forced = try statectl("init", "--force")
         #expect(forced.status == 0 && forced.stdout == "1\n")
     }
@@ -40,6 +41,7 @@ struct CLIReadWriteTests {
         let result = try CLI(directory: storeDir.path)("init", "--from", legacy)
         #expect(result.status == 1)
         #expect(result.stderr.contains("line 2, column 8: unexpected 't', expected a value"), "\(result)")
+        expectGolden(result, "init-from-invalid-json", replacing: [(legacy, "$LEGACY"), (storeDir.path, "$DIR")])
         #expect(try storeDir.names().isEmpty)
     }
 
@@ -94,6 +96,7 @@ struct CLIReadWriteTests {
         #expect(try statectl("get", "/big").stdout == "9223372036854775807\n")
         let overflow = try statectl("incr", "/big")
         #expect(overflow.status == 1 && overflow.stderr.contains("overflows") && overflow.oneDiagnosticLine)
+        expectGolden(overflow, "incr-overflow", replacing: [(dir.path, "$DIR")])
         _ = try statectl("set", "/px", "1.5")
         _ = try statectl("incr", "/px", "0.25")
         #expect(try statectl("get", "/px").stdout == "1.75\n")
@@ -101,6 +104,7 @@ struct CLIReadWriteTests {
             _ = try statectl("set", "/bad", bad)
             let refused = try statectl("incr", "/bad")
             #expect(refused.status == 1 && refused.stderr.contains("not a number"), "\(bad): \(refused)")
+            expectGolden(refused, "incr-not-a-number-" + (bad == "null" ? "null" : bad == "true" ? "bool" : "string"), replacing: [(dir.path, "$DIR")])
         }
         #expect(try statectl("incr", "/fills/AAPL", "ten").status == 2)
     }
@@ -129,6 +133,7 @@ struct CLIReadWriteTests {
         _ = try statectl("set", "/a", "1")
         let stale = try statectl("set", "/a", "2", "--expect-version", "0")
         #expect(stale.status == 3 && stale.stderr.contains("at version 1") && stale.oneDiagnosticLine)
+        expectGolden(stale, "expect-version-conflict", replacing: [(dir.path, "$DIR")])
         #expect(try statectl("set", "/a", "2", "--expect-version", "1").stdout == "2\n")
         for command in [["delete", "/a"], ["incr", "/a"], ["put", "-"], ["patch", "-"]] {
             let result = try statectl.run(["--dir", dir.path] + command + ["--expect-version", "1"], stdin: Data("{}".utf8))

@@ -108,7 +108,7 @@ struct StoreHandle: Sendable {
         return StateStoreError(
             .unverifiable,
             "\(stateFilePath) is a plain JSON file, not a StateCoordinator store, so it cannot be verified; nothing was touched.",
-            hint: "Import it: mv \(stateFilePath.shellQuoted) \(moved.shellQuoted) && statectl --dir \(directory.shellQuoted) --name \(files.name) init --from \(moved.shellQuoted) (library: StateStore.importPlainJSON(from: \"\(moved)\", into: \"\(directory)\", name: \"\(files.name)\")).",
+            hint: "Import it: mv \(stateFilePath.shellQuoted) \(moved.shellQuoted) && statectl --dir \(directory.shellQuoted) --name \(files.name) init --from \(moved.shellQuoted) (library: StateStore.importPlainJSON(from: \"\(moved)\", directory: \"\(directory)\", name: \"\(files.name)\")).",
             path: stateFilePath)
     }
 

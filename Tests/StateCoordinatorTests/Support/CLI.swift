@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Runs the built `statectl` as a user would and returns what it printed and its exit status.
 struct CLI {
@@ -42,4 +43,25 @@ struct CLI {
         let (status, stdout, stderr) = process.waitForExit()
         return Result(status: status, stdout: stdout, stderr: stderr)
     }
+}
+
+/// Golden CLI tests: a run's exit status, stdout and stderr compared exactly with
+/// `Golden/NAME.txt`, after the given substitutions (a temporary directory's path becomes
+/// `$DIR`, a pid `$PID`). Run the tests with `STATECOORDINATOR_RECORD_GOLDEN=1` to write the files
+/// instead, then read the diff before committing it.
+func expectGolden(
+    _ result: CLI.Result, _ name: String, replacing substitutions: [(String, String)] = [],
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    var text = "exit \(result.status)\n--- stdout\n\(result.stdout)--- stderr\n\(result.stderr)"
+    for (from, to) in substitutions where !from.isEmpty { text = text.replacingOccurrences(of: from, with: to) }
+    let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Golden").appendingPathComponent(name + ".txt")
+    if ProcessInfo.processInfo.environment["STATECOORDINATOR_RECORD_GOLDEN"] == "1" {
+        try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? Data(text.utf8).write(to: file)
+        return
+    }
+    let expected = (try? String(contentsOf: file, encoding: .utf8)) ?? "(no golden file \(file.lastPathComponent))"
+    #expect(text == expected, "golden \(name)", sourceLocation: sourceLocation)
 }
