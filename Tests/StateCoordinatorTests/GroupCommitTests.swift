@@ -106,13 +106,17 @@ struct GroupCommitTests {
     @Test func anOversizedUpdateFailsAloneWhenItsBatchIsSplit() async throws {
         try await StateStore<JSONValue>.create(directory: dir.path, initial: ["log": []], settings: StoreSettings(maximumStateBytes: 512))
         let first = Atomic(true)
+        let inFsync = Atomic(false)
         var options = StateStoreOptions()
         options.systemCalls = SystemCalls.live.intercepting(before: { (name) throws(Errno) in
-            if name == .fsync, first.exchange(false, ordering: .relaxed) { usleep(200_000) }
+            if name == .fsync, first.exchange(false, ordering: .relaxed) {
+                inFsync.store(true, ordering: .relaxed)
+                usleep(200_000)  // a slow disk: the next three updates gather meanwhile
+            }
         })
         let store = try await StateStore<JSONValue>(directory: dir.path, options: options)
         async let warmup: Void = { _ = try? await store.update { try $0.set(true, forKey: "warm") } }()
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(LockHolderWait.until { inFsync.load(ordering: .relaxed) }, "the warm-up commit is in its fsync")
         async let small = store.update(Self.append(1))
         async let huge = store.update { try $0.set(.string(String(repeating: "x", count: 1000)), forKey: "blob") }
         async let other = store.update(Self.append(2))

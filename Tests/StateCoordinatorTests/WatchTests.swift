@@ -77,7 +77,10 @@ struct WatchTests {
         var iterator = watch.makeAsyncIterator()
         #expect(await iterator.next()?.version == 0)
         for value in 1...50 { try await store.update { try $0.set(.int(Int64(value)), forKey: "n") } }
-        try await Task.sleep(for: .milliseconds(300))
+        // Wait until the watcher has begun a look at the file after the last commit returned (a
+        // counter, not a sleep): that look sees version 50. At the latest the consistency check makes one.
+        let looked = watch.watch.statistics.looks
+        #expect(LockHolderWait.until { watch.watch.statistics.looks > looked })
         let next = await iterator.next()
         #expect(next?.version == 50)
     }
@@ -267,7 +270,8 @@ struct WatchTests {
         // A writer that closed its temp file and died before the rename.
         let orphan = dir.file(TempFileName.make(prefix: ".state.tmp-"))
         try Data(try nextVersionFile(of: store, state: ["from": "orphan"])).write(to: URL(fileURLWithPath: orphan))
-        usleep(200_000)
+        // The watcher read it ahead (its close was announced), and delivered nothing.
+        #expect(LockHolderWait.until { follower.statistics.tempFilesRead >= 1 }, "\(follower.statistics)")
         #expect(collected.versions == [0])
         try await store.update { try $0.set("writer", forKey: "from") }  // sweeps the orphan, commits version 1
         #expect(collected.waitFor { $0.versions == [0, 1] })
@@ -289,7 +293,7 @@ struct WatchTests {
         #expect(writing >= 0 && stillOpen >= 0)
         #expect(first.withUnsafeBytes { write(writing, $0.baseAddress, $0.count) } == first.count)
         close(writing)
-        usleep(100_000)
+        #expect(LockHolderWait.until { follower.statistics.tempFilesRead >= 1 }, "the watcher read the closed temp file")
         #expect(second.withUnsafeBytes { pwrite(stillOpen, $0.baseAddress, $0.count, 0) } == second.count)
         #expect(rename(temp, dir.file("state.json")) == 0)
         defer { close(stillOpen) }
@@ -304,7 +308,8 @@ struct WatchTests {
         let (follower, collected) = follow(try StateStore<JSONValue>(directory: dir.path), options: options)
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
-        usleep(200_000)  // about 20 consistency checks, each opening and fstat-ing the same file
+        // 20 consistency checks, each opening and fstat-ing the same file.
+        #expect(LockHolderWait.until { follower.statistics.looks >= 20 }, "\(follower.statistics)")
         #expect(follower.statistics.reloads == 1)
         #expect(collected.versions == [0])
     }
@@ -313,7 +318,8 @@ struct WatchTests {
         let store = try store()
         let reader = try await store.reader()
         defer { reader.close() }
-        try await Task.sleep(for: .milliseconds(100))  // the watch is armed and has checked the file
+        // The watch is armed and has looked at the file once, without reading it.
+        #expect(LockHolderWait.until { reader.statistics.looks >= 1 })
         #expect(reader.statistics.reloads == 0)
         try await store.update { try $0.set(1, forKey: "n") }
         let deadline = ContinuousClock.now + .seconds(5)

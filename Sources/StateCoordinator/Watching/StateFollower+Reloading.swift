@@ -13,7 +13,10 @@ extension StateFollower {
 
     /// - Returns: false when the reload was left for the queue (a file too large for the hub thread).
     func reloadLocked(_ trigger: Trigger, inline: Bool) -> Bool {
-        let (stopped, held) = progress.withLock { ($0.stopped, $0.held) }
+        let (stopped, held) = progress.withLock { progress in
+            if !progress.stopped { progress.statistics.looks += 1 }
+            return (progress.stopped, progress.held)
+        }
         guard !stopped else { return true }
         let ahead = aheadOfRename.withLock { $0 }
         // The file opened; unread when it is the one last delivered or reported, or the temp file

@@ -13,4 +13,10 @@ public struct WatchStatistics: Sendable, Equatable {
     /// Versions delivered from a temp file read while its writer was still fsyncing it, before
     /// the rename (see the Watching article); counted in ``delivered`` too.
     public var readAhead: Int = 0
+    /// Times the state file was looked at (opened and `fstat`ed, on a notification, a poll or a
+    /// consistency check), whether it was then read or, unchanged, left unread.
+    public var looks: Int = 0
+    /// Temp files of a writer read ahead of their rename, whether their version was then
+    /// delivered or not (a writer that died before its rename).
+    public var tempFilesRead: Int = 0
 }
