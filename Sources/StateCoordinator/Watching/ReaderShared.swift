@@ -2,27 +2,25 @@ import Synchronization
 
 /// What a ``StateReader`` shares with the sink of its follower: the newest snapshot, the last
 /// problem, and the tasks waiting for a condition on the snapshot.
+@usableFromInline
 final class ReaderShared<State: Codable & Sendable>: Sendable {
     struct Waiter {
         let condition: @Sendable (borrowing StateSnapshot<State>) -> Bool
         let continuation: CheckedContinuation<StateSnapshot<State>, any Error>
     }
 
+    @usableFromInline
     struct Contents {
-        var snapshot: StateSnapshot<State>
+        @usableFromInline var snapshot: StateSnapshot<State>
         var problem: StateStoreError?
         var waiters: [UInt64: Waiter] = [:]
         var nextWaiter: UInt64 = 0
         var closed = false
     }
 
-    let state: Mutex<Contents>
+    @usableFromInline let state: Mutex<Contents>
 
     init(_ initial: StateSnapshot<State>) { state = Mutex(Contents(snapshot: initial)) }
-
-    func read<Value: Sendable>(_ body: (borrowing StateSnapshot<State>) throws -> Value) rethrows -> Value {
-        try state.withLock { contents in try body(contents.snapshot) }
-    }
 
     /// Stores a new snapshot and wakes the waiters it satisfies. The previous snapshot is freed
     /// after the lock is released, not while a tick loop may be waiting for it.

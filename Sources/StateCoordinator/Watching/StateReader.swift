@@ -23,7 +23,7 @@ import Synchronization
 /// holds the last version it could not use (unverifiable, or not decodable as `State`) until a
 /// good one replaces it, and `onEvent` receives every event.
 public final class StateReader<State: Codable & Sendable>: Service, Sendable {
-    private let shared: ReaderShared<State>
+    @usableFromInline let shared: ReaderShared<State>
     private let follower: Mutex<StateFollower<State>?>
 
     /// The newest verified snapshot (a copy: to read one field, ``read(_:)`` avoids it).
@@ -31,8 +31,9 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
 
     /// Reads from the newest snapshot in place, without copying it: `reader.read { $0.state.halt }`.
     /// `body` runs with the reader's lock held: keep it to a few field reads.
+    @inlinable
     public func read<Value: Sendable>(_ body: (borrowing StateSnapshot<State>) throws -> Value) rethrows -> Value {
-        try shared.read(body)
+        try shared.state.withLock { contents in try body(contents.snapshot) }
     }
 
     /// How the reader learns of new versions; ``WatchMode/closed`` once closed.

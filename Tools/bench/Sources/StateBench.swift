@@ -16,7 +16,7 @@ struct StateBench: AsyncParsableCommand {
 
 extension StateBench {
     enum Workload: String, CaseIterable, ExpressibleByArgument {
-        case commit, contention, group, propagation, size
+        case commit, contention, group, propagation, size, hotpath
     }
 
     struct Run: AsyncParsableCommand {
@@ -43,6 +43,7 @@ extension StateBench {
                 case .group: try await GroupCommitWorkload(quick: quick).run(report: report)
                 case .propagation: try PropagationWorkload(quick: quick, readerCounts: readers).run(report: report)
                 case .size: try SizeScalingWorkload(quick: quick).run(report: report)
+                case .hotpath: try HotPathWorkload(quick: quick).run(report: report)
                 }
             }
             let encoder = JSONEncoder()
