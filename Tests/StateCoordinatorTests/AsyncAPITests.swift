@@ -197,6 +197,30 @@ struct AsyncAPITests {
         #expect(reader.mode == .closed)
     }
 
+    @Test func aWatchIteratedByAServiceEndsOnGracefulShutdownAndReleasesItsWatch() async throws {
+        let store = try await StateStore<Risk>.create(directory: dir.path, initial: Risk())
+        final class Counter: Sendable { let seen = Atomic(0) }
+        struct Follower: Service {
+            let watch: StateWatch<Risk>
+            let counter: Counter
+            func run() async throws {
+                for await event in watch.cancelOnGracefulShutdown() {
+                    if case .snapshot = event { counter.seen.add(1, ordering: .relaxed) }
+                }
+            }
+        }
+        let counter = Counter()
+        let watch = store.watch()
+        let group = ServiceGroup(
+            services: [Follower(watch: watch, counter: counter)], logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let running = Task { try await group.run() }
+        #expect(LockHolderWait.until { counter.seen.load(ordering: .relaxed) >= 1 })
+        await group.triggerGracefulShutdown()
+        try await running.value
+        // The iterator's follower is gone with it (the watch holds it weakly).
+        #expect(LockHolderWait.until { watch.statistics == WatchStatistics() })
+    }
+
     // MARK: Logging
 
     @Test func aLockTimeoutIsLoggedAtInfoNamingTheHolder() async throws {
