@@ -57,6 +57,24 @@ extension GlobalOptions {
     private static let valued: Set<String> = ["--dir", "--name", "--lock-timeout", "--label", "--durability"]
     private static let flags: Set<String> = ["--allow-network-fs"]
 
+    /// The word in the subcommand's place once leading global options are skipped (nil when
+    /// there is none, or it is an option such as `--help`).
+    static func subcommandWord(_ arguments: [String]) -> String? {
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            let name = String(argument.split(separator: "=", maxSplits: 1).first ?? "")
+            if flags.contains(argument) || (valued.contains(name) && argument.contains("=")) {
+                index += 1
+            } else if valued.contains(argument) {
+                index += 2
+            } else {
+                return argument.hasPrefix("-") ? nil : argument
+            }
+        }
+        return nil
+    }
+
     /// `statectl --dir D get /x` → `statectl get --dir D /x`: global options given before the
     /// subcommand are moved just after it, where the subcommand's option group parses them.
     static func movingLeadingOptions(_ arguments: [String]) -> [String] {

@@ -46,9 +46,17 @@ struct Statectl: AsyncParsableCommand {
         if let problem = RawArguments.firstInvalidUTF8() {
             CLIFailure.report(CLIFailure(.failure, problem))
         }
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let word = GlobalOptions.subcommandWord(arguments), !subcommandNames.contains(word) {
+            let guess = subcommandNames.min { editDistance($0, word) < editDistance($1, word) }
+            let suggestion = guess.flatMap { editDistance($0, word) <= 2 ? " Did you mean '\($0)'?" : nil } ?? ""
+            FileHandle.standardError.write(
+                Data("statectl: unknown subcommand '\(word)'.\(suggestion) 'statectl --help' lists them.\n".utf8))
+            Foundation.exit(CLIFailure.Code.usage.rawValue)
+        }
         let command: any ParsableCommand
         do {
-            command = try parseAsRoot(GlobalOptions.movingLeadingOptions(Array(CommandLine.arguments.dropFirst())))
+            command = try parseAsRoot(GlobalOptions.movingLeadingOptions(arguments))
         } catch {
             exitForParsingError(error)
         }
@@ -65,6 +73,24 @@ struct Statectl: AsyncParsableCommand {
             guard let failure = CLIFailure(known: error) else { exitForParsingError(error) }
             CLIFailure.report(failure)
         }
+    }
+
+    private static var subcommandNames: [String] {
+        configuration.subcommands.map { $0._commandName } + ["help"]
+    }
+
+    /// Levenshtein distance, for "did you mean".
+    private static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in stride(from: 1, through: b.count, by: 1) {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
     }
 
     private static func exitForParsingError(_ error: any Error) -> Never {

@@ -24,6 +24,9 @@ struct CLICornerTests {
         #expect(typo.status == 2 && typo.stderr.contains("Unknown option '--bogus'"), "\(typo)")
         expectGolden(typo, "unknown-option", replacing: [(dir.path, "$DIR")])
         #expect(try statectl("incr", "/n", "-x").status == 2)
+        // A mistyped subcommand is named as such, with a suggestion, not as an unknown --dir.
+        expectGolden(try statectl("sett", "/x", "1"), "unknown-subcommand", replacing: [(dir.path, "$DIR")])
+        expectGolden(try statectl.run(["frobnicate"]), "unknown-subcommand-far")
         #expect(try statectl("set", "/x").status == 2)
     }
 
