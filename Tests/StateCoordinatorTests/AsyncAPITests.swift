@@ -36,6 +36,23 @@ struct AsyncAPITests {
         #expect(changed.version == 2 && changed.state.halt)
     }
 
+    @Test func aMutationThatChangedNothingOnABaseWhoseLockfileWasReplacedIsRunAgain() async throws {
+        let store = try await StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
+        let lockPath = dir.file("state.lock")
+        let runs = Atomic(0)
+        // The first run decides on a base no longer protected (an operator replaced the lockfile
+        // meanwhile): answering "nothing to do" from it could miss a halt another writer committed.
+        let snapshot = try await store.update { state in
+            if runs.add(1, ordering: .relaxed).newValue == 1 {
+                try? FileManager.default.removeItem(atPath: lockPath)
+                _ = FileManager.default.createFile(atPath: lockPath, contents: nil)
+            }
+            guard state["halt"] != true else { return }
+        }
+        #expect(runs.load(ordering: .relaxed) == 2, "decided again under the new lockfile")
+        #expect(snapshot.version == 0)
+    }
+
     @Test func updateWithResultReturnsTheSnapshotAndTheValue() async throws {
         let store = try await StateStore<Risk>.create(directory: dir.path, initial: Risk())
         let result = try await store.updateWithResult { risk -> Int64 in
@@ -60,7 +77,7 @@ struct AsyncAPITests {
             }
         }
         // The update's batch is blocked in flock, behind flock(1).
-        #expect(LockHolderWait.until { LockWaiter.parkedCount >= 1 })
+        #expect(await eventually { LockWaiter.parkedCount >= 1 })
         task.cancel()
         let result = await task.result
         #expect(throws: CancellationError.self) { try result.get() }
@@ -163,7 +180,7 @@ struct AsyncAPITests {
         await #expect(throws: CancellationError.self) { try await cancelled.value }
         let closing = Task { try await reader.wait(until: { $0.state.halt }) }
         // Wait on the registration, not on a sleep: a wait in progress is a waiter in the reader.
-        #expect(LockHolderWait.until { reader.waiterCount == 1 })
+        #expect(await eventually { reader.waiterCount == 1 })
         reader.close()
         await #expect { try await closing.value } throws: { ($0 as? StateStoreError)?.code == .closed }
         #expect(reader.mode == .closed)
@@ -177,7 +194,7 @@ struct AsyncAPITests {
         #expect(reader.problem == nil)
         let untyped = try await StateStore<JSONValue>(directory: dir.path)
         try await untyped.update { try $0.set("not a number", forKey: "maxPosition") }
-        #expect(LockHolderWait.until { reader.problem?.code == .badState })
+        #expect(await eventually { reader.problem?.code == .badState })
         #expect(reader.problem?.cause is DecodingError, "the DecodingError is kept as the cause")
         #expect(reader.current.version == 0, "the last good version stays current")
         try await untyped.update { try $0.set(7, forKey: "maxPosition") }
@@ -214,11 +231,11 @@ struct AsyncAPITests {
         let group = ServiceGroup(
             services: [Follower(watch: watch, counter: counter)], logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let running = Task { try await group.run() }
-        #expect(LockHolderWait.until { counter.seen.load(ordering: .relaxed) >= 1 })
+        #expect(await eventually { counter.seen.load(ordering: .relaxed) >= 1 })
         await group.triggerGracefulShutdown()
         try await running.value
         // The iterator's follower is gone with it (the watch holds it weakly).
-        #expect(LockHolderWait.until { watch.statistics == WatchStatistics() })
+        #expect(await eventually { watch.statistics == WatchStatistics() })
     }
 
     // MARK: Logging

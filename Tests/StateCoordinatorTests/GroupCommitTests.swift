@@ -116,7 +116,7 @@ struct GroupCommitTests {
         })
         let store = try await StateStore<JSONValue>(directory: dir.path, options: options)
         async let warmup: Void = { _ = try? await store.update { try $0.set(true, forKey: "warm") } }()
-        #expect(LockHolderWait.until { inFsync.load(ordering: .relaxed) }, "the warm-up commit is in its fsync")
+        #expect(await eventually { inFsync.load(ordering: .relaxed) }, "the warm-up commit is in its fsync")
         async let small = store.update(Self.append(1))
         async let huge = store.update { try $0.set(.string(String(repeating: "x", count: 1000)), forKey: "blob") }
         async let other = store.update(Self.append(2))

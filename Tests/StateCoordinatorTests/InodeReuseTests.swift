@@ -108,10 +108,10 @@ struct InodeReuseTests {
         ) { collected.append($0) }
         follower.start()
         defer { follower.stop() }
-        #expect(collected.waitFor { $0.versions == [0] })
+        await #expect(collected.waitFor { $0.versions == [0] })
         for n in 11...15 {
             try await writer.update { try $0.set(.int(Int64(n)), forKey: "n") }
-            #expect(collected.waitFor { $0.versions.last == UInt64(n - 10) }, "version \(n - 10) skipped: \(collected.versions)")
+            await #expect(collected.waitFor { $0.versions.last == UInt64(n - 10) }, "version \(n - 10) skipped: \(collected.versions)")
         }
     }
 

@@ -207,18 +207,18 @@ struct WatchDeliveryTests {
             if case .snapshot = event { threads.withLock { $0.append(WatchHub.shared.isCurrentThread ? "hub" : "other") } }
         }
         defer { follower.stop() }
-        #expect(collected.waitFor { $0.versions == [0] })
+        await #expect(collected.waitFor { $0.versions == [0] })
         // Small versions are read on the hub thread when its reload gate is free; commit until one
         // is, so that the next reload starts from a small previous version read inline.
         var version: UInt64 = 0
         repeat {
             let n = Int64(version)
             version = try await store.update { try $0.set(.int(n), forKey: "small") }.version
-            #expect(collected.waitFor { $0.versions.last == version })
+            await #expect(collected.waitFor { $0.versions.last == version })
         } while threads.withLock({ $0.last }) != "hub" && version < 20
         #expect(threads.withLock { $0.last } == "hub", "\(threads.withLock { $0 })")
         try await store.update { try $0.set(.string(String(repeating: "x", count: 400 << 10)), forKey: "big") }
-        #expect(collected.waitFor { $0.versions.last == version + 1 })
+        await #expect(collected.waitFor { $0.versions.last == version + 1 })
         #expect(threads.withLock { $0.last } != "hub", "\(threads.withLock { $0 })")
     }
 }

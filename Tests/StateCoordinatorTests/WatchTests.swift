@@ -46,6 +46,15 @@ struct WatchTests {
             }
             return condition(self)
         }
+        /// The same in an async test, without blocking a thread of the cooperative pool.
+        func waitFor(timeout: Duration = .seconds(5), _ condition: (Collected) -> Bool) async -> Bool {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if condition(self) { return true }
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+            return condition(self)
+        }
     }
 
     private func follow(
@@ -80,7 +89,7 @@ struct WatchTests {
         // Wait until the watcher has begun a look at the file after the last commit returned (a
         // counter, not a sleep): that look sees version 50. At the latest the consistency check makes one.
         let looked = watch.watch.statistics.looks
-        #expect(LockHolderWait.until { watch.watch.statistics.looks > looked })
+        #expect(await eventually { watch.watch.statistics.looks > looked })
         let next = await iterator.next()
         #expect(next?.version == 50)
     }
@@ -189,12 +198,12 @@ struct WatchTests {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("state.json")))
         try handle.write(contentsOf: Data("garbage".utf8))  // an editor writing in place
         try handle.close()
-        #expect(problems.waitFor { !$0.problems.isEmpty })
+        await #expect(problems.waitFor { !$0.problems.isEmpty })
         #expect(reader.current.version == 1)
         #expect(reader.current.state["halt"] == false)
         // The next good commit (a recovery by force) resumes delivery.
         try await StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": true], force: true)
-        #expect(problems.waitFor { _ in reader.current.state["halt"] == true })
+        await #expect(problems.waitFor { _ in reader.current.state["halt"] == true })
         #expect(reader.statistics.problems == 1)
     }
 
@@ -251,9 +260,9 @@ struct WatchTests {
         let (follower, collected) = await follow(
             try StateStore<JSONValue>(directory: dir.path), options: WatchOptions(consistencyCheckInterval: nil))
         defer { follower.stop() }
-        #expect(collected.waitFor { $0.versions == [0] })
+        await #expect(collected.waitFor { $0.versions == [0] })
         for n in 1...5 { try await writer.update { try $0.set(.int(Int64(n)), forKey: "n") } }
-        #expect(collected.waitFor { $0.versions == [0, 1, 2, 3, 4, 5] }, "\(collected.versions)")
+        await #expect(collected.waitFor { $0.versions == [0, 1, 2, 3, 4, 5] }, "\(collected.versions)")
         // Each version read once: the first from NAME.json, the others from their temp files. Not
         // exactly: the process-wide hub is shared with tests running meanwhile, and a directory
         // of theirs deleted while watched makes it re-create its inotify instance, which may
@@ -266,15 +275,15 @@ struct WatchTests {
         let store = try store()
         let (follower, collected) = follow(store)
         defer { follower.stop() }
-        #expect(collected.waitFor { $0.versions == [0] })
+        await #expect(collected.waitFor { $0.versions == [0] })
         // A writer that closed its temp file and died before the rename.
         let orphan = dir.file(TempFileName.make(prefix: ".state.tmp-"))
         try Data(try nextVersionFile(of: store, state: ["from": "orphan"])).write(to: URL(fileURLWithPath: orphan))
         // The watcher read it ahead (its close was announced), and delivered nothing.
-        #expect(LockHolderWait.until { follower.statistics.tempFilesRead >= 1 }, "\(follower.statistics)")
+        #expect(await eventually { follower.statistics.tempFilesRead >= 1 }, "\(follower.statistics)")
         #expect(collected.versions == [0])
         try await store.update { try $0.set("writer", forKey: "from") }  // sweeps the orphan, commits version 1
-        #expect(collected.waitFor { $0.versions == [0, 1] })
+        await #expect(collected.waitFor { $0.versions == [0, 1] })
         #expect(collected.snapshots.last?.state["from"] == "writer")
     }
 
@@ -319,7 +328,7 @@ struct WatchTests {
         let reader = try await store.reader()
         defer { reader.close() }
         // The watch is armed and has looked at the file once, without reading it.
-        #expect(LockHolderWait.until { reader.statistics.looks >= 1 })
+        #expect(await eventually { reader.statistics.looks >= 1 })
         #expect(reader.statistics.reloads == 0)
         try await store.update { try $0.set(1, forKey: "n") }
         let deadline = ContinuousClock.now + .seconds(5)

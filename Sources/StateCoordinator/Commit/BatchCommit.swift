@@ -44,7 +44,8 @@ struct BatchCommit<State: Codable & Sendable> {
                     metadata: ["store": "\(handle.stateFilePath)", "attempt": "\(attempt)"])
             } catch {
                 cache.store(nil)
-                log(error)
+                // Not logged when every update of the batch was cancelled meanwhile: nobody waits.
+                if pending.contains(where: { !$0.isAnswered }) { log(error) }
                 for update in pending { update.fail(error) }
                 return
             }
@@ -70,6 +71,8 @@ struct BatchCommit<State: Codable & Sendable> {
         let lock = try WriterLock.acquire(
             calls: handle.calls, directory: dir.rawValue, lockFile: handle.files.lockFile,
             path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
+        // Every update may have been cancelled while the lock was awaited: then nothing is left to do.
+        guard batch.contains(where: { !$0.isAnswered }) else { return lock.release() }
         try OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory, files: handle.files)
             .sweep(logger: handle.options.logger)
         var base = try currentBase(dir)
@@ -147,6 +150,10 @@ struct BatchCommit<State: Codable & Sendable> {
         if checksum == base.header.checksum, stateBytes.count == base.header.stateBytes,
             !accepted.contains(where: \.commitsUnchanged)
         {
+            // The mutations decided on this base only if the lock still excludes every writer: if
+            // the lockfile was replaced, another writer may have committed meanwhile (a halt the
+            // mutation did not see), so the batch is run again on the new lockfile.
+            try lock.checkStillNamed()
             let unchanged = StateSnapshot(header: base.header, state: state, fileSize: base.fileSize)
             for update in accepted { update.succeed(with: unchanged) }
             return
@@ -164,6 +171,10 @@ struct BatchCommit<State: Codable & Sendable> {
         for (position, update) in updates.enumerated() {
             do {
                 try commit([update], onto: &base, directory: directory, lock: lock)
+            } catch where error.code == .lockLost && error.outcome == nil {
+                // Nothing of this update or the later ones was committed: all of them are run again
+                // on the new lockfile (``run(_:)``), or fail there.
+                throw error
             } catch {
                 update.fail(error)
                 let rest = StateStoreError(

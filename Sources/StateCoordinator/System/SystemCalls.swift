@@ -50,6 +50,7 @@ public struct SystemCalls: Sendable {
     /// The project's EINTR policy applies to the wrapped calls as it does to the live ones, on top
     /// of the hook: an `EINTR` thrown by `before` is retried for the calls that are retried
     /// (open, read, write, fsync, stat, flock, …), and reported for close, rename, link, unlink and mkdir.
+    /// An injected EINTR must be transient: after 1,000 in a row the call reports it.
     public func intercepting(
         before: @escaping @Sendable (SystemCallName) throws(Errno) -> Void,
         after: @escaping @Sendable (SystemCallName) -> Void = { _ in }

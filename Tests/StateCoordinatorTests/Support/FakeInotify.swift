@@ -93,10 +93,18 @@ final class FakeInotify: Sendable {
             nextEvent: { self.nextEvent() },
             identify: InotifyCalls.live.identify,
             kernelWatches: {
-                let watches = self.script.withLock { script in script.watches.filter { !script.droppedInKernel.contains($0.value) } }
-                return Set(watches.compactMap { path, watch in
-                    InotifyCalls.live.identify(path).map { InotifyCalls.KernelWatch(watch: watch, inode: $0.inode) }
-                })
+                let (live, all) = self.script.withLock { script in
+                    (script.watches.filter { !script.droppedInKernel.contains($0.value) }, script.watches)
+                }
+                func listed(_ watches: [String: Int32]) -> Set<InotifyCalls.KernelWatch> {
+                    Set(watches.compactMap { path, watch in
+                        InotifyCalls.live.identify(path).map { InotifyCalls.KernelWatch(watch: watch, inode: $0.inode) }
+                    })
+                }
+                // First another instance of the process (the application's own) that watches the
+                // same directories under the same numbers, dropped ones included: the hub must
+                // look only at its own instance, the one holding its wake watch.
+                return [listed(all.filter { !$0.key.hasPrefix("/proc/self/fd/") }), listed(live)]
             })
     }
 

@@ -45,12 +45,14 @@ struct InotifyCalls: Sendable {
     var nextEvent: @Sendable () -> InotifyNext
     /// The device and inode a directory path names now (`stat`), nil when it names nothing.
     var identify: @Sendable (_ path: String) -> DirectoryIdentity?
-    /// The watches the kernel holds for this process's inotify instances (from
-    /// `/proc/self/fdinfo`), or nil when they cannot be listed. The authority on whether a watch
-    /// is alive: a directory deleted and re-created at once can get its old inode number back
-    /// (ext4 hands a freed number on at once), so a path naming the same device and inode does
-    /// not prove that the watch on it survived.
-    var kernelWatches: @Sendable () -> Set<KernelWatch>? = { nil }
+    /// The watches the kernel holds for each inotify instance of this process (from
+    /// `/proc/self/fdinfo`, one set per instance), or nil when they cannot be listed. The
+    /// authority on whether a watch is alive: a directory deleted and re-created at once can get
+    /// its old inode number back (ext4 hands a freed number on at once), so a path naming the
+    /// same device and inode does not prove that the watch on it survived. Other instances (the
+    /// application's own) number their watches from 1 too: the hub looks only at its own, the one
+    /// holding its wake watch.
+    var kernelWatches: @Sendable () -> [Set<KernelWatch>]? = { nil }
 
     /// A watch as `/proc/self/fdinfo` lists it: its descriptor and the inode it watches.
     struct KernelWatch: Sendable, Hashable {

@@ -1,19 +1,19 @@
 import Foundation
 
-/// Lists the inotify watches the kernel holds for this process: every descriptor of
-/// `/proc/self/fd` that is an inotify instance has, in `/proc/self/fdinfo/N`, one line per watch:
-/// `inotify wd:3 ino:1a2b sdev:800001 mask:… ignored_mask:0 …` (numbers in hex).
+/// Lists the inotify watches the kernel holds for this process, per instance: every descriptor
+/// of `/proc/self/fd` that is an inotify instance has, in `/proc/self/fdinfo/N`, one line per
+/// watch: `inotify wd:3 ino:1a2b sdev:800001 mask:… ignored_mask:0 …` (numbers in hex).
 enum KernelWatchList {
-    static func read() -> Set<InotifyCalls.KernelWatch>? {
+    static func read() -> [Set<InotifyCalls.KernelWatch>]? {
         guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return nil }
-        var watches = Set<InotifyCalls.KernelWatch>()
+        var instances: [Set<InotifyCalls.KernelWatch>] = []
         for descriptor in descriptors {
             guard (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(descriptor)")) == "anon_inode:inotify",
                 let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(descriptor)", encoding: .utf8)
             else { continue }
-            watches.formUnion(parse(info))
+            instances.append(Set(parse(info)))
         }
-        return watches
+        return instances
     }
 
     /// The watches of one fdinfo text; lines that do not parse are skipped.

@@ -359,6 +359,14 @@ final class WatchHub: Sendable {
         }
     }
 
+    /// The watches the kernel holds for the hub's own instance: the one that holds its wake watch
+    /// (the wake pipe's inode under the wake watch's number); nil when that cannot be told.
+    private func ownKernelWatches(_ session: Session) -> Set<InotifyCalls.KernelWatch>? {
+        guard let pipe = calls.identify("/proc/self/fd/\(session.wakeRead)") else { return nil }
+        let wake = InotifyCalls.KernelWatch(watch: session.wakeWatch, inode: pipe.inode)
+        return calls.kernelWatches()?.first { $0.contains(wake) }
+    }
+
     private func dispatch(_ event: InotifyEvent, in session: inout Session) {
         if event.mask & UInt32(IN_Q_OVERFLOW) != 0 {
             for entry in session.directories.values { entry.subscribers.values.forEach { $0(.overflow) } }
@@ -372,7 +380,7 @@ final class WatchHub: Sendable {
             // this watch on it; then only resynchronize. (The path alone does not tell: a
             // directory deleted and re-created at once may get its inode number back.)
             if let identity = entry.identity, calls.identify(directory) == identity, event.mask & UInt32(IN_MOVE_SELF) == 0,
-                calls.kernelWatches()?.contains(InotifyCalls.KernelWatch(watch: event.watch, inode: identity.inode)) ?? true
+                ownKernelWatches(session)?.contains(InotifyCalls.KernelWatch(watch: event.watch, inode: identity.inode)) ?? true
             {
                 entry.subscribers.values.forEach { $0(.overflow) }
                 return
