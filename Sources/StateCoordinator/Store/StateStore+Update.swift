@@ -13,7 +13,10 @@ extension StateStore {
     ///   mutations of the batch are unaffected.
     /// - A mutation that **changes nothing** (the state encodes to the bytes already committed)
     ///   commits nothing: no new version, no fsync, no watcher woken; the current snapshot is
-    ///   returned. Pass `commitUnchanged: true` to commit a new version anyway.
+    ///   returned. Pass `commitUnchanged: true` to commit a new version anyway. Objects are
+    ///   written with sorted keys, so this holds for ``JSONValue`` and for types whose encoding
+    ///   depends only on their value; a `Set` (whose order varies between processes) may encode
+    ///   differently each time, and then commits.
     /// - A mutation must be **pure**: it may run more than once (its batch may be split or
     ///   retried), so capture the values it needs and act on the result after `update` returns
     ///   (send the order then, not from inside).
