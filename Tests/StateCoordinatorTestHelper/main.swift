@@ -256,6 +256,20 @@ case "guarded-bot":
         }
     } catch { fail("bot failed: \(error)") }
 
+case "racy-bot":
+    // racy-bot DIR: the check-then-act pattern the README warns against: reads the halt flag from a
+    // reader, then updates without re-checking; stops once it sees the halt; prints "trades N".
+    do {
+        let store = try StateStore<JSONValue>(directory: directory, options: options(label: "racy-bot"))
+        let reader = try store.reader()
+        var trades = 0
+        while reader.current.state["halt"] != true {
+            try store.update { try $0.set(.int(($0["trades"]?.intValue ?? 0) + 1), forKey: "trades") }
+            trades += 1
+        }
+        emit("trades \(trades)")
+    } catch { fail("bot failed: \(error)") }
+
 case "hold-lock":
     // hold-lock DIR MS: takes the writer lock through a real update, prints "locked", holds it
     // (inside the mutation) for MS milliseconds, then commits an increment.
