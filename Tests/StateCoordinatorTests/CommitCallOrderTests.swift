@@ -33,21 +33,21 @@ struct CommitCallOrderTests {
 
         func systemCalls(directory: String) -> SystemCalls {
             var calls = SystemCalls.live
-            calls.open = { (d, p, f, m) throws(Errno) in
-                let fd = try SystemCalls.live.open(d, p, f, m)
-                self.names.withLock { $0[fd] = self.role(p, directory: directory) }
+            calls.open = { (d, p, intent) throws(Errno) in
+                let fd = try SystemCalls.live.open(d, p, intent)
+                self.names.withLock { $0[fd.rawValue] = self.role(p, directory: directory) }
                 return fd
             }
             calls.write = { (fd, b) throws(Errno) in
-                self.note("write \(self.names.withLock { $0[fd] ?? "?" })")
+                self.note("write \(self.names.withLock { $0[fd.rawValue] ?? "?" })")
                 return try SystemCalls.live.write(fd, b)
             }
             calls.fsync = { (fd) throws(Errno) in
-                self.note("fsync \(self.names.withLock { $0[fd] ?? "?" })")
+                self.note("fsync \(self.names.withLock { $0[fd.rawValue] ?? "?" })")
                 try SystemCalls.live.fsync(fd)
             }
             calls.close = { (fd) throws(Errno) in
-                let name = self.names.withLock { $0.removeValue(forKey: fd) ?? "?" }
+                let name = self.names.withLock { $0.removeValue(forKey: fd.rawValue) ?? "?" }
                 if name == "TEMP" { self.note("close TEMP") }
                 try SystemCalls.live.close(fd)
             }

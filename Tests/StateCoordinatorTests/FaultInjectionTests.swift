@@ -20,9 +20,9 @@ struct FaultInjectionTests {
 
     static let steps: [(StateStoreError.Step, @Sendable (inout SystemCalls, Errno) -> Void)] = [
         (.createTemp, { calls, errno in
-            calls.open = { (dir, path, flags, mode) throws(Errno) in
-                if flags & O_CREAT != 0 { throw errno }
-                return try live.open(dir, path, flags, mode)
+            calls.open = { (dir, path, intent) throws(Errno) in
+                if intent.options.contains(.create) { throw errno }
+                return try live.open(dir, path, intent)
             }
         }),
         (.setPermissions, { calls, errno in calls.fchmod = { (_, _) throws(Errno) in throw errno } }),

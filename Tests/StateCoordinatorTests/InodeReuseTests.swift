@@ -22,19 +22,19 @@ final class InodeReuse: Sendable {
 
     init(directory: String) throws {
         statePath = directory + "/state.json"
-        lockInode = try SystemCalls.live.fstatat(AT_FDCWD, directory + "/state.lock").inode
+        lockInode = try SystemCalls.live.fstatat(SystemCalls.currentDirectory, directory + "/state.lock").inode
     }
 
     var calls: SystemCalls {
         var calls = SystemCalls.live
         let base = SystemCalls.live
-        calls.open = { (directory, path, flags, mode) throws(Errno) in
-            let fd = try base.open(directory, path, flags, mode)
-            if let status = try? base.fstat(fd) { self.books.withLock { $0.realOfDescriptor[fd] = status.inode } }
+        calls.open = { (directory, path, intent) throws(Errno) in
+            let fd = try base.open(directory, path, intent)
+            if let status = try? base.fstat(fd) { self.books.withLock { $0.realOfDescriptor[fd.rawValue] = status.inode } }
             return fd
         }
         calls.close = { (fd) throws(Errno) in
-            _ = self.books.withLock { $0.realOfDescriptor.removeValue(forKey: fd) }
+            _ = self.books.withLock { $0.realOfDescriptor.removeValue(forKey: fd.rawValue) }
             try base.close(fd)
         }
         calls.fstat = { (fd) throws(Errno) in self.disguise(try base.fstat(fd)) }
@@ -52,7 +52,7 @@ final class InodeReuse: Sendable {
     }
 
     private func virtualInode(of real: UInt64) -> UInt64 {
-        let named = try? SystemCalls.live.fstatat(AT_FDCWD, statePath).inode
+        let named = try? SystemCalls.live.fstatat(SystemCalls.currentDirectory, statePath).inode
         return books.withLock { books in
             if let known = books.virtualOf[real] { return known }
             let open = Set(books.realOfDescriptor.values)

@@ -143,9 +143,9 @@ struct WatchDeliveryTests {
         // The first open of the state file after version 0 fails with EMFILE, once.
         let failNext = Atomic(false)
         var options = StateStoreOptions()
-        options.systemCalls.open = { (directory, path, flags, mode) throws(Errno) in
+        options.systemCalls.open = { (directory, path, intent) throws(Errno) in
             if path.hasSuffix("/state.json"), failNext.exchange(false, ordering: .relaxed) { throw .tooManyOpenFiles }
-            return try SystemCalls.live.open(directory, path, flags, mode)
+            return try SystemCalls.live.open(directory, path, intent)
         }
         let reader = try ReadOnlyStateStore<JSONValue>(directory: dir.path, options: options)
         let (follower, collected) = follow(reader, options: WatchOptions(pollInterval: .milliseconds(50), consistencyCheckInterval: nil))

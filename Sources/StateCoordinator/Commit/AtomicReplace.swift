@@ -9,7 +9,7 @@ struct AtomicReplace {
 
     let calls: SystemCalls
     /// Descriptor of the directory holding the file.
-    let directory: CInt
+    let directory: FileDescriptor
     /// The directory's path, for messages.
     let directoryPath: String
 
@@ -37,7 +37,7 @@ struct AtomicReplace {
         do throws(StateStoreError) {
             // The temp file's device and inode: after a failed rename, the state file is the new
             // version exactly if it is this file.
-            do { identity = try calls.fstat(fd.rawValue) } catch { throw .system(.createTemp, path: path(temp), errno: error) }
+            do { identity = try calls.fstat(fd.descriptor) } catch { throw .system(.createTemp, path: path(temp), errno: error) }
             let syncFD = durability == .none ? nil : try openForSync(temp)
             try prepare(fd, syncFD: syncFD, path: path(temp), bytes: bytes, attributes: attributes)
             try beforeRename()
@@ -93,7 +93,7 @@ struct AtomicReplace {
             let name = TempFileName.make(prefix: prefix)
             do {
                 // 0600 until fchmod sets the final mode: nobody else may open it meanwhile.
-                let fd = try calls.openFile(directory, name, .createForWriting([.ownerRead, .ownerWrite]))
+                let fd = try calls.open(directory, name, .createForWriting([.ownerRead, .ownerWrite]))
                 return (name, OwnedDescriptor(fd, calls: calls))
             } catch .fileExists where attempt < Self.nameAttempts {
                 attempt += 1
@@ -112,7 +112,7 @@ struct AtomicReplace {
     /// replaced costs ext4 two journalled orphan-list updates.
     private func openForSync(_ temp: String) throws(StateStoreError) -> OwnedDescriptor {
         do {
-            return OwnedDescriptor(try calls.openFile(directory, temp, .readOwn), calls: calls)
+            return OwnedDescriptor(try calls.open(directory, temp, .readOwn), calls: calls)
         } catch {
             throw .system(.createTemp, path: path(temp), errno: error)
         }
@@ -126,14 +126,14 @@ struct AtomicReplace {
         do {
             // fchmod, not the open mode: the open mode is filtered by the umask, and the new
             // version must have exactly the mode of the one it replaces.
-            try calls.fchmod(fd.rawValue, attributes.mode)
-            if let owner = attributes.owner { try calls.fchown(fd.rawValue, owner.user, owner.group) }
+            try calls.fchmod(fd.descriptor, FilePermissions(rawValue: attributes.mode))
+            if let owner = attributes.owner { try calls.fchown(fd.descriptor, owner.user, owner.group) }
         } catch { throw .system(.setPermissions, path: path, errno: error) }
         try writeAll(fd, bytes: bytes, path: path)
         // close can report a deferred write error (NFS, quota): a failure here is a failed write.
         do { try fd.close() } catch { throw .system(.write, path: path, errno: error) }
         guard let syncFD else { return }
-        do { try calls.fsync(syncFD.rawValue) } catch { throw .system(.syncFile, path: path, errno: error) }
+        do { try calls.fsync(syncFD.descriptor) } catch { throw .system(.syncFile, path: path, errno: error) }
         do { try syncFD.close() } catch { throw .system(.syncFile, path: path, errno: error) }
     }
 
@@ -142,7 +142,7 @@ struct AtomicReplace {
             Result { () throws(Errno) -> Void in
                 var written = 0
                 while written < buffer.count {
-                    let count = try calls.write(fd.rawValue, UnsafeRawBufferPointer(rebasing: buffer[written...]))
+                    let count = try calls.write(fd.descriptor, UnsafeRawBufferPointer(rebasing: buffer[written...]))
                     // write(2) returns 0 only for a zero-length request; treat it as "no progress".
                     if count == 0 { throw Errno.ioError }
                     written += count

@@ -69,18 +69,18 @@ struct BatchCommit<State: Codable & Sendable> {
     private func runOnce(_ batch: [PendingUpdate<State>]) throws(StateStoreError) {
         let dir = try handle.openDirectory()
         let lock = try WriterLock.acquire(
-            calls: handle.calls, directory: dir.rawValue, lockFile: handle.files.lockFile,
+            calls: handle.calls, directory: dir.descriptor, lockFile: handle.files.lockFile,
             path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
         // Every update may have been cancelled while the lock was awaited: then nothing is left to do.
         guard batch.contains(where: { !$0.isAnswered }) else { return lock.release() }
-        try OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory, files: handle.files)
+        try OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
             .sweep(logger: handle.options.logger)
         var base = try currentBase(dir)
         try commit(batch, onto: &base, directory: dir, lock: lock)
         if base.committedHere {
             // With the lock still held no writer of the protocol can have replaced the file.
             cache.store(
-                (try? handle.calls.fstatat(dir.rawValue, handle.files.stateFile)).map {
+                (try? handle.calls.fstatat(dir.descriptor, handle.files.stateFile)).map {
                     CommitCache.Entry(
                         seen: SeenVersion(status: $0, header: base.header), header: base.header, status: base.status, state: base.state)
                 })
@@ -94,7 +94,7 @@ struct BatchCommit<State: Codable & Sendable> {
         if let cached = cache.entry(matching: try? openState(dir), calls: handle.calls) {
             return Base(header: cached.header, status: cached.status, state: cached.state, fileSize: Int(cached.seen.status.size))
         }
-        let current = try handle.readCurrent(directory: dir.rawValue)
+        let current = try handle.readCurrent(directory: dir.descriptor)
         return Base(
             header: current.header, status: current.status,
             state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath),
@@ -104,7 +104,7 @@ struct BatchCommit<State: Codable & Sendable> {
     /// The state file, opened for the cache's check (nil when it cannot be opened: then it is read
     /// the usual way, which reports why).
     private func openState(_ dir: OwnedDescriptor) throws(Errno) -> PinnedFile {
-        let fd = try handle.calls.openFile(dir.rawValue, handle.files.stateFile, .readExisting)
+        let fd = try handle.calls.open(dir.descriptor, handle.files.stateFile, .readExisting)
         do { return PinnedFile(descriptor: fd, status: try handle.calls.fstat(fd), calls: handle.calls) } catch {
             try? handle.calls.close(fd)
             throw error
@@ -213,9 +213,9 @@ struct BatchCommit<State: Codable & Sendable> {
         let outgoing = base.header
         let settings = outgoing.settings
         let durability = handle.options.durability
-        let history = handle.history(directory.rawValue)
+        let history = handle.history(directory.descriptor)
         do {
-            try AtomicReplace(calls: handle.calls, directory: directory.rawValue, directoryPath: handle.directory).replace(
+            try AtomicReplace(calls: handle.calls, directory: directory.descriptor, directoryPath: handle.directory).replace(
                 handle.files.stateFile, with: file, tempPrefix: handle.files.tempPrefix,
                 attributes: .init(mode: base.status.permissions, owner: ownerToKeep(base.status)),
                 durability: durability

@@ -7,7 +7,7 @@ import SystemPackage
 /// writer lock is held: no writer that follows the protocol can have a temp file in flight then.
 struct OrphanSweeper {
     let calls: SystemCalls
-    let directory: CInt
+    let directory: FileDescriptor
     let directoryPath: String
     let files: StoreFiles
 

@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// A state file just opened, and its status: what a reader decides on before reading it (see
 /// ``StateFileReader/read(directory:name:path:deciding:)``). The descriptor is closed when the
 /// last holder drops it. Only a read-ahead temp file is kept open beyond its read, until its
@@ -5,12 +7,12 @@
 /// updates (see ``SeenVersion``).
 final class PinnedFile: Sendable {
     /// The open descriptor (read-only).
-    let descriptor: CInt
+    let descriptor: FileDescriptor
     /// The file's status when it was opened.
     let status: FileStatus
     private let calls: SystemCalls
 
-    init(descriptor: CInt, status: FileStatus, calls: SystemCalls) {
+    init(descriptor: FileDescriptor, status: FileStatus, calls: SystemCalls) {
         self.descriptor = descriptor
         self.status = status
         self.calls = calls

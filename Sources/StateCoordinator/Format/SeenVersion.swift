@@ -43,7 +43,7 @@ enum HeaderPeek {
     /// The first read: a header this package writes is about 350 bytes.
     private static let firstRead = 512
 
-    static func header(of fd: CInt, calls: SystemCalls) -> StateFileHeader? {
+    static func header(of fd: FileDescriptor, calls: SystemCalls) -> StateFileHeader? {
         for length in [firstRead, StateFileHeader.maximumLength + 1] {
             // Read into uninitialized capacity: no zero-filling on the reload path.
             var failed = false
@@ -58,7 +58,7 @@ enum HeaderPeek {
         return nil
     }
 
-    private static func read(_ fd: CInt, into buffer: UnsafeMutableBufferPointer<UInt8>, calls: SystemCalls) throws(Errno) -> Int {
+    private static func read(_ fd: FileDescriptor, into buffer: UnsafeMutableBufferPointer<UInt8>, calls: SystemCalls) throws(Errno) -> Int {
         var filled = 0
         while filled < buffer.count {
             let got = try calls.pread(fd, UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[filled...])), Int64(filled))

@@ -16,7 +16,7 @@ struct StateFileReader {
     }
 
     /// Reads `name` in the directory and verifies it.
-    func read(directory: CInt, name: String, path: String) throws(StateStoreError) -> VerifiedStateFile {
+    func read(directory: FileDescriptor, name: String, path: String) throws(StateStoreError) -> VerifiedStateFile {
         // The closure never skips, so there is always a file.
         try read(directory: directory, name: name, path: path, deciding: { _ in .read })!
     }
@@ -31,11 +31,11 @@ struct StateFileReader {
     ///     read; it also sees files that then fail verification.
     /// - Returns: nil when skipped.
     func read(
-        directory: CInt, name: String, path: String, deciding decide: (PinnedFile) -> Decision
+        directory: FileDescriptor, name: String, path: String, deciding decide: (PinnedFile) -> Decision
     ) throws(StateStoreError) -> VerifiedStateFile? {
-        let fd: CInt
+        let fd: FileDescriptor
         do {
-            fd = try calls.openFile(directory, name, .readExisting)
+            fd = try calls.open(directory, name, .readExisting)
         } catch .tooManySymbolicLinkLevels {
             throw StateStoreError(
                 .symbolicLink, "\(path) is a symbolic link; the store never follows links.",
@@ -65,7 +65,7 @@ struct StateFileReader {
     /// recorded in its header before it is read into memory. What fstat promised plus one byte is
     /// asked for, into one buffer of that size: a file still growing (written in place) shows as
     /// one byte too many, and a checksum that fails.
-    private func readVerifyingSize(_ fd: CInt, status: FileStatus, path: String) throws(StateStoreError) -> [UInt8] {
+    private func readVerifyingSize(_ fd: FileDescriptor, status: FileStatus, path: String) throws(StateStoreError) -> [UInt8] {
         let headerWindow = StateFileHeader.maximumLength + 1
         let size = Int(status.size)
         var bytes: [UInt8] = []
@@ -95,7 +95,7 @@ struct StateFileReader {
     }
 
     private func readUpTo(
-        _ fd: CInt, into bytes: inout [UInt8], count: Int, expectedEnd: Int, path: String
+        _ fd: FileDescriptor, into bytes: inout [UInt8], count: Int, expectedEnd: Int, path: String
     ) throws(StateStoreError) {
         do { try calls.read(fd, into: &bytes, upTo: count, expectedEnd: expectedEnd) } catch {
             throw .system(.readState, path: path, errno: error)

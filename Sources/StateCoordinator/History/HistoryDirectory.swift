@@ -6,7 +6,7 @@ import SystemPackage
 struct HistoryDirectory {
     let calls: SystemCalls
     /// Descriptor of the store directory.
-    let storeDirectory: CInt
+    let storeDirectory: FileDescriptor
     let storeDirectoryPath: String
     let files: StoreFiles
 
@@ -15,7 +15,7 @@ struct HistoryDirectory {
     /// Opens the history directory; nil when it does not exist.
     func open() throws(StateStoreError) -> OwnedDescriptor? {
         do {
-            let fd = try calls.openFile(storeDirectory, files.historyDirectory, .ownDirectory)
+            let fd = try calls.open(storeDirectory, files.historyDirectory, .ownDirectory)
             return OwnedDescriptor(fd, calls: calls)
         } catch .noSuchFileOrDirectory {
             return nil
@@ -43,18 +43,18 @@ struct HistoryDirectory {
     /// wherever read permission is given, so whoever may read the state may read its history.
     func create(fileMode: UInt32) throws(StateStoreError) {
         let searchBits = (fileMode & 0o444) >> 2
-        do { try calls.mkdir(storeDirectory, files.historyDirectory, fileMode | searchBits | 0o700) } catch .fileExists {
+        do { try calls.mkdir(storeDirectory, files.historyDirectory, FilePermissions(rawValue: fileMode | searchBits | 0o700)) } catch .fileExists {
         } catch { throw .system(.keepHistory, path: path, errno: error) }
     }
 
     /// The kept versions, oldest first.
     func versions() throws(StateStoreError) -> [UInt64] {
         guard let directory = try open() else { return [] }
-        do { return try versions(in: directory.rawValue) } catch { throw .system(.keepHistory, path: path, errno: error) }
+        do { return try versions(in: directory.descriptor) } catch { throw .system(.keepHistory, path: path, errno: error) }
     }
 
     /// The versions kept in the open history directory, oldest first.
-    private func versions(in directory: CInt) throws(Errno) -> [UInt64] {
+    private func versions(in directory: FileDescriptor) throws(Errno) -> [UInt64] {
         try calls.listDirectory(directory).compactMap(StoreFiles.version(ofHistoryFile:)).sorted()
     }
 
@@ -67,11 +67,11 @@ struct HistoryDirectory {
         }
         let name = StoreFiles.historyFile(version: version)
         do {
-            try link(into: directory.rawValue, name: name)
-            for old in try versions(in: directory.rawValue).dropLast(depth) {
-                try calls.unlink(directory.rawValue, StoreFiles.historyFile(version: old), false)
+            try link(into: directory.descriptor, name: name)
+            for old in try versions(in: directory.descriptor).dropLast(depth) {
+                try calls.unlink(directory.descriptor, StoreFiles.historyFile(version: old), false)
             }
-            if synchronize { try calls.fsync(directory.rawValue) }
+            if synchronize { try calls.fsync(directory.descriptor) }
         } catch {
             throw .system(.keepHistory, path: path + "/" + name, errno: error)
         }
@@ -79,7 +79,7 @@ struct HistoryDirectory {
 
     /// A link left by a writer that died between linking and renaming names the same version:
     /// replace it so the entry is the file that was really committed last under that number.
-    private func link(into directory: CInt, name: String) throws(Errno) {
+    private func link(into directory: FileDescriptor, name: String) throws(Errno) {
         do {
             try calls.link(storeDirectory, files.stateFile, directory, name)
         } catch .fileExists {
@@ -97,7 +97,7 @@ struct HistoryDirectory {
         }
         let name = StoreFiles.historyFile(version: version)
         do {
-            return try StateFileReader(calls: calls).read(directory: directory.rawValue, name: name, path: path + "/" + name)
+            return try StateFileReader(calls: calls).read(directory: directory.descriptor, name: name, path: path + "/" + name)
         } catch where error.code == .notFound {
             throw StateStoreError(
                 .notFound, "Version \(version) is not kept in \(path).",

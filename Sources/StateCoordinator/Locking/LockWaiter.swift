@@ -17,7 +17,7 @@ final class LockWaiter: @unchecked Sendable {
     /// What a wait gave.
     enum Outcome {
         /// The caller owns this descriptor, which holds the lock.
-        case acquired(CInt)
+        case acquired(FileDescriptor)
         case failed(Errno)
         /// The name no longer refers to the locked inode: the lockfile was replaced.
         case replaced
@@ -32,7 +32,7 @@ final class LockWaiter: @unchecked Sendable {
     private let calls: SystemCalls
     private var claimants = 0
     private var waiting = false
-    private var handedOver: CInt?
+    private var handedOver: FileDescriptor?
     private var failure: Errno?
 
     private init(key: HeldLocks.Key, calls: SystemCalls) {
@@ -43,7 +43,7 @@ final class LockWaiter: @unchecked Sendable {
     /// Waits until `deadline` for the lock on the lockfile `key` names, adopting the parked
     /// waiter of that lockfile if there is one.
     static func wait(
-        for key: HeldLocks.Key, calls: SystemCalls, directory: CInt, lockFile: String, until deadline: ContinuousClock.Instant
+        for key: HeldLocks.Key, calls: SystemCalls, directory: FileDescriptor, lockFile: String, until deadline: ContinuousClock.Instant
     ) -> Outcome {
         let waiter = parked.withLock { parked in
             if let waiter = parked[key] { return waiter }
@@ -65,7 +65,7 @@ final class LockWaiter: @unchecked Sendable {
         return waiting
     }
 
-    private func claim(directory: CInt, lockFile: String, until deadline: ContinuousClock.Instant) -> Outcome {
+    private func claim(directory: FileDescriptor, lockFile: String, until deadline: ContinuousClock.Instant) -> Outcome {
         condition.lock()
         defer { condition.unlock() }
         claimants += 1
@@ -77,13 +77,13 @@ final class LockWaiter: @unchecked Sendable {
             }
             if let error = failure {
                 failure = nil
-                return error.rawValue == ESTALE ? .replaced : .failed(error)
+                return error == .staleNFSFileHandle ? .replaced : .failed(error)
             }
             if !waiting {
                 // Opened here, on the caller's thread, while its directory descriptor is open.
                 switch openLockFile(directory: directory, lockFile: lockFile) {
                 case .success(let fd): startWaiting(fd)
-                case .failure(let error): return error.rawValue == ESTALE ? .replaced : .failed(error)
+                case .failure(let error): return error == .staleNFSFileHandle ? .replaced : .failed(error)
                 }
             }
             let remaining = ContinuousClock.now.duration(to: deadline)
@@ -93,20 +93,20 @@ final class LockWaiter: @unchecked Sendable {
     }
 
     /// The waiter's own descriptor of the lockfile; `ESTALE` stands for "not the same inode".
-    private func openLockFile(directory: CInt, lockFile: String) -> Result<CInt, Errno> {
-        let fd: CInt
-        do { fd = try calls.openFile(directory, lockFile, .readExisting) } catch {
-            return .failure(error == .noSuchFileOrDirectory ? Errno(rawValue: ESTALE) : error)
+    private func openLockFile(directory: FileDescriptor, lockFile: String) -> Result<FileDescriptor, Errno> {
+        let fd: FileDescriptor
+        do { fd = try calls.open(directory, lockFile, .readExisting) } catch {
+            return .failure(error == .noSuchFileOrDirectory ? Errno.staleNFSFileHandle : error)
         }
         guard let status = try? calls.fstat(fd), status.device == key.device, status.inode == key.inode else {
             try? calls.close(fd)
-            return .failure(Errno(rawValue: ESTALE))
+            return .failure(Errno.staleNFSFileHandle)
         }
         return .success(fd)
     }
 
     /// Called with the condition locked.
-    private func startWaiting(_ fd: CInt) {
+    private func startWaiting(_ fd: FileDescriptor) {
         waiting = true
         let thread = Thread { [self] in park(fd) }
         thread.name = "StateCoordinator.LockWaiter"
@@ -114,8 +114,8 @@ final class LockWaiter: @unchecked Sendable {
     }
 
     /// The waiter thread: blocks in `flock` until the lock is free, then hands it over.
-    private func park(_ fd: CInt) {
-        let result = Result { () throws(Errno) in try calls.lock(fd, .exclusive) }
+    private func park(_ fd: FileDescriptor) {
+        let result = Result { () throws(Errno) in try calls.flock(fd, .exclusive) }
         condition.lock()
         defer { condition.unlock() }
         waiting = false
@@ -123,7 +123,7 @@ final class LockWaiter: @unchecked Sendable {
         case .success where claimants > 0:
             handedOver = fd
         case .success:
-            try? calls.lock(fd, .unlock)
+            try? calls.flock(fd, .unlock)
             try? calls.close(fd)
         case .failure(let error):
             if claimants > 0 { failure = error }

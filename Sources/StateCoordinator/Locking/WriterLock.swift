@@ -13,7 +13,7 @@ struct WriterLock: ~Copyable {
     private let descriptor: OwnedDescriptor
     private let key: HeldLocks.Key
     private let calls: SystemCalls
-    private let directory: CInt
+    private let directory: FileDescriptor
     private let lockFile: String
     private let path: String
 
@@ -30,7 +30,7 @@ struct WriterLock: ~Copyable {
     ///   `reentrantUpdate` when the calling thread already holds this lock, `lockTimeout` naming
     ///   the holder.
     static func acquire(
-        calls: SystemCalls, directory: CInt, lockFile: String, path: String, timeout: Duration
+        calls: SystemCalls, directory: FileDescriptor, lockFile: String, path: String, timeout: Duration
     ) throws(StateStoreError) -> WriterLock {
         let deadline = ContinuousClock.now.advanced(by: .nanoseconds(timeout.saturatingNanoseconds))
         for _ in 0..<replacedAttempts {
@@ -46,7 +46,7 @@ struct WriterLock: ~Copyable {
             else { continue }
             let named = try? calls.fstatat(directory, lockFile)
             guard let named, named.device == key.device, named.inode == key.inode else {
-                try? calls.lock(holding.rawValue, .unlock)
+                try? calls.flock(holding.descriptor, .unlock)
                 continue
             }
             HeldLocks.shared.register(key)
@@ -59,14 +59,14 @@ struct WriterLock: ~Copyable {
     }
 
     private static func open(
-        calls: SystemCalls, directory: CInt, lockFile: String, path: String
+        calls: SystemCalls, directory: FileDescriptor, lockFile: String, path: String
     ) throws(StateStoreError) -> (OwnedDescriptor, FileStatus) {
         let fd: OwnedDescriptor
         do {
             // O_NONBLOCK: a FIFO planted at the name would otherwise block the open, and with it
             // every commit of this process, until something opened it for writing.
             fd = OwnedDescriptor(
-                try calls.openFile(directory, lockFile, .readExisting), calls: calls)
+                try calls.open(directory, lockFile, .readExisting), calls: calls)
         } catch .tooManySymbolicLinkLevels {
             throw StateStoreError(
                 .symbolicLink, "\(path) is a symbolic link; the store never follows links.",
@@ -76,7 +76,7 @@ struct WriterLock: ~Copyable {
             throw .system(.openLockfile, path: path, errno: error)
         }
         let status: FileStatus
-        do { status = try calls.fstat(fd.rawValue) } catch { throw .system(.openLockfile, path: path, errno: error) }
+        do { status = try calls.fstat(fd.descriptor) } catch { throw .system(.openLockfile, path: path, errno: error) }
         guard status.isRegularFile else {
             throw StateStoreError(
                 .unverifiable, "\(path) is not a regular file; nothing was committed.",
@@ -89,11 +89,11 @@ struct WriterLock: ~Copyable {
     /// Returns the descriptor that holds the lock: `fd` itself, or the waiter's own descriptor;
     /// nil when the waiter found the lockfile replaced.
     private static func lock(
-        _ fd: OwnedDescriptor, key: HeldLocks.Key, calls: SystemCalls, directory: CInt, lockFile: String,
+        _ fd: OwnedDescriptor, key: HeldLocks.Key, calls: SystemCalls, directory: FileDescriptor, lockFile: String,
         deadline: ContinuousClock.Instant, timeout: Duration, status: FileStatus, path: String
     ) throws(StateStoreError) -> OwnedDescriptor? {
         do {
-            try calls.lock(fd.rawValue, .exclusiveNow)
+            try calls.flock(fd.descriptor, .exclusiveNow)
             return fd
         } catch .wouldBlock {
         } catch {
@@ -142,6 +142,6 @@ struct WriterLock: ~Copyable {
     deinit {
         HeldLocks.shared.unregister(key)
         // Closing the last descriptor releases the lock too, should LOCK_UN fail.
-        try? calls.lock(descriptor.rawValue, .unlock)
+        try? calls.flock(descriptor.descriptor, .unlock)
     }
 }

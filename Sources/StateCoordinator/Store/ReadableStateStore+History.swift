@@ -28,8 +28,8 @@ extension ReadableStateStore {
 extension StoreHandle {
     func historyEntries() throws(StateStoreError) -> [HistoryEntry] {
         let dir = try openDirectory()
-        let history = history(dir.rawValue)
-        let current = try? readCurrent(directory: dir.rawValue).header.version
+        let history = history(dir.descriptor)
+        let current = try? readCurrent(directory: dir.descriptor).header.version
         var entries: [HistoryEntry] = []
         for version in try history.versions().reversed() where current.map({ version < $0 }) ?? true {
             do { entries.append(HistoryEntry(header: try history.read(version: version).header)) } catch where error.code == .notFound {
@@ -41,11 +41,11 @@ extension StoreHandle {
 
     func snapshot<State: Decodable & Sendable>(atVersion version: UInt64, as type: State.Type) throws(StateStoreError) -> StateSnapshot<State> {
         let dir = try openDirectory()
-        let current = try readCurrent(directory: dir.rawValue)
+        let current = try readCurrent(directory: dir.descriptor)
         if current.header.version == version {
             return try current.snapshot(as: State.self, path: stateFilePath)
         }
-        let history = history(dir.rawValue)
+        let history = history(dir.descriptor)
         return try history.read(version: version).snapshot(as: State.self, path: history.path)
     }
 }

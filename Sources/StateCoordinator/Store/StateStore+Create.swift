@@ -126,8 +126,8 @@ extension StateStore {
         let calls = options.systemCalls
         let bytes: [UInt8]
         do {
-            let fd = OwnedDescriptor(try calls.openFile(SystemCalls.currentDirectory, file, .readFollowingLinks), calls: calls)
-            bytes = try calls.read(fd.rawValue, upTo: settings.maximumStateBytes + 1)
+            let fd = OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, file, .readFollowingLinks), calls: calls)
+            bytes = try calls.read(fd.descriptor, upTo: settings.maximumStateBytes + 1)
         } catch {
             throw .system(.readState, path: file, errno: error)
         }

@@ -23,25 +23,25 @@ struct StoreCreation {
         if !force, let plain = handle.plainJSONError(dir) { throw plain }
         try createLockFile(dir)
         let lock = try WriterLock.acquire(
-            calls: handle.calls, directory: dir.rawValue, lockFile: handle.files.lockFile,
+            calls: handle.calls, directory: dir.descriptor, lockFile: handle.files.lockFile,
             path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
         guard let version = try firstVersion(dir, whenExists: whenExists) else {
             lock.release()
             return false
         }
-        if force, let aside = try handle.history(dir.rawValue).moveAside(timestamp: Self.asideStamp()) {
+        if force, let aside = try handle.history(dir.descriptor).moveAside(timestamp: Self.asideStamp()) {
             handle.options.logger.info(
                 "moved the replaced store's history aside", metadata: ["store": "\(handle.stateFilePath)", "to": "\(aside)"])
         }
-        if settings.keepHistory > 0 { try handle.history(dir.rawValue).create(fileMode: settings.fileMode) }
+        if settings.keepHistory > 0 { try handle.history(dir.descriptor).create(fileMode: settings.fileMode) }
         let header = StateFileHeader(
             format: StateFileHeader.formatIdentifier, revision: StateFileHeader.currentRevision,
             store: UUID().uuidString.lowercased(), version: version, committedAt: CommitTimestamp.format(Date()),
             writer: .current(label: handle.options.label), settings: settings, stateBytes: stateBytes.count,
             checksum: Checksum.of(stateBytes))
-        try OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory, files: handle.files)
+        try OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
             .sweep(logger: handle.options.logger)
-        try AtomicReplace(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory).replace(
+        try AtomicReplace(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory).replace(
             handle.files.stateFile, with: try StateFileCodec.encode(header: header, stateBytes: stateBytes),
             tempPrefix: handle.files.tempPrefix, attributes: .init(mode: settings.fileMode, owner: nil),
             durability: handle.options.durability)
@@ -61,9 +61,9 @@ struct StoreCreation {
         let path = handle.path(handle.files.lockFile)
         do {
             let fd = OwnedDescriptor(
-                try handle.calls.openFile(dir.rawValue, handle.files.lockFile, .createEmpty([.ownerRead, .ownerWrite])),
+                try handle.calls.open(dir.descriptor, handle.files.lockFile, .createEmpty([.ownerRead, .ownerWrite])),
                 calls: handle.calls)
-            try handle.calls.fchmod(fd.rawValue, settings.fileMode)
+            try handle.calls.fchmod(fd.descriptor, FilePermissions(rawValue: settings.fileMode))
             try fd.close()
         } catch .fileExists {
             return
@@ -77,7 +77,7 @@ struct StoreCreation {
     private func firstVersion(_ dir: OwnedDescriptor, whenExists: WhenExists) throws(StateStoreError) -> UInt64? {
         let exists: Bool
         do {
-            _ = try handle.calls.fstatat(dir.rawValue, handle.files.stateFile)
+            _ = try handle.calls.fstatat(dir.descriptor, handle.files.stateFile)
             exists = true
         } catch .noSuchFileOrDirectory {
             exists = false
@@ -91,7 +91,7 @@ struct StoreCreation {
                 hint: "Open it instead; to replace it (recovery of a corrupt store), create with force (statectl init --force).",
                 path: handle.stateFilePath)
         }
-        let known = [try highestRecordedVersion(dir), try handle.history(dir.rawValue).versions().last].compactMap { $0 }
+        let known = [try highestRecordedVersion(dir), try handle.history(dir.descriptor).versions().last].compactMap { $0 }
         guard let highest = known.max() else { return 0 }
         handle.options.logger.info(
             "re-creating store by force; numbering continues above the highest known version",
@@ -110,9 +110,9 @@ struct StoreCreation {
         let bytes: [UInt8]
         do {
             let fd = OwnedDescriptor(
-                try handle.calls.openFile(dir.rawValue, handle.files.stateFile, .readExisting),
+                try handle.calls.open(dir.descriptor, handle.files.stateFile, .readExisting),
                 calls: handle.calls)
-            bytes = try handle.calls.read(fd.rawValue, upTo: StateFileHeader.maximumLength)
+            bytes = try handle.calls.read(fd.descriptor, upTo: StateFileHeader.maximumLength)
         } catch .noSuchFileOrDirectory {
             return nil
         } catch .tooManySymbolicLinkLevels {

@@ -50,7 +50,7 @@ struct StoreHandle: Sendable {
     func openDirectory() throws(StateStoreError) -> OwnedDescriptor {
         do {
             return OwnedDescriptor(
-                try calls.openFile(SystemCalls.currentDirectory, directory, .directory), calls: calls)
+                try calls.open(SystemCalls.currentDirectory, directory, .directory), calls: calls)
         } catch {
             throw .system(.openDirectory, path: directory, errno: error)
         }
@@ -79,7 +79,7 @@ struct StoreHandle: Sendable {
 
     private func exists(_ file: String, in dir: OwnedDescriptor) throws(StateStoreError) -> Bool {
         do {
-            _ = try calls.fstatat(dir.rawValue, file)
+            _ = try calls.fstatat(dir.descriptor, file)
             return true
         } catch .noSuchFileOrDirectory {
             return false
@@ -92,16 +92,16 @@ struct StoreHandle: Sendable {
     /// that import it; nil for anything else (a store's file, damaged or not, is judged by the
     /// operation that reads it). Reads only the header's worth of a store's file.
     func plainJSONError(_ dir: OwnedDescriptor) -> StateStoreError? {
-        guard let fd = try? calls.openFile(dir.rawValue, files.stateFile, .readExisting) else {
+        guard let fd = try? calls.open(dir.descriptor, files.stateFile, .readExisting) else {
             return nil
         }
         let file = OwnedDescriptor(fd, calls: calls)
-        guard let start = try? calls.read(file.rawValue, upTo: StateFileHeader.maximumLength + 1) else { return nil }
+        guard let start = try? calls.read(file.descriptor, upTo: StateFileHeader.maximumLength + 1) else { return nil }
         if let newline = start.firstIndex(of: UInt8(ascii: "\n")), StateFileCodec.claimedHeader(start[..<newline]) != nil {
             return nil
         }
         let limit = StoreSettings.largestMaximumStateBytes
-        guard let rest = try? calls.read(file.rawValue, upTo: limit), start.count + rest.count <= limit,
+        guard let rest = try? calls.read(file.descriptor, upTo: limit), start.count + rest.count <= limit,
             StateFileCodec.isPlainJSON(start + rest)
         else { return nil }
         let moved = path(files.name + ".plain.json")
@@ -114,7 +114,7 @@ struct StoreHandle: Sendable {
 
     /// The kind of file system the store directory is on (`fstatfs`).
     func fileSystemKind(_ dir: OwnedDescriptor) throws(StateStoreError) -> FileSystemKind {
-        do { return FileSystemKind(magic: try calls.fstatfs(dir.rawValue)) } catch {
+        do { return FileSystemKind(magic: try calls.fstatfs(dir.descriptor)) } catch {
             throw .system(.checkFileSystem, path: directory, errno: error)
         }
     }
@@ -130,7 +130,7 @@ struct StoreHandle: Sendable {
     }
 
     /// Reads and verifies the current state file, lock-free.
-    func readCurrent(directory dir: CInt = SystemCalls.currentDirectory) throws(StateStoreError) -> VerifiedStateFile {
+    func readCurrent(directory dir: FileDescriptor = SystemCalls.currentDirectory) throws(StateStoreError) -> VerifiedStateFile {
         try StateFileReader(calls: calls).read(
             directory: dir, name: dir == SystemCalls.currentDirectory ? stateFilePath : files.stateFile, path: stateFilePath)
     }
@@ -158,7 +158,7 @@ struct StoreHandle: Sendable {
             hint: "Create it first (StateStore.create or openOrCreate, or statectl init).", path: stateFilePath)
     }
 
-    func history(_ dir: CInt) -> HistoryDirectory {
+    func history(_ dir: FileDescriptor) -> HistoryDirectory {
         HistoryDirectory(calls: calls, storeDirectory: dir, storeDirectoryPath: directory, files: files)
     }
 }

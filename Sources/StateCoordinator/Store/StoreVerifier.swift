@@ -15,7 +15,7 @@ struct StoreVerifier {
     static func run(directory: String, name: String, options: StateStoreOptions) throws(StateStoreError) -> VerificationReport {
         let handle = StoreHandle(directory: directory, files: try StoreFiles(name: name), options: options, forWriting: false)
         let dir = try handle.openDirectory()
-        do { _ = try handle.calls.fstatat(dir.rawValue, handle.files.stateFile) } catch .noSuchFileOrDirectory {
+        do { _ = try handle.calls.fstatat(dir.descriptor, handle.files.stateFile) } catch .noSuchFileOrDirectory {
             throw handle.noStore
         } catch {
             throw .system(.readState, path: handle.stateFilePath, errno: error)
@@ -86,13 +86,13 @@ struct StoreVerifier {
     /// Temp files present while the writer lock is free; none when it is held (a commit in flight).
     func orphans() throws(StateStoreError) -> [String] {
         let dir = try handle.openDirectory()
-        let sweeper = OrphanSweeper(calls: handle.calls, directory: dir.rawValue, directoryPath: handle.directory, files: handle.files)
+        let sweeper = OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
         guard try !sweeper.orphans().isEmpty else { return [] }
-        guard let lock = try? handle.calls.openFile(dir.rawValue, handle.files.lockFile, .readExisting)
+        guard let lock = try? handle.calls.open(dir.descriptor, handle.files.lockFile, .readExisting)
         else { return try sweeper.orphans() }  // no lockfile: no writer can be committing
         defer { try? handle.calls.close(lock) }
-        guard (try? handle.calls.lock(lock, .exclusiveNow)) != nil else { return [] }
-        defer { try? handle.calls.lock(lock, .unlock) }
+        guard (try? handle.calls.flock(lock, .exclusiveNow)) != nil else { return [] }
+        defer { try? handle.calls.flock(lock, .unlock) }
         return try sweeper.orphans()
     }
 
@@ -102,7 +102,7 @@ struct StoreVerifier {
         let history: HistoryDirectory
         do {
             dir = try handle.openDirectory()
-            history = handle.history(dir.rawValue)
+            history = handle.history(dir.descriptor)
             versions = try history.versions()
         } catch {
             return report.problems.append(

@@ -63,15 +63,5 @@ public enum LockOperation: Sendable, Equatable {
 
 extension SystemCalls {
     /// Paths given with this "directory" are resolved from the current directory (`AT_FDCWD`).
-    public static var currentDirectory: CInt { AT_FDCWD }
-
-    /// `openat(2)` with an ``OpenIntent``.
-    public func openFile(_ directory: CInt, _ path: String, _ intent: OpenIntent) throws(Errno) -> CInt {
-        try open(directory, path, intent.flags, UInt32(intent.permissions?.rawValue ?? 0))
-    }
-
-    /// `flock(2)` with a ``LockOperation``.
-    public func lock(_ fd: CInt, _ operation: LockOperation) throws(Errno) {
-        try flock(fd, operation.rawValue)
-    }
+    public static var currentDirectory: FileDescriptor { FileDescriptor(rawValue: AT_FDCWD) }
 }

@@ -3,12 +3,12 @@ import SystemPackage
 /// A file descriptor with exactly one owner, closed exactly once: explicitly with ``close()``
 /// (which reports errors), or when the owner drops it on an error path.
 final class OwnedDescriptor {
-    let rawValue: CInt
+    let descriptor: FileDescriptor
     private let calls: SystemCalls
     private var isClosed = false
 
-    init(_ rawValue: CInt, calls: SystemCalls) {
-        self.rawValue = rawValue
+    init(_ descriptor: FileDescriptor, calls: SystemCalls) {
+        self.descriptor = descriptor
         self.calls = calls
     }
 
@@ -17,10 +17,10 @@ final class OwnedDescriptor {
     func close() throws(Errno) {
         guard !isClosed else { return }
         isClosed = true
-        try calls.close(rawValue)
+        try calls.close(descriptor)
     }
 
     deinit {
-        if !isClosed { try? calls.close(rawValue) }
+        if !isClosed { try? calls.close(descriptor) }
     }
 }

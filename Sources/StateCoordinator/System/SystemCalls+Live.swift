@@ -9,64 +9,66 @@ import SystemPackage
 extension SystemCalls {
     /// The real system calls. The only place in the library that calls libc for file operations.
     public static let live = SystemCalls(
-        open: { (directory, path, flags, mode) throws(Errno) in
-            try retryingOnInterrupt { openat(directory, path, flags, mode_t(mode)) }
+        open: { (directory, path, intent) throws(Errno) in
+            FileDescriptor(rawValue: try retryingOnInterrupt {
+                openat(directory.rawValue, path, intent.flags, mode_t(intent.permissions?.rawValue ?? 0))
+            })
         },
         close: { (fd) throws(Errno) in
             // Never retried: on Linux the descriptor is released even when close reports EINTR.
-            if Glibc.close(fd) == -1 { throw Errno(rawValue: errno) }
+            if Glibc.close(fd.rawValue) == -1 { throw Errno(rawValue: errno) }
         },
         read: { (fd, buffer) throws(Errno) in
-            try retryingOnInterrupt { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+            try retryingOnInterrupt { Glibc.read(fd.rawValue, buffer.baseAddress, buffer.count) }
         },
         pread: { (fd, buffer, offset) throws(Errno) in
-            try retryingOnInterrupt { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+            try retryingOnInterrupt { Glibc.pread(fd.rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
         },
         write: { (fd, buffer) throws(Errno) in
-            try retryingOnInterrupt { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+            try retryingOnInterrupt { Glibc.write(fd.rawValue, buffer.baseAddress, buffer.count) }
         },
         fsync: { (fd) throws(Errno) in
-            _ = try retryingOnInterrupt { Glibc.fsync(fd) }
+            _ = try retryingOnInterrupt { Glibc.fsync(fd.rawValue) }
         },
         fstat: { (fd) throws(Errno) in
             var raw = stat()
-            _ = try retryingOnInterrupt { Glibc.fstat(fd, &raw) }
+            _ = try retryingOnInterrupt { Glibc.fstat(fd.rawValue, &raw) }
             return FileStatus(raw)
         },
         fstatat: { (directory, path) throws(Errno) in
             var raw = stat()
-            _ = try retryingOnInterrupt { Glibc.fstatat(directory, path, &raw, AT_SYMLINK_NOFOLLOW) }
+            _ = try retryingOnInterrupt { Glibc.fstatat(directory.rawValue, path, &raw, AT_SYMLINK_NOFOLLOW) }
             return FileStatus(raw)
         },
         rename: { (directory, from, to) throws(Errno) in
-            try failingOnInterrupt { renameat(directory, from, directory, to) }
+            try failingOnInterrupt { renameat(directory.rawValue, from, directory.rawValue, to) }
         },
         unlink: { (directory, path, removeDirectory) throws(Errno) in
-            try failingOnInterrupt { unlinkat(directory, path, removeDirectory ? AT_REMOVEDIR : 0) }
+            try failingOnInterrupt { unlinkat(directory.rawValue, path, removeDirectory ? AT_REMOVEDIR : 0) }
         },
         link: { (fromDirectory, from, toDirectory, to) throws(Errno) in
-            try failingOnInterrupt { linkat(fromDirectory, from, toDirectory, to, 0) }
+            try failingOnInterrupt { linkat(fromDirectory.rawValue, from, toDirectory.rawValue, to, 0) }
         },
-        mkdir: { (directory, path, mode) throws(Errno) in
-            try failingOnInterrupt { mkdirat(directory, path, mode_t(mode)) }
+        mkdir: { (directory, path, permissions) throws(Errno) in
+            try failingOnInterrupt { mkdirat(directory.rawValue, path, mode_t(permissions.rawValue)) }
         },
         flock: { (fd, operation) throws(Errno) in
-            _ = try retryingOnInterrupt { statecoordinator_flock(fd, operation) }
+            _ = try retryingOnInterrupt { statecoordinator_flock(fd.rawValue, operation.rawValue) }
         },
-        fchmod: { (fd, mode) throws(Errno) in
-            _ = try retryingOnInterrupt { Glibc.fchmod(fd, mode_t(mode)) }
+        fchmod: { (fd, permissions) throws(Errno) in
+            _ = try retryingOnInterrupt { Glibc.fchmod(fd.rawValue, mode_t(permissions.rawValue)) }
         },
         fchown: { (fd, owner, group) throws(Errno) in
-            _ = try retryingOnInterrupt { Glibc.fchown(fd, uid_t(owner), gid_t(group)) }
+            _ = try retryingOnInterrupt { Glibc.fchown(fd.rawValue, uid_t(owner), gid_t(group)) }
         },
         fstatfs: { (fd) throws(Errno) in
             var type: Int64 = 0
-            _ = try retryingOnInterrupt { statecoordinator_fstatfs_type(fd, &type) }
+            _ = try retryingOnInterrupt { statecoordinator_fstatfs_type(fd.rawValue, &type) }
             return type
         },
         listDirectory: { (directory) throws(Errno) in
             // fdopendir takes ownership of its descriptor, so give it a duplicate.
-            let copy = try retryingOnInterrupt { fcntl(directory, F_DUPFD_CLOEXEC, 0) }
+            let copy = try retryingOnInterrupt { fcntl(directory.rawValue, F_DUPFD_CLOEXEC, 0) }
             guard let stream = fdopendir(copy) else {
                 let code = Errno(rawValue: errno)
                 Glibc.close(copy)

@@ -2,7 +2,7 @@ import SystemPackage
 
 extension SystemCalls {
     /// Reads from `fd` until `count` bytes or end of file, whichever comes first.
-    func read(_ fd: CInt, upTo count: Int) throws(Errno) -> [UInt8] {
+    func read(_ fd: FileDescriptor, upTo count: Int) throws(Errno) -> [UInt8] {
         var result: [UInt8] = []
         try read(fd, into: &result, upTo: count)
         return result
@@ -18,7 +18,7 @@ extension SystemCalls {
     ///   ends exactly there is the end of the file, and the read that would return 0 is skipped
     ///   (a watcher reads a file per commit). A short read anywhere else (FUSE may return those)
     ///   goes on reading.
-    func read(_ fd: CInt, into bytes: inout [UInt8], upTo count: Int, expectedEnd: Int? = nil) throws(Errno) {
+    func read(_ fd: FileDescriptor, into bytes: inout [UInt8], upTo count: Int, expectedEnd: Int? = nil) throws(Errno) {
         var filled = bytes.count
         defer { bytes.removeLast(bytes.count - filled) }
         while filled < count {

@@ -8,40 +8,40 @@ import SystemPackage
 /// passed with them (`*at` calls), so every step of a commit names the same directory.
 @_spi(FaultInjection)
 public struct SystemCalls: Sendable {
-    /// `openat(2)`; returns the new descriptor.
-    public var open: @Sendable (_ directory: CInt, _ path: String, _ flags: CInt, _ mode: UInt32) throws(Errno) -> CInt
+    /// `openat(2)` as an ``OpenIntent`` says; returns the new descriptor.
+    public var open: @Sendable (_ directory: FileDescriptor, _ path: String, _ intent: OpenIntent) throws(Errno) -> FileDescriptor
     /// `close(2)`; never retried.
-    public var close: @Sendable (_ fd: CInt) throws(Errno) -> Void
+    public var close: @Sendable (_ fd: FileDescriptor) throws(Errno) -> Void
     /// `read(2)` into the buffer; returns the byte count (0 at end of file).
-    public var read: @Sendable (_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int
+    public var read: @Sendable (_ fd: FileDescriptor, _ buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int
     /// `pread(2)` into the buffer at `offset`; returns the byte count (0 at end of file).
-    public var pread: @Sendable (_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int64) throws(Errno) -> Int
+    public var pread: @Sendable (_ fd: FileDescriptor, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int64) throws(Errno) -> Int
     /// `write(2)` from the buffer; returns the byte count, which may be short.
-    public var write: @Sendable (_ fd: CInt, _ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int
+    public var write: @Sendable (_ fd: FileDescriptor, _ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int
     /// `fsync(2)`.
-    public var fsync: @Sendable (_ fd: CInt) throws(Errno) -> Void
+    public var fsync: @Sendable (_ fd: FileDescriptor) throws(Errno) -> Void
     /// `fstat(2)`.
-    public var fstat: @Sendable (_ fd: CInt) throws(Errno) -> FileStatus
+    public var fstat: @Sendable (_ fd: FileDescriptor) throws(Errno) -> FileStatus
     /// `fstatat(2)` with `AT_SYMLINK_NOFOLLOW`.
-    public var fstatat: @Sendable (_ directory: CInt, _ path: String) throws(Errno) -> FileStatus
+    public var fstatat: @Sendable (_ directory: FileDescriptor, _ path: String) throws(Errno) -> FileStatus
     /// `renameat(2)` within one directory.
-    public var rename: @Sendable (_ directory: CInt, _ from: String, _ to: String) throws(Errno) -> Void
+    public var rename: @Sendable (_ directory: FileDescriptor, _ from: String, _ to: String) throws(Errno) -> Void
     /// `unlinkat(2)`; `removeDirectory` adds `AT_REMOVEDIR`.
-    public var unlink: @Sendable (_ directory: CInt, _ path: String, _ removeDirectory: Bool) throws(Errno) -> Void
+    public var unlink: @Sendable (_ directory: FileDescriptor, _ path: String, _ removeDirectory: Bool) throws(Errno) -> Void
     /// `linkat(2)` from one directory to another (no `AT_SYMLINK_FOLLOW`).
-    public var link: @Sendable (_ fromDirectory: CInt, _ from: String, _ toDirectory: CInt, _ to: String) throws(Errno) -> Void
+    public var link: @Sendable (_ fromDirectory: FileDescriptor, _ from: String, _ toDirectory: FileDescriptor, _ to: String) throws(Errno) -> Void
     /// `mkdirat(2)`.
-    public var mkdir: @Sendable (_ directory: CInt, _ path: String, _ mode: UInt32) throws(Errno) -> Void
-    /// `flock(2)`; the operation is `LOCK_EX`, `LOCK_SH` or `LOCK_UN`, optionally with `LOCK_NB`.
-    public var flock: @Sendable (_ fd: CInt, _ operation: CInt) throws(Errno) -> Void
+    public var mkdir: @Sendable (_ directory: FileDescriptor, _ path: String, _ permissions: FilePermissions) throws(Errno) -> Void
+    /// `flock(2)`.
+    public var flock: @Sendable (_ fd: FileDescriptor, _ operation: LockOperation) throws(Errno) -> Void
     /// `fchmod(2)`.
-    public var fchmod: @Sendable (_ fd: CInt, _ mode: UInt32) throws(Errno) -> Void
+    public var fchmod: @Sendable (_ fd: FileDescriptor, _ permissions: FilePermissions) throws(Errno) -> Void
     /// `fchown(2)`.
-    public var fchown: @Sendable (_ fd: CInt, _ owner: UInt32, _ group: UInt32) throws(Errno) -> Void
+    public var fchown: @Sendable (_ fd: FileDescriptor, _ owner: UInt32, _ group: UInt32) throws(Errno) -> Void
     /// `fstatfs(2)`; returns `f_type`, the file system's magic number.
-    public var fstatfs: @Sendable (_ fd: CInt) throws(Errno) -> Int64
+    public var fstatfs: @Sendable (_ fd: FileDescriptor) throws(Errno) -> Int64
     /// The names in a directory (`fdopendir` + `readdir` on a duplicate), without `.` and `..`.
-    public var listDirectory: @Sendable (_ directory: CInt) throws(Errno) -> [String]
+    public var listDirectory: @Sendable (_ directory: FileDescriptor) throws(Errno) -> [String]
 
     /// Wraps every call: `before` runs first and may throw an injected errno instead of making the
     /// call; `after` runs once the call succeeded (a test helper can `_exit` there to simulate a
@@ -57,8 +57,8 @@ public struct SystemCalls: Sendable {
     ) -> SystemCalls {
         let base = self
         var wrapped = self
-        wrapped.open = { (d, p, f, m) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.open); let r = try base.open(d, p, f, m); after(.open); return r }
+        wrapped.open = { (d, p, i) throws(Errno) in
+            try retryingInterrupted { () throws(Errno) in try before(.open); let r = try base.open(d, p, i); after(.open); return r }
         }
         wrapped.close = { (fd) throws(Errno) in try before(.close); try base.close(fd); after(.close) }
         wrapped.read = { (fd, b) throws(Errno) in

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import Synchronization
+import SystemPackage
 
 /// Arming: choosing inotify or polling, subscribing to the watch hub, the timers of each mode,
 /// re-arming after the directory went away, and going back to inotify after a fallback.
@@ -17,7 +18,7 @@ extension StateFollower {
         if let reason = unnotifiedFileSystem() { return (.polling(reason: reason), false) }
         switch subscribe() {
         case .success: return (.inotify, false)
-        case .failure(.watchFailed(_, let errno)) where errno == ENOENT:
+        case .failure(.watchFailed(_, let errno)) where Errno(rawValue: errno) == .noSuchFileOrDirectory:
             // Watching for the directory's return first: a consumer told it is gone may recreate it at once.
             scheduleRearm()
             markGone()

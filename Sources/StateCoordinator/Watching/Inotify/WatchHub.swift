@@ -1,6 +1,6 @@
-import CSystemShims
 import Foundation
 import Synchronization
+import SystemPackage
 
 /// The one place in the process that talks to libinotifytools.
 ///
@@ -276,7 +276,7 @@ final class WatchHub: Sendable {
                 session.directories[directory] = nil
                 forget(entry.subscribers.count)
                 let event: DirectoryEvent =
-                    failure.errno == ENOENT
+                    Errno(rawValue: failure.errno) == .noSuchFileOrDirectory
                     ? .watchRemoved : .watchLost(.watchFailed(directory: directory, errno: failure.errno))
                 entry.subscribers.values.forEach { $0(event) }
             }
