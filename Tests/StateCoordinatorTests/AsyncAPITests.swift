@@ -43,10 +43,7 @@ struct AsyncAPITests {
         // The first run decides on a base no longer protected (an operator replaced the lockfile
         // meanwhile): answering "nothing to do" from it could miss a halt another writer committed.
         let snapshot = try await store.update { state in
-            if runs.add(1, ordering: .relaxed).newValue == 1 {
-                try? FileManager.default.removeItem(atPath: lockPath)
-                _ = FileManager.default.createFile(atPath: lockPath, contents: nil)
-            }
+            if runs.add(1, ordering: .relaxed).newValue == 1 { replaceWithEmptyFile(lockPath) }
             guard state["halt"] != true else { return }
         }
         #expect(runs.load(ordering: .relaxed) == 2, "decided again under the new lockfile")

@@ -73,8 +73,7 @@ extension ProcessTests {
             await #expect {
                 try await store.update { state in
                     // Inside the mutation the lock is held: an operator re-creates the lockfile.
-                    try? FileManager.default.removeItem(atPath: lockPath)
-                    _ = FileManager.default.createFile(atPath: lockPath, contents: nil)
+                    replaceWithEmptyFile(lockPath)
                     try state.set(true, forKey: "during")
                 }
             } throws: { ($0 as? StateStoreError)?.code == .lockLost }
@@ -88,10 +87,7 @@ extension ProcessTests {
             let lockPath = dir.file("state.lock")
             let runs = Atomic(0)
             let snapshot = try await store.update { state in
-                if runs.add(1, ordering: .relaxed).newValue == 1 {
-                    try? FileManager.default.removeItem(atPath: lockPath)
-                    _ = FileManager.default.createFile(atPath: lockPath, contents: nil)
-                }
+                if runs.add(1, ordering: .relaxed).newValue == 1 { replaceWithEmptyFile(lockPath) }
                 try state.set(true, forKey: "done")
             }
             #expect(snapshot.version == 1)

@@ -27,16 +27,22 @@ struct WatchIdentityTests {
         return (follower, events)
     }
 
+    /// A store at version 0 followed through a fake hub, once version 0 was delivered.
+    private func following() throws -> (StateStore<JSONValue>, FakeInotify, StateFollower<JSONValue>, Events) {
+        let store = try StateStore<JSONValue>.create(directory: dir.path)
+        let fake = FakeInotify()
+        let (follower, events) = follow(store, hub: fake.makeHub())
+        #expect(LockHolderWait.until { self.versions(events) == [0] })
+        return (store, fake, follower, events)
+    }
+
     private func versions(_ events: Events) -> [UInt64] {
         events.withLock { $0.compactMap { if case .snapshot(let s) = $0 { s.version } else { nil } } }
     }
 
     @Test func aWatchTheKernelDroppedIsBelievedGoneEvenIfThePathNamesTheSameInode() throws {
-        let store = try StateStore<JSONValue>.create(directory: dir.path)
-        let fake = FakeInotify()
-        let (follower, events) = follow(store, hub: fake.makeHub())
+        let (store, fake, follower, events) = try following()
         defer { follower.stop() }
-        #expect(LockHolderWait.until { self.versions(events) == [0] })
         let path = canonicalPath(dir.path)
         let old = try #require(fake.watch(of: path))
         fake.dropInKernel(old)
@@ -50,11 +56,8 @@ struct WatchIdentityTests {
     }
 
     @Test func aStaleEventForAWatchTheKernelStillHoldsOnlyResynchronizes() throws {
-        let store = try StateStore<JSONValue>.create(directory: dir.path)
-        let fake = FakeInotify()
-        let (follower, events) = follow(store, hub: fake.makeHub())
+        let (_, fake, follower, events) = try following()
         defer { follower.stop() }
-        #expect(LockHolderWait.until { self.versions(events) == [0] })
         let path = canonicalPath(dir.path)
         let watch = try #require(fake.watch(of: path))
         fake.send(InotifyEvent(watch: watch, mask: UInt32(IN_IGNORED), name: ""))

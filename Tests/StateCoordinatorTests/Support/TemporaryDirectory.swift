@@ -33,3 +33,10 @@ func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () -> B
     }
     return condition()
 }
+
+/// What an operator does who "re-creates" a lockfile: deletes it and creates an empty one, a new
+/// inode under the same name.
+func replaceWithEmptyFile(_ path: String) {
+    try? FileManager.default.removeItem(atPath: path)
+    _ = FileManager.default.createFile(atPath: path, contents: nil)
+}
