@@ -80,7 +80,7 @@ extension StateFollower {
     }
 
     func canonicalDirectory() -> String {
-        ProcessIdentity.canonicalPath(handle.directory) ?? handle.directory
+        canonicalPath(of: handle.directory) ?? handle.directory
     }
 
     /// Starts (or replaces) the timer of a role; nothing once stopped.
@@ -119,7 +119,7 @@ extension StateFollower {
         let path = canonicalDirectory()
         let name = (path as NSString).lastPathComponent
         let parent = (path as NSString).deletingLastPathComponent
-        guard !name.isEmpty, !parent.isEmpty, let resolved = ProcessIdentity.canonicalPath(parent) else { return }
+        guard !name.isEmpty, !parent.isEmpty, let resolved = canonicalPath(of: parent) else { return }
         let result = hub.subscribe(directory: resolved) { [weak self] event in
             guard case .changed(name, let mask) = event, mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0, let follower = self
             else { return }

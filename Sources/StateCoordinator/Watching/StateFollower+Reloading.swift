@@ -95,7 +95,7 @@ extension StateFollower {
     }
 
     func isOlderThanGrace(_ status: FileStatus) -> Bool {
-        let (age, overflow) = ProcessIdentity.wallClockNanoseconds.subtractingReportingOverflow(status.changeTimeNanoseconds)
+        let (age, overflow) = WallClock.nanoseconds.subtractingReportingOverflow(status.changeTimeNanoseconds)
         return overflow || age > Self.notificationGrace.saturatingNanoseconds
     }
 }

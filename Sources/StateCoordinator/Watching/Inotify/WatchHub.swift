@@ -166,7 +166,7 @@ final class WatchHub: Sendable {
 
     private func wake() {
         guard let fd = state.withLock({ $0.wakePipe?.write }) else { return }
-        ProcessIdentity.poke(fd)
+        WakePipe.poke(fd)
     }
 
     /// Starts the hub thread on first use; every caller returns once it is ready (or failed).
@@ -210,7 +210,7 @@ final class WatchHub: Sendable {
     /// another file.
     private func wakePipe() -> (read: Int32, write: Int32)? {
         if let pipe = state.withLock({ $0.wakePipe }) { return pipe }
-        guard let pipe = ProcessIdentity.makeWakePipe() else { return nil }
+        guard let pipe = WakePipe.make() else { return nil }
         state.withLock { $0.wakePipe = pipe }
         return pipe
     }
@@ -307,7 +307,7 @@ final class WatchHub: Sendable {
         Thread.sleep(forTimeInterval: Double(pause) / 1e6)
     }
 
-    private func drain(_ fd: Int32) { ProcessIdentity.drain(fd) }
+    private func drain(_ fd: Int32) { WakePipe.drain(fd) }
 
     private func takeCommands() -> [Command] {
         state.withLock { state in
