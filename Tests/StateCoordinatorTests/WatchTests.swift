@@ -39,21 +39,11 @@ struct WatchTests {
             events.withLock { $0.compactMap { if case .problem(let e) = $0 { e } else { nil } } }
         }
         func waitFor(timeout: Duration = .seconds(5), _ condition: (Collected) -> Bool) -> Bool {
-            let deadline = ContinuousClock.now + timeout
-            while ContinuousClock.now < deadline {
-                if condition(self) { return true }
-                usleep(2_000)
-            }
-            return condition(self)
+            LockHolderWait.until(timeout: timeout) { condition(self) }
         }
         /// The same in an async test, without blocking a thread of the cooperative pool.
         func waitFor(timeout: Duration = .seconds(5), _ condition: (Collected) -> Bool) async -> Bool {
-            let deadline = ContinuousClock.now + timeout
-            while ContinuousClock.now < deadline {
-                if condition(self) { return true }
-                try? await Task.sleep(for: .milliseconds(2))
-            }
-            return condition(self)
+            await eventually(timeout: timeout) { condition(self) }
         }
     }
 

@@ -23,17 +23,6 @@ final class TemporaryDirectory: Sendable {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// Waits in an async test until a condition another thread or process changes holds (a counter,
-/// a registration), polling without blocking a thread of the cooperative pool; false on timeout.
-func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(2))
-    }
-    return condition()
-}
-
 /// What an operator does who "re-creates" a lockfile: deletes it and creates an empty one, a new
 /// inode under the same name.
 func replaceWithEmptyFile(_ path: String) {
