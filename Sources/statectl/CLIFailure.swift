@@ -12,6 +12,9 @@ struct CLIFailure: Error {
         case committedDurabilityUnknown = 8
         /// The store could not find out whether the new version was committed: read it first.
         case outcomeUnknown = 9
+        /// --await-ack: the version is committed, but a reader lagged past --ack-timeout, rejected
+        /// it, or a label named had no live reader.
+        case acknowledgementsIncomplete = 10
     }
 
     var code: Code

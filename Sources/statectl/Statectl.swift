@@ -32,13 +32,17 @@ struct Statectl: AsyncParsableCommand {
                  but may not survive a power loss. Do not retry (an incr would
                  apply twice)
               9  commit outcome unknown: read the current version before retrying
+             10  committed, but --await-ack was not satisfied: a reader had not
+                 applied the version when --ack-timeout passed, rejected it, or
+                 no live reader had a label named; stderr names each one. Do not
+                 commit again
 
             The store's directory is --dir, else $STATECTL_DIR, else the current directory.
             """,
         version: "1.0.0",
         subcommands: [
             Init.self, Get.self, SetValue.self, Delete.self, Incr.self, Patch.self, Put.self, Edit.self,
-            Watch.self, Status.self, History.self, Show.self, Diff.self, Rollback.self, Verify.self,
+            Watch.self, Readers.self, Status.self, History.self, Show.self, Diff.self, Rollback.self, Verify.self,
         ])
 
     /// Runs the command, mapping every failure to one stderr line and the documented exit code.
@@ -56,7 +60,7 @@ struct Statectl: AsyncParsableCommand {
         }
         let command: any ParsableCommand
         do {
-            command = try parseAsRoot(GlobalOptions.movingLeadingOptions(arguments))
+            command = try parseAsRoot(AcknowledgementOptions.expandingBareAwaitAck(GlobalOptions.movingLeadingOptions(arguments)))
         } catch {
             exitForParsingError(error)
         }

@@ -138,17 +138,6 @@ struct AtomicReplace {
     }
 
     private func writeAll(_ fd: OwnedDescriptor, bytes: [UInt8], path: String) throws(StateStoreError) {
-        let outcome = bytes.withUnsafeBytes { buffer in
-            Result { () throws(Errno) -> Void in
-                var written = 0
-                while written < buffer.count {
-                    let count = try calls.write(fd.descriptor, UnsafeRawBufferPointer(rebasing: buffer[written...]))
-                    // write(2) returns 0 only for a zero-length request; treat it as "no progress".
-                    if count == 0 { throw Errno.ioError }
-                    written += count
-                }
-            }
-        }
-        if case .failure(let error) = outcome { throw .system(.write, path: path, errno: error) }
+        do { try calls.write(fd.descriptor, all: bytes) } catch { throw .system(.write, path: path, errno: error) }
     }
 }

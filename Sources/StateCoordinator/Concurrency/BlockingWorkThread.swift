@@ -20,7 +20,7 @@ final class BlockingWorkThread: @unchecked Sendable {
     /// Runs `work` on the thread and returns its result to the awaiting task.
     func run<T: Sendable, Failure: Error>(_ work: @escaping @Sendable () throws(Failure) -> T) async throws(Failure) -> T {
         let result: Result<T, Failure> = await withCheckedContinuation { continuation in
-            enqueue { continuation.resume(returning: Result { () throws(Failure) in try work() }) }
+            submit { continuation.resume(returning: Result { () throws(Failure) in try work() }) }
         }
         return try result.get()
     }
@@ -38,7 +38,8 @@ final class BlockingWorkThread: @unchecked Sendable {
         return try result.get()
     }
 
-    private func enqueue(_ job: @escaping @Sendable () -> Void) {
+    /// Queues `job` to run on the thread, without waiting for it.
+    func submit(_ job: @escaping @Sendable () -> Void) {
         condition.lock()
         defer { condition.unlock() }
         jobs.append(job)

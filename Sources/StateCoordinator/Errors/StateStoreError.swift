@@ -28,6 +28,11 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
     /// For a failure at or after the rename of a commit: whether the new version was committed.
     /// nil for failures before the rename, which never commit anything.
     public var outcome: CommitOutcome?
+    /// For an error about one version of the store (a state that does not decode as the
+    /// reader's type): that version, and the identity of the store it belongs to.
+    public var version: UInt64?
+    /// See ``version``.
+    public var storeID: String?
     /// The error this one was raised for, kept as it was: a `DecodingError` (with its coding
     /// path), a JSON parse error, an error thrown by a `Codable` implementation.
     public var cause: (any Error)?
@@ -128,6 +133,9 @@ extension StateStoreError {
         case rename = "rename"
         case syncDirectory = "fsync directory"
         case createStore = "create store"
+        case registerReader = "register reader"
+        case writeReaderRecord = "write reader record"
+        case listReaders = "list readers"
         /// The step's name as it appears in messages.
         public var description: String { rawValue }
     }

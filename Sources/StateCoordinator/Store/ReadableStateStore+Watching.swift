@@ -5,25 +5,50 @@ extension ReadableStateStore {
     /// Nothing starts until iteration does: each iterator arms a watch of its own and releases it
     /// when its task is cancelled or it is dropped.
     ///
+    /// With a `label`, each iterator registers as a reader in the store's reader registry (on the
+    /// watch's own queue, before its first event), as ``reader(label:options:onEvent:)-8b3hs``
+    /// does; `acknowledgement` says whether each version counts as applied once the loop body
+    /// that received it has finished (``WatchAcknowledgement/afterEachIteration``) or only when
+    /// the application says so with ``StateWatch/acknowledge(_:)``.
+    ///
     /// - Parameters:
     ///   - delivery: which versions to deliver: ``WatchDelivery/latest`` (default), ``WatchDelivery/every``
     ///     or ``WatchDelivery/after(_:)``.
+    ///   - label: register each iterator as this reader; nil watches without registering.
+    ///   - acknowledgement: when a registered watch acknowledges the versions it delivered.
     ///   - options: notification, polling and consistency-check settings.
-    public func watch(_ delivery: WatchDelivery = .latest, options: WatchOptions = WatchOptions()) -> StateWatch<State> {
-        watch(delivery, options: options, hub: .shared)
+    public func watch(
+        _ delivery: WatchDelivery = .latest, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual,
+        options: WatchOptions = WatchOptions()
+    ) -> StateWatch<State> {
+        watch(delivery, label: label, acknowledgement: acknowledgement, options: options, hub: .shared)
     }
 
-    /// ``watch(_:options:)`` on a given hub (tests use a scripted one).
-    func watch(_ delivery: WatchDelivery, options: WatchOptions, hub: WatchHub) -> StateWatch<State> {
+    /// ``watch(_:label:acknowledgement:options:)`` on a given hub (tests use a scripted one).
+    func watch(
+        _ delivery: WatchDelivery, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual, options: WatchOptions,
+        hub: WatchHub
+    ) -> StateWatch<State> {
         let (since, everyVersion) = delivery.followerParameters
         let handle = handle
-        return StateWatch {
+        return StateWatch(acknowledgement: acknowledgement) {
             let buffer = WatchEventBuffer<State>(coalesce: delivery == .latest)
+            let registrar = WatchRegistrar()
             let follower = StateFollower<State>(
                 handle: handle, options: options, since: since, everyVersion: everyVersion, hub: hub
-            ) { buffer.push($0) }
-            let lifetime = WatchLifetime(follower: follower, buffer: buffer)
-            follower.start()
+            ) { event in
+                registrar.slot?.observe(event)
+                buffer.push(event)
+            }
+            let lifetime = WatchLifetime(follower: follower, buffer: buffer, registrar: registrar)
+            var register: (@Sendable () -> Void)?
+            if let label {
+                register = {
+                    // Said once, as an event: the watch goes on, unregistered.
+                    if let failure = registrar.register(handle, label: label) { buffer.push(.problem(failure)) }
+                }
+            }
+            follower.start(beforeFirstRead: register)
             return lifetime
         }
     }
@@ -31,32 +56,47 @@ extension ReadableStateStore {
     /// The store's versions as they are committed: the current one first, then each new one, as
     /// `delivery` chooses. Versions rise strictly (within one store identity). Problems are not
     /// in this sequence: use ``watch(_:options:)``, or a ``StateReader``'s ``StateReader/problem``.
-    public func snapshots(_ delivery: WatchDelivery = .latest, options: WatchOptions = WatchOptions()) -> StateSnapshots<State> {
-        StateSnapshots(watch: watch(delivery, options: options))
+    public func snapshots(
+        _ delivery: WatchDelivery = .latest, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual,
+        options: WatchOptions = WatchOptions()
+    ) -> StateSnapshots<State> {
+        StateSnapshots(watch: watch(delivery, label: label, acknowledgement: acknowledgement, options: options))
     }
 
     /// A reader that keeps the newest snapshot in memory for hot paths, following the store from
     /// the moment it returns until ``StateReader/close()`` (or the end of ``StateReader/run()``,
     /// for a service).
     ///
+    /// With a `label`, the reader registers in the store's reader registry before it returns:
+    /// writers then see it (``readers()-5gfr3``), and can wait until it has applied a version
+    /// (``waitForAcknowledgements(of:from:timeout:)-5c5ib``). The library records each version the
+    /// reader loads, and each it rejects because it does not decode as `State`; the application
+    /// reports what it applied with ``StateReader/acknowledge(_:)``. A reader that may not write
+    /// the registry reads all the same, unregistered (``StateReader/registration`` says why, and
+    /// the store's logger says it once).
+    ///
     /// - Parameters:
+    ///   - label: register as this reader (a bot's name: 1 to 200 bytes, no control
+    ///     characters); nil reads without registering.
     ///   - options: notification, polling and consistency-check settings.
     ///   - onEvent: optional callback for code that isn't async; runs on a serial queue of the
     ///     reader's own, after ``StateReader/current`` was updated. It sees the versions after the
     ///     one ``StateReader/current`` holds when this method returns (and every problem).
     /// - Throws: what ``read()-2miyr`` throws, for the first snapshot.
     public func reader(
-        options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
+        label: String? = nil, options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
     ) async throws(StateStoreError) -> StateReader<State> {
-        try await offPool { (handle) throws(StateStoreError) in try StateReader.open(handle, options: options, onEvent: onEvent, observer: nil) }
+        try await offPool { (handle) throws(StateStoreError) in
+            try StateReader.open(handle, label: label, options: options, onEvent: onEvent, observer: nil)
+        }
     }
 
-    /// The synchronous form of ``reader(options:onEvent:)``.
+    /// The synchronous form of ``reader(label:options:onEvent:)``.
     @_disfavoredOverload
     public func reader(
-        options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
+        label: String? = nil, options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
     ) throws(StateStoreError) -> StateReader<State> {
-        try StateReader.open(handle, options: options, onEvent: onEvent, observer: nil)
+        try StateReader.open(handle, label: label, options: options, onEvent: onEvent, observer: nil)
     }
 
     /// For the benchmark: a reader without a callback (as a tick loop uses it) that also passes
@@ -66,9 +106,10 @@ extension ReadableStateStore {
     /// in the process.
     @_spi(Benchmark)
     public func reader(
-        options: WatchOptions = WatchOptions(), observingStores observer: @escaping @Sendable (StateSnapshot<State>) -> Void
+        label: String? = nil, options: WatchOptions = WatchOptions(),
+        observingStores observer: @escaping @Sendable (StateSnapshot<State>) -> Void
     ) throws(StateStoreError) -> StateReader<State> {
-        try StateReader.open(handle, options: options, onEvent: nil, observer: observer)
+        try StateReader.open(handle, label: label, options: options, onEvent: nil, observer: observer)
     }
 
     /// How a watcher of this store would learn of new versions here: inotify, or polling and why.

@@ -15,6 +15,11 @@ struct StoreFiles: Sendable, Equatable {
     /// `NAME.history`: the directory of kept past versions.
     var historyDirectory: String { name + ".history" }
 
+    /// `NAME.readers`: the registry of readers that report the versions they loaded and applied
+    /// (one lock file and one record per reader; see the protocol article). A subdirectory, so
+    /// that acknowledgements never wake the watchers of the store directory.
+    var readersDirectory: String { name + ".readers" }
+
     /// The file name of a kept version inside ``historyDirectory``: `00000000000000000042.json`.
     static func historyFile(version: UInt64) -> String {
         let digits = String(version)

@@ -35,6 +35,11 @@ public struct OpenIntent: Sendable, Equatable {
     public static func createForWriting(_ permissions: FilePermissions) -> OpenIntent {
         OpenIntent(access: .writeOnly, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec], permissions: permissions)
     }
+    /// A file of our own, created or truncated, for writing: a reader's record, rewritten in full
+    /// under a temp name only its owner uses, then renamed over the record.
+    public static func replaceOwn(_ permissions: FilePermissions) -> OpenIntent {
+        OpenIntent(access: .writeOnly, options: [.create, .truncate, .noFollow, .closeOnExec], permissions: permissions)
+    }
     /// A new file only (`O_CREAT | O_EXCL`), opened for reading: the lockfile.
     public static func createEmpty(_ permissions: FilePermissions) -> OpenIntent {
         OpenIntent(access: .readOnly, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec], permissions: permissions)
@@ -48,6 +53,10 @@ public enum LockOperation: Sendable, Equatable {
     case exclusive
     /// `LOCK_EX | LOCK_NB`: take it now or fail with `EWOULDBLOCK`.
     case exclusiveNow
+    /// `LOCK_SH`: wait for a shared lock (a registered reader's entry, held for its life).
+    case shared
+    /// `LOCK_SH | LOCK_NB`: take a shared lock now or fail with `EWOULDBLOCK`.
+    case sharedNow
     /// `LOCK_UN`.
     case unlock
 
@@ -56,6 +65,8 @@ public enum LockOperation: Sendable, Equatable {
         switch self {
         case .exclusive: LOCK_EX
         case .exclusiveNow: LOCK_EX | LOCK_NB
+        case .shared: LOCK_SH
+        case .sharedNow: LOCK_SH | LOCK_NB
         case .unlock: LOCK_UN
         }
     }

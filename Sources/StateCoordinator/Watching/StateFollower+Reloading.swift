@@ -67,7 +67,14 @@ extension StateFollower {
     func fail(_ error: StateStoreError, opened: PinnedFile?) {
         // The file's I/O (a header pread, an fstatat) happens here, not under the progress lock.
         let aboutTheFile: Set<StateStoreError.Code> = [.corrupt, .unverifiable, .badState, .tooLarge]
-        let badFile = aboutTheFile.contains(error.code) ? opened.map { SeenVersion(status: $0.status, header: $0.header) } : nil
+        var error = error
+        let header = aboutTheFile.contains(error.code) ? opened?.header : nil
+        let badFile = aboutTheFile.contains(error.code) ? opened.map { SeenVersion(status: $0.status, header: header) } : nil
+        // A verified file whose state does not decode: the version a registered reader rejects.
+        if error.code == .badState, let header {
+            error.version = header.version
+            error.storeID = header.store
+        }
         let unopenable = badFile == nil && (aboutTheFile.contains(error.code) || error.code == .symbolicLink || error.code == .permissionDenied)
         let unopenableStatus = unopenable ? try? handle.calls.fstatat(SystemCalls.currentDirectory, handle.stateFilePath) : nil
         let report = progress.withLock { state -> Bool in

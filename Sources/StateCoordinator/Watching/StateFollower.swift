@@ -96,8 +96,12 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
 
     /// Arms the watch, then delivers the current version (the watch is armed before the first
     /// read, so a commit in between is never missed).
-    func start() {
+    ///
+    /// - Parameter beforeFirstRead: runs on the follower's queue first (a watch registers its
+    ///   reader there, off the caller's thread, before its first version is delivered).
+    func start(beforeFirstRead: (@Sendable () -> Void)? = nil) {
         queue.async { [self] in
+            beforeFirstRead?()
             let (mode, retryable) = chooseMode()
             if case .polling(let reason) = mode, !options.forcePolling {
                 handle.options.logger.info(

@@ -25,6 +25,7 @@ import Synchronization
 public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     @usableFromInline let shared: ReaderShared<State>
     private let follower: Mutex<StateFollower<State>?>
+    private let registrar: RegistrationSlot
 
     /// The newest verified snapshot (a copy: to read one field, ``read(_:)`` avoids it).
     public var current: StateSnapshot<State> { shared.state.withLock { $0.snapshot } }
@@ -47,14 +48,45 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     /// The reader's counters.
     public var statistics: WatchStatistics { follower.withLock { $0?.statistics } ?? WatchStatistics() }
 
+    /// Whether the reader is registered in the store's reader registry (see
+    /// ``ReadableStateStore/reader(label:options:onEvent:)-8b3hs``).
+    public var registration: ReaderRegistrationStatus { registrar.status }
+
+    /// Tells writers waiting in ``ReadableStateStore/waitForAcknowledgements(of:from:timeout:)-5c5ib``
+    /// that the application has applied `snapshot` (and so every older version). Cheap: a memory
+    /// write and a wake-up of the registration's own thread, which rewrites the record (no fsync);
+    /// nothing is done for a reader that is not registered.
+    public func acknowledge(_ snapshot: StateSnapshot<State>) {
+        registrar.registration?.acknowledge(snapshot.version, storeID: snapshot.storeID)
+    }
+
+    /// ``acknowledge(_:)`` by version number alone, for the store identity of the newest snapshot.
+    public func acknowledge(version: UInt64) {
+        registrar.registration?.acknowledge(version, storeID: shared.state.withLock { $0.snapshot.storeID })
+    }
+
+    /// Tells waiting writers that the application cannot use `snapshot` (a NACK), with why. A
+    /// version whose state does not decode as `State` is rejected this way automatically.
+    public func reject(_ snapshot: StateSnapshot<State>, because error: any Error) {
+        registrar.registration?.reject(snapshot.version, storeID: snapshot.storeID, error: "\(error)")
+    }
+
+    /// Returns once every acknowledgement and rejection made so far is written to the registry
+    /// (they are written on a thread of the registration's own).
+    public func waitUntilReported() async {
+        await registrar.registration?.waitUntilWritten()
+    }
+
     static func open(
-        _ handle: StoreHandle, options: WatchOptions, onEvent: (@Sendable (WatchEvent<State>) -> Void)?,
+        _ handle: StoreHandle, label: String?, options: WatchOptions, onEvent: (@Sendable (WatchEvent<State>) -> Void)?,
         observer: (@Sendable (StateSnapshot<State>) -> Void)?
     ) throws(StateStoreError) -> StateReader {
         let file = try handle.readCurrent()
+        let initial = try file.snapshot(as: State.self, path: handle.stateFilePath)
+        let registrar = try RegistrationSlot.register(handle, label: label, loaded: (initial.version, initial.storeID))
         return StateReader(
-            handle: handle, initial: try file.snapshot(as: State.self, path: handle.stateFilePath),
-            initialFile: SeenVersion(status: file.status, header: file.header), options: options, onEvent: onEvent, observer: observer)
+            handle: handle, initial: initial, initialFile: SeenVersion(status: file.status, header: file.header), options: options,
+            registrar: registrar, onEvent: onEvent, observer: observer)
     }
 
     /// - Parameters:
@@ -65,14 +97,17 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     ///   - observer: called with each snapshot right after it is stored, on the storing thread.
     private init(
         handle: StoreHandle, initial: StateSnapshot<State>, initialFile: SeenVersion, options: WatchOptions,
-        onEvent: (@Sendable (WatchEvent<State>) -> Void)?, observer: (@Sendable (StateSnapshot<State>) -> Void)?
+        registrar: RegistrationSlot, onEvent: (@Sendable (WatchEvent<State>) -> Void)?,
+        observer: (@Sendable (StateSnapshot<State>) -> Void)?
     ) {
         let shared = ReaderShared(initial)
         self.shared = shared
+        self.registrar = registrar
         follower = Mutex(nil)
         let callbacks = onEvent.map { ($0, DispatchQueue(label: "StateCoordinator.reader.\(handle.files.name)")) }
         // The sink may run on the hub thread: it only stores what changed and hands the callback on.
         let created = StateFollower<State>(handle: handle, options: options, since: nil, everyVersion: false) { event in
+            registrar.observe(event)
             switch event {
             case .snapshot(let snapshot):
                 shared.store(snapshot)
@@ -109,6 +144,7 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
             return follower
         }?.stop()
         shared.close()
+        registrar.close()
     }
 
     /// Follows the store until the task is cancelled or the service group shuts down gracefully,

@@ -10,8 +10,36 @@ public struct StateWatch<State: Codable & Sendable>: AsyncSequence, Sendable {
     /// One event.
     public typealias Element = WatchEvent<State>
 
+    let acknowledgement: WatchAcknowledgement
     let start: @Sendable () -> WatchLifetime<State>
     let newest = NewestFollower<State>()
+
+    init(acknowledgement: WatchAcknowledgement = .manual, start: @escaping @Sendable () -> WatchLifetime<State>) {
+        self.acknowledgement = acknowledgement
+        self.start = start
+    }
+
+    /// Whether the newest iterator is registered as a reader (``ReaderRegistrationStatus/notRequested``
+    /// for a watch without a label, and before iteration started).
+    public var registration: ReaderRegistrationStatus { newest.registrar?.status ?? .notRequested }
+
+    /// Tells writers waiting for acknowledgements that the application has applied `snapshot`
+    /// (and every older version), as the newest iterator's reader. Nothing for an unregistered watch.
+    public func acknowledge(_ snapshot: StateSnapshot<State>) {
+        newest.registrar?.slot?.registration?.acknowledge(snapshot.version, storeID: snapshot.storeID)
+    }
+
+    /// Returns once every acknowledgement and rejection made so far is written to the registry
+    /// (they are written on a thread of the registration's own): call it before the process
+    /// exits right after acknowledging.
+    public func waitUntilReported() async {
+        await newest.registrar?.slot?.registration?.waitUntilWritten()
+    }
+
+    /// Tells waiting writers that the application cannot use `snapshot` (a NACK), with why.
+    public func reject(_ snapshot: StateSnapshot<State>, because error: any Error) {
+        newest.registrar?.slot?.registration?.reject(snapshot.version, storeID: snapshot.storeID, error: "\(error)")
+    }
 
     /// How the newest iterator's watcher learns of new versions (the default mode before any
     /// iteration started).
@@ -23,12 +51,16 @@ public struct StateWatch<State: Codable & Sendable>: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> Iterator {
         let lifetime = start()
         newest.follower = lifetime.follower
-        return Iterator(lifetime: lifetime)
+        newest.registrar = lifetime.registrar
+        return Iterator(lifetime: lifetime, acknowledgesEach: acknowledgement == .afterEachIteration)
     }
 
     /// The iterator of a ``StateWatch``.
     public struct Iterator: AsyncIteratorProtocol {
         let lifetime: WatchLifetime<State>
+        let acknowledgesEach: Bool
+        /// The version handed to the loop body last, acknowledged when it asks for the next event.
+        var pending: (version: UInt64, storeID: String)?
 
         /// How this iterator's watcher learns of new versions.
         public var mode: WatchMode { lifetime.follower.mode }
@@ -37,7 +69,13 @@ public struct StateWatch<State: Codable & Sendable>: AsyncSequence, Sendable {
 
         /// The next event; nil once the consuming task is cancelled (which releases the watch).
         public mutating func next() async -> WatchEvent<State>? {
-            await lifetime.buffer.next()
+            if let pending {
+                lifetime.registrar.slot?.registration?.acknowledge(pending.version, storeID: pending.storeID)
+                self.pending = nil
+            }
+            let event = await lifetime.buffer.next()
+            if acknowledgesEach, case .snapshot(let snapshot)? = event { pending = (snapshot.version, snapshot.storeID) }
+            return event
         }
     }
 }
@@ -50,10 +88,16 @@ final class NewestFollower<State: Codable & Sendable>: Sendable {
         get { reference.withLock { $0.follower } }
         set { reference.withLock { $0.follower = newValue } }
     }
+
+    var registrar: WatchRegistrar? {
+        get { reference.withLock { $0.registrar } }
+        set { reference.withLock { $0.registrar = newValue } }
+    }
 }
 
 struct WeakFollower<State: Codable & Sendable>: @unchecked Sendable {
     weak var follower: StateFollower<State>?
+    weak var registrar: WatchRegistrar?
 }
 
 /// Owns a follower and its buffer: stopping the follower when the consumer is cancelled or the
@@ -61,15 +105,21 @@ struct WeakFollower<State: Codable & Sendable>: @unchecked Sendable {
 final class WatchLifetime<State: Codable & Sendable>: Sendable {
     let follower: StateFollower<State>
     let buffer: WatchEventBuffer<State>
+    let registrar: WatchRegistrar
 
-    init(follower: StateFollower<State>, buffer: WatchEventBuffer<State>) {
+    init(follower: StateFollower<State>, buffer: WatchEventBuffer<State>, registrar: WatchRegistrar = WatchRegistrar()) {
         self.follower = follower
         self.buffer = buffer
-        buffer.onTermination { [follower] in follower.stop() }
+        self.registrar = registrar
+        buffer.onTermination { [follower, registrar] in
+            follower.stop()
+            registrar.close()
+        }
     }
 
     deinit {
         follower.stop()
+        registrar.close()
         buffer.finish()
     }
 }

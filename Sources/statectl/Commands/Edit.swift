@@ -14,6 +14,7 @@ struct Edit: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print the committed version's metadata instead of its number.") var json = false
+    @OptionGroup var acknowledgement: AcknowledgementOptions
 
     func run() async throws {
         let store = try await global.openStore()
@@ -29,7 +30,7 @@ struct Edit: AsyncParsableCommand {
         do {
             let snapshot = try await store.replace(with: edited, expecting: opened.version)
             try? FileManager.default.removeItem(atPath: copy)
-            Output.committed(snapshot, json: json)
+            try await store.printCommitted(snapshot, json: json, acknowledgement: acknowledgement)
         } catch let error as StateStoreError where error.code == .conflict {
             throw CLIFailure(
                 .conflict,

@@ -19,6 +19,7 @@ struct Init: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Largest state in bytes.", valueName: "bytes")) var maxSize = StoreSettings.defaultMaximumStateBytes
     @Flag(help: "Re-create over an existing store (recovery).") var force = false
     @Flag(help: "Print the new version's metadata instead of its number.") var json = false
+    @OptionGroup var acknowledgement: AcknowledgementOptions
 
     func validate() throws {
         guard let bits = UInt32(mode, radix: 8), bits <= 0o777 else {
@@ -43,6 +44,6 @@ struct Init: AsyncParsableCommand {
             store = try await StateStore<JSONValue>.create(
                 directory: global.directory, name: global.name, settings: settings, force: force, options: global.storeOptions)
         }
-        Output.committed(try await store.read(), json: json)
+        try await store.printCommitted(try await store.read(), json: json, acknowledgement: acknowledgement)
     }
 }

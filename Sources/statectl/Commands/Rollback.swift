@@ -11,7 +11,8 @@ struct Rollback: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The kept version to restore.", valueName: "version")) var to: UInt64
 
     func run() async throws {
-        let snapshot = try await global.openStore().rollback(to: to, expecting: mutation.expectVersion)
-        Output.committed(snapshot, json: mutation.json)
+        let store = try await global.openStore()
+        let snapshot = try await store.rollback(to: to, expecting: mutation.expectVersion)
+        try await store.printCommitted(snapshot, json: mutation.json, acknowledgement: mutation.acknowledgement)
     }
 }

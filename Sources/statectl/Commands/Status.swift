@@ -8,7 +8,9 @@ struct Status: AsyncParsableCommand {
         discussion: """
             --json keys: version, size, ageSeconds, writer, lockHolder (null or {"pid", "command"}), watchMode \
             ({"mode": "inotify" or "polling", "reason"}), orphanTempFiles (left by writers that died; listed only while \
-            no writer holds the lock, since a temp file may be a commit in flight), historyCount.
+            no writer holds the lock, since a temp file may be a commit in flight), historyCount, readers \
+            ({"live", "lagging", "rejecting"}: registered readers alive, those that have not applied the current \
+            version, and those rejecting a version newer than the one they applied; statectl readers lists them).
 
             Example: statectl status --json | jq .lockHolder
             """)
@@ -23,6 +25,9 @@ struct Status: AsyncParsableCommand {
         let mode = await store.supportedWatchMode()
         let orphans = try await store.orphanTempFiles()
         let historyCount = try await store.history().count
+        let readers = try await store.readers()
+        let lagging = readers.filter { ReaderOutput.lagVersions($0, snapshot) != 0 }.count
+        let rejecting = readers.filter(\.isRejecting).count
         let age = Date().timeIntervalSince(snapshot.committedAt)
         if json {
             let object: JSONValue = [
@@ -34,6 +39,7 @@ struct Status: AsyncParsableCommand {
                 "watchMode": Self.json(mode),
                 "orphanTempFiles": .array(orphans.map(JSONValue.string)),
                 "historyCount": .int(Int64(historyCount)),
+                "readers": ["live": .int(Int64(readers.count)), "lagging": .int(Int64(lagging)), "rejecting": .int(Int64(rejecting))],
             ]
             Output.line(object.prettyJSON)
         } else {
@@ -47,6 +53,7 @@ struct Status: AsyncParsableCommand {
                 watch mode:   \(mode)
                 orphan temps: \(orphans.isEmpty ? "none" : orphans.joined(separator: ", "))
                 history:      \(historyCount) kept (keep \(snapshot.settings.keepHistory))
+                readers:      \(readers.count) live, \(lagging) lagging, \(rejecting) rejecting
                 """)
         }
     }

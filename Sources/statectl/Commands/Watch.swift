@@ -10,7 +10,12 @@ struct Watch: AsyncParsableCommand {
             may coalesce (only its newest version is printed); with history on, gaps are filled from kept \
             versions. --since V first replays the kept versions after V, then follows live.
 
+            --as LABEL registers the watch as reader LABEL (statectl readers lists it; it reports each version it \
+            loaded); with --ack it also acknowledges each version once its line is written, so that writers using \
+            --await-ack count it as applied.
+
             Example: statectl watch --count 1 --since 41
+            Example: statectl watch --as risk-sidecar --ack | ./apply-limits.sh
             Example: statectl watch --timeout 30 | jq .state.halt
             """)
 
@@ -18,12 +23,19 @@ struct Watch: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Exit 0 after this many lines.", valueName: "n")) var count: Int?
     @Option(help: ArgumentHelp("Exit 7 when this many seconds pass first.", valueName: "seconds")) var timeout: Double?
     @Option(help: ArgumentHelp("Replay the kept versions after this one first.", valueName: "version")) var since: UInt64?
+    @Option(name: .customLong("as"), help: ArgumentHelp("Register as reader LABEL (see statectl readers).", valueName: "label"))
+    var label: String?
+    @Flag(help: "With --as: acknowledge each version once its line is written and flushed.") var ack = false
 
     /// The longest --timeout accepted: a year (a larger or infinite one is leaving it out).
     static let longestTimeout: Double = 365 * 24 * 3600
 
     func validate() throws {
         if let count, count <= 0 { throw ValidationError("--count must be positive.") }
+        if ack && label == nil { throw ValidationError("--ack needs --as LABEL: only a registered reader acknowledges.") }
+        if let label, label.isEmpty || label.utf8.count > 200 || label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ValidationError("--as takes a label of 1 to 200 bytes without control characters.")
+        }
         if let timeout, !(timeout >= 0 && timeout <= Self.longestTimeout) {
             throw ValidationError("--timeout must be a number of seconds from 0 to \(Int(Self.longestTimeout)) (a year); leave it out to wait for ever.")
         }
@@ -32,9 +44,13 @@ struct Watch: AsyncParsableCommand {
     func run() async throws {
         let store = try await global.openReadOnly()
         let historyOn = try await store.read().settings.keepHistory > 0
-        let watch = store.watch(since.map(WatchDelivery.after) ?? (historyOn ? .every : .latest))
+        let watch = store.watch(since.map(WatchDelivery.after) ?? (historyOn ? .every : .latest), label: label)
         try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask { try await follow(watch) }
+            group.addTask {
+                let finished = try await follow(watch)
+                await watch.waitUntilReported()
+                return finished
+            }
             if let timeout {
                 group.addTask {
                     try await Task.sleep(for: .milliseconds(Int64((timeout * 1000).rounded(.up))))
@@ -60,6 +76,7 @@ struct Watch: AsyncParsableCommand {
                     "state": snapshot.state,
                 ]
                 Output.line(line.compactJSON)
+                if ack { watch.acknowledge(snapshot) }
                 printed += 1
                 if let count, printed >= count { return true }
             case .gap(let missing):

@@ -1,0 +1,46 @@
+/// What a wait for acknowledgements found: who applied the version, who is lagging, who
+/// rejected it, and who died meanwhile.
+public struct AcknowledgementReport: Sendable, Equatable {
+    /// The version waited for.
+    public var version: UInt64
+    /// The identity of the store it belongs to.
+    public var storeID: String
+    /// Readers that applied the version, or a newer one.
+    public var applied: [RegisteredReader]
+    /// Live readers that had not applied it when the wait ended (their records give the
+    /// versions they loaded and applied).
+    public var lagging: [RegisteredReader]
+    /// Readers that rejected it (or a newer version) and have not applied it: their record's
+    /// ``RegisteredReader/rejected`` gives the error.
+    public var rejected: [RegisteredReader]
+    /// Readers that were live when the wait started and died before applying the version. They
+    /// are reported, not counted as lagging.
+    public var died: [RegisteredReader]
+    /// Labels asked for that no live reader had when the wait ended.
+    public var missingLabels: [String]
+    /// Whether the wait ended because its timeout passed (or it was cancelled) with readers lagging.
+    public var timedOut: Bool
+    /// How long the wait took.
+    public var waited: Duration
+
+    /// Creates a report.
+    public init(
+        version: UInt64, storeID: String, applied: [RegisteredReader] = [], lagging: [RegisteredReader] = [],
+        rejected: [RegisteredReader] = [], died: [RegisteredReader] = [], missingLabels: [String] = [],
+        timedOut: Bool = false, waited: Duration = .zero
+    ) {
+        self.version = version
+        self.storeID = storeID
+        self.applied = applied
+        self.lagging = lagging
+        self.rejected = rejected
+        self.died = died
+        self.missingLabels = missingLabels
+        self.timedOut = timedOut
+        self.waited = waited
+    }
+
+    /// Whether every reader waited for applied the version: none lagging, none rejecting, no
+    /// label missing. (Readers that died are not waited for.)
+    public var isComplete: Bool { lagging.isEmpty && rejected.isEmpty && missingLabels.isEmpty }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Synchronization
+
+/// Waits, blocking its thread, until every reader selected that was live when the wait started
+/// has applied a version (or a newer one), rejected it, or died, or until the timeout.
+///
+/// Acknowledgements arrive as records renamed into the registry directory, which the wait
+/// watches through the watch hub (the store directory's watchers never see them). A death
+/// makes no inotify event (the kernel just drops the lock), so the readers still lagging are
+/// also looked at every ``checkInterval``: their liveness, and their records in case a
+/// notification was lost.
+final class AcknowledgementWait: Sendable {
+    /// How often lagging readers' liveness is checked.
+    static var checkInterval: Duration { .milliseconds(50) }
+
+    private struct Signals {
+        var changedIDs: Set<String> = []
+        var rereadAll = false
+        var cancelled = false
+    }
+
+    private let registry: ReaderRegistry
+    private let version: UInt64
+    private let storeID: String
+    private let selection: ReaderSelection
+    private let timeout: Duration
+    private let hub: WatchHub
+    private let signals = Mutex(Signals())
+    private let condition = NSCondition()
+
+    init(
+        registry: ReaderRegistry, version: UInt64, storeID: String, selection: ReaderSelection, timeout: Duration,
+        hub: WatchHub = .shared
+    ) {
+        self.registry = registry
+        self.version = version
+        self.storeID = storeID
+        self.selection = selection
+        self.timeout = timeout
+        self.hub = hub
+    }
+
+    /// Ends the wait at its next look (for a cancelled task); the report says `timedOut`.
+    func cancel() {
+        signals.withLock { $0.cancelled = true }
+        wake()
+    }
+
+    private func wake() {
+        condition.lock()
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func notify(_ event: DirectoryEvent) {
+        signals.withLock { signals in
+            switch event {
+            case .changed(let name, _):
+                if let id = ReaderRegistry.id(of: name, suffix: ReaderRegistry.recordSuffix)
+                    ?? ReaderRegistry.id(of: name, suffix: ReaderRegistry.lockSuffix)
+                {
+                    signals.changedIDs.insert(id)
+                }
+            case .overflow, .watchRemoved, .watchLost:
+                signals.rereadAll = true
+            }
+        }
+        wake()
+    }
+
+    /// The tally of one wait.
+    private struct Tally {
+        var waiting: [String: RegisteredReader] = [:]
+        var applied: [RegisteredReader] = []
+        var rejected: [RegisteredReader] = []
+        var died: [RegisteredReader] = []
+        var seenLabels: Set<String> = []
+    }
+
+    func run() -> AcknowledgementReport {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start + timeout
+        // Watching first: an acknowledgement renamed in after the listing is then not missed.
+        let subscription = canonicalPath(of: registry.path).flatMap { path in
+            try? hub.subscribe(directory: path) { [weak self] event in self?.notify(event) }.get()
+        }
+        defer { if let subscription { hub.unsubscribe(subscription, waitForHub: false) } }
+
+        var tally = Tally()
+        for reader in (try? registry.liveReaders()) ?? [] where selection.includes(reader.label) {
+            tally.waiting[reader.id] = reader
+            tally.seenLabels.insert(reader.label)
+        }
+        tally.waiting.keys.sorted().forEach { settle($0, reread: false, in: &tally) }
+        var nextCheck = clock.now + Self.checkInterval
+        var timedOut = false
+        while !(tally.waiting.isEmpty && missingLabels(tally).isEmpty) {
+            let now = clock.now
+            if now >= deadline || signals.withLock({ $0.cancelled }) {
+                timedOut = true
+                break
+            }
+            sleep(until: min(deadline, nextCheck), clock: clock)
+            let (changed, all) = signals.withLock { signals -> (Set<String>, Bool) in
+                defer {
+                    signals.changedIDs = []
+                    signals.rereadAll = false
+                }
+                return (signals.changedIDs, signals.rereadAll)
+            }
+            if clock.now >= nextCheck || all {
+                nextCheck = clock.now + Self.checkInterval
+                lookForMissingLabels(in: &tally)
+                for id in tally.waiting.keys.sorted() { check(id, in: &tally) }
+            } else {
+                for id in changed.sorted() where tally.waiting[id] != nil { settle(id, reread: true, in: &tally) }
+            }
+        }
+        let byLabel: (RegisteredReader, RegisteredReader) -> Bool = { ($0.label, $0.id) < ($1.label, $1.id) }
+        return AcknowledgementReport(
+            version: version, storeID: storeID, applied: tally.applied.sorted(by: byLabel),
+            lagging: tally.waiting.values.sorted(by: byLabel), rejected: tally.rejected.sorted(by: byLabel),
+            died: tally.died.sorted(by: byLabel), missingLabels: missingLabels(tally), timedOut: timedOut,
+            waited: clock.now - start)
+    }
+
+    private func sleep(until instant: ContinuousClock.Instant, clock: ContinuousClock) {
+        condition.lock()
+        defer { condition.unlock() }
+        let pending = signals.withLock { !$0.changedIDs.isEmpty || $0.rereadAll || $0.cancelled }
+        guard !pending else { return }
+        let remaining = clock.now.duration(to: instant)
+        guard remaining > .zero else { return }
+        _ = condition.wait(until: Date(timeIntervalSinceNow: remaining.seconds))
+    }
+
+    private func missingLabels(_ tally: Tally) -> [String] {
+        guard case .labels(let labels) = selection else { return [] }
+        return labels.subtracting(tally.seenLabels).sorted()
+    }
+
+    /// A label asked for but not live yet may register later: its readers join the wait.
+    private func lookForMissingLabels(in tally: inout Tally) {
+        guard !missingLabels(tally).isEmpty, let live = try? registry.liveReaders() else { return }
+        for reader in live where missingLabels(tally).contains(reader.label) {
+            tally.waiting[reader.id] = reader
+            tally.seenLabels.insert(reader.label)
+            settle(reader.id, reread: false, in: &tally)
+        }
+    }
+
+    /// A periodic look at a waiting reader: dead (removed now), or its record re-read.
+    private func check(_ id: String, in tally: inout Tally) {
+        settle(id, reread: true, in: &tally)
+        // Still waiting: alive? (Read first: a reader that applied and then died has applied.)
+        guard let last = tally.waiting[id], registry.liveness(of: id) != .live else { return }
+        tally.waiting[id] = nil
+        tally.died.append(last)
+    }
+
+    /// Moves a waiting reader to applied or rejected when its record (re-read if asked) says so.
+    private func settle(_ id: String, reread: Bool, in tally: inout Tally) {
+        guard var reader = tally.waiting[id] else { return }
+        if reread, case .success(let record)? = registry.record(of: id) {
+            reader = record.reader(id: id)
+            tally.waiting[id] = reader
+        }
+        if reader.hasApplied(version, storeID: storeID) {
+            tally.waiting[id] = nil
+            tally.applied.append(reader)
+        } else if reader.hasRejected(version, storeID: storeID) {
+            tally.waiting[id] = nil
+            tally.rejected.append(reader)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+/// A reader registered in a store's reader registry (`NAME.readers/`), as its record says: who it
+/// is, the version it has loaded, the version its application has applied, and the last version
+/// it rejected. Only live readers are listed (a reader is live while it holds the shared lock on
+/// its entry; the kernel drops that lock when the process dies, whatever the signal).
+public struct RegisteredReader: Sendable, Equatable {
+    /// A version a reader reached, and when.
+    public struct Mark: Sendable, Equatable {
+        /// The version.
+        public var version: UInt64
+        /// When the reader reached it (its own clock).
+        public var at: Date
+
+        /// Creates a mark.
+        public init(version: UInt64, at: Date) {
+            self.version = version
+            self.at = at
+        }
+    }
+
+    /// A version a reader could not use (a NACK), and why.
+    public struct Rejection: Sendable, Equatable {
+        /// The version rejected.
+        public var version: UInt64
+        /// When it was rejected.
+        public var at: Date
+        /// The reader's error, as text.
+        public var error: String
+
+        /// Creates a rejection.
+        public init(version: UInt64, at: Date, error: String) {
+            self.version = version
+            self.at = at
+            self.error = error
+        }
+    }
+
+    /// The entry's name in the registry (`PID-RANDOM`), unique for ever: a later process that
+    /// gets the same pid gets another entry.
+    public var id: String
+    /// The label the reader registered with (a bot's name); several readers may share one.
+    public var label: String
+    /// The reader's process id.
+    public var processID: Int32
+    /// The reader's host name.
+    public var hostName: String
+    /// When the reader registered.
+    public var registeredAt: Date
+    /// The identity of the store the versions below belong to (nil before the first load).
+    public var storeID: String?
+    /// The newest version the reader has loaded (the library reports this).
+    public var loaded: Mark?
+    /// The newest version the application has applied (it reports this with `acknowledge`).
+    public var applied: Mark?
+    /// The last version the reader rejected, with its error (for example a state that does not
+    /// decode as the reader's type).
+    public var rejected: Rejection?
+    /// When the record was last written.
+    public var updatedAt: Date
+
+    /// Creates a description of a registered reader.
+    public init(
+        id: String, label: String, processID: Int32, hostName: String, registeredAt: Date, storeID: String?,
+        loaded: Mark?, applied: Mark?, rejected: Rejection?, updatedAt: Date
+    ) {
+        self.id = id
+        self.label = label
+        self.processID = processID
+        self.hostName = hostName
+        self.registeredAt = registeredAt
+        self.storeID = storeID
+        self.loaded = loaded
+        self.applied = applied
+        self.rejected = rejected
+        self.updatedAt = updatedAt
+    }
+
+    /// Whether the reader has applied `version` of store `storeID`, or a newer one.
+    public func hasApplied(_ version: UInt64, storeID: String) -> Bool {
+        self.storeID == storeID && (applied?.version ?? 0) >= version
+    }
+
+    /// Whether the reader rejected `version` of store `storeID` (or a newer one) and has not
+    /// applied it since.
+    public func hasRejected(_ version: UInt64, storeID: String) -> Bool {
+        self.storeID == storeID && (rejected?.version ?? 0) >= version && !hasApplied(version, storeID: storeID)
+    }
+
+    /// Whether the reader currently rejects a version newer than the one it applied.
+    public var isRejecting: Bool {
+        guard let rejected else { return false }
+        return rejected.version > (applied?.version ?? 0)
+    }
+}

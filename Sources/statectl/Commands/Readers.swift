@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import StateCoordinator
+
+struct Readers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the live registered readers: label, pid, host, since when, loaded and applied versions, lag, rejection.",
+        discussion: """
+            Readers register with a label (the library's reader(label:), statectl watch --as). Entries of readers that \
+            died are removed on the way and never listed. Lag is counted from the applied version: versions behind the \
+            current one, and seconds since the first version it has not applied was committed (from history when kept, \
+            else since the current version: then shown with >=). A reader that never acknowledges shows no applied version.
+
+            --json: an array of {"id", "label", "pid", "host", "registeredAt", "storeID", "loadedVersion", \
+            "appliedVersion", "appliedAt", "rejectedVersion", "rejectedError", "lagVersions", "lagSeconds"}.
+
+            Example: statectl readers
+            Example: statectl readers --json | jq '.[] | select(.lagVersions != 0) | .label'
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print one JSON array.") var json = false
+
+    func run() async throws {
+        let store = try await global.openReadOnly()
+        let current = try await store.read()
+        let readers = try await store.readers()
+        let history = try await store.history()
+        let now = Date()
+        let lags = readers.map { Self.lagSeconds($0, current: current, history: history, now: now) }
+        if json {
+            Output.line(
+                JSONValue.array(zip(readers, lags).map { ReaderOutput.json($0, current: current, lagSeconds: $1?.seconds) }).prettyJSON)
+            return
+        }
+        guard !readers.isEmpty else {
+            FileHandle.standardError.write(Data("statectl: no live registered reader (current version \(current.version)).\n".utf8))
+            return
+        }
+        var rows = [["LABEL", "PID", "HOST", "SINCE", "LOADED", "APPLIED", "LAG", "LAG(s)", "REJECTED"]]
+        for (reader, lag) in zip(readers, lags) {
+            rows.append([
+                reader.label.isEmpty ? "(registering)" : reader.label, String(reader.processID), reader.hostName,
+                Output.timestamp(reader.registeredAt), ReaderOutput.version(reader.loaded).replacingOccurrences(of: "none", with: "-"),
+                ReaderOutput.version(reader.applied).replacingOccurrences(of: "none", with: "-"),
+                ReaderOutput.lagVersions(reader, current).map(String.init) ?? "-",
+                lag.map { ($0.atLeast ? ">=" : "") + String(format: "%.1f", $0.seconds) } ?? "-",
+                reader.isRejecting ? "\(reader.rejected!.version): \(reader.rejected!.error)" : "-",
+            ])
+        }
+        let widths = (0..<rows[0].count - 1).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            let padded = row.enumerated().map { column, cell in
+                column < widths.count ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0) : cell
+            }
+            Output.line(padded.joined(separator: "  "))
+        }
+    }
+
+    /// Seconds since the first version `reader` has not applied was committed: 0 when it is up
+    /// to date; nil when it applied nothing of this store identity.
+    static func lagSeconds(
+        _ reader: RegisteredReader, current: StateSnapshot<JSONValue>, history: [HistoryEntry], now: Date
+    ) -> (seconds: Double, atLeast: Bool)? {
+        guard let behind = ReaderOutput.lagVersions(reader, current), let applied = reader.applied?.version else { return nil }
+        if behind == 0 { return (0, false) }
+        if let next = history.first(where: { $0.version > applied }) {
+            return (max(0, now.timeIntervalSince(next.committedAt)), next.version != applied + 1)
+        }
+        return (max(0, now.timeIntervalSince(current.committedAt)), behind > 1)
+    }
+}

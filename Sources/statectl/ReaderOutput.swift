@@ -1,0 +1,89 @@
+import Foundation
+import StateCoordinator
+
+/// How statectl shows registered readers and acknowledgement reports.
+enum ReaderOutput {
+    /// One reader as JSON: its record, plus its lag behind `currentVersion` (null when it has
+    /// applied nothing of this store identity).
+    static func json(_ reader: RegisteredReader, current: StateSnapshot<JSONValue>? = nil, lagSeconds: Double? = nil) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "id": .string(reader.id),
+            "label": .string(reader.label),
+            "pid": .int(Int64(reader.processID)),
+            "host": .string(reader.hostName),
+            "registeredAt": .string(Output.timestamp(reader.registeredAt)),
+            "storeID": reader.storeID.map(JSONValue.string) ?? .null,
+            "loadedVersion": reader.loaded.map { .int(Int64($0.version)) } ?? .null,
+            "appliedVersion": reader.applied.map { .int(Int64($0.version)) } ?? .null,
+            "appliedAt": reader.applied.map { .string(Output.timestamp($0.at)) } ?? .null,
+            "rejectedVersion": reader.rejected.map { .int(Int64($0.version)) } ?? .null,
+            "rejectedError": reader.rejected.map { .string($0.error) } ?? .null,
+        ]
+        if let current {
+            object["lagVersions"] = lagVersions(reader, current).map { .int(Int64($0)) } ?? .null
+            object["lagSeconds"] = lagSeconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null
+        }
+        return .object(object)
+    }
+
+    /// How many versions `reader` is behind; nil when it applied nothing of this store identity.
+    static func lagVersions(_ reader: RegisteredReader, _ current: StateSnapshot<JSONValue>) -> UInt64? {
+        guard reader.storeID == current.storeID, let applied = reader.applied?.version else { return nil }
+        return current.version > applied ? current.version - applied : 0
+    }
+
+    static func json(_ report: AcknowledgementReport, currentVersion: UInt64) -> JSONValue {
+        [
+            "version": .int(Int64(report.version)),
+            "complete": .bool(report.isComplete),
+            "timedOut": .bool(report.timedOut),
+            "waitedSeconds": .double((report.waited.secondsValue * 1000).rounded() / 1000),
+            "applied": .array(report.applied.map { json($0) }),
+            "lagging": .array(report.lagging.map { json($0) }),
+            "rejected": .array(report.rejected.map { json($0) }),
+            "died": .array(report.died.map { json($0) }),
+            "missingLabels": .array(report.missingLabels.map(JSONValue.string)),
+        ]
+    }
+
+    static func name(_ reader: RegisteredReader) -> String {
+        "\(reader.label.isEmpty ? "(registering)" : reader.label) (pid \(reader.processID)\(reader.hostName.isEmpty ? "" : " on \(reader.hostName)"))"
+    }
+
+    static func version(_ mark: RegisteredReader.Mark?) -> String { mark.map { String($0.version) } ?? "none" }
+
+    /// The lines for stderr: each laggard, rejection, missing label and death.
+    static func diagnostics(_ report: AcknowledgementReport, selection: ReaderSelection, timeout: Double) -> [String] {
+        var lines: [String] = []
+        let total = report.applied.count + report.lagging.count + report.rejected.count + report.died.count
+        if total == 0 && report.missingLabels.isEmpty {
+            lines.append("warning: no registered reader was live; version \(report.version) was not confirmed by anyone.")
+        }
+        for reader in report.lagging {
+            lines.append(
+                "\(name(reader)) has not applied version \(report.version) after \(formatted(timeout)) s: loaded \(version(reader.loaded)), applied \(version(reader.applied))"
+                    + (reader.applied == nil ? " (it has acknowledged nothing yet: a reader that never acknowledges, such as watch --as without --ack, is better left out of --await-ack all)." : "."))
+        }
+        for reader in report.rejected {
+            lines.append("\(name(reader)) rejected version \(reader.rejected?.version ?? report.version): \(reader.rejected?.error ?? "").")
+        }
+        for label in report.missingLabels {
+            lines.append("no live reader is registered as '\(label)' (after \(formatted(timeout)) s).")
+        }
+        for reader in report.died {
+            lines.append("\(name(reader)) died before applying version \(report.version) (not waited for).")
+        }
+        return lines
+    }
+
+    static func formatted(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(format: "%.3g", seconds)
+    }
+}
+
+extension Duration {
+    var secondsValue: Double {
+        let (whole, attoseconds) = components
+        return Double(whole) + Double(attoseconds) / 1e18
+    }
+}
