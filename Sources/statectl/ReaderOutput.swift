@@ -43,6 +43,7 @@ enum ReaderOutput {
             "rejected": .array(report.rejected.map { json($0) }),
             "died": .array(report.died.map { json($0) }),
             "missingLabels": .array(report.missingLabels.map(JSONValue.string)),
+            "problem": report.problem.map(JSONValue.string) ?? .null,
         ]
     }
 
@@ -55,8 +56,9 @@ enum ReaderOutput {
     /// The lines for stderr: each laggard, rejection, missing label and death.
     static func diagnostics(_ report: AcknowledgementReport, selection: ReaderSelection, timeout: Double) -> [String] {
         var lines: [String] = []
+        if let problem = report.problem { lines.append("the reader registry cannot be read, so no reader could confirm version \(report.version): \(problem)") }
         let total = report.applied.count + report.lagging.count + report.rejected.count + report.died.count
-        if total == 0 && report.missingLabels.isEmpty {
+        if total == 0 && report.missingLabels.isEmpty && report.problem == nil {
             lines.append("warning: no registered reader was live; version \(report.version) was not confirmed by anyone.")
         }
         for reader in report.lagging {

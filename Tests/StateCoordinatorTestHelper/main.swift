@@ -299,6 +299,59 @@ case "crash-after":
         increment(times: Int.max, store: try StateStore<JSONValue>(directory: directory, options: opts))
     } catch { fail("open failed: \(error)") }
 
+case "registered-reader":
+    // registered-reader DIR LABEL reader|watch|typed: a bot registered as LABEL that applies each
+    // version it loads. "reader": a StateReader acknowledging from its onEvent callback; "watch":
+    // a watch acknowledging after each loop iteration; "typed": a StateReader of {"halt": Bool},
+    // which rejects (automatically) a version whose halt is not a boolean.
+    // Prints "registered ID" once registered, then "applied V" / "rejected V" per version.
+    struct TypedRisk: Codable, Sendable { var halt: Bool? }
+    let label = arguments[2]
+    let mode = arguments[3]
+    do {
+        switch mode {
+        case "watch":
+            let store = try ReadOnlyStateStore<JSONValue>(directory: directory)
+            let watch = store.watch(label: label, acknowledgement: .afterEachIteration)
+            var registered = false
+            for await event in watch {
+                if !registered, case .registered(let id, _) = watch.registration {
+                    registered = true
+                    emit("registered \(id)")
+                }
+                switch event {
+                case .snapshot(let snapshot): emit("applied \(snapshot.version)")
+                case .problem(let error): emit("problem \(error.code)")
+                default: break
+                }
+            }
+        case "reader", "typed":
+            let store = try ReadOnlyStateStore<TypedRisk>(directory: directory)
+            let box = Mutex<StateReader<TypedRisk>?>(nil)
+            let ready = DispatchSemaphore(value: 0)
+            let reader = try store.reader(label: label) { event in
+                ready.wait()
+                ready.signal()
+                switch event {
+                case .snapshot(let snapshot):
+                    box.withLock { $0 }?.acknowledge(snapshot)
+                    emit("applied \(snapshot.version)")
+                case .problem(let error) where error.code == .badState:
+                    emit("rejected \(error.version ?? 0)")
+                default: break
+                }
+            }
+            box.withLock { $0 = reader }
+            ready.signal()
+            guard case .registered(let id, _) = reader.registration else { fail("not registered: \(reader.registration)") }
+            reader.acknowledge(reader.current)
+            emit("registered \(id)")
+            while true { sleep(3600) }
+        default:
+            fail("registered-reader DIR LABEL reader|watch|typed")
+        }
+    } catch { fail("reader failed: \(error)") }
+
 default:
     fail("unknown command \(command)")
 }

@@ -10,18 +10,23 @@ extension ProcessTests {
 struct PythonParticipantTests {
     let dir = TemporaryDirectory()
 
-    /// The ```python block of OnDiskProtocol.md.
+    /// The ```python blocks of OnDiskProtocol.md (the participant, then the reader registry), joined.
     static func documentedScript() throws -> String {
         let article = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Sources/StateCoordinator/StateCoordinator.docc/OnDiskProtocol.md")
         let text = try String(contentsOf: article, encoding: .utf8)
-        guard let start = text.range(of: "```python\n"), let end = text.range(of: "\n```", range: start.upperBound..<text.endIndex)
-        else { throw CocoaError(.fileReadCorruptFile) }
-        return String(text[start.upperBound..<end.lowerBound])
+        var blocks: [String] = []
+        var rest = text.startIndex..<text.endIndex
+        while let start = text.range(of: "```python\n", range: rest), let end = text.range(of: "\n```", range: start.upperBound..<text.endIndex) {
+            blocks.append(String(text[start.upperBound..<end.lowerBound]))
+            rest = end.upperBound..<text.endIndex
+        }
+        guard blocks.count == 2 else { throw CocoaError(.fileReadCorruptFile) }
+        return blocks.joined(separator: "\n\n")
     }
 
-    private func python(_ program: String, _ arguments: [String] = []) throws -> RunningHelper {
+    func python(_ program: String, _ arguments: [String] = []) throws -> RunningHelper {
         try RunningHelper(
             ["python3", "-c", try Self.documentedScript() + "\n" + program] + arguments,
             executable: URL(fileURLWithPath: "/usr/bin/env"))

@@ -22,13 +22,17 @@ public struct AcknowledgementReport: Sendable, Equatable {
     public var timedOut: Bool
     /// How long the wait took.
     public var waited: Duration
+    /// Why the registry could not be read (say, `NAME.readers` is not a directory), when it
+    /// could not: nobody could then be counted, and the report is not complete.
+    public var problem: String?
 
     /// Creates a report.
     public init(
         version: UInt64, storeID: String, applied: [RegisteredReader] = [], lagging: [RegisteredReader] = [],
         rejected: [RegisteredReader] = [], died: [RegisteredReader] = [], missingLabels: [String] = [],
-        timedOut: Bool = false, waited: Duration = .zero
+        timedOut: Bool = false, waited: Duration = .zero, problem: String? = nil
     ) {
+        self.problem = problem
         self.version = version
         self.storeID = storeID
         self.applied = applied
@@ -41,6 +45,6 @@ public struct AcknowledgementReport: Sendable, Equatable {
     }
 
     /// Whether every reader waited for applied the version: none lagging, none rejecting, no
-    /// label missing. (Readers that died are not waited for.)
-    public var isComplete: Bool { lagging.isEmpty && rejected.isEmpty && missingLabels.isEmpty }
+    /// label missing, and the registry readable. (Readers that died are not waited for.)
+    public var isComplete: Bool { lagging.isEmpty && rejected.isEmpty && missingLabels.isEmpty && problem == nil }
 }

@@ -88,7 +88,13 @@ final class AcknowledgementWait: Sendable {
         defer { if let subscription { hub.unsubscribe(subscription, waitForHub: false) } }
 
         var tally = Tally()
-        for reader in (try? registry.liveReaders()) ?? [] where selection.includes(reader.label) {
+        let live: [RegisteredReader]
+        do { live = try registry.liveReaders() } catch {
+            return AcknowledgementReport(
+                version: version, storeID: storeID, missingLabels: missingLabels(tally), waited: clock.now - start,
+                problem: error.description)
+        }
+        for reader in live where selection.includes(reader.label) {
             tally.waiting[reader.id] = reader
             tally.seenLabels.insert(reader.label)
         }

@@ -25,7 +25,13 @@ struct Status: AsyncParsableCommand {
         let mode = await store.supportedWatchMode()
         let orphans = try await store.orphanTempFiles()
         let historyCount = try await store.history().count
-        let readers = try await store.readers()
+        // A broken registry is said here, not taken for "no readers", and fails nothing else.
+        let readers: [RegisteredReader]
+        var registryProblem: String?
+        do { readers = try await store.readers() } catch {
+            readers = []
+            registryProblem = error.description
+        }
         let lagging = readers.filter { ReaderOutput.lagVersions($0, snapshot) != 0 }.count
         let rejecting = readers.filter(\.isRejecting).count
         let age = Date().timeIntervalSince(snapshot.committedAt)
@@ -39,7 +45,8 @@ struct Status: AsyncParsableCommand {
                 "watchMode": Self.json(mode),
                 "orphanTempFiles": .array(orphans.map(JSONValue.string)),
                 "historyCount": .int(Int64(historyCount)),
-                "readers": ["live": .int(Int64(readers.count)), "lagging": .int(Int64(lagging)), "rejecting": .int(Int64(rejecting))],
+                "readers": registryProblem.map { ["problem": .string($0)] }
+                    ?? ["live": .int(Int64(readers.count)), "lagging": .int(Int64(lagging)), "rejecting": .int(Int64(rejecting))],
             ]
             Output.line(object.prettyJSON)
         } else {
@@ -53,7 +60,7 @@ struct Status: AsyncParsableCommand {
                 watch mode:   \(mode)
                 orphan temps: \(orphans.isEmpty ? "none" : orphans.joined(separator: ", "))
                 history:      \(historyCount) kept (keep \(snapshot.settings.keepHistory))
-                readers:      \(readers.count) live, \(lagging) lagging, \(rejecting) rejecting
+                readers:      \(registryProblem.map { "unknown: \($0)" } ?? "\(readers.count) live, \(lagging) lagging, \(rejecting) rejecting")
                 """)
         }
     }

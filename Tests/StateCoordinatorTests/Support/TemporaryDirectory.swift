@@ -15,6 +15,11 @@ final class TemporaryDirectory: Sendable {
     /// The names in the directory, sorted.
     func names() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: path).sorted() }
 
+    /// The names in a subdirectory, sorted.
+    func names(in subdirectory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: file(subdirectory)).sorted()
+    }
+
     /// Names of leftover temp files of the store `state`.
     func tempFiles(store: String = "state") throws -> [String] { try names().filter { $0.hasPrefix(".\(store).tmp-") } }
 
