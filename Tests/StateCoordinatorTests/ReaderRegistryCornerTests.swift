@@ -145,6 +145,18 @@ struct ReaderRegistryCornerTests {
         #expect(result.isComplete && result.applied.map(\.label) == ["late"], "\(result)")
     }
 
+    @Test func versionZeroIsNotAppliedByAReaderThatAcknowledgedNothing() async throws {
+        let store = try await makeStore()
+        let reader = try await store.reader(label: "silent")
+        defer { reader.close() }
+        let initial = try await store.read()
+        #expect(initial.version == 0)
+        let report = await store.waitForAcknowledgements(of: initial, timeout: .milliseconds(100))
+        #expect(report.lagging.map(\.label) == ["silent"] && report.applied.isEmpty, "\(report)")
+        reader.acknowledge(initial)
+        #expect(await store.waitForAcknowledgements(of: initial, timeout: .seconds(10)).isComplete)
+    }
+
     @Test func cancellingAWaitEndsItAtOnce() async throws {
         let store = try await makeStore()
         let reader = try await store.reader(label: "silent")  // never acknowledges

@@ -3,7 +3,7 @@ import Foundation
 /// A reader's record as stored in `NAME.readers/ID.json`: one JSON object, replaced by rename
 /// (never written in place) and never fsynced (it means nothing after a reboot). The protocol
 /// article documents the members; times are seconds since the epoch, as Python's `time.time()`.
-struct ReaderRecord: Codable, Sendable, Equatable {
+struct ReaderRecord: Sendable, Equatable {
     /// The record layout this code writes and reads.
     static let currentFormat = 1
     /// A record larger than this is not read (a record is a few hundred bytes).
@@ -62,7 +62,7 @@ struct ReaderRecord: Codable, Sendable, Equatable {
         if let appliedVersion, version <= appliedVersion { return false }
         appliedVersion = version
         appliedAt = date.timeIntervalSince1970
-        if version > loadedVersion ?? 0 {
+        if loadedVersion.map({ version > $0 }) ?? true {
             loadedVersion = version
             loadedAt = appliedAt
         }
@@ -77,17 +77,62 @@ struct ReaderRecord: Codable, Sendable, Equatable {
         rejectedError = String(error.prefix(Self.maximumErrorLength))
     }
 
+    /// The record as one line of JSON, names sorted. Written with the package's own JSON writer
+    /// (Foundation's `JSONEncoder` cost more than the rest of an acknowledgement).
     func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        // Encoding plain strings and numbers cannot fail.
-        return Array((try? encoder.encode(self)) ?? Data("{}".utf8)) + [UInt8(ascii: "\n")]
+        func number(_ value: UInt64?) -> JSONValue { value.map { .int(Int64(clamping: $0)) } ?? .null }
+        func time(_ value: Double?) -> JSONValue { value.map(JSONValue.double) ?? .null }
+        let object: JSONValue = .object([
+            "format": .int(Int64(format)), "label": .string(label), "pid": .int(Int64(pid)), "host": .string(host),
+            "registeredAt": .double(registeredAt), "storeID": storeID.map(JSONValue.string) ?? .null,
+            "loadedVersion": number(loadedVersion), "loadedAt": time(loadedAt),
+            "appliedVersion": number(appliedVersion), "appliedAt": time(appliedAt),
+            "rejectedVersion": number(rejectedVersion), "rejectedAt": time(rejectedAt),
+            "rejectedError": rejectedError.map(JSONValue.string) ?? .null, "updatedAt": .double(updatedAt),
+        ])
+        // Strings, finite times and integers always encode.
+        return ((try? JSONWriter.write(object, pretty: false)) ?? Array("{}".utf8)) + [UInt8(ascii: "\n")]
     }
 
-    /// Decodes a record; nil for anything that is not one (a partial Python write is impossible,
-    /// records are renamed in, but a foreign or hand-edited file is not).
+    /// Decodes a record; nil for anything that is not one (a foreign or hand-edited file: records
+    /// are renamed in, so a partial write is never seen). Unknown members are ignored, absent
+    /// optional ones are nil.
     static func decode(_ bytes: [UInt8]) -> ReaderRecord? {
-        guard let record = try? JSONDecoder().decode(ReaderRecord.self, from: Data(bytes)), record.format >= 1 else { return nil }
+        guard case .object(let object)? = try? JSONValue(parsing: bytes) else { return nil }
+        func number(_ key: String) -> Double? {
+            switch object[key] {
+            case .int(let value)?: Double(value)
+            case .double(let value)?: value
+            default: nil
+            }
+        }
+        func version(_ key: String) -> UInt64?? {
+            switch object[key] {
+            case nil, .null?: .some(nil)
+            case .int(let value)? where value >= 0: .some(UInt64(value))
+            default: nil  // present but not a version: not a record
+            }
+        }
+        func text(_ key: String) -> String? {
+            if case .string(let value)? = object[key] { return value }
+            return nil
+        }
+        guard case .int(let format)? = object["format"], format >= 1, let label = text("label"),
+            case .int(let pid)? = object["pid"], let pid = Int32(exactly: pid), let host = text("host"),
+            let registeredAt = number("registeredAt"), let updatedAt = number("updatedAt"),
+            let loaded = version("loadedVersion"), let applied = version("appliedVersion"), let rejected = version("rejectedVersion")
+        else { return nil }
+        var record = ReaderRecord(label: label, pid: pid, host: host, registeredAt: Date(timeIntervalSince1970: registeredAt))
+        record.format = Int(format)
+        record.updatedAt = updatedAt
+        record.storeID = text("storeID")
+        record.loadedVersion = loaded
+        record.loadedAt = number("loadedAt")
+        record.appliedVersion = applied
+        record.appliedAt = number("appliedAt")
+        record.rejectedVersion = rejected
+        record.rejectedAt = number("rejectedAt")
+        record.rejectedError = text("rejectedError")
         return record
     }
 

@@ -78,18 +78,21 @@ public struct RegisteredReader: Sendable, Equatable {
 
     /// Whether the reader has applied `version` of store `storeID`, or a newer one.
     public func hasApplied(_ version: UInt64, storeID: String) -> Bool {
-        self.storeID == storeID && (applied?.version ?? 0) >= version
+        guard let applied, self.storeID == storeID else { return false }
+        return applied.version >= version
     }
 
     /// Whether the reader rejected `version` of store `storeID` (or a newer one) and has not
     /// applied it since.
     public func hasRejected(_ version: UInt64, storeID: String) -> Bool {
-        self.storeID == storeID && (rejected?.version ?? 0) >= version && !hasApplied(version, storeID: storeID)
+        guard let rejected, self.storeID == storeID else { return false }
+        return rejected.version >= version && !hasApplied(version, storeID: storeID)
     }
 
     /// Whether the reader currently rejects a version newer than the one it applied.
     public var isRejecting: Bool {
         guard let rejected else { return false }
-        return rejected.version > (applied?.version ?? 0)
+        guard let applied else { return true }
+        return rejected.version > applied.version
     }
 }

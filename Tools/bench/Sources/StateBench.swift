@@ -16,7 +16,7 @@ struct StateBench: AsyncParsableCommand {
 
 extension StateBench {
     enum Workload: String, CaseIterable, ExpressibleByArgument {
-        case commit, contention, group, propagation, size, hotpath
+        case commit, contention, group, propagation, size, hotpath, ack
     }
 
     struct Run: AsyncParsableCommand {
@@ -25,7 +25,7 @@ extension StateBench {
         @Flag(help: "Fewer iterations: a smoke run in under a minute.") var quick = false
         @Option(help: "Where to write the rows as JSON.") var json = "state-bench-results.json"
         @Option(parsing: .upToNextOption, help: "Workloads to run (default: all).") var only: [Workload] = Workload.allCases
-        @Option(parsing: .upToNextOption, help: "propagation: reader counts to measure (default: 1 10, full run also 50).")
+        @Option(parsing: .upToNextOption, help: "propagation, ack: reader counts to measure (default: 1 10, full run also 50).")
         var readers: [Int] = []
 
         func run() async throws {
@@ -44,6 +44,7 @@ extension StateBench {
                 case .propagation: try PropagationWorkload(quick: quick, readerCounts: readers).run(report: report)
                 case .size: try SizeScalingWorkload(quick: quick).run(report: report)
                 case .hotpath: try HotPathWorkload(quick: quick).run(report: report)
+                case .ack: try AcknowledgementWorkload(quick: quick, readerCounts: readers).run(report: report)
                 }
             }
             let encoder = JSONEncoder()
@@ -67,7 +68,7 @@ extension StateBench {
     struct Worker: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "A child process of a workload.", shouldDisplay: false)
 
-        enum Role: String, ExpressibleByArgument { case incr, watch, hold }
+        enum Role: String, ExpressibleByArgument { case incr, watch, hold, ack }
 
         @Argument var role: Role
         @Option var dir: String
@@ -82,6 +83,25 @@ extension StateBench {
             case .incr: try increment()
             case .watch: reader ? try await watchWithReader() : await watch()
             case .hold: try await hold()
+            case .ack: try await acknowledge()
+            }
+        }
+
+        /// A registered reader "bench-<count>" that acknowledges each version it is handed, until
+        /// a version after `until`; prints "ready" once registered and holding the first version.
+        private func acknowledge() async throws {
+            let store = try await ReadOnlyStateStore<BenchState>(directory: dir)
+            let watch = store.watch(label: "bench-\(count)")
+            var ready = false
+            for await event in watch {
+                guard case .snapshot(let snapshot) = event else { continue }
+                watch.acknowledge(snapshot)
+                if !ready {
+                    ready = true
+                    FileHandle.standardOutput.write(Data("ready\n".utf8))
+                }
+                // Alive until the version after the last measured one: a reader that exits is not waited for.
+                if snapshot.version > until { break }
             }
         }
 
