@@ -44,6 +44,19 @@ struct ReaderRegistryCornerTests {
         #expect(result.oneDiagnosticLine && result.stderr.contains("register reader of \(dir.path)/state.readers"), "\(result.stderr)")
     }
 
+    @Test func statectlSaysWhenNobodyCouldConfirmAndRefusesMalformedSelections() throws {
+        _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
+        let statectl = CLI(directory: dir.path)
+        expectGolden(try statectl("set", "/halt", "true", "--await-ack"), "await-ack-nobody")
+        expectGolden(try statectl("set", "/halt", "true", "--await-ack", ",bot"), "await-ack-malformed")
+        expectGolden(try statectl("set", "/halt", "true", "--await-ack", "bot", "--ack-timeout", "0.2"), "await-ack-missing-label")
+        expectGolden(try statectl("readers"), "readers-none")
+        expectGolden(try statectl("readers", "--json"), "readers-none-json")
+        // A bare --await-ack before another option means all, and the options still parse.
+        let before = try statectl("set", "--await-ack", "--json", "/halt", "false")
+        #expect(before.status == 0 && before.stdout.contains("\"acknowledgements\""), "\(before)")
+    }
+
     @Test func invalidLabelsAreRefused() async throws {
         let store = try await makeStore()
         for label in ["", "tab\there", String(repeating: "x", count: 201)] {

@@ -1,14 +1,14 @@
 import Foundation
 
 extension ReadableStateStore {
-    /// Every live registered reader of this store (see ``reader(label:options:onEvent:)-8b3hs``),
+    /// Every live registered reader of this store (see ``reader(label:options:onEvent:)-5bxij``),
     /// oldest registration first. Entries of readers that died are removed on the way (when this
     /// process may write the registry) and never listed.
     public func readers() async throws(StateStoreError) -> [RegisteredReader] {
         try await offPool { (handle) throws(StateStoreError) in try ReaderRegistry(handle).liveReaders() }
     }
 
-    /// The synchronous form of ``readers()-5gfr3``.
+    /// The synchronous form of ``readers()``.
     @_disfavoredOverload
     public func readers() throws(StateStoreError) -> [RegisteredReader] {
         try ReaderRegistry(handle).liveReaders()
@@ -20,8 +20,10 @@ extension ReadableStateStore {
     /// the commit returned.
     ///
     /// ```swift
+    /// struct Risk: Codable, Sendable { var halt = false }
+    /// let store = try await StateStore<Risk>(directory: "/srv/bot")
     /// let halted = try await store.update { $0.halt = true }
-    /// let report = try await store.waitForAcknowledgements(of: halted, timeout: .seconds(5))
+    /// let report = await store.waitForAcknowledgements(of: halted, timeout: .seconds(5))
     /// for bot in report.lagging { print("\(bot.label) (pid \(bot.processID)) has not applied the halt") }
     /// ```
     ///
@@ -45,7 +47,7 @@ extension ReadableStateStore {
         }
     }
 
-    /// The synchronous form of ``waitForAcknowledgements(of:from:timeout:)-5c5ib``: blocks the
+    /// The synchronous form of ``waitForAcknowledgements(of:from:timeout:)``: blocks the
     /// calling thread for up to `timeout`.
     @_disfavoredOverload
     public func waitForAcknowledgements(

@@ -6,7 +6,7 @@ extension ReadableStateStore {
     /// when its task is cancelled or it is dropped.
     ///
     /// With a `label`, each iterator registers as a reader in the store's reader registry (on the
-    /// watch's own queue, before its first event), as ``reader(label:options:onEvent:)-8b3hs``
+    /// watch's own queue, before its first event), as ``reader(label:options:onEvent:)-5bxij``
     /// does; `acknowledgement` says whether each version counts as applied once the loop body
     /// that received it has finished (``WatchAcknowledgement/afterEachIteration``) or only when
     /// the application says so with ``StateWatch/acknowledge(_:)``.
@@ -55,7 +55,7 @@ extension ReadableStateStore {
 
     /// The store's versions as they are committed: the current one first, then each new one, as
     /// `delivery` chooses. Versions rise strictly (within one store identity). Problems are not
-    /// in this sequence: use ``watch(_:options:)``, or a ``StateReader``'s ``StateReader/problem``.
+    /// in this sequence: use ``watch(_:label:acknowledgement:options:)``, or a ``StateReader``'s ``StateReader/problem``.
     public func snapshots(
         _ delivery: WatchDelivery = .latest, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual,
         options: WatchOptions = WatchOptions()
@@ -68,8 +68,8 @@ extension ReadableStateStore {
     /// for a service).
     ///
     /// With a `label`, the reader registers in the store's reader registry before it returns:
-    /// writers then see it (``readers()-5gfr3``), and can wait until it has applied a version
-    /// (``waitForAcknowledgements(of:from:timeout:)-5c5ib``). The library records each version the
+    /// writers then see it (``readers()-2e726``), and can wait until it has applied a version
+    /// (``waitForAcknowledgements(of:from:timeout:)-3ell6``). The library records each version the
     /// reader loads, and each it rejects because it does not decode as `State`; the application
     /// reports what it applied with ``StateReader/acknowledge(_:)``. A reader that may not write
     /// the registry reads all the same, unregistered (``StateReader/registration`` says why, and

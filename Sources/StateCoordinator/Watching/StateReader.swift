@@ -6,7 +6,7 @@ import Synchronization
 /// Keeps the newest snapshot of a store in memory, updated as each version is committed, for
 /// hot paths such as a trading bot's tick loop: ``current`` and ``read(_:)`` take an uncontended
 /// lock, no system call. A reader follows from the moment
-/// ``ReadableStateStore/reader(options:onEvent:)-3wd2q`` returns until ``close()``; as a
+/// ``ReadableStateStore/reader(label:options:onEvent:)-5bxij`` returns until ``close()``; as a
 /// swift-service-lifecycle `Service`, its ``run()`` ends on cancellation or graceful shutdown and
 /// closes it.
 ///
@@ -49,10 +49,10 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     public var statistics: WatchStatistics { follower.withLock { $0?.statistics } ?? WatchStatistics() }
 
     /// Whether the reader is registered in the store's reader registry (see
-    /// ``ReadableStateStore/reader(label:options:onEvent:)-8b3hs``).
+    /// ``ReadableStateStore/reader(label:options:onEvent:)-5bxij``).
     public var registration: ReaderRegistrationStatus { registrar.status }
 
-    /// Tells writers waiting in ``ReadableStateStore/waitForAcknowledgements(of:from:timeout:)-5c5ib``
+    /// Tells writers waiting in ``ReadableStateStore/waitForAcknowledgements(of:from:timeout:)-3ell6``
     /// that the application has applied `snapshot` (and so every older version). Cheap: a memory
     /// write and a wake-up of the registration's own thread, which rewrites the record (no fsync);
     /// nothing is done for a reader that is not registered.
