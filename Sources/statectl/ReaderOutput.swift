@@ -18,6 +18,7 @@ enum ReaderOutput {
             "appliedAt": reader.applied.map { .string(Output.timestamp($0.at)) } ?? .null,
             "rejectedVersion": reader.rejected.map { .int(Int64($0.version)) } ?? .null,
             "rejectedError": reader.rejected.map { .string($0.error) } ?? .null,
+            "problem": reader.problem.map(JSONValue.string) ?? .null,
         ]
         if let current {
             object["lagVersions"] = lagVersions(reader, current).map { .int(Int64($0)) } ?? .null
@@ -48,7 +49,21 @@ enum ReaderOutput {
     }
 
     static func name(_ reader: RegisteredReader) -> String {
-        "\(reader.label.isEmpty ? "(registering)" : reader.label) (pid \(reader.processID)\(reader.hostName.isEmpty ? "" : " on \(reader.hostName)"))"
+        "\(displayLabel(reader)) (pid \(reader.processID)\(reader.hostName.isEmpty ? "" : " on \(printable(reader.hostName))"))"
+    }
+
+    /// The label for a table or a message: "(registering)" before the record exists, the
+    /// problem when it cannot be read.
+    static func displayLabel(_ reader: RegisteredReader) -> String {
+        if !reader.label.isEmpty { return printable(reader.label) }
+        if let problem = reader.problem { return "(\(printable(problem)))" }
+        return "(registering)"
+    }
+
+    /// Text from a record, which any process may write: control characters shown as `?`, so
+    /// that none reaches the terminal.
+    static func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : $0 }))
     }
 
     static func version(_ mark: RegisteredReader.Mark?) -> String { mark.map { String($0.version) } ?? "none" }
@@ -67,7 +82,7 @@ enum ReaderOutput {
                     + (reader.applied == nil ? " (it has acknowledged nothing yet: a reader that never acknowledges, such as watch --as without --ack, is better left out of --await-ack all)." : "."))
         }
         for reader in report.rejected {
-            lines.append("\(name(reader)) rejected version \(reader.rejected?.version ?? report.version): \(reader.rejected?.error ?? "").")
+            lines.append("\(name(reader)) rejected version \(reader.rejected?.version ?? report.version): \(printable(reader.rejected?.error ?? "")).")
         }
         for label in report.missingLabels {
             lines.append("no live reader is registered as '\(label)' (after \(formatted(timeout)) s).")

@@ -60,7 +60,7 @@ struct Statectl: AsyncParsableCommand {
         }
         let command: any ParsableCommand
         do {
-            command = try parseAsRoot(AcknowledgementOptions.expandingBareAwaitAck(GlobalOptions.movingLeadingOptions(arguments)))
+            command = try parseAsRoot(GlobalOptions.movingLeadingOptions(arguments))
         } catch {
             exitForParsingError(error)
         }

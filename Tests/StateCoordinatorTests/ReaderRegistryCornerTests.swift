@@ -47,14 +47,27 @@ struct ReaderRegistryCornerTests {
     @Test func statectlSaysWhenNobodyCouldConfirmAndRefusesMalformedSelections() throws {
         _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
         let statectl = CLI(directory: dir.path)
-        expectGolden(try statectl("set", "/halt", "true", "--await-ack"), "await-ack-nobody")
+        expectGolden(try statectl("set", "/halt", "true", "--await-ack", "all"), "await-ack-nobody")
+        expectGolden(try statectl("set", "/halt", "true", "--await-ack"), "await-ack-without-value")
+        expectGolden(try statectl("set", "/halt", "true", "--ack-timeout", "3"), "ack-timeout-alone")
         expectGolden(try statectl("set", "/halt", "true", "--await-ack", ",bot"), "await-ack-malformed")
         expectGolden(try statectl("set", "/halt", "true", "--await-ack", "bot", "--ack-timeout", "0.2"), "await-ack-missing-label")
         expectGolden(try statectl("readers"), "readers-none")
         expectGolden(try statectl("readers", "--json"), "readers-none-json")
-        // A bare --await-ack before another option means all, and the options still parse.
-        let before = try statectl("set", "--await-ack", "--json", "/halt", "false")
+        // Before the operands, too.
+        let before = try statectl("set", "--await-ack", "all", "--json", "/halt", "false")
         #expect(before.status == 0 && before.stdout.contains("\"acknowledgements\""), "\(before)")
+    }
+
+    @Test func watchWithCountLeavesNoLiveEntryBehind() async throws {
+        let store = try await makeStore()
+        _ = try await store.update { try $0.set(true, forKey: "halt") }
+        let result = try CLI(directory: dir.path)("watch", "--as", "once", "--ack", "--count", "1")
+        #expect(result.status == 0 && result.stderr.isEmpty, "\(result)")
+        // It exits as soon as it has printed: its entry is removed on the way out or, if the exit
+        // came first, found dead and removed by the next listing.
+        #expect(try await store.readers().isEmpty)
+        #expect(try dir.names(in: "state.readers").isEmpty)
     }
 
     @Test func invalidLabelsAreRefused() async throws {
@@ -107,6 +120,23 @@ struct ReaderRegistryCornerTests {
         #expect(try await store.readers().first?.applied?.version == current.version + 2)
     }
 
+    @Test func aReaderWhoseLivenessCannotBeToldIsNeverCalledDead() async throws {
+        let store = try await makeStore()
+        let reader = try await store.reader(label: "bot")
+        defer { reader.close() }
+        // A lister whose flock calls fail (as for a lock file it may not lock): it cannot tell.
+        var options = StateStoreOptions()
+        options.systemCalls = SystemCalls.live.intercepting(before: { (call) throws(Errno) in
+            if call == .flock { throw .tooManyOpenFiles }
+        })
+        let lister = try await ReadOnlyStateStore<JSONValue>(directory: dir.path, options: options)
+        let listed = try await lister.readers()
+        #expect(listed.map(\.label) == ["bot"] && listed.first?.problem?.contains("liveness unknown") == true, "\(listed)")
+        let report = await lister.waitForAcknowledgements(of: try await store.read(), timeout: .milliseconds(300))
+        #expect(report.lagging.map(\.label) == ["bot"] && report.died.isEmpty && !report.isComplete, "\(report)")
+        #expect(try dir.names(in: "state.readers").count == 2, "nothing removed")
+    }
+
     @Test func listingRemovesDeadEntriesAndLeftoversButNeverALiveOne() async throws {
         let store = try await makeStore()
         let live = try await store.reader(label: "live")
@@ -136,7 +166,7 @@ struct ReaderRegistryCornerTests {
         let listed = try await store.readers()
         #expect(listed.map(\.id) == [id] && listed.first?.label == "")
         let result = try CLI(directory: dir.path)("readers")
-        #expect(result.status == 0 && result.stdout.contains("(registering)"), "\(result)")
+        #expect(result.status == 0 && result.stdout.contains("is not a reader record"), "\(result)")
     }
 
     @Test func aWaitForALabelNobodyHasTimesOutNamingIt() async throws {
@@ -214,6 +244,7 @@ struct ReaderRegistryCornerTests {
         let reader = try await store.reader(label: "bot")
         #expect(try await store.readers().count == 1)
         reader.close()
+        await reader.waitUntilReported()  // returns: nothing is left to write
         #expect(await eventually { (try? dir.names(in: "state.readers"))?.isEmpty == true })
     }
 }

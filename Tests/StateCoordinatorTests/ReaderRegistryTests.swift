@@ -57,7 +57,7 @@ extension ProcessTests {
             let bots = try startReaders([("alpha", "reader"), ("bravo", "watch"), ("charlie", "reader")])
             defer { bots.forEach { $0.signal(SIGKILL) } }
             bots[1].signal(SIGSTOP)
-            let result = try cli("set", "/halt", "true", "--await-ack", "--ack-timeout", "1")
+            let result = try cli("set", "/halt", "true", "--await-ack", "all", "--ack-timeout", "1")
             #expect(result.status == 10, "\(result)")
             #expect(result.stdout == "1\n", "the version is still printed: it is committed")
             let named = result.stderr.split(separator: "\n").filter { $0.contains("has not applied") }
@@ -76,7 +76,7 @@ extension ProcessTests {
             defer { bots.forEach { $0.signal(SIGKILL) } }
             bots[0].signal(SIGKILL)
             _ = bots[0].waitForExit()
-            let result = try cli("set", "/halt", "true", "--await-ack", "--json", "--ack-timeout", "20")
+            let result = try cli("set", "/halt", "true", "--await-ack", "all", "--json", "--ack-timeout", "20")
             #expect(result.status == 0, "\(result)")
             let report = try json(result)["acknowledgements"]
             #expect(labels(report, "applied") == ["survivor"])
@@ -93,7 +93,7 @@ extension ProcessTests {
             defer { bots.forEach { $0.signal(SIGKILL) } }
             bots[0].signal(SIGSTOP)
             let set = try RunningHelper(
-                ["--dir", dir.path, "set", "/halt", "true", "--await-ack", "--ack-timeout", "30", "--json"], executable: CLI.url)
+                ["--dir", dir.path, "set", "/halt", "true", "--await-ack", "all", "--ack-timeout", "30", "--json"], executable: CLI.url)
             // Killed once the wait is under way: the commit is visible and the healthy reader applied it.
             #expect(LockHolderWait.until(timeout: .seconds(30)) {
                 (try? liveReaders().first { $0.label == "healthy" }?.applied?.version) == 1
@@ -112,7 +112,7 @@ extension ProcessTests {
             try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
             let bots = try startReaders([("typed-bot", "typed"), ("json-bot", "watch")])
             defer { bots.forEach { $0.signal(SIGKILL) } }
-            let result = try cli("set", "/halt", "\"yes\"", "--await-ack", "--ack-timeout", "20", "--json")
+            let result = try cli("set", "/halt", "\"yes\"", "--await-ack", "all", "--ack-timeout", "20", "--json")
             #expect(result.status == 10, "\(result)")
             #expect(result.stderr.contains("typed-bot (pid \(bots[0].pid)") && result.stderr.contains("rejected version 1"), "\(result.stderr)")
             #expect(result.stderr.contains("does not decode as TypedRisk"), "the reader's own error: \(result.stderr)")
@@ -122,7 +122,7 @@ extension ProcessTests {
             let status = try json(try cli("status", "--json"))["readers"]
             #expect(status == ["live": 2, "lagging": 1, "rejecting": 1], "\(String(describing: status))")
             // A good version afterwards is applied, and the rejection is history.
-            #expect(try cli("set", "/halt", "true", "--await-ack", "--ack-timeout", "20").status == 0)
+            #expect(try cli("set", "/halt", "true", "--await-ack", "all", "--ack-timeout", "20").status == 0)
         }
 
         // 5.
@@ -146,7 +146,7 @@ extension ProcessTests {
             let third = try inNewPidNamespace("third")  // pid 1 again, reused
             defer { third.signal(SIGKILL) }
             #expect(LockHolderWait.until { (try? liveReaders().map(\.label).sorted()) == ["second", "third"] })
-            let result = try cli("set", "/halt", "true", "--await-ack", "--json", "--ack-timeout", "20")
+            let result = try cli("set", "/halt", "true", "--await-ack", "all", "--json", "--ack-timeout", "20")
             #expect(result.status == 0, "\(result)")
             #expect(labels(try json(result)["acknowledgements"], "applied") == ["second", "third"])
             readers = try liveReaders()
@@ -248,7 +248,7 @@ extension ProcessTests {
             let passive = try RunningHelper(["--dir", dir.path, "watch", "--as", "passive"], executable: CLI.url)
             defer { passive.signal(SIGKILL) }
             #expect(passive.waitForLine { $0.contains("\"version\":1") })
-            let waited = try cli("set", "/halt", "false", "--await-ack", "--ack-timeout", "1")
+            let waited = try cli("set", "/halt", "false", "--await-ack", "all", "--ack-timeout", "1")
             #expect(waited.status == 10 && waited.stderr.contains("passive (pid \(passive.pid)") && waited.stderr.contains("acknowledged nothing"), "\(waited)")
             #expect(!waited.stderr.contains("sidecar"))
             let usage = try cli("watch", "--ack")

@@ -58,6 +58,8 @@ final class BlockingWorkThread: @unchecked Sendable {
             condition.lock()
             while jobs.isEmpty && !ending { condition.wait() }
             if jobs.isEmpty {
+                // A job submitted after this starts a thread again (which ends once it ran).
+                started = false
                 condition.unlock()
                 return
             }
@@ -67,7 +69,8 @@ final class BlockingWorkThread: @unchecked Sendable {
         }
     }
 
-    /// Lets the thread end once the jobs already queued have run.
+    /// Lets the thread end once the jobs already queued have run. A job submitted later still
+    /// runs, on a thread started for it.
     func end() {
         condition.lock()
         ending = true

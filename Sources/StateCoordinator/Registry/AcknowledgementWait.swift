@@ -156,13 +156,23 @@ final class AcknowledgementWait: Sendable {
         }
     }
 
-    /// A periodic look at a waiting reader: dead (removed now), or its record re-read.
+    /// A periodic look at a waiting reader: dead (removed now), or its record re-read. A reader
+    /// whose entry vanished while it lives registers again under a new ID (same pid, host and
+    /// registration time): the wait follows it there instead of calling it dead.
     private func check(_ id: String, in tally: inout Tally) {
         settle(id, reread: true, in: &tally)
         // Still waiting: alive? (Read first: a reader that applied and then died has applied.)
-        guard let last = tally.waiting[id], registry.liveness(of: id) != .live else { return }
+        guard let last = tally.waiting[id], !registry.liveness(of: id).mayBeAlive else { return }
         tally.waiting[id] = nil
-        tally.died.append(last)
+        let successor = (try? registry.liveReaders())?.first {
+            $0.id != id && $0.processID == last.processID && $0.hostName == last.hostName && $0.registeredAt == last.registeredAt
+        }
+        if let successor {
+            tally.waiting[successor.id] = successor
+            settle(successor.id, reread: false, in: &tally)
+        } else {
+            tally.died.append(last)
+        }
     }
 
     /// Moves a waiting reader to applied or rejected when its record (re-read if asked) says so.

@@ -94,6 +94,12 @@ struct ReaderRecord: Sendable, Equatable {
         return ((try? JSONWriter.write(object, pretty: false)) ?? Array("{}".utf8)) + [UInt8(ascii: "\n")]
     }
 
+    /// The `format` member of what looks like a record, whatever its layout.
+    static func format(of bytes: [UInt8]) -> Int64? {
+        guard case .object(let object)? = try? JSONValue(parsing: bytes), case .int(let format)? = object["format"] else { return nil }
+        return format
+    }
+
     /// Decodes a record; nil for anything that is not one (a foreign or hand-edited file: records
     /// are renamed in, so a partial write is never seen). Unknown members are ignored, absent
     /// optional ones are nil.
@@ -117,7 +123,7 @@ struct ReaderRecord: Sendable, Equatable {
             if case .string(let value)? = object[key] { return value }
             return nil
         }
-        guard case .int(let format)? = object["format"], format >= 1, let label = text("label"),
+        guard case .int(let format)? = object["format"], format == currentFormat, let label = text("label"),
             case .int(let pid)? = object["pid"], let pid = Int32(exactly: pid), let host = text("host"),
             let registeredAt = number("registeredAt"), let updatedAt = number("updatedAt"),
             let loaded = version("loadedVersion"), let applied = version("appliedVersion"), let rejected = version("rejectedVersion")

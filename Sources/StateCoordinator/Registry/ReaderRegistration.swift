@@ -114,7 +114,8 @@ final class ReaderRegistration: Sendable {
         }
     }
 
-    /// Returns once every mark made before the call is written (or failed to be).
+    /// Returns once every mark made before the call is written (or failed to be); at once
+    /// after ``close()`` has run.
     func waitUntilWritten() async {
         await thread.run { () throws(Never) in }
     }
@@ -165,6 +166,8 @@ final class ReaderRegistration: Sendable {
     private func writeRecord() throws(StateStoreError) {
         var entry = contents.withLock { $0.entry }
         if let current = entry, !registry.isNamed(current.lock.descriptor, registry.entryPath(current.id, ReaderRegistry.lockSuffix)) {
+            // Forgotten before it is closed: a closed descriptor number is never used again.
+            contents.withLock { $0.entry = nil }
             try? current.lock.close()
             entry = nil
         }
@@ -183,6 +186,7 @@ final class ReaderRegistration: Sendable {
         let calls = handle.calls
         do {
             let fd = OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, temp, .replaceOwn(Self.filePermissions)), calls: calls)
+            try calls.fchmod(fd.descriptor, Self.filePermissions)  // readable by every lister, whatever the umask
             try calls.write(fd.descriptor, all: bytes)
             try fd.close()
             try calls.rename(SystemCalls.currentDirectory, temp, record)
@@ -213,8 +217,13 @@ final class ReaderRegistration: Sendable {
             do {
                 lock = OwnedDescriptor(
                     try calls.open(SystemCalls.currentDirectory, lockPath, .createEmpty(Self.filePermissions)), calls: calls)
-                try calls.flock(lock.descriptor, .shared)
+                // Readable by every lister whatever the umask: one that cannot open it cannot tell it is alive.
+                try calls.fchmod(lock.descriptor, Self.filePermissions)
+                // Not waiting: a process holding it exclusively (a sweeper, for an instant) gets a new ID instead.
+                try calls.flock(lock.descriptor, .sharedNow)
             } catch .fileExists {
+                continue
+            } catch .wouldBlock {
                 continue
             } catch {
                 throw .system(.registerReader, path: lockPath, errno: error, stateUnchanged: false)

@@ -34,6 +34,24 @@ struct ReaderRegistry: Sendable {
         case dead
         /// The lock file is gone, or being removed by another process.
         case gone
+        /// Could not be told (the lock file cannot be opened or locked here: another user's,
+        /// EMFILE…): counted as alive, since nothing proves it dead, with the reason.
+        case unknown(StateStoreError)
+
+        static func == (lhs: Liveness, rhs: Liveness) -> Bool {
+            switch (lhs, rhs) {
+            case (.live, .live), (.dead, .dead), (.gone, .gone), (.unknown, .unknown): true
+            default: false
+            }
+        }
+
+        /// Alive, or possibly so.
+        var mayBeAlive: Bool {
+            switch self {
+            case .live, .unknown: true
+            case .dead, .gone: false
+            }
+        }
     }
 
     func entryPath(_ id: String, _ suffix: String) -> String { path + "/" + id + suffix }
@@ -88,17 +106,24 @@ struct ReaderRegistry: Sendable {
     /// lock (when this process may not remove it, it is still reported dead).
     func liveness(of id: String) -> Liveness {
         let lockPath = entryPath(id, Self.lockSuffix)
-        guard let fd = try? calls.open(SystemCalls.currentDirectory, lockPath, .readExisting) else { return .gone }
-        let lock = OwnedDescriptor(fd, calls: calls)
+        let unknown = { (errno: Errno) in Liveness.unknown(.system(.listReaders, path: lockPath, errno: errno, stateUnchanged: false)) }
+        let lock: OwnedDescriptor
+        do {
+            lock = OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, lockPath, .readExisting), calls: calls)
+        } catch .noSuchFileOrDirectory {
+            return .gone
+        } catch {
+            return unknown(error)
+        }
         do {
             try calls.flock(lock.descriptor, .exclusiveNow)
         } catch .wouldBlock {
             // Held: by its reader (shared), or by another process removing it (exclusive).
-            do { try calls.flock(lock.descriptor, .sharedNow) } catch { return .gone }
+            do { try calls.flock(lock.descriptor, .sharedNow) } catch .wouldBlock { return .gone } catch { return unknown(error) }
             defer { try? calls.flock(lock.descriptor, .unlock) }
             return isNamed(lock.descriptor, lockPath) ? .live : .gone
         } catch {
-            return .gone
+            return unknown(error)
         }
         // Ours exclusively: nobody holds it. Removed only if the name is still this file.
         guard isNamed(lock.descriptor, lockPath) else { return .gone }
@@ -133,6 +158,12 @@ struct ReaderRegistry: Sendable {
         } catch {
             return .failure(.system(.listReaders, path: recordPath, errno: error, stateUnchanged: false))
         }
+        if bytes.count <= ReaderRecord.maximumBytes, let format = ReaderRecord.format(of: bytes), format > ReaderRecord.currentFormat {
+            return .failure(
+                StateStoreError(
+                    .unverifiable, "\(recordPath) is a reader record of format \(format), newer than this code reads (\(ReaderRecord.currentFormat)).",
+                    hint: "Upgrade this program to the library version the reader uses.", path: recordPath))
+        }
         guard bytes.count <= ReaderRecord.maximumBytes, let record = ReaderRecord.decode(bytes) else {
             return .failure(
                 StateStoreError(
@@ -149,18 +180,26 @@ struct ReaderRegistry: Sendable {
         let (ids, orphans) = try entries()
         sweepOrphans(orphans)
         var readers: [RegisteredReader] = []
-        for id in ids where liveness(of: id) == .live {
-            readers.append(reader(id))
+        for id in ids {
+            let liveness = liveness(of: id)
+            guard liveness.mayBeAlive else { continue }
+            var listed = reader(id)
+            if case .unknown(let error) = liveness { listed.problem = "liveness unknown: \(error.message)" }
+            readers.append(listed)
         }
         return readers.sorted { ($0.registeredAt, $0.id) < ($1.registeredAt, $1.id) }
     }
 
-    /// Entry `id` as its record describes it (or a placeholder while it has none).
+    /// Entry `id` as its record describes it, or a placeholder saying why it has none usable
+    /// (none yet: registering; or one this code cannot read).
     func reader(_ id: String) -> RegisteredReader {
-        if case .success(let record)? = record(of: id) { return record.reader(id: id) }
+        let found = record(of: id)
+        if case .success(let record)? = found { return record.reader(id: id) }
         let pid = Int32(id.split(separator: "-").first ?? "") ?? 0
-        return RegisteredReader(
+        var placeholder = RegisteredReader(
             id: id, label: "", processID: pid, hostName: "", registeredAt: .distantPast, storeID: nil, loaded: nil,
             applied: nil, rejected: nil, updatedAt: .distantPast)
+        if case .failure(let error)? = found { placeholder.problem = error.message }
+        return placeholder
     }
 }

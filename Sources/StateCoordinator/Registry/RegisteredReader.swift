@@ -58,12 +58,16 @@ public struct RegisteredReader: Sendable, Equatable {
     public var rejected: Rejection?
     /// When the record was last written.
     public var updatedAt: Date
+    /// Why the entry is listed without all of this (its record cannot be read, or whether it is
+    /// alive cannot be told from here); nil when everything above is known.
+    public var problem: String?
 
     /// Creates a description of a registered reader.
     public init(
         id: String, label: String, processID: Int32, hostName: String, registeredAt: Date, storeID: String?,
-        loaded: Mark?, applied: Mark?, rejected: Rejection?, updatedAt: Date
+        loaded: Mark?, applied: Mark?, rejected: Rejection?, updatedAt: Date, problem: String? = nil
     ) {
+        self.problem = problem
         self.id = id
         self.label = label
         self.processID = processID

@@ -8,18 +8,24 @@ struct AcknowledgementOptions: ParsableArguments {
     @Option(
         name: .customLong("await-ack"),
         help: ArgumentHelp(
-            "After the commit, wait until these registered readers applied it: all (the default when the option ends the line or another option follows) or labels, comma-separated (exit 10 if one lags past --ack-timeout or rejects it).",
+            "After the commit, wait until these registered readers applied it: all (every reader live at the commit) or labels, comma-separated (exit 10 if one lags past --ack-timeout or rejects it).",
             valueName: "all|label,…"))
     var awaitAck: String?
 
-    @Option(help: ArgumentHelp("Seconds --await-ack waits.", valueName: "seconds"))
-    var ackTimeout: Double = 10
+    @Option(help: ArgumentHelp("Seconds --await-ack waits (default 10).", valueName: "seconds"))
+    var ackTimeout: Double?
+
+    /// The wait's length in seconds.
+    var waitSeconds: Double { ackTimeout ?? 10 }
 
     /// The longest --ack-timeout accepted: a day.
     static let longestTimeout: Double = 24 * 3600
 
     func validate() throws {
-        guard ackTimeout >= 0, ackTimeout <= Self.longestTimeout else {
+        if ackTimeout != nil && awaitAck == nil {
+            throw ValidationError("--ack-timeout needs --await-ack all|LABEL,…: there is nothing to wait for.")
+        }
+        guard waitSeconds >= 0, waitSeconds <= Self.longestTimeout else {
             throw ValidationError("--ack-timeout must be a number of seconds from 0 to \(Int(Self.longestTimeout)) (a day).")
         }
         if let awaitAck, selection(awaitAck) == nil {
@@ -36,19 +42,8 @@ struct AcknowledgementOptions: ParsableArguments {
         return .labels(Set(labels))
     }
 
-    var timeout: Duration { .milliseconds(Int64((ackTimeout * 1000).rounded(.up))) }
+    var timeout: Duration { .milliseconds(Int64((waitSeconds * 1000).rounded(.up))) }
 
-    /// `--await-ack` with no value (last, or followed by another option) means `--await-ack all`.
-    static func expandingBareAwaitAck(_ arguments: [String]) -> [String] {
-        var result: [String] = []
-        for (index, argument) in arguments.enumerated() {
-            result.append(argument)
-            if argument == "--" { return result + arguments[(index + 1)...] }
-            let next = index + 1 < arguments.count ? arguments[index + 1] : nil
-            if argument == "--await-ack", next == nil || next!.hasPrefix("-") { result.append("all") }
-        }
-        return result
-    }
 }
 
 extension ReadableStateStore {
@@ -69,7 +64,7 @@ extension ReadableStateStore {
         } else {
             Output.committed(snapshot, json: false)
         }
-        for line in ReaderOutput.diagnostics(report, selection: selection, timeout: acknowledgement.ackTimeout) {
+        for line in ReaderOutput.diagnostics(report, selection: selection, timeout: acknowledgement.waitSeconds) {
             FileHandle.standardError.write(Data("statectl: \(line)\n".utf8))
         }
         guard report.isComplete else {

@@ -25,7 +25,8 @@ struct Readers: AsyncParsableCommand {
         let store = try await global.openReadOnly()
         let current = try await store.read()
         let readers = try await store.readers()
-        let history = try await store.history()
+        // Only for lag in seconds: a history that cannot be read leaves the lower bound.
+        let history = (try? await store.history()) ?? []
         let now = Date()
         let lags = readers.map { Self.lagSeconds($0, current: current, history: history, now: now) }
         if json {
@@ -40,12 +41,12 @@ struct Readers: AsyncParsableCommand {
         var rows = [["LABEL", "PID", "HOST", "SINCE", "LOADED", "APPLIED", "LAG", "LAG(s)", "REJECTED"]]
         for (reader, lag) in zip(readers, lags) {
             rows.append([
-                reader.label.isEmpty ? "(registering)" : reader.label, String(reader.processID), reader.hostName,
+                ReaderOutput.displayLabel(reader), String(reader.processID), ReaderOutput.printable(reader.hostName),
                 Output.timestamp(reader.registeredAt), ReaderOutput.version(reader.loaded).replacingOccurrences(of: "none", with: "-"),
                 ReaderOutput.version(reader.applied).replacingOccurrences(of: "none", with: "-"),
                 ReaderOutput.lagVersions(reader, current).map(String.init) ?? "-",
                 lag.map { ($0.atLeast ? ">=" : "") + String(format: "%.1f", $0.seconds) } ?? "-",
-                reader.isRejecting ? "\(reader.rejected!.version): \(reader.rejected!.error)" : "-",
+                reader.isRejecting ? "\(reader.rejected!.version): \(ReaderOutput.printable(reader.rejected!.error))" : "-",
             ])
         }
         let widths = (0..<rows[0].count - 1).map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -64,7 +65,7 @@ struct Readers: AsyncParsableCommand {
     ) -> (seconds: Double, atLeast: Bool)? {
         guard let behind = ReaderOutput.lagVersions(reader, current), let applied = reader.applied?.version else { return nil }
         if behind == 0 { return (0, false) }
-        if let next = history.first(where: { $0.version > applied }) {
+        if let next = history.filter({ $0.version > applied }).min(by: { $0.version < $1.version }) {
             return (max(0, now.timeIntervalSince(next.committedAt)), next.version != applied + 1)
         }
         return (max(0, now.timeIntervalSince(current.committedAt)), behind > 1)

@@ -46,11 +46,7 @@ struct Watch: AsyncParsableCommand {
         let historyOn = try await store.read().settings.keepHistory > 0
         let watch = store.watch(since.map(WatchDelivery.after) ?? (historyOn ? .every : .latest), label: label)
         try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                let finished = try await follow(watch)
-                await watch.waitUntilReported()
-                return finished
-            }
+            group.addTask { try await follow(watch) }
             if let timeout {
                 group.addTask {
                     try await Task.sleep(for: .milliseconds(Int64((timeout * 1000).rounded(.up))))
@@ -78,7 +74,11 @@ struct Watch: AsyncParsableCommand {
                 Output.line(line.compactJSON)
                 if ack { watch.acknowledge(snapshot) }
                 printed += 1
-                if let count, printed >= count { return true }
+                if let count, printed >= count {
+                    // Written before the registration ends with the loop, or the last one is lost.
+                    await watch.waitUntilReported()
+                    return true
+                }
             case .gap(let missing):
                 diagnose("versions \(missing.lowerBound)-\(missing.upperBound) are no longer kept; continuing with the oldest kept.")
             case .storeReset(_, let newID): diagnose("the store was re-created (new identity \(newID)).")
