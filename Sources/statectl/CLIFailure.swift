@@ -15,6 +15,8 @@ struct CLIFailure: Error {
         /// --await-ack: the version is committed, but a reader lagged past --ack-timeout, rejected
         /// it, or a label named had no live reader.
         case acknowledgementsIncomplete = 10
+        /// The store's schema refuses the state: nothing was committed.
+        case schemaViolation = 11
     }
 
     var code: Code
@@ -53,6 +55,7 @@ struct CLIFailure: Error {
         case .lockTimeout: .lockTimeout
         case .corrupt, .unverifiable, .symbolicLink: .corrupt
         case .invalidArgument: .usage
+        case .schemaViolation: .schemaViolation
         default: .failure
         }
     }

@@ -56,6 +56,8 @@ extension GlobalOptions {
     /// Options taking a value, and flags, that may come before the subcommand's name.
     private static let valued: Set<String> = ["--dir", "--name", "--lock-timeout", "--label", "--durability"]
     private static let flags: Set<String> = ["--allow-network-fs"]
+    /// Subcommands that are groups, with their subcommands.
+    private static let nestedSubcommands: [String: Set<String>] = ["schema": ["get", "set", "clear"]]
 
     /// The word in the subcommand's place once leading global options are skipped (nil when
     /// there is none, or it is an option such as `--help`).
@@ -94,7 +96,12 @@ extension GlobalOptions {
             }
         }
         guard !leading.isEmpty, index < arguments.count, !arguments[index].hasPrefix("-") else { return arguments }
-        return [arguments[index]] + leading + arguments[(index + 1)...]
+        // A command group (`schema set`): the options go after the whole command path.
+        var path = [arguments[index]]
+        if let nested = nestedSubcommands[arguments[index]], index + 1 < arguments.count, nested.contains(arguments[index + 1]) {
+            path.append(arguments[index + 1])
+        }
+        return path + leading + arguments[(index + path.count)...]
     }
 }
 

@@ -27,6 +27,15 @@ enum Output {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
     }
 
+    /// An RFC 6902 JSON Patch as JSON.
+    static func patch(_ operations: [JSONPatch.Operation]) -> JSONValue {
+        .array(operations.map { operation in
+            var object: [String: JSONValue] = ["op": .string(operation.op), "path": .string(operation.path)]
+            if let value = operation.value { object["value"] = value }
+            return .object(object)
+        })
+    }
+
     /// What every mutating command prints: the version alone, or with --json the meta object.
     static func committed(_ snapshot: StateSnapshot<JSONValue>, json: Bool) {
         line(json ? meta(snapshot).prettyJSON : String(snapshot.version))

@@ -36,13 +36,15 @@ struct Statectl: AsyncParsableCommand {
                  applied the version when --ack-timeout passed, rejected it, or
                  no live reader had a label named; stderr names each one. Do not
                  commit again
+             11  refused by the store's schema (statectl schema get): one line names
+                 the pointer and the rule; nothing was committed
 
             The store's directory is --dir, else $STATECTL_DIR, else the current directory.
             """,
         version: "1.0.0",
         subcommands: [
             Init.self, Get.self, SetValue.self, Delete.self, Incr.self, Patch.self, Put.self, Edit.self,
-            Watch.self, Readers.self, Status.self, History.self, Show.self, Diff.self, Rollback.self, Verify.self,
+            Watch.self, Readers.self, Status.self, Schema.self, History.self, Show.self, Diff.self, Rollback.self, Verify.self,
         ])
 
     /// Runs the command, mapping every failure to one stderr line and the documented exit code.

@@ -121,6 +121,7 @@ struct BatchCommit<State: Codable & Sendable> {
         _ updates: [PendingUpdate<State>], onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
     ) throws(StateStoreError) {
         var state = base.state
+        var settings = base.header.settings
         var accepted: [PendingUpdate<State>] = []
         for update in updates {
             if let expected = update.expectedVersion, expected != base.header.version {
@@ -129,9 +130,12 @@ struct BatchCommit<State: Codable & Sendable> {
             }
             guard update.beginApplying() else { continue }
             var candidate = state
+            var candidateSettings = settings
             do {
                 try update.apply(to: &candidate)
+                try update.settingsChange?(&candidateSettings, directory.descriptor)
                 state = candidate
+                settings = candidateSettings
                 accepted.append(update)
             } catch {
                 update.fail(error)
@@ -140,14 +144,16 @@ struct BatchCommit<State: Codable & Sendable> {
         guard !accepted.isEmpty else { return }
         let stateBytes: [UInt8]
         do {
-            stateBytes = try StateEncoding.encode(state, limit: base.header.settings.maximumStateBytes)
+            stateBytes = try StateEncoding.encode(state, limit: settings.maximumStateBytes)
+            // Before anything is written: a state the store's schema refuses is never committed.
+            try checkSchema(settings, stateBytes: stateBytes)
         } catch {
             guard accepted.count > 1 else { return accepted[0].fail(error) }
             try commitOneByOne(accepted, onto: &base, directory: directory, lock: lock)
             return
         }
         let checksum = Checksum.of(stateBytes)
-        if checksum == base.header.checksum, stateBytes.count == base.header.stateBytes,
+        if checksum == base.header.checksum, stateBytes.count == base.header.stateBytes, settings == base.header.settings,
             !accepted.contains(where: \.commitsUnchanged)
         {
             // The mutations decided on this base only if the lock still excludes every writer: if
@@ -158,8 +164,24 @@ struct BatchCommit<State: Codable & Sendable> {
             for update in accepted { update.succeed(with: unchanged) }
             return
         }
-        let snapshot = try write(state, stateBytes: stateBytes, checksum: checksum, onto: &base, directory: directory, lock: lock)
+        let snapshot = try write(
+            state, stateBytes: stateBytes, checksum: checksum, settings: settings, onto: &base, directory: directory, lock: lock)
         for update in accepted { update.succeed(with: snapshot) }
+    }
+
+    /// Throws ``StateStoreError/Code/schemaViolation`` when the store has a schema and the state
+    /// breaks it (or the schema file cannot be used: then nothing can be checked, and nothing is
+    /// committed).
+    private func checkSchema(_ settings: StoreSettings, stateBytes: [UInt8]) throws(StateStoreError) {
+        guard let checksum = settings.schema else { return }
+        let schema = try SchemaFile(handle: handle).load(checksum)
+        let value: JSONValue
+        do { value = try JSONValue(parsing: stateBytes) } catch {
+            throw StateStoreError(.badState, "The encoded state is not JSON the schema can check: \(error).", cause: error)
+        }
+        if let violation = schema.firstViolation(of: value) {
+            throw SchemaFile.refusal(violation, path: handle.stateFilePath)
+        }
     }
 
     /// Commits each update on its own (their combined state could not be encoded). A failure at
@@ -195,7 +217,8 @@ struct BatchCommit<State: Codable & Sendable> {
 
     /// Writes the next version and makes it the base.
     private func write(
-        _ state: State, stateBytes: [UInt8], checksum: String, onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
+        _ state: State, stateBytes: [UInt8], checksum: String, settings newSettings: StoreSettings, onto base: inout Base,
+        directory: OwnedDescriptor, lock: borrowing WriterLock
     ) throws(StateStoreError) -> StateSnapshot<State> {
         guard base.header.version < UInt64.max else {
             throw StateStoreError(
@@ -207,7 +230,7 @@ struct BatchCommit<State: Codable & Sendable> {
         let header = StateFileHeader(
             format: StateFileHeader.formatIdentifier, revision: StateFileHeader.currentRevision,
             store: base.header.store, version: base.header.version + 1, committedAt: CommitTimestamp.format(now),
-            writer: .current(label: handle.options.label), settings: base.header.settings,
+            writer: .current(label: handle.options.label), settings: newSettings,
             stateBytes: stateBytes.count, checksum: checksum)
         let file = try StateFileCodec.encode(header: header, stateBytes: stateBytes)
         let outgoing = base.header

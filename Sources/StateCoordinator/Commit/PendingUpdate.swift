@@ -1,3 +1,4 @@
+import SystemPackage
 import Synchronization
 
 /// One caller's update waiting in the group-commit queue. It is answered exactly once: with
@@ -13,6 +14,10 @@ final class PendingUpdate<State: Sendable>: Sendable {
     let expectedVersion: UInt64?
     /// Commit a new version even if the mutation changes nothing.
     let commitsUnchanged: Bool
+    /// A change of the store's settings committed with the mutation (setting a schema); runs
+    /// under the writer lock with the store directory's descriptor (to write the schema file).
+    let settingsChange: SettingsChange?
+    typealias SettingsChange = @Sendable (inout StoreSettings, FileDescriptor) throws(StateStoreError) -> Void
     private let mutation: @Sendable (inout State) throws -> Delivery
     private let failure: @Sendable (any Error) -> Void
     private let staged = Mutex<Delivery?>(nil)
@@ -24,11 +29,12 @@ final class PendingUpdate<State: Sendable>: Sendable {
     ///   - mutation: applies the caller's change and returns how to deliver the result.
     ///   - failure: answers the caller with an error.
     init(
-        expectedVersion: UInt64?, commitsUnchanged: Bool = false, mutation: @escaping @Sendable (inout State) throws -> Delivery,
-        failure: @escaping @Sendable (any Error) -> Void
+        expectedVersion: UInt64?, commitsUnchanged: Bool = false, settingsChange: SettingsChange? = nil,
+        mutation: @escaping @Sendable (inout State) throws -> Delivery, failure: @escaping @Sendable (any Error) -> Void
     ) {
         self.expectedVersion = expectedVersion
         self.commitsUnchanged = commitsUnchanged
+        self.settingsChange = settingsChange
         self.mutation = mutation
         self.failure = failure
     }

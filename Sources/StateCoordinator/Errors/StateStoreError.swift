@@ -33,6 +33,8 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
     public var version: UInt64?
     /// See ``version``.
     public var storeID: String?
+    /// For ``Code/schemaViolation``: where the state breaks which rule.
+    public var schemaViolation: SchemaViolation?
     /// The error this one was raised for, kept as it was: a `DecodingError` (with its coding
     /// path), a JSON parse error, an error thrown by a `Codable` implementation.
     public var cause: (any Error)?
@@ -114,6 +116,9 @@ extension StateStoreError {
         public static let ioFailure = Code("I/O failure")
         /// The reader was closed (a wait on it cannot be satisfied any more).
         public static let closed = Code("closed")
+        /// The state does not match the store's JSON Schema: nothing was committed (or, from
+        /// ``ReadableStateStore/verify()-2npvs``, a foreign writer committed it).
+        public static let schemaViolation = Code("schema violation")
     }
 
     /// The step of the store's protocol during which an error happened.

@@ -66,19 +66,22 @@ struct HeaderScanner {
     }
 
     private mutating func settingsObject() -> StoreSettings? {
-        var keepHistory: Int?, maximumStateBytes: Int?, fileMode: String?
+        var keepHistory: Int?, maximumStateBytes: Int?, fileMode: String?, schema: String?
         let complete = members { scanner, key in
             switch key {
             case "keepHistory": return Self.assignOnce(&keepHistory, scanner.integer(Int.self))
             case "maxStateBytes": return Self.assignOnce(&maximumStateBytes, scanner.integer(Int.self))
             case "fileMode": return Self.assignOnce(&fileMode, scanner.string())
+            case "schema": return Self.assignOnce(&schema, scanner.string())
             default: return false
             }
         }
         // The same conversion as StoreSettings.init(from:).
         guard complete, let keepHistory, let maximumStateBytes, let fileMode, let mode = UInt32(fileMode, radix: 8)
         else { return nil }
-        return StoreSettings(keepHistory: keepHistory, maximumStateBytes: maximumStateBytes, fileMode: mode)
+        var settings = StoreSettings(keepHistory: keepHistory, maximumStateBytes: maximumStateBytes, fileMode: mode)
+        settings.schema = schema
+        return settings
     }
 
     /// Sets `slot` from `value`; false when the value is missing or the member came twice.

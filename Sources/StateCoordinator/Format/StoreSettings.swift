@@ -19,6 +19,11 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     /// The permission bits of a new store's state file and lockfile. Later versions keep the mode
     /// of the file they replace, so an operator's `chmod` sticks.
     public var fileMode: UInt32
+    /// The checksum (`sha256:` and hex) of the store's JSON Schema, kept in the file
+    /// `NAME.schema-HEX.json` beside the state; nil when the store has none. Every writer
+    /// validates each new state against it before the rename. Set it with
+    /// ``StateStore/setSchema(_:expecting:)`` (or `statectl schema set`), not by hand.
+    public var schema: String?
 
     /// Creates settings.
     /// - Parameters:
@@ -48,6 +53,9 @@ public struct StoreSettings: Codable, Sendable, Equatable {
                 .invalidArgument,
                 "maximumStateBytes must be from 1 to \(Self.largestMaximumStateBytes) (1 GiB), not \(maximumStateBytes).")
         }
+        if let schema, !SchemaFile.isChecksum(schema) {
+            throw StateStoreError(.invalidArgument, "schema must be \"sha256:\" and 64 lowercase hex digits, not \(schema).")
+        }
         guard fileMode & ~0o777 == 0 else {
             throw StateStoreError(
                 .invalidArgument, "fileMode must be permission bits (0o000 to 0o777), not 0o\(String(fileMode, radix: 8)).")
@@ -55,7 +63,7 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case keepHistory, maximumStateBytes = "maxStateBytes", fileMode
+        case keepHistory, maximumStateBytes = "maxStateBytes", fileMode, schema
     }
 
     // The mode is kept as an octal string ("0640"), as operators read and write it.
@@ -70,6 +78,7 @@ public struct StoreSettings: Codable, Sendable, Equatable {
                 forKey: .fileMode, in: container, debugDescription: "fileMode \(mode) is not octal")
         }
         fileMode = bits
+        schema = try container.decodeIfPresent(String.self, forKey: .schema)
     }
 
     /// Encodes settings into a header.
@@ -79,5 +88,7 @@ public struct StoreSettings: Codable, Sendable, Equatable {
         try container.encode(maximumStateBytes, forKey: .maximumStateBytes)
         let octal = String(fileMode, radix: 8)
         try container.encode(String(repeating: "0", count: max(0, 4 - octal.count)) + octal, forKey: .fileMode)
+        // Absent rather than null: a store without a schema writes the headers it always wrote.
+        try container.encodeIfPresent(schema, forKey: .schema)
     }
 }

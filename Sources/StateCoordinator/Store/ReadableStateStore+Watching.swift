@@ -55,7 +55,11 @@ extension ReadableStateStore {
 
     /// The store's versions as they are committed: the current one first, then each new one, as
     /// `delivery` chooses. Versions rise strictly (within one store identity). Problems are not
-    /// in this sequence: use ``watch(_:label:acknowledgement:options:)``, or a ``StateReader``'s ``StateReader/problem``.
+    /// in this sequence: a version that cannot be used (a state that does not decode as `State`)
+    /// is passed over, and the last good one stays the newest delivered. To be told, use
+    /// ``checkedSnapshots(_:label:acknowledgement:options:)`` (which throws at such a version),
+    /// ``watch(_:label:acknowledgement:options:)`` (a ``WatchEvent/problem(_:)`` event), or a
+    /// ``StateReader``'s ``StateReader/problem`` and ``StateReader/checked(_:)``.
     public func snapshots(
         _ delivery: WatchDelivery = .latest, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual,
         options: WatchOptions = WatchOptions()

@@ -86,14 +86,15 @@ extension StateStore {
     }
 
     func submit<T: Sendable>(
-        expecting version: UInt64?, commitUnchanged: Bool, _ mutation: @escaping @Sendable (inout State) throws -> T
+        expecting version: UInt64?, commitUnchanged: Bool, settingsChange: PendingUpdate<State>.SettingsChange? = nil,
+        _ mutation: @escaping @Sendable (inout State) throws -> T
     ) async throws -> (snapshot: StateSnapshot<State>, result: T) {
         try Task.checkCancellation()
         let submitted = SubmittedUpdate<State>()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let update = PendingUpdate<State>(
-                    expectedVersion: version, commitsUnchanged: commitUnchanged,
+                    expectedVersion: version, commitsUnchanged: commitUnchanged, settingsChange: settingsChange,
                     mutation: { state in
                         let result = try mutation(&state)
                         return { snapshot in continuation.resume(returning: (snapshot, result)) }
@@ -110,12 +111,13 @@ extension StateStore {
     }
 
     func submitAndWait<T: Sendable>(
-        expecting version: UInt64?, commitUnchanged: Bool, _ mutation: @escaping @Sendable (inout State) throws -> T
+        expecting version: UInt64?, commitUnchanged: Bool, settingsChange: PendingUpdate<State>.SettingsChange? = nil,
+        _ mutation: @escaping @Sendable (inout State) throws -> T
     ) throws -> (snapshot: StateSnapshot<State>, result: T) {
         let outcome = Mutex<Result<(snapshot: StateSnapshot<State>, result: T), any Error>?>(nil)
         try pipeline.submitAndWait(
             PendingUpdate(
-                expectedVersion: version, commitsUnchanged: commitUnchanged,
+                expectedVersion: version, commitsUnchanged: commitUnchanged, settingsChange: settingsChange,
                 mutation: { state in
                     let result = try mutation(&state)
                     return { snapshot in outcome.withLock { $0 = .success((snapshot, result)) } }

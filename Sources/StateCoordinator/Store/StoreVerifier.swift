@@ -26,6 +26,7 @@ struct StoreVerifier {
     func run() -> VerificationReport {
         var report = VerificationReport()
         let current = checkState(&report)
+        if let current { checkSchema(current, &report) }
         checkLockFile(&report)
         do {
             for name in try orphans() {
@@ -56,6 +57,31 @@ struct StoreVerifier {
                     VerificationProblem(.stateFileUnreadable, path: handle.stateFilePath, description: error.description, error: error))
             }
             return nil
+        }
+    }
+
+    /// The current state against the schema its header names: a writer that does not check
+    /// (an old or foreign one) may have committed a state the store's readers cannot use.
+    private func checkSchema(_ current: VerifiedStateFile, _ report: inout VerificationReport) {
+        guard let checksum = current.header.settings.schema else { return }
+        do {
+            let schema = try SchemaFile(handle: handle).load(checksum)
+            let state = try JSONValue(parsing: current.stateBytes)
+            if let violation = schema.firstViolation(of: state) {
+                var error = StateStoreError(
+                    .schemaViolation,
+                    "Version \(current.header.version) breaks the store's schema: \(violation.description). A writer that does not check the schema committed it.",
+                    hint: "Typed readers reject it and keep their last good version; commit a fixed state (statectl put) or roll back.",
+                    path: handle.stateFilePath)
+                error.schemaViolation = violation
+                error.version = current.header.version
+                report.problems.append(VerificationProblem(.schemaViolation, path: handle.stateFilePath, description: error.description, error: error))
+            }
+        } catch let error as StateStoreError {
+            report.problems.append(VerificationProblem(.schemaViolation, path: error.path ?? handle.stateFilePath, description: error.description, error: error))
+        } catch {
+            let wrapped = StateStoreError(.badState, "\(handle.stateFilePath) is not JSON the schema can check: \(error).", cause: error)
+            report.problems.append(VerificationProblem(.schemaViolation, path: handle.stateFilePath, description: wrapped.description, error: wrapped))
         }
     }
 

@@ -63,6 +63,9 @@ public struct VerificationProblem: Sendable, Equatable, CustomStringConvertible 
         case historyEntryDamaged = "history-entry-damaged"
         /// A kept version is newer than the current one, or differs from the current one of the same number.
         case historyAheadOfState = "history-ahead-of-state"
+        /// The current state breaks the store's schema (a foreign writer committed it), or the
+        /// schema file it names is missing or was changed; ``error`` has the violation.
+        case schemaViolation = "schema-violation"
         /// Leftover: a temp file of a writer that died mid-commit (the next commit removes it).
         case orphanTempFile = "orphan-temp-file"
         /// Leftover: the current version is already linked into history (a commit in flight, or
@@ -77,7 +80,7 @@ public struct VerificationProblem: Sendable, Equatable, CustomStringConvertible 
         public var isDamage: Bool {
             switch self {
             case .stateFileUnreadable, .stateFileIsPlainJSON, .lockFileMissing, .lockFileNotRegular, .unreadable,
-                .historyEntryDamaged, .historyAheadOfState:
+                .historyEntryDamaged, .historyAheadOfState, .schemaViolation:
                 true
             case .orphanTempFile, .currentVersionInHistory, .historyOverLimit, .historyOfEarlierIdentity:
                 false

@@ -96,6 +96,7 @@ extension StateFollower {
                 state.reportedTransient = error.code
             }
             state.statistics.problems += 1
+            if error.code == .badState && error.version != nil { state.statistics.unusableVersions += 1 }
             return true
         }
         if report { emit(.problem(error)) }

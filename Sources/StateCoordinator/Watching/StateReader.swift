@@ -37,11 +37,34 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
         try shared.state.withLock { contents in try body(contents.snapshot) }
     }
 
+    /// Reads from the newest snapshot as ``read(_:)`` does, unless the reader is stuck: when the
+    /// newest version could not be used (it does not decode as `State`, fails verification, or
+    /// cannot be read) it throws that ``problem`` instead of answering from an older version.
+    /// The fail-safe read for a kill switch:
+    ///
+    /// ```swift
+    /// struct Risk: Codable, Sendable { var halt = false }
+    /// let reader = try await ReadOnlyStateStore<Risk>(directory: "/srv/bot").reader()
+    /// let halted = (try? reader.checked { $0.state.halt }) ?? true  // cannot tell: halt
+    /// ```
+    ///
+    /// ``read(_:)`` is the other choice: it keeps answering from the last good version while
+    /// ``problem`` says why a newer one is not used.
+    public func checked<Value: Sendable>(_ body: (borrowing StateSnapshot<State>) -> Value) throws(StateStoreError) -> Value {
+        let outcome: Result<Value, StateStoreError> = shared.state.withLock { contents in
+            if let problem = contents.problem { return .failure(problem) }
+            return .success(body(contents.snapshot))
+        }
+        return try outcome.get()
+    }
+
     /// How the reader learns of new versions; ``WatchMode/closed`` once closed.
     public var mode: WatchMode { follower.withLock { $0?.mode } ?? .closed }
     /// The last version the reader could not use (a file failing verification, a state that does
     /// not decode as `State`), while no good version has replaced it; ``current`` keeps the last
-    /// good one meanwhile.
+    /// good one meanwhile. For a state that does not decode, ``StateStoreError/version`` is the
+    /// version the reader is stuck before and ``StateStoreError/cause`` the `DecodingError`; a
+    /// registered reader also records it as rejected. ``checked(_:)`` throws it.
     public var problem: StateStoreError? { shared.state.withLock { $0.problem } }
     /// How many tasks wait in ``wait(until:)`` (for tests).
     var waiterCount: Int { shared.state.withLock { $0.waiters.count } }

@@ -6,8 +6,11 @@ public struct WatchStatistics: Sendable, Equatable {
     public var reloads: Int = 0
     /// New versions found by the consistency check that no notification announced.
     public var missedEvents: Int = 0
-    /// Files that failed verification.
+    /// Files that failed verification, or could not be used (counted once each).
     public var problems: Int = 0
+    /// Verified versions whose state does not decode as the watcher's type (counted in
+    /// ``problems`` too): the watcher is stuck on an older version until a good one comes.
+    public var unusableVersions: Int = 0
     /// Queue overflows and re-arms, each followed by a full reload.
     public var resynchronizations: Int = 0
     /// Versions delivered from a temp file read while its writer was still fsyncing it, before

@@ -14,11 +14,6 @@ struct Diff: AsyncParsableCommand {
         let store = try await global.openReadOnly()
         let operations = JSONPatch.difference(
             from: try await store.snapshot(atVersion: v1).state, to: try await store.snapshot(atVersion: v2).state)
-        let patch = JSONValue.array(operations.map { operation in
-            var object: [String: JSONValue] = ["op": .string(operation.op), "path": .string(operation.path)]
-            if let value = operation.value { object["value"] = value }
-            return .object(object)
-        })
-        Output.line(patch.prettyJSON)
+        Output.line(Output.patch(operations).prettyJSON)
     }
 }

@@ -14,6 +14,7 @@ struct Edit: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print the committed version's metadata instead of its number.") var json = false
+    @Flag(help: "Print the RFC 6902 diff of the edit and commit nothing.") var dryRun = false
     @OptionGroup var acknowledgement: AcknowledgementOptions
 
     func run() async throws {
@@ -26,6 +27,11 @@ struct Edit: AsyncParsableCommand {
             edited = try Input.document(from: copy, limit: opened.settings.maximumStateBytes)
         } catch let failure as CLIFailure {
             throw CLIFailure(failure.code, "\(failure.message) Your edit is kept in \(copy).")
+        }
+        if dryRun {
+            try await store.dryRun(expecting: opened.version) { $0 = edited }
+            try? FileManager.default.removeItem(atPath: copy)
+            return
         }
         do {
             let snapshot = try await store.replace(with: edited, expecting: opened.version)

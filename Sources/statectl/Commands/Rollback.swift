@@ -12,6 +12,10 @@ struct Rollback: AsyncParsableCommand {
 
     func run() async throws {
         let store = try await global.openStore()
+        if mutation.dryRun {
+            let kept = try await store.snapshot(atVersion: to).state
+            return try await store.dryRun(expecting: mutation.expectVersion) { $0 = kept }
+        }
         let snapshot = try await store.rollback(to: to, expecting: mutation.expectVersion)
         try await store.printCommitted(snapshot, json: mutation.json, acknowledgement: mutation.acknowledgement)
     }

@@ -1,0 +1,99 @@
+import Foundation
+
+/// The comparisons JSON Schema needs: types, equality and numeric order as the specification
+/// (and Python's `jsonschema`) define them.
+extension JSONValue {
+    var isNumber: Bool {
+        switch self {
+        case .int, .double, .largeInteger: true
+        default: false
+        }
+    }
+
+    func hasType(_ type: SchemaNode.TypeName) -> Bool {
+        switch (type, self) {
+        case (.null, .null), (.boolean, .bool), (.object, .object), (.array, .array), (.string, .string): true
+        case (.number, .int), (.number, .double), (.number, .largeInteger): true
+        case (.integer, .int), (.integer, .largeInteger): true
+        case (.integer, .double(let value)): value == value.rounded(.towardZero)  // 1.0 is an integer
+        default: false
+        }
+    }
+
+    /// JSON equality: numbers by value (`1` equals `1.0`, never `true`), strings by code points,
+    /// arrays in order, objects by members.
+    func schemaEquals(_ other: JSONValue) -> Bool {
+        switch (self, other) {
+        case (.null, .null): return true
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.string(let a), .string(let b)): return a.unicodeScalars.elementsEqual(b.unicodeScalars)
+        case (.array(let a), .array(let b)): return a.count == b.count && zip(a, b).allSatisfy { $0.schemaEquals($1) }
+        case (.object(let a), .object(let b)):
+            return a.count == b.count && a.allSatisfy { key, value in b[key].map { value.schemaEquals($0) } ?? false }
+        default:
+            guard isNumber, other.isNumber else { return false }
+            return compareNumber(to: other) == .orderedSame
+        }
+    }
+
+    /// Exact numeric order (an `Int64` is never rounded to a `Double` to be compared).
+    func compareNumber(to other: JSONValue) -> ComparisonResult {
+        switch (self, other) {
+        case (.int(let a), .int(let b)): return a < b ? .orderedAscending : (a > b ? .orderedDescending : .orderedSame)
+        case (.double(let a), .double(let b)): return a < b ? .orderedAscending : (a > b ? .orderedDescending : .orderedSame)
+        case (.int(let a), .double(let b)): return Self.compare(a, b)
+        case (.double(let a), .int(let b)): return Self.invert(Self.compare(b, a))
+        default:
+            // A large integer is beyond Int64: beyond any Int64, ordered with doubles as a double.
+            return Self.compare(approximately: self, other)
+        }
+    }
+
+    private static func invert(_ result: ComparisonResult) -> ComparisonResult {
+        switch result {
+        case .orderedAscending: .orderedDescending
+        case .orderedDescending: .orderedAscending
+        case .orderedSame: .orderedSame
+        }
+    }
+
+    /// `a` against `b`, exactly.
+    private static func compare(_ a: Int64, _ b: Double) -> ComparisonResult {
+        if b >= 9_223_372_036_854_775_808.0 { return .orderedAscending }
+        if b < -9_223_372_036_854_775_808.0 { return .orderedDescending }
+        let whole = b.rounded(.down)
+        let integral = Int64(whole)
+        if a < integral { return .orderedAscending }
+        if a > integral { return .orderedDescending }
+        return b > whole ? .orderedAscending : .orderedSame
+    }
+
+    private static func compare(approximately a: JSONValue, _ b: JSONValue) -> ComparisonResult {
+        func magnitude(_ value: JSONValue) -> Double {
+            switch value {
+            case .int(let v): Double(v)
+            case .double(let v): v
+            case .largeInteger(let digits): Double(digits) ?? 0
+            default: 0
+            }
+        }
+        if case .largeInteger(let x) = a, case .largeInteger(let y) = b {
+            let (negativeX, negativeY) = (x.hasPrefix("-"), y.hasPrefix("-"))
+            if negativeX != negativeY { return negativeX ? .orderedAscending : .orderedDescending }
+            let (digitsX, digitsY) = (x.drop { $0 == "-" }, y.drop { $0 == "-" })
+            let order: ComparisonResult =
+                digitsX.count != digitsY.count
+                ? (digitsX.count < digitsY.count ? .orderedAscending : .orderedDescending)
+                : (digitsX < digitsY ? .orderedAscending : (digitsX > digitsY ? .orderedDescending : .orderedSame))
+            return negativeX ? invert(order) : order
+        }
+        let (x, y) = (magnitude(a), magnitude(b))
+        return x < y ? .orderedAscending : (x > y ? .orderedDescending : .orderedSame)
+    }
+
+    /// The value as compact JSON, cut to 60 characters, for a violation's message.
+    var shortDescription: String {
+        let text = compactJSON
+        return text.count <= 60 ? text : String(text.prefix(57)) + "…"
+    }
+}

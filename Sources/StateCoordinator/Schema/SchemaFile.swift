@@ -1,0 +1,85 @@
+import Synchronization
+import SystemPackage
+
+/// A store's schema file, `NAME.schema-HEX.json`: the schema as compact JSON, named by the
+/// SHA-256 of its bytes and never changed once written (a new schema is a new file), so any
+/// process may cache it by name. The header's `settings.schema` names the one in force.
+struct SchemaFile {
+    let handle: StoreHandle
+
+    static func isChecksum(_ text: String) -> Bool {
+        guard text.hasPrefix(Checksum.prefix) else { return false }
+        let hex = text.utf8.dropFirst(Checksum.prefix.utf8.count)
+        return hex.count == 64 && hex.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
+    /// The file name for a checksum (`sha256:HEX` → `NAME.schema-HEX.json`).
+    func name(_ checksum: String) -> String {
+        handle.files.name + ".schema-" + checksum.dropFirst(Checksum.prefix.count) + ".json"
+    }
+
+    /// The bytes a schema is kept as.
+    static func bytes(of schema: JSONSchema) -> [UInt8] {
+        ((try? JSONWriter.write(schema.value, pretty: false)) ?? Array("true".utf8)) + [UInt8(ascii: "\n")]
+    }
+
+    /// Writes the file for `schema` unless it exists already (with the same content, as its
+    /// name says), durably: temp file, fsync, rename, directory fsync. Returns its checksum.
+    /// Runs under the writer lock, just before the commit that names it.
+    func write(_ schema: JSONSchema, directory: FileDescriptor) throws(StateStoreError) -> String {
+        let bytes = Self.bytes(of: schema)
+        let checksum = Checksum.of(bytes)
+        if (try? load(checksum)) != nil { return checksum }
+        try AtomicReplace(calls: handle.calls, directory: directory, directoryPath: handle.directory).replace(
+            name(checksum), with: bytes, tempPrefix: "." + handle.files.name + ".schema.tmp-",
+            attributes: .init(mode: 0o644, owner: nil), durability: handle.options.durability == .none ? .none : .full)
+        Self.cache.withLock { $0[handle.path(name(checksum))] = schema }
+        return checksum
+    }
+
+    /// Process-wide: files never change, so a name read once is known.
+    private static let cache = Mutex<[String: JSONSchema]>([:])
+
+    /// Forgets every schema read (for tests that alter a file the protocol says never changes).
+    static func forgetCache() { cache.withLock { $0 = [:] } }
+
+    /// The schema with this checksum, read and checked once per process.
+    /// - Throws: `notFound` when the file is missing; `corrupt` when its bytes do not hash to its
+    ///   name or it is not a supported schema.
+    func load(_ checksum: String) throws(StateStoreError) -> JSONSchema {
+        let path = handle.path(name(checksum))
+        if let known = Self.cache.withLock({ $0[path] }) { return known }
+        let bytes: [UInt8]
+        do {
+            let file = OwnedDescriptor(try handle.calls.open(SystemCalls.currentDirectory, path, .readExisting), calls: handle.calls)
+            bytes = try handle.calls.read(file.descriptor, upTo: StoreSettings.largestMaximumStateBytes)
+        } catch .noSuchFileOrDirectory {
+            throw StateStoreError(
+                .notFound, "The store's schema file \(path) is missing, so no state can be checked against it.",
+                hint: "Nothing was committed. Restore the file, or set the schema again (statectl schema set FILE) or clear it (statectl schema clear).",
+                path: path)
+        } catch {
+            throw .system(.readState, path: path, errno: error, stateUnchanged: true)
+        }
+        guard Checksum.of(bytes) == checksum, let value = try? JSONValue(parsing: bytes) else {
+            throw StateStoreError(
+                .corrupt, "The store's schema file \(path) does not match its name (\(checksum)): it was changed in place.",
+                hint: "Nothing was committed. Set the schema again (statectl schema set FILE).", path: path)
+        }
+        let schema: JSONSchema
+        do { schema = try JSONSchema(value) } catch {
+            throw StateStoreError(.corrupt, "The store's schema file \(path) is not a supported schema: \(error.message)", path: path)
+        }
+        Self.cache.withLock { $0[path] = schema }
+        return schema
+    }
+
+    /// The error for a state the schema refuses.
+    static func refusal(_ violation: SchemaViolation, path: String, what: String = "This state") -> StateStoreError {
+        var error = StateStoreError(
+            .schemaViolation, "\(violation.description). \(what) does not match the store's schema; nothing was committed.",
+            hint: "See the schema with statectl schema get.", path: path)
+        error.schemaViolation = violation
+        return error
+    }
+}

@@ -1,0 +1,65 @@
+/// ``StateSnapshots`` that throw instead of passing over a version they cannot use: the
+/// fail-safe choice for a consumer that must not act on an older version without knowing it.
+///
+/// ```swift
+/// struct Risk: Codable, Sendable { var halt = false }
+/// let store = try await ReadOnlyStateStore<Risk>(directory: "/srv/bot")
+/// do {
+///     for try await snapshot in store.checkedSnapshots() { print("halt:", snapshot.state.halt) }
+/// } catch {
+///     print("cannot use version \(error.version.map(String.init) ?? "?"): \(error.message); halting")
+/// }
+/// ```
+///
+/// The iterator throws the ``StateStoreError`` of the first version it cannot use (a state that
+/// does not decode as `State`, a file that fails verification or is too large), then ends.
+/// Transient failures (EMFILE, EIO) are retried, not thrown.
+public struct CheckedStateSnapshots<State: Codable & Sendable>: AsyncSequence, Sendable {
+    /// One version.
+    public typealias Element = StateSnapshot<State>
+    /// What ends the sequence early.
+    public typealias Failure = StateStoreError
+
+    /// The full watch this sequence reads from, for its mode and statistics.
+    public let watch: StateWatch<State>
+
+    /// Makes an iterator, which starts a watch of its own.
+    public func makeAsyncIterator() -> Iterator { Iterator(base: watch.makeAsyncIterator()) }
+
+    /// The iterator of ``CheckedStateSnapshots``.
+    public struct Iterator: AsyncIteratorProtocol {
+        var base: StateWatch<State>.Iterator
+        var ended = false
+
+        /// The errors about a version (as opposed to a transient failure of a read).
+        static var unusable: Set<StateStoreError.Code> { [.badState, .corrupt, .unverifiable, .tooLarge] }
+
+        /// The next version; throws at a version that cannot be used; nil once the consuming
+        /// task is cancelled or after the error.
+        public mutating func next() async throws(StateStoreError) -> StateSnapshot<State>? {
+            guard !ended else { return nil }
+            while let event = await base.next() {
+                switch event {
+                case .snapshot(let snapshot): return snapshot
+                case .problem(let error) where Self.unusable.contains(error.code):
+                    ended = true
+                    throw error
+                default: continue
+                }
+            }
+            return nil
+        }
+    }
+}
+
+extension ReadableStateStore {
+    /// The store's versions as ``snapshots(_:label:acknowledgement:options:)`` delivers them,
+    /// except that a version that cannot be used ends the sequence with its error instead of
+    /// being passed over (see ``CheckedStateSnapshots``).
+    public func checkedSnapshots(
+        _ delivery: WatchDelivery = .latest, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual,
+        options: WatchOptions = WatchOptions()
+    ) -> CheckedStateSnapshots<State> {
+        CheckedStateSnapshots(watch: watch(delivery, label: label, acknowledgement: acknowledgement, options: options))
+    }
+}
