@@ -117,7 +117,7 @@ extension StateStoreError {
         /// The reader was closed (a wait on it cannot be satisfied any more).
         public static let closed = Code("closed")
         /// The state does not match the store's JSON Schema: nothing was committed (or, from
-        /// ``ReadableStateStore/verify()-2npvs``, a foreign writer committed it).
+        /// ``ReadableStateStore/verify()-7fic0``, a foreign writer committed it).
         public static let schemaViolation = Code("schema violation")
     }
 

@@ -22,7 +22,7 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     /// The checksum (`sha256:` and hex) of the store's JSON Schema, kept in the file
     /// `NAME.schema-HEX.json` beside the state; nil when the store has none. Every writer
     /// validates each new state against it before the rename. Set it with
-    /// ``StateStore/setSchema(_:expecting:)`` (or `statectl schema set`), not by hand.
+    /// ``StateStore/setSchema(_:expecting:)-40t42`` (or `statectl schema set`), not by hand.
     public var schema: String?
 
     /// Creates settings.

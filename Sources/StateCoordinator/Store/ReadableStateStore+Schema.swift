@@ -6,7 +6,7 @@ extension ReadableStateStore {
         try await offPool { (handle) throws(StateStoreError) in try Self.schema(handle) }
     }
 
-    /// The synchronous form of ``schema()-4k1ju``.
+    /// The synchronous form of ``schema()``.
     @_disfavoredOverload
     public func schema() throws(StateStoreError) -> JSONSchema? {
         try Self.schema(handle)

@@ -14,7 +14,9 @@ extension StateStore {
     /// changed) and named in the header's settings, so that every process applies the same one
     /// and history and rollback keep the schema each version was written under.
     ///
-    /// - Parameter expectedVersion: set it only if the store is at this version (compare-and-swap).
+    /// - Parameters:
+    ///   - schema: the schema to enforce from this version on; nil removes it.
+    ///   - expectedVersion: set it only if the store is at this version (compare-and-swap).
     /// - Throws: ``StateStoreError/Code/schemaViolation`` when the current state breaks the new
     ///   schema (nothing changes: fix the state first).
     @discardableResult

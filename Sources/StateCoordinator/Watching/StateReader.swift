@@ -46,6 +46,7 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     /// struct Risk: Codable, Sendable { var halt = false }
     /// let reader = try await ReadOnlyStateStore<Risk>(directory: "/srv/bot").reader()
     /// let halted = (try? reader.checked { $0.state.halt }) ?? true  // cannot tell: halt
+    /// if halted { print("not trading") }
     /// ```
     ///
     /// ``read(_:)`` is the other choice: it keeps answering from the last good version while
