@@ -8,7 +8,8 @@ struct Status: AsyncParsableCommand {
         discussion: """
             --json keys: version, size, ageSeconds, writer, lockHolder (null or {"pid", "command"}), watchMode \
             ({"mode": "inotify" or "polling", "reason"}), orphanTempFiles (left by writers that died; listed only while \
-            no writer holds the lock, since a temp file may be a commit in flight), historyCount, readers \
+            no writer holds the lock, since a temp file may be a commit in flight), historyCount, schema (null, or the \
+            checksum of the schema in force), readers \
             ({"live", "lagging", "rejecting"}: registered readers alive, those that have not applied the current \
             version, and those rejecting a version newer than the one they applied; statectl readers lists them).
 
@@ -45,6 +46,7 @@ struct Status: AsyncParsableCommand {
                 "watchMode": Self.json(mode),
                 "orphanTempFiles": .array(orphans.map(JSONValue.string)),
                 "historyCount": .int(Int64(historyCount)),
+                "schema": snapshot.settings.schema.map(JSONValue.string) ?? .null,
                 "readers": registryProblem.map { ["problem": .string($0)] }
                     ?? ["live": .int(Int64(readers.count)), "lagging": .int(Int64(lagging)), "rejecting": .int(Int64(rejecting))],
             ]
@@ -60,6 +62,7 @@ struct Status: AsyncParsableCommand {
                 watch mode:   \(mode)
                 orphan temps: \(orphans.isEmpty ? "none" : orphans.joined(separator: ", "))
                 history:      \(historyCount) kept (keep \(snapshot.settings.keepHistory))
+                schema:       \(snapshot.settings.schema.map { "\($0) (statectl schema get)" } ?? "none")
                 readers:      \(registryProblem.map { "unknown: \($0)" } ?? "\(readers.count) live, \(lagging) lagging, \(rejecting) rejecting")
                 """)
         }
