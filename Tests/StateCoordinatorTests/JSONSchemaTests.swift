@@ -87,5 +87,13 @@ struct JSONSchemaTests {
         #expect(!(try JSONSchema(["maximum": .double(9_007_199_254_740_992)]).accepts(.int(9_007_199_254_740_993))))
         #expect(try JSONSchema(["minimum": 0]).accepts(.largeInteger("18446744073709551615")))
         #expect(try JSONSchema(["maxLength": 1]).accepts("😀"), "lengths count code points")
+        // Beyond 64 bits, exactly: the largest Int64 as a maximum refuses the next integer.
+        #expect(!(try JSONSchema(["maximum": .int(Int64.max)]).accepts(.largeInteger("9223372036854775808"))))
+        #expect(!(try JSONSchema(["const": .int(Int64.max)]).accepts(.largeInteger("9223372036854775808"))))
+        #expect(try JSONSchema(["minimum": .double(9.3e18)]).accepts(.largeInteger("9300000000000000001")))
+        #expect(!(try JSONSchema(["minimum": .double(9.3e18)]).accepts(.largeInteger("9299999999999999999"))))
+        #expect(throws: StateStoreError.self) { _ = try JSONSchema(["minimum": .double(.nan)]) }
+        #expect(throws: StateStoreError.self) { _ = try JSONSchema(["type": []]) }
+        #expect(try JSONSchema(["$schema": "https://json-schema.org/draft/2020-12/schema#"]).accepts(1))
     }
 }

@@ -230,7 +230,7 @@ struct WatchTests {
         let current = try store.read()
         let bytes = try StateEncoding.encode(state, limit: 1 << 20)
         let header = StateFileHeader(
-            format: StateFileHeader.formatIdentifier, revision: StateFileHeader.currentRevision, store: current.storeID,
+            format: StateFileHeader.formatIdentifier, revision: 1, store: current.storeID,
             version: current.version + 1, committedAt: CommitTimestamp.format(Date()),
             writer: WriterIdentity(pid: getpid(), host: "test", label: "test"), settings: current.settings,
             stateBytes: bytes.count, checksum: Checksum.of(bytes))

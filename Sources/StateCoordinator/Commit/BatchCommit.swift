@@ -175,11 +175,7 @@ struct BatchCommit<State: Codable & Sendable> {
     private func checkSchema(_ settings: StoreSettings, stateBytes: [UInt8]) throws(StateStoreError) {
         guard let checksum = settings.schema else { return }
         let schema = try SchemaFile(handle: handle).load(checksum)
-        let value: JSONValue
-        do { value = try JSONValue(parsing: stateBytes) } catch {
-            throw StateStoreError(.badState, "The encoded state is not JSON the schema can check: \(error).", cause: error)
-        }
-        if let violation = schema.firstViolation(of: value) {
+        if let violation = schema.firstViolation(of: try JSONValue.checked(stateBytes)) {
             throw SchemaFile.refusal(violation, path: handle.stateFilePath)
         }
     }
@@ -228,7 +224,7 @@ struct BatchCommit<State: Codable & Sendable> {
         }
         let now = Date()
         let header = StateFileHeader(
-            format: StateFileHeader.formatIdentifier, revision: StateFileHeader.currentRevision,
+            format: StateFileHeader.formatIdentifier, revision: StateFileHeader.revision(for: newSettings),
             store: base.header.store, version: base.header.version + 1, committedAt: CommitTimestamp.format(now),
             writer: .current(label: handle.options.label), settings: newSettings,
             stateBytes: stateBytes.count, checksum: checksum)

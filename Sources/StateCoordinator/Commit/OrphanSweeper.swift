@@ -14,7 +14,8 @@ struct OrphanSweeper {
     /// The names of leftover temp files (read-only; for `status` and `verify`).
     func orphans() throws(StateStoreError) -> [String] {
         do {
-            return try calls.listDirectory(directory).filter { $0.hasPrefix(files.tempPrefix) }.sorted()
+            let schemaTemp = SchemaFile.tempPrefix(files)
+            return try calls.listDirectory(directory).filter { $0.hasPrefix(files.tempPrefix) || $0.hasPrefix(schemaTemp) }.sorted()
         } catch { throw .system(.removeOrphan, path: directoryPath, errno: error) }
     }
 

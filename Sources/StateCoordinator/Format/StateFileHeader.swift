@@ -5,8 +5,14 @@ import Foundation
 struct StateFileHeader: Codable, Sendable, Equatable {
     /// The value of ``format`` in every state file of this project.
     static let formatIdentifier = "statecoordinator"
-    /// The layout revision this code writes and the highest it reads.
-    static let currentRevision = 1
+    /// The highest layout revision this code reads. It writes revision 1, or 2 for a store with
+    /// a schema (``revision(for:)``).
+    static let currentRevision = 2
+
+    /// The revision a version with these settings is written with: 2 when the store has a
+    /// schema, so that a writer that does not know schemas (revision 1 only) refuses the store
+    /// instead of committing unchecked states and dropping the schema from the settings.
+    static func revision(for settings: StoreSettings) -> Int { settings.schema == nil ? 1 : 2 }
     /// A header line longer than this is treated as corruption rather than read on.
     static let maximumLength = 64 << 10
 

@@ -1,6 +1,16 @@
 /// The policy of a store, chosen when it is created and kept in every version's header, so that
 /// every process that opens the store applies the same policy.
 public struct StoreSettings: Codable, Sendable, Equatable {
+    /// The schema a new store is created with (its file is written with the store); not part of
+    /// the header, which names it by ``schema``.
+    var schemaDocument: JSONSchema?
+
+    /// Equal when every setting kept in the header is.
+    public static func == (lhs: StoreSettings, rhs: StoreSettings) -> Bool {
+        lhs.keepHistory == rhs.keepHistory && lhs.maximumStateBytes == rhs.maximumStateBytes && lhs.fileMode == rhs.fileMode
+            && lhs.schema == rhs.schema
+    }
+
     /// The default maximum size of the state: 64 MiB.
     public static let defaultMaximumStateBytes = 64 << 20
     /// The largest state size limit a store may have: 1 GiB (every reader holds the state in
@@ -30,13 +40,17 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     ///   - keepHistory: past versions to keep; 0 turns history off.
     ///   - maximumStateBytes: the state size limit in bytes (default 64 MiB).
     ///   - fileMode: permission bits for the new store's files (default `0o640`).
+    ///   - schema: a JSON Schema for a new store (create, openOrCreate, import): its file is written
+    ///     with the store, and the first state must match it.
     public init(
         keepHistory: Int = 0, maximumStateBytes: Int = StoreSettings.defaultMaximumStateBytes,
-        fileMode: UInt32 = StoreSettings.defaultFileMode
+        fileMode: UInt32 = StoreSettings.defaultFileMode, schema: JSONSchema? = nil
     ) {
         self.keepHistory = keepHistory
         self.maximumStateBytes = maximumStateBytes
         self.fileMode = fileMode
+        self.schema = schema?.checksum
+        schemaDocument = schema
     }
 
     /// Whether every setting is in range (a foreign or damaged header may say anything).

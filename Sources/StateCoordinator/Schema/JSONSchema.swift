@@ -15,6 +15,11 @@
 public struct JSONSchema: Sendable, Equatable {
     /// The schema as given.
     public let value: JSONValue
+    /// `sha256:` and the hex SHA-256 of the schema's file (its compact JSON and a line feed),
+    /// as a store's settings name it.
+    public let checksum: String
+    /// The bytes of its file.
+    let fileBytes: [UInt8]
     let root: SchemaNode
 
     /// The `$schema` URI this package accepts.
@@ -25,6 +30,14 @@ public struct JSONSchema: Sendable, Equatable {
     ///   keyword that is unsupported or malformed.
     public init(_ value: JSONValue) throws(StateStoreError) {
         self.value = value
+        // Non-finite numbers cannot be written as JSON: a schema every process can read is JSON.
+        guard let bytes = try? JSONWriter.write(value, pretty: false) else {
+            throw StateStoreError(
+                .invalidArgument, "The schema holds a number JSON cannot write (NaN or infinity).",
+                hint: "Use finite numbers; nothing was changed.")
+        }
+        fileBytes = bytes + [UInt8(ascii: "\n")]
+        checksum = Checksum.of(fileBytes)
         root = try SchemaNode.compile(value, at: JSONPointer(tokens: []))
     }
 

@@ -43,10 +43,34 @@ extension JSONValue {
         case (.double(let a), .double(let b)): return a < b ? .orderedAscending : (a > b ? .orderedDescending : .orderedSame)
         case (.int(let a), .double(let b)): return Self.compare(a, b)
         case (.double(let a), .int(let b)): return Self.invert(Self.compare(b, a))
-        default:
-            // A large integer is beyond Int64: beyond any Int64, ordered with doubles as a double.
-            return Self.compare(approximately: self, other)
+        case (.largeInteger(let a), .largeInteger(let b)): return Self.compare(digits: a, b)
+        case (.largeInteger(let a), .int): return a.hasPrefix("-") ? .orderedAscending : .orderedDescending  // beyond Int64
+        case (.int, .largeInteger(let b)): return b.hasPrefix("-") ? .orderedDescending : .orderedAscending
+        case (.largeInteger(let a), .double(let b)): return Self.compare(digits: a, b)
+        case (.double(let a), .largeInteger(let b)): return Self.invert(Self.compare(digits: b, a))
+        default: return .orderedSame  // not numbers: never asked
         }
+    }
+
+    /// A large integer against a double, exactly: a double beyond Int64 is an integer, written
+    /// out in full by `%.0f`; one within it is smaller in magnitude than any large integer.
+    private static func compare(digits a: String, _ b: Double) -> ComparisonResult {
+        if b.isNaN { return .orderedSame }
+        if b.isInfinite { return b > 0 ? .orderedAscending : .orderedDescending }
+        guard abs(b) >= 9_223_372_036_854_775_808.0 else { return a.hasPrefix("-") ? .orderedAscending : .orderedDescending }
+        return compare(digits: a, String(format: "%.0f", b))
+    }
+
+    /// Two integers written as decimal digits (`-?[0-9]+`, no leading zeros).
+    private static func compare(digits x: String, _ y: String) -> ComparisonResult {
+        let (negativeX, negativeY) = (x.hasPrefix("-"), y.hasPrefix("-"))
+        if negativeX != negativeY { return negativeX ? .orderedAscending : .orderedDescending }
+        let (digitsX, digitsY) = (x.drop { $0 == "-" }, y.drop { $0 == "-" })
+        let order: ComparisonResult =
+            digitsX.count != digitsY.count
+            ? (digitsX.count < digitsY.count ? .orderedAscending : .orderedDescending)
+            : (digitsX < digitsY ? .orderedAscending : (digitsX > digitsY ? .orderedDescending : .orderedSame))
+        return negativeX ? invert(order) : order
     }
 
     private static func invert(_ result: ComparisonResult) -> ComparisonResult {
@@ -59,6 +83,7 @@ extension JSONValue {
 
     /// `a` against `b`, exactly.
     private static func compare(_ a: Int64, _ b: Double) -> ComparisonResult {
+        if b.isNaN { return .orderedSame }  // never in JSON; no crash on a value built in code
         if b >= 9_223_372_036_854_775_808.0 { return .orderedAscending }
         if b < -9_223_372_036_854_775_808.0 { return .orderedDescending }
         let whole = b.rounded(.down)
@@ -66,29 +91,6 @@ extension JSONValue {
         if a < integral { return .orderedAscending }
         if a > integral { return .orderedDescending }
         return b > whole ? .orderedAscending : .orderedSame
-    }
-
-    private static func compare(approximately a: JSONValue, _ b: JSONValue) -> ComparisonResult {
-        func magnitude(_ value: JSONValue) -> Double {
-            switch value {
-            case .int(let v): Double(v)
-            case .double(let v): v
-            case .largeInteger(let digits): Double(digits) ?? 0
-            default: 0
-            }
-        }
-        if case .largeInteger(let x) = a, case .largeInteger(let y) = b {
-            let (negativeX, negativeY) = (x.hasPrefix("-"), y.hasPrefix("-"))
-            if negativeX != negativeY { return negativeX ? .orderedAscending : .orderedDescending }
-            let (digitsX, digitsY) = (x.drop { $0 == "-" }, y.drop { $0 == "-" })
-            let order: ComparisonResult =
-                digitsX.count != digitsY.count
-                ? (digitsX.count < digitsY.count ? .orderedAscending : .orderedDescending)
-                : (digitsX < digitsY ? .orderedAscending : (digitsX > digitsY ? .orderedDescending : .orderedSame))
-            return negativeX ? invert(order) : order
-        }
-        let (x, y) = (magnitude(a), magnitude(b))
-        return x < y ? .orderedAscending : (x > y ? .orderedDescending : .orderedSame)
     }
 
     /// The value as compact JSON, cut to 60 characters, for a violation's message.

@@ -7,6 +7,9 @@ import SystemPackage
 struct SchemaFile {
     let handle: StoreHandle
 
+    /// The prefix of a schema file's temp file (the orphan sweep removes those a writer left).
+    static func tempPrefix(_ files: StoreFiles) -> String { "." + files.name + ".schema.tmp-" }
+
     static func isChecksum(_ text: String) -> Bool {
         guard text.hasPrefix(Checksum.prefix) else { return false }
         let hex = text.utf8.dropFirst(Checksum.prefix.utf8.count)
@@ -18,21 +21,16 @@ struct SchemaFile {
         handle.files.name + ".schema-" + checksum.dropFirst(Checksum.prefix.count) + ".json"
     }
 
-    /// The bytes a schema is kept as.
-    static func bytes(of schema: JSONSchema) -> [UInt8] {
-        ((try? JSONWriter.write(schema.value, pretty: false)) ?? Array("true".utf8)) + [UInt8(ascii: "\n")]
-    }
-
     /// Writes the file for `schema` unless it exists already (with the same content, as its
     /// name says), durably: temp file, fsync, rename, directory fsync. Returns its checksum.
     /// Runs under the writer lock, just before the commit that names it.
-    func write(_ schema: JSONSchema, directory: FileDescriptor) throws(StateStoreError) -> String {
-        let bytes = Self.bytes(of: schema)
-        let checksum = Checksum.of(bytes)
-        if (try? load(checksum)) != nil { return checksum }
+    func write(_ schema: JSONSchema, directory: FileDescriptor, fileMode: UInt32) throws(StateStoreError) -> String {
+        let checksum = schema.checksum
+        // Looked for on disk, not in the cache: the file may have been deleted since it was read.
+        if (try? handle.calls.fstatat(directory, name(checksum))) != nil, (try? load(checksum, cached: false)) != nil { return checksum }
         try AtomicReplace(calls: handle.calls, directory: directory, directoryPath: handle.directory).replace(
-            name(checksum), with: bytes, tempPrefix: "." + handle.files.name + ".schema.tmp-",
-            attributes: .init(mode: 0o644, owner: nil), durability: handle.options.durability == .none ? .none : .full)
+            name(checksum), with: schema.fileBytes, tempPrefix: Self.tempPrefix(handle.files),
+            attributes: .init(mode: fileMode, owner: nil), durability: handle.options.durability == .none ? .none : .full)
         Self.cache.withLock { $0[handle.path(name(checksum))] = schema }
         return checksum
     }
@@ -46,9 +44,9 @@ struct SchemaFile {
     /// The schema with this checksum, read and checked once per process.
     /// - Throws: `notFound` when the file is missing; `corrupt` when its bytes do not hash to its
     ///   name or it is not a supported schema.
-    func load(_ checksum: String) throws(StateStoreError) -> JSONSchema {
+    func load(_ checksum: String, cached: Bool = true) throws(StateStoreError) -> JSONSchema {
         let path = handle.path(name(checksum))
-        if let known = Self.cache.withLock({ $0[path] }) { return known }
+        if cached, let known = Self.cache.withLock({ $0[path] }) { return known }
         let bytes: [UInt8]
         do {
             let file = OwnedDescriptor(try handle.calls.open(SystemCalls.currentDirectory, path, .readExisting), calls: handle.calls)
@@ -81,5 +79,14 @@ struct SchemaFile {
             hint: "See the schema with statectl schema get.", path: path)
         error.schemaViolation = violation
         return error
+    }
+}
+
+extension JSONValue {
+    /// Parses encoded state bytes for a schema check.
+    static func checked(_ bytes: [UInt8]) throws(StateStoreError) -> JSONValue {
+        do { return try JSONValue(parsing: bytes) } catch {
+            throw StateStoreError(.badState, "The encoded state is not JSON the schema can check: \(error).", cause: error)
+        }
     }
 }

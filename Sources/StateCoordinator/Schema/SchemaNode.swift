@@ -48,7 +48,13 @@ final class SchemaNode: Sendable {
         for keyword in keywords.keys.sorted() where !Self.supportedKeywords.contains(keyword) {
             throw fail(keyword, "is a keyword this package does not support, so it refuses the schema rather than ignore it")
         }
-        if let uri = keywords["$schema"], uri != .string(JSONSchema.draft202012) {
+        for keyword in ["title", "description", "$comment"] {
+            if let text = keywords[keyword], case .string = text {} else if keywords[keyword] != nil { throw fail(keyword, "must be a string") }
+        }
+        if let examples = keywords["examples"], case .array = examples {} else if keywords["examples"] != nil {
+            throw fail("examples", "must be an array")
+        }
+        if let uri = keywords["$schema"], uri != .string(JSONSchema.draft202012), uri != .string(JSONSchema.draft202012 + "#") {
             throw fail("$schema", "must be \"\(JSONSchema.draft202012)\" (the only dialect supported)")
         }
         switch keywords["type"] {
@@ -64,6 +70,7 @@ final class SchemaNode: Sendable {
                 }
                 list.append(type)
             }
+            guard !list.isEmpty else { throw fail("type", "must name at least one type") }
             types = list
         default: throw fail("type", "must be a type name or an array of them")
         }

@@ -12,7 +12,8 @@ extension StateStore {
     ///
     /// The schema is kept in `NAME.schema-HEX.json` beside the state (named by its SHA-256, never
     /// changed) and named in the header's settings, so that every process applies the same one
-    /// and history and rollback keep the schema each version was written under.
+    /// and each version records the schema it was written under. A store with a schema is
+    /// written with header revision 2, which writers that predate schemas refuse.
     ///
     /// - Parameters:
     ///   - schema: the schema to enforce from this version on; nil removes it.
@@ -34,7 +35,10 @@ extension StateStore {
     private func schemaChange(_ schema: JSONSchema?) -> PendingUpdate<State>.SettingsChange {
         let handle = handle
         return { (settings, directory) throws(StateStoreError) in
-            settings.schema = try schema.map { (schema) throws(StateStoreError) in try SchemaFile(handle: handle).write(schema, directory: directory) }
+            let fileMode = settings.fileMode
+            settings.schema = try schema.map { (schema) throws(StateStoreError) in
+                try SchemaFile(handle: handle).write(schema, directory: directory, fileMode: fileMode)
+            }
         }
     }
 }

@@ -16,6 +16,10 @@ struct StoreCreation {
     @discardableResult
     func run(stateBytes: [UInt8], whenExists: WhenExists) throws(StateStoreError) -> Bool {
         let force = whenExists == .replace
+        // A new store never starts with a state its own schema refuses.
+        if let schema = settings.schemaDocument, let violation = schema.firstViolation(of: try JSONValue.checked(stateBytes)) {
+            throw SchemaFile.refusal(violation, path: handle.stateFilePath, what: "The first state")
+        }
         let dir = try handle.openDirectory()
         try handle.checkFileSystem(dir)
         // A plain JSON file in the state file's place is not overwritten, and no lockfile is
@@ -34,8 +38,17 @@ struct StoreCreation {
                 "moved the replaced store's history aside", metadata: ["store": "\(handle.stateFilePath)", "to": "\(aside)"])
         }
         if settings.keepHistory > 0 { try handle.history(dir.descriptor).create(fileMode: settings.fileMode) }
+        if let checksum = settings.schema {
+            // Written before the state file that names it; settings naming a file that is not
+            // there must name an existing one, whose rules the first state must meet.
+            if let schema = settings.schemaDocument {
+                _ = try SchemaFile(handle: handle).write(schema, directory: dir.descriptor, fileMode: settings.fileMode)
+            } else if let violation = try SchemaFile(handle: handle).load(checksum).firstViolation(of: try JSONValue.checked(stateBytes)) {
+                throw SchemaFile.refusal(violation, path: handle.stateFilePath, what: "The first state")
+            }
+        }
         let header = StateFileHeader(
-            format: StateFileHeader.formatIdentifier, revision: StateFileHeader.currentRevision,
+            format: StateFileHeader.formatIdentifier, revision: StateFileHeader.revision(for: settings),
             store: UUID().uuidString.lowercased(), version: version, committedAt: CommitTimestamp.format(Date()),
             writer: .current(label: handle.options.label), settings: settings, stateBytes: stateBytes.count,
             checksum: Checksum.of(stateBytes))

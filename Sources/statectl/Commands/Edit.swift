@@ -17,6 +17,10 @@ struct Edit: AsyncParsableCommand {
     @Flag(help: "Print the RFC 6902 diff of the edit and commit nothing.") var dryRun = false
     @OptionGroup var acknowledgement: AcknowledgementOptions
 
+    func validate() throws {
+        if dryRun && acknowledgement.awaitAck != nil { throw ValidationError("--dry-run commits nothing, so there is nothing for --await-ack to wait for.") }
+    }
+
     func run() async throws {
         let store = try await global.openStore()
         let opened = try await store.read()

@@ -18,7 +18,7 @@ struct Init: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Past versions to keep (0: history off).", valueName: "n")) var keepHistory = 0
     @Option(help: ArgumentHelp("Largest state in bytes.", valueName: "bytes")) var maxSize = StoreSettings.defaultMaximumStateBytes
     @Flag(help: "Re-create over an existing store (recovery).") var force = false
-    @Option(help: ArgumentHelp("Give the store this JSON Schema (a second version, 1, sets it; see statectl schema).", valueName: "file"))
+    @Option(help: ArgumentHelp("Give the store this JSON Schema from the start (see statectl schema); the first state must match it.", valueName: "file"))
     var schema: String?
     @Flag(help: "Print the new version's metadata instead of its number.") var json = false
     @OptionGroup var acknowledgement: AcknowledgementOptions
@@ -32,16 +32,9 @@ struct Init: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = StoreSettings(keepHistory: keepHistory, maximumStateBytes: maxSize, fileMode: UInt32(mode, radix: 8)!)
-        // Read and checked before anything is created.
+        // Read and checked before anything is created: the first state is checked against it.
         let schema = try self.schema.map { try JSONSchema(try Input.document(from: $0, limit: 1 << 20)) }
-        if let schema, from != nil {
-            // An imported state the schema refuses is said before the store exists.
-            let imported = try Input.document(from: from!, limit: maxSize)
-            if let violation = schema.firstViolation(of: imported) {
-                throw CLIFailure(.schemaViolation, "\(violation): \(from!) does not match the schema; nothing was created.")
-            }
-        }
+        let settings = StoreSettings(keepHistory: keepHistory, maximumStateBytes: maxSize, fileMode: UInt32(mode, radix: 8)!, schema: schema)
         let store: StateStore<JSONValue>
         if let from {
             // A missing input file is not a missing store (exit 6): it is an ordinary error.
@@ -54,13 +47,6 @@ struct Init: AsyncParsableCommand {
         } else {
             store = try await StateStore<JSONValue>.create(
                 directory: global.directory, name: global.name, settings: settings, force: force, options: global.storeOptions)
-        }
-        if let schema {
-            let withSchema: StateSnapshot<JSONValue>
-            do { withSchema = try await store.setSchema(schema) } catch let error as StateStoreError where error.code == .schemaViolation {
-                throw CLIFailure(.schemaViolation, "\(error.schemaViolation?.description ?? error.message): the new store's state breaks the schema; the store was created without it.")
-            }
-            return try await store.printCommitted(withSchema, json: json, acknowledgement: acknowledgement)
         }
         try await store.printCommitted(try await store.read(), json: json, acknowledgement: acknowledgement)
     }

@@ -49,6 +49,12 @@ extension ReadableStateStore where State == JSONValue {
         }
         var state = current.state
         try change(&state)
+        let size = (try? state.jsonText(pretty: false))?.utf8.count ?? 0
+        if size + 1 > current.settings.maximumStateBytes {
+            throw StateStoreError(
+                .tooLarge, "The new state would be \(size + 1) bytes, over the store's limit of \(current.settings.maximumStateBytes); nothing was committed (dry run).",
+                path: stateFilePath)
+        }
         let schema: JSONSchema?
         if let replacement { schema = replacement } else { schema = try await self.schema() }
         if let violation = schema?.firstViolation(of: state) {

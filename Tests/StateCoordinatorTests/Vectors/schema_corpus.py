@@ -12,7 +12,8 @@ def value(r, depth=0):
     kind = r.choice(kinds if depth < 3 else kinds[:6])
     if kind == "null": return None
     if kind == "bool": return r.random() < 0.5
-    if kind == "int": return r.choice([0, 1, -1, 2, 3, 5, 10, 100, -7, r.randint(-1000, 1000), 2**62, -2**62])
+    if kind == "int": return r.choice([0, 1, -1, 2, 3, 5, 10, 100, -7, r.randint(-1000, 1000), 2**62, -2**62,
+                                       2**63 - 1, 2**63, -2**63, -2**63 - 1, 2**64, 2**53 + 1])
     if kind == "float": return r.choice([0.5, -0.5, 1.5, 2.25, 1e-3, r.uniform(-100, 100)])
     if kind == "whole float": return float(r.randint(-5, 5))
     if kind == "string": return "".join(r.choice("ab\u00e9\u20ac\U0001F600") for _ in range(r.randint(0, 5)))
@@ -20,7 +21,8 @@ def value(r, depth=0):
     return {r.choice(NAMES): value(r, depth + 1) for _ in range(r.randint(0, 3))}
 
 def number(r):
-    return r.choice([0, 1, -1, 2, 5, 10, 2.5, -0.5, 3.0, r.randint(-20, 20)])
+    return r.choice([0, 1, -1, 2, 5, 10, 2.5, -0.5, 3.0, r.randint(-20, 20), 2**63 - 1, 2**63, -2**63 - 1,
+                     9.3e18, -9.3e18, float(2**53), 2**53 + 1])
 
 def schema(r, depth=0):
     if r.random() < 0.07: return r.random() < 0.6
