@@ -217,8 +217,12 @@ struct WatchDeliveryTests {
             await #expect(collected.waitFor { $0.versions.last == version })
         } while threads.withLock({ $0.last }) != "hub" && version < 20
         #expect(threads.withLock { $0.last } == "hub", "\(threads.withLock { $0 })")
+        let readAheadBefore = follower.statistics.readAhead
         try await store.update { try $0.set(.string(String(repeating: "x", count: 400 << 10)), forKey: "big") }
         await #expect(collected.waitFor { $0.versions.last == version + 1 })
-        #expect(threads.withLock { $0.last } != "hub", "\(threads.withLock { $0 })")
+        // Not read there. (Delivered there it may be, when the queue had read the temp file ahead of
+        // its rename before the rename's event came: then the hub only hands the snapshot over.)
+        let readAhead = follower.statistics.readAhead > readAheadBefore
+        #expect(threads.withLock { $0.last } != "hub" || readAhead, "\(threads.withLock { $0 })")
     }
 }
