@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "StateCoordinator", targets: ["StateCoordinator"]),
         .executable(name: "statectl", targets: ["statectl"]),
+        .executable(name: "state-sidecar", targets: ["state-sidecar"]),
         .executable(name: "state-demo", targets: ["state-demo"]),
         .executable(name: "state-bench", targets: ["state-bench"]),
         .executable(name: "state-chaos", targets: ["state-chaos"]),
@@ -19,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libinotifytools, the project's chosen inotify binding (Debian: libinotifytools0-dev).
@@ -44,6 +47,18 @@ let package = Package(
             dependencies: [
                 "StateCoordinator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The monitoring sidecar: read-only, HTTP (Hummingbird 2), Prometheus text format (swift-prometheus).
+        .executableTarget(
+            name: "state-sidecar",
+            dependencies: [
+                "StateCoordinator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -89,7 +104,7 @@ let package = Package(
         .testTarget(
             name: "StateCoordinatorTests",
             dependencies: [
-                "StateCoordinator", "StateCoordinatorTestHelper", "statectl", "state-chaos",
+                "StateCoordinator", "StateCoordinatorTestHelper", "statectl", "state-chaos", "state-sidecar",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

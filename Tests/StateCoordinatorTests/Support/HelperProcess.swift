@@ -57,13 +57,19 @@ final class RunningHelper: Sendable {
         }
         finished.enter()
         Thread.detachNewThread {
-            let data = stderr.fileHandleForReading.readDataToEndOfFile()
-            self.errorOutput.withLock { $0.append(data) }
+            while true {
+                let chunk = stderr.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                self.errorOutput.withLock { $0.append(chunk) }
+            }
             self.finished.leave()
         }
     }
 
     var pid: Int32 { process.processIdentifier }
+
+    /// What the process wrote to stderr so far.
+    var errorSoFar: Data { errorOutput.withLock { $0 } }
 
     /// The complete lines written so far.
     var lines: [String] { output.withLock { $0 } }

@@ -1,0 +1,98 @@
+import Foundation
+import Prometheus
+import StateCoordinator
+import Synchronization
+
+/// `/metrics`: the registry, brought up to date from each store at every scrape. Names carry the
+/// `statecoord_` prefix and base units; labels are the store's name and a reader's label only.
+final class SidecarMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    private let counted = Mutex<[String: Double]>([:])
+    private let readerGauges = Mutex<[String: [String: Gauge]]>([:])
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        registry.makeGauge(descriptor: Self.descriptor("statecoord_build_info", "The sidecar's build; always 1."), labels: [("version", StateSidecar.version)]).record(Int64(1))
+    }
+
+    static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
+    private func gauge(_ name: String, _ store: String, _ help: String) -> Gauge {
+        registry.makeGauge(descriptor: Self.descriptor(name, help), labels: [("store", store)])
+    }
+
+    /// Raises a counter to `total` (the library's counters are cumulative; Prometheus counters rise by increments).
+    private func count(_ name: String, _ store: String, _ total: Int, _ help: String) {
+        let counter = registry.makeCounter(descriptor: Self.descriptor(name, help), labels: [("store", store)])
+        let key = name + "\u{0}" + store
+        let delta = counted.withLock { seen -> Double in
+            let before = seen[key] ?? 0
+            seen[key] = Double(total)
+            return max(0, Double(total) - before)
+        }
+        if delta > 0 { counter.increment(by: delta) }
+    }
+
+    func render(_ monitors: [StoreMonitor]) async -> [UInt8] {
+        for monitor in monitors { update(monitor.name, await monitor.observe()) }
+        return registry.emitToBuffer()
+    }
+
+    private func update(_ store: String, _ o: StoreMonitor.Observation) {
+        let snapshot = o.snapshot
+        gauge("statecoord_version", store, "The newest version the sidecar holds.").record(Int64(snapshot.version))
+        gauge("statecoord_last_commit_timestamp_seconds", store, "When that version was committed (its committedAt), seconds since the epoch.")
+            .record(snapshot.committedAt.timeIntervalSince1970)
+        gauge("statecoord_state_bytes", store, "Size of the state file holding that version, header included.").record(Int64(snapshot.fileSize))
+        gauge("statecoord_verified", store, "1 when the current state file reads and verifies, else 0.").record(Int64(o.verified == nil ? 1 : 0))
+        count("statecoord_verify_failures_total", store, o.statistics.problems, "Versions or files the sidecar could not use.")
+        gauge("statecoord_lock_held", store, "1 while a process holds the writer lock (from /proc/locks).").record(Int64(o.holder == nil ? 0 : 1))
+        gauge("statecoord_lock_held_seconds", store, "How long the current holder has held the writer lock, as far as the sidecar saw.").record(o.heldSeconds)
+        gauge("statecoord_orphan_temp_files", store, "Temp files left by writers that died mid-commit.").record(Int64(o.orphans.count))
+        gauge("statecoord_history_versions", store, "Past versions kept in history.").record(Int64(o.historyCount))
+        let inotify: Int64 = if case .inotify = o.mode { 1 } else { 0 }
+        gauge("statecoord_watch_inotify", store, "1 while the sidecar hears of commits by inotify, 0 while it polls.").record(inotify)
+        count("statecoord_missed_notifications_total", store, o.statistics.missedEvents, "Versions the consistency check found that no notification announced.")
+        count("statecoord_queue_overflows_total", store, o.statistics.resynchronizations, "inotify queue overflows and re-arms, each followed by a full reload.")
+        count("statecoord_reloads_total", store, o.statistics.reloads, "State files read and verified.")
+        count("statecoord_commits_observed_total", store, o.statistics.delivered, "Versions the sidecar took in (a burst may coalesce).")
+        let lagging = o.readers.filter { StoreMonitor.lag($0, snapshot) != 0 }
+        gauge("statecoord_readers_live", store, "Registered readers alive.").record(Int64(o.readers.count))
+        gauge("statecoord_readers_lagging", store, "Registered readers that have not applied the current version.").record(Int64(lagging.count))
+        gauge("statecoord_readers_rejecting", store, "Registered readers rejecting a version newer than the one they applied.")
+            .record(Int64(o.readers.filter(\.isRejecting).count))
+        updateReaders(store, o)
+    }
+
+    /// Per reader label (several readers may share one: the oldest applied version counts).
+    private func updateReaders(_ store: String, _ o: StoreMonitor.Observation) {
+        var byLabel: [String: (applied: UInt64, lag: UInt64)] = [:]
+        for reader in o.readers where !reader.label.isEmpty {
+            let applied = reader.storeID == o.snapshot.storeID ? reader.applied?.version ?? 0 : 0
+            let lag = StoreMonitor.lag(reader, o.snapshot) ?? o.snapshot.version
+            let known = byLabel[reader.label]
+            byLabel[reader.label] = (min(applied, known?.applied ?? .max), max(lag, known?.lag ?? 0))
+        }
+        readerGauges.withLock { all in
+            var gauges = all[store] ?? [:]
+            for (key, gauge) in gauges where byLabel[String(key.dropFirst(2))] == nil {
+                registry.unregisterGauge(gauge)
+                gauges[key] = nil
+            }
+            for (label, figures) in byLabel {
+                let labels = [("store", store), ("reader", label)]
+                let applied = gauges["a:" + label] ?? registry.makeGauge(
+                    descriptor: Self.descriptor("statecoord_reader_applied_version", "The version a registered reader (by label) has applied."), labels: labels)
+                let lag = gauges["l:" + label] ?? registry.makeGauge(
+                    descriptor: Self.descriptor("statecoord_reader_lag_versions", "Versions a registered reader (by label) is behind the current one."), labels: labels)
+                applied.record(Int64(figures.applied))
+                lag.record(Int64(figures.lag))
+                gauges["a:" + label] = applied
+                gauges["l:" + label] = lag
+            }
+            all[store] = gauges
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+import StateCoordinator
+import Synchronization
+
+/// The sidecar's HTTP paths. None writes.
+enum SidecarRoutes {
+    static func router(
+        monitors: [StoreMonitor], metrics: SidecarMetrics, token: [UInt8]?, maxLag: UInt64, streams: StreamCount
+    ) -> Router<BasicRequestContext> {
+        let router = Router()
+        if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        let pick: @Sendable (Request) -> Result<StoreMonitor, HTTPError> = { request in
+            guard let name = request.uri.queryParameters["store"].map(String.init) else {
+                return monitors.count == 1 ? .success(monitors[0]) : .failure(HTTPError(.badRequest, message: "several stores: name one with ?store=NAME (\(monitors.map(\.name).joined(separator: ", "))).\n"))
+            }
+            guard let monitor = monitors.first(where: { $0.name == name }) else {
+                return .failure(HTTPError(.notFound, message: "no store named '\(name.prefix(64))' here.\n"))
+            }
+            return .success(monitor)
+        }
+        router.get("/livez") { _, _ in plain(.ok, "ok\n") }
+        router.get("/readyz") { request, _ in
+            var lines: [String] = []
+            var ready = true
+            for monitor in monitors {
+                for (check, failure) in await Readiness.checks(monitor, maxLag: maxLag) {
+                    if failure != nil { ready = false }
+                    lines.append(failure.map { "[-]\(check) failed: \($0)" } ?? "[+]\(check) ok")
+                }
+            }
+            let verbose = request.uri.queryParameters["verbose"] != nil
+            let text = verbose ? lines.joined(separator: "\n") + "\n" + (ready ? "readyz check passed\n" : "readyz check failed\n") : (ready ? "ok\n" : "not ready\n")
+            return plain(ready ? .ok : .serviceUnavailable, text)
+        }
+        router.get("/status") { request, _ in
+            let monitor = try pick(request).get()
+            return json(StatusDocument.json(await monitor.observe(), name: monitor.name).prettyJSON + "\n")
+        }
+        router.get("/state") { request, _ in
+            let monitor = try pick(request).get()
+            let snapshot = monitor.reader.current
+            let tag = "\"\(snapshot.version)\""
+            if request.headers[.ifNoneMatch]?.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == tag }) == true {
+                var headers = HTTPFields()
+                headers[.eTag] = tag
+                return Response(status: .notModified, headers: headers)
+            }
+            var response = json(snapshot.state.prettyJSON + "\n")
+            response.headers[.eTag] = tag
+            return response
+        }
+        router.get("/metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: await metrics.render(monitors))))
+        }
+        router.get("/events") { request, _ in
+            EventStream(monitor: try pick(request).get(), streams: streams).response(request)
+        }
+        return router
+    }
+
+    static func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func json(_ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// The checks of `/readyz`, each with nil (ok) or why it failed.
+enum Readiness {
+    static func checks(_ monitor: StoreMonitor, maxLag: UInt64) async -> [(String, String?)] {
+        let prefix = monitor.name + "/"
+        var checks: [(String, String?)] = []
+        do {
+            let current = try await monitor.store.read()
+            checks.append((prefix + "verified", monitor.reader.problem.map(\.message)))
+            _ = current
+        } catch {
+            checks.append((prefix + "verified", error.message))
+        }
+        let mode = monitor.reader.mode
+        checks.append((prefix + "watch", mode == .closed ? "the watch is closed" : nil))
+        let readers = (try? await monitor.store.readers()) ?? []
+        let current = monitor.reader.current
+        let behind = readers.filter { (StoreMonitor.lag($0, current) ?? .max) > maxLag }
+        checks.append(
+            (prefix + "readers", behind.isEmpty ? nil : behind.map { "\($0.label) (pid \($0.processID)) lags more than \(maxLag) versions" }.joined(separator: "; ")))
+        return checks
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+import StateCoordinator
+import Synchronization
+
+/// The monitoring sidecar: Prometheus metrics, health, the state and a live event feed, read-only.
+@main
+struct StateSidecar: AsyncParsableCommand {
+    static let version = "0.1.0"
+    static let configuration = CommandConfiguration(
+        commandName: "state-sidecar",
+        abstract: "Serve a store's metrics, health, state and live events over HTTP. Only reads.",
+        discussion: """
+            Paths: /metrics (Prometheus), /livez, /readyz (?verbose), /status, /state (ETag = version), /events \
+            (Server-Sent Events). With several stores (repeat --dir, and --name in the same order), /status, /state \
+            and /events take ?store=NAME. Listens on loopback unless --listen names another address, which needs \
+            --token-file (a bearer token, checked on every path but /livez).
+
+            Example: state-sidecar --dir /srv/bot --listen 127.0.0.1:9464
+            """,
+        version: version)
+
+    @Option(name: .customLong("dir"), help: ArgumentHelp("A store's directory (repeat for several).", valueName: "dir"))
+    var directories: [String] = []
+    @Option(name: .customLong("name"), help: ArgumentHelp("The store's name, for the --dir in the same position (default state).", valueName: "name"))
+    var names: [String] = []
+    @Option(help: ArgumentHelp("HOST:PORT to listen on.", valueName: "host:port")) var listen = "127.0.0.1:9464"
+    @Option(help: ArgumentHelp("A file holding the bearer token (required off loopback).", valueName: "file")) var tokenFile: String?
+    @Option(help: ArgumentHelp("/readyz fails while a registered reader lags more than this many versions.", valueName: "n"))
+    var maxReaderLag: UInt64 = 10
+    @Option(help: ArgumentHelp("The most event streams open at once.", valueName: "n")) var maxStreams = 100
+
+    func validate() throws {
+        guard !directories.isEmpty else { throw ValidationError("name a store with --dir DIR.") }
+        guard names.count <= directories.count else { throw ValidationError("each --name needs a --dir before it.") }
+        guard let address = ListenAddress(listen) else { throw ValidationError("--listen takes HOST:PORT, not '\(listen)'.") }
+        if !address.isLoopback && tokenFile == nil {
+            throw ValidationError("listening on \(address.host) (not loopback) needs --token-file: anyone who can reach it could read the state.")
+        }
+        guard maxStreams > 0 else { throw ValidationError("--max-streams must be positive.") }
+    }
+
+    func run() async throws {
+        let address = ListenAddress(listen)!
+        var token: [UInt8]?
+        if let tokenFile {
+            guard let data = FileManager.default.contents(atPath: tokenFile),
+                let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), text.count >= 16
+            else { throw ValidationError("--token-file \(tokenFile) must hold a token of at least 16 characters.") }
+            token = Array(text.utf8)
+        }
+        let registry = PrometheusCollectorRegistry()
+        var monitors: [StoreMonitor] = []
+        for (index, directory) in directories.enumerated() {
+            monitors.append(try await StoreMonitor.open(directory: directory, name: index < names.count ? names[index] : "state", registry: registry))
+        }
+        let logger = Logger(label: "state-sidecar")
+        let router = SidecarRoutes.router(
+            monitors: monitors, metrics: SidecarMetrics(registry: registry), token: token, maxLag: maxReaderLag,
+            streams: StreamCount(limit: maxStreams))
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(address.host, port: address.port), serverName: "state-sidecar"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? address.port
+                FileHandle.standardError.write(Data("state-sidecar: listening on \(address.host):\(port)\n".utf8))
+            },
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [app] + monitors.map(\.reader), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

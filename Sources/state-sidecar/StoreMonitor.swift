@@ -1,0 +1,91 @@
+import Foundation
+import Prometheus
+import StateCoordinator
+import Synchronization
+
+/// One store the sidecar watches: a reader holding the newest version, and what the sidecar
+/// learned while following it. Only reads: it never takes the writer lock.
+final class StoreMonitor: Sendable {
+    let name: String
+    let store: ReadOnlyStateStore<JSONValue>
+    let reader: StateReader<JSONValue>
+    /// When the sidecar first saw the current lock holder (pid), for "held for how long".
+    private let lockSeen = Mutex<(pid: Int32, since: Date)?>(nil)
+    /// Time from each version's `committedAt` stamp until the sidecar held it.
+    let propagation: DurationHistogram
+
+    /// The buckets of the propagation histogram: from 100 µs up.
+    static let buckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
+        .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .seconds(2.5), .seconds(5),
+    ]
+
+    private init(name: String, store: ReadOnlyStateStore<JSONValue>, reader: StateReader<JSONValue>, propagation: DurationHistogram) {
+        self.name = name
+        self.store = store
+        self.reader = reader
+        self.propagation = propagation
+    }
+
+    static func open(directory: String, name: String, registry: PrometheusCollectorRegistry) async throws -> StoreMonitor {
+        let store = try await ReadOnlyStateStore<JSONValue>(directory: directory, name: name)
+        let histogram = registry.makeDurationHistogram(
+            descriptor: SidecarMetrics.descriptor(
+                "statecoord_propagation_since_commit_stamp_seconds",
+                "From a version's committedAt stamp (taken before its writer wrote and fsynced it) until the sidecar held it: an upper bound of the delivery delay."),
+            labels: [("store", name)], buckets: buckets)
+        let reader = try await store.reader { event in
+            guard case .snapshot(let snapshot) = event else { return }
+            let delay = Date().timeIntervalSince(snapshot.committedAt)
+            histogram.record(.nanoseconds(Int64(max(0, delay) * 1e9)))
+        }
+        return StoreMonitor(name: name, store: store, reader: reader, propagation: histogram)
+    }
+
+    /// How long the current holder has held the lock, as far as the sidecar has seen (0 when free).
+    func lockHeldSeconds(_ holder: LockHolder?) -> Double {
+        lockSeen.withLock { seen in
+            guard let holder else {
+                seen = nil
+                return 0
+            }
+            if seen?.pid != holder.pid { seen = (holder.pid, Date()) }
+            return Date().timeIntervalSince(seen!.since)
+        }
+    }
+
+    /// A moment of the store, for /status, /metrics and /readyz.
+    struct Observation: Sendable {
+        var snapshot: StateSnapshot<JSONValue>
+        var verified: StateStoreError?
+        var holder: LockHolder?
+        var heldSeconds: Double
+        var mode: WatchMode
+        var orphans: [String]
+        var historyCount: Int
+        var readers: [RegisteredReader]
+        var registryProblem: String?
+        var statistics: WatchStatistics
+    }
+
+    func observe() async -> Observation {
+        let current = reader.current
+        var verified: StateStoreError? = reader.problem
+        do { _ = try await store.read() } catch { verified = error }
+        let holder = try? await store.lockHolder()
+        var readers: [RegisteredReader] = []
+        var registryProblem: String?
+        do { readers = try await store.readers() } catch { registryProblem = error.description }
+        return Observation(
+            snapshot: current, verified: verified, holder: holder, heldSeconds: lockHeldSeconds(holder), mode: reader.mode,
+            orphans: (try? await store.orphanTempFiles()) ?? [], historyCount: (try? await store.history().count) ?? 0,
+            readers: readers, registryProblem: registryProblem, statistics: reader.statistics)
+    }
+
+    /// Versions behind the current one; nil when it applied nothing of this identity.
+    static func lag(_ reader: RegisteredReader, _ current: StateSnapshot<JSONValue>) -> UInt64? {
+        guard reader.storeID == current.storeID, let applied = reader.applied?.version else { return nil }
+        return current.version > applied ? current.version - applied : 0
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+
+@testable import StateCoordinator
+
+/// The sidecar as an operator runs it: a real `state-sidecar` process on a loopback port, probed
+/// by a Python HTTP client (the metrics parsed by `prometheus_client`, the reference parser).
+extension ProcessTests {
+    @Suite("state-sidecar")
+    struct SidecarTests {
+        let dir = TemporaryDirectory()
+        var statectl: CLI { CLI(directory: dir.path) }
+
+        static let binary = HelperProcess.url.deletingLastPathComponent().appendingPathComponent("state-sidecar")
+        static let client = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Vectors/sidecar_client.py")
+
+        /// A running sidecar and its base URL (it listens on a port the kernel chose).
+        struct Sidecar {
+            let process: RunningHelper
+            let base: String
+        }
+
+        func start(_ extra: [String] = []) throws -> Sidecar {
+            let process = try RunningHelper(["--dir", dir.path, "--listen", "127.0.0.1:0"] + extra, executable: Self.binary)
+            var port: String?
+            let seen = LockHolderWait.until(timeout: .seconds(60)) {
+                port = String(decoding: process.collectedError(), as: UTF8.self).split(separator: "\n")
+                    .first { $0.hasPrefix("state-sidecar: listening on 127.0.0.1:") }.map { String($0.split(separator: ":").last!) }
+                return port != nil
+            }
+            #expect(seen, "the sidecar did not start: \(String(decoding: process.collectedError(), as: UTF8.self))")
+            return Sidecar(process: process, base: "http://127.0.0.1:\(port ?? "0")")
+        }
+
+        func client(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+            let python = try RunningHelper(["python3", Self.client.path] + arguments, executable: URL(fileURLWithPath: "/usr/bin/env"))
+            python.closeInput()
+            return python.waitForExit()
+        }
+
+        /// `GET`: the HTTP status and the body.
+        func get(_ url: String, _ headers: [String] = []) throws -> (code: Int, body: String) {
+            let (_, stdout, stderr) = try client(["get", url] + headers)
+            let lines = stdout.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+            return (Int(lines.first ?? "") ?? -1, lines.count > 1 ? String(lines[1]) : stderr)
+        }
+
+        @Test func metricsParseWithTheReferenceParserAndFollowCommits() throws {
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false], settings: StoreSettings(keepHistory: 3))
+            let sidecar = try start()
+            defer { sidecar.process.signal(SIGKILL) }
+            #expect(try statectl("set", "/halt", "true").status == 0)
+            #expect(LockHolderWait.until { (try? get(sidecar.base + "/state").body.contains("true")) == true })
+            let (status, samples, stderr) = try client(["metrics", sidecar.base + "/metrics"])
+            #expect(status == 0, "prometheus_client refused the text: \(stderr)")
+            for expected in [
+                "statecoord_version{store=state} 1.0", "statecoord_verified{store=state} 1.0", "statecoord_lock_held{store=state} 0.0",
+                "statecoord_history_versions{store=state} 1.0", "statecoord_watch_inotify{store=state} 1.0",
+                "statecoord_build_info{version=", "statecoord_propagation_since_commit_stamp_seconds_bucket{le=0.0001,store=state}",
+                "statecoord_commits_observed_total{store=state}", "statecoord_readers_live{store=state} 0.0",
+            ] {
+                #expect(samples.contains(expected), "missing \(expected) in:\n\(samples)")
+            }
+            #expect(!samples.contains("pid="), "no pid as a label")
+        }
+
+        @Test func readyzFailsWhileTheStateIsDamagedAndLivezStaysUp() throws {
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
+            let sidecar = try start()
+            defer { sidecar.process.signal(SIGKILL) }
+            #expect(try get(sidecar.base + "/readyz").code == 200)
+            // An editor writes the state file in place: it no longer verifies.
+            try "{\"halt\": true}\n".write(toFile: dir.file("state.json"), atomically: false, encoding: .utf8)
+            #expect(LockHolderWait.until { (try? get(sidecar.base + "/readyz").code) == 503 })
+            let verbose = try get(sidecar.base + "/readyz?verbose")
+            #expect(verbose.body.contains("[-]state/verified failed:") && verbose.body.contains("[+]state/watch ok"), "\(verbose.body)")
+            #expect(try get(sidecar.base + "/livez").code == 200)
+            // Recovered by a good commit (a damaged store is re-created: a writer never overwrites what it cannot verify).
+            #expect(try statectl("init", "--force").status == 0)
+            #expect(LockHolderWait.until { (try? get(sidecar.base + "/readyz").code) == 200 })
+        }
+
+        @Test func eventsDeliverABurstInOrderAndResumeExactlyAfterARestart() throws {
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["counter": 0], settings: StoreSettings(keepHistory: 50))
+            var sidecar = try start()
+            let burst = try RunningHelper(["python3", Self.client.path, "events", sidecar.base + "/events", "1000"], executable: URL(fileURLWithPath: "/usr/bin/env"))
+            #expect(burst.waitForLine { $0 == "v 0" })
+            #expect(try HelperProcess.run(["incr", dir.path, "1000"]).status == 0)
+            let (status, stdout, _) = burst.waitForExit()
+            #expect(status == 0)
+            // In order, each version delivered once or inside one gap, never a regression.
+            var next: UInt64 = 0
+            for line in stdout.split(separator: "\n") {
+                let fields = line.split(separator: " ").compactMap { UInt64($0) }
+                if line.hasPrefix("v "), let version = fields.first {
+                    #expect(version == next, "expected \(next), got \(version)")
+                    next = version + 1
+                } else if line.hasPrefix("gap "), fields.count == 2 {
+                    #expect(fields[0] == next && fields[1] >= fields[0], "gap \(fields) after \(next)")
+                    next = fields[1] + 1
+                }
+            }
+            #expect(next == 1001)
+            // Killed; 7 commits meanwhile; restarted: a client resuming from 1000 gets exactly 1001…1007.
+            sidecar.process.signal(SIGKILL)
+            _ = sidecar.process.waitForExit()
+            #expect(try HelperProcess.run(["incr", dir.path, "7"]).status == 0)
+            sidecar = try start()
+            defer { sidecar.process.signal(SIGKILL) }
+            let resumed = try client(["events", sidecar.base + "/events", "1007", "1000"])
+            #expect(resumed.stdout == (1001...1007).map { "v \($0)\n" }.joined(), "\(resumed)")
+            #expect(try get(sidecar.base + "/events", ["Last-Event-ID=soon"]).code == 400)
+        }
+
+        @Test func stateHasTheVersionAsETagAndAnswers304() throws {
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
+            let sidecar = try start()
+            defer { sidecar.process.signal(SIGKILL) }
+            #expect(try get(sidecar.base + "/state", ["If-None-Match=\"0\""]).code == 304)
+            #expect(try get(sidecar.base + "/state", ["If-None-Match=\"7\""]).code == 200)
+            #expect(try get(sidecar.base + "/nowhere").code == 404)
+            let status = try get(sidecar.base + "/status")
+            #expect(status.code == 200 && status.body.contains("\"version\" : 0"), "\(status)")
+        }
+
+        @Test func offLoopbackNeedsATokenAndEveryPathButLivezChecksIt() throws {
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
+            let refused = try RunningHelper(["--dir", dir.path, "--listen", "0.0.0.0:0"], executable: Self.binary).waitForExit()
+            #expect(refused.status != 0 && refused.stderr.contains("needs --token-file"), "\(refused)")
+            let token = "s3cret-token-0123456789"
+            try token.write(toFile: dir.file("token"), atomically: false, encoding: .utf8)
+            let sidecar = try start(["--token-file", dir.file("token")])
+            defer { sidecar.process.signal(SIGKILL) }
+            #expect(try get(sidecar.base + "/state").code == 401)
+            #expect(try get(sidecar.base + "/metrics", ["Authorization=Bearer wrong"]).code == 401)
+            #expect(try get(sidecar.base + "/state", ["Authorization=Bearer " + token]).code == 200)
+            #expect(try get(sidecar.base + "/livez").code == 200)
+        }
+    }
+}
+
+extension RunningHelper {
+    /// What the process wrote to stderr so far, while it runs.
+    func collectedError() -> Data { errorSoFar }
+}

@@ -1,0 +1,45 @@
+"""HTTP peer of the sidecar tests: python3 sidecar_client.py COMMAND URL [ARGS].
+get URL [HEADER=VALUE...]      prints the status, then the body
+metrics URL                    parses /metrics with prometheus_client; prints NAME VALUE per sample
+events URL UNTIL [LAST_ID]     reads /events until a version >= UNTIL; prints "v N" and "gap A B" lines"""
+import json, sys, urllib.request, urllib.error
+
+def request(url, headers=()):
+    req = urllib.request.Request(url)
+    for header in headers:
+        name, _, value = header.partition("=")
+        req.add_header(name, value)
+    return urllib.request.urlopen(req, timeout=30)
+
+command, url = sys.argv[1], sys.argv[2]
+if command == "get":
+    try:
+        with request(url, sys.argv[3:]) as response:
+            print(response.status); sys.stdout.write(response.read().decode())
+    except urllib.error.HTTPError as error:
+        print(error.code); sys.stdout.write(error.read().decode())
+elif command == "metrics":
+    from prometheus_client.parser import text_string_to_metric_families
+    with request(url) as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4"), response.headers["Content-Type"]
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join("%s=%s" % item for item in sorted(sample.labels.items()))
+            print("%s{%s} %s" % (sample.name, labels, sample.value))
+elif command == "events":
+    until = int(sys.argv[3])
+    headers = ["Last-Event-ID=" + sys.argv[4]] if len(sys.argv) > 4 else []
+    with request(url, headers) as response:
+        event, data = None, None
+        for raw in response:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "): event = line[7:]
+            elif line.startswith("data: "): data = json.loads(line[6:])
+            elif line == "" and event:
+                if event == "version":
+                    print("v %d" % data["version"], flush=True)
+                    if data["version"] >= until: break
+                elif event == "gap":
+                    print("gap %d %d" % (data["from"], data["to"]), flush=True)
+                event, data = None, None
