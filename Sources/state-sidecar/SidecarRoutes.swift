@@ -20,6 +20,18 @@ enum SidecarRoutes {
             return .success(monitor)
         }
         router.get("/livez") { _, _ in plain(.ok, "ok\n") }
+        router.get("/") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/html; charset=utf-8"
+            headers[.contentSecurityPolicy] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: LivePage.html)))
+        }
+        router.get("/readers") { request, _ in
+            let monitor = try pick(request).get()
+            let current = monitor.reader.current
+            let readers = try await monitor.store.readers()
+            return json(JSONValue.array(readers.map { ReaderDocument.json($0, current: current) }).prettyJSON + "\n")
+        }
         router.get("/readyz") { request, _ in
             var lines: [String] = []
             var ready = true

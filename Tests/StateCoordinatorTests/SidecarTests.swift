@@ -123,6 +123,60 @@ extension ProcessTests {
             #expect(status.code == 200 && status.body.contains("\"version\" : 0"), "\(status)")
         }
 
+        @Test func promtoolFindsNothingToLint() throws {
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
+            let sidecar = try start()
+            defer { sidecar.process.signal(SIGKILL) }
+            let lint = try statectl.shell("python3 \(Self.client.path) get \(sidecar.base)/metrics | tail -n +2 | promtool check metrics")
+            #expect(lint.status == 0 && lint.stdout.isEmpty && lint.stderr.isEmpty, "\(lint)")
+        }
+
+        @Test func aRealPrometheusScrapesTheVersionStatectlReports() throws {
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
+            let sidecar = try start()
+            defer { sidecar.process.signal(SIGKILL) }
+            let target = sidecar.base.replacingOccurrences(of: "http://", with: "")
+            try """
+                global: {scrape_interval: 1s, evaluation_interval: 1s}
+                scrape_configs: [{job_name: sidecar, static_configs: [{targets: ["\(target)"]}]}]
+                """.write(toFile: dir.file("prometheus.yml"), atomically: false, encoding: .utf8)
+            let port = 19_090 + Int(getpid() % 500)
+            let prometheus = try RunningHelper(
+                ["--config.file=\(dir.file("prometheus.yml"))", "--storage.tsdb.path=\(dir.file("tsdb"))",
+                 "--web.listen-address=127.0.0.1:\(port)"],
+                executable: URL(fileURLWithPath: "/usr/bin/prometheus"))
+            defer { prometheus.signal(SIGTERM); _ = prometheus.waitForExit() }
+            #expect(try statectl("set", "/halt", "true").status == 0)
+            let meta = try statectl("get", "--meta")
+            let version = try #require(try JSONValue(parsing: Array(meta.stdout.utf8))["version"]?.intValue)
+            let query = "http://127.0.0.1:\(port)/api/v1/query?query=statecoord_version"
+            var answer = ""
+            #expect(LockHolderWait.until(timeout: .seconds(60)) {
+                answer = (try? get(query)).map { "\($0.code) \($0.body)" } ?? "no answer"
+                return answer.contains("\"\(version)\"]")
+            }, "Prometheus says: \(answer); its log: \(String(decoding: prometheus.errorSoFar, as: UTF8.self).suffix(1500))")
+        }
+
+        @Test func theLivePageShowsAHaltWithinOneSecond() throws {
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false, "risk": ["maxPosition": 100]])
+            let sidecar = try start()
+            defer { sidecar.process.signal(SIGKILL) }
+            let screenshot = dir.file("live-page.png")
+            let page = try RunningHelper(["python3", Self.client.path, "page", sidecar.base + "/", screenshot], executable: URL(fileURLWithPath: "/usr/bin/env"))
+            defer { page.signal(SIGKILL) }
+            #expect(page.waitForLine(timeout: .seconds(60)) { $0 == "halt running version 0" }, "\(page.lines) \(String(decoding: page.errorSoFar, as: UTF8.self))")
+            #expect(try statectl("set", "/halt", "true").status == 0)
+            let committed = ContinuousClock.now
+            #expect(page.waitForLine(timeout: .seconds(5)) { $0 == "halt HALTED version 1" }, "\(page.lines)")
+            #expect(ContinuousClock.now - committed < .seconds(1), "shown \(ContinuousClock.now - committed) after the commit")
+            page.closeInput()
+            #expect(page.waitForLine { $0 == "screenshot" })
+            // Kept where an operator can look at it.
+            let kept = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("statecoordinator-live-page.png")
+            try? FileManager.default.removeItem(at: kept)
+            try FileManager.default.copyItem(at: URL(fileURLWithPath: screenshot), to: kept)
+        }
+
         @Test func offLoopbackNeedsATokenAndEveryPathButLivezChecksIt() throws {
             _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
             let refused = try RunningHelper(["--dir", dir.path, "--listen", "0.0.0.0:0"], executable: Self.binary).waitForExit()

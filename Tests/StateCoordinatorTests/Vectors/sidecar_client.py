@@ -15,9 +15,11 @@ command, url = sys.argv[1], sys.argv[2]
 if command == "get":
     try:
         with request(url, sys.argv[3:]) as response:
-            print(response.status); sys.stdout.write(response.read().decode())
+            status, body = response.status, response.read().decode()
     except urllib.error.HTTPError as error:
-        print(error.code); sys.stdout.write(error.read().decode())
+        status, body = error.code, error.read().decode()
+    print(status)
+    print(body, end="" if body.endswith("\n") else "\n")  # whole lines only: the test reads lines
 elif command == "metrics":
     from prometheus_client.parser import text_string_to_metric_families
     with request(url) as response:
@@ -43,3 +45,32 @@ elif command == "events":
                 elif event == "gap":
                     print("gap %d %d" % (data["from"], data["to"]), flush=True)
                 event, data = None, None
+elif command == "page":
+    # page URL SCREENSHOT: opens the live page in headless Chromium (Selenium), prints "loaded" and
+    # the halt indicator's text each time it changes, until stdin closes; then saves a screenshot.
+    import threading, time
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    options = webdriver.ChromeOptions()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,1000"]:
+        options.add_argument(argument)
+    options.binary_location = "/usr/bin/chromium"
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get(url)
+        done = threading.Event()
+        threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+        seen = None
+        print("loaded", flush=True)
+        while not done.is_set():
+            text = driver.find_element(By.ID, "halt").text
+            version = driver.find_element(By.ID, "version").text
+            if (text, version) != seen:
+                seen = (text, version)
+                print("halt %s version %s" % (text, version), flush=True)
+            time.sleep(0.02)
+        driver.save_screenshot(sys.argv[3])
+        print("screenshot", flush=True)
+    finally:
+        driver.quit()
