@@ -12,6 +12,8 @@ struct AtomicReplace {
     let directory: FileDescriptor
     /// The directory's path, for messages.
     let directoryPath: String
+    /// Where the fsync durations go (a commit's; nil elsewhere).
+    var metrics: WriterMetrics? = nil
 
     /// The ownership and permission bits to give the new file.
     struct Attributes {
@@ -52,7 +54,10 @@ struct AtomicReplace {
         guard durability == .full else { return }
         // Without this fsync the rename lives only in the page cache: after a power loss the
         // directory may still name the old file, and a commit we acknowledged would be gone.
-        do { try calls.fsync(directory) } catch {
+        do {
+            if let timer = metrics?.directorySyncDuration { try timer.time { () throws(Errno) in try calls.fsync(directory) } }
+            else { try calls.fsync(directory) }
+        } catch {
             var failure = StateStoreError.system(.syncDirectory, path: directoryPath, errno: error, stateUnchanged: false)
             failure.outcome = .committedDurabilityUnknown
             failure.message += " Outcome: \(CommitOutcome.committedDurabilityUnknown)."
@@ -133,7 +138,10 @@ struct AtomicReplace {
         // close can report a deferred write error (NFS, quota): a failure here is a failed write.
         do { try fd.close() } catch { throw .system(.write, path: path, errno: error) }
         guard let syncFD else { return }
-        do { try calls.fsync(syncFD.descriptor) } catch { throw .system(.syncFile, path: path, errno: error) }
+        do {
+            if let timer = metrics?.fileSyncDuration { try timer.time { () throws(Errno) in try calls.fsync(syncFD.descriptor) } }
+            else { try calls.fsync(syncFD.descriptor) }
+        } catch { throw .system(.syncFile, path: path, errno: error) }
         do { try syncFD.close() } catch { throw .system(.syncFile, path: path, errno: error) }
     }
 

@@ -68,9 +68,19 @@ struct BatchCommit<State: Codable & Sendable> {
 
     private func runOnce(_ batch: [PendingUpdate<State>]) throws(StateStoreError) {
         let dir = try handle.openDirectory()
-        let lock = try WriterLock.acquire(
-            calls: handle.calls, directory: dir.descriptor, lockFile: handle.files.lockFile,
-            path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
+        let waitStart = ContinuousClock.now
+        let lock: WriterLock
+        do {
+            lock = try WriterLock.acquire(
+                calls: handle.calls, directory: dir.descriptor, lockFile: handle.files.lockFile,
+                path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
+        } catch {
+            if error.code == .lockTimeout { handle.metrics?.lockTimeouts.increment() }
+            throw error
+        }
+        handle.metrics?.lockWait.record(ContinuousClock.now - waitStart)
+        let commitStart = ContinuousClock.now
+        defer { handle.metrics?.commitDuration.record(ContinuousClock.now - commitStart) }
         // Every update may have been cancelled while the lock was awaited: then nothing is left to do.
         guard batch.contains(where: { !$0.isAnswered }) else { return lock.release() }
         try OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
@@ -164,6 +174,7 @@ struct BatchCommit<State: Codable & Sendable> {
             for update in accepted { update.succeed(with: unchanged) }
             return
         }
+        handle.metrics?.batchSize.record(accepted.count)
         let snapshot = try write(
             state, stateBytes: stateBytes, checksum: checksum, settings: settings, onto: &base, directory: directory, lock: lock)
         for update in accepted { update.succeed(with: snapshot) }
@@ -206,7 +217,8 @@ struct BatchCommit<State: Codable & Sendable> {
     }
 
     private func conflict(expected: UInt64, current: UInt64) -> StateStoreError {
-        StateStoreError(
+        handle.metrics?.conflicts.increment()
+        return StateStoreError(
             .conflict, "Expected version \(expected) of \(handle.stateFilePath), but it is at version \(current).",
             hint: "Nothing was committed. Read the current version and retry.", currentVersion: current)
     }
@@ -234,7 +246,9 @@ struct BatchCommit<State: Codable & Sendable> {
         let durability = handle.options.durability
         let history = handle.history(directory.descriptor)
         do {
-            try AtomicReplace(calls: handle.calls, directory: directory.descriptor, directoryPath: handle.directory).replace(
+            try AtomicReplace(
+                calls: handle.calls, directory: directory.descriptor, directoryPath: handle.directory, metrics: handle.metrics
+            ).replace(
                 handle.files.stateFile, with: file, tempPrefix: handle.files.tempPrefix,
                 attributes: .init(mode: base.status.permissions, owner: ownerToKeep(base.status)),
                 durability: durability

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 
@@ -25,6 +26,12 @@ public struct StateStoreOptions: Sendable {
     public var logger = Logger(label: "StateCoordinator", factory: { _ in SwiftLogNoOpLogHandler() })
     /// The system-call seam; tests replace it to inject failures.
     @_spi(FaultInjection) public var systemCalls: SystemCalls = .live
+
+    /// Where the store's writer figures go (commit and fsync durations, lock wait, batch sizes,
+    /// conflicts, lock timeouts; the DocC article **The monitoring sidecar** lists the names), or
+    /// nil for none. A library never bootstraps a global backend: pass the factory of the
+    /// application's own (swift-prometheus's `PrometheusMetricsFactory`, for one).
+    public var metricsFactory: (any MetricsFactory)?
 
     /// Options with the defaults.
     public init() {}

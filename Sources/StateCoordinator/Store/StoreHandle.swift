@@ -10,6 +10,8 @@ struct StoreHandle: Sendable {
     let stateFilePath: String
     /// Whether this process may write (a ``StateStore``) or only read (a ``ReadOnlyStateStore``).
     let forWriting: Bool
+    /// The writer's figures, when the options name a metrics factory.
+    let metrics: WriterMetrics?
 
     init(directory: String, files: StoreFiles, options: StateStoreOptions, forWriting: Bool) {
         self.directory = directory
@@ -17,6 +19,7 @@ struct StoreHandle: Sendable {
         self.options = options
         self.forWriting = forWriting
         stateFilePath = directory + "/" + files.stateFile
+        metrics = forWriting ? WriterMetrics(options, store: files.name) : nil
     }
 
     var calls: SystemCalls { options.systemCalls }
