@@ -16,7 +16,7 @@ struct StateBench: AsyncParsableCommand {
 
 extension StateBench {
     enum Workload: String, CaseIterable, ExpressibleByArgument {
-        case commit, contention, group, propagation, size, hotpath, ack
+        case commit, contention, group, propagation, size, hotpath, ack, sidecar
     }
 
     struct Run: AsyncParsableCommand {
@@ -45,6 +45,7 @@ extension StateBench {
                 case .size: try SizeScalingWorkload(quick: quick).run(report: report)
                 case .hotpath: try HotPathWorkload(quick: quick).run(report: report)
                 case .ack: try AcknowledgementWorkload(quick: quick, readerCounts: readers).run(report: report)
+                case .sidecar: try SidecarWorkload(quick: quick).run(report: report)
                 }
             }
             let encoder = JSONEncoder()
