@@ -40,10 +40,7 @@ extension Timer {
     /// Records the time `body` takes, whether it throws or not.
     func time<T, Failure: Error>(_ body: () throws(Failure) -> T) throws(Failure) -> T {
         let start = ContinuousClock.now
-        defer {
-            let (seconds, attoseconds) = (ContinuousClock.now - start).components
-            recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        }
+        defer { record(ContinuousClock.now - start) }
         return try body()
     }
 }

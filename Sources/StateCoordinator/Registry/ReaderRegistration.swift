@@ -36,7 +36,6 @@ final class ReaderRegistration: Sendable {
         var closed = false
         /// The failure last logged, so that a persistent one is logged once.
         var reportedFailure: StateStoreError.Code?
-        var lastFailure: StateStoreError?
     }
 
     let label: String
@@ -77,8 +76,6 @@ final class ReaderRegistration: Sendable {
 
     /// The entry's ID, while registered.
     var id: String? { contents.withLock { $0.entry?.id } }
-    /// The last failure to write the record, if the latest write failed.
-    var lastFailure: StateStoreError? { contents.withLock { $0.lastFailure } }
 
     /// Notes that the reader loaded `version`.
     func noteLoaded(_ version: UInt64, storeID: String) {
@@ -152,7 +149,6 @@ final class ReaderRegistration: Sendable {
 
     private func report(_ error: StateStoreError) {
         let first = contents.withLock { contents -> Bool in
-            contents.lastFailure = error
             defer { contents.reportedFailure = error.code }
             return contents.reportedFailure != error.code
         }
@@ -193,10 +189,7 @@ final class ReaderRegistration: Sendable {
         } catch {
             throw .system(.writeReaderRecord, path: record, errno: error, stateUnchanged: false)
         }
-        contents.withLock {
-            $0.lastFailure = nil
-            $0.reportedFailure = nil
-        }
+        contents.withLock { $0.reportedFailure = nil }
     }
 
     /// Creates a new entry: the registry directory if missing, then a lock file under a fresh

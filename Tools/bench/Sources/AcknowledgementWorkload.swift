@@ -36,12 +36,8 @@ struct AcknowledgementWorkload {
         }
         try floor.waitFor("ready")
         for child in children { try child.waitFor("ready") }
-        let renameTimes = Mutex<[Int64]>([0])
-        var options = StateStoreOptions()
-        options.systemCalls = SystemCalls.live.intercepting(before: { name in
-            if name == .rename { renameTimes.withLock { $0.append(Clock.realtime()) } }
-        })
-        let writer = try StateStore<BenchState>(directory: dir.path, options: options)
+        let renames = RenameClock()
+        let writer = try StateStore<BenchState>(directory: dir.path, options: renames.recording(StateStoreOptions()))
         guard try writer.readers().count == readers else { throw BenchFailure("not every reader registered") }
         var acknowledged: [Int64] = []
         for _ in 1...commits {
@@ -51,15 +47,11 @@ struct AcknowledgementWorkload {
             guard report.isComplete, report.applied.count == readers else {
                 throw BenchFailure("version \(snapshot.version): \(report.applied.count)/\(readers) acknowledged")
             }
-            acknowledged.append(done - renameTimes.withLock { $0[Int(snapshot.version)] })
+            acknowledged.append(done - renames.sent[Int(snapshot.version)])
         }
         try writer.update { $0.counter += 1 }  // unmeasured: tells the readers to exit
-        let sent = Array(renameTimes.withLock { $0 }.prefix(commits + 1))
-        let deliveries = try floor.lines().compactMap { line -> (version: Int, at: Int64)? in
-            let fields = line.split(separator: " ")
-            guard fields.count == 2, let version = Int(fields[0]), version > 0, let at = Int64(fields[1]) else { return nil }
-            return (version, at)
-        }
+        let sent = Array(renames.sent.prefix(commits + 1))
+        let deliveries = try floor.deliveries()
         for child in children { _ = try child.lines() }
         return (LatencySummary(nanoseconds: acknowledged), LatencySummary(nanoseconds: PropagationWorkload.staleness(sent: sent, deliveries: deliveries)))
     }

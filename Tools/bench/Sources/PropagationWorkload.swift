@@ -67,12 +67,8 @@ struct PropagationWorkload {
         let children = try (0..<readers).map { _ in try startReader(kind, directory: dir.path, final: commits) }
         for child in children { try child.waitFor("ready") }
 
-        let renameTimes = Mutex<[Int64]>([0])  // index = version; version 0 was not renamed by us
-        var options = StateStoreOptions()
-        options.systemCalls = SystemCalls.live.intercepting(before: { name in
-            if name == .rename { renameTimes.withLock { $0.append(Clock.realtime()) } }
-        })
-        let writer = try StateStore<BenchState>(directory: dir.path, options: options)
+        let renames = RenameClock()
+        let writer = try StateStore<BenchState>(directory: dir.path, options: renames.recording(StateStoreOptions()))
         let start = Clock.monotonic()
         for commit in 1...commits {
             try writer.update { $0.counter += 1 }
@@ -82,7 +78,7 @@ struct PropagationWorkload {
                 if wait > 0 { usleep(UInt32(wait / 1000)) }
             }
         }
-        let sent = renameTimes.withLock { $0 }
+        let sent = renames.sent
         var latencies: [Int64] = []
         var delivered = 0
         var cpu: Int64 = 0

@@ -50,12 +50,9 @@ struct SidecarWorkload {
         usleep(200_000)
         let rssBefore = sidecar.residentMiB()
         let cpuBefore = sidecar.cpuNanoseconds()
-        let renameTimes = Mutex<[Int64]>([0])
-        var options = StateStoreOptions(durability: pacing == .zero ? .none : .full)
-        options.systemCalls = SystemCalls.live.intercepting(before: { name in
-            if name == .rename { renameTimes.withLock { $0.append(Clock.realtime()) } }
-        })
-        let writer = try StateStore<BenchState>(directory: dir.path, options: options)
+        let renames = RenameClock()
+        let writer = try StateStore<BenchState>(
+            directory: dir.path, options: renames.recording(StateStoreOptions(durability: pacing == .zero ? .none : .full)))
         let start = Clock.monotonic()
         for commit in 1...commits {
             try writer.update { $0.counter += 1 }
@@ -68,14 +65,10 @@ struct SidecarWorkload {
         let arrivals = streams.map { $0.finish() }
         let cpu = sidecar.cpuNanoseconds() - cpuBefore
         let rssAfter = sidecar.residentMiB()
-        let sent = renameTimes.withLock { $0 }
+        let sent = renames.sent
         var latencies: [Int64] = []
         for received in arrivals { latencies += PropagationWorkload.staleness(sent: sent, deliveries: received) }
-        let floorDeliveries = try floor.lines().compactMap { line -> (version: Int, at: Int64)? in
-            let fields = line.split(separator: " ")
-            guard fields.count == 2, let version = Int(fields[0]), version > 0, let at = Int64(fields[1]) else { return nil }
-            return (version, at)
-        }
+        let floorDeliveries = try floor.deliveries()
         return Result(
             sse: LatencySummary(nanoseconds: latencies),
             floor: LatencySummary(nanoseconds: PropagationWorkload.staleness(sent: sent, deliveries: floorDeliveries)),
