@@ -4,11 +4,6 @@ import ServiceLifecycle
 import StateCoordinator
 import Synchronization
 
-/// `GET /events`: Server-Sent Events, one `version` event per version (`id:` the version), a
-/// `gap` event for versions the client will not get, keep-alive comments every 15 s. A client
-/// resuming with `Last-Event-ID` gets the versions after it from history, or a gap where history
-/// does not reach back. A slow client gets the newest version and a gap, never an unbounded
-/// buffer: the live part of each stream coalesces.
 /// How many event streams are open, against the limit.
 final class StreamCount: Sendable {
     let open = Atomic(0)
@@ -16,11 +11,15 @@ final class StreamCount: Sendable {
     init(limit: Int) { self.limit = limit }
 }
 
+/// `GET /events`: Server-Sent Events, one `version` event per version (`id:` the version), a
+/// `gap` event for versions the client will not get, a `reset` event when the store was
+/// re-created, keep-alive comments every 15 s. A client resuming with `Last-Event-ID` gets the
+/// versions after it from history, and a gap where history does not reach back. The versions
+/// come from the store's ``EventFeed``; a slow client gets the newest version and a gap, never
+/// an unbounded buffer.
 struct EventStream: Sendable {
-    let monitor: StoreMonitor
+    let feed: EventFeed
     let streams: StreamCount
-
-    static let keepAlive: Duration = .seconds(15)
 
     func response(_ request: Request) -> Response {
         var lastID: UInt64?
@@ -40,73 +39,81 @@ struct EventStream: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
-        let monitor = monitor, resume = lastID
+        let feed = feed, resume = lastID
         let body = ResponseBody { writer in
             defer { streams.open.subtract(1, ordering: .relaxed) }
-            try await Self.stream(monitor, after: resume, into: &writer)
+            let (mailbox, newest) = feed.subscribe()
+            defer { feed.unsubscribe(mailbox) }
+            var cursor = StreamCursor(resumingAfter: resume)
+            try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+            // A graceful shutdown (SIGTERM) ends the stream, so that the server can stop.
+            try await withGracefulShutdownHandler {
+                if let newest { try await cursor.write(newest, from: feed.store, into: &writer) }
+                while let delivery = await mailbox.next() {
+                    if delivery.keepAlive { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
+                    for version in delivery.versions { try await cursor.write(version, from: feed.store, into: &writer) }
+                }
+            } onGracefulShutdown: {
+                mailbox.close()
+            }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
     }
+}
 
-    /// Replays what history holds after `after`, then follows live (coalescing).
-    private static func stream(_ monitor: StoreMonitor, after: UInt64?, into writer: inout any ResponseBodyWriter) async throws {
-        let (lines, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(64))
-        let feeder = Task {
-            var last = after
-            if let after {
-                // Replayed from history first (every kept version after it, a gap for the rest).
-                for await event in monitor.store.watch(.after(after)) {
-                    guard case .snapshot = event else {
-                        if case .gap(let missing) = event { continuation.yield(gap(missing)) }
-                        continue
-                    }
-                    if case .snapshot(let snapshot) = event {
-                        continuation.yield(version(snapshot))
-                        last = snapshot.version
-                    }
-                    if let newest = try? await monitor.store.read().version, let last, last >= newest { break }
-                }
-            }
-            for await snapshot in monitor.store.snapshots(.latest) {
-                if let last, snapshot.version <= last { continue }
-                if let last, snapshot.version > last + 1 { continuation.yield(gap((last + 1)...(snapshot.version - 1))) }
-                continuation.yield(version(snapshot))
-                last = snapshot.version
-            }
-            continuation.finish()
-        }
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: keepAlive)
-                continuation.yield(": keep-alive\n\n")
-            }
-        }
-        defer {
-            feeder.cancel()
-            ticker.cancel()
-        }
-        try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
-        // A graceful shutdown (SIGTERM) ends the stream, so that the server can stop.
-        try await withGracefulShutdownHandler {
-            for await line in lines {
-                try await writer.write(ByteBuffer(string: line))
-            }
-        } onGracefulShutdown: {
-            continuation.finish()
-        }
+/// Where one stream is: the last version it wrote (of which store identity), and whether the
+/// versions a resuming client missed are still to be replayed.
+struct StreamCursor {
+    private var last: UInt64?
+    private var storeID: String?
+    private var replayPending: Bool
+
+    init(resumingAfter lastEventID: UInt64?) {
+        last = lastEventID
+        replayPending = lastEventID != nil
     }
 
-    static func version(_ snapshot: StateSnapshot<JSONValue>) -> String {
-        let data: JSONValue = [
-            "version": .int(Int64(snapshot.version)), "committedAt": .string(snapshot.committedAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))),
-            "writer": ["pid": .int(Int64(snapshot.writer.pid)), "host": .string(snapshot.writer.host), "label": .string(snapshot.writer.label)],
-            "state": snapshot.state,
-        ]
-        return "id: \(snapshot.version)\nevent: version\ndata: \(data.compactJSON)\n\n"
+    /// Writes `version` unless the stream is past it, with what must come first: for a resuming
+    /// client the versions it missed (from history, a gap for the rest); a `reset` when the store
+    /// identity changed or the client's last id is beyond this store's versions; a gap when
+    /// versions were skipped.
+    mutating func write(
+        _ version: EncodedVersion, from store: ReadOnlyStateStore<JSONValue>, into writer: inout any ResponseBodyWriter
+    ) async throws {
+        if let storeID, storeID != version.storeID {
+            try await writer.write(EncodedVersion.reset(from: storeID, to: version.storeID))
+            last = nil
+        } else if replayPending, let last, last > version.version {
+            // The client followed another store (re-created since) or a bigger one: start afresh.
+            try await writer.write(EncodedVersion.reset(from: nil, to: version.storeID))
+            self.last = nil
+        }
+        storeID = version.storeID
+        if replayPending {
+            replayPending = false
+            if let last, version.version > last + 1 {
+                try await replay(after: last, before: version, from: store, into: &writer)
+            }
+        }
+        if let last, version.version <= last { return }
+        if let last, version.version > last + 1 { try await writer.write(EncodedVersion.gap((last + 1)...(version.version - 1))) }
+        try await writer.write(version.event)
+        last = version.version
     }
 
-    static func gap(_ missing: ClosedRange<UInt64>) -> String {
-        "event: gap\ndata: {\"from\":\(missing.lowerBound),\"to\":\(missing.upperBound)}\n\n"
+    /// The kept versions between `after` and `next` (exclusive), read from history, with a gap
+    /// for each run that is no longer kept (or belongs to another store identity).
+    private mutating func replay(
+        after: UInt64, before next: EncodedVersion, from store: ReadOnlyStateStore<JSONValue>, into writer: inout any ResponseBodyWriter
+    ) async throws {
+        let kept = ((try? await store.history()) ?? []).map(\.version).filter { $0 > after && $0 < next.version }.sorted()
+        for version in kept {
+            guard let snapshot = try? await store.snapshot(atVersion: version), snapshot.storeID == next.storeID else { continue }
+            let encoded = EncodedVersion(snapshot)
+            if let last, encoded.version > last + 1 { try await writer.write(EncodedVersion.gap((last + 1)...(encoded.version - 1))) }
+            try await writer.write(encoded.event)
+            last = encoded.version
+        }
     }
 }

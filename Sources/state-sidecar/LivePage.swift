@@ -1,7 +1,9 @@
 /// `GET /`: one self-contained page (no CDN, works offline) that follows `/events`: the halt
 /// switch and risk limits at a glance, version, age and writer, the state with the last change
 /// highlighted, the readers with their lag (from `/status` and `/readers`), and charts of the
-/// commit rate and of the delay since each version's commit stamp over the last minutes.
+/// commit rate and of each version's delay from its rename until the sidecar held it. Behind a
+/// token, the browser asks for it once (HTTP Basic, any user name, the token as the password)
+/// and sends it with every request of the page, the event stream included.
 enum LivePage {
     static let html = #"""
 <!doctype html>
@@ -28,7 +30,7 @@ enum LivePage {
 <h2>Readers</h2><table><thead><tr><th>label</th><th>pid</th><th>loaded</th><th>applied</th><th>lag</th><th>rejected</th></tr></thead><tbody id="readers"></tbody></table>
 <h2>Last minutes</h2>
 <div class="row"><div><div class="muted">commits per 10 s</div><svg id="rate" width="360" height="90"></svg></div>
-<div><div class="muted">delay since commit stamp (ms), per version</div><svg id="delay" width="360" height="90"></svg></div></div>
+<div><div class="muted">delay from rename to sidecar (ms), per version</div><svg id="delay" width="360" height="90"></svg></div></div>
 <script>
 "use strict";
 const $ = id => document.getElementById(id);
@@ -82,10 +84,11 @@ source.addEventListener("open", () => { $("connection").textContent = "live"; })
 source.addEventListener("error", () => { $("connection").textContent = "reconnecting…"; });
 source.addEventListener("version", m => {
   const event = JSON.parse(m.data); render(event);
-  commits.push(Date.now()); delays.push(Math.max(0, Date.now() - Date.parse(event.committedAt)));
+  commits.push(Date.now()); if (event.propagationSeconds != null) delays.push(event.propagationSeconds * 1000);
   tick(); readers();
 });
-source.addEventListener("gap", m => { const g = JSON.parse(m.data); commits.push(Date.now()); });
+source.addEventListener("gap", m => { const g = JSON.parse(m.data); for (let v = g.from; v <= g.to && v < g.from + 1000; v++) commits.push(Date.now()); });
+source.addEventListener("reset", () => { previous = null; });
 setInterval(tick, 1000); setInterval(readers, 5000); readers();
 </script></body></html>
 """#

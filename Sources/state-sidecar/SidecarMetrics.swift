@@ -63,6 +63,9 @@ final class SidecarMetrics: Sendable {
         gauge("statecoord_readers_lagging", store, "Registered readers that have not applied the current version.").record(Int64(lagging.count))
         gauge("statecoord_readers_rejecting", store, "Registered readers rejecting a version newer than the one they applied.")
             .record(Int64(o.readers.filter(\.isRejecting).count))
+        gauge("statecoord_sidecar_event_streams", store, "/events streams open.").record(Int64(o.streams))
+        count("statecoord_sidecar_stream_skipped_versions_total", store, o.droppedForSlowStreams,
+            "Versions /events streams skipped (reported to their clients as gaps) because they fell behind.")
         updateReaders(store, o)
     }
 

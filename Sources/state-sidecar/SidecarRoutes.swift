@@ -68,7 +68,7 @@ enum SidecarRoutes {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: await metrics.render(monitors))))
         }
         router.get("/events") { request, _ in
-            EventStream(monitor: try pick(request).get(), streams: streams).response(request)
+            EventStream(feed: try pick(request).get().feed, streams: streams).response(request)
         }
         return router
     }

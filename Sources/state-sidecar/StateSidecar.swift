@@ -70,7 +70,7 @@ struct StateSidecar: AsyncParsableCommand {
             },
             logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [app] + monitors.map(\.reader), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: [app] + monitors.map(\.reader) + monitors.map(\.feed), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -11,8 +11,8 @@ final class StoreMonitor: Sendable {
     let reader: StateReader<JSONValue>
     /// When the sidecar first saw the current lock holder (pid), for "held for how long".
     private let lockSeen = Mutex<(pid: Int32, since: Date)?>(nil)
-    /// Time from each version's `committedAt` stamp until the sidecar held it.
-    let propagation: DurationHistogram
+    /// The versions for `/events` streams.
+    let feed: EventFeed
 
     /// The buckets of the propagation histogram: from 100 µs up.
     static let buckets: [Duration] = [
@@ -21,26 +21,36 @@ final class StoreMonitor: Sendable {
         .seconds(1), .seconds(2.5), .seconds(5),
     ]
 
-    private init(name: String, store: ReadOnlyStateStore<JSONValue>, reader: StateReader<JSONValue>, propagation: DurationHistogram) {
+    private init(name: String, store: ReadOnlyStateStore<JSONValue>, reader: StateReader<JSONValue>) {
         self.name = name
         self.store = store
         self.reader = reader
-        self.propagation = propagation
+        self.feed = EventFeed(store: store)
     }
 
     static func open(directory: String, name: String, registry: PrometheusCollectorRegistry) async throws -> StoreMonitor {
         let store = try await ReadOnlyStateStore<JSONValue>(directory: directory, name: name)
-        let histogram = registry.makeDurationHistogram(
+        let fromRename = registry.makeDurationHistogram(
+            descriptor: SidecarMetrics.descriptor(
+                "statecoord_propagation_seconds",
+                "From the rename that made a version current until the sidecar held it, read and verified. The rename time is the state file's change time, stamped from the kernel's coarse clock: up to one tick (4 ms at 250 Hz) early, so a delay may read high by that much."),
+            labels: [("store", name)], buckets: buckets)
+        let fromStamp = registry.makeDurationHistogram(
             descriptor: SidecarMetrics.descriptor(
                 "statecoord_propagation_since_commit_stamp_seconds",
-                "From a version's committedAt stamp (taken before its writer wrote and fsynced it) until the sidecar held it: an upper bound of the delivery delay."),
+                "From a version's committedAt stamp (taken before its writer wrote and fsynced it) until the sidecar held it: commit time plus delivery."),
             labels: [("store", name)], buckets: buckets)
         let reader = try await store.reader { event in
             guard case .snapshot(let snapshot) = event else { return }
-            let delay = Date().timeIntervalSince(snapshot.committedAt)
-            histogram.record(.nanoseconds(Int64(max(0, delay) * 1e9)))
+            if let replacedAt = snapshot.replacedAt { fromRename.record(delay(from: replacedAt, to: snapshot.loadedAt)) }
+            fromStamp.record(delay(from: snapshot.committedAt, to: snapshot.loadedAt))
         }
-        return StoreMonitor(name: name, store: store, reader: reader, propagation: histogram)
+        return StoreMonitor(name: name, store: store, reader: reader)
+    }
+
+    /// `end - start`, never negative (the two may come from different clocks' readings).
+    static func delay(from start: Date, to end: Date) -> Duration {
+        .nanoseconds(Int64(max(0, end.timeIntervalSince(start)) * 1e9))
     }
 
     /// How long the current holder has held the lock, as far as the sidecar has seen (0 when free).
@@ -67,6 +77,9 @@ final class StoreMonitor: Sendable {
         var readers: [RegisteredReader]
         var registryProblem: String?
         var statistics: WatchStatistics
+        /// Event streams open on this store, and versions they skipped because they fell behind.
+        var streams: Int
+        var droppedForSlowStreams: Int
     }
 
     func observe() async -> Observation {
@@ -80,7 +93,8 @@ final class StoreMonitor: Sendable {
         return Observation(
             snapshot: current, verified: verified, holder: holder, heldSeconds: lockHeldSeconds(holder), mode: reader.mode,
             orphans: (try? await store.orphanTempFiles()) ?? [], historyCount: (try? await store.history().count) ?? 0,
-            readers: readers, registryProblem: registryProblem, statistics: reader.statistics)
+            readers: readers, registryProblem: registryProblem, statistics: reader.statistics,
+            streams: feed.streamCount, droppedForSlowStreams: feed.droppedForSlowStreams.load(ordering: .relaxed))
     }
 
     /// Versions behind the current one; nil when it applied nothing of this identity.

@@ -54,6 +54,22 @@ struct PythonParticipantTests {
         #expect(try dir.tempFiles().isEmpty)
     }
 
+    @Test func aSwiftReaderDatesAPythonRenameWithinAClockTick() async throws {
+        let store = try await StateStore<JSONValue>.create(directory: dir.path)
+        let reader = try await store.reader()
+        // os.replace with no stat before it: the coarse clock stamps the rename.
+        let program = "import sys, time\nbefore = time.time()\nupdate(sys.argv[1], lambda s: {**s, 'halt': True})\nprint(before, time.time())"
+        let result = try python(program, [dir.path]).waitForExit()
+        #expect(result.status == 0, "\(result.stderr)")
+        let times = result.stdout.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        try #require(times.count == 2)
+        #expect(LockHolderWait.until { reader.current.version == 1 })
+        let snapshot = reader.current
+        let replacedAt = try #require(snapshot.replacedAt).timeIntervalSince1970
+        #expect(replacedAt > times[0] - 0.005 && replacedAt <= times[1] + 1e-6, "renamed at \(replacedAt), update ran \(times)")
+        #expect(snapshot.loadedAt.timeIntervalSince1970 >= replacedAt)
+    }
+
     @Test func pythonReadsAndVerifiesWhatSwiftWrote() throws {
         let store = try StateStore<JSONValue>.create(directory: dir.path, initial: ["big": .int(Int64.max), "px": 101.25])
         try store.replace(with: ["big": .int(Int64.max), "px": 101.25, "halt": true])

@@ -112,6 +112,43 @@ extension ProcessTests {
             #expect(try get(sidecar.base + "/events", ["Last-Event-ID=soon"]).code == 400)
         }
 
+        @Test func aSlowClientGetsTheNewestVersionsAndAGapNotABacklog() throws {
+            // 64 KiB versions; the client's receive buffer is 4 KiB and it reads nothing meanwhile.
+            let blob = JSONValue.string(String(repeating: "x", count: 65_536))
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["counter": 0, "blob": blob])
+            let sidecar = try start()
+            defer { sidecar.process.signal(SIGKILL) }
+            let slow = try RunningHelper(["python3", Self.client.path, "slow", sidecar.base + "/events", "300"], executable: URL(fileURLWithPath: "/usr/bin/env"))
+            defer { slow.signal(SIGKILL) }
+            #expect(slow.waitForLine { $0 == "connected" })
+            #expect(LockHolderWait.until { (try? client(["metrics", sidecar.base + "/metrics"]).stdout.contains("statecoord_sidecar_event_streams{store=state} 1.0")) == true })
+            #expect(try HelperProcess.run(["incr", dir.path, "300"]).status == 0)
+            #expect(LockHolderWait.until { (try? client(["metrics", sidecar.base + "/metrics"]).stdout.contains("statecoord_version{store=state} 300.0")) == true })
+            // Versions written while the socket still took them, one gap, then the newest ones.
+            slow.closeInput()
+            let (status, stdout, stderr) = slow.waitForExit()
+            #expect(status == 0, "\(stderr)")
+            var next: UInt64 = 0
+            var gaps: [(UInt64, UInt64)] = []
+            for line in stdout.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ").compactMap { UInt64($0) }
+                if line.hasPrefix("v "), let version = fields.first {
+                    #expect(version == next, "expected \(next), got \(version)")
+                    next = version + 1
+                } else if line.hasPrefix("gap "), fields.count == 2 {
+                    #expect(fields[0] == next && fields[1] >= fields[0], "gap \(fields) after \(next)")
+                    gaps.append((fields[0], fields[1]))
+                    next = fields[1] + 1
+                }
+            }
+            #expect(next == 301, "the newest version reached the client")
+            #expect(!gaps.isEmpty, "300 × 64 KiB cannot all have waited for a client that read nothing:\n\(stdout)")
+            let delivered = 301 - gaps.reduce(0) { $0 + Int($1.1 - $1.0 + 1) }
+            #expect(delivered < 200, "\(delivered) versions delivered: the stream buffered instead of skipping")
+            let metrics = try client(["metrics", sidecar.base + "/metrics"]).stdout
+            #expect(metrics.contains("statecoord_sidecar_stream_skipped_versions_total{store=state}") && !metrics.contains("statecoord_sidecar_stream_skipped_versions_total{store=state} 0.0"), "\(metrics)")
+        }
+
         @Test func stateHasTheVersionAsETagAndAnswers304() throws {
             _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
             let sidecar = try start()
@@ -189,6 +226,28 @@ extension ProcessTests {
             #expect(try get(sidecar.base + "/metrics", ["Authorization=Bearer wrong"]).code == 401)
             #expect(try get(sidecar.base + "/state", ["Authorization=Bearer " + token]).code == 200)
             #expect(try get(sidecar.base + "/livez").code == 200)
+            // A person's browser: Basic, any user name, the token as the password.
+            let basic = "Basic " + Data("operator:\(token)".utf8).base64EncodedString()
+            #expect(try get(sidecar.base + "/state", ["Authorization=" + basic]).code == 200)
+            let wrongBasic = "Basic " + Data("operator:\(token)x".utf8).base64EncodedString()
+            #expect(try get(sidecar.base + "/state", ["Authorization=" + wrongBasic]).code == 401)
+            #expect(try get(sidecar.base + "/state", ["Authorization=Basic !!!"]).code == 401)
+        }
+
+        @Test func theLivePageWorksBehindTheToken() throws {
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
+            let token = "page-token-0123456789abcdef"
+            try token.write(toFile: dir.file("token"), atomically: false, encoding: .utf8)
+            let sidecar = try start(["--token-file", dir.file("token")])
+            defer { sidecar.process.signal(SIGKILL) }
+            let page = try RunningHelper(
+                ["python3", Self.client.path, "page", sidecar.base + "/", dir.file("page.png"), token], executable: URL(fileURLWithPath: "/usr/bin/env"))
+            defer { page.signal(SIGKILL) }
+            #expect(page.waitForLine(timeout: .seconds(60)) { $0 == "halt running version 0" }, "\(page.lines) \(String(decoding: page.errorSoFar, as: UTF8.self))")
+            #expect(try statectl("set", "/halt", "true").status == 0)
+            #expect(page.waitForLine(timeout: .seconds(5)) { $0 == "halt HALTED version 1" }, "the page's event stream carried the token: \(page.lines)")
+            page.closeInput()
+            #expect(page.waitForLine { $0 == "screenshot" })
         }
     }
 }

@@ -13,8 +13,14 @@ struct VerifiedStateFile: Sendable {
     /// The status of the file when it was read.
     var status: FileStatus { file.status }
 
-    /// Decodes the state and wraps it in a snapshot.
-    func snapshot<State: Decodable & Sendable>(as type: State.Type, path: String) throws(StateStoreError) -> StateSnapshot<State> {
-        StateSnapshot(header: header, state: try StateEncoding.decode(State.self, from: stateBytes, path: path), fileSize: fileSize)
+    /// Decodes the state and wraps it in a snapshot. A file read as the state file stamps the
+    /// snapshot's ``StateSnapshot/replacedAt`` with its change time; a kept one (`fromHistory`)
+    /// does not: linking it into history changed it since.
+    func snapshot<State: Decodable & Sendable>(
+        as type: State.Type, path: String, fromHistory: Bool = false
+    ) throws(StateStoreError) -> StateSnapshot<State> {
+        var snapshot = StateSnapshot(header: header, state: try StateEncoding.decode(State.self, from: stateBytes, path: path), fileSize: fileSize)
+        if !fromHistory { snapshot.replacedAt = status.changeTime }
+        return snapshot
     }
 }

@@ -46,6 +46,6 @@ extension StoreHandle {
             return try current.snapshot(as: State.self, path: stateFilePath)
         }
         let history = history(dir.descriptor)
-        return try history.read(version: version).snapshot(as: State.self, path: history.path)
+        return try history.read(version: version).snapshot(as: State.self, path: history.path, fromHistory: true)
     }
 }

@@ -23,11 +23,23 @@ public struct StateSnapshot<State: Sendable>: Sendable {
     /// watcher, `loadedAt` minus ``committedAt`` is how long the version took to reach it (both
     /// on this host's clock; ``committedAt`` has millisecond precision).
     public var loadedAt: Date
+    /// When this version's file was renamed into place, for a version read from the state file:
+    /// its inode change time (`st_ctim`), which the rename sets and nothing after it changes
+    /// until the next commit's history link, just before that commit's rename. nil for a
+    /// version read from history or committed by this process.
+    ///
+    /// The kernel stamps the rename from its coarse clock, so `replacedAt` may be up to one timer
+    /// tick early (1/`CONFIG_HZ`: 4 ms at 250 Hz; often much less, since Linux 6.13 never stamps
+    /// earlier than the newest fine stamp it handed out). ``loadedAt`` minus `replacedAt` is how
+    /// long the version took to reach this process after it became current, overstated by at
+    /// most that tick (both on this host's clock). Unlike ``committedAt``, it does not include
+    /// the writer's encoding, write and fsync.
+    public var replacedAt: Date?
 
     /// A snapshot with the given fields, for instance a fake one in your own tests.
     public init(
         state: State, version: UInt64, committedAt: Date, writer: WriterIdentity, storeID: String, checksum: String,
-        fileSize: Int, settings: StoreSettings = StoreSettings(), loadedAt: Date = Date()
+        fileSize: Int, settings: StoreSettings = StoreSettings(), loadedAt: Date = Date(), replacedAt: Date? = nil
     ) {
         self.state = state
         self.version = version
@@ -38,6 +50,7 @@ public struct StateSnapshot<State: Sendable>: Sendable {
         self.fileSize = fileSize
         self.settings = settings
         self.loadedAt = loadedAt
+        self.replacedAt = replacedAt
     }
 }
 

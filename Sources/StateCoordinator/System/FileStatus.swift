@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import struct Foundation.Date
 
 /// The parts of `struct stat` the store relies on.
 @_spi(FaultInjection)
@@ -25,6 +26,11 @@ public struct FileStatus: Sendable, Equatable {
     public var changeTimeNanoseconds: Int64 = 0
     /// `st_mtim` in nanoseconds since the epoch (unlike the change time, a rename leaves it alone).
     public var modificationTimeNanoseconds: Int64 = 0
+
+    /// `st_ctim` as a date (100 ns precision).
+    var changeTime: Date {
+        Date(timeIntervalSince1970: Double(changeTimeNanoseconds / 1_000_000_000) + Double(changeTimeNanoseconds % 1_000_000_000) / 1e9)
+    }
 
     /// The permission bits (`st_mode & 07777`).
     public var permissions: UInt32 { mode & 0o7777 }

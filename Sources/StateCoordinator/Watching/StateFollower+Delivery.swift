@@ -73,7 +73,7 @@ extension StateFollower {
             if version > expected { reportGap(expected...(version - 1)) }
             let snapshot: StateSnapshot<State>
             do {
-                snapshot = try history.read(version: version).snapshot(as: State.self, path: history.path)
+                snapshot = try history.read(version: version).snapshot(as: State.self, path: history.path, fromHistory: true)
             } catch where [.notFound, .corrupt, .unverifiable, .badState, .tooLarge].contains(error.code) {
                 reportGap(version...version)  // pruned while we read, or a kept file that cannot be used
                 expected = version + 1

@@ -1,7 +1,11 @@
 """HTTP peer of the sidecar tests: python3 sidecar_client.py COMMAND URL [ARGS].
 get URL [HEADER=VALUE...]      prints the status, then the body
 metrics URL                    parses /metrics with prometheus_client; prints NAME VALUE per sample
-events URL UNTIL [LAST_ID]     reads /events until a version >= UNTIL; prints "v N" and "gap A B" lines"""
+events URL UNTIL [LAST_ID]     reads /events until a version >= UNTIL; prints "v N" and "gap A B" lines
+slow URL UNTIL                 opens /events with a tiny receive buffer, prints "connected", reads nothing
+                               until stdin closes, then reads as events does
+page URL SCREENSHOT [TOKEN]    the live page in headless Chromium (see below); with TOKEN, given as
+                               HTTP Basic credentials in the URL, as a person would type them"""
 import json, sys, urllib.request, urllib.error
 
 def request(url, headers=()):
@@ -29,22 +33,37 @@ elif command == "metrics":
         for sample in family.samples:
             labels = ",".join("%s=%s" % item for item in sorted(sample.labels.items()))
             print("%s{%s} %s" % (sample.name, labels, sample.value))
-elif command == "events":
+elif command in ("events", "slow"):
     until = int(sys.argv[3])
-    headers = ["Last-Event-ID=" + sys.argv[4]] if len(sys.argv) > 4 else []
-    with request(url, headers) as response:
-        event, data = None, None
-        for raw in response:
-            line = raw.decode().rstrip("\n")
-            if line.startswith("event: "): event = line[7:]
-            elif line.startswith("data: "): data = json.loads(line[6:])
-            elif line == "" and event:
-                if event == "version":
-                    print("v %d" % data["version"], flush=True)
-                    if data["version"] >= until: break
-                elif event == "gap":
-                    print("gap %d %d" % (data["from"], data["to"]), flush=True)
-                event, data = None, None
+    if command == "events":
+        headers = ["Last-Event-ID=" + sys.argv[4]] if len(sys.argv) > 4 else []
+        lines = request(url, headers)
+    else:
+        import http.client, socket
+        from urllib.parse import urlsplit
+        parts = urlsplit(url)
+        class TinyBuffer(http.client.HTTPConnection):
+            def connect(self):
+                self.sock = socket.socket()
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: no autotuning
+                self.sock.connect((self.host, self.port))
+        connection = TinyBuffer(parts.hostname, parts.port)
+        connection.request("GET", parts.path, headers={"Accept": "text/event-stream"})
+        print("connected", flush=True)
+        sys.stdin.read()
+        lines = connection.getresponse()
+    event, data = None, None
+    for raw in lines:
+        line = raw.decode().rstrip("\r\n")
+        if line.startswith("event: "): event = line[7:]
+        elif line.startswith("data: "): data = json.loads(line[6:])
+        elif line == "" and event:
+            if event == "version":
+                print("v %d" % data["version"], flush=True)
+                if data["version"] >= until: break
+            elif event == "gap":
+                print("gap %d %d" % (data["from"], data["to"]), flush=True)
+            event, data = None, None
 elif command == "page":
     # page URL SCREENSHOT: opens the live page in headless Chromium (Selenium), prints "loaded" and
     # the halt indicator's text each time it changes, until stdin closes; then saves a screenshot.
@@ -57,6 +76,10 @@ elif command == "page":
         options.add_argument(argument)
     options.binary_location = "/usr/bin/chromium"
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    if len(sys.argv) > 4:
+        from urllib.parse import urlsplit
+        parts = urlsplit(url)
+        url = parts._replace(netloc="operator:%s@%s" % (sys.argv[4], parts.netloc)).geturl()
     try:
         driver.get(url)
         done = threading.Event()
