@@ -44,10 +44,13 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // The JSON documents statectl prints and the sidecar serves (status, readers), in one place.
+        .target(name: "StateDocuments", dependencies: ["StateCoordinator"]),
         .executableTarget(
             name: "statectl",
             dependencies: [
                 "StateCoordinator",
+                "StateDocuments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +59,7 @@ let package = Package(
             name: "state-sidecar",
             dependencies: [
                 "StateCoordinator",
+                "StateDocuments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import StateCoordinator
+import StateDocuments
 import Synchronization
 
 /// `/metrics`: the registry, brought up to date from each store at every scrape. Names carry the
@@ -58,7 +59,7 @@ final class SidecarMetrics: Sendable {
         count("statecoord_queue_overflows_total", store, o.statistics.resynchronizations, "inotify queue overflows and re-arms, each followed by a full reload.")
         count("statecoord_reloads_total", store, o.statistics.reloads, "State files read and verified.")
         count("statecoord_commits_observed_total", store, o.statistics.delivered, "Versions the sidecar took in (a burst may coalesce).")
-        let lagging = o.readers.filter { StoreMonitor.lag($0, snapshot) != 0 }
+        let lagging = o.readers.filter { ReaderDocument.lagVersions($0, snapshot) != 0 }
         gauge("statecoord_readers_live", store, "Registered readers alive.").record(Int64(o.readers.count))
         gauge("statecoord_readers_lagging", store, "Registered readers that have not applied the current version.").record(Int64(lagging.count))
         gauge("statecoord_readers_rejecting", store, "Registered readers rejecting a version newer than the one they applied.")
@@ -74,7 +75,7 @@ final class SidecarMetrics: Sendable {
         var byLabel: [String: (applied: UInt64, lag: UInt64)] = [:]
         for reader in o.readers where !reader.label.isEmpty {
             let applied = reader.storeID == o.snapshot.storeID ? reader.applied?.version ?? 0 : 0
-            let lag = StoreMonitor.lag(reader, o.snapshot) ?? o.snapshot.version
+            let lag = ReaderDocument.lagVersions(reader, o.snapshot) ?? o.snapshot.version
             let known = byLabel[reader.label]
             byLabel[reader.label] = (min(applied, known?.applied ?? .max), max(lag, known?.lag ?? 0))
         }

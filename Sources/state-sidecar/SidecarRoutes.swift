@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import StateCoordinator
+import StateDocuments
 import Synchronization
 
 /// The sidecar's HTTP paths. None writes.
@@ -30,7 +31,8 @@ enum SidecarRoutes {
             let monitor = try pick(request).get()
             let current = monitor.reader.current
             let readers = try await monitor.store.readers()
-            return json(JSONValue.array(readers.map { ReaderDocument.json($0, current: current) }).prettyJSON + "\n")
+            let history = (try? await monitor.store.history()) ?? []
+            return json(ReaderDocument.json(readers, current: current, history: history).prettyJSON + "\n")
         }
         router.get("/readyz") { request, _ in
             var lines: [String] = []
@@ -47,7 +49,7 @@ enum SidecarRoutes {
         }
         router.get("/status") { request, _ in
             let monitor = try pick(request).get()
-            return json(StatusDocument.json(await monitor.observe(), name: monitor.name).prettyJSON + "\n")
+            return json(await monitor.observe().statusJSON(store: monitor.name).prettyJSON + "\n")
         }
         router.get("/state") { request, _ in
             let monitor = try pick(request).get()
@@ -102,7 +104,7 @@ enum Readiness {
         checks.append((prefix + "watch", mode == .closed ? "the watch is closed" : nil))
         let readers = (try? await monitor.store.readers()) ?? []
         let current = monitor.reader.current
-        let behind = readers.filter { (StoreMonitor.lag($0, current) ?? .max) > maxLag }
+        let behind = readers.filter { (ReaderDocument.lagVersions($0, current) ?? .max) > maxLag }
         checks.append(
             (prefix + "readers", behind.isEmpty ? nil : behind.map { "\($0.label) (pid \($0.processID)) lags more than \(maxLag) versions" }.joined(separator: "; ")))
         return checks

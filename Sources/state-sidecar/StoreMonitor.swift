@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import StateCoordinator
+import StateDocuments
 import Synchronization
 
 /// One store the sidecar watches: a reader holding the newest version, and what the sidecar
@@ -97,9 +98,22 @@ final class StoreMonitor: Sendable {
             streams: feed.streamCount, droppedForSlowStreams: feed.droppedForSlowStreams.load(ordering: .relaxed))
     }
 
-    /// Versions behind the current one; nil when it applied nothing of this identity.
-    static func lag(_ reader: RegisteredReader, _ current: StateSnapshot<JSONValue>) -> UInt64? {
-        guard reader.storeID == current.storeID, let applied = reader.applied?.version else { return nil }
-        return current.version > applied ? current.version - applied : 0
+}
+
+extension StoreMonitor.Observation {
+    /// `/status`: the members of `statectl status --json`, plus `store`, `verified` and `problem`.
+    func statusJSON(store: String) -> JSONValue {
+        var object = status.json()
+        object["store"] = .string(store)
+        object["verified"] = .bool(verified == nil)
+        object["problem"] = verified.map { .string($0.description) } ?? .null
+        return .object(object)
+    }
+
+    /// What `statectl status` would show.
+    var status: StatusDocument {
+        StatusDocument(
+            snapshot: snapshot, holder: holder, mode: mode, orphans: orphans, historyCount: historyCount, readers: readers,
+            registryProblem: registryProblem)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import StateCoordinator
+import StateDocuments
 
 /// What statectl writes to stdout: results only, one write per line so that watchers see each
 /// line at once.
@@ -19,13 +20,9 @@ enum Output {
         ]
     }
 
-    static func writer(_ writer: WriterIdentity) -> JSONValue {
-        ["pid": .int(Int64(writer.pid)), "host": .string(writer.host), "label": .string(writer.label)]
-    }
+    static func writer(_ writer: WriterIdentity) -> JSONValue { StatusDocument.json(writer) }
 
-    static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
-    }
+    static func timestamp(_ date: Date) -> String { DocumentTime.timestamp(date) }
 
     /// An RFC 6902 JSON Patch as JSON.
     static func patch(_ operations: [JSONPatch.Operation]) -> JSONValue {

@@ -1,48 +1,19 @@
 import Foundation
 import StateCoordinator
+import StateDocuments
 
 /// How statectl shows registered readers and acknowledgement reports.
 enum ReaderOutput {
-    /// One reader as JSON: its record, plus its lag behind `currentVersion` (null when it has
-    /// applied nothing of this store identity).
-    static func json(_ reader: RegisteredReader, current: StateSnapshot<JSONValue>? = nil, lagSeconds: Double? = nil) -> JSONValue {
-        var object: [String: JSONValue] = [
-            "id": .string(reader.id),
-            "label": .string(reader.label),
-            "pid": .int(Int64(reader.processID)),
-            "host": .string(reader.hostName),
-            "registeredAt": .string(Output.timestamp(reader.registeredAt)),
-            "storeID": reader.storeID.map(JSONValue.string) ?? .null,
-            "loadedVersion": reader.loaded.map { .int(Int64($0.version)) } ?? .null,
-            "appliedVersion": reader.applied.map { .int(Int64($0.version)) } ?? .null,
-            "appliedAt": reader.applied.map { .string(Output.timestamp($0.at)) } ?? .null,
-            "rejectedVersion": reader.rejected.map { .int(Int64($0.version)) } ?? .null,
-            "rejectedError": reader.rejected.map { .string($0.error) } ?? .null,
-            "problem": reader.problem.map(JSONValue.string) ?? .null,
-        ]
-        if let current {
-            object["lagVersions"] = lagVersions(reader, current).map { .int(Int64($0)) } ?? .null
-            object["lagSeconds"] = lagSeconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null
-        }
-        return .object(object)
-    }
-
-    /// How many versions `reader` is behind; nil when it applied nothing of this store identity.
-    static func lagVersions(_ reader: RegisteredReader, _ current: StateSnapshot<JSONValue>) -> UInt64? {
-        guard reader.storeID == current.storeID, let applied = reader.applied?.version else { return nil }
-        return current.version > applied ? current.version - applied : 0
-    }
-
     static func json(_ report: AcknowledgementReport, currentVersion: UInt64) -> JSONValue {
         [
             "version": .int(Int64(report.version)),
             "complete": .bool(report.isComplete),
             "timedOut": .bool(report.timedOut),
             "waitedSeconds": .double((report.waited.secondsValue * 1000).rounded() / 1000),
-            "applied": .array(report.applied.map { json($0) }),
-            "lagging": .array(report.lagging.map { json($0) }),
-            "rejected": .array(report.rejected.map { json($0) }),
-            "died": .array(report.died.map { json($0) }),
+            "applied": .array(report.applied.map { ReaderDocument.json($0) }),
+            "lagging": .array(report.lagging.map { ReaderDocument.json($0) }),
+            "rejected": .array(report.rejected.map { ReaderDocument.json($0) }),
+            "died": .array(report.died.map { ReaderDocument.json($0) }),
             "missingLabels": .array(report.missingLabels.map(JSONValue.string)),
             "problem": report.problem.map(JSONValue.string) ?? .null,
         ]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StateCoordinator
+import StateDocuments
 
 struct Readers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,12 +29,11 @@ struct Readers: AsyncParsableCommand {
         // Only for lag in seconds: a history that cannot be read leaves the lower bound.
         let history = (try? await store.history()) ?? []
         let now = Date()
-        let lags = readers.map { Self.lagSeconds($0, current: current, history: history, now: now) }
         if json {
-            Output.line(
-                JSONValue.array(zip(readers, lags).map { ReaderOutput.json($0, current: current, lagSeconds: $1?.seconds) }).prettyJSON)
+            Output.line(ReaderDocument.json(readers, current: current, history: history, now: now).prettyJSON)
             return
         }
+        let lags = readers.map { ReaderDocument.lagSeconds($0, current: current, history: history, now: now) }
         guard !readers.isEmpty else {
             FileHandle.standardError.write(Data("statectl: no live registered reader (current version \(current.version)).\n".utf8))
             return
@@ -44,7 +44,7 @@ struct Readers: AsyncParsableCommand {
                 ReaderOutput.displayLabel(reader), String(reader.processID), ReaderOutput.printable(reader.hostName),
                 Output.timestamp(reader.registeredAt), ReaderOutput.version(reader.loaded).replacingOccurrences(of: "none", with: "-"),
                 ReaderOutput.version(reader.applied).replacingOccurrences(of: "none", with: "-"),
-                ReaderOutput.lagVersions(reader, current).map(String.init) ?? "-",
+                ReaderDocument.lagVersions(reader, current).map(String.init) ?? "-",
                 lag.map { ($0.atLeast ? ">=" : "") + String(format: "%.1f", $0.seconds) } ?? "-",
                 reader.isRejecting ? "\(reader.rejected!.version): \(ReaderOutput.printable(reader.rejected!.error))" : "-",
             ])
@@ -58,16 +58,4 @@ struct Readers: AsyncParsableCommand {
         }
     }
 
-    /// Seconds since the first version `reader` has not applied was committed: 0 when it is up
-    /// to date; nil when it applied nothing of this store identity.
-    static func lagSeconds(
-        _ reader: RegisteredReader, current: StateSnapshot<JSONValue>, history: [HistoryEntry], now: Date
-    ) -> (seconds: Double, atLeast: Bool)? {
-        guard let behind = ReaderOutput.lagVersions(reader, current), let applied = reader.applied?.version else { return nil }
-        if behind == 0 { return (0, false) }
-        if let next = history.filter({ $0.version > applied }).min(by: { $0.version < $1.version }) {
-            return (max(0, now.timeIntervalSince(next.committedAt)), next.version != applied + 1)
-        }
-        return (max(0, now.timeIntervalSince(current.committedAt)), behind > 1)
-    }
 }

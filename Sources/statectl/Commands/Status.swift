@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StateCoordinator
+import StateDocuments
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,24 +34,12 @@ struct Status: AsyncParsableCommand {
             readers = []
             registryProblem = error.description
         }
-        let lagging = readers.filter { ReaderOutput.lagVersions($0, snapshot) != 0 }.count
-        let rejecting = readers.filter(\.isRejecting).count
+        let status = StatusDocument(
+            snapshot: snapshot, holder: holder, mode: mode, orphans: orphans, historyCount: historyCount, readers: readers,
+            registryProblem: registryProblem)
         let age = Date().timeIntervalSince(snapshot.committedAt)
         if json {
-            let object: JSONValue = [
-                "version": .int(Int64(snapshot.version)),
-                "size": .int(Int64(snapshot.fileSize)),
-                "ageSeconds": .double((age * 1000).rounded() / 1000),
-                "writer": Output.writer(snapshot.writer),
-                "lockHolder": holder.map { ["pid": .int(Int64($0.pid)), "command": $0.command.map(JSONValue.string) ?? .null] } ?? .null,
-                "watchMode": Self.json(mode),
-                "orphanTempFiles": .array(orphans.map(JSONValue.string)),
-                "historyCount": .int(Int64(historyCount)),
-                "schema": snapshot.settings.schema.map(JSONValue.string) ?? .null,
-                "readers": registryProblem.map { ["problem": .string($0)] }
-                    ?? ["live": .int(Int64(readers.count)), "lagging": .int(Int64(lagging)), "rejecting": .int(Int64(rejecting))],
-            ]
-            Output.line(object.prettyJSON)
+            Output.line(JSONValue.object(status.json()).prettyJSON)
         } else {
             Output.line("""
                 store:        \(store.stateFilePath)
@@ -63,16 +52,9 @@ struct Status: AsyncParsableCommand {
                 orphan temps: \(orphans.isEmpty ? "none" : orphans.joined(separator: ", "))
                 history:      \(historyCount) kept (keep \(snapshot.settings.keepHistory))
                 schema:       \(snapshot.settings.schema.map { "\($0) (statectl schema get)" } ?? "none")
-                readers:      \(registryProblem.map { "unknown: \($0)" } ?? "\(readers.count) live, \(lagging) lagging, \(rejecting) rejecting")
+                readers:      \(registryProblem.map { "unknown: \($0)" } ?? "\(readers.count) live, \(status.laggingReaders) lagging, \(status.rejectingReaders) rejecting")
                 """)
         }
     }
 
-    private static func json(_ mode: WatchMode) -> JSONValue {
-        switch mode {
-        case .inotify: ["mode": "inotify", "reason": nil]
-        case .polling(let reason): ["mode": "polling", "reason": .string(reason)]
-        case .closed: ["mode": "closed", "reason": nil]
-        }
-    }
 }

@@ -1,0 +1,55 @@
+import Foundation
+import StateCoordinator
+
+/// One registered reader as JSON, as `statectl readers --json` prints it and the sidecar's
+/// `/readers` serves it.
+public enum ReaderDocument {
+    /// The reader's record, plus, given `current`, its lag behind it: versions (null when it
+    /// applied nothing of this store identity) and seconds (`lagSeconds`).
+    public static func json(_ reader: RegisteredReader, current: StateSnapshot<JSONValue>? = nil, lagSeconds: Double? = nil) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "id": .string(reader.id),
+            "label": .string(reader.label),
+            "pid": .int(Int64(reader.processID)),
+            "host": .string(reader.hostName),
+            "registeredAt": .string(DocumentTime.timestamp(reader.registeredAt)),
+            "storeID": reader.storeID.map(JSONValue.string) ?? .null,
+            "loadedVersion": reader.loaded.map { .int(Int64($0.version)) } ?? .null,
+            "appliedVersion": reader.applied.map { .int(Int64($0.version)) } ?? .null,
+            "appliedAt": reader.applied.map { .string(DocumentTime.timestamp($0.at)) } ?? .null,
+            "rejectedVersion": reader.rejected.map { .int(Int64($0.version)) } ?? .null,
+            "rejectedError": reader.rejected.map { .string($0.error) } ?? .null,
+            "problem": reader.problem.map(JSONValue.string) ?? .null,
+        ]
+        if let current {
+            object["lagVersions"] = lagVersions(reader, current).map { .int(Int64($0)) } ?? .null
+            object["lagSeconds"] = lagSeconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null
+        }
+        return .object(object)
+    }
+
+    /// The readers with their lag in versions and seconds, from the history kept.
+    public static func json(_ readers: [RegisteredReader], current: StateSnapshot<JSONValue>, history: [HistoryEntry], now: Date = Date()) -> JSONValue {
+        .array(readers.map { json($0, current: current, lagSeconds: lagSeconds($0, current: current, history: history, now: now)?.seconds) })
+    }
+
+    /// How many versions `reader` is behind; nil when it applied nothing of this store identity.
+    public static func lagVersions(_ reader: RegisteredReader, _ current: StateSnapshot<JSONValue>) -> UInt64? {
+        guard reader.storeID == current.storeID, let applied = reader.applied?.version else { return nil }
+        return current.version > applied ? current.version - applied : 0
+    }
+
+    /// Seconds since the first version `reader` has not applied was committed: 0 when it is up
+    /// to date; nil when it applied nothing of this store identity. `atLeast` when that version
+    /// is no longer kept, so that only a lower bound is known.
+    public static func lagSeconds(
+        _ reader: RegisteredReader, current: StateSnapshot<JSONValue>, history: [HistoryEntry], now: Date
+    ) -> (seconds: Double, atLeast: Bool)? {
+        guard let behind = lagVersions(reader, current), let applied = reader.applied?.version else { return nil }
+        if behind == 0 { return (0, false) }
+        if let next = history.filter({ $0.version > applied }).min(by: { $0.version < $1.version }) {
+            return (max(0, now.timeIntervalSince(next.committedAt)), next.version != applied + 1)
+        }
+        return (max(0, now.timeIntervalSince(current.committedAt)), behind > 1)
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import StateCoordinator
+
+/// A store's status as JSON: what `statectl status --json` prints, and the sidecar's `/status`
+/// serves (which adds its own members).
+public struct StatusDocument: Sendable {
+    /// The current version.
+    public var snapshot: StateSnapshot<JSONValue>
+    /// Who holds the writer lock, if anyone.
+    public var holder: LockHolder?
+    /// How a watcher learns of commits on this store.
+    public var mode: WatchMode
+    /// Temp files left by writers that died.
+    public var orphans: [String]
+    /// Past versions kept.
+    public var historyCount: Int
+    /// The live registered readers.
+    public var readers: [RegisteredReader]
+    /// Why the registry could not be read (then `readers` is empty and says nothing).
+    public var registryProblem: String?
+
+    /// A status from its parts.
+    public init(
+        snapshot: StateSnapshot<JSONValue>, holder: LockHolder?, mode: WatchMode, orphans: [String], historyCount: Int,
+        readers: [RegisteredReader], registryProblem: String?
+    ) {
+        self.snapshot = snapshot
+        self.holder = holder
+        self.mode = mode
+        self.orphans = orphans
+        self.historyCount = historyCount
+        self.readers = readers
+        self.registryProblem = registryProblem
+    }
+
+    /// Registered readers that have not applied the current version.
+    public var laggingReaders: Int { readers.filter { ReaderDocument.lagVersions($0, snapshot) != 0 }.count }
+    /// Registered readers rejecting a version newer than the one they applied.
+    public var rejectingReaders: Int { readers.filter(\.isRejecting).count }
+
+    /// The members: version, size, ageSeconds, writer, lockHolder, watchMode, orphanTempFiles,
+    /// historyCount, schema, readers.
+    public func json(now: Date = Date()) -> [String: JSONValue] {
+        [
+            "version": .int(Int64(snapshot.version)),
+            "size": .int(Int64(snapshot.fileSize)),
+            "ageSeconds": .double((now.timeIntervalSince(snapshot.committedAt) * 1000).rounded() / 1000),
+            "writer": Self.json(snapshot.writer),
+            "lockHolder": holder.map { ["pid": .int(Int64($0.pid)), "command": $0.command.map(JSONValue.string) ?? .null] } ?? .null,
+            "watchMode": Self.json(mode),
+            "orphanTempFiles": .array(orphans.map(JSONValue.string)),
+            "historyCount": .int(Int64(historyCount)),
+            "schema": snapshot.settings.schema.map(JSONValue.string) ?? .null,
+            "readers": registryProblem.map { ["problem": .string($0)] }
+                ?? ["live": .int(Int64(readers.count)), "lagging": .int(Int64(laggingReaders)), "rejecting": .int(Int64(rejectingReaders))],
+        ]
+    }
+
+    /// A writer as `{"pid", "host", "label"}`.
+    public static func json(_ writer: WriterIdentity) -> JSONValue {
+        ["pid": .int(Int64(writer.pid)), "host": .string(writer.host), "label": .string(writer.label)]
+    }
+
+    /// A watch mode as `{"mode": "inotify" | "polling" | "closed", "reason"}`.
+    public static func json(_ mode: WatchMode) -> JSONValue {
+        switch mode {
+        case .inotify: ["mode": "inotify", "reason": nil]
+        case .polling(let reason): ["mode": "polling", "reason": .string(reason)]
+        case .closed: ["mode": "closed", "reason": nil]
+        }
+    }
+}
