@@ -81,6 +81,7 @@ let package = Package(
                 "StateCoordinator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Tools/bench/Sources"
         ),

@@ -34,7 +34,7 @@ enum LivePage {
 <script>
 "use strict";
 const $ = id => document.getElementById(id);
-let previous = null, current = null, commits = [], delays = [];
+let previous = null, current = null, lastVersion = null, commits = [], delays = [];
 function flatten(value, path, out) {
   if (value && typeof value === "object" && !Array.isArray(value)) { for (const k of Object.keys(value)) flatten(value[k], path + "/" + k, out); }
   else out[path] = JSON.stringify(value);
@@ -66,8 +66,10 @@ function tick() {
 }
 function chart(svg, values) {
   const w = +svg.getAttribute("width"), h = +svg.getAttribute("height"), max = Math.max(1, ...values);
-  const points = values.map((v, i) => (values.length < 2 ? 0 : i * w / (values.length - 1)).toFixed(1) + "," + (h - 4 - v * (h - 8) / max).toFixed(1));
-  svg.innerHTML = '<polyline fill="none" stroke="#2a6fd6" stroke-width="1.5" points="' + points.join(" ") + '"/><text x="4" y="12" font-size="10" fill="#777">max ' + max.toFixed(1) + "</text>";
+  const xy = values.map((v, i) => [values.length < 2 ? w / 2 : 4 + i * (w - 8) / (values.length - 1), h - 4 - v * (h - 20) / max]);
+  const dots = values.length <= 60 ? xy.map(([x, y]) => '<circle cx="' + x.toFixed(1) + '" cy="' + y.toFixed(1) + '" r="2" fill="#2a6fd6"/>').join("") : "";
+  svg.innerHTML = '<polyline fill="none" stroke="#2a6fd6" stroke-width="1.5" points="' + xy.map(p => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" ") + '"/>' + dots +
+    '<text x="4" y="12" font-size="10" fill="#777">max ' + max.toFixed(1) + "</text>";
 }
 async function readers() {
   try {
@@ -84,11 +86,13 @@ source.addEventListener("open", () => { $("connection").textContent = "live"; })
 source.addEventListener("error", () => { $("connection").textContent = "reconnecting…"; });
 source.addEventListener("version", m => {
   const event = JSON.parse(m.data); render(event);
-  commits.push(Date.now()); if (event.propagationSeconds != null) delays.push(event.propagationSeconds * 1000);
+  // The first event of a stream is the current version, not a commit; a gap counts by the jump.
+  if (lastVersion !== null) for (let v = lastVersion + 1; v <= event.version && v < lastVersion + 1000; v++) commits.push(Date.now());
+  lastVersion = event.version;
+  if (event.propagationSeconds != null) delays.push(event.propagationSeconds * 1000);
   tick(); readers();
 });
-source.addEventListener("gap", m => { const g = JSON.parse(m.data); for (let v = g.from; v <= g.to && v < g.from + 1000; v++) commits.push(Date.now()); });
-source.addEventListener("reset", () => { previous = null; });
+source.addEventListener("reset", () => { previous = null; lastVersion = null; });
 setInterval(tick, 1000); setInterval(readers, 5000); readers();
 </script></body></html>
 """#

@@ -45,6 +45,26 @@ extension ProcessTests {
             return (Int(lines.first ?? "") ?? -1, lines.count > 1 ? String(lines[1]) : stderr)
         }
 
+        /// Checks the client's "v N" and "gap A B" lines: in order from version 0, each version
+        /// delivered once or inside one gap, never a regression. Returns the version after the
+        /// last one, and the gaps.
+        static func checkedSequence(_ output: String) -> (next: UInt64, gaps: [(UInt64, UInt64)]) {
+            var next: UInt64 = 0
+            var gaps: [(UInt64, UInt64)] = []
+            for line in output.split(separator: "\n") {
+                let fields = line.split(separator: " ").compactMap { UInt64($0) }
+                if line.hasPrefix("v "), let version = fields.first {
+                    #expect(version == next, "expected \(next), got \(version)")
+                    next = version + 1
+                } else if line.hasPrefix("gap "), fields.count == 2 {
+                    #expect(fields[0] == next && fields[1] >= fields[0], "gap \(fields) after \(next)")
+                    gaps.append((fields[0], fields[1]))
+                    next = fields[1] + 1
+                }
+            }
+            return (next, gaps)
+        }
+
         @Test func metricsParseWithTheReferenceParserAndFollowCommits() throws {
             _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false], settings: StoreSettings(keepHistory: 3))
             let sidecar = try start()
@@ -88,19 +108,7 @@ extension ProcessTests {
             #expect(try HelperProcess.run(["incr", dir.path, "1000"]).status == 0)
             let (status, stdout, _) = burst.waitForExit()
             #expect(status == 0)
-            // In order, each version delivered once or inside one gap, never a regression.
-            var next: UInt64 = 0
-            for line in stdout.split(separator: "\n") {
-                let fields = line.split(separator: " ").compactMap { UInt64($0) }
-                if line.hasPrefix("v "), let version = fields.first {
-                    #expect(version == next, "expected \(next), got \(version)")
-                    next = version + 1
-                } else if line.hasPrefix("gap "), fields.count == 2 {
-                    #expect(fields[0] == next && fields[1] >= fields[0], "gap \(fields) after \(next)")
-                    next = fields[1] + 1
-                }
-            }
-            #expect(next == 1001)
+            #expect(Self.checkedSequence(stdout).next == 1001)
             // Killed; 7 commits meanwhile; restarted: a client resuming from 1000 gets exactly 1001…1007.
             sidecar.process.signal(SIGKILL)
             _ = sidecar.process.waitForExit()
@@ -128,19 +136,7 @@ extension ProcessTests {
             slow.closeInput()
             let (status, stdout, stderr) = slow.waitForExit()
             #expect(status == 0, "\(stderr)")
-            var next: UInt64 = 0
-            var gaps: [(UInt64, UInt64)] = []
-            for line in stdout.split(separator: "\n").dropFirst() {
-                let fields = line.split(separator: " ").compactMap { UInt64($0) }
-                if line.hasPrefix("v "), let version = fields.first {
-                    #expect(version == next, "expected \(next), got \(version)")
-                    next = version + 1
-                } else if line.hasPrefix("gap "), fields.count == 2 {
-                    #expect(fields[0] == next && fields[1] >= fields[0], "gap \(fields) after \(next)")
-                    gaps.append((fields[0], fields[1]))
-                    next = fields[1] + 1
-                }
-            }
+            let (next, gaps) = Self.checkedSequence(stdout)
             #expect(next == 301, "the newest version reached the client")
             #expect(!gaps.isEmpty, "300 × 64 KiB cannot all have waited for a client that read nothing:\n\(stdout)")
             let delivered = 301 - gaps.reduce(0) { $0 + Int($1.1 - $1.0 + 1) }

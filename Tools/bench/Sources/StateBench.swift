@@ -16,7 +16,7 @@ struct StateBench: AsyncParsableCommand {
 
 extension StateBench {
     enum Workload: String, CaseIterable, ExpressibleByArgument {
-        case commit, contention, group, propagation, size, hotpath, ack, sidecar
+        case commit, contention, group, propagation, size, hotpath, ack, sidecar, metrics
     }
 
     struct Run: AsyncParsableCommand {
@@ -46,6 +46,7 @@ extension StateBench {
                 case .hotpath: try HotPathWorkload(quick: quick).run(report: report)
                 case .ack: try AcknowledgementWorkload(quick: quick, readerCounts: readers).run(report: report)
                 case .sidecar: try SidecarWorkload(quick: quick).run(report: report)
+                case .metrics: try MetricsCostWorkload(quick: quick).run(report: report)
                 }
             }
             let encoder = JSONEncoder()
