@@ -14,15 +14,15 @@ public enum ReaderDocument {
             "host": .string(reader.hostName),
             "registeredAt": .string(DocumentTime.timestamp(reader.registeredAt)),
             "storeID": reader.storeID.map(JSONValue.string) ?? .null,
-            "loadedVersion": reader.loaded.map { .int(Int64($0.version)) } ?? .null,
-            "appliedVersion": reader.applied.map { .int(Int64($0.version)) } ?? .null,
+            "loadedVersion": reader.loaded.map { .unsigned($0.version) } ?? .null,
+            "appliedVersion": reader.applied.map { .unsigned($0.version) } ?? .null,
             "appliedAt": reader.applied.map { .string(DocumentTime.timestamp($0.at)) } ?? .null,
-            "rejectedVersion": reader.rejected.map { .int(Int64($0.version)) } ?? .null,
+            "rejectedVersion": reader.rejected.map { .unsigned($0.version) } ?? .null,
             "rejectedError": reader.rejected.map { .string($0.error) } ?? .null,
             "problem": reader.problem.map(JSONValue.string) ?? .null,
         ]
         if let current {
-            object["lagVersions"] = lagVersions(reader, current).map { .int(Int64($0)) } ?? .null
+            object["lagVersions"] = lagVersions(reader, current).map { .unsigned($0) } ?? .null
             object["lagSeconds"] = lagSeconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null
         }
         return .object(object)

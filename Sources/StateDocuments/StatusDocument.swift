@@ -42,7 +42,7 @@ public struct StatusDocument: Sendable {
     /// historyCount, schema, readers.
     public func json(now: Date = Date()) -> [String: JSONValue] {
         [
-            "version": .int(Int64(snapshot.version)),
+            "version": .unsigned(snapshot.version),
             "size": .int(Int64(snapshot.fileSize)),
             "ageSeconds": .double((now.timeIntervalSince(snapshot.committedAt) * 1000).rounded() / 1000),
             "writer": Self.json(snapshot.writer),

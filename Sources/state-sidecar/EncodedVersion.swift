@@ -16,7 +16,7 @@ struct EncodedVersion: Sendable {
         version = snapshot.version
         storeID = snapshot.storeID
         let data: JSONValue = [
-            "version": .int(Int64(snapshot.version)),
+            "version": .unsigned(snapshot.version),
             "committedAt": .string(snapshot.committedAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))),
             "writer": ["pid": .int(Int64(snapshot.writer.pid)), "host": .string(snapshot.writer.host), "label": .string(snapshot.writer.label)],
             "storeID": .string(snapshot.storeID),

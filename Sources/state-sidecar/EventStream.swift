@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import ServiceLifecycle
 import StateCoordinator
 import Synchronization
@@ -9,6 +10,24 @@ final class StreamCount: Sendable {
     let open = Atomic(0)
     let limit: Int
     init(limit: Int) { self.limit = limit }
+
+    /// A place for one more stream, or nil at the limit.
+    func admit() -> StreamSlot? {
+        guard open.add(1, ordering: .relaxed).newValue <= limit else {
+            open.subtract(1, ordering: .relaxed)
+            return nil
+        }
+        return StreamSlot(self)
+    }
+}
+
+/// One admitted stream's place, given back when the response is released, whatever happened
+/// to it: also when the client left before the response head could be written (then the body,
+/// which holds the slot, never runs).
+final class StreamSlot: Sendable {
+    private let count: StreamCount
+    fileprivate init(_ count: StreamCount) { self.count = count }
+    deinit { count.open.subtract(1, ordering: .relaxed) }
 }
 
 /// `GET /events`: Server-Sent Events, one `version` event per version (`id:` the version), a
@@ -21,7 +40,8 @@ struct EventStream: Sendable {
     let feed: EventFeed
     let streams: StreamCount
 
-    func response(_ request: Request) -> Response {
+    /// - Parameter connection: the client's channel: its closing ends the stream at once.
+    func response(_ request: Request, connection: any Channel) -> Response {
         var lastID: UInt64?
         if let header = request.headers.first(where: { $0.name.canonicalName == "last-event-id" })?.value {
             guard let value = UInt64(header.trimmingCharacters(in: CharacterSet.whitespaces)) else {
@@ -29,9 +49,7 @@ struct EventStream: Sendable {
             }
             lastID = value
         }
-        let streams = streams
-        guard streams.open.add(1, ordering: .relaxed).newValue <= streams.limit else {
-            streams.open.subtract(1, ordering: .relaxed)
+        guard let slot = streams.admit() else {
             var response = SidecarRoutes.plain(.serviceUnavailable, "too many event streams are open (limit \(streams.limit)); retry later.\n")
             response.headers[.retryAfter] = "5"
             return response
@@ -41,9 +59,10 @@ struct EventStream: Sendable {
         headers[.cacheControl] = "no-store"
         let feed = feed, resume = lastID
         let body = ResponseBody { writer in
-            defer { streams.open.subtract(1, ordering: .relaxed) }
+            defer { withExtendedLifetime(slot) {} }
             let (mailbox, newest) = feed.subscribe()
             defer { feed.unsubscribe(mailbox) }
+            connection.closeFuture.whenComplete { _ in mailbox.close() }
             var cursor = StreamCursor(resumingAfter: resume)
             try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
             // A graceful shutdown (SIGTERM) ends the stream, so that the server can stop.
@@ -51,7 +70,7 @@ struct EventStream: Sendable {
                 if let newest { try await cursor.write(newest, from: feed.store, into: &writer) }
                 while let delivery = await mailbox.next() {
                     if delivery.keepAlive { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
-                    for version in delivery.versions { try await cursor.write(version, from: feed.store, into: &writer) }
+                    if let version = delivery.version { try await cursor.write(version, from: feed.store, into: &writer) }
                 }
             } onGracefulShutdown: {
                 mailbox.close()
@@ -92,12 +111,12 @@ struct StreamCursor {
         storeID = version.storeID
         if replayPending {
             replayPending = false
-            if let last, version.version > last + 1 {
+            if let last, version.version > last, version.version - last > 1 {
                 try await replay(after: last, before: version, from: store, into: &writer)
             }
         }
         if let last, version.version <= last { return }
-        if let last, version.version > last + 1 { try await writer.write(EncodedVersion.gap((last + 1)...(version.version - 1))) }
+        if let last, version.version - last > 1 { try await writer.write(EncodedVersion.gap((last + 1)...(version.version - 1))) }
         try await writer.write(version.event)
         last = version.version
     }
@@ -110,8 +129,8 @@ struct StreamCursor {
         let kept = ((try? await store.history()) ?? []).map(\.version).filter { $0 > after && $0 < next.version }.sorted()
         for version in kept {
             guard let snapshot = try? await store.snapshot(atVersion: version), snapshot.storeID == next.storeID else { continue }
-            let encoded = EncodedVersion(snapshot)
-            if let last, encoded.version > last + 1 { try await writer.write(EncodedVersion.gap((last + 1)...(encoded.version - 1))) }
+            let encoded = EncodedVersion(snapshot, arrived: false)  // read back, not seen arriving
+            if let last, encoded.version - last > 1 { try await writer.write(EncodedVersion.gap((last + 1)...(encoded.version - 1))) }
             try await writer.write(encoded.event)
             last = encoded.version
         }

@@ -81,18 +81,29 @@ async function readers() {
 }
 function esc(text) { return String(text).replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;"}[c])); }
 fetch("status").then(r => r.json()).then(s => { $("store").textContent = s.store; });
-const source = new EventSource("events");
-source.addEventListener("open", () => { $("connection").textContent = "live"; });
-source.addEventListener("error", () => { $("connection").textContent = "reconnecting…"; });
-source.addEventListener("version", m => {
-  const event = JSON.parse(m.data); render(event);
-  // The first event of a stream is the current version, not a commit; a gap counts by the jump.
-  if (lastVersion !== null) for (let v = lastVersion + 1; v <= event.version && v < lastVersion + 1000; v++) commits.push(Date.now());
-  lastVersion = event.version;
-  if (event.propagationSeconds != null) delays.push(event.propagationSeconds * 1000);
-  tick(); readers();
-});
-source.addEventListener("reset", () => { previous = null; lastVersion = null; });
+// The readers table follows acknowledgements: fetched at most once a second after a version, and every 5 s.
+let readersTimer = null;
+function readersSoon() { if (!readersTimer) readersTimer = setTimeout(() => { readersTimer = null; readers(); }, 1000); }
+function connect() {
+  const source = new EventSource("events");
+  source.addEventListener("open", () => { $("connection").textContent = "live"; });
+  // EventSource retries by itself after a dropped connection, but gives up on an error status
+  // (503 when the sidecar's stream limit is reached): then try again every 5 s.
+  source.addEventListener("error", () => {
+    $("connection").textContent = "reconnecting…";
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
+  });
+  source.addEventListener("version", m => {
+    const event = JSON.parse(m.data); render(event);
+    // The first event of a stream is the current version, not a commit; a gap counts by the jump.
+    if (lastVersion !== null) for (let v = lastVersion + 1; v <= event.version && v < lastVersion + 1000; v++) commits.push(Date.now());
+    lastVersion = event.version;
+    if (event.propagationSeconds != null) delays.push(event.propagationSeconds * 1000);
+    tick(); readersSoon();
+  });
+  source.addEventListener("reset", () => { previous = null; lastVersion = null; });
+}
+connect();
 setInterval(tick, 1000); setInterval(readers, 5000); readers();
 </script></body></html>
 """#

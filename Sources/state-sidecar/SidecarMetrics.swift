@@ -43,7 +43,7 @@ final class SidecarMetrics: Sendable {
 
     private func update(_ store: String, _ o: StoreMonitor.Observation) {
         let snapshot = o.snapshot
-        gauge("statecoord_version", store, "The newest version the sidecar holds.").record(Int64(snapshot.version))
+        gauge("statecoord_version", store, "The newest version the sidecar holds.").record(Int64(clamping: snapshot.version))
         gauge("statecoord_last_commit_timestamp_seconds", store, "When that version was committed (its committedAt), seconds since the epoch.")
             .record(snapshot.committedAt.timeIntervalSince1970)
         gauge("statecoord_state_bytes", store, "Size of the state file holding that version, header included.").record(Int64(snapshot.fileSize))
@@ -91,8 +91,8 @@ final class SidecarMetrics: Sendable {
                     descriptor: Self.descriptor("statecoord_reader_applied_version", "The version a registered reader (by label) has applied."), labels: labels)
                 let lag = gauges["l:" + label] ?? registry.makeGauge(
                     descriptor: Self.descriptor("statecoord_reader_lag_versions", "Versions a registered reader (by label) is behind the current one."), labels: labels)
-                applied.record(Int64(figures.applied))
-                lag.record(Int64(figures.lag))
+                applied.record(Int64(clamping: figures.applied))
+                lag.record(Int64(clamping: figures.lag))
                 gauges["a:" + label] = applied
                 gauges["l:" + label] = lag
             }

@@ -8,8 +8,8 @@ import Synchronization
 enum SidecarRoutes {
     static func router(
         monitors: [StoreMonitor], metrics: SidecarMetrics, token: [UInt8]?, maxLag: UInt64, streams: StreamCount
-    ) -> Router<BasicRequestContext> {
-        let router = Router()
+    ) -> Router<SidecarRequestContext> {
+        let router = Router(context: SidecarRequestContext.self)
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         let pick: @Sendable (Request) -> Result<StoreMonitor, HTTPError> = { request in
             guard let name = request.uri.queryParameters["store"].map(String.init) else {
@@ -69,8 +69,8 @@ enum SidecarRoutes {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: await metrics.render(monitors))))
         }
-        router.get("/events") { request, _ in
-            EventStream(feed: try pick(request).get().feed, streams: streams).response(request)
+        router.get("/events") { request, context in
+            EventStream(feed: try pick(request).get().feed, streams: streams).response(request, connection: context.channel)
         }
         return router
     }
@@ -100,8 +100,7 @@ enum Readiness {
         } catch {
             checks.append((prefix + "verified", error.message))
         }
-        let mode = monitor.reader.mode
-        checks.append((prefix + "watch", mode == .closed ? "the watch is closed" : nil))
+        checks.append((prefix + "watch", monitor.watchProblem()))
         let readers = (try? await monitor.store.readers()) ?? []
         let current = monitor.reader.current
         let behind = readers.filter { (ReaderDocument.lagVersions($0, current) ?? .max) > maxLag }

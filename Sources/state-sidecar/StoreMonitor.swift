@@ -12,6 +12,8 @@ final class StoreMonitor: Sendable {
     let reader: StateReader<JSONValue>
     /// When the sidecar first saw the current lock holder (pid), for "held for how long".
     private let lockSeen = Mutex<(pid: Int32, since: Date)?>(nil)
+    /// The reader's count of looks at the state file, and when it last changed, for /readyz.
+    private let looksSeen = Mutex<(looks: Int, since: ContinuousClock.Instant)?>(nil)
     /// The versions for `/events` streams.
     let feed: EventFeed
 
@@ -49,9 +51,37 @@ final class StoreMonitor: Sendable {
         return StoreMonitor(name: name, store: store, reader: reader)
     }
 
-    /// `end - start`, never negative (the two may come from different clocks' readings).
+    /// `end - start`, never negative (the two may come from different clocks' readings) and at
+    /// most a year (a stamp from a foreign writer may be any date the format allows).
     static func delay(from start: Date, to end: Date) -> Duration {
-        .nanoseconds(Int64(max(0, end.timeIntervalSince(start)) * 1e9))
+        let seconds = min(max(0, end.timeIntervalSince(start)), 365 * 86_400)
+        return .nanoseconds(Int64(seconds * 1e9))
+    }
+
+    /// Why the watch is not armed, or nil. A watch looks at the state file at least once per
+    /// consistency check (1 s) under inotify, once per poll interval (100 ms) when polling: one
+    /// that has not looked for three times that long (or 1 s, if longer) is stuck. Compared
+    /// between calls, so the first call only takes note.
+    /// - Parameter looks: the reader's count of looks (for tests; read from the reader by default).
+    func watchProblem(now: ContinuousClock.Instant = .now, looks: Int? = nil) -> String? {
+        let mode = reader.mode
+        let interval: Duration
+        switch mode {
+        case .closed: return "the watch is closed"
+        case .inotify: interval = WatchOptions.defaultConsistencyCheckInterval
+        case .polling: interval = WatchOptions.defaultPollInterval
+        }
+        let limit = max(interval * 3, .seconds(1))
+        let looks = looks ?? reader.statistics.looks
+        return looksSeen.withLock { seen -> String? in
+            guard let previous = seen, previous.looks == looks else {
+                seen = (looks, now)
+                return nil
+            }
+            let quiet = now - previous.since
+            guard quiet > limit else { return nil }
+            return "the watch (\(mode)) has not looked at the state file for \(String(format: "%.1f", Double(quiet.components.seconds) + Double(quiet.components.attoseconds) / 1e18)) s"
+        }
     }
 
     /// How long the current holder has held the lock, as far as the sidecar has seen (0 when free).

@@ -2,53 +2,60 @@ import Synchronization
 
 /// What one event stream has not written yet: a bounded run of encoded versions, newest last.
 ///
-/// The feed offers each version to every stream's mailbox; the stream takes the whole run when
-/// it is ready to write. A stream that falls `capacity` versions behind (a slow client, whose
-/// socket is full) keeps only the newest version: the stream then reports the versions between
-/// as a gap. Memory per stream is bounded by `capacity` shared, already encoded versions.
+/// The feed offers each version to every stream's mailbox; the stream takes them one at a time
+/// as it writes. A stream that falls behind (a slow client, whose socket is full, so that the
+/// stream's writes wait) keeps at most `capacity` versions and `byteBudget` bytes of them, the
+/// newest always: the stream then reports the versions it skipped as a gap. So a stream holds at
+/// most the budget (or the newest version, if larger) plus the one version it is writing.
+///
+/// One consumer: ``next()`` is called by the stream's own task only.
 final class StreamMailbox: Sendable {
-    /// How many versions a stream may fall behind before it skips to the newest.
+    /// How many versions a stream may fall behind before it skips ahead.
     static let defaultCapacity = 64
+    /// How many bytes of waiting versions a stream may hold before it skips ahead.
+    static let defaultByteBudget = 1 << 20
 
     /// What ``next()`` hands the stream.
     struct Delivery: Sendable {
-        /// Versions to write, oldest first.
-        var versions: [EncodedVersion]
+        /// The oldest version not written yet, if any.
+        var version: EncodedVersion?
         /// A keep-alive comment is due.
         var keepAlive: Bool
     }
 
     private struct Contents {
         var versions: [EncodedVersion] = []
+        var bytes = 0
         var keepAliveDue = false
         var closed = false
         var waiter: CheckedContinuation<Void, Never>?
-        /// Versions dropped because the stream fell behind, for the metric.
-        var dropped = 0
     }
 
     let capacity: Int
+    let byteBudget: Int
     private let contents = Mutex(Contents())
 
-    init(capacity: Int = StreamMailbox.defaultCapacity) {
+    init(capacity: Int = StreamMailbox.defaultCapacity, byteBudget: Int = StreamMailbox.defaultByteBudget) {
         self.capacity = max(1, capacity)
+        self.byteBudget = max(0, byteBudget)
     }
 
-    /// Versions this mailbox dropped so far because its stream was too slow.
-    var dropped: Int { contents.withLock { $0.dropped } }
-
-    /// Adds a version; past the capacity only the newest is kept. Returns how many were dropped.
+    /// Adds a version; past the capacity or the byte budget the oldest go, never the newest.
+    /// Returns how many were dropped.
     @discardableResult
     func offer(_ version: EncodedVersion) -> Int {
         let (waiter, dropped) = contents.withLock { contents -> (CheckedContinuation<Void, Never>?, Int) in
             guard !contents.closed else { return (nil, 0) }
             contents.versions.append(version)
+            contents.bytes += version.event.readableBytes
             var dropped = 0
-            if contents.versions.count > capacity {
-                dropped = contents.versions.count - 1
-                contents.versions.removeFirst(dropped)
-                contents.dropped += dropped
+            while contents.versions.count - dropped > 1,
+                contents.versions.count - dropped > capacity || contents.bytes > byteBudget
+            {
+                contents.bytes -= contents.versions[dropped].event.readableBytes
+                dropped += 1
             }
+            if dropped > 0 { contents.versions.removeFirst(dropped) }
             defer { contents.waiter = nil }
             return (contents.waiter, dropped)
         }
@@ -77,13 +84,14 @@ final class StreamMailbox: Sendable {
         waiter?.resume()
     }
 
-    /// Waits for versions or a keep-alive; nil once closed (or the task is cancelled) and empty.
+    /// Waits for a version or a keep-alive; nil once closed (or the task is cancelled) and empty.
     func next() async -> Delivery? {
         while true {
             let taken = contents.withLock { contents -> Delivery?? in
                 if !contents.versions.isEmpty || contents.keepAliveDue {
-                    let delivery = Delivery(versions: contents.versions, keepAlive: contents.keepAliveDue)
-                    contents.versions = []
+                    let version = contents.versions.isEmpty ? nil : contents.versions.removeFirst()
+                    if let version { contents.bytes -= version.event.readableBytes }
+                    let delivery = Delivery(version: version, keepAlive: contents.keepAliveDue)
                     contents.keepAliveDue = false
                     return .some(delivery)
                 }

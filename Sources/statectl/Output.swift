@@ -12,7 +12,7 @@ enum Output {
     /// `{"version", "committedAt", "writer": {"pid", "host", "label"}, "checksum", "size"}`.
     static func meta(_ snapshot: StateSnapshot<JSONValue>) -> JSONValue {
         [
-            "version": .int(Int64(snapshot.version)),
+            "version": .unsigned(snapshot.version),
             "committedAt": .string(timestamp(snapshot.committedAt)),
             "writer": writer(snapshot.writer),
             "checksum": .string(snapshot.checksum),

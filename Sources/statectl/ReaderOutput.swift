@@ -6,7 +6,7 @@ import StateDocuments
 enum ReaderOutput {
     static func json(_ report: AcknowledgementReport, currentVersion: UInt64) -> JSONValue {
         [
-            "version": .int(Int64(report.version)),
+            "version": .unsigned(report.version),
             "complete": .bool(report.isComplete),
             "timedOut": .bool(report.timedOut),
             "waitedSeconds": .double((report.waited.secondsValue * 1000).rounded() / 1000),

@@ -20,8 +20,12 @@ extension ProcessTests {
             let base: String
         }
 
-        func start(_ extra: [String] = []) throws -> Sidecar {
-            let process = try RunningHelper(["--dir", dir.path, "--listen", "127.0.0.1:0"] + extra, executable: Self.binary)
+        /// - Parameter runAs: a command the sidecar runs under (`setpriv …`), or none.
+        func start(_ extra: [String] = [], runAs prefix: [String] = []) throws -> Sidecar {
+            let arguments = ["--dir", dir.path, "--listen", "127.0.0.1:0"] + extra
+            let process = try prefix.isEmpty
+                ? RunningHelper(arguments, executable: Self.binary)
+                : RunningHelper(prefix + arguments, executable: URL(fileURLWithPath: "/usr/bin/env"))
             var port: String?
             let seen = LockHolderWait.until(timeout: .seconds(60)) {
                 port = String(decoding: process.collectedError(), as: UTF8.self).split(separator: "\n")
@@ -143,6 +147,74 @@ extension ProcessTests {
             #expect(delivered < 200, "\(delivered) versions delivered: the stream buffered instead of skipping")
             let metrics = try client(["metrics", sidecar.base + "/metrics"]).stdout
             #expect(metrics.contains("statecoord_sidecar_stream_skipped_versions_total{store=state}") && !metrics.contains("statecoord_sidecar_stream_skipped_versions_total{store=state} 0.0"), "\(metrics)")
+        }
+
+        @Test func theStreamLimitHoldsAndEveryStreamGivesItsPlaceBack() throws {
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["counter": 0])
+            let sidecar = try start(["--max-streams", "2"])
+            defer { sidecar.process.signal(SIGKILL) }
+            func streams(_ count: Int) -> Bool {
+                LockHolderWait.until { (try? client(["metrics", sidecar.base + "/metrics"]).stdout.contains("statecoord_sidecar_event_streams{store=state} \(count).0")) == true }
+            }
+            // Clients that leave at once, before or while their response starts, take no place for good.
+            #expect(try client(["reset-connections", sidecar.base + "/events", "40"]).stdout == "done\n")
+            #expect(streams(0))
+            let first = try RunningHelper(["python3", Self.client.path, "events", sidecar.base + "/events", "1000000"], executable: URL(fileURLWithPath: "/usr/bin/env"))
+            defer { first.signal(SIGKILL) }
+            let second = try RunningHelper(["python3", Self.client.path, "events", sidecar.base + "/events", "1000000"], executable: URL(fileURLWithPath: "/usr/bin/env"))
+            defer { second.signal(SIGKILL) }
+            #expect(first.waitForLine { $0 == "v 0" } && second.waitForLine { $0 == "v 0" })
+            let refused = try get(sidecar.base + "/events")
+            #expect(refused.code == 503 && refused.body.contains("too many event streams"), "\(refused)")
+            // A client that went away gives its place back when its stream next writes (here: a commit).
+            first.signal(SIGKILL)
+            _ = first.waitForExit()
+            #expect(try HelperProcess.run(["incr", dir.path, "1"]).status == 0)
+            #expect(streams(1))
+            let third = try RunningHelper(["python3", Self.client.path, "events", sidecar.base + "/events", "1"], executable: URL(fileURLWithPath: "/usr/bin/env"))
+            #expect(third.waitForExit().stdout == "v 1\n")
+        }
+
+        @Test func aClientOfAStoreSinceReCreatedGetsAReset() throws {
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["counter": 0])
+            #expect(try HelperProcess.run(["incr", dir.path, "2"]).status == 0)
+            let sidecar = try start()
+            defer { sidecar.process.signal(SIGKILL) }
+            // Its last id, 5000, is beyond this store's version 2: not this store's history.
+            let resumed = try client(["events", sidecar.base + "/events", "2", "5000"])
+            #expect(resumed.stdout == "reset\nv 2\n", "\(resumed)")
+            // A stream open while the store is re-created gets a reset and the new store's versions.
+            let open = try RunningHelper(["python3", Self.client.path, "events", sidecar.base + "/events", "r1"], executable: URL(fileURLWithPath: "/usr/bin/env"))
+            #expect(open.waitForLine { $0 == "v 2" })
+            try FileManager.default.removeItem(atPath: dir.path)
+            try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: false)
+            _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["counter": 0])
+            #expect(try HelperProcess.run(["incr", dir.path, "1"]).status == 0)
+            let (status, stdout, _) = open.waitForExit()
+            #expect(status == 0)
+            #expect(stdout.hasPrefix("v 2\nreset\n") && stdout.hasSuffix("v 1\n"), "\(stdout)")
+        }
+
+        @Test func aUserWhoMayOnlyReadRunsItAndItLeavesNoTrace() throws {
+            try #require(getuid() == 0, "switching to nobody needs root (CI runs as root)")
+            #expect(try statectl("init", "--mode", "0644", "--keep-history", "3").status == 0)
+            #expect(chmod(dir.path, 0o755) == 0)
+            // The binary copied where nobody may run it (the build directory may be root's alone).
+            let bin = TemporaryDirectory()
+            #expect(chmod(bin.path, 0o755) == 0)
+            try FileManager.default.copyItem(atPath: Self.binary.path, toPath: bin.file("state-sidecar"))
+            let before = try dir.names()
+            let sidecar = try start(runAs: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin.file("state-sidecar")])
+            defer { sidecar.process.signal(SIGKILL) }
+            #expect(try statectl("set", "/halt", "true").status == 0)
+            #expect(LockHolderWait.until { (try? get(sidecar.base + "/state").body.contains("true")) == true })
+            let ready = try get(sidecar.base + "/readyz?verbose")
+            #expect(ready.code == 200, "\(ready.body)")
+            let metrics = try client(["metrics", sidecar.base + "/metrics"]).stdout
+            #expect(metrics.contains("statecoord_version{store=state} 1.0") && metrics.contains("statecoord_lock_held{store=state} 0.0"), "\(metrics)")
+            #expect(try dir.names() == before, "the sidecar created nothing in the store directory")
+            let owners = try dir.names().map { try FileManager.default.attributesOfItem(atPath: dir.file($0))[.ownerAccountID] as? NSNumber }
+            #expect(owners.allSatisfy { $0?.intValue == 0 }, "every file is still root's")
         }
 
         @Test func stateHasTheVersionAsETagAndAnswers304() throws {

@@ -14,13 +14,13 @@ struct VerifiedStateFile: Sendable {
     var status: FileStatus { file.status }
 
     /// Decodes the state and wraps it in a snapshot. A file read as the state file stamps the
-    /// snapshot's ``StateSnapshot/replacedAt`` with its change time; a kept one (`fromHistory`)
-    /// does not: linking it into history changed it since.
+    /// snapshot's ``StateSnapshot/replacedAt`` with its change time while that is its rename's;
+    /// a kept one (`fromHistory`) does not: linking it into history changed it since.
     func snapshot<State: Decodable & Sendable>(
         as type: State.Type, path: String, fromHistory: Bool = false
     ) throws(StateStoreError) -> StateSnapshot<State> {
         var snapshot = StateSnapshot(header: header, state: try StateEncoding.decode(State.self, from: stateBytes, path: path), fileSize: fileSize)
-        if !fromHistory { snapshot.replacedAt = status.changeTime }
+        if !fromHistory { snapshot.replacedAt = status.renameTime }
         return snapshot
     }
 }

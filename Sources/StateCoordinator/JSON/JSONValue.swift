@@ -97,6 +97,14 @@ extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, 
 }
 
 extension JSONValue {
+    /// An unsigned integer (a version, a count): `.int` when it fits in `Int64`, else
+    /// `.largeInteger` with its exact digits.
+    public static func unsigned(_ value: UInt64) -> JSONValue {
+        value <= UInt64(Int64.max) ? .int(Int64(value)) : .largeInteger(String(value))
+    }
+}
+
+extension JSONValue {
     /// The member of an object, or nil (also nil for non-objects). Read-only: setting a member
     /// of something that is not an object cannot succeed silently, so it is ``set(_:forKey:)``,
     /// which throws.

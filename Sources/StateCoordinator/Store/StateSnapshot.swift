@@ -24,9 +24,10 @@ public struct StateSnapshot<State: Sendable>: Sendable {
     /// on this host's clock; ``committedAt`` has millisecond precision).
     public var loadedAt: Date
     /// When this version's file was renamed into place, for a version read from the state file:
-    /// its inode change time (`st_ctim`), which the rename sets and nothing after it changes
-    /// until the next commit's history link, just before that commit's rename. nil for a
-    /// version read from history or committed by this process.
+    /// its inode change time (`st_ctim`), which the rename sets. nil for a version read from
+    /// history or committed by this process, and for a state file with a second link (the next
+    /// commit links it into history just before its own rename, which stamps the change time
+    /// again).
     ///
     /// The kernel stamps the rename from its coarse clock, so `replacedAt` may be up to one timer
     /// tick early (1/`CONFIG_HZ`: 4 ms at 250 Hz; often much less, since Linux 6.13 never stamps

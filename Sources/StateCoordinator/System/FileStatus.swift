@@ -32,6 +32,11 @@ public struct FileStatus: Sendable, Equatable {
         Date(timeIntervalSince1970: Double(changeTimeNanoseconds / 1_000_000_000) + Double(changeTimeNanoseconds % 1_000_000_000) / 1e9)
     }
 
+    /// For a state file, when it was renamed into place: its change time while it has one link.
+    /// A second link (the next commit linking it into history, or one a crashed writer left)
+    /// stamped the change time again, later than the rename: then nil.
+    var renameTime: Date? { linkCount == 1 ? changeTime : nil }
+
     /// The permission bits (`st_mode & 07777`).
     public var permissions: UInt32 { mode & 0o7777 }
     /// Whether this is a regular file.

@@ -47,7 +47,7 @@ extension StateFollower {
                     progress.withLock { $0.statistics.readAhead += 1 }
                     var snapshot = ahead.snapshot
                     snapshot.loadedAt = Date()  // it reached the reader now, not when it was read ahead
-                    snapshot.replacedAt = opened.status.changeTime  // the temp file's, stamped by the rename
+                    snapshot.replacedAt = opened.status.renameTime  // the temp file's, stamped by the rename
                     return snapshot
                 }
             }

@@ -19,7 +19,7 @@ struct History: AsyncParsableCommand {
         for entry in entries {
             if json {
                 let object: JSONValue = [
-                    "version": .int(Int64(entry.version)), "committedAt": .string(Output.timestamp(entry.committedAt)),
+                    "version": .unsigned(entry.version), "committedAt": .string(Output.timestamp(entry.committedAt)),
                     "writer": Output.writer(entry.writer),
                 ]
                 Output.line(object.compactJSON)

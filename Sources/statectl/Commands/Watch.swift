@@ -66,7 +66,7 @@ struct Watch: AsyncParsableCommand {
             switch event {
             case .snapshot(let snapshot):
                 let line: JSONValue = [
-                    "version": .int(Int64(snapshot.version)),
+                    "version": .unsigned(snapshot.version),
                     "committedAt": .string(Output.timestamp(snapshot.committedAt)),
                     "writer": Output.writer(snapshot.writer),
                     "state": snapshot.state,

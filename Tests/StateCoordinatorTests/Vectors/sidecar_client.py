@@ -1,7 +1,9 @@
 """HTTP peer of the sidecar tests: python3 sidecar_client.py COMMAND URL [ARGS].
 get URL [HEADER=VALUE...]      prints the status, then the body
 metrics URL                    parses /metrics with prometheus_client; prints NAME VALUE per sample
-events URL UNTIL [LAST_ID]     reads /events until a version >= UNTIL; prints "v N" and "gap A B" lines
+events URL UNTIL [LAST_ID]     reads /events until a version >= UNTIL (rUNTIL: one after a reset); prints
+                               "v N", "gap A B" and "reset" lines
+reset-connections URL N        N requests whose connection is reset at once
 slow URL UNTIL                 opens /events with a tiny receive buffer, prints "connected", reads nothing
                                until stdin closes, then reads as events does
 page URL SCREENSHOT [TOKEN]    the live page in headless Chromium (see below); with TOKEN, given as
@@ -34,7 +36,10 @@ elif command == "metrics":
             labels = ",".join("%s=%s" % item for item in sorted(sample.labels.items()))
             print("%s{%s} %s" % (sample.name, labels, sample.value))
 elif command in ("events", "slow"):
-    until = int(sys.argv[3])
+    # UNTIL: stop at the first version >= UNTIL; rUNTIL: the first such version after a reset.
+    after_reset = sys.argv[3].startswith("r")
+    until = int(sys.argv[3].lstrip("r"))
+    reset_seen = False
     if command == "events":
         headers = ["Last-Event-ID=" + sys.argv[4]] if len(sys.argv) > 4 else []
         lines = request(url, headers)
@@ -60,10 +65,24 @@ elif command in ("events", "slow"):
         elif line == "" and event:
             if event == "version":
                 print("v %d" % data["version"], flush=True)
-                if data["version"] >= until: break
+                if data["version"] >= until and (reset_seen or not after_reset): break
             elif event == "gap":
                 print("gap %d %d" % (data["from"], data["to"]), flush=True)
+            elif event == "reset":
+                print("reset", flush=True)
+                reset_seen = True
             event, data = None, None
+elif command == "reset-connections":
+    # reset-connections URL N: N times, send GET and reset the connection at once (SO_LINGER 0).
+    import socket, struct
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    for _ in range(int(sys.argv[3])):
+        sock = socket.create_connection((parts.hostname, parts.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (parts.path, parts.netloc)).encode())
+        sock.close()
+    print("done")
 elif command == "page":
     # page URL SCREENSHOT: opens the live page in headless Chromium (Selenium), prints "loaded" and
     # the halt indicator's text each time it changes, until stdin closes; then saves a screenshot.
