@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 import StateCoordinator
@@ -48,9 +49,14 @@ struct StateSidecar: AsyncParsableCommand {
         let address = ListenAddress(listen)!
         var token: [UInt8]?
         if let tokenFile {
-            guard let data = FileManager.default.contents(atPath: tokenFile),
-                let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), text.count >= 16
-            else { throw ValidationError("--token-file \(tokenFile) must hold a token of at least 16 characters.") }
+            guard let data = FileManager.default.contents(atPath: tokenFile) else {
+                throw ValidationError("--token-file \(tokenFile) cannot be read: it does not exist, or this user may not read it.")
+            }
+            guard let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), text.count >= 16,
+                !text.contains(where: \.isNewline)
+            else {
+                throw ValidationError("--token-file \(tokenFile) must hold one token of at least 16 characters (UTF-8, one line).")
+            }
             token = Array(text.utf8)
         }
         let registry = PrometheusCollectorRegistry()
@@ -71,6 +77,18 @@ struct StateSidecar: AsyncParsableCommand {
             logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [app] + monitors.map(\.reader) + monitors.map(\.feed), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw SidecarFailure("cannot listen on \(listen): the address is in use (another sidecar, or another server on that port).")
+        } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL || error.errnoCode == EACCES {
+            throw SidecarFailure("cannot listen on \(listen): \(String(cString: strerror(error.errnoCode))).")
+        }
     }
+}
+
+/// A failure to start, said in one line.
+struct SidecarFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

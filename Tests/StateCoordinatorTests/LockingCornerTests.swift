@@ -3,7 +3,7 @@ import Synchronization
 import SystemPackage
 import Testing
 
-@testable @_spi(FaultInjection) import StateCoordinator
+@testable @_spi(FaultInjection) @_spi(Diagnostics) import StateCoordinator
 
 /// Core-correctness items 5 and 7: timed-out lock waits stay bounded; a lockfile replaced under
 /// a waiter or a holder is detected; a FIFO at the lockfile's name cannot block the commit queue.
@@ -125,7 +125,7 @@ enum LockHolderWait {
 
     /// Whether /proc/locks lists the process as waiting (`->`) for a lock on the inode.
     static func process(_ pid: Int32, waitsOnInode inode: UInt64) -> Bool {
-        let locks = (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? ""
+        let locks = ProcFile.text("/proc/locks") ?? ""
         return locks.split(separator: "\n").contains { line in
             let fields = line.split(separator: " ")
             guard fields.contains("->"), let arrow = fields.firstIndex(of: "->"), fields.count > arrow + 5 else { return false }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import StateCoordinator
+@testable @_spi(Diagnostics) import StateCoordinator
 
 extension ProcessTests {
 /// Real writer and reader processes, real signals, real foreign lock holders.
@@ -133,6 +133,27 @@ struct MultiProcessTests {
         #expect(timedOut.stderr.contains("held by pid \(python.pid) ("), "\(timedOut.stderr)")
         #expect(timedOut.stderr.contains("python3 -c import fcntl,sys,time f=open"), "\(timedOut.stderr)")
         #expect(timedOut.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func theHolderIsFoundOnAHostWithManyLocks() throws {
+        // 400 POSIX locks of another process (a database, a browser) fill /proc/locks well past
+        // the 4 KiB that one read of it returns. The kernel lists the locks taken on CPU 0
+        // first, so the noise is taken there and the holder's lock on the last CPU.
+        let lastCPU = max(0, sysconf(Int32(_SC_NPROCESSORS_ONLN)) - 1)
+        let noise = try RunningHelper(
+            ["taskset", "-c", "0", "python3", "-c", "import fcntl,sys\nf=open(sys.argv[1],'w')\nfor i in range(400): fcntl.lockf(f, fcntl.LOCK_EX|fcntl.LOCK_NB, 1, 2*i)\nprint('locked', flush=True)\nsys.stdin.read()", dir.file("noise")],
+            executable: URL(fileURLWithPath: "/usr/bin/env"))
+        defer { noise.signal(SIGKILL); _ = noise.waitForExit() }
+        #expect(noise.waitForLine { $0 == "locked" })
+        #expect((ProcFile.text("/proc/locks")?.utf8.count ?? 0) > 16 << 10)
+        _ = try createStore()
+        let lockPath = dir.file("state.lock")
+        let foreign = try RunningHelper(
+            ["-c", "exec taskset -c \(lastCPU) flock \(lockPath) sh -c 'echo locked; sleep 2'"], executable: URL(fileURLWithPath: "/bin/sh"))
+        defer { foreign.signal(SIGKILL); _ = foreign.waitForExit() }
+        #expect(foreign.waitForLine { $0 == "locked" })
+        let status = try CLI(directory: dir.path)("status", "--json")
+        #expect(status.stdout.contains("\"command\" : \"flock \(lockPath)"), "\(status.stdout)")
     }
 
     @Test func readersInATightLoopNeverSeeATornOrUnverifiableState() throws {

@@ -276,6 +276,8 @@ extension ProcessTests {
             #expect(ContinuousClock.now - committed < .seconds(1), "shown \(ContinuousClock.now - committed) after the commit")
             page.closeInput()
             #expect(page.waitForLine { $0 == "screenshot" })
+            // Let it quit Chromium: a browser left behind holds locks and memory for the rest of the run.
+            #expect(page.waitForExit().status == 0)
             // Kept where an operator can look at it.
             let kept = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("statecoordinator-live-page.png")
             try? FileManager.default.removeItem(at: kept)
@@ -316,6 +318,8 @@ extension ProcessTests {
             #expect(page.waitForLine(timeout: .seconds(5)) { $0 == "halt HALTED version 1" }, "the page's event stream carried the token: \(page.lines)")
             page.closeInput()
             #expect(page.waitForLine { $0 == "screenshot" })
+            // Let it quit Chromium: a browser left behind holds locks and memory for the rest of the run.
+            #expect(page.waitForExit().status == 0)
         }
     }
 }

@@ -7,7 +7,7 @@ extension LockHolder {
     /// is `major:minor` in hex and the inode in decimal. Lines with `->` are waiters, not holders.
     /// Returns nil when the lock is not held or `/proc` is unavailable.
     static func find(device: UInt64, inode: UInt64, procLocks: String? = nil) -> LockHolder? {
-        guard let table = procLocks ?? (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) else {
+        guard let table = procLocks ?? ProcFile.text("/proc/locks") else {
             return nil
         }
         let wanted = "\(String(major(device), radix: 16, uppercase: false)):\(String(minor(device), radix: 16)):\(inode)"
@@ -24,7 +24,7 @@ extension LockHolder {
     /// The command line of a process, arguments joined by spaces, control characters (a script
     /// passed with `-c` has newlines) shown as spaces so that an error stays on one line.
     static func commandLine(of pid: Int32) -> String? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else {
+        guard let data = ProcFile.bytes("/proc/\(pid)/cmdline"), !data.isEmpty else {
             return nil
         }
         let parts = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }

@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-@_spi(FaultInjection) import StateCoordinator
+@_spi(FaultInjection) @_spi(Diagnostics) import StateCoordinator
 
 /// Workload 8: the sidecar. For 1 and 100 SSE clients of `/events`, the time from a commit's
 /// rename until each client received the version, against the C inotify reader following the
@@ -118,20 +118,20 @@ final class SidecarProcess: @unchecked Sendable {
 
     /// Open /events connections, from /metrics-free bookkeeping: counted by ESTABLISHED sockets to its port.
     func openStreams() -> Int {
-        let tcp = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        let tcp = ProcFile.text("/proc/net/tcp") ?? ""
         let hexPort = String(format: ":%04X", port)
         return tcp.split(separator: "\n").filter { $0.split(separator: " ").dropFirst().first?.hasSuffix(hexPort) == true && $0.contains(" 01 ") }.count
     }
 
     func residentMiB() -> Double {
-        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let status = ProcFile.text("/proc/\(process.processIdentifier)/status") ?? ""
         let kib = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
         return kib / 1024
     }
 
     /// utime + stime of the process, in nanoseconds.
     func cpuNanoseconds() -> Int64 {
-        let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
+        let stat = ProcFile.text("/proc/\(process.processIdentifier)/stat") ?? ""
         guard let close = stat.lastIndex(of: ")") else { return 0 }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         let ticks = (Int64(fields[11]) ?? 0) + (Int64(fields[12]) ?? 0)

@@ -1,5 +1,5 @@
 import Foundation
-import StateCoordinator
+@_spi(Diagnostics) import StateCoordinator
 
 /// Workload 5: commit and reload latency and reader memory for states of 1 KiB to 16 MiB, and a
 /// reader's memory after many reloads (it must not grow).
@@ -108,7 +108,7 @@ struct ReaderMemory {
 
     /// VmRSS of this process, in KiB.
     static func residentKiB() -> Double {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let status = ProcFile.text("/proc/self/status") ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
         return line.flatMap { Double($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
     }

@@ -9,7 +9,7 @@ enum KernelWatchList {
         var instances: [Set<InotifyCalls.KernelWatch>] = []
         for descriptor in descriptors {
             guard (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(descriptor)")) == "anon_inode:inotify",
-                let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(descriptor)", encoding: .utf8)
+                let info = ProcFile.text("/proc/self/fdinfo/\(descriptor)")
             else { continue }
             instances.append(Set(parse(info)))
         }
