@@ -60,14 +60,18 @@ struct EventStream: Sendable {
         let feed = feed, resume = lastID
         let body = ResponseBody { writer in
             defer { withExtendedLifetime(slot) {} }
-            let (mailbox, newest) = feed.subscribe()
+            let (mailbox, current) = feed.subscribe()
+            var newest = current
             defer { feed.unsubscribe(mailbox) }
-            connection.closeFuture.whenComplete { _ in mailbox.close() }
+            Self.endWhenClientLeaves(connection, mailbox: mailbox)
             var cursor = StreamCursor(resumingAfter: resume)
             try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
             // A graceful shutdown (SIGTERM) ends the stream, so that the server can stop.
             try await withGracefulShutdownHandler {
-                if let newest { try await cursor.write(newest, from: feed.store, into: &writer) }
+                if let first = newest {
+                    newest = nil  // not held for the stream's life
+                    try await cursor.write(first, from: feed.store, into: &writer)
+                }
                 while let delivery = await mailbox.next() {
                     if delivery.keepAlive { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
                     if let version = delivery.version { try await cursor.write(version, from: feed.store, into: &writer) }
@@ -78,6 +82,23 @@ struct EventStream: Sendable {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
+    }
+}
+
+extension EventStream {
+    /// How long a write may stay unacknowledged before the kernel drops the connection: a client
+    /// that vanished (power loss, a cut network) is found within this after the next write (a
+    /// keep-alive at the latest), not after TCP's own retries (about 15 minutes).
+    static let unacknowledgedLimit = 30_000  // milliseconds
+
+    /// Ends the stream as soon as its connection closes: a client that closes or resets at once,
+    /// one that vanished after `unacknowledgedLimit` of unacknowledged writes. Hummingbird lets
+    /// a client half-close (its request sent, still reading); a stream client never writes again,
+    /// so its FIN closes the connection here.
+    static func endWhenClientLeaves(_ connection: any Channel, mailbox: StreamMailbox) {
+        _ = connection.setOption(ChannelOptions.allowRemoteHalfClosure, value: false)
+        _ = connection.setOption(.tcpOption(NIOBSDSocket.Option(rawValue: CInt(TCP_USER_TIMEOUT))), value: unacknowledgedLimit)
+        connection.closeFuture.whenComplete { _ in mailbox.close() }
     }
 }
 

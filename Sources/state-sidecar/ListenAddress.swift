@@ -1,4 +1,8 @@
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// `HOST:PORT` to listen on (`127.0.0.1:9464`, `[::1]:9464`).
 struct ListenAddress: Sendable, Equatable {

@@ -67,7 +67,7 @@ enum SidecarRoutes {
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: await metrics.render(monitors))))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: await metrics.render(monitors, streams: streams))))
         }
         router.get("/events") { request, context in
             EventStream(feed: try pick(request).get().feed, streams: streams).response(request, connection: context.channel)

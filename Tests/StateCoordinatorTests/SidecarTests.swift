@@ -153,26 +153,28 @@ extension ProcessTests {
             _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["counter": 0])
             let sidecar = try start(["--max-streams", "2"])
             defer { sidecar.process.signal(SIGKILL) }
-            func streams(_ count: Int) -> Bool {
-                LockHolderWait.until { (try? client(["metrics", sidecar.base + "/metrics"]).stdout.contains("statecoord_sidecar_event_streams{store=state} \(count).0")) == true }
+            func slots(_ count: Int) -> Bool {
+                LockHolderWait.until { (try? client(["metrics", sidecar.base + "/metrics"]).stdout.contains("statecoord_sidecar_stream_slots_used{} \(count).0")) == true }
             }
             // Clients that leave at once, before or while their response starts, take no place for good.
             #expect(try client(["reset-connections", sidecar.base + "/events", "40"]).stdout == "done\n")
-            #expect(streams(0))
+            #expect(slots(0))
             let first = try RunningHelper(["python3", Self.client.path, "events", sidecar.base + "/events", "1000000"], executable: URL(fileURLWithPath: "/usr/bin/env"))
             defer { first.signal(SIGKILL) }
             let second = try RunningHelper(["python3", Self.client.path, "events", sidecar.base + "/events", "1000000"], executable: URL(fileURLWithPath: "/usr/bin/env"))
             defer { second.signal(SIGKILL) }
             #expect(first.waitForLine { $0 == "v 0" } && second.waitForLine { $0 == "v 0" })
+            #expect(slots(2))
             let refused = try get(sidecar.base + "/events")
             #expect(refused.code == 503 && refused.body.contains("too many event streams"), "\(refused)")
-            // A client that went away gives its place back when its stream next writes (here: a commit).
+            // A client that went away (its connection closed by the kernel) gives its place back at
+            // once, with nothing written to its stream meanwhile.
             first.signal(SIGKILL)
             _ = first.waitForExit()
+            #expect(slots(1))
             #expect(try HelperProcess.run(["incr", dir.path, "1"]).status == 0)
-            #expect(streams(1))
             let third = try RunningHelper(["python3", Self.client.path, "events", sidecar.base + "/events", "1"], executable: URL(fileURLWithPath: "/usr/bin/env"))
-            #expect(third.waitForExit().stdout == "v 1\n")
+            #expect(third.waitForExit(timeout: .seconds(30)).stdout == "v 1\n")
         }
 
         @Test func aClientOfAStoreSinceReCreatedGetsAReset() throws {
@@ -190,8 +192,8 @@ extension ProcessTests {
             try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: false)
             _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["counter": 0])
             #expect(try HelperProcess.run(["incr", dir.path, "1"]).status == 0)
-            let (status, stdout, _) = open.waitForExit()
-            #expect(status == 0)
+            let (status, stdout, _, timedOut) = open.waitForExit(timeout: .seconds(30))
+            #expect(status == 0 && !timedOut)
             #expect(stdout.hasPrefix("v 2\nreset\n") && stdout.hasSuffix("v 1\n"), "\(stdout)")
         }
 
@@ -277,7 +279,8 @@ extension ProcessTests {
             page.closeInput()
             #expect(page.waitForLine { $0 == "screenshot" })
             // Let it quit Chromium: a browser left behind holds locks and memory for the rest of the run.
-            #expect(page.waitForExit().status == 0)
+            let quit = page.waitForExit(timeout: .seconds(30))
+            #expect(quit.status == 0 && !quit.timedOut, "\(quit.stderr.suffix(500))")
             // Kept where an operator can look at it.
             let kept = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("statecoordinator-live-page.png")
             try? FileManager.default.removeItem(at: kept)
@@ -319,7 +322,8 @@ extension ProcessTests {
             page.closeInput()
             #expect(page.waitForLine { $0 == "screenshot" })
             // Let it quit Chromium: a browser left behind holds locks and memory for the rest of the run.
-            #expect(page.waitForExit().status == 0)
+            let quit = page.waitForExit(timeout: .seconds(30))
+            #expect(quit.status == 0 && !quit.timedOut, "\(quit.stderr.suffix(500))")
         }
     }
 }

@@ -80,7 +80,7 @@ struct ReaderRecord: Sendable, Equatable {
     /// The record as one line of JSON, names sorted. Written with the package's own JSON writer
     /// (Foundation's `JSONEncoder` cost more than the rest of an acknowledgement).
     func encoded() -> [UInt8] {
-        func number(_ value: UInt64?) -> JSONValue { value.map { .int(Int64(clamping: $0)) } ?? .null }
+        func number(_ value: UInt64?) -> JSONValue { value.map(JSONValue.unsigned) ?? .null }
         func time(_ value: Double?) -> JSONValue { value.map(JSONValue.double) ?? .null }
         let object: JSONValue = .object([
             "format": .int(Int64(format)), "label": .string(label), "pid": .int(Int64(pid)), "host": .string(host),
@@ -116,6 +116,7 @@ struct ReaderRecord: Sendable, Equatable {
             switch object[key] {
             case nil, .null?: .some(nil)
             case .int(let value)? where value >= 0: .some(UInt64(value))
+            case .largeInteger(let digits)?: UInt64(digits).map { .some($0) } ?? nil  // above Int64.max
             default: nil  // present but not a version: not a record
             }
         }

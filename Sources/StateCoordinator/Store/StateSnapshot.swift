@@ -34,7 +34,9 @@ public struct StateSnapshot<State: Sendable>: Sendable {
     /// earlier than the newest fine stamp it handed out). ``loadedAt`` minus `replacedAt` is how
     /// long the version took to reach this process after it became current, overstated by at
     /// most that tick (both on this host's clock). Unlike ``committedAt``, it does not include
-    /// the writer's encoding, write and fsync.
+    /// the writer's encoding, write and fsync. Rarely it is late instead: when the next commit
+    /// replaced the file between this process's open and its `fstat`, the stamp is that
+    /// replacement's.
     public var replacedAt: Date?
 
     /// A snapshot with the given fields, for instance a fake one in your own tests.

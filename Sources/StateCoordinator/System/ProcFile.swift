@@ -21,7 +21,10 @@ public enum ProcFile {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var contents: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 << 10)
+        // Large reads: the kernel fills each from where the last stopped, so a list that changes
+        // between two reads (a lock released) can shift a line past the seam; one read of
+        // 256 KiB takes all of /proc/locks on any but a very busy host.
+        var chunk = [UInt8](repeating: 0, count: 256 << 10)
         while contents.count < limit {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count == 0 { return contents }

@@ -96,6 +96,17 @@ final class RunningHelper: Sendable {
     /// Closes the helper's stdin (commands that run "until stdin closes" then finish).
     func closeInput() { try? stdinPipe.fileHandleForWriting.close() }
 
+    /// Waits for exit, at most `timeout`; past it the process is killed (SIGKILL) and the result
+    /// says so, so that a hung helper fails its test instead of stalling the suite.
+    func waitForExit(timeout: Duration) -> (status: Int32, stdout: String, stderr: String, timedOut: Bool) {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { usleep(2_000) }
+        let timedOut = process.isRunning
+        if timedOut { signal(SIGKILL) }
+        let (status, stdout, stderr) = waitForExit()
+        return (status, stdout, stderr, timedOut)
+    }
+
     /// Waits for exit and for all output.
     func waitForExit() -> (status: Int32, stdout: String, stderr: String) {
         process.waitUntilExit()
