@@ -7,7 +7,7 @@ public enum ReaderDocument {
     /// The reader's record, plus, given `current`, its lag behind it: versions (null when it
     /// applied nothing of this store identity) and seconds (`lagSeconds`).
     public static func json(_ reader: RegisteredReader, current: StateSnapshot<JSONValue>? = nil, lagSeconds: Double? = nil) -> JSONValue {
-        var object: [String: JSONValue] = [
+        var object: [JSONKey: JSONValue] = [
             "id": .string(reader.id),
             "label": .string(reader.label),
             "pid": .int(Int64(reader.processID)),

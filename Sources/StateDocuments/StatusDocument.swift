@@ -40,7 +40,7 @@ public struct StatusDocument: Sendable {
 
     /// The members: version, size, ageSeconds, writer, lockHolder, watchMode, orphanTempFiles,
     /// historyCount, schema, readers.
-    public func json(now: Date = Date()) -> [String: JSONValue] {
+    public func json(now: Date = Date()) -> [JSONKey: JSONValue] {
         [
             "version": .unsigned(snapshot.version),
             "size": .int(Int64(snapshot.fileSize)),

@@ -41,6 +41,14 @@ struct CLIFailure: Error {
             }
         case let error as JSONPointerError:
             self.init(error.kind == .malformed ? .usage : .notFound, error.description)
+        case let error as JSONPatchError:
+            let code: Code =
+                switch error.kind {
+                case .malformed: .usage
+                case .notFound: .notFound
+                case .testFailed: .conflict
+                }
+            self.init(code, "\(error); nothing was committed")
         case let error as JSONValue.ArithmeticError:
             self.init(.failure, "cannot increment: \(error)")
         default:

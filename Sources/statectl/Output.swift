@@ -26,11 +26,7 @@ enum Output {
 
     /// An RFC 6902 JSON Patch as JSON.
     static func patch(_ operations: [JSONPatch.Operation]) -> JSONValue {
-        .array(operations.map { operation in
-            var object: [String: JSONValue] = ["op": .string(operation.op), "path": .string(operation.path)]
-            if let value = operation.value { object["value"] = value }
-            return .object(object)
-        })
+        .array(operations.map(\.json))
     }
 
     /// What every mutating command prints: the version alone, or with --json the meta object.

@@ -24,12 +24,12 @@ extension ProcessTests {
         func liveReaders() throws -> [RegisteredReader] { try ReadOnlyStateStore<JSONValue>(directory: dir.path).readers() }
 
         /// The JSON object statectl printed.
-        func json(_ result: CLI.Result) throws -> [String: JSONValue] {
+        func json(_ result: CLI.Result) throws -> [JSONKey: JSONValue] {
             guard case .object(let object) = try JSONValue(parsing: Array(result.stdout.utf8)) else { throw CocoaError(.coderInvalidValue) }
             return object
         }
 
-        func labels(_ report: JSONValue?, _ key: String) -> [String] {
+        func labels(_ report: JSONValue?, _ key: JSONKey) -> [String] {
             guard case .object(let object)? = report, case .array(let readers)? = object[key] else { return [] }
             return readers.compactMap { if case .string(let label)? = $0["label"] { label } else { nil } }.sorted()
         }

@@ -38,6 +38,11 @@ public enum FuzzTargets {
             guard let text = try? JSONWriter.write(parsed, pretty: pretty) else { preconditionFailure("a parsed value cannot be written") }
             precondition((try? JSONParser.parse(text)) == parsed, "written text does not read back")
         }
+        // An array is also tried as a JSON Patch: applying it never traps, and a patch computed
+        // between two values turns one into the other.
+        let document: JSONValue = ["a": [1, ["b": "c"]], "é": 1, "e\u{301}": 2, "": [:]]
+        if let operations = try? JSONPatch.operations(from: parsed) { _ = try? JSONPatch.apply(operations, to: document) }
+        precondition((try? JSONPatch.apply(JSONPatch.difference(from: document, to: parsed), to: document)) == parsed, "a difference does not apply back")
     }
 
     /// A JSON Pointer (the first line) applied to a document (the rest): lookups, sets and removals

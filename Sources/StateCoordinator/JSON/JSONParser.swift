@@ -121,8 +121,8 @@ struct JSONParser {
             throw Failure(message: "nested deeper than \(Self.maximumDepth) levels", offset: index)
         }
         index += 1
-        var members: [String: JSONValue] = [:]
-        var names: Set<String> = []
+        var members: [JSONKey: JSONValue] = [:]
+        var names: Set<JSONKey> = []
         skipWhitespace()
         if consume(UInt8(ascii: "}")) { return build ? .object(members) : nil }
         while true {
@@ -135,15 +135,11 @@ struct JSONParser {
             skipWhitespace()
             guard consume(UInt8(ascii: ":")) else { throw Failure(message: unexpected("':' after a member name"), offset: index) }
             let member = try value(depth: depth)
-            guard names.insert(name).inserted else {
-                // Swift strings compare canonically: "é" precomposed and decomposed are one name.
-                let other = names.first { $0 == name }.map { Array($0.utf8) != Array(name.utf8) } ?? false
-                let message = other
-                    ? "names \"\(name)\" in one object are canonically equivalent Unicode (one name to Swift)"
-                    : "duplicate name \"\(name)\" in one object"
-                throw Failure(message: message, offset: nameOffset)
+            let key = JSONKey(name)
+            guard names.insert(key).inserted else {
+                throw Failure(message: "duplicate name \"\(name)\" in one object", offset: nameOffset)
             }
-            if build { members[name] = member }
+            if build { members[key] = member }
             skipWhitespace()
             if consume(UInt8(ascii: ",")) { continue }
             if consume(UInt8(ascii: "}")) { return build ? .object(members) : nil }

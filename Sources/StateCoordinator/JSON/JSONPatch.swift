@@ -1,25 +1,40 @@
-/// RFC 6902 JSON Patch: the operations that turn one JSON value into another.
+/// RFC 6902 JSON Patch: a list of operations that turns one JSON value into another.
+///
+/// ``difference(from:to:)`` computes a patch (with `add`, `remove` and `replace`);
+/// ``apply(_:to:)`` applies any patch, all six operations, all or nothing; ``operations(from:)``
+/// reads a patch from its JSON text's value, as `statectl patch --json-patch` does.
 public enum JSONPatch {
-    /// One operation (only `add`, `remove` and `replace` are produced).
-    public struct Operation: Sendable, Equatable, Codable {
-        /// `add`, `remove` or `replace`.
+    /// One operation.
+    public struct Operation: Sendable, Equatable {
+        /// `add`, `remove`, `replace`, `move`, `copy` or `test`.
         public var op: String
         /// The JSON Pointer the operation applies to.
         public var path: String
-        /// The new value (absent for `remove`).
+        /// The value, for `add`, `replace` and `test` (``JSONValue/null`` is a value; `nil` is none).
         public var value: JSONValue?
+        /// The JSON Pointer `move` and `copy` take their value from.
+        public var from: String?
 
         /// Creates an operation.
-        public init(op: String, path: String, value: JSONValue? = nil) {
+        public init(op: String, path: String, value: JSONValue? = nil, from: String? = nil) {
             self.op = op
             self.path = path
             self.value = value
+            self.from = from
+        }
+
+        /// The operation as its JSON object (`op`, `path`, then `from` or `value` when present).
+        public var json: JSONValue {
+            var object: [JSONKey: JSONValue] = ["op": .string(op), "path": .string(path)]
+            if let from { object["from"] = .string(from) }
+            if let value { object["value"] = value }
+            return .object(object)
         }
     }
 
     /// Operations that turn `old` into `new`: members and elements are compared recursively;
     /// extra array elements are removed from the end first, so every path is valid when applied
-    /// in order.
+    /// in order, and ``apply(_:to:)`` of the result to `old` gives `new`.
     public static func difference(from old: JSONValue, to new: JSONValue) -> [Operation] {
         var operations: [Operation] = []
         diff(old, new, at: JSONPointer(tokens: []), into: &operations)
@@ -31,13 +46,13 @@ public enum JSONPatch {
         switch (old, new) {
         case (.object(let before), .object(let after)):
             for key in before.keys.sorted() where after[key] == nil {
-                operations.append(Operation(op: "remove", path: pointer.appending(key).description))
+                operations.append(Operation(op: "remove", path: pointer.appending(key.name).description))
             }
             for key in after.keys.sorted() {
                 if let previous = before[key] {
-                    diff(previous, after[key]!, at: pointer.appending(key), into: &operations)
+                    diff(previous, after[key]!, at: pointer.appending(key.name), into: &operations)
                 } else {
-                    operations.append(Operation(op: "add", path: pointer.appending(key).description, value: after[key]))
+                    operations.append(Operation(op: "add", path: pointer.appending(key.name).description, value: after[key]))
                 }
             }
         case (.array(let before), .array(let after)):
@@ -53,33 +68,5 @@ public enum JSONPatch {
         default:
             operations.append(Operation(op: "replace", path: pointer.description, value: new))
         }
-    }
-
-    /// Applies `add`, `remove` and `replace` operations in order.
-    /// - Throws: ``JSONPointerError`` for a path that does not fit the document, or an unknown op.
-    public static func apply(_ operations: [Operation], to document: JSONValue) throws(JSONPointerError) -> JSONValue {
-        var result = document
-        for operation in operations {
-            let pointer = try JSONPointer(operation.path)
-            switch operation.op {
-            case "remove":
-                try result.remove(at: pointer)
-            case "add" where pointer.tokens.last.map({ JSONPointer.index($0) != nil }) == true:
-                let parent = JSONPointer(tokens: Array(pointer.tokens.dropLast()))
-                guard case .array(var elements) = try result.value(at: parent),
-                    let index = JSONPointer.index(pointer.tokens.last!), index <= elements.count
-                else {
-                    try result.set(operation.value ?? .null, at: pointer)
-                    continue
-                }
-                elements.insert(operation.value ?? .null, at: index)
-                try result.set(.array(elements), at: parent)
-            case "add", "replace":
-                try result.set(operation.value ?? .null, at: pointer)
-            default:
-                throw JSONPointerError(.malformed, pointer: operation.path, "unsupported operation \"\(operation.op)\"")
-            }
-        }
-        return result
     }
 }

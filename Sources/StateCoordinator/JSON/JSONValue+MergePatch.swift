@@ -3,7 +3,7 @@ extension JSONValue {
     /// recursively, `null` removes a member, and any non-object patch replaces the value whole.
     public func merging(patch: JSONValue) -> JSONValue {
         guard case .object(let patchMembers) = patch else { return patch }
-        var members: [String: JSONValue]
+        var members: [JSONKey: JSONValue]
         if case .object(let existing) = self { members = existing } else { members = [:] }
         for (name, value) in patchMembers {
             if value == .null {

@@ -11,7 +11,7 @@ extension JSONValue {
             let here = JSONPointer(tokens: Array(pointer.tokens.prefix(depth + 1)))
             switch current {
             case .object(let members):
-                guard let member = members[token] else { throw missing(here, "no member \"\(token)\"") }
+                guard let member = members[JSONKey(token)] else { throw missing(here, "no member \"\(token)\"") }
                 current = member
             case .array(let elements):
                 guard let index = JSONPointer.index(token), index < elements.count else {
@@ -49,7 +49,7 @@ extension JSONValue {
         let removed: JSONValue
         switch container {
         case .object(var members):
-            guard let member = members.removeValue(forKey: last) else { throw missing(pointer, "no member \"\(last)\"") }
+            guard let member = members.removeValue(forKey: JSONKey(last)) else { throw missing(pointer, "no member \"\(last)\"") }
             removed = member
             container = .object(members)
         case .array(var elements):
@@ -83,10 +83,10 @@ extension JSONValue {
         let here = JSONPointer(tokens: Array(pointer.tokens.prefix(depth + 1)))
         switch self {
         case .object(var members):
-            var child = members[token] ?? .object([:])
-            if members[token] == nil, depth + 1 == pointer.tokens.count { child = .null }
+            let key = JSONKey(token)
+            var child = members[key] ?? (depth + 1 == pointer.tokens.count ? .null : .object([:]))
             try child.update(at: pointer, depth: depth + 1, apply)
-            members[token] = child
+            members[key] = child
             self = .object(members)
         case .array(var elements):
             let index = token == "-" ? elements.count : JSONPointer.index(token)

@@ -7,12 +7,16 @@ import Foundation
 /// (a Python participant's `18446744073709551615` survives any number of unrelated commits); a
 /// literal with a fraction or exponent is ``double(_:)`` and is written back with one (`1.0`
 /// stays `1.0`). Text is parsed by the package's strict RFC 8259 parser (see
-/// ``init(parsing:)``) and written with names sorted by code point.
+/// ``init(parsing:)``) and written with names sorted by code point. Strings and member names
+/// compare code point by code point (``JSONKey``), as in every other JSON tool, never by Swift's
+/// canonical equivalence.
 ///
 /// Exactness holds where the package reads and writes the text itself: a ``JSONValue`` as a
 /// store's whole state, and statectl. A ``JSONValue`` *inside* a typed `Codable` state is decoded
 /// by `JSONDecoder` (after the strict check), which has no integer wider than 64 bits (such a
-/// number becomes a double) and writes a double with no fraction as an integer.
+/// number becomes a double) and writes a double with no fraction as an integer; Foundation's
+/// coders also key objects by `String`, so two names that differ only in Unicode normalization
+/// cannot both pass through them.
 public enum JSONValue: Sendable, Hashable {
     /// `null`.
     case null
@@ -29,8 +33,8 @@ public enum JSONValue: Sendable, Hashable {
     case string(String)
     /// An array.
     case array([JSONValue])
-    /// An object.
-    case object([String: JSONValue])
+    /// An object: its members by name, names compared code point by code point.
+    case object([JSONKey: JSONValue])
 }
 
 extension JSONValue: Codable {
@@ -50,7 +54,8 @@ extension JSONValue: Codable {
         } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            let members = try container.decode([String: JSONValue].self)
+            self = .object(Dictionary(members.map { (JSONKey($0.key), $0.value) }, uniquingKeysWith: { first, _ in first }))
         }
     }
 
@@ -70,7 +75,8 @@ extension JSONValue: Codable {
         case .double(let value): try container.encode(value)
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
+        case .object(let members):
+            try container.encode(Dictionary(members.map { ($0.key.name, $0.value) }, uniquingKeysWith: { first, _ in first }))
         }
     }
 }
@@ -80,7 +86,7 @@ extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, 
 {
     /// An object literal.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+        self = .object(Dictionary(elements.map { (JSONKey($0.0), $0.1) }, uniquingKeysWith: { _, last in last }))
     }
     /// An array literal.
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
@@ -110,7 +116,7 @@ extension JSONValue {
     /// which throws.
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
-        return members[key]
+        return members[JSONKey(key)]
     }
 
     /// Sets (or with nil removes) the member `key` of this object.
@@ -120,7 +126,7 @@ extension JSONValue {
             throw JSONPointerError(
                 .notFound, pointer: JSONPointer(tokens: [key]).description, "the value is \(kindName), not an object")
         }
-        members[key] = value
+        members[JSONKey(key)] = value
         self = .object(members)
     }
 

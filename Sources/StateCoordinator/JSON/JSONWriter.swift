@@ -40,14 +40,12 @@ enum JSONWriter {
         case .object(let members):
             guard !members.isEmpty else { return output += "{}".utf8 }
             output.append(UInt8(ascii: "{"))
-            let names = members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            for (position, name) in names.enumerated() {
+            for (position, key) in members.keys.sorted().enumerated() {
                 if position > 0 { output.append(UInt8(ascii: ",")) }
                 newline(&output, pretty: pretty, indent: indent + 1)
-                writeString(name, into: &output)
+                writeString(key.name, into: &output)
                 output += (pretty ? " : " : ":").utf8
-                let escaped = name.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
-                try write(members[name]!, into: &output, pretty: pretty, indent: indent + 1, path: path + "/" + escaped)
+                try write(members[key]!, into: &output, pretty: pretty, indent: indent + 1, path: path + JSONPointer.escaped(key.name))
             }
             newline(&output, pretty: pretty, indent: indent)
             output.append(UInt8(ascii: "}"))

@@ -105,14 +105,14 @@ struct ReaderRecord: Sendable, Equatable {
     /// optional ones are nil.
     static func decode(_ bytes: [UInt8]) -> ReaderRecord? {
         guard case .object(let object)? = try? JSONValue(parsing: bytes) else { return nil }
-        func number(_ key: String) -> Double? {
+        func number(_ key: JSONKey) -> Double? {
             switch object[key] {
             case .int(let value)?: Double(value)
             case .double(let value)?: value
             default: nil
             }
         }
-        func version(_ key: String) -> UInt64?? {
+        func version(_ key: JSONKey) -> UInt64?? {
             switch object[key] {
             case nil, .null?: .some(nil)
             case .int(let value)? where value >= 0: .some(UInt64(value))
@@ -120,7 +120,7 @@ struct ReaderRecord: Sendable, Equatable {
             default: nil  // present but not a version: not a record
             }
         }
-        func text(_ key: String) -> String? {
+        func text(_ key: JSONKey) -> String? {
             if case .string(let value)? = object[key] { return value }
             return nil
         }

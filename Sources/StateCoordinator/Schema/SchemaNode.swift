@@ -9,8 +9,8 @@ final class SchemaNode: Sendable {
     let types: [TypeName]?
     let enumeration: [JSONValue]?
     let constant: JSONValue?
-    let properties: [(String, SchemaNode)]
-    let required: [String]
+    let properties: [(JSONKey, SchemaNode)]
+    let required: [JSONKey]
     let additionalProperties: SchemaNode?
     let items: SchemaNode?
     let minimum: JSONValue?, maximum: JSONValue?, exclusiveMinimum: JSONValue?, exclusiveMaximum: JSONValue?
@@ -36,20 +36,20 @@ final class SchemaNode: Sendable {
         maxItems = nil
     }
 
-    private init(_ keywords: [String: JSONValue], at location: JSONPointer) throws(StateStoreError) {
+    private init(_ keywords: [JSONKey: JSONValue], at location: JSONPointer) throws(StateStoreError) {
         alwaysValid = false
         neverValid = false
         func fail(_ keyword: String, _ reason: String) -> StateStoreError {
             let place = location.appending(keyword)
             return StateStoreError(
                 .invalidArgument, "The schema's \(place) \(reason).",
-                hint: "Supported: \(SchemaNode.supportedKeywords.sorted().joined(separator: ", ")) (JSON Schema 2020-12); nothing was changed.")
+                hint: "Supported: \(SchemaNode.supportedKeywords.sorted().map(\.name).joined(separator: ", ")) (JSON Schema 2020-12); nothing was changed.")
         }
         for keyword in keywords.keys.sorted() where !Self.supportedKeywords.contains(keyword) {
-            throw fail(keyword, "is a keyword this package does not support, so it refuses the schema rather than ignore it")
+            throw fail(keyword.name, "is a keyword this package does not support, so it refuses the schema rather than ignore it")
         }
-        for keyword in ["title", "description", "$comment"] {
-            if let text = keywords[keyword], case .string = text {} else if keywords[keyword] != nil { throw fail(keyword, "must be a string") }
+        for keyword: JSONKey in ["title", "description", "$comment"] {
+            if let text = keywords[keyword], case .string = text {} else if keywords[keyword] != nil { throw fail(keyword.name, "must be a string") }
         }
         if let examples = keywords["examples"], case .array = examples {} else if keywords["examples"] != nil {
             throw fail("examples", "must be an array")
@@ -80,12 +80,12 @@ final class SchemaNode: Sendable {
         default: throw fail("enum", "must be an array")
         }
         constant = keywords["const"]
-        var compiled: [(String, SchemaNode)] = []
+        var compiled: [(JSONKey, SchemaNode)] = []
         switch keywords["properties"] {
         case nil: break
         case .object(let members)?:
             for name in members.keys.sorted() {
-                compiled.append((name, try SchemaNode.compile(members[name]!, at: location.appending("properties").appending(name))))
+                compiled.append((name, try SchemaNode.compile(members[name]!, at: location.appending("properties").appending(name.name))))
             }
         default: throw fail("properties", "must be an object of schemas")
         }
@@ -93,10 +93,10 @@ final class SchemaNode: Sendable {
         switch keywords["required"] {
         case nil: required = []
         case .array(let names)?:
-            var list: [String] = []
+            var list: [JSONKey] = []
             for name in names {
-                guard case .string(let text) = name, !list.contains(text) else { throw fail("required", "must list distinct member names") }
-                list.append(text)
+                guard case .string(let text) = name, !list.contains(JSONKey(text)) else { throw fail("required", "must list distinct member names") }
+                list.append(JSONKey(text))
             }
             required = list
         default: throw fail("required", "must be an array of strings")
@@ -110,7 +110,7 @@ final class SchemaNode: Sendable {
         case let schema?: items = try SchemaNode.compile(schema, at: location.appending("items"))
         }
         func number(_ keyword: String) throws(StateStoreError) -> JSONValue? {
-            guard let value = keywords[keyword] else { return nil }
+            guard let value = keywords[JSONKey(keyword)] else { return nil }
             guard value.isNumber else { throw fail(keyword, "must be a number") }
             return value
         }
@@ -119,7 +119,7 @@ final class SchemaNode: Sendable {
         exclusiveMinimum = try number("exclusiveMinimum")
         exclusiveMaximum = try number("exclusiveMaximum")
         func count(_ keyword: String) throws(StateStoreError) -> Int? {
-            guard let value = keywords[keyword] else { return nil }
+            guard let value = keywords[JSONKey(keyword)] else { return nil }
             switch value {
             case .int(let count) where count >= 0: return Int(count)
             case .double(let count) where count >= 0 && count == count.rounded() && count < 1e18: return Int(count)
@@ -132,7 +132,7 @@ final class SchemaNode: Sendable {
         maxItems = try count("maxItems")
     }
 
-    static let supportedKeywords: Set<String> = [
+    static let supportedKeywords: Set<JSONKey> = [
         "type", "enum", "const", "properties", "required", "additionalProperties", "items", "minimum", "maximum",
         "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems",
         "$schema", "$comment", "title", "description", "default", "examples",
@@ -174,12 +174,12 @@ final class SchemaNode: Sendable {
         switch instance {
         case .object(let members):
             for name in required where members[name] == nil {
-                if report("required member \"\(name)\" is missing") { return }
+                if report("required member \"\(name.name)\" is missing") { return }
             }
             for (name, schema) in properties {
                 guard let member = members[name] else { continue }
                 let before = violations.count
-                schema.validate(member, at: pointer.appending(name), into: &violations, stopAtFirst: stopAtFirst)
+                schema.validate(member, at: pointer.appending(name.name), into: &violations, stopAtFirst: stopAtFirst)
                 if stopAtFirst && violations.count > before { return }
             }
             if let additionalProperties {
@@ -187,9 +187,9 @@ final class SchemaNode: Sendable {
                 for name in members.keys.sorted() where !declared.contains(name) {
                     let before = violations.count
                     if additionalProperties.neverValid {
-                        violations.append(SchemaViolation(pointer: pointer.appending(name), message: "member not allowed (additionalProperties is false)"))
+                        violations.append(SchemaViolation(pointer: pointer.appending(name.name), message: "member not allowed (additionalProperties is false)"))
                     } else {
-                        additionalProperties.validate(members[name]!, at: pointer.appending(name), into: &violations, stopAtFirst: stopAtFirst)
+                        additionalProperties.validate(members[name]!, at: pointer.appending(name.name), into: &violations, stopAtFirst: stopAtFirst)
                     }
                     if stopAtFirst && violations.count > before { return }
                 }
