@@ -49,8 +49,10 @@ struct StateSidecar: AsyncParsableCommand {
         let address = ListenAddress(listen)!
         var token: [UInt8]?
         if let tokenFile {
-            guard let data = FileManager.default.contents(atPath: tokenFile) else {
-                throw ValidationError("--token-file \(tokenFile) cannot be read: it does not exist, or this user may not read it.")
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: tokenFile)) } catch {
+                let reason = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError).map { String(cString: strerror(Int32($0.code))) }
+                throw ValidationError("--token-file \(tokenFile) cannot be read: \(reason ?? error.localizedDescription).")
             }
             guard let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), text.count >= 16,
                 !text.contains(where: \.isNewline)

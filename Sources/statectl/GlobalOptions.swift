@@ -7,8 +7,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The store's directory (default: $STATECTL_DIR, else the current directory).", valueName: "dir"))
     var dir: String?
 
-    @Option(help: ArgumentHelp("The store's name.", valueName: "name"))
-    var name = "state"
+    @Option(help: ArgumentHelp("The store's name (default: $STATECTL_NAME, else state).", valueName: "name"))
+    var name: String?
 
     @Option(help: ArgumentHelp("Seconds to wait for the writer lock.", valueName: "seconds"))
     var lockTimeout: Double = 10
@@ -35,6 +35,14 @@ struct GlobalOptions: ParsableArguments {
         dir ?? ProcessInfo.processInfo.environment["STATECTL_DIR"] ?? FileManager.default.currentDirectoryPath
     }
 
+    /// --name, else $STATECTL_NAME, else `state`.
+    var storeName: String { name ?? namedInEnvironment ?? "state" }
+
+    /// $STATECTL_NAME, when set and not empty.
+    var namedInEnvironment: String? {
+        ProcessInfo.processInfo.environment["STATECTL_NAME"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     var storeOptions: StateStoreOptions {
         StateStoreOptions(
             lockTimeout: .milliseconds(Int64((lockTimeout * 1000).rounded(.up))), durability: durability, label: label,
@@ -43,12 +51,12 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the store for a command that writes.
     func openStore() async throws -> StateStore<JSONValue> {
-        try await StateStore<JSONValue>(directory: directory, name: name, options: storeOptions)
+        try await StateStore<JSONValue>(directory: directory, name: storeName, options: storeOptions)
     }
 
     /// Opens the store for a command that only reads: it needs no lockfile, and cannot write.
     func openReadOnly() async throws -> ReadOnlyStateStore<JSONValue> {
-        try await ReadOnlyStateStore<JSONValue>(directory: directory, name: name, options: storeOptions)
+        try await ReadOnlyStateStore<JSONValue>(directory: directory, name: storeName, options: storeOptions)
     }
 }
 

@@ -9,6 +9,11 @@ enum Output {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
+    /// `statectl: TEXT` on stderr: a diagnostic line beside a result.
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data("statectl: \(text)\n".utf8))
+    }
+
     /// `{"version", "committedAt", "writer": {"pid", "host", "label"}, "checksum", "size"}`.
     static func meta(_ snapshot: StateSnapshot<JSONValue>) -> JSONValue {
         [

@@ -39,12 +39,13 @@ struct Statectl: AsyncParsableCommand {
              11  refused by the store's schema (statectl schema get): one line names
                  the pointer and the rule; nothing was committed
 
-            The store's directory is --dir, else $STATECTL_DIR, else the current directory.
+            The store's directory is --dir, else $STATECTL_DIR, else the current directory; its name is --name,
+            else $STATECTL_NAME, else state.
             """,
         version: "1.0.0",
         subcommands: [
             Init.self, Get.self, SetValue.self, Delete.self, Incr.self, Patch.self, Put.self, Edit.self,
-            Watch.self, Readers.self, Status.self, Schema.self, History.self, Show.self, Diff.self, Rollback.self, Verify.self,
+            Watch.self, Readers.self, Status.self, Schema.self, History.self, Show.self, Diff.self, Rollback.self, Recover.self, Verify.self,
         ])
 
     /// Runs the command, mapping every failure to one stderr line and the documented exit code.

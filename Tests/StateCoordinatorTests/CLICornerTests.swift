@@ -46,9 +46,11 @@ struct CLICornerTests {
         #expect(try dir.contents("trading_state.json") == original)
         // The command the hint gives works as it is.
         let hint = try statectl("--name", "trading_state", "get").stderr
-        let command = try #require(hint.range(of: "Import it: ").map { hint[$0.upperBound...] }?.components(separatedBy: " (library").first)
+        let command = try #require(hint.range(of: "Import it where it lies: ").map { hint[$0.upperBound...] }?.components(separatedBy: " (it becomes").first)
         #expect(try statectl.shell(String(command)).status == 0, "\(command)")
         #expect(try statectl("--name", "trading_state", "get", "/positions/AAPL").stdout == "10\n")
+        #expect(try dir.contents("trading_state.plain.json") == original, "the bot's file is kept whole")
+        #expect(try dir.names() == ["trading_state.json", "trading_state.lock", "trading_state.plain.json"])
         #expect(throws: StateStoreError.self) { try StateStore<JSONValue>(directory: dir.path, name: "nothing-here") }
     }
 

@@ -136,11 +136,12 @@ struct CLIOperationsTests {
         #expect(try statectl("get").status == 5)
     }
 
-    @Test func aPlainJSONFileInPlaceOfTheStateIsUnverifiableWithAnImportHint() throws {
+    @Test func aPlainJSONFileInPlaceOfAStoreIsNamedAForeignOverwrite() throws {
         _ = try statectl("init")
         try Data(#"{"halt": true}"#.utf8).write(to: URL(fileURLWithPath: dir.file("state.json")))
         let get = try statectl("get")
-        #expect(get.status == 5 && get.stderr.contains("init --from") && get.oneDiagnosticLine)
+        #expect(get.status == 5 && get.stderr.contains("overwritten by a foreign plain-JSON write") && get.oneDiagnosticLine, "\(get)")
+        #expect(get.stderr.contains("recover --adopt") && !get.stderr.contains("init --from"), "\(get)")
         expectGolden(get, "plain-json-in-place", replacing: [(dir.path, "$DIR")])
         #expect(try statectl("set", "/halt", "false").status == 5)
         #expect(try dir.contents("state.json") == Data(#"{"halt": true}"#.utf8))
@@ -152,7 +153,7 @@ struct CLIOperationsTests {
     }
 
     @Test func everySubcommandsHelpHasAnExample() throws {
-        for command in ["init", "get", "set", "delete", "incr", "patch", "put", "edit", "watch", "status", "history", "show", "diff", "rollback", "verify"] {
+        for command in ["init", "get", "set", "delete", "incr", "patch", "put", "edit", "watch", "status", "history", "show", "diff", "rollback", "recover", "verify"] {
             let help = try statectl.run([command, "--help"])
             #expect(help.status == 0 && help.stdout.contains("Example: statectl"), "\(command)")
         }

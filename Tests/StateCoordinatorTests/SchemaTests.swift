@@ -201,12 +201,13 @@ extension ProcessTests {
         @Test func initTakesASchemaAndRefusesAnImportThatBreaksIt() throws {
             try JSONWriter.write(Risk.jsonSchema, pretty: false).withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dir.file("risk.schema.json"))) }
             try #"{"halt": "no"}"#.write(toFile: dir.file("bad.json"), atomically: false, encoding: .utf8)
-            let refused = try statectl("init", "--from", dir.file("bad.json"), "--schema", dir.file("risk.schema.json"))
+            // --name: a file in the store's directory would otherwise be imported in place under its own name.
+            let refused = try statectl("init", "--name", "state", "--from", dir.file("bad.json"), "--schema", dir.file("risk.schema.json"))
             #expect(refused.status == 11 && !FileManager.default.fileExists(atPath: dir.file("state.json")), "\(refused)")
             let empty = try statectl("init", "--schema", dir.file("risk.schema.json"))
             #expect(empty.status == 11 && empty.stderr.contains("required member"), "{} breaks it: \(empty)")
             try #"{"halt": false, "maxPosition": 3, "symbols": []}"#.write(toFile: dir.file("good.json"), atomically: false, encoding: .utf8)
-            let created = try statectl("init", "--from", dir.file("good.json"), "--schema", dir.file("risk.schema.json"))
+            let created = try statectl("init", "--name", "state", "--from", dir.file("good.json"), "--schema", dir.file("risk.schema.json"))
             #expect(created.status == 0 && created.stdout == "0\n", "the schema is there from version 0: \(created)")
             #expect(try ReadOnlyStateStore<JSONValue>(directory: dir.path).read().settings.schema != nil)
             #expect(try statectl("set", "/maxPosition", "-1").status == 11)

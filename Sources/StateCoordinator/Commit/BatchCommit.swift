@@ -107,7 +107,7 @@ struct BatchCommit<State: Codable & Sendable> {
         let current = try handle.readCurrent(directory: dir.descriptor)
         return Base(
             header: current.header, status: current.status,
-            state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath),
+            state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath, source: .version(current.header.version)),
             fileSize: current.fileSize)
     }
 

@@ -29,19 +29,46 @@ enum StateEncoding {
         return bytes
     }
 
-    static func decode<State: Decodable>(_ type: State.Type, from bytes: some Collection<UInt8>, path: String) throws(StateStoreError) -> State {
+    /// Where the bytes being decoded come from, which decides what text that is not JSON means.
+    enum Source {
+        /// A file given to import: the user's input, to fix.
+        case input
+        /// A committed version that passed its checksum: text that is not JSON is damage (a
+        /// writer that does not follow the protocol wrote it), not an input to fix.
+        case version(UInt64)
+    }
+
+    static func decode<State: Decodable>(
+        _ type: State.Type, from bytes: some Collection<UInt8>, path: String, source: Source
+    ) throws(StateStoreError) -> State {
         do {
             if State.self == JSONValue.self { return try JSONParser.parse(bytes) as! State }
             try JSONParser.check(bytes)
         } catch {
-            throw StateStoreError(
-                .badState, "\(path) is not valid JSON: \(error).", hint: "Fix the JSON; nothing was committed.", path: path, cause: error)
+            switch source {
+            case .input:
+                throw StateStoreError(
+                    .badState, "\(path) is not valid JSON: \(error).", hint: "Fix the JSON; nothing was committed.", path: path, cause: error)
+            case .version(let version):
+                throw notJSON(path: path, version: version, error)
+            }
         }
         do { return try decodeWithoutCopying(State.self, from: bytes) } catch {
             throw StateStoreError(
                 .badState, "\(path) does not decode as \(State.self): \(describe(error))",
                 hint: "Open it with the type it was written with, or as StateStore<JSONValue>.", path: path, cause: error)
         }
+    }
+
+    /// A committed version whose state bytes are not JSON although their checksum holds.
+    static func notJSON(path: String, version: UInt64, _ error: JSONValue.ParseError) -> StateStoreError {
+        var failure = StateStoreError(
+            .corrupt,
+            "\(path) is damaged: version \(version) passes its checksum but its state is not JSON (\(error)); a writer that does not follow the protocol wrote it.",
+            hint: "Nothing was overwritten. Restore the last kept version (statectl recover --restore), or re-create the store by force (statectl init --force).",
+            path: path, cause: error)
+        failure.version = version
+        return failure
     }
 
     /// Decodes straight from the bytes' own storage: a copy into a `Data` would be one more

@@ -78,6 +78,17 @@ enum StateFileCodec {
         return object
     }
 
+    /// The version the first line of `file` claims, even when the file fails verification; nil
+    /// when that line is not a header of ours. A damaged header may hold anything: only a
+    /// non-negative integer is a version.
+    static func claimedVersion(_ file: some Collection<UInt8>) -> UInt64? {
+        switch claimedHeader(file.prefix(StateFileHeader.maximumLength).prefix(while: { $0 != lineFeed }))?["version"] {
+        case .int(let number)? where number >= 0: UInt64(number)
+        case .largeInteger(let digits)?: UInt64(digits)
+        default: nil
+        }
+    }
+
     /// Whether `file` is a plain JSON text (the original bot's file), not a state file of ours,
     /// damaged or not.
     static func isPlainJSON(_ file: [UInt8]) -> Bool {

@@ -19,7 +19,8 @@ struct VerifiedStateFile: Sendable {
     func snapshot<State: Decodable & Sendable>(
         as type: State.Type, path: String, fromHistory: Bool = false
     ) throws(StateStoreError) -> StateSnapshot<State> {
-        var snapshot = StateSnapshot(header: header, state: try StateEncoding.decode(State.self, from: stateBytes, path: path), fileSize: fileSize)
+        var snapshot = StateSnapshot(header: header, state: try StateEncoding.decode(State.self, from: stateBytes, path: path, source: .version(header.version)),
+            fileSize: fileSize)
         if !fromHistory { snapshot.replacedAt = status.renameTime }
         return snapshot
     }

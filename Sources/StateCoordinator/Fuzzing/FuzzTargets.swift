@@ -9,12 +9,12 @@ public enum FuzzTargets {
         let file = Array(bytes)
         guard let (header, state) = try? StateFileCodec.decode(file, path: "fuzz") else { return }
         precondition(state.count == header.stateBytes && header.isPlausible)
-        _ = try? StateEncoding.decode(FuzzTypedState.self, from: state, path: "fuzz")
-        guard let value = try? StateEncoding.decode(JSONValue.self, from: state, path: "fuzz") else { return }
+        _ = try? StateEncoding.decode(FuzzTypedState.self, from: state, path: "fuzz", source: .version(header.version))
+        guard let value = try? StateEncoding.decode(JSONValue.self, from: state, path: "fuzz", source: .version(header.version)) else { return }
         guard let reencoded = try? StateEncoding.encode(value, limit: StoreSettings.largestMaximumStateBytes) else {
             preconditionFailure("a state that verified cannot be written back")
         }
-        precondition((try? StateEncoding.decode(JSONValue.self, from: reencoded, path: "fuzz")) == value)
+        precondition((try? StateEncoding.decode(JSONValue.self, from: reencoded, path: "fuzz", source: .version(header.version))) == value)
     }
 
     /// A header line: the fast scanner and the strict fallback must agree wherever the scanner

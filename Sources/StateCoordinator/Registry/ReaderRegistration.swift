@@ -121,19 +121,35 @@ final class ReaderRegistration: Sendable {
     /// registration's thread, then lets the thread end. A process that exits first leaves a dead
     /// entry, which the next lister removes.
     func close() {
+        _ = beginClosing(then: nil)
+    }
+
+    /// ``close()``, then returns once the entry is removed (and every report made before it is
+    /// written): what a process that exits right after its watch ends calls. Returns at once when
+    /// the registration was closed already.
+    func closeAndWait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            if !beginClosing(then: { continuation.resume() }) { continuation.resume() }
+        }
+    }
+
+    /// Submits the entry's removal, then `done`; false when the registration was closed already.
+    private func beginClosing(then done: (@Sendable () -> Void)?) -> Bool {
         let closing = contents.withLock { contents -> Bool in
             defer { contents.closed = true }
             return !contents.closed
         }
-        guard closing else { return }
+        guard closing else { return false }
         thread.submit { [self] in
             let entry = contents.withLock { contents in
                 defer { contents.entry = nil }
                 return contents.entry
             }
             if let entry { remove(entry) }
+            done?()
         }
         thread.end()
+        return true
     }
 
     /// Removes our own entry: upgrading to the exclusive lock (a conversion that may let a

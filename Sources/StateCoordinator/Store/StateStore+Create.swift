@@ -68,7 +68,14 @@ extension StateStore {
     }
 
     /// Imports a plain JSON file (such as the `trading_state.json` the original Python bot wrote
-    /// with `tempfile.mkstemp` + `os.replace`) into a new store as version 0. The file is only read.
+    /// with `tempfile.mkstemp` + `os.replace`) into a new store as version 0.
+    ///
+    /// A file elsewhere is only read. A file that is the new store's own state file
+    /// (`directory/NAME.json`, a bot's file imported where it lies) is imported in place: it is
+    /// first linked to `NAME.plain.json` (kept whole), then the store's first version is renamed
+    /// over it under the writer lock, so that the bot's file name now holds the store and an old
+    /// bot's next plain write is reported as a foreign overwrite. Stop the bot first: a write it
+    /// makes between the read and the rename is not in the import.
     ///
     /// - Throws: `badState` when the file is not valid JSON (the message gives line and column) or
     ///   does not decode as `State`; `tooLarge` above the size limit; and what
@@ -79,8 +86,9 @@ extension StateStore {
         force: Bool = false, options: Options = Options()
     ) async throws(StateStoreError) -> StateStore {
         let handle = try await BlockingWorkThread.runOnce("StateCoordinator.import") { () throws(StateStoreError) in
-            let initial = try readPlainJSON(file, settings: settings, options: options)
-            return try creating(directory: directory, name: name, initial: initial, settings: settings, force: force, options: options)
+            let (initial, source) = try readPlainJSON(file, settings: settings, options: options)
+            return try creating(
+                directory: directory, name: name, initial: initial, settings: settings, force: force, options: options, importing: source)
         }
         return StateStore(writing: handle)
     }
@@ -92,18 +100,21 @@ extension StateStore {
         from file: String, directory: String, name: String = "state", settings: StoreSettings = StoreSettings(),
         force: Bool = false, options: Options = Options()
     ) throws(StateStoreError) -> StateStore {
-        let initial = try readPlainJSON(file, settings: settings, options: options)
+        let (initial, source) = try readPlainJSON(file, settings: settings, options: options)
         return StateStore(
-            writing: try creating(directory: directory, name: name, initial: initial, settings: settings, force: force, options: options))
+            writing: try creating(
+                directory: directory, name: name, initial: initial, settings: settings, force: force, options: options, importing: source))
     }
 
     private static func creating(
-        directory: String, name: String, initial: State, settings: StoreSettings, force: Bool, options: Options
+        directory: String, name: String, initial: State, settings: StoreSettings, force: Bool, options: Options,
+        importing source: FileStatus? = nil
     ) throws(StateStoreError) -> StoreHandle {
         try settings.validate()
         let stateBytes = try StateEncoding.encode(initial, limit: settings.maximumStateBytes)
         let handle = StoreHandle(directory: directory, files: try StoreFiles(name: name), options: options, forWriting: true)
-        try StoreCreation(handle: handle, settings: settings).run(stateBytes: stateBytes, whenExists: force ? .replace : .fail)
+        try StoreCreation(handle: handle, settings: settings, importing: source)
+            .run(stateBytes: stateBytes, whenExists: force ? .replace : .fail)
         return try StoreHandle.open(directory: directory, name: name, options: options, forWriting: true)
     }
 
@@ -122,11 +133,16 @@ extension StateStore {
         return try StoreHandle.open(directory: directory, name: name, options: options, forWriting: true)
     }
 
-    private static func readPlainJSON(_ file: String, settings: StoreSettings, options: Options) throws(StateStoreError) -> State {
+    /// The file's state and its status (to tell whether it is the store's own state file).
+    private static func readPlainJSON(
+        _ file: String, settings: StoreSettings, options: Options
+    ) throws(StateStoreError) -> (State, FileStatus) {
         let calls = options.systemCalls
         let bytes: [UInt8]
+        let status: FileStatus
         do {
             let fd = OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, file, .readFollowingLinks), calls: calls)
+            status = try calls.fstat(fd.descriptor)
             bytes = try calls.read(fd.descriptor, upTo: settings.maximumStateBytes + 1)
         } catch {
             throw .system(.readState, path: file, errno: error)
@@ -136,7 +152,7 @@ extension StateStore {
                 .tooLarge, "\(file) is larger than the store's limit of \(settings.maximumStateBytes) bytes.",
                 hint: "Create the store with a larger maximumStateBytes.", path: file)
         }
-        return try StateEncoding.decode(State.self, from: bytes, path: file)
+        return (try StateEncoding.decode(State.self, from: bytes, path: file, source: .input), status)
     }
 }
 

@@ -6,6 +6,12 @@ import SystemPackage
 struct StoreCreation {
     let handle: StoreHandle
     let settings: StoreSettings
+    /// The plain JSON file being imported, when it may be the store's own state file: then it is
+    /// imported in place (kept as `NAME.plain.json`, the store renamed over it).
+    var importing: FileStatus? = nil
+
+    /// `NAME.plain.json`: where a bot's file imported in place is kept.
+    static func plainCopyName(_ files: StoreFiles) -> String { files.name + ".plain.json" }
 
     /// What to do when the store exists already.
     enum WhenExists { case fail, replace, keep }
@@ -24,15 +30,17 @@ struct StoreCreation {
         try handle.checkFileSystem(dir)
         // A plain JSON file in the state file's place is not overwritten, and no lockfile is
         // left beside it: the import command says to move it aside first.
-        if !force, let plain = handle.plainJSONError(dir) { throw plain }
+        let inPlace = try isImportedFile(dir)
+        if !force, !inPlace, let plain = handle.plainJSONError(dir) { throw plain }
         try createLockFile(dir)
         let lock = try WriterLock.acquire(
             calls: handle.calls, directory: dir.descriptor, lockFile: handle.files.lockFile,
             path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
-        guard let version = try firstVersion(dir, whenExists: whenExists) else {
+        guard let version = try firstVersion(dir, whenExists: inPlace ? .replace : whenExists) else {
             lock.release()
             return false
         }
+        if inPlace { try keepImportedFile(dir) }
         if force, let aside = try handle.history(dir.descriptor).moveAside(timestamp: Self.asideStamp()) {
             handle.options.logger.info(
                 "moved the replaced store's history aside", metadata: ["store": "\(handle.stateFilePath)", "to": "\(aside)"])
@@ -62,6 +70,43 @@ struct StoreCreation {
             "created store", metadata: ["store": "\(handle.stateFilePath)", "version": "\(version)", "identity": "\(header.store)"])
         lock.release()
         return true
+    }
+
+    /// Whether the file being imported is this store's state file (same device and inode): a
+    /// bot's file imported where it lies.
+    private func isImportedFile(_ dir: OwnedDescriptor) throws(StateStoreError) -> Bool {
+        guard let importing, let current = try? handle.calls.fstatat(dir.descriptor, handle.files.stateFile) else { return false }
+        guard current.device == importing.device, current.inode == importing.inode else { return false }
+        guard handle.plainJSONError(dir) != nil else {
+            throw StateStoreError(
+                .alreadyExists, "\(handle.stateFilePath) is already a store's state file, not plain JSON to import; nothing was changed.",
+                hint: "Open the store instead.", path: handle.stateFilePath)
+        }
+        return true
+    }
+
+    /// Under the lock, before the store's first version is renamed over it: links the bot's file
+    /// to `NAME.plain.json`, and checks that it is still the file that was read (a bot that wrote
+    /// again meanwhile would lose that write).
+    private func keepImportedFile(_ dir: OwnedDescriptor) throws(StateStoreError) {
+        let copy = Self.plainCopyName(handle.files)
+        do {
+            try handle.calls.link(dir.descriptor, handle.files.stateFile, dir.descriptor, copy)
+        } catch .fileExists {
+            throw StateStoreError(
+                .alreadyExists, "\(handle.path(copy)) exists, so \(handle.stateFilePath) cannot be kept there before the import; nothing was changed.",
+                hint: "Move \(handle.path(copy)) away (it may be an earlier import's copy) and import again.", path: handle.path(copy))
+        } catch {
+            throw .system(.createStore, path: handle.path(copy), errno: error)
+        }
+        guard let current = try? handle.calls.fstatat(dir.descriptor, handle.files.stateFile), let importing,
+            current.device == importing.device, current.inode == importing.inode
+        else {
+            try? handle.calls.unlink(dir.descriptor, copy, false)
+            throw StateStoreError(
+                .conflict, "\(handle.stateFilePath) was replaced while it was being imported (a bot still writes it); nothing was changed.",
+                hint: "Stop the bot that writes it, then import again.", path: handle.stateFilePath)
+        }
     }
 
     /// `20261201T194459.524Z`: sorts by time and has no character a shell or a file name minds.
@@ -133,14 +178,6 @@ struct StoreCreation {
         } catch {
             throw .system(.createStore, path: handle.stateFilePath, errno: error)
         }
-        let line = bytes.prefix(while: { $0 != UInt8(ascii: "\n") })
-        // A damaged header may hold anything: only a non-negative integer is a version.
-        let version: UInt64
-        switch StateFileCodec.claimedHeader(line)?["version"] {
-        case .int(let number)? where number >= 0: version = UInt64(number)
-        case .largeInteger(let digits)?: guard let number = UInt64(digits) else { return nil }; version = number
-        default: return nil
-        }
-        return version
+        return StateFileCodec.claimedVersion(bytes)
     }
 }

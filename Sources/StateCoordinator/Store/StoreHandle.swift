@@ -107,11 +107,11 @@ struct StoreHandle: Sendable {
         guard let rest = try? calls.read(file.descriptor, upTo: limit), start.count + rest.count <= limit,
             StateFileCodec.isPlainJSON(start + rest)
         else { return nil }
-        let moved = path(files.name + ".plain.json")
+        if let surviving = SurvivingStore.survey(self, dir) { return surviving.overwriteError(self) }
         return StateStoreError(
             .unverifiable,
             "\(stateFilePath) is a plain JSON file, not a StateCoordinator store, so it cannot be verified; nothing was touched.",
-            hint: "Import it: mv \(stateFilePath.shellQuoted) \(moved.shellQuoted) && statectl --dir \(directory.shellQuoted) --name \(files.name) init --from \(moved.shellQuoted) (library: StateStore.importPlainJSON(from: \"\(moved)\", directory: \"\(directory)\", name: \"\(files.name)\")).",
+            hint: "Import it where it lies: statectl --dir \(directory.shellQuoted) init --from \(stateFilePath.shellQuoted) (it becomes the store \"\(files.name)\", its content kept as \(files.name).plain.json; library: StateStore.importPlainJSON(from: \"\(stateFilePath)\", directory: \"\(directory)\", name: \"\(files.name)\")).",
             path: stateFilePath)
     }
 
@@ -134,14 +134,30 @@ struct StoreHandle: Sendable {
 
     /// Reads and verifies the current state file, lock-free.
     func readCurrent(directory dir: FileDescriptor = SystemCalls.currentDirectory) throws(StateStoreError) -> VerifiedStateFile {
-        try StateFileReader(calls: calls).read(
-            directory: dir, name: dir == SystemCalls.currentDirectory ? stateFilePath : files.stateFile, path: stateFilePath)
+        do {
+            return try StateFileReader(calls: calls).read(
+                directory: dir, name: dir == SystemCalls.currentDirectory ? stateFilePath : files.stateFile, path: stateFilePath)
+        } catch where error.code == .unverifiable {
+            throw explainingPlainJSON(error)
+        }
     }
 
     /// Reads and verifies the current state file unless `decide` says, from the file opened,
     /// to leave it (nil then).
     func readCurrent(deciding decide: (PinnedFile) -> StateFileReader.Decision) throws(StateStoreError) -> VerifiedStateFile? {
-        try StateFileReader(calls: calls).read(directory: SystemCalls.currentDirectory, name: stateFilePath, path: stateFilePath, deciding: decide)
+        do {
+            return try StateFileReader(calls: calls).read(
+                directory: SystemCalls.currentDirectory, name: stateFilePath, path: stateFilePath, deciding: decide)
+        } catch where error.code == .unverifiable {
+            throw explainingPlainJSON(error)
+        }
+    }
+
+    /// A state file that is plain JSON is either a bot's own file never imported or a store's
+    /// file a foreign writer replaced: what survives beside it tells which.
+    private func explainingPlainJSON(_ error: StateStoreError) -> StateStoreError {
+        guard let dir = try? openDirectory() else { return error }
+        return plainJSONError(dir) ?? error
     }
 
     /// Who holds the writer lock now, from `/proc/locks`; never waits.
@@ -154,11 +170,18 @@ struct StoreHandle: Sendable {
         return LockHolder.find(device: status.device, inode: status.inode)
     }
 
-    /// The error for a directory without this store's state file.
+    /// The error for a directory without this store's state file; it names the stores that are
+    /// there (a typo in the name, or a store created under its file's name).
     var noStore: StateStoreError {
-        StateStoreError(
-            .notFound, "No store named \"\(files.name)\" in \(directory): \(stateFilePath) does not exist.",
-            hint: "Create it first (StateStore.create or openOrCreate, or statectl init).", path: stateFilePath)
+        let others = (try? openDirectory()).map { StoreDirectoryListing(calls: calls, directory: $0.descriptor).storeNames() } ?? []
+        let found = others.isEmpty ? "" : "; found: " + others.joined(separator: ", ")
+        let hint =
+            others.isEmpty
+            ? "Create it first (StateStore.create or openOrCreate, or statectl init)."
+            : "Name one of those (statectl --name NAME, or STATECTL_NAME), or create this one (statectl init)."
+        return StateStoreError(
+            .notFound, "No store named \"\(files.name)\" in \(directory): \(stateFilePath) does not exist\(found).",
+            hint: hint, path: stateFilePath)
     }
 
     func history(_ dir: FileDescriptor) -> HistoryDirectory {

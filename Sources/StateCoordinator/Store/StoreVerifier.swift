@@ -47,6 +47,11 @@ struct StoreVerifier {
         do {
             let file = try handle.readCurrent()
             report.currentVersion = file.header.version
+            do { try JSONParser.check(file.stateBytes) } catch {
+                let damage = StateEncoding.notJSON(path: handle.stateFilePath, version: file.header.version, error)
+                report.problems.append(VerificationProblem(.stateNotJSON, path: handle.stateFilePath, description: damage.description, error: damage))
+                return nil
+            }
             return file
         } catch {
             if let plain = (try? handle.openDirectory()).flatMap({ handle.plainJSONError($0) }) {

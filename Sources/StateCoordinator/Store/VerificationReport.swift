@@ -51,6 +51,9 @@ public struct VerificationProblem: Sendable, Equatable, CustomStringConvertible 
     public enum Kind: String, Sendable, CaseIterable, Equatable {
         /// The state file cannot be read or fails verification (``error`` says why).
         case stateFileUnreadable = "state-file-unreadable"
+        /// The state file passes its checksum but its state is not JSON: a writer that does not
+        /// follow the protocol wrote it (``error`` has the parser's message).
+        case stateNotJSON = "state-not-json"
         /// The state file is a plain JSON file, not a store's: import it (the description says how).
         case stateFileIsPlainJSON = "state-file-plain-json"
         /// There is no lockfile, so writers cannot serialize.
@@ -79,7 +82,7 @@ public struct VerificationProblem: Sendable, Equatable, CustomStringConvertible 
         /// Whether this kind needs an operator (else the next commit repairs it).
         public var isDamage: Bool {
             switch self {
-            case .stateFileUnreadable, .stateFileIsPlainJSON, .lockFileMissing, .lockFileNotRegular, .unreadable,
+            case .stateFileUnreadable, .stateNotJSON, .stateFileIsPlainJSON, .lockFileMissing, .lockFileNotRegular, .unreadable,
                 .historyEntryDamaged, .historyAheadOfState, .schemaViolation:
                 true
             case .orphanTempFile, .currentVersionInHistory, .historyOverLimit, .historyOfEarlierIdentity:

@@ -36,6 +36,14 @@ public struct StateWatch<State: Codable & Sendable>: AsyncSequence, Sendable {
         await newest.registrar?.slot?.registration?.waitUntilWritten()
     }
 
+    /// Ends the newest iterator's registration as a reader and returns once its entry is removed
+    /// from the registry (after every report made before it is written). Call it before a process
+    /// that watched as a registered reader exits normally: otherwise its entry stays, dead, until
+    /// a lister sweeps it. The iterator goes on delivering, unregistered.
+    public func unregister() async {
+        await newest.registrar?.slot?.registration?.closeAndWait()
+    }
+
     /// Tells waiting writers that the application cannot use `snapshot` (a NACK), with why.
     public func reject(_ snapshot: StateSnapshot<State>, because error: any Error) {
         newest.registrar?.slot?.registration?.reject(snapshot.version, storeID: snapshot.storeID, error: "\(error)")

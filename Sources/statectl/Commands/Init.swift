@@ -9,6 +9,11 @@ struct Init: AsyncParsableCommand {
             Refuses to touch an existing store without --force. --force is the recovery path for a corrupt \
             store: it gets a new identity and its numbering continues above the last known version.
 
+            A bot's own file in the store's directory is imported in place, under its own name unless --name \
+            or $STATECTL_NAME says otherwise: trading_state.json becomes the store trading_state, its content \
+            is kept as trading_state.plain.json, and an old bot's next plain write over trading_state.json is \
+            reported (statectl status, verify) as a foreign overwrite. Stop the bot first.
+
             Example: statectl --dir /srv/bot init --from trading_state.json --keep-history 20
             """)
 
@@ -37,17 +42,52 @@ struct Init: AsyncParsableCommand {
         let settings = StoreSettings(keepHistory: keepHistory, maximumStateBytes: maxSize, fileMode: UInt32(mode, radix: 8)!, schema: schema)
         let store: StateStore<JSONValue>
         if let from {
-            // A missing input file is not a missing store (exit 6): it is an ordinary error.
-            guard FileManager.default.isReadableFile(atPath: from) else {
-                throw CLIFailure(.failure, "cannot read \(from); nothing was created.")
+            let name = global.name ?? global.namedInEnvironment ?? ownName(of: from) ?? global.storeName
+            store = try await importing(from, name: name, settings: settings)
+            if name == ownName(of: from) {
+                Output.note("imported \(from) in place as the store \"\(name)\"; its content is kept as \(global.directory)/\(name).plain.json")
             }
-            store = try await StateStore<JSONValue>.importPlainJSON(
-                from: from, directory: global.directory, name: global.name, settings: settings, force: force,
-                options: global.storeOptions)
         } else {
             store = try await StateStore<JSONValue>.create(
-                directory: global.directory, name: global.name, settings: settings, force: force, options: global.storeOptions)
+                directory: global.directory, name: global.storeName, settings: settings, force: force, options: global.storeOptions)
         }
         try await store.printCommitted(try await store.read(), json: json, acknowledgement: acknowledgement)
+    }
+
+    /// Imports `file`; a file that cannot be read is an ordinary error (exit 1) that says why, not
+    /// a missing store (exit 6).
+    private func importing(_ file: String, name: String, settings: StoreSettings) async throws -> StateStore<JSONValue> {
+        let result: Result<StateStore<JSONValue>, StateStoreError>
+        do {
+            result = .success(
+                try await StateStore<JSONValue>.importPlainJSON(
+                    from: file, directory: global.directory, name: name, settings: settings, force: force, options: global.storeOptions))
+        } catch {
+            result = .failure(error)
+        }
+        if case .failure(let error) = result, error.path == file, let errno = error.errno {
+            throw CLIFailure(.failure, "cannot read \(file): \(errno); nothing was created.")
+        }
+        return try result.get()
+    }
+
+    /// `NAME` when `file` is `NAME.json` in the store's directory (the same directory, however
+    /// named) and `NAME` is a valid store name: a bot's own file, imported where it lies.
+    private func ownName(of file: String) -> String? {
+        let url = URL(fileURLWithPath: file)
+        guard url.pathExtension == "json" else { return nil }
+        let name = url.deletingPathExtension().lastPathComponent
+        guard name.utf8.allSatisfy({ $0.isStoreNameByte }), !name.isEmpty else { return nil }
+        let fileDirectory = url.deletingLastPathComponent().resolvingSymlinksInPath().standardizedFileURL.path
+        let storeDirectory = URL(fileURLWithPath: global.directory).resolvingSymlinksInPath().standardizedFileURL.path
+        return fileDirectory == storeDirectory ? name : nil
+    }
+}
+
+extension UInt8 {
+    /// A letter, digit, `_` or `-`: the bytes a store name may hold.
+    fileprivate var isStoreNameByte: Bool {
+        (self >= UInt8(ascii: "a") && self <= UInt8(ascii: "z")) || (self >= UInt8(ascii: "A") && self <= UInt8(ascii: "Z"))
+            || (self >= UInt8(ascii: "0") && self <= UInt8(ascii: "9")) || self == UInt8(ascii: "_") || self == UInt8(ascii: "-")
     }
 }

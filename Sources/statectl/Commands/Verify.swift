@@ -18,12 +18,12 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         let report = try await ReadOnlyStateStore<JSONValue>.verify(
-            directory: global.directory, name: global.name, options: global.storeOptions)
+            directory: global.directory, name: global.storeName, options: global.storeOptions)
         for problem in report.damage { Output.line(problem.description) }
         for leftover in report.leftovers { Output.line("warning: " + leftover.description) }
         guard report.isHealthy else {
             let count = report.damage.count
-            throw CLIFailure(.corrupt, "\(count) problem\(count == 1 ? "" : "s") found in \(global.directory)/\(global.name).json.")
+            throw CLIFailure(.corrupt, "\(count) problem\(count == 1 ? "" : "s") found in \(global.directory)/\(global.storeName).json.")
         }
         let repaired = report.leftovers.isEmpty ? "" : " (\(report.leftovers.count) leftover\(report.leftovers.count == 1 ? "" : "s") the next commit repairs)"
         Output.line("ok: version \(report.currentVersion.map(String.init) ?? "?") verifies" + repaired)

@@ -75,8 +75,9 @@ struct Watch: AsyncParsableCommand {
                 if ack { watch.acknowledge(snapshot) }
                 printed += 1
                 if let count, printed >= count {
-                    // Written before the registration ends with the loop, or the last one is lost.
-                    await watch.waitUntilReported()
+                    // The last acknowledgement is written and the entry removed before the process
+                    // exits: a reader that ends normally leaves nothing behind in the registry.
+                    await watch.unregister()
                     return true
                 }
             case .gap(let missing):
