@@ -39,7 +39,7 @@ public struct StatusDocument: Sendable {
     public var rejectingReaders: Int { readers.filter(\.isRejecting).count }
 
     /// The members: version, size, ageSeconds, writer, lockHolder, watchMode, orphanTempFiles,
-    /// historyCount, schema, readers.
+    /// historyCount, historyRetention (`count`, and `seconds` or null), schema, readers.
     public func json(now: Date = Date()) -> [JSONKey: JSONValue] {
         [
             "version": .unsigned(snapshot.version),
@@ -50,6 +50,10 @@ public struct StatusDocument: Sendable {
             "watchMode": Self.json(mode),
             "orphanTempFiles": .array(orphans.map(JSONValue.string)),
             "historyCount": .int(Int64(historyCount)),
+            "historyRetention": [
+                "count": .int(Int64(snapshot.settings.keepHistory)),
+                "seconds": snapshot.settings.keepHistoryFor.map { .int($0.components.seconds) } ?? .null,
+            ],
             "schema": snapshot.settings.schema.map(JSONValue.string) ?? .null,
             "readers": registryProblem.map { ["problem": .string($0)] }
                 ?? ["live": .int(Int64(readers.count)), "lagging": .int(Int64(laggingReaders)), "rejecting": .int(Int64(rejectingReaders))],

@@ -245,6 +245,10 @@ struct BatchCommit<State: Codable & Sendable> {
         let settings = outgoing.settings
         let durability = handle.options.durability
         let history = handle.history(directory.descriptor)
+        // A durable version never names a schema file that a power loss could empty.
+        if durability != .none, let schema = newSettings.schema {
+            try SchemaFile(handle: handle).makeDurable(schema, directory: directory.descriptor)
+        }
         do {
             try AtomicReplace(
                 calls: handle.calls, directory: directory.descriptor, directoryPath: handle.directory, metrics: handle.metrics
@@ -256,10 +260,8 @@ struct BatchCommit<State: Codable & Sendable> {
                 // The lockfile may have been replaced while we held the lock on the old one (an
                 // operator deleting it, `init --force`): then another writer may hold the new one.
                 try lock.checkStillNamed()
-                guard settings.keepHistory > 0 else { return }
-                try history.keep(
-                    version: outgoing.version, depth: settings.keepHistory, fileMode: settings.fileMode,
-                    synchronize: durability == .full)
+                guard settings.keepsHistory else { return }
+                try history.keep(version: outgoing.version, settings: settings, synchronize: durability == .full)
             }
         } catch where error.outcome == .committedDurabilityUnknown {
             var error = error

@@ -66,10 +66,11 @@ struct HeaderScanner {
     }
 
     private mutating func settingsObject() -> StoreSettings? {
-        var keepHistory: Int?, maximumStateBytes: Int?, fileMode: String?, schema: String?
+        var keepHistory: Int?, keepHistorySeconds: Int64?, maximumStateBytes: Int?, fileMode: String?, schema: String?
         let complete = members { scanner, key in
             switch key {
             case "keepHistory": return Self.assignOnce(&keepHistory, scanner.integer(Int.self))
+            case "keepHistorySeconds": return Self.assignOnce(&keepHistorySeconds, scanner.integer(Int64.self))
             case "maxStateBytes": return Self.assignOnce(&maximumStateBytes, scanner.integer(Int.self))
             case "fileMode": return Self.assignOnce(&fileMode, scanner.string())
             case "schema": return Self.assignOnce(&schema, scanner.string())
@@ -81,6 +82,7 @@ struct HeaderScanner {
         else { return nil }
         var settings = StoreSettings(keepHistory: keepHistory, maximumStateBytes: maximumStateBytes, fileMode: mode)
         settings.schema = schema
+        settings.keepHistoryFor = keepHistorySeconds.map { .seconds($0) }
         return settings
     }
 

@@ -5,14 +5,17 @@ import Foundation
 struct StateFileHeader: Codable, Sendable, Equatable {
     /// The value of ``format`` in every state file of this project.
     static let formatIdentifier = "statecoordinator"
-    /// The highest layout revision this code reads. It writes revision 1, or 2 for a store with
-    /// a schema (``revision(for:)``).
-    static let currentRevision = 2
+    /// The highest layout revision this code reads. It writes revision 1, 2 for a store with a
+    /// schema, or 3 for one that keeps history by age (``revision(for:)``).
+    static let currentRevision = 3
 
-    /// The revision a version with these settings is written with: 2 when the store has a
-    /// schema, so that a writer that does not know schemas (revision 1 only) refuses the store
-    /// instead of committing unchecked states and dropping the schema from the settings.
-    static func revision(for settings: StoreSettings) -> Int { settings.schema == nil ? 1 : 2 }
+    /// The revision a version with these settings is written with: the lowest that knows every
+    /// setting in use, so that a writer that does not know one (a schema: revision 2; history
+    /// by age: 3) refuses the store instead of committing past it and dropping the setting.
+    static func revision(for settings: StoreSettings) -> Int {
+        if settings.keepHistoryFor != nil { return 3 }
+        return settings.schema == nil ? 1 : 2
+    }
     /// A header line longer than this is treated as corruption rather than read on.
     static let maximumLength = 64 << 10
 

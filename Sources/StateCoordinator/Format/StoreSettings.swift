@@ -7,8 +7,8 @@ public struct StoreSettings: Codable, Sendable, Equatable {
 
     /// Equal when every setting kept in the header is.
     public static func == (lhs: StoreSettings, rhs: StoreSettings) -> Bool {
-        lhs.keepHistory == rhs.keepHistory && lhs.maximumStateBytes == rhs.maximumStateBytes && lhs.fileMode == rhs.fileMode
-            && lhs.schema == rhs.schema
+        lhs.keepHistory == rhs.keepHistory && lhs.keepHistoryFor == rhs.keepHistoryFor && lhs.maximumStateBytes == rhs.maximumStateBytes
+            && lhs.fileMode == rhs.fileMode && lhs.schema == rhs.schema
     }
 
     /// The default maximum size of the state: 64 MiB.
@@ -24,6 +24,17 @@ public struct StoreSettings: Codable, Sendable, Equatable {
 
     /// How many past versions to keep in `NAME.history/` (not counting the current one); 0 is off.
     public var keepHistory: Int
+    /// How long to keep past versions, counted from their commit (whole seconds); nil keeps by
+    /// count alone. A version stays while either rule keeps it: the newest ``keepHistory``, and
+    /// every one committed within this time, up to ``largestKeepHistory`` entries in all. A store
+    /// with it is written as header revision 3, which writers that predate it refuse rather than
+    /// drop it. The protocol article says how history size is bounded.
+    public var keepHistoryFor: Duration?
+    /// The longest ``keepHistoryFor``: ten years.
+    public static let longestKeepHistoryFor: Duration = .seconds(10 * 365 * 86400)
+
+    /// Whether past versions are kept at all (by count, by age, or both).
+    public var keepsHistory: Bool { keepHistory > 0 || keepHistoryFor != nil }
     /// The largest state, in bytes of its JSON encoding, that the store accepts on write and read.
     public var maximumStateBytes: Int
     /// The permission bits of a new store's state file and lockfile. Later versions keep the mode
@@ -37,16 +48,18 @@ public struct StoreSettings: Codable, Sendable, Equatable {
 
     /// Creates settings.
     /// - Parameters:
-    ///   - keepHistory: past versions to keep; 0 turns history off.
+    ///   - keepHistory: past versions to keep; 0 turns history off (unless `keepHistoryFor` keeps some).
+    ///   - keepHistoryFor: also keep every version committed within this time (whole seconds).
     ///   - maximumStateBytes: the state size limit in bytes (default 64 MiB).
     ///   - fileMode: permission bits for the new store's files (default `0o640`).
     ///   - schema: a JSON Schema for a new store (create, openOrCreate, import): its file is written
     ///     with the store, and the first state must match it.
     public init(
-        keepHistory: Int = 0, maximumStateBytes: Int = StoreSettings.defaultMaximumStateBytes,
+        keepHistory: Int = 0, keepHistoryFor: Duration? = nil, maximumStateBytes: Int = StoreSettings.defaultMaximumStateBytes,
         fileMode: UInt32 = StoreSettings.defaultFileMode, schema: JSONSchema? = nil
     ) {
         self.keepHistory = keepHistory
+        self.keepHistoryFor = keepHistoryFor.map { .seconds(($0 + .nanoseconds(999_999_999)).components.seconds) }
         self.maximumStateBytes = maximumStateBytes
         self.fileMode = fileMode
         self.schema = schema?.checksum
@@ -61,6 +74,10 @@ public struct StoreSettings: Codable, Sendable, Equatable {
         guard keepHistory >= 0, keepHistory <= Self.largestKeepHistory else {
             throw StateStoreError(
                 .invalidArgument, "keepHistory must be from 0 to \(Self.largestKeepHistory), not \(keepHistory).")
+        }
+        if let keepHistoryFor, !(keepHistoryFor >= .seconds(1) && keepHistoryFor <= Self.longestKeepHistoryFor) {
+            throw StateStoreError(
+                .invalidArgument, "keepHistoryFor must be from 1 second to 10 years, not \(keepHistoryFor).")
         }
         guard maximumStateBytes > 0, maximumStateBytes <= Self.largestMaximumStateBytes else {
             throw StateStoreError(
@@ -77,7 +94,7 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case keepHistory, maximumStateBytes = "maxStateBytes", fileMode, schema
+        case keepHistory, keepHistoryFor = "keepHistorySeconds", maximumStateBytes = "maxStateBytes", fileMode, schema
     }
 
     // The mode is kept as an octal string ("0640"), as operators read and write it.
@@ -85,6 +102,7 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         keepHistory = try container.decode(Int.self, forKey: .keepHistory)
+        keepHistoryFor = try container.decodeIfPresent(Int64.self, forKey: .keepHistoryFor).map { .seconds($0) }
         maximumStateBytes = try container.decode(Int.self, forKey: .maximumStateBytes)
         let mode = try container.decode(String.self, forKey: .fileMode)
         guard let bits = UInt32(mode, radix: 8) else {
@@ -99,6 +117,7 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(keepHistory, forKey: .keepHistory)
+        try container.encodeIfPresent(keepHistoryFor?.components.seconds, forKey: .keepHistoryFor)
         try container.encode(maximumStateBytes, forKey: .maximumStateBytes)
         let octal = String(fileMode, radix: 8)
         try container.encode(String(repeating: "0", count: max(0, 4 - octal.count)) + octal, forKey: .fileMode)

@@ -39,6 +39,21 @@ struct HistoryDirectory {
         }
     }
 
+    /// The highest version named in a history directory an earlier `init --force` moved aside
+    /// (`NAME.history.replaced-*`); nil when there is none. Numbering after a lost store
+    /// continues above it too.
+    func highestVersionSetAside() -> UInt64? {
+        let prefix = files.historyDirectory + ".replaced-"
+        guard let names = try? calls.listDirectory(storeDirectory) else { return nil }
+        var highest: UInt64?
+        for name in names where name.hasPrefix(prefix) {
+            guard let fd = try? calls.open(storeDirectory, name, .ownDirectory) else { continue }
+            let directory = OwnedDescriptor(fd, calls: calls)
+            if let last = try? versions(in: directory.descriptor).last { highest = max(highest ?? 0, last) }
+        }
+        return highest
+    }
+
     /// Creates the directory if missing; its mode is the files' mode plus search permission
     /// wherever read permission is given, so whoever may read the state may read its history.
     func create(fileMode: UInt32) throws(StateStoreError) {
@@ -58,23 +73,45 @@ struct HistoryDirectory {
         try calls.listDirectory(directory).compactMap(StoreFiles.version(ofHistoryFile:)).sorted()
     }
 
-    /// Links the current state file (at `version`) into history and prunes all but the newest
-    /// `depth` entries. Runs with the writer lock held, just before the state file is replaced.
-    func keep(version: UInt64, depth: Int, fileMode: UInt32, synchronize: Bool) throws(StateStoreError) {
-        try create(fileMode: fileMode)
+    /// Links the current state file (at `version`) into history and prunes what the settings no
+    /// longer keep: all but the newest `keepHistory` entries, except those committed within
+    /// `keepHistoryFor`, and never more than `largestKeepHistory` in all. Runs with the writer
+    /// lock held, just before the state file is replaced.
+    func keep(version: UInt64, settings: StoreSettings, synchronize: Bool) throws(StateStoreError) {
+        try create(fileMode: settings.fileMode)
         guard let directory = try open() else {
             throw StateStoreError(.notFound, "\(path) vanished while keeping history.", step: .keepHistory, path: path)
         }
         let name = StoreFiles.historyFile(version: version)
         do {
             try link(into: directory.descriptor, name: name)
-            for old in try versions(in: directory.descriptor).dropLast(depth) {
+            for old in try prunable(in: directory.descriptor, settings: settings) {
                 try calls.unlink(directory.descriptor, StoreFiles.historyFile(version: old), false)
             }
             if synchronize { try calls.fsync(directory.descriptor) }
         } catch {
             throw .system(.keepHistory, path: path + "/" + name, errno: error)
         }
+    }
+
+    /// The kept versions the settings no longer keep, oldest first. By age, an entry's commit
+    /// time is its file's modification time (the temp file was written just before its rename);
+    /// versions are committed in order, so the first one young enough ends the search.
+    private func prunable(in directory: FileDescriptor, settings: StoreSettings) throws(Errno) -> [UInt64] {
+        let kept = try versions(in: directory)
+        let beyondCount = kept.dropLast(settings.keepHistory)
+        guard let age = settings.keepHistoryFor else { return Array(beyondCount) }
+        let overCap = max(0, kept.count - StoreSettings.largestKeepHistory)
+        let cutoff = WallClock.nanoseconds &- age.saturatingNanoseconds
+        var prunable: [UInt64] = []
+        for (position, old) in beyondCount.enumerated() {
+            if position >= overCap {
+                guard let status = try? calls.fstatat(directory, StoreFiles.historyFile(version: old)) else { continue }
+                if status.modificationTimeNanoseconds >= cutoff { break }
+            }
+            prunable.append(old)
+        }
+        return prunable
     }
 
     /// A link left by a writer that died between linking and renaming names the same version:
@@ -102,6 +139,34 @@ struct HistoryDirectory {
             throw StateStoreError(
                 .notFound, "Version \(version) is not kept in \(path).",
                 hint: "See the kept versions with StateStore.history() or `statectl history`.", path: path)
+        } catch where error.code == .corrupt || error.code == .unverifiable {
+            // Damage to one kept version is damage to history, not to the store: the state is judged on its own.
+            var damaged = error
+            damaged.hint = "The current state and the other kept versions are not affected; remove the damaged entries with statectl history --prune-damaged (StateStore.pruneDamagedHistory())."
+            throw damaged
         }
+    }
+
+    /// Removes the kept versions that fail verification (their bytes are damaged, as a power
+    /// loss under durability `none` can leave them), never one that cannot be read for another
+    /// reason (a permission, an I/O error). Runs with the writer lock held. Returns what it removed.
+    func pruneDamaged(synchronize: Bool) throws(StateStoreError) -> [DamagedHistoryEntry] {
+        guard let directory = try open() else { return [] }
+        var removed: [DamagedHistoryEntry] = []
+        for version in try versions() {
+            let name = StoreFiles.historyFile(version: version)
+            do { _ = try read(version: version) } catch where error.code == .corrupt || error.code == .unverifiable {
+                do { try calls.unlink(directory.descriptor, name, false) } catch {
+                    throw .system(.keepHistory, path: path + "/" + name, errno: error)
+                }
+                removed.append(DamagedHistoryEntry(version: version, path: path + "/" + name, reason: error.message))
+            } catch {
+                continue
+            }
+        }
+        if synchronize, !removed.isEmpty {
+            do { try calls.fsync(directory.descriptor) } catch { throw .system(.keepHistory, path: path, errno: error) }
+        }
+        return removed
     }
 }

@@ -32,14 +32,37 @@ struct SchemaFile {
             name(checksum), with: schema.fileBytes, tempPrefix: Self.tempPrefix(handle.files),
             attributes: .init(mode: fileMode, owner: nil), durability: handle.options.durability == .none ? .none : .full)
         Self.cache.withLock { $0[handle.path(name(checksum))] = schema }
+        if handle.options.durability != .none { Self.durable.withLock { _ = $0.insert(handle.path(name(checksum))) } }
         return checksum
     }
 
     /// Process-wide: files never change, so a name read once is known.
     private static let cache = Mutex<[String: JSONSchema]>([:])
 
+    /// The schema files this process has fsynced (or written durably) since it started.
+    private static let durable = Mutex<Set<String>>([])
+
+    /// Makes the schema file `checksum` names durable before a commit that names it at a durable
+    /// level: it may have been written at durability `none` (by this process or another), and a
+    /// power loss would then leave a header naming an empty file. fsyncs it once per process;
+    /// the commit's directory fsync makes its name durable.
+    func makeDurable(_ checksum: String, directory: FileDescriptor) throws(StateStoreError) {
+        let path = handle.path(name(checksum))
+        guard !Self.durable.withLock({ $0.contains(path) }) else { return }
+        do {
+            let file = OwnedDescriptor(try handle.calls.open(directory, name(checksum), .readExisting), calls: handle.calls)
+            try handle.calls.fsync(file.descriptor)
+        } catch {
+            throw .system(.syncFile, path: path, errno: error)
+        }
+        Self.durable.withLock { _ = $0.insert(path) }
+    }
+
     /// Forgets every schema read (for tests that alter a file the protocol says never changes).
-    static func forgetCache() { cache.withLock { $0 = [:] } }
+    static func forgetCache() {
+        cache.withLock { $0 = [:] }
+        durable.withLock { $0 = [] }
+    }
 
     /// The schema with this checksum, read and checked once per process.
     /// - Throws: `notFound` when the file is missing; `corrupt` when its bytes do not hash to its

@@ -1,15 +1,30 @@
 extension ReadableStateStore {
-    /// The kept past versions, newest first (empty when history is off). Lock-free.
+    /// The kept past versions that verify, newest first (empty when history is off). Lock-free.
+    /// A damaged entry is left out: ``historyListing()`` and ``verify()-7fic0`` name it.
     ///
-    /// - Throws: `corrupt` when a kept version fails verification.
+    /// - Throws: when the history directory cannot be listed.
     public func history() async throws(StateStoreError) -> [HistoryEntry] {
-        try await offPool { (handle) throws(StateStoreError) in try handle.historyEntries() }
+        try await historyListing().entries
     }
 
     /// The synchronous form of ``history()``.
     @_disfavoredOverload
     public func history() throws(StateStoreError) -> [HistoryEntry] {
-        try handle.historyEntries()
+        try historyListing().entries
+    }
+
+    /// The kept past versions, newest first: those that verify, and the damaged ones with why.
+    /// Lock-free.
+    ///
+    /// - Throws: when the history directory cannot be listed.
+    public func historyListing() async throws(StateStoreError) -> HistoryListing {
+        try await offPool { (handle) throws(StateStoreError) in try handle.historyListing() }
+    }
+
+    /// The synchronous form of ``historyListing()``.
+    @_disfavoredOverload
+    public func historyListing() throws(StateStoreError) -> HistoryListing {
+        try handle.historyListing()
     }
 
     /// A version of the state: the current one, or a kept past one.
@@ -26,17 +41,20 @@ extension ReadableStateStore {
 }
 
 extension StoreHandle {
-    func historyEntries() throws(StateStoreError) -> [HistoryEntry] {
+    func historyListing() throws(StateStoreError) -> HistoryListing {
         let dir = try openDirectory()
         let history = history(dir.descriptor)
         let current = try? readCurrent(directory: dir.descriptor).header.version
-        var entries: [HistoryEntry] = []
+        var listing = HistoryListing(entries: [], damaged: [])
         for version in try history.versions().reversed() where current.map({ version < $0 }) ?? true {
-            do { entries.append(HistoryEntry(header: try history.read(version: version).header)) } catch where error.code == .notFound {
+            do { listing.entries.append(HistoryEntry(header: try history.read(version: version).header)) } catch where error.code == .notFound {
                 continue  // pruned by a writer while we listed
+            } catch {
+                let path = history.path + "/" + StoreFiles.historyFile(version: version)
+                listing.damaged.append(DamagedHistoryEntry(version: version, path: path, reason: error.message))
             }
         }
-        return entries
+        return listing
     }
 
     func snapshot<State: Decodable & Sendable>(atVersion version: UInt64, as type: State.Type) throws(StateStoreError) -> StateSnapshot<State> {

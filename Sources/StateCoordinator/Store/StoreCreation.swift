@@ -45,7 +45,7 @@ struct StoreCreation {
             handle.options.logger.info(
                 "moved the replaced store's history aside", metadata: ["store": "\(handle.stateFilePath)", "to": "\(aside)"])
         }
-        if settings.keepHistory > 0 { try handle.history(dir.descriptor).create(fileMode: settings.fileMode) }
+        if settings.keepsHistory { try handle.history(dir.descriptor).create(fileMode: settings.fileMode) }
         if let checksum = settings.schema {
             // Written before the state file that names it; settings naming a file that is not
             // there must name an existing one, whose rules the first state must meet.
@@ -149,7 +149,10 @@ struct StoreCreation {
                 hint: "Open it instead; to replace it (recovery of a corrupt store), create with force (statectl init --force).",
                 path: handle.stateFilePath)
         }
-        let known = [try highestRecordedVersion(dir), try handle.history(dir.descriptor).versions().last].compactMap { $0 }
+        // Every surviving file counts: the state file's header (even damaged), kept versions by
+        // name (even empty ones a power loss left), and histories set aside by an earlier --force.
+        let history = handle.history(dir.descriptor)
+        let known = [try highestRecordedVersion(dir), try history.versions().last, history.highestVersionSetAside()].compactMap { $0 }
         guard let highest = known.max() else { return 0 }
         handle.options.logger.info(
             "re-creating store by force; numbering continues above the highest known version",

@@ -33,6 +33,9 @@ struct StoreRecovery {
         // Decided under the lock: no writer of ours can commit between the decision and the rename.
         var outcome = try plan(action, dir: dir)
         let (header, stateBytes) = try recovered(outcome, action: action, dir: dir)
+        if handle.options.durability != .none, let schema = outcome.settings.schema {
+            try SchemaFile(handle: handle).makeDurable(schema, directory: dir.descriptor)
+        }
         outcome.keptAs = try keepReplacedFile(dir)
         try OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
             .sweep(logger: handle.options.logger)

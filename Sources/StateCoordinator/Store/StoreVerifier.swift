@@ -144,7 +144,8 @@ struct StoreVerifier {
         let latest = (try? handle.readCurrent()) ?? current
         if let latest {
             let keep = latest.header.settings.keepHistory
-            if versions.count > keep {
+            // By age, any number up to the cap is kept.
+            if versions.count > (latest.header.settings.keepHistoryFor == nil ? keep : StoreSettings.largestKeepHistory) {
                 report.problems.append(
                     VerificationProblem(.historyOverLimit, path: history.path, description:
                     "\(history.path) keeps \(versions.count) versions, more than the store's keepHistory of \(keep); the next commit prunes the oldest."))

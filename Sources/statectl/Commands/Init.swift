@@ -21,6 +21,11 @@ struct Init: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Import this plain JSON file as the first state.", valueName: "file")) var from: String?
     @Option(help: ArgumentHelp("Octal mode of the new files.", valueName: "octal")) var mode = "0640"
     @Option(help: ArgumentHelp("Past versions to keep (0: history off).", valueName: "n")) var keepHistory = 0
+    @Option(
+        help: ArgumentHelp(
+            "Also keep every version committed within this time (90s, 15m, 24h, 7d); with --keep-history, a version stays while either keeps it.",
+            valueName: "age"))
+    var keepHistoryFor: String?
     @Option(help: ArgumentHelp("Largest state in bytes.", valueName: "bytes")) var maxSize = StoreSettings.defaultMaximumStateBytes
     @Flag(help: "Re-create over an existing store (recovery).") var force = false
     @Option(help: ArgumentHelp("Give the store this JSON Schema from the start (see statectl schema); the first state must match it.", valueName: "file"))
@@ -33,13 +38,18 @@ struct Init: AsyncParsableCommand {
             throw ValidationError("--mode must be octal permission bits such as 0640, not \(mode).")
         }
         guard keepHistory >= 0 else { throw ValidationError("--keep-history must be 0 or more.") }
+        if let keepHistoryFor, (TimeArgument.duration(keepHistoryFor) ?? 0) < 1 {
+            throw ValidationError("--keep-history-for takes an age such as 90s, 15m, 24h or 7d, not '\(keepHistoryFor)'.")
+        }
         guard maxSize > 0 else { throw ValidationError("--max-size must be positive.") }
     }
 
     func run() async throws {
         // Read and checked before anything is created: the first state is checked against it.
         let schema = try self.schema.map { try JSONSchema(try Input.document(from: $0, limit: 1 << 20)) }
-        let settings = StoreSettings(keepHistory: keepHistory, maximumStateBytes: maxSize, fileMode: UInt32(mode, radix: 8)!, schema: schema)
+        let settings = StoreSettings(
+            keepHistory: keepHistory, keepHistoryFor: keepHistoryFor.flatMap(TimeArgument.duration).map { .seconds($0) },
+            maximumStateBytes: maxSize, fileMode: UInt32(mode, radix: 8)!, schema: schema)
         let store: StateStore<JSONValue>
         if let from {
             let name = global.name ?? global.namedInEnvironment ?? ownName(of: from) ?? global.storeName

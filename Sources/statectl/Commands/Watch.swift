@@ -43,7 +43,7 @@ struct Watch: AsyncParsableCommand {
 
     func run() async throws {
         let store = try await global.openReadOnly()
-        let historyOn = try await store.read().settings.keepHistory > 0
+        let historyOn = try await store.read().settings.keepsHistory
         let watch = store.watch(since.map(WatchDelivery.after) ?? (historyOn ? .every : .latest), label: label)
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask { try await follow(watch) }
