@@ -55,7 +55,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // The monitoring sidecar: read-only, HTTP (Hummingbird 2), Prometheus text format (swift-prometheus).
+        // The monitoring sidecar: read-only, HTTP or HTTPS (Hummingbird 2, HummingbirdTLS), Prometheus text format (swift-prometheus).
         .executableTarget(
             name: "state-sidecar",
             dependencies: [
@@ -63,6 +63,8 @@ let package = Package(
                 "StateDocuments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,10 +79,13 @@ let package = Package(
             ],
             path: "Tools/demo/Sources"
         ),
+        // Progress lines on stderr for the long-running tools (a bar on a terminal, a line every 10 s otherwise).
+        .target(name: "ToolProgress", path: "Tools/progress/Sources"),
         .executableTarget(
             name: "state-bench",
             dependencies: [
                 "StateCoordinator",
+                "ToolProgress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -91,6 +96,7 @@ let package = Package(
             name: "state-chaos",
             dependencies: [
                 "StateCoordinator",
+                "ToolProgress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/chaos/Sources"

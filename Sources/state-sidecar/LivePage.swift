@@ -1,7 +1,8 @@
 /// `GET /`: one self-contained page (no CDN, works offline) that follows `/events`: the halt
 /// switch and risk limits at a glance, version, age and writer, the state with the last change
 /// highlighted, the readers with their lag (from `/status` and `/readers`), and charts of the
-/// commit rate and of each version's delay from its rename until the sidecar held it. Behind a
+/// commit rate and of each version's delay from its rename until the sidecar held it, which start
+/// from what the sidecar already knows (`/recent`: recent commits and delays). Behind a
 /// token, the browser asks for it once (HTTP Basic, any user name, the token as the password)
 /// and sends it with every request of the page, the event stream included.
 enum LivePage {
@@ -81,6 +82,11 @@ async function readers() {
 }
 function esc(text) { return String(text).replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;"}[c])); }
 fetch("status").then(r => r.json()).then(s => { $("store").textContent = s.store; });
+// The charts start from what the sidecar already knows: recent commits (history and its own) and delays.
+let seeded = false;
+const seeding = fetch("recent").then(r => r.json()).then(r => {
+  commits = r.commitTimes.concat(commits); delays = r.delaysMs.concat(delays); seeded = true; tick();
+}).catch(() => { seeded = true; });
 // The readers table follows acknowledgements: fetched at most once a second after a version, and every 5 s.
 let readersTimer = null;
 function readersSoon() { if (!readersTimer) readersTimer = setTimeout(() => { readersTimer = null; readers(); }, 1000); }

@@ -10,9 +10,14 @@ final class SidecarMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     private let counted = Mutex<[String: Double]>([:])
     private let readerGauges = Mutex<[String: [String: Gauge]]>([:])
+    /// The pointers of `--gauge`; nil for the default (`/halt`, while it is a boolean).
+    private let statePointers: [JSONPointer]?
+    /// The `statecoord_state_value` gauges exported, by store and pointer.
+    private let stateGauges = Mutex<[String: [JSONPointer: Gauge]]>([:])
 
-    init(registry: PrometheusCollectorRegistry) {
+    init(registry: PrometheusCollectorRegistry, gauges statePointers: [JSONPointer]? = nil) {
         self.registry = registry
+        self.statePointers = statePointers
         registry.makeGauge(descriptor: Self.descriptor("statecoord_build_info", "The sidecar's build; always 1."), labels: [("version", StateSidecar.version)]).record(Int64(1))
     }
 
@@ -73,6 +78,37 @@ final class SidecarMetrics: Sendable {
         count("statecoord_sidecar_stream_skipped_versions_total", store, o.droppedForSlowStreams,
             "Versions /events streams skipped (reported to their clients as gaps) because they fell behind.")
         updateReaders(store, o)
+        updateStateValues(store, o.snapshot.state)
+    }
+
+    /// `statecoord_state_value{store,pointer}`: the state's own numbers and booleans (1/0), for
+    /// alerts on them. A pointer whose value is missing or of another kind has no sample.
+    private func updateStateValues(_ store: String, _ state: JSONValue) {
+        let pointers = statePointers ?? [JSONPointer(tokens: ["halt"])]
+        stateGauges.withLock { all in
+            var gauges = all[store] ?? [:]
+            for pointer in pointers {
+                let sample: Double? =
+                    switch try? state.value(at: pointer) {
+                    case .bool(let flag)?: flag ? 1 : 0
+                    case .int(let number)?: Double(number)
+                    case .double(let number)?: number
+                    case .largeInteger(let digits)?: Double(digits)
+                    default: nil
+                    }
+                guard let sample else {
+                    if let gauge = gauges.removeValue(forKey: pointer) { registry.unregisterGauge(gauge) }
+                    continue
+                }
+                let gauge = gauges[pointer] ?? registry.makeGauge(
+                    descriptor: Self.descriptor(
+                        "statecoord_state_value", "A value of the state (state-sidecar --gauge POINTER): a number as it is, a boolean as 1 or 0."),
+                    labels: [("store", store), ("pointer", pointer.description)])
+                gauge.record(sample)
+                gauges[pointer] = gauge
+            }
+            all[store] = gauges
+        }
     }
 
     /// Per reader label (several readers may share one: the oldest applied version counts).

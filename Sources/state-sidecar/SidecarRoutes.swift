@@ -34,6 +34,11 @@ enum SidecarRoutes {
             let history = (try? await monitor.store.history()) ?? []
             return json(ReaderDocument.json(readers, current: current, history: history).prettyJSON + "\n")
         }
+        router.get("/recent") { request, _ in
+            let monitor = try pick(request).get()
+            let history = (try? await monitor.store.history()) ?? []
+            return json(monitor.recent.json(history: history).compactJSON + "\n")
+        }
         router.get("/readyz") { request, _ in
             var lines: [String] = []
             var ready = true

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import NIOCore
 import Prometheus
 import ServiceLifecycle
@@ -34,6 +37,16 @@ struct StateSidecar: AsyncParsableCommand {
     @Option(help: ArgumentHelp("/readyz fails while a registered reader lags more than this many versions.", valueName: "n"))
     var maxReaderLag: UInt64 = 10
     @Option(help: ArgumentHelp("The most event streams open at once.", valueName: "n")) var maxStreams = 100
+    @Option(
+        name: .customLong("gauge"),
+        help: ArgumentHelp(
+            "Export the state's value at this JSON Pointer as statecoord_state_value{store,pointer} (numbers as they are, booleans 1/0; repeat for several). Default: /halt, while it is a boolean.",
+            valueName: "pointer"))
+    var gauges: [String] = []
+    @Option(help: ArgumentHelp("Serve HTTPS with this certificate chain (PEM); needs --tls-key.", valueName: "file")) var tlsCert: String?
+    @Option(help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "file")) var tlsKey: String?
+    @Flag(help: "Allow a bearer token over plain HTTP off loopback (anyone on the path can read the token and the state).")
+    var insecurePlaintext = false
 
     func validate() throws {
         guard !directories.isEmpty else { throw ValidationError("name a store with --dir DIR.") }
@@ -43,6 +56,14 @@ struct StateSidecar: AsyncParsableCommand {
             throw ValidationError("listening on \(address.host) (not loopback) needs --token-file: anyone who can reach it could read the state.")
         }
         guard maxStreams > 0 else { throw ValidationError("--max-streams must be positive.") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
+        if !address.isLoopback && tlsCert == nil && !insecurePlaintext {
+            throw ValidationError(
+                "listening on \(address.host) (not loopback) over plain HTTP would send the token and the state in clear: give --tls-cert and --tls-key, or --insecure-plaintext to accept that.")
+        }
+        for pointer in gauges {
+            do { _ = try JSONPointer(pointer) } catch { throw ValidationError("--gauge \(pointer): \(error.reason).") }
+        }
     }
 
     func run() async throws {
@@ -68,10 +89,10 @@ struct StateSidecar: AsyncParsableCommand {
         }
         let logger = Logger(label: "state-sidecar")
         let router = SidecarRoutes.router(
-            monitors: monitors, metrics: SidecarMetrics(registry: registry), token: token, maxLag: maxReaderLag,
+            monitors: monitors, metrics: SidecarMetrics(registry: registry, gauges: gauges.isEmpty ? nil : gauges.compactMap { try? JSONPointer($0) }), token: token, maxLag: maxReaderLag,
             streams: StreamCount(limit: maxStreams))
         let app = Application(
-            router: router, configuration: .init(address: .hostname(address.host, port: address.port), serverName: "state-sidecar"),
+            router: router, server: try server(), configuration: .init(address: .hostname(address.host, port: address.port), serverName: "state-sidecar"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? address.port
                 FileHandle.standardError.write(Data("state-sidecar: listening on \(address.host):\(port)\n".utf8))
@@ -86,6 +107,31 @@ struct StateSidecar: AsyncParsableCommand {
         } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL || error.errnoCode == EACCES {
             throw SidecarFailure("cannot listen on \(listen): \(String(cString: strerror(error.errnoCode))).")
         }
+    }
+
+    /// HTTP/1.1, over TLS when --tls-cert and --tls-key are given.
+    private func server() throws -> HTTPServerBuilder {
+        guard let tlsCert, let tlsKey else { return .http1() }
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do { chain = try NIOSSLCertificate.fromPEMFile(tlsCert) } catch {
+            throw SidecarFailure("--tls-cert \(tlsCert) cannot be used: \(Self.reason(error)).")
+        }
+        guard !chain.isEmpty else { throw SidecarFailure("--tls-cert \(tlsCert) holds no PEM certificate.") }
+        do { key = try NIOSSLPrivateKey(file: tlsKey, format: .pem) } catch {
+            throw SidecarFailure("--tls-key \(tlsKey) cannot be used: \(Self.reason(error)).")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        do { return try .tls(.http1(), tlsConfiguration: configuration) } catch {
+            throw SidecarFailure("--tls-cert and --tls-key cannot be used together: \(Self.reason(error)).")
+        }
+    }
+
+    /// A file or TLS error in words: the errno's text for a file that cannot be opened.
+    private static func reason(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        return "\(error)"
     }
 }
 

@@ -16,6 +16,8 @@ final class StoreMonitor: Sendable {
     private let looksSeen = Mutex<(looks: Int, since: ContinuousClock.Instant)?>(nil)
     /// The versions for `/events` streams.
     let feed: EventFeed
+    /// The versions seen lately, for the live page's charts.
+    let recent: RecentVersions
 
     /// The buckets of the propagation histogram: from 100 µs up.
     static let buckets: [Duration] = [
@@ -24,10 +26,11 @@ final class StoreMonitor: Sendable {
         .seconds(1), .seconds(2.5), .seconds(5),
     ]
 
-    private init(name: String, store: ReadOnlyStateStore<JSONValue>, reader: StateReader<JSONValue>) {
+    private init(name: String, store: ReadOnlyStateStore<JSONValue>, reader: StateReader<JSONValue>, recent: RecentVersions) {
         self.name = name
         self.store = store
         self.reader = reader
+        self.recent = recent
         self.feed = EventFeed(store: store)
     }
 
@@ -43,12 +46,15 @@ final class StoreMonitor: Sendable {
                 "statecoord_propagation_since_commit_stamp_seconds",
                 "From a version's committedAt stamp (taken before its writer wrote and fsynced it) until the sidecar held it: commit time plus delivery."),
             labels: [("store", name)], buckets: buckets)
+        let recent = RecentVersions()
         let reader = try await store.reader { event in
             guard case .snapshot(let snapshot) = event else { return }
-            if let replacedAt = snapshot.replacedAt { fromRename.record(delay(from: replacedAt, to: snapshot.loadedAt)) }
+            let fromReplacement = snapshot.replacedAt.map { delay(from: $0, to: snapshot.loadedAt) }
+            if let fromReplacement { fromRename.record(fromReplacement) }
             fromStamp.record(delay(from: snapshot.committedAt, to: snapshot.loadedAt))
+            recent.note(snapshot, delay: fromReplacement)
         }
-        return StoreMonitor(name: name, store: store, reader: reader)
+        return StoreMonitor(name: name, store: store, reader: reader, recent: recent)
     }
 
     /// `end - start`, never negative (the two may come from different clocks' readings) and at

@@ -80,7 +80,7 @@ struct CLIOperationsTests {
         let status = try statectl("status", "--json")
         #expect(status.status == 0, "\(status)")
         let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
-        #expect(Set(object?.keys.map { $0 } ?? []) == ["version", "size", "ageSeconds", "writer", "lockHolder", "watchMode", "orphanTempFiles", "historyCount", "readers", "schema"])
+        #expect(Set(object?.keys.map { $0 } ?? []) == ["version", "size", "ageSeconds", "writer", "lockHolder", "watchMode", "orphanTempFiles", "historyCount", "historyRetention", "readers", "schema"])
         #expect(object?["readers"] as? [String: Int] == ["live": 0, "lagging": 0, "rejecting": 0], "\(status.stdout)")
         let lockHolder = object?["lockHolder"] as? [String: Any]
         #expect((lockHolder?["command"] as? String)?.hasPrefix("flock \(dir.file("state.lock"))") == true, "\(status.stdout)")

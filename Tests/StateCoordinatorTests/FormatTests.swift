@@ -67,11 +67,11 @@ struct FormatTests {
     @Test func newerRevisionIsRefused() throws {
         let state = Array("{}\n".utf8)
         var newer = header(for: state)
-        newer.revision = 3
+        newer.revision = StateFileHeader.currentRevision + 1
         let file = try StateFileCodec.encode(header: newer, stateBytes: state)
         let error = #expect(throws: StateStoreError.self) { try StateFileCodec.decode(file, path: "s.json") }
         #expect(error?.code == .unverifiable)
-        #expect(error?.message.contains("revision 3") == true)
+        #expect(error?.message.contains("revision \(StateFileHeader.currentRevision + 1)") == true)
     }
 
     @Test(arguments: [Int64.max, Int64.min, 0, -1, 9_007_199_254_740_993])

@@ -44,6 +44,12 @@ final class ReaderShared<State: Codable & Sendable>: Sendable {
         state.withLock { $0.problem = problem }
     }
 
+    /// The current snapshot's file verifies again (a damaged file replaced by a good copy of the
+    /// same version): the problem no longer stands.
+    func clearProblem() {
+        state.withLock { $0.problem = nil }
+    }
+
     func close() {
         let waiters = state.withLock { contents -> [Waiter] in
             contents.closed = true

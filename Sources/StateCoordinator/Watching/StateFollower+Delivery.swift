@@ -32,7 +32,9 @@ extension StateFollower {
             since = nil
         }
         guard since.map({ header.version > $0 }) ?? true else {
+            let recovered = progress.withLock { $0.problemOutstanding }
             recordSeen(file, header: header)
+            if recovered { verifiedAgain?() }
             return
         }
         if trigger == .consistencyCheck, isOlderThanGrace(file.status) {
@@ -57,6 +59,7 @@ extension StateFollower {
             progress.gone = false
             progress.reportedUnopenable = nil
             progress.reportedTransient = nil
+            progress.problemOutstanding = false
         }
     }
 

@@ -97,6 +97,7 @@ extension StateFollower {
                 state.reportedTransient = error.code
             }
             state.statistics.problems += 1
+            state.problemOutstanding = true
             if error.code == .badState && error.version != nil { state.statistics.unusableVersions += 1 }
             return true
         }

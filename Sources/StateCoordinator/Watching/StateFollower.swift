@@ -37,6 +37,9 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         var reportedUnopenable: FileStatus?
         /// The code of the transient failure last reported, so that a persistent one is reported once.
         var reportedTransient: StateStoreError.Code?
+        /// Whether a problem was reported since a file last verified: a file that verifies again
+        /// with the version already delivered (a backup restored) then clears it.
+        var problemOutstanding = false
         var lastVersion: UInt64?
         var lastStoreID: String?
         var statistics = WatchStatistics()
@@ -53,6 +56,9 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     let hub: WatchHub
     let queue: DispatchQueue
     let sink: @Sendable (WatchEvent<State>) -> Void
+    /// Called when the state file verifies again after a problem, holding the version already
+    /// delivered (no event is due: the version is not new). A ``StateReader`` clears its problem.
+    let verifiedAgain: (@Sendable () -> Void)?
     let progress = Mutex(Progress())
     /// The last temp file of ours read ahead of its rename (see ``readAhead(_:inline:)``).
     let aheadOfRename = Mutex<ReadAhead<State>?>(nil)
@@ -65,8 +71,9 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     ///   - everyVersion: fill versions a burst coalesced away from history, reporting gaps.
     init(
         handle: StoreHandle, options: WatchOptions, since: UInt64?, everyVersion: Bool, hub: WatchHub = .shared,
-        sink: @escaping @Sendable (WatchEvent<State>) -> Void
+        verifiedAgain: (@Sendable () -> Void)? = nil, sink: @escaping @Sendable (WatchEvent<State>) -> Void
     ) {
+        self.verifiedAgain = verifiedAgain
         self.handle = handle
         self.options = options
         self.everyVersion = everyVersion || since != nil

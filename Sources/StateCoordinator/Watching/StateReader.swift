@@ -130,7 +130,9 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
         follower = Mutex(nil)
         let callbacks = onEvent.map { ($0, DispatchQueue(label: "StateCoordinator.reader.\(handle.files.name)")) }
         // The sink may run on the hub thread: it only stores what changed and hands the callback on.
-        let created = StateFollower<State>(handle: handle, options: options, since: nil, everyVersion: false) { event in
+        let created = StateFollower<State>(
+            handle: handle, options: options, since: nil, everyVersion: false, verifiedAgain: { shared.clearProblem() }
+        ) { event in
             registrar.observe(event)
             switch event {
             case .snapshot(let snapshot):

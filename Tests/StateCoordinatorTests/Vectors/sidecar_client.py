@@ -6,7 +6,8 @@ events URL UNTIL [LAST_ID]     reads /events until a version >= UNTIL (rUNTIL: o
 reset-connections URL N        N requests whose connection is reset at once
 slow URL UNTIL                 opens /events with a tiny receive buffer, prints "connected", reads nothing
                                until stdin closes, then reads as events does
-page URL SCREENSHOT [TOKEN]    the live page in headless Chromium (see below); with TOKEN, given as
+page URL SCREENSHOT [TOKEN]    the live page in headless Chromium (see below): prints "loaded", "seeded C D"
+                               (the commit times and delays its charts started from), then the halt lines; with TOKEN, given as
                                HTTP Basic credentials in the URL, as a person would type them"""
 import json, sys, urllib.request, urllib.error
 
@@ -105,6 +106,12 @@ elif command == "page":
         threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
         seen = None
         print("loaded", flush=True)
+        # What the charts started from (/recent), once the page has fetched it.
+        for _ in range(500):
+            if driver.execute_script("return seeded"):
+                break
+            time.sleep(0.02)
+        print("seeded %d %d" % tuple(driver.execute_script("return [commits.length, delays.length]")), flush=True)
         while not done.is_set():
             text = driver.find_element(By.ID, "halt").text
             version = driver.find_element(By.ID, "version").text

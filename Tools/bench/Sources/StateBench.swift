@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Synchronization
+import ToolProgress
 @_spi(Benchmark) import StateCoordinator
 
 /// The benchmark: every workload against its baseline, measured in the same run.
@@ -27,16 +28,24 @@ extension StateBench {
         @Option(parsing: .upToNextOption, help: "Workloads to run (default: all).") var only: [Workload] = Workload.allCases
         @Option(parsing: .upToNextOption, help: "propagation, ack: reader counts to measure (default: 1 10, full run also 50).")
         var readers: [Int] = []
+        @Option(help: ArgumentHelp("Also render the run's JSON as PNG charts into this directory (Tools/bench/plot.py, matplotlib).", valueName: "dir"))
+        var plot: String?
 
         func run() async throws {
             var rows: [BenchRow] = []
+            let progress = BenchProgress(workloads: only, quick: quick)
+            let reporter = ProgressReporter(label: "state-bench") { progress.status() }
             let report: (BenchRow) -> Void = { row in
                 rows.append(row)
+                progress.noteRow()
                 print(row.markdown)
             }
             print(machineDescription())
             print(BenchRow.header)
+            reporter.start()
+            defer { reporter.stop() }
             for workload in only {
+                progress.begin(workload)
                 switch workload {
                 case .commit: try CommitCostWorkload(quick: quick).run(report: report)
                 case .contention: try ContentionWorkload(quick: quick).run(report: report)
@@ -52,8 +61,10 @@ extension StateBench {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(rows).write(to: URL(fileURLWithPath: json))
+            reporter.stop()
             let missed = rows.filter { $0.met == false }
             print("\(rows.count) rows written to \(json); \(missed.count) targets missed")
+            if let plot { try BenchPlot.render(json: json, into: plot) }
         }
 
         private func machineDescription() -> String {

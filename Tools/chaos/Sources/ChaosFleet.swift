@@ -45,10 +45,16 @@ final class ChaosFleet {
 
     /// Until the time is up: every 2–30 ms, SIGKILL a random writer (and start a new one), or
     /// stop the lock holder for 5–100 ms. Returns the number of SIGKILLs sent.
-    func rampage(for seconds: Double) throws -> Int {
+    func rampage(for seconds: Double, progress: ChaosProgress) throws -> Int {
         let deadline = Date().addingTimeInterval(seconds)
         var kills = 0
+        progress.figures.withLock { $0.since = Date() }
         while Date() < deadline {
+            let gone = readers.filter { !$0.process.isRunning }.count
+            progress.figures.withLock { figures in
+                figures.kills = kills
+                figures.readersGone = gone
+            }
             usleep(UInt32.random(in: 2_000...30_000, using: &generator))
             if Int.random(in: 0..<10, using: &generator) < 8 {
                 let index = Int.random(in: 0..<writers.count, using: &generator)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StateCoordinator
+import ToolProgress
 
 /// Crash and stall harness: writers committing increments, a killer sending SIGKILL at random
 /// instants and SIGSTOP/SIGCONT to lock holders, readers checking every snapshot; then a verdict.
@@ -32,7 +33,19 @@ extension StateChaos {
             try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
 
             let fleet = try ChaosFleet(directory: dir, logs: logs.path, writers: writers, readers: readers)
-            let kills = try fleet.rampage(for: seconds)
+            let progress = ChaosProgress()
+            let reporter = ProgressReporter(label: "state-chaos") { [dir] in
+                let started = progress.figures.withLock { $0 }
+                let elapsed = Date().timeIntervalSince(started.since)
+                let version = (try? ReadOnlyStateStore<ChaosState>(directory: dir).read().version).map(String.init) ?? "?"
+                let damage = (try? ReadOnlyStateStore<ChaosState>.verify(directory: dir).damage.count) ?? 0
+                return ProgressStatus(
+                    phase: "killing", fraction: min(1, elapsed / seconds),
+                    detail: "\(started.kills) kills, \(version) commits, \(damage + started.readersGone) violations so far")
+            }
+            reporter.start()
+            let kills = try fleet.rampage(for: seconds, progress: progress)
+            reporter.stop()
             fleet.stopWriters()
             // One more commit: it must verify what the killed writers left and sweep their temp files.
             let final = try await store.update { $0.counter += 1 }
