@@ -8,7 +8,7 @@
 /// merge patches, the schema validator and the store's own no-op detection see the members every
 /// other participant sees.
 ///
-/// Order (``<``) is code point order, the order ``JSONValue`` writes names in.
+/// Order (`<`) is code point order, the order ``JSONValue`` writes names in.
 public struct JSONKey: Sendable, Hashable, Comparable, ExpressibleByStringLiteral, CustomStringConvertible {
     /// The name, exactly as written (never normalized).
     public let name: String

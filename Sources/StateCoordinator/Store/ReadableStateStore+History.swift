@@ -1,6 +1,6 @@
 extension ReadableStateStore {
     /// The kept past versions that verify, newest first (empty when history is off). Lock-free.
-    /// A damaged entry is left out: ``historyListing()`` and ``verify()-7fic0`` name it.
+    /// A damaged entry is left out: ``historyListing()-617pa`` and ``verify()-7fic0`` name it.
     ///
     /// - Throws: when the history directory cannot be listed.
     public func history() async throws(StateStoreError) -> [HistoryEntry] {

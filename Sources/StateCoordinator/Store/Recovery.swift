@@ -1,4 +1,4 @@
-/// How ``StateStore/recover(directory:name:_:dryRun:options:)`` repairs a store whose state file
+/// How ``StateStore/recover(directory:name:_:dryRun:options:)-3ighv`` repairs a store whose state file
 /// was replaced by a foreign plain-JSON write or damaged.
 public enum RecoveryAction: String, Sendable, Equatable {
     /// The plain JSON content becomes the next version, checked against the schema; identity,

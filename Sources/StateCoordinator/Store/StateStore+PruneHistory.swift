@@ -3,7 +3,7 @@ extension StateStore {
     ///
     /// A power loss under durability `none` can leave history entries empty or cut short: they
     /// are damage to the history only (the current state and the other entries are judged on
-    /// their own), and ``ReadableStateStore/historyListing()`` and `verify` name them. An entry
+    /// their own), and ``ReadableStateStore/historyListing()-617pa`` and `verify` name them. An entry
     /// that cannot be read for another reason (a permission, an I/O error) is left alone.
     ///
     /// - Throws: `lockTimeout`, and the errors of listing and unlinking.
