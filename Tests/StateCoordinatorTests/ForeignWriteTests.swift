@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
-@testable import StateCoordinator
+import Synchronization
+import SystemPackage
+
+@testable @_spi(FaultInjection) import StateCoordinator
 
 /// A foreign writer in the store's place: a state file whose checksum holds but whose bytes are
 /// not JSON is damage; a plain-JSON `os.replace` over a live store is named as an overwrite of
@@ -136,13 +139,79 @@ struct ForeignWriteTests {
         #expect(try statectl("init").status == 0)
         try foreignReplace(#"{"n": 1}"#)
         let get = try statectl("get")
-        #expect(get.status == 5 && get.stderr.contains("lockfile") && get.stderr.contains("history is off"), "\(get)")
+        #expect(get.status == 5 && get.stderr.contains("lockfile") && get.stderr.contains("no kept version survives"), "\(get)")
         #expect(try statectl("recover", "--restore").status == 6, "nothing kept to restore")
         let adopted = try statectl("recover", "--adopt")
         #expect(adopted.status == 0 && adopted.stdout == "0\n" && adopted.stderr.contains("new identity"), "\(adopted)")
     }
 
+    /// A state file whose header cannot be read hides its version: the recovery numbers above the
+    /// version after the newest kept one, never a version readers may hold already.
+    @Test func aRecoveryOverAnUnreadableHeaderNumbersAboveEveryVersionReadersMayHold() throws {
+        #expect(try statectl("init", "--keep-history", "5").status == 0)
+        for n in 1...3 { #expect(try statectl("set", "/n", "\(n)").status == 0) }
+        truncate(dir.file("state.json"), 0)
+        let restored = try statectl("recover", "--restore")
+        #expect(restored.status == 0 && restored.stdout == "4\n", "version 3 was current, however empty its file is now: \(restored)")
+        #expect(try statectl("get", "/n").stdout == "2\n")
+    }
+
+    @Test func withHistoryOffAdoptCarriesTheStoresOnlySchema() throws {
+        try Data(#"{"type": "object", "properties": {"halt": {"type": "boolean"}}}"#.utf8).write(to: URL(fileURLWithPath: dir.file("s.json")))
+        #expect(try statectl("init", "--schema", dir.file("s.json")).status == 0)
+        #expect(try statectl("put", stdin: #"{"halt": false}"#).status == 0)
+        try foreignReplace(#"{"halt": 1}"#)
+        let refused = try statectl("recover", "--adopt")
+        #expect(refused.status == 11, "the schema file still there is carried, and refuses it: \(refused)")
+        try foreignReplace(#"{"halt": true}"#)
+        let dryRun = try statectl("recover", "--adopt", "--dry-run")
+        #expect(dryRun.stdout.contains("the store's only schema file") && dryRun.stdout.contains("new identity"), "\(dryRun)")
+        #expect(try statectl("recover", "--adopt").status == 0)
+        #expect(try ReadOnlyStateStore<JSONValue>(directory: dir.path).read().settings.schema != nil)
+    }
+
+    /// A foreign writer takes no lock: its write between the recovery's read and its swap is not
+    /// lost, and the outcome says so.
+    @Test func aForeignWriteDuringTheRecoveryIsKeptNotLost() throws {
+        #expect(try statectl("init", "--keep-history", "5").status == 0)
+        for n in 1...2 { #expect(try statectl("set", "/n", "\(n)").status == 0) }
+        try foreignReplace(#"{"n": 98}"#)
+        let path = dir.file("state.json")
+        let raced = Atomic(false)
+        var options = StateStoreOptions()
+        options.systemCalls = SystemCalls.live.intercepting(before: { (call) throws(Errno) in
+            guard call == .exchange, !raced.exchange(true, ordering: .relaxed) else { return }
+            let newer = path + ".newer"
+            _ = FileManager.default.createFile(atPath: newer, contents: Data(#"{"n": 99}"#.utf8))
+            rename(newer, path)
+        })
+        let outcome = try StateStore<JSONValue>.recover(directory: dir.path, .adopt, options: options)
+        #expect(outcome.replacedAgain && outcome.description.contains("replaced the file again"), "\(outcome)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: try #require(outcome.keptAs))) == Data(#"{"n": 99}"#.utf8), "the newest foreign write is kept")
+        #expect(try statectl("get", "/n").stdout == "98\n")
+    }
+
     // MARK: Item 6
+
+    /// The bot writes again between the import's read and its swap: the import is undone, the
+    /// bot's newest file is back in place, and no lockfile is left to look like a store.
+    @Test func aBotThatWritesDuringTheImportMakesItFailWithNothingLost() throws {
+        let path = dir.file("trading_state.json")
+        try Data(#"{"position": 1}"#.utf8).write(to: URL(fileURLWithPath: path))
+        let raced = Atomic(false)
+        var options = StateStoreOptions()
+        options.systemCalls = SystemCalls.live.intercepting(before: { (call) throws(Errno) in
+            guard call == .exchange, !raced.exchange(true, ordering: .relaxed) else { return }
+            _ = FileManager.default.createFile(atPath: path + ".newer", contents: Data(#"{"position": 2}"#.utf8))
+            rename(path + ".newer", path)
+        })
+        let error = #expect(throws: StateStoreError.self) {
+            try StateStore<JSONValue>.importPlainJSON(from: path, directory: dir.path, name: "trading_state", options: options)
+        }
+        #expect(error?.code == .conflict, "\(String(describing: error))")
+        #expect(try dir.contents("trading_state.json") == Data(#"{"position": 2}"#.utf8))
+        #expect(try dir.names() == ["trading_state.json"], "nothing left behind")
+    }
 
     @Test func initFromTheBotsOwnFileKeepsItsNameAndNoticesTheOldBot() throws {
         let original = Data(#"{"halt": false, "position": 3}"#.utf8)

@@ -45,6 +45,25 @@ struct HistoryRetentionTests {
         #expect(status.stdout.contains(#""seconds" : 90"#), "\(status)")
     }
 
+    @Test func retentionCanBeChangedOnALiveStore() throws {
+        #expect(try statectl("init").status == 0)
+        #expect(try statectl("set", "/n", "1").status == 0)
+        let changed = try statectl("history", "--keep-history", "2", "--keep-history-for", "1h")
+        #expect(changed.status == 0 && changed.stdout == "2\n", "\(changed)")
+        for n in 2...6 { #expect(try statectl("set", "/n", "\(n)").status == 0) }
+        #expect(try dir.names(in: "state.history").count == 5, "versions 2-6 are kept from the change on: \((try? dir.names(in: "state.history")) ?? [])")
+        #expect(try statectl("history", "--keep-history", "1", "--keep-history-for", "none").status == 0)
+        #expect(try statectl("set", "/n", "7").status == 0)
+        #expect(try dir.names(in: "state.history").compactMap(StoreFiles.version(ofHistoryFile:)) == [8], "by count alone again: \((try? dir.names(in: "state.history")) ?? [])")
+        let settings = try ReadOnlyStateStore<JSONValue>(directory: dir.path).read().settings
+        #expect(settings.keepHistory == 1 && settings.keepHistoryFor == nil)
+        #expect(try statectl("history", "--keep-history", "-1").status == 2)
+        #expect(try statectl("history", "--keep-history-for", "1h").status == 2)
+        #expect(throws: StateStoreError.self) {
+            try StateStore<JSONValue>(directory: dir.path).setHistoryRetention(keeping: StoreSettings.largestKeepHistory + 1)
+        }
+    }
+
     @Test func historyListsByWriterAndSince() throws {
         #expect(try statectl("init", "--keep-history", "50").status == 0)
         for n in 1...3 { #expect(try statectl("--label", "bot-eu-1", "set", "/n", "\(n)").status == 0) }

@@ -29,6 +29,23 @@ extension ProcessTests.SidecarTests {
         }
     }
 
+    @Test func readyzNamesAForeignPlainJSONOverwrite() throws {
+        _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false], settings: StoreSettings(keepHistory: 3))
+        #expect(try statectl("set", "/halt", "true").status == 0)
+        let sidecar = try start()
+        defer { sidecar.process.signal(SIGKILL) }
+        #expect(LockHolderWait.until { (try? get(sidecar.base + "/readyz").code) == 200 })
+        try "{\"halt\": false}".write(toFile: dir.file("plain"), atomically: false, encoding: .utf8)
+        #expect(rename(dir.file("plain"), dir.file("state.json")) == 0)
+        var verbose = ""
+        #expect(LockHolderWait.until {
+            verbose = (try? get(sidecar.base + "/readyz?verbose").body) ?? ""
+            return verbose.contains("overwritten by a foreign plain-JSON write") && verbose.contains("was at version 1")
+        }, "\(verbose)")
+        #expect(try statectl("recover", "--restore").status == 0)
+        #expect(LockHolderWait.until { (try? get(sidecar.base + "/readyz").code) == 200 })
+    }
+
     @Test func theStatesOwnValuesAreGauges() throws {
         _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false, "risk": ["maxPosition": 100, "desk": "eu"]])
         let byDefault = try start()

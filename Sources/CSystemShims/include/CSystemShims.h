@@ -2,11 +2,12 @@
 #define STATECOORDINATOR_CSYSTEMSHIMS_H
 
 // Calls that Swift's Glibc module does not import cleanly: `flock` is shadowed by `struct flock`,
-// and <sys/vfs.h> is not part of the module.
+// <sys/vfs.h> is not part of the module, and renameat2 is declared only with _GNU_SOURCE.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/vfs.h>
@@ -19,6 +20,11 @@ static inline int statecoordinator_fstatfs_type(int fd, long long *type) {
     int result = fstatfs(fd, &buffer);
     if (result == 0) *type = (long long)buffer.f_type;
     return result;
+}
+
+/// renameat2(2) with RENAME_EXCHANGE: swaps two names in one directory atomically.
+static inline int statecoordinator_exchange(int dirfd, const char *a, const char *b) {
+    return renameat2(dirfd, a, dirfd, b, RENAME_EXCHANGE);
 }
 
 /// pipe2(2), which Glibc only declares with _GNU_SOURCE.

@@ -65,6 +65,43 @@ struct AtomicReplace {
         }
     }
 
+    /// Like ``replace(_:with:tempPrefix:attributes:durability:beforeRename:)``, but the file
+    /// replaced is kept, whole, under `keep`: the new file is first given the name `keep` (a link,
+    /// never over an existing file), then swapped with `target` in one `renameat2(RENAME_EXCHANGE)`,
+    /// so that whatever `target` held at that instant (even a file a foreign writer put there a
+    /// moment before) ends up under `keep`. A crash before the swap leaves `keep` holding the new
+    /// file and `target` untouched. Returns the status of the file now kept.
+    func replace(
+        _ target: String, with bytes: [UInt8], keeping keep: String, tempPrefix: String, attributes: Attributes, durability: Durability
+    ) throws(StateStoreError) -> FileStatus {
+        let (temp, fd) = try createTemp(prefix: tempPrefix)
+        do throws(StateStoreError) {
+            let syncFD = durability == .none ? nil : try openForSync(temp)
+            try prepare(fd, syncFD: syncFD, path: path(temp), bytes: bytes, attributes: attributes)
+            do { try calls.link(directory, temp, directory, keep) } catch { throw .system(.rename, path: path(temp) + " -> " + path(keep), errno: error) }
+        } catch {
+            try? fd.close()
+            try? calls.unlink(directory, temp, false)
+            throw error
+        }
+        try? calls.unlink(directory, temp, false)
+        do { try calls.exchange(directory, keep, target) } catch {
+            try? calls.unlink(directory, keep, false)
+            throw .system(.rename, path: path(keep) + " <-> " + path(target), errno: error)
+        }
+        let kept: FileStatus
+        do { kept = try calls.fstatat(directory, keep) } catch {
+            throw .system(.rename, path: path(keep), errno: error, stateUnchanged: false)
+        }
+        guard durability == .full else { return kept }
+        do { try calls.fsync(directory) } catch {
+            var failure = StateStoreError.system(.syncDirectory, path: directoryPath, errno: error, stateUnchanged: false)
+            failure.outcome = .committedDurabilityUnknown
+            throw failure
+        }
+        return kept
+    }
+
     /// A rename that reported an error may still have taken effect (seen under a crashing file
     /// system): find out from what `target` is now, and say so in the error. The temp file is
     /// removed only when the rename did not take effect.

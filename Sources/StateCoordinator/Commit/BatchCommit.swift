@@ -260,7 +260,7 @@ struct BatchCommit<State: Codable & Sendable> {
                 // The lockfile may have been replaced while we held the lock on the old one (an
                 // operator deleting it, `init --force`): then another writer may hold the new one.
                 try lock.checkStillNamed()
-                guard settings.keepsHistory else { return }
+                guard settings.keepsHistory, newSettings.keepsHistory else { return }
                 try history.keep(version: outgoing.version, settings: settings, synchronize: durability == .full)
             }
         } catch where error.outcome == .committedDurabilityUnknown {

@@ -65,7 +65,7 @@ enum StateEncoding {
         var failure = StateStoreError(
             .corrupt,
             "\(path) is damaged: version \(version) passes its checksum but its state is not JSON (\(error)); a writer that does not follow the protocol wrote it.",
-            hint: "Nothing was overwritten. Restore the last kept version (statectl recover --restore), or re-create the store by force (statectl init --force).",
+            hint: "Nothing was overwritten. Bring back the last kept version if history keeps one (statectl recover --restore), else re-create the store by force (statectl init --force).",
             path: path, cause: error)
         failure.version = version
         return failure

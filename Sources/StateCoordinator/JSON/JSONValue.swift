@@ -76,7 +76,19 @@ extension JSONValue: Codable {
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
         case .object(let members):
-            try container.encode(Dictionary(members.map { ($0.key.name, $0.value) }, uniquingKeysWith: { first, _ in first }))
+            // Foundation's coders key objects by String, which compares canonically: two names
+            // that differ only in normalization would become one, so that is refused, not merged.
+            var byName: [String: JSONValue] = [:]
+            for (key, value) in members {
+                guard byName.updateValue(value, forKey: key.name) == nil else {
+                    throw Swift.EncodingError.invalidValue(
+                        key.name,
+                        .init(
+                            codingPath: encoder.codingPath,
+                            debugDescription: "two member names differ only in Unicode normalization; a JSONValue inside a Codable state cannot keep both"))
+                }
+            }
+            try container.encode(byName)
         }
     }
 }

@@ -32,15 +32,20 @@ struct SchemaFile {
             name(checksum), with: schema.fileBytes, tempPrefix: Self.tempPrefix(handle.files),
             attributes: .init(mode: fileMode, owner: nil), durability: handle.options.durability == .none ? .none : .full)
         Self.cache.withLock { $0[handle.path(name(checksum))] = schema }
-        if handle.options.durability != .none { Self.durable.withLock { _ = $0.insert(handle.path(name(checksum))) } }
+        if handle.options.durability != .none, let status = try? handle.calls.fstatat(directory, name(checksum)) {
+            Self.durable.withLock { _ = $0.insert(Self.durableKey(handle.path(name(checksum)), status)) }
+        }
         return checksum
     }
 
     /// Process-wide: files never change, so a name read once is known.
     private static let cache = Mutex<[String: JSONSchema]>([:])
 
-    /// The schema files this process has fsynced (or written durably) since it started.
+    /// The schema files this process has fsynced (or written durably), by path, device and
+    /// inode: a file rewritten since (deleted and written again by another process) is new.
     private static let durable = Mutex<Set<String>>([])
+
+    private static func durableKey(_ path: String, _ status: FileStatus) -> String { "\(path)\u{0}\(status.device):\(status.inode)" }
 
     /// Makes the schema file `checksum` names durable before a commit that names it at a durable
     /// level: it may have been written at durability `none` (by this process or another), and a
@@ -48,14 +53,16 @@ struct SchemaFile {
     /// the commit's directory fsync makes its name durable.
     func makeDurable(_ checksum: String, directory: FileDescriptor) throws(StateStoreError) {
         let path = handle.path(name(checksum))
-        guard !Self.durable.withLock({ $0.contains(path) }) else { return }
         do {
+            let status = try handle.calls.fstatat(directory, name(checksum))
+            guard !Self.durable.withLock({ $0.contains(Self.durableKey(path, status)) }) else { return }
             let file = OwnedDescriptor(try handle.calls.open(directory, name(checksum), .readExisting), calls: handle.calls)
             try handle.calls.fsync(file.descriptor)
+            let synced = try handle.calls.fstat(file.descriptor)
+            Self.durable.withLock { _ = $0.insert(Self.durableKey(path, synced)) }
         } catch {
             throw .system(.syncFile, path: path, errno: error)
         }
-        Self.durable.withLock { _ = $0.insert(path) }
     }
 
     /// Forgets every schema read (for tests that alter a file the protocol says never changes).

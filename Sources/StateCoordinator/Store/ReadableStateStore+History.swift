@@ -49,7 +49,7 @@ extension StoreHandle {
         for version in try history.versions().reversed() where current.map({ version < $0 }) ?? true {
             do { listing.entries.append(HistoryEntry(header: try history.read(version: version).header)) } catch where error.code == .notFound {
                 continue  // pruned by a writer while we listed
-            } catch {
+            } catch where error.code == .corrupt || error.code == .unverifiable {
                 let path = history.path + "/" + StoreFiles.historyFile(version: version)
                 listing.damaged.append(DamagedHistoryEntry(version: version, path: path, reason: error.message))
             }

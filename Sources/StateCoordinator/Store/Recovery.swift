@@ -25,8 +25,14 @@ public struct RecoveryOutcome: Sendable, Equatable, CustomStringConvertible {
     public var identityKept: Bool
     /// The settings of the new version (carried forward from what survived, else the defaults).
     public var settings: StoreSettings
-    /// Where the replaced file was kept (a hard link, so nothing of it is lost); nil in a dry run.
+    /// Where ``settings`` came from ("kept version 41", "the damaged file's header", or what was
+    /// lost with the file).
+    public var settingsSource: String
+    /// Where the replaced file was kept (swapped out whole, so nothing of it is lost); nil in a dry run.
     public var keptAs: String?
+    /// Whether the file kept is not the one the recovery read: a foreign writer replaced the state
+    /// file again meanwhile. Its newest file is what ``keptAs`` holds; stop it and compare.
+    public var replacedAgain: Bool
     /// Whether the new version was committed (false in a dry run).
     public var committed: Bool
 
@@ -41,6 +47,9 @@ public struct RecoveryOutcome: Sendable, Equatable, CustomStringConvertible {
         let identity = identityKept ? "store \(storeID)" : "a new identity \(storeID) (nothing survived that names the old one)"
         let verb = committed ? "made" : "would make"
         let kept = keptAs.map { "; the replaced file is kept as \($0)" } ?? ""
-        return "\(verb) \(what) version \(version) of \(identity)\(replaced)\(kept)"
+        let again =
+            replacedAgain
+            ? " (a foreign writer replaced the file again during the recovery: what is kept is its newest write; stop it and compare)" : ""
+        return "\(verb) \(what) version \(version) of \(identity)\(replaced), settings from \(settingsSource)\(kept)\(again)"
     }
 }

@@ -32,16 +32,32 @@ struct StoreCreation {
         // left beside it: the import command says to move it aside first.
         let inPlace = try isImportedFile(dir)
         if !force, !inPlace, let plain = handle.plainJSONError(dir) { throw plain }
-        try createLockFile(dir)
+        let createdLockFile = try createLockFile(dir)
         let lock = try WriterLock.acquire(
             calls: handle.calls, directory: dir.descriptor, lockFile: handle.files.lockFile,
             path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
-        guard let version = try firstVersion(dir, whenExists: inPlace ? .replace : whenExists) else {
+        let created: Bool
+        do {
+            created = try createUnderLock(dir, stateBytes: stateBytes, whenExists: inPlace ? .replace : whenExists, inPlace: inPlace)
+        } catch {
+            // A creation that failed leaves no lockfile of its own behind: a lone lockfile beside a
+            // bot's plain file would read as a store that file overwrote.
+            if createdLockFile, error.outcome == nil || error.outcome == .notCommitted {
+                try? handle.calls.unlink(dir.descriptor, handle.files.lockFile, false)
+            }
             lock.release()
-            return false
+            throw error
         }
-        if inPlace { try keepImportedFile(dir) }
-        if force, let aside = try handle.history(dir.descriptor).moveAside(timestamp: Self.asideStamp()) {
+        lock.release()
+        return created
+    }
+
+    /// The creation proper, with the writer lock held.
+    private func createUnderLock(
+        _ dir: OwnedDescriptor, stateBytes: [UInt8], whenExists: WhenExists, inPlace: Bool
+    ) throws(StateStoreError) -> Bool {
+        guard let version = try firstVersion(dir, whenExists: whenExists) else { return false }
+        if whenExists == .replace, !inPlace, let aside = try handle.history(dir.descriptor).moveAside(timestamp: Self.asideStamp()) {
             handle.options.logger.info(
                 "moved the replaced store's history aside", metadata: ["store": "\(handle.stateFilePath)", "to": "\(aside)"])
         }
@@ -62,14 +78,48 @@ struct StoreCreation {
             checksum: Checksum.of(stateBytes))
         try OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
             .sweep(logger: handle.options.logger)
-        try AtomicReplace(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory).replace(
-            handle.files.stateFile, with: try StateFileCodec.encode(header: header, stateBytes: stateBytes),
-            tempPrefix: handle.files.tempPrefix, attributes: .init(mode: settings.fileMode, owner: nil),
-            durability: handle.options.durability)
+        let file = try StateFileCodec.encode(header: header, stateBytes: stateBytes)
+        let replace = AtomicReplace(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory)
+        if inPlace {
+            try importInPlace(file, dir: dir, replace: replace)
+        } else {
+            try replace.replace(
+                handle.files.stateFile, with: file, tempPrefix: handle.files.tempPrefix, attributes: .init(mode: settings.fileMode, owner: nil),
+                durability: handle.options.durability)
+        }
         handle.options.logger.info(
             "created store", metadata: ["store": "\(handle.stateFilePath)", "version": "\(version)", "identity": "\(header.store)"])
-        lock.release()
         return true
+    }
+
+    /// Swaps the store's first version with the bot's file in one `renameat2(RENAME_EXCHANGE)`,
+    /// the bot's file ending up as `NAME.plain.json`. If the bot wrote again after its file was
+    /// read, the swap is undone (its newest file back in place, nothing of it lost) and the
+    /// import refused: the store would start from a state older than the bot's.
+    private func importInPlace(_ file: [UInt8], dir: OwnedDescriptor, replace: AtomicReplace) throws(StateStoreError) {
+        let copy = Self.plainCopyName(handle.files)
+        let kept: FileStatus
+        do {
+            kept = try replace.replace(
+                handle.files.stateFile, with: file, keeping: copy, tempPrefix: handle.files.tempPrefix,
+                attributes: .init(mode: settings.fileMode, owner: nil), durability: handle.options.durability)
+        } catch where error.errno == .fileExists {
+            throw StateStoreError(
+                .alreadyExists, "\(handle.path(copy)) exists, so \(handle.stateFilePath) cannot be kept there; nothing was changed.",
+                hint: "Move \(handle.path(copy)) away (it may be an earlier import's copy) and import again.", path: handle.path(copy))
+        }
+        guard let importing, kept.device != importing.device || kept.inode != importing.inode else { return }
+        do {
+            try handle.calls.exchange(dir.descriptor, copy, handle.files.stateFile)
+            try handle.calls.unlink(dir.descriptor, copy, false)
+        } catch {
+            var failure = StateStoreError.system(.rename, path: handle.path(copy) + " <-> " + handle.stateFilePath, errno: error, stateUnchanged: false)
+            failure.outcome = .unknown
+            throw failure
+        }
+        throw StateStoreError(
+            .conflict, "\(handle.stateFilePath) was replaced while it was being imported (a bot still writes it); its newest content is back in place and nothing was created.",
+            hint: "Stop the bot that writes it, then import again.", path: handle.stateFilePath)
     }
 
     /// Whether the file being imported is this store's state file (same device and inode): a
@@ -85,37 +135,14 @@ struct StoreCreation {
         return true
     }
 
-    /// Under the lock, before the store's first version is renamed over it: links the bot's file
-    /// to `NAME.plain.json`, and checks that it is still the file that was read (a bot that wrote
-    /// again meanwhile would lose that write).
-    private func keepImportedFile(_ dir: OwnedDescriptor) throws(StateStoreError) {
-        let copy = Self.plainCopyName(handle.files)
-        do {
-            try handle.calls.link(dir.descriptor, handle.files.stateFile, dir.descriptor, copy)
-        } catch .fileExists {
-            throw StateStoreError(
-                .alreadyExists, "\(handle.path(copy)) exists, so \(handle.stateFilePath) cannot be kept there before the import; nothing was changed.",
-                hint: "Move \(handle.path(copy)) away (it may be an earlier import's copy) and import again.", path: handle.path(copy))
-        } catch {
-            throw .system(.createStore, path: handle.path(copy), errno: error)
-        }
-        guard let current = try? handle.calls.fstatat(dir.descriptor, handle.files.stateFile), let importing,
-            current.device == importing.device, current.inode == importing.inode
-        else {
-            try? handle.calls.unlink(dir.descriptor, copy, false)
-            throw StateStoreError(
-                .conflict, "\(handle.stateFilePath) was replaced while it was being imported (a bot still writes it); nothing was changed.",
-                hint: "Stop the bot that writes it, then import again.", path: handle.stateFilePath)
-        }
-    }
-
     /// `20261201T194459.524Z`: sorts by time and has no character a shell or a file name minds.
-    private static func asideStamp() -> String {
+    static func asideStamp() -> String {
         CommitTimestamp.format(Date()).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
     }
 
     /// Creates `NAME.lock` if it is missing, never truncating or replacing an existing one.
-    private func createLockFile(_ dir: OwnedDescriptor) throws(StateStoreError) {
+    /// Returns whether it created it.
+    private func createLockFile(_ dir: OwnedDescriptor) throws(StateStoreError) -> Bool {
         let path = handle.path(handle.files.lockFile)
         do {
             let fd = OwnedDescriptor(
@@ -123,8 +150,9 @@ struct StoreCreation {
                 calls: handle.calls)
             try handle.calls.fchmod(fd.descriptor, FilePermissions(rawValue: settings.fileMode))
             try fd.close()
+            return true
         } catch .fileExists {
-            return
+            return false
         } catch {
             throw .system(.createStore, path: path, errno: error)
         }

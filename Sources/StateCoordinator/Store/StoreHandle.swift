@@ -111,7 +111,7 @@ struct StoreHandle: Sendable {
         return StateStoreError(
             .unverifiable,
             "\(stateFilePath) is a plain JSON file, not a StateCoordinator store, so it cannot be verified; nothing was touched.",
-            hint: "Import it where it lies: statectl --dir \(directory.shellQuoted) init --from \(stateFilePath.shellQuoted) (it becomes the store \"\(files.name)\", its content kept as \(files.name).plain.json; library: StateStore.importPlainJSON(from: \"\(stateFilePath)\", directory: \"\(directory)\", name: \"\(files.name)\")).",
+            hint: "Import it where it lies: statectl --dir \(directory.shellQuoted) --name \(files.name) init --from \(stateFilePath.shellQuoted) (it becomes the store \"\(files.name)\", its content kept as \(files.name).plain.json; library: StateStore.importPlainJSON(from: \"\(stateFilePath)\", directory: \"\(directory)\", name: \"\(files.name)\")).",
             path: stateFilePath)
     }
 

@@ -25,7 +25,8 @@ struct SurvivingStore {
         let versions = (try? history.versions()) ?? []
         var lastKept: VerifiedStateFile?
         for version in versions.reversed() {
-            if let file = try? history.read(version: version) {
+            // A kept version is a version to bring back only if its state is JSON, too.
+            if let file = try? history.read(version: version), (try? JSONParser.check(file.stateBytes)) != nil {
                 lastKept = file
                 break
             }
@@ -47,7 +48,7 @@ struct SurvivingStore {
                 "\(path) was overwritten by a foreign plain-JSON write: the store was at version \(overwritten) or later; no kept version verifies."
         } else {
             message =
-                "\(path) was overwritten by a foreign plain-JSON write: the store's lockfile \(handle.path(handle.files.lockFile)) is still there, but its identity and version went with the file (history is off)."
+                "\(path) was overwritten by a foreign plain-JSON write: the store's lockfile \(handle.path(handle.files.lockFile)) is still there, but its identity and version went with the file (no kept version survives)."
         }
         let command = "statectl --dir \(handle.directory.shellQuoted) --name \(handle.files.name)"
         let restore = lastKept == nil ? "" : " or bring back the last kept version (\(command) recover --restore)"

@@ -4,6 +4,6 @@
 /// entry point of that seam.
 @_spi(FaultInjection)
 public enum SystemCallName: String, Sendable, CaseIterable {
-    case open, close, read, write, fsync, fstat, fstatat, rename, unlink, link, mkdir
+    case open, close, read, write, fsync, fstat, fstatat, rename, exchange, unlink, link, mkdir
     case flock, fchmod, fchown, fstatfs, listDirectory
 }

@@ -43,6 +43,9 @@ extension SystemCalls {
         rename: { (directory, from, to) throws(Errno) in
             try failingOnInterrupt { renameat(directory.rawValue, from, directory.rawValue, to) }
         },
+        exchange: { (directory, first, second) throws(Errno) in
+            try failingOnInterrupt { statecoordinator_exchange(directory.rawValue, first, second) }
+        },
         unlink: { (directory, path, removeDirectory) throws(Errno) in
             try failingOnInterrupt { unlinkat(directory.rawValue, path, removeDirectory ? AT_REMOVEDIR : 0) }
         },

@@ -26,6 +26,8 @@ public struct SystemCalls: Sendable {
     public var fstatat: @Sendable (_ directory: FileDescriptor, _ path: String) throws(Errno) -> FileStatus
     /// `renameat(2)` within one directory.
     public var rename: @Sendable (_ directory: FileDescriptor, _ from: String, _ to: String) throws(Errno) -> Void
+    /// `renameat2(2)` with `RENAME_EXCHANGE` within one directory: the two names swap files atomically.
+    public var exchange: @Sendable (_ directory: FileDescriptor, _ first: String, _ second: String) throws(Errno) -> Void
     /// `unlinkat(2)`; `removeDirectory` adds `AT_REMOVEDIR`.
     public var unlink: @Sendable (_ directory: FileDescriptor, _ path: String, _ removeDirectory: Bool) throws(Errno) -> Void
     /// `linkat(2)` from one directory to another (no `AT_SYMLINK_FOLLOW`).
@@ -49,7 +51,7 @@ public struct SystemCalls: Sendable {
     ///
     /// The project's EINTR policy applies to the wrapped calls as it does to the live ones, on top
     /// of the hook: an `EINTR` thrown by `before` is retried for the calls that are retried
-    /// (open, read, write, fsync, stat, flock, …), and reported for close, rename, link, unlink and mkdir.
+    /// (open, read, write, fsync, stat, flock, …), and reported for close, rename, exchange, link, unlink and mkdir.
     /// An injected EINTR must be transient: after 1,000 in a row the call reports it.
     public func intercepting(
         before: @escaping @Sendable (SystemCallName) throws(Errno) -> Void,
@@ -80,6 +82,7 @@ public struct SystemCalls: Sendable {
             try retryingInterrupted { () throws(Errno) in try before(.fstatat); let r = try base.fstatat(d, p); after(.fstatat); return r }
         }
         wrapped.rename = { (d, a, b) throws(Errno) in try before(.rename); try base.rename(d, a, b); after(.rename) }
+        wrapped.exchange = { (d, a, b) throws(Errno) in try before(.exchange); try base.exchange(d, a, b); after(.exchange) }
         wrapped.unlink = { (d, p, r) throws(Errno) in try before(.unlink); try base.unlink(d, p, r); after(.unlink) }
         wrapped.link = { (a, b, c, d) throws(Errno) in try before(.link); try base.link(a, b, c, d); after(.link) }
         wrapped.mkdir = { (d, p, m) throws(Errno) in try before(.mkdir); try base.mkdir(d, p, m); after(.mkdir) }

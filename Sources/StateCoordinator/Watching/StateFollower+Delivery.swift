@@ -32,7 +32,9 @@ extension StateFollower {
             since = nil
         }
         guard since.map({ header.version > $0 }) ?? true else {
-            let recovered = progress.withLock { $0.problemOutstanding }
+            let recovered = progress.withLock { progress in
+                progress.problemOutstanding && header.version == progress.lastVersion && header.checksum == progress.lastChecksum
+            }
             recordSeen(file, header: header)
             if recovered { verifiedAgain?() }
             return
@@ -47,6 +49,7 @@ extension StateFollower {
         progress.withLock { progress in
             progress.lastVersion = snapshot.version
             progress.lastStoreID = snapshot.storeID
+            progress.lastChecksum = header.checksum
             progress.statistics.delivered += 1
         }
         recordSeen(file, header: header)

@@ -42,6 +42,9 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         var problemOutstanding = false
         var lastVersion: UInt64?
         var lastStoreID: String?
+        /// The checksum of the version last delivered: a file that verifies again clears a problem
+        /// only if it is that very version (a backup of an older one is not the store's state).
+        var lastChecksum: String?
         var statistics = WatchStatistics()
         var reloadPending = false
         var retryPending = false
@@ -90,6 +93,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
             progress.held = seen
             progress.lastVersion = version
             progress.lastStoreID = storeID
+            progress.lastChecksum = seen.header?.checksum
         }
     }
 
