@@ -216,11 +216,14 @@ struct ForeignWriteTests {
     @Test func initFromTheBotsOwnFileKeepsItsNameAndNoticesTheOldBot() throws {
         let original = Data(#"{"halt": false, "position": 3}"#.utf8)
         try original.write(to: URL(fileURLWithPath: dir.file("trading_state.json")))
+        #expect(chmod(dir.file("trading_state.json"), 0o600) == 0)
         let result = try statectl.shell("cd \"$STATECTL_DIR\" && statectl init --from trading_state.json --keep-history 3")
         #expect(result.status == 0 && result.stderr.contains("in place as the store \"trading_state\""), "\(result)")
         #expect(try dir.names() == ["trading_state.history", "trading_state.json", "trading_state.lock", "trading_state.plain.json"])
         #expect(try dir.contents("trading_state.plain.json") == original)
         #expect(try statectl("--name", "trading_state", "get", "/position").stdout == "3\n")
+        var status = stat()
+        #expect(stat(dir.file("trading_state.json"), &status) == 0 && status.st_mode & 0o777 == 0o600, "the bot's file was private and stays so")
 
         // The old bot writes again: noticed, not ignored.
         #expect(try statectl("--name", "trading_state", "set", "/position", "4").status == 0)

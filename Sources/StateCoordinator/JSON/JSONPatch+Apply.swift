@@ -24,7 +24,7 @@ extension JSONPatch {
     /// - Throws: ``JSONPatchError/Kind/malformed`` naming the first operation that is not one.
     public static func operations(from patch: JSONValue) throws(JSONPatchError) -> [Operation] {
         guard case .array(let elements) = patch else {
-            throw JSONPatchError(.malformed, operationIndex: nil, "a JSON Patch is an array of operations, not \(patch.kindName)")
+            throw JSONPatchError(.malformed, operationIndex: nil, "it is \(patch.kindName), not an array of operations")
         }
         var operations: [Operation] = []
         for (index, element) in elements.enumerated() {

@@ -19,7 +19,8 @@ struct Init: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Import this plain JSON file as the first state.", valueName: "file")) var from: String?
-    @Option(help: ArgumentHelp("Octal mode of the new files.", valueName: "octal")) var mode = "0640"
+    @Option(help: ArgumentHelp("Octal mode of the new files (default 0640; a bot's file imported in place keeps its own).", valueName: "octal"))
+    var mode: String?
     @Option(help: ArgumentHelp("Past versions to keep (0: history off).", valueName: "n")) var keepHistory = 0
     @Option(
         help: ArgumentHelp(
@@ -34,7 +35,7 @@ struct Init: AsyncParsableCommand {
     @OptionGroup var acknowledgement: AcknowledgementOptions
 
     func validate() throws {
-        guard let bits = UInt32(mode, radix: 8), bits <= 0o777 else {
+        if let mode, !(UInt32(mode, radix: 8).map { $0 <= 0o777 } ?? false) {
             throw ValidationError("--mode must be octal permission bits such as 0640, not \(mode).")
         }
         guard keepHistory >= 0 else { throw ValidationError("--keep-history must be 0 or more.") }
@@ -49,7 +50,7 @@ struct Init: AsyncParsableCommand {
         let schema = try self.schema.map { try JSONSchema(try Input.document(from: $0, limit: 1 << 20)) }
         let settings = StoreSettings(
             keepHistory: keepHistory, keepHistoryFor: keepHistoryFor.flatMap(TimeArgument.duration).map { .seconds($0) },
-            maximumStateBytes: maxSize, fileMode: UInt32(mode, radix: 8)!, schema: schema)
+            maximumStateBytes: maxSize, fileMode: fileMode, schema: schema)
         let store: StateStore<JSONValue>
         if let from {
             let name = global.name ?? global.namedInEnvironment ?? ownName(of: from) ?? global.storeName
@@ -62,6 +63,18 @@ struct Init: AsyncParsableCommand {
                 directory: global.directory, name: global.storeName, settings: settings, force: force, options: global.storeOptions)
         }
         try await store.printCommitted(try await store.read(), json: json, acknowledgement: acknowledgement)
+    }
+
+    /// --mode, else the mode of a bot's file imported in place (a file only its owner could read
+    /// must not become group-readable by its import), else 0640.
+    private var fileMode: UInt32 {
+        if let mode { return UInt32(mode, radix: 8)! }
+        if let from, let own = ownName(of: from), (global.name ?? global.namedInEnvironment ?? own) == own,
+            let bits = (try? FileManager.default.attributesOfItem(atPath: from))?[.posixPermissions] as? NSNumber
+        {
+            return bits.uint32Value & 0o777
+        }
+        return StoreSettings.defaultFileMode
     }
 
     /// Imports `file`; a file that cannot be read is an ordinary error (exit 1) that says why, not
