@@ -18,12 +18,16 @@ public struct StatusDocument: Sendable {
     public var readers: [RegisteredReader]
     /// Why the registry could not be read (then `readers` is empty and says nothing).
     public var registryProblem: String?
+    /// Why someone who is not a writer could hold the writer lock, or nil
+    /// (``ReadableStateStore/lockFileExposure()``).
+    public var lockFileWarning: String?
 
     /// A status from its parts.
     public init(
         snapshot: StateSnapshot<JSONValue>, holder: LockHolder?, mode: WatchMode, orphans: [String], historyCount: Int,
-        readers: [RegisteredReader], registryProblem: String?
+        readers: [RegisteredReader], registryProblem: String?, lockFileWarning: String? = nil
     ) {
+        self.lockFileWarning = lockFileWarning
         self.snapshot = snapshot
         self.holder = holder
         self.mode = mode
@@ -38,7 +42,8 @@ public struct StatusDocument: Sendable {
     /// Registered readers rejecting a version newer than the one they applied.
     public var rejectingReaders: Int { readers.filter(\.isRejecting).count }
 
-    /// The members: version, size, ageSeconds, writer, lockHolder, watchMode, orphanTempFiles,
+    /// The members: version, size, ageSeconds, writer, lockHolder (`pid`, `uid`, `command`),
+    /// lockFileWarning, watchMode, orphanTempFiles,
     /// historyCount, historyRetention (`count`, and `seconds` or null), schema, readers.
     public func json(now: Date = Date()) -> [JSONKey: JSONValue] {
         [
@@ -46,7 +51,10 @@ public struct StatusDocument: Sendable {
             "size": .int(Int64(snapshot.fileSize)),
             "ageSeconds": .double((now.timeIntervalSince(snapshot.committedAt) * 1000).rounded() / 1000),
             "writer": Self.json(snapshot.writer),
-            "lockHolder": holder.map { ["pid": .int(Int64($0.pid)), "command": $0.command.map(JSONValue.string) ?? .null] } ?? .null,
+            "lockHolder": holder.map {
+                ["pid": .int(Int64($0.pid)), "uid": $0.uid.map { .int(Int64($0)) } ?? .null, "command": $0.command.map(JSONValue.string) ?? .null]
+            } ?? .null,
+            "lockFileWarning": lockFileWarning.map(JSONValue.string) ?? .null,
             "watchMode": Self.json(mode),
             "orphanTempFiles": .array(orphans.map(JSONValue.string)),
             "historyCount": .int(Int64(historyCount)),

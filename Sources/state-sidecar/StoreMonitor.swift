@@ -113,6 +113,7 @@ final class StoreMonitor: Sendable {
         var historyCount: Int
         var readers: [RegisteredReader]
         var registryProblem: String?
+        var lockFileWarning: String?
         var statistics: WatchStatistics
         /// Event streams open on this store, and versions they skipped because they fell behind.
         var streams: Int
@@ -130,7 +131,7 @@ final class StoreMonitor: Sendable {
         return Observation(
             snapshot: current, verified: verified, holder: holder, heldSeconds: lockHeldSeconds(holder), mode: reader.mode,
             orphans: (try? await store.orphanTempFiles()) ?? [], historyCount: (try? await store.history().count) ?? 0,
-            readers: readers, registryProblem: registryProblem, statistics: reader.statistics,
+            readers: readers, registryProblem: registryProblem, lockFileWarning: await store.lockFileExposure(), statistics: reader.statistics,
             streams: feed.streamCount, droppedForSlowStreams: feed.droppedForSlowStreams.load(ordering: .relaxed))
     }
 
@@ -150,6 +151,6 @@ extension StoreMonitor.Observation {
     var status: StatusDocument {
         StatusDocument(
             snapshot: snapshot, holder: holder, mode: mode, orphans: orphans, historyCount: historyCount, readers: readers,
-            registryProblem: registryProblem)
+            registryProblem: registryProblem, lockFileWarning: lockFileWarning)
     }
 }

@@ -102,7 +102,7 @@ struct CLICornerTests {
         let write = try statectl("set", "/a", "2")
         #expect(write.status == 6 && write.stderr.contains("no lockfile"), "\(write)")
         expectGolden(write, "write-without-lockfile", replacing: [(dir.path, "$DIR")])
-        #expect(FileManager.default.createFile(atPath: dir.file("state.lock"), contents: nil))
+        #expect(FileManager.default.createFile(atPath: dir.file("state.lock"), contents: nil, attributes: [.posixPermissions: 0o600]))
         #expect(try statectl("set", "/a", "2").status == 0)
         let repaired = try statectl("verify")
         #expect(repaired.status == 0 && !repaired.stdout.contains("warning"), "\(repaired)")

@@ -80,7 +80,7 @@ struct CLIOperationsTests {
         let status = try statectl("status", "--json")
         #expect(status.status == 0, "\(status)")
         let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
-        #expect(Set(object?.keys.map { $0 } ?? []) == ["version", "size", "ageSeconds", "writer", "lockHolder", "watchMode", "orphanTempFiles", "historyCount", "historyRetention", "readers", "schema"])
+        #expect(Set(object?.keys.map { $0 } ?? []) == ["version", "size", "ageSeconds", "writer", "lockHolder", "watchMode", "orphanTempFiles", "historyCount", "historyRetention", "readers", "schema", "lockFileWarning"])
         #expect(object?["readers"] as? [String: Int] == ["live": 0, "lagging": 0, "rejecting": 0], "\(status.stdout)")
         let lockHolder = object?["lockHolder"] as? [String: Any]
         #expect((lockHolder?["command"] as? String)?.hasPrefix("flock \(dir.file("state.lock"))") == true, "\(status.stdout)")
@@ -92,7 +92,7 @@ struct CLIOperationsTests {
         #expect(text.stdout.contains("lock holder:  pid") && text.stdout.contains("flock"))
         let blocked = try statectl("set", "/a", "2", "--lock-timeout", "0.2")
         #expect(blocked.status == 4 && blocked.stderr.contains("flock") && blocked.oneDiagnosticLine, "\(blocked)")
-        expectGolden(blocked, "lock-timeout", replacing: [(dir.path, "$DIR"), ("\(holder.pid)", "$PID")])
+        expectGolden(blocked, "lock-timeout", replacing: [(dir.path, "$DIR"), ("\(holder.pid)", "$PID"), ("uid \(getuid())", "uid $UID")])
         holder.signal(SIGKILL)
         _ = holder.waitForExit()
         let free = try statectl("status", "--json")

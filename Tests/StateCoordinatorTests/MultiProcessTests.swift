@@ -130,7 +130,7 @@ struct MultiProcessTests {
         #expect(python.waitForLine { $0 == "locked" })
         let timedOut = try HelperProcess.run(["update-once", dir.path, "200"])
         #expect(timedOut.status == 1)
-        #expect(timedOut.stderr.contains("held by pid \(python.pid) ("), "\(timedOut.stderr)")
+        #expect(timedOut.stderr.contains("held by pid \(python.pid), uid \(getuid()) ("), "\(timedOut.stderr)")
         #expect(timedOut.stderr.contains("python3 -c import fcntl,sys,time f=open"), "\(timedOut.stderr)")
         #expect(timedOut.stderr.split(separator: "\n").count == 1)
     }

@@ -245,7 +245,7 @@ struct StoreTests {
     @Test func modeOfTheReplacedFileSticksWhateverTheUmask() throws {
         let store = try StateStore<JSONValue>.create(directory: dir.path, settings: StoreSettings(fileMode: 0o640))
         #expect(try permissions("state.json") == 0o640)
-        #expect(try permissions("state.lock") == 0o640)
+        #expect(try permissions("state.lock") == 0o600, "the lockfile is the writers' alone")
         try FileManager.default.setAttributes([.posixPermissions: 0o604], ofItemAtPath: dir.file("state.json"))
         let old = umask(0o077)
         defer { umask(old) }

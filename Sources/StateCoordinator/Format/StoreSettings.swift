@@ -33,6 +33,13 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     /// The longest ``keepHistoryFor``: ten years.
     public static let longestKeepHistoryFor: Duration = .seconds(10 * 365 * 86400)
 
+    /// The mode of the lockfile, which only writers open: `flock(2)` needs only read access, so
+    /// a reader able to open it could hold the lock and block every commit. It is the owner's
+    /// read and write, plus the group's when the group may write the state (``fileMode`` has
+    /// group write: a writers' group); never others', and never a group that only reads (a
+    /// sidecars' group).
+    public var lockFileMode: UInt32 { 0o600 | (fileMode & 0o020 != 0 ? 0o060 : 0) }
+
     /// Whether past versions are kept at all (by count, by age, or both).
     public var keepsHistory: Bool { keepHistory > 0 || keepHistoryFor != nil }
     /// The largest state, in bytes of its JSON encoding, that the store accepts on write and read.

@@ -15,20 +15,28 @@ extension LockHolder {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 6, fields[1] == "FLOCK", let pid = Int32(fields[4]) else { continue }
             if normalized(fields[5]) == wanted {
-                return LockHolder(pid: pid, command: commandLine(of: pid))
+                return LockHolder(pid: pid, uid: try? SystemCalls.live.fstatat(SystemCalls.currentDirectory, "/proc/\(pid)").owner, command: commandLine(of: pid))
             }
         }
         return nil
     }
 
-    /// The command line of a process, arguments joined by spaces, control characters (a script
-    /// passed with `-c` has newlines) shown as spaces so that an error stays on one line.
+    /// The command line of a process, arguments joined by spaces, line breaks and tabs (a script
+    /// passed with `-c` has newlines) shown as spaces so that an error stays on one line, and every
+    /// other control or formatting character as `?`.
     static func commandLine(of pid: Int32) -> String? {
         guard let data = ProcFile.bytes("/proc/\(pid)/cmdline"), !data.isEmpty else {
             return nil
         }
         let parts = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return String(parts.joined(separator: " ").map { $0.isNewline || $0 == "\t" ? " " : $0 })
+        let scalars = parts.joined(separator: " ").unicodeScalars.map { scalar -> Unicode.Scalar in
+            if scalar == "\n" || scalar == "\t" || scalar == "\r" { return " " }
+            switch scalar.properties.generalCategory {
+            case .control, .format: return "?"
+            default: return scalar
+            }
+        }
+        return String(String.UnicodeScalarView(scalars))
     }
 
     /// `/proc/locks` pads the major and minor numbers (`fd:01`); drop the padding to compare.

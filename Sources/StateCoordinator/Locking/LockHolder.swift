@@ -4,18 +4,27 @@
 public struct LockHolder: Sendable, Equatable, CustomStringConvertible {
     /// The holder's process id (as seen from this process's PID namespace).
     public var pid: Int32
+    /// The user the holder runs as (the owner of `/proc/PID`), when it can be told: who to ask,
+    /// whatever its command line claims.
+    public var uid: UInt32?
     /// The holder's command line (`/proc/PID/cmdline`, arguments joined by spaces), when readable.
+    /// It is the holder's own choice of text: control and formatting characters (escape
+    /// sequences, bidirectional overrides) are shown as `?`, so that it cannot rewrite an
+    /// operator's terminal.
     public var command: String?
 
     /// Creates a holder description.
-    public init(pid: Int32, command: String?) {
+    public init(pid: Int32, uid: UInt32? = nil, command: String?) {
         self.pid = pid
+        self.uid = uid
         self.command = command
     }
 
-    /// `pid 1234 (flock state.lock sleep 2)`.
+    /// `pid 1234, uid 1001 (flock state.lock sleep 2)`: the uid before the command line.
     public var description: String {
-        if let command { return "pid \(pid) (\(command))" }
-        return "pid \(pid)"
+        var text = "pid \(pid)"
+        if let uid { text += ", uid \(uid)" }
+        if let command { text += " (\(command))" }
+        return text
     }
 }

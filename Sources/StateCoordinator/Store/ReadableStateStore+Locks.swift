@@ -11,6 +11,13 @@ extension ReadableStateStore {
         try handle.lockHolder()
     }
 
+    /// Why someone who is not a writer could hold the writer lock (the lockfile is readable by
+    /// every user, or by a group that only reads the state), or nil. `statectl status` and
+    /// `verify` show it.
+    public func lockFileExposure() async -> String? {
+        (try? await offPool { (handle) throws(StateStoreError) in handle.lockFileExposure() }) ?? nil
+    }
+
     /// Temp files left by writers that died mid-commit (the next commit removes them). Temp files
     /// of a writer committing right now are not leftovers: they are listed only when the writer
     /// lock is free (tried without waiting), so this never lists a commit in flight.
@@ -22,5 +29,13 @@ extension ReadableStateStore {
     @_disfavoredOverload
     public func orphanTempFiles() throws(StateStoreError) -> [String] {
         try StoreVerifier(handle: handle).orphans()
+    }
+}
+
+extension StoreHandle {
+    func lockFileExposure() -> String? {
+        let lockPath = path(files.lockFile)
+        guard let lock = try? calls.fstatat(SystemCalls.currentDirectory, lockPath), lock.isRegularFile else { return nil }
+        return LockFileExposure.problem(lock: lock, state: try? calls.fstatat(SystemCalls.currentDirectory, stateFilePath), path: lockPath)
     }
 }

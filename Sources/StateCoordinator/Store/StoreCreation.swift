@@ -148,7 +148,7 @@ struct StoreCreation {
             let fd = OwnedDescriptor(
                 try handle.calls.open(dir.descriptor, handle.files.lockFile, .createEmpty([.ownerRead, .ownerWrite])),
                 calls: handle.calls)
-            try handle.calls.fchmod(fd.descriptor, FilePermissions(rawValue: settings.fileMode))
+            try handle.calls.fchmod(fd.descriptor, FilePermissions(rawValue: settings.lockFileMode))
             try fd.close()
             return true
         } catch .fileExists {

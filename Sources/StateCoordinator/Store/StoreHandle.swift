@@ -75,7 +75,7 @@ struct StoreHandle: Sendable {
             throw StateStoreError(
                 .notFound,
                 "The store \"\(files.name)\" in \(directory) has its state file but no lockfile: \(lockPath) does not exist, so writers cannot serialize.",
-                hint: "If no writer is running, create it empty with the state file's owner and mode (touch \(lockPath)); nothing was changed.",
+                hint: "If no writer is running, create it empty, owned by the state file's owner, for the writers alone: install -m 600 /dev/null \(lockPath.shellQuoted) (660 for a writers' group); nothing was changed.",
                 path: lockPath)
         }
     }

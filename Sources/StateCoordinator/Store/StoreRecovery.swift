@@ -66,7 +66,7 @@ struct StoreRecovery {
             let lockPath = handle.path(handle.files.lockFile)
             throw StateStoreError(
                 .notFound, "\(lockPath) cannot be used (\(error)), so a recovery could not exclude other writers.",
-                hint: "If no writer is running, create it empty with the state file's owner and mode (touch \(lockPath)); nothing was changed.",
+                hint: "If no writer is running, create it empty, owned by the state file's owner, for the writers alone: install -m 600 /dev/null \(lockPath.shellQuoted) (660 for a writers' group); nothing was changed.",
                 path: lockPath)
         }
     }

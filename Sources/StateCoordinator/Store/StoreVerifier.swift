@@ -100,13 +100,17 @@ struct StoreVerifier {
             } else if !status.isRegularFile {
                 report.problems.append(
                     VerificationProblem(.lockFileNotRegular, path: path, description: "\(path) is not a regular file; writers refuse it."))
+            } else if let exposure = LockFileExposure.problem(
+                lock: status, state: try? handle.calls.fstatat(SystemCalls.currentDirectory, handle.stateFilePath), path: path)
+            {
+                report.problems.append(VerificationProblem(.lockFileOpenToReaders, path: path, description: exposure))
             }
         } catch .noSuchFileOrDirectory {
             report.problems.append(
                 VerificationProblem(
                     .lockFileMissing, path: path,
                     description:
-                        "\(path) does not exist, so writers cannot serialize; if no writer is running, create it empty with the state file's owner and mode."
+                        "\(path) does not exist, so writers cannot serialize; if no writer is running, create it empty, owned by the state file's owner, for the writers alone (install -m 600 /dev/null \(path.shellQuoted); 660 for a writers' group)."
                 ))
         } catch {
             let error = StateStoreError.system(.openLockfile, path: path, errno: error)

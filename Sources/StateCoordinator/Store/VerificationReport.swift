@@ -60,6 +60,9 @@ public struct VerificationProblem: Sendable, Equatable, CustomStringConvertible 
         case lockFileMissing = "lockfile-missing"
         /// The lockfile is a symbolic link, a FIFO or another non-regular file; writers refuse it.
         case lockFileNotRegular = "lockfile-not-regular"
+        /// Someone who is not a writer can open the lockfile (others, or a group that only
+        /// reads): `flock` needs only read access, so they can hold the lock and block every commit.
+        case lockFileOpenToReaders = "lockfile-open-to-readers"
         /// The lockfile or the directory could not be examined (``error`` has the errno).
         case unreadable = "unreadable"
         /// A kept version fails verification or holds another version than its name says.
@@ -82,7 +85,7 @@ public struct VerificationProblem: Sendable, Equatable, CustomStringConvertible 
         /// Whether this kind needs an operator (else the next commit repairs it).
         public var isDamage: Bool {
             switch self {
-            case .stateFileUnreadable, .stateNotJSON, .stateFileIsPlainJSON, .lockFileMissing, .lockFileNotRegular, .unreadable,
+            case .stateFileUnreadable, .stateNotJSON, .stateFileIsPlainJSON, .lockFileMissing, .lockFileNotRegular, .lockFileOpenToReaders, .unreadable,
                 .historyEntryDamaged, .historyAheadOfState, .schemaViolation:
                 true
             case .orphanTempFile, .currentVersionInHistory, .historyOverLimit, .historyOfEarlierIdentity:

@@ -7,7 +7,8 @@ struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show version, size, age, last writer, lock holder, watch mode, orphan temp files, history.",
         discussion: """
-            --json keys: version, size, ageSeconds, writer, lockHolder (null or {"pid", "command"}), watchMode \
+            --json keys: version, size, ageSeconds, writer, lockHolder (null or {"pid", "uid", "command"}), lockFileWarning \
+            (null, or why someone who is not a writer could hold the writer lock), watchMode \
             ({"mode": "inotify" or "polling", "reason"}), orphanTempFiles (left by writers that died; listed only while \
             no writer holds the lock, since a temp file may be a commit in flight), historyCount, schema (null, or the \
             checksum of the schema in force), readers \
@@ -36,7 +37,7 @@ struct Status: AsyncParsableCommand {
         }
         let status = StatusDocument(
             snapshot: snapshot, holder: holder, mode: mode, orphans: orphans, historyCount: historyCount, readers: readers,
-            registryProblem: registryProblem)
+            registryProblem: registryProblem, lockFileWarning: await store.lockFileExposure())
         let age = Date().timeIntervalSince(snapshot.committedAt)
         if json {
             Output.line(JSONValue.object(status.json()).prettyJSON)
@@ -48,6 +49,7 @@ struct Status: AsyncParsableCommand {
                 age:          \(String(format: "%.1f", age)) s (committed \(Output.timestamp(snapshot.committedAt)))
                 last writer:  \(snapshot.writer)
                 lock holder:  \(holder.map(\.description) ?? "none")
+                lockfile:     \(status.lockFileWarning.map { "WARNING: \($0)" } ?? "writers only")
                 watch mode:   \(mode)
                 orphan temps: \(orphans.isEmpty ? "none" : orphans.joined(separator: ", "))
                 history:      \(historyCount) kept (keep \(snapshot.settings.keepHistory)\(snapshot.settings.keepHistoryFor.map { ", and every version of the last \($0.components.seconds) s" } ?? ""))

@@ -32,5 +32,5 @@ final class TemporaryDirectory: Sendable {
 /// inode under the same name.
 func replaceWithEmptyFile(_ path: String) {
     try? FileManager.default.removeItem(atPath: path)
-    _ = FileManager.default.createFile(atPath: path, contents: nil)
+    _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
 }

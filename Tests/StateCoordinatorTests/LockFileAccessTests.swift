@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+
+@testable import StateCoordinator
+
+/// Issue 19, item 3: a user who may only read the state must not be able to hold the writer lock
+/// (`flock` needs only read access). The attack runs as a second, unprivileged user: uid 4243 in
+/// the store's group 4242 (a sidecars' group that reads the state), through `setpriv`.
+extension ProcessTests {
+    @Suite("The lockfile is the writers' alone")
+    struct LockFileAccessTests {
+        let dir = TemporaryDirectory()
+        var statectl: CLI { CLI(directory: dir.path) }
+        static let readersGroup = "4242"
+        static let reader = "4243"
+
+        /// The store's directory and files given to the readers' group, as the docs set it up.
+        func shareWithReadersGroup() {
+            for path in [dir.path, dir.file("state.json"), dir.file("state.lock")] {
+                #expect(chown(path, 0, gid_t(Self.readersGroup)!) == 0)
+            }
+            #expect(chmod(dir.path, 0o750) == 0)
+        }
+
+        /// `flock -s` on the lockfile as the reader; returns the helper (it prints "held" once it holds the lock).
+        func holdAsReader() throws -> RunningHelper {
+            try RunningHelper(
+                ["setpriv", "--reuid=\(Self.reader)", "--regid=\(Self.readersGroup)", "--clear-groups",
+                 "flock", "-s", dir.file("state.lock"), "-c", "echo held; exec sleep 30"],
+                executable: URL(fileURLWithPath: "/usr/bin/env"))
+        }
+
+        @Test func aUserWhoOnlyReadsCannotHoldTheLock() throws {
+            #expect(try statectl("init").status == 0)
+            var status = stat()
+            #expect(stat(dir.file("state.lock"), &status) == 0 && status.st_mode & 0o777 == 0o600, "the lockfile is the owner's alone")
+            #expect(stat(dir.file("state.json"), &status) == 0 && status.st_mode & 0o777 == 0o640, "the state stays readable by its group")
+            shareWithReadersGroup()
+            #expect(try CLI(directory: dir.path).run(["--dir", dir.path, "get"]).status == 0)
+            let attack = try holdAsReader()
+            defer { attack.signal(SIGKILL) }
+            let (code, _, stderr, timedOut) = attack.waitForExit(timeout: .seconds(30))
+            #expect(!timedOut && code != 0 && stderr.contains("Permission denied"), "the reader could not even open it: \(stderr)")
+            let halt = try statectl("--lock-timeout", "2", "set", "/halt", "true")
+            #expect(halt.status == 0, "the halt commits: \(halt)")
+            #expect(try statectl("verify").status == 0)
+            #expect(try statectl("status").stdout.contains("lockfile:     writers only"))
+        }
+
+        /// A lockfile left group-readable (as every earlier version made it) is flagged, and the
+        /// attack it allows is named by uid when a commit times out.
+        @Test func aLockfileReadersCanOpenIsFlaggedAndItsHolderNamedByUid() throws {
+            #expect(try statectl("init").status == 0)
+            #expect(chmod(dir.file("state.lock"), 0o640) == 0)
+            shareWithReadersGroup()
+            let verify = try statectl("verify")
+            #expect(verify.status == 5 && verify.stdout.contains("readable by its group") && verify.stdout.contains("chmod 600"), "\(verify)")
+            let status = try statectl("status", "--json")
+            #expect(status.stdout.contains("\"lockFileWarning\" : \"") && status.stdout.contains("block every commit"), "\(status)")
+
+            let attack = try holdAsReader()
+            defer { attack.signal(SIGKILL) }
+            #expect(attack.waitForLine(timeout: .seconds(30)) { $0 == "held" }, "the old mode lets the reader hold the lock")
+            let halt = try statectl("--lock-timeout", "1", "set", "/halt", "true")
+            #expect(halt.status == 4 && halt.stderr.contains("uid \(Self.reader)"), "the holder is named by uid: \(halt)")
+        }
+
+        @Test func aWritersGroupKeepsGroupAccessToTheLock() throws {
+            #expect(try statectl("init", "--mode", "0660").status == 0)
+            var status = stat()
+            #expect(stat(dir.file("state.lock"), &status) == 0 && status.st_mode & 0o777 == 0o660)
+            #expect(try statectl("verify").status == 0)
+        }
+    }
+}
