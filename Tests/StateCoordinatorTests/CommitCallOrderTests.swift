@@ -35,7 +35,11 @@ struct CommitCallOrderTests {
             var calls = SystemCalls.live
             calls.open = { (d, p, intent) throws(Errno) in
                 let fd = try SystemCalls.live.open(d, p, intent)
-                self.names.withLock { $0[fd.rawValue] = self.role(p, directory: directory) }
+                self.names.withLock { names in
+                    // A file reopened through its descriptor (/proc/self/fd/N) has the role of that descriptor.
+                    let reopened = p.hasPrefix("/proc/self/fd/") ? CInt(p.dropFirst("/proc/self/fd/".count)).flatMap { names[$0] } : nil
+                    names[fd.rawValue] = reopened ?? self.role(p, directory: directory)
+                }
                 return fd
             }
             calls.write = { (fd, b) throws(Errno) in

@@ -40,9 +40,10 @@ struct AtomicReplace {
             // The temp file's device and inode: after a failed rename, the state file is the new
             // version exactly if it is this file.
             do { identity = try calls.fstat(fd.descriptor) } catch { throw .system(.createTemp, path: path(temp), errno: error) }
-            let syncFD = durability == .none ? nil : try openForSync(temp)
+            let syncFD = durability == .none ? nil : try openForSync(fd, temp)
             try prepare(fd, syncFD: syncFD, path: path(temp), bytes: bytes, attributes: attributes)
             try beforeRename()
+            try checkStillNamed(temp, identity: identity)
         } catch {
             try? fd.close()
             try? calls.unlink(directory, temp, false)
@@ -76,8 +77,11 @@ struct AtomicReplace {
     ) throws(StateStoreError) -> FileStatus {
         let (temp, fd) = try createTemp(prefix: tempPrefix)
         do throws(StateStoreError) {
-            let syncFD = durability == .none ? nil : try openForSync(temp)
+            let identity: FileStatus
+            do { identity = try calls.fstat(fd.descriptor) } catch { throw .system(.createTemp, path: path(temp), errno: error) }
+            let syncFD = durability == .none ? nil : try openForSync(fd, temp)
             try prepare(fd, syncFD: syncFD, path: path(temp), bytes: bytes, attributes: attributes)
+            try checkStillNamed(temp, identity: identity)
             do { try calls.link(directory, temp, directory, keep) } catch { throw .system(.rename, path: path(temp) + " -> " + path(keep), errno: error) }
         } catch {
             try? fd.close()
@@ -152,11 +156,29 @@ struct AtomicReplace {
     /// writeback error of the file (Linux tracks them per open file since 4.13, so it is opened
     /// first). Closed right after the fsync: a descriptor kept open on a file that is later
     /// replaced costs ext4 two journalled orphan-list updates.
-    private func openForSync(_ temp: String) throws(StateStoreError) -> OwnedDescriptor {
+    ///
+    /// It is opened through `/proc/self/fd/N` of the descriptor that created the file, never by
+    /// name: in a directory others may write, the name could be swapped (for a FIFO that blocks
+    /// the open, or another file) between the creation and the reopening.
+    private func openForSync(_ fd: OwnedDescriptor, _ temp: String) throws(StateStoreError) -> OwnedDescriptor {
         do {
-            return OwnedDescriptor(try calls.open(directory, temp, .readOwn), calls: calls)
+            return OwnedDescriptor(
+                try calls.open(SystemCalls.currentDirectory, "/proc/self/fd/\(fd.descriptor.rawValue)", .readFollowingLinks), calls: calls)
         } catch {
             throw .system(.createTemp, path: path(temp), errno: error)
+        }
+    }
+
+    /// Refuses to rename a temp file whose name no longer names the file written: in a directory
+    /// others may write, it could have been swapped for a FIFO or a file of theirs, which the
+    /// rename would make the state file.
+    private func checkStillNamed(_ temp: String, identity: FileStatus) throws(StateStoreError) {
+        let named: FileStatus
+        do { named = try calls.fstatat(directory, temp) } catch { throw .system(.createTemp, path: path(temp), errno: error) }
+        guard named.device == identity.device, named.inode == identity.inode else {
+            throw StateStoreError(
+                .ioFailure, "\(path(temp)) was replaced by another file while it was being written (someone who may write \(directoryPath) swapped it); nothing was committed.",
+                hint: "Only the store's writers should be able to write its directory: check its owner and mode.", path: path(temp))
         }
     }
 
