@@ -73,3 +73,21 @@ extension ProcessTests {
         }
     }
 }
+
+/// Issue 19, item 10: `NAME.history` is given the store's mode whatever the umask, so that a
+/// writers' group can commit (link versions into it) without an operator's `chmod g+w`.
+extension ProcessTests.LockFileAccessTests {
+    @Test func aWritersGroupMemberCommitsIntoHistoryCreatedUnderUmask077() throws {
+        #expect(try statectl.shell("umask 077 && statectl init --mode 0660 --keep-history 3").status == 0)
+        var status = stat()
+        #expect(stat(dir.file("state.history"), &status) == 0 && status.st_mode & 0o777 == 0o770, "the store's mode, not the umask's")
+        for path in [dir.path, dir.file("state.json"), dir.file("state.lock"), dir.file("state.history")] {
+            #expect(chown(path, 0, gid_t(Self.readersGroup)!) == 0)  // the administrator hands the store to the writers' group
+        }
+        #expect(chmod(dir.path, 0o770) == 0)
+        let member = try statectl.shell(
+            "setpriv --reuid=\(Self.reader) --regid=\(Self.readersGroup) --clear-groups statectl --dir \"$STATECTL_DIR\" set /halt true")
+        #expect(member.status == 0, "a member of the writers' group commits: \(member)")
+        #expect(try dir.names(in: "state.history") == ["00000000000000000000.json"])
+    }
+}

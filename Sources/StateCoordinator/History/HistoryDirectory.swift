@@ -58,8 +58,16 @@ struct HistoryDirectory {
     /// wherever read permission is given, so whoever may read the state may read its history.
     func create(fileMode: UInt32) throws(StateStoreError) {
         let searchBits = (fileMode & 0o444) >> 2
-        do { try calls.mkdir(storeDirectory, files.historyDirectory, FilePermissions(rawValue: fileMode | searchBits | 0o700)) } catch .fileExists {
+        let mode = FilePermissions(rawValue: fileMode | searchBits | 0o700)
+        do { try calls.mkdir(storeDirectory, files.historyDirectory, mode) } catch .fileExists {
+            return  // an operator's chmod of an existing one stands
         } catch { throw .system(.keepHistory, path: path, errno: error) }
+        // mkdir applies the umask: under 077 a writers' group could then never link a version
+        // into it, and every commit of its members would fail.
+        do {
+            let directory = OwnedDescriptor(try calls.open(storeDirectory, files.historyDirectory, .ownDirectory), calls: calls)
+            try calls.fchmod(directory.descriptor, mode)
+        } catch { throw .system(.setPermissions, path: path, errno: error) }
     }
 
     /// The kept versions, oldest first.
