@@ -91,3 +91,21 @@ extension ProcessTests.LockFileAccessTests {
         #expect(try dir.names(in: "state.history") == ["00000000000000000000.json"])
     }
 }
+
+/// Issue 19, item 2 (the registry directory): a member of a writers' group plants `NAME.readers`
+/// as a symbolic link to a directory only root may write; a root reader that registers must not
+/// write there. Before the fix its lock file and record landed in that directory.
+extension ProcessTests.LockFileAccessTests {
+    @Test func aRootReaderNeverRegistersThroughAPlantedLink() throws {
+        #expect(try statectl("init", "--mode", "0660").status == 0)
+        #expect(chown(dir.path, 0, gid_t(Self.readersGroup)!) == 0 && chmod(dir.path, 0o770) == 0)
+        let rootOnly = TemporaryDirectory()
+        let plant = try statectl.shell(
+            "setpriv --reuid=\(Self.reader) --regid=\(Self.readersGroup) --clear-groups ln -s \"\(rootOnly.path)\" \"$STATECTL_DIR/state.readers\"")
+        #expect(plant.status == 0, "the member planted the link: \(plant)")
+        let watch = try statectl("watch", "--as", "bot-eu-1", "--count", "1")
+        #expect(watch.status == 0, "the reader reads all the same, unregistered: \(watch)")
+        #expect(watch.stderr.contains("symbolic link"), "and says why it is not registered: \(watch)")
+        #expect(try rootOnly.names().isEmpty, "nothing was written where the link points")
+    }
+}

@@ -27,6 +27,10 @@ final class ReaderRegistration: Sendable {
         let id: String
         /// Holds the shared lock; closing it releases the lock.
         let lock: OwnedDescriptor
+        /// The registry directory, opened without following a symbolic link: every file of the
+        /// entry is created and renamed relative to it, so that a `NAME.readers` swapped for a
+        /// link (in a store directory others may write) never sends a reader's writes elsewhere.
+        let directory: OwnedDescriptor
     }
 
     private struct Contents {
@@ -193,15 +197,20 @@ final class ReaderRegistration: Sendable {
             contents.record.updatedAt = Date().timeIntervalSince1970
             return contents.record.encoded()
         }
-        let temp = registry.entryPath(entry.id, ReaderRegistry.recordTempSuffix)
+        let temp = entry.id + ReaderRegistry.recordTempSuffix
         let record = registry.entryPath(entry.id, ReaderRegistry.recordSuffix)
         let calls = handle.calls
+        let directory = entry.directory.descriptor
         do {
-            let fd = OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, temp, .replaceOwn(Self.filePermissions)), calls: calls)
+            // A new file only (O_EXCL, never following or truncating what is there): in a
+            // directory every user may write, a name planted in advance (a hard link to a file
+            // elsewhere) would otherwise be truncated and chmodded by this reader, root or not.
+            try? calls.unlink(directory, temp, false)
+            let fd = OwnedDescriptor(try calls.open(directory, temp, .createForWriting(Self.filePermissions)), calls: calls)
             try calls.fchmod(fd.descriptor, Self.filePermissions)  // readable by every lister, whatever the umask
             try calls.write(fd.descriptor, all: bytes)
             try fd.close()
-            try calls.rename(SystemCalls.currentDirectory, temp, record)
+            try calls.rename(directory, temp, entry.id + ReaderRegistry.recordSuffix)
         } catch {
             throw .system(.writeReaderRecord, path: record, errno: error, stateUnchanged: false)
         }
@@ -219,13 +228,28 @@ final class ReaderRegistration: Sendable {
         } catch {
             throw .system(.registerReader, path: registry.path, errno: error, stateUnchanged: false)
         }
+        let directory: OwnedDescriptor
+        do {
+            directory = OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, registry.path, .ownDirectory), calls: calls)
+        } catch .tooManySymbolicLinkLevels, .notDirectory {
+            // O_NOFOLLOW with O_DIRECTORY answers ENOTDIR for a link.
+            guard (try? calls.fstatat(SystemCalls.currentDirectory, registry.path))?.isSymbolicLink == true else {
+                throw .system(.registerReader, path: registry.path, errno: .notDirectory, stateUnchanged: false)
+            }
+            throw StateStoreError(
+                .symbolicLink, "\(registry.path) is a symbolic link, not the store's registry: this reader does not register through it.",
+                hint: "Remove the link (someone who may write the store's directory planted it); the reader goes on unregistered.",
+                step: .registerReader, path: registry.path)
+        } catch {
+            throw .system(.registerReader, path: registry.path, errno: error, stateUnchanged: false)
+        }
         for _ in 0..<Self.maximumAttempts {
             let id = Self.newID()
             let lockPath = registry.entryPath(id, ReaderRegistry.lockSuffix)
             let lock: OwnedDescriptor
             do {
                 lock = OwnedDescriptor(
-                    try calls.open(SystemCalls.currentDirectory, lockPath, .createEmpty(Self.filePermissions)), calls: calls)
+                    try calls.open(directory.descriptor, id + ReaderRegistry.lockSuffix, .createEmpty(Self.filePermissions)), calls: calls)
                 // Readable by every lister whatever the umask: one that cannot open it cannot tell it is alive.
                 try calls.fchmod(lock.descriptor, Self.filePermissions)
                 // Not waiting: a process holding it exclusively (a sweeper, for an instant) gets a new ID instead.
@@ -237,7 +261,7 @@ final class ReaderRegistration: Sendable {
             } catch {
                 throw .system(.registerReader, path: lockPath, errno: error, stateUnchanged: false)
             }
-            if registry.isNamed(lock.descriptor, lockPath) { return Entry(id: id, lock: lock) }
+            if registry.isNamed(lock.descriptor, lockPath) { return Entry(id: id, lock: lock, directory: directory) }
         }
         throw StateStoreError(
             .ioFailure, "Could not register in \(registry.path): each new entry was removed at once, \(Self.maximumAttempts) times.",
