@@ -127,7 +127,7 @@ final class SidecarMetrics: Sendable {
                 gauges[key] = nil
             }
             for (label, figures) in byLabel {
-                let labels = [("store", store), ("reader", label)]
+                let labels = [("store", store), ("reader", TerminalText.safe(label))]
                 let applied = gauges["a:" + label] ?? registry.makeGauge(
                     descriptor: Self.descriptor("statecoord_reader_applied_version", "The version a registered reader (by label) has applied."), labels: labels)
                 let lag = gauges["l:" + label] ?? registry.makeGauge(

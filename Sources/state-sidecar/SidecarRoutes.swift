@@ -45,7 +45,7 @@ enum SidecarRoutes {
             for monitor in monitors {
                 for (check, failure) in await Readiness.checks(monitor, maxLag: maxLag) {
                     if failure != nil { ready = false }
-                    lines.append(failure.map { "[-]\(check) failed: \($0)" } ?? "[+]\(check) ok")
+                    lines.append(failure.map { "[-]\(check) failed: \(TerminalText.safe($0))" } ?? "[+]\(check) ok")
                 }
             }
             let verbose = request.uri.queryParameters["verbose"] != nil
@@ -110,7 +110,7 @@ enum Readiness {
         let current = monitor.reader.current
         let behind = readers.filter { (ReaderDocument.lagVersions($0, current) ?? .max) > maxLag }
         checks.append(
-            (prefix + "readers", behind.isEmpty ? nil : behind.map { "\($0.label) (pid \($0.processID)) lags more than \(maxLag) versions" }.joined(separator: "; ")))
+            (prefix + "readers", behind.isEmpty ? nil : behind.map { "\(TerminalText.safe($0.label)) (pid \($0.processID)) lags more than \(maxLag) versions" }.joined(separator: "; ")))
         return checks
     }
 }

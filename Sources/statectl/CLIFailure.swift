@@ -70,7 +70,8 @@ struct CLIFailure: Error {
 
     /// Prints `statectl: message` on one line of stderr and exits with the code.
     static func report(_ failure: CLIFailure) -> Never {
-        let line = failure.message.split(whereSeparator: \.isNewline).joined(separator: " ")
+        // One line, safe for a terminal: messages carry text others chose (member names, labels).
+        let line = TerminalText.safe(failure.message.split(whereSeparator: \.isNewline).joined(separator: " "))
         FileHandle.standardError.write(Data("statectl: \(line)\n".utf8))
         exit(failure.code.rawValue)
     }

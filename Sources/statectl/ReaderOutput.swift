@@ -33,9 +33,7 @@ enum ReaderOutput {
 
     /// Text from a record, which any process may write: control characters shown as `?`, so
     /// that none reaches the terminal.
-    static func printable(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : $0 }))
-    }
+    static func printable(_ text: String) -> String { TerminalText.safe(text) }
 
     static func version(_ mark: RegisteredReader.Mark?) -> String { mark.map { String($0.version) } ?? "none" }
 

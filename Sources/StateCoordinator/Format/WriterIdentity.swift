@@ -15,5 +15,6 @@ public struct WriterIdentity: Codable, Sendable, Equatable, CustomStringConverti
     }
 
     /// `bot-eu-1 (pid 4242 on host-a)`.
-    public var description: String { "\(label) (pid \(pid) on \(host))" }
+    /// `bot-eu-1 (pid 4242 on bot-host)`, safe for a terminal (a foreign writer's header may say anything).
+    public var description: String { TerminalText.safe("\(label) (pid \(pid) on \(host))") }
 }

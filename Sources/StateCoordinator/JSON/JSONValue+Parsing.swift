@@ -23,10 +23,12 @@ extension JSONValue {
     }
 
     /// The value as JSON text: compact, or indented by two spaces (`"name" : value`), names
-    /// sorted by code point.
+    /// sorted by code point. Text for people: besides what RFC 8259 requires, DEL, the C1
+    /// controls and the bidirectional formatting characters are escaped (`\u009b`), so that a
+    /// state cannot drive or reorder the terminal it is printed on; the value is the same.
     /// - Throws: ``EncodingError`` for a NaN or infinite double (which no JSON text holds).
     public func jsonText(pretty: Bool = false) throws(EncodingError) -> String {
-        String(decoding: try JSONWriter.write(self, pretty: pretty), as: UTF8.self)
+        String(decoding: try JSONWriter.write(self, pretty: pretty, forTerminal: true), as: UTF8.self)
     }
 
     /// The value as compact JSON text with sorted names; a value that has no JSON text (a NaN

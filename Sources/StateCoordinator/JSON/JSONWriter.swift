@@ -3,14 +3,16 @@
 /// characters; everything else as UTF-8), integers as their digits, doubles always with a
 /// fraction or exponent (`1.0`, `1e+300`) so that they read back as doubles.
 enum JSONWriter {
-    static func write(_ value: JSONValue, pretty: Bool) throws(JSONValue.EncodingError) -> [UInt8] {
+    /// - Parameter forTerminal: also escape DEL, the C1 controls and the bidirectional
+    ///   formatting characters (text for people; the state file keeps them as UTF-8).
+    static func write(_ value: JSONValue, pretty: Bool, forTerminal: Bool = false) throws(JSONValue.EncodingError) -> [UInt8] {
         var output: [UInt8] = []
-        try write(value, into: &output, pretty: pretty, indent: 0, path: "")
+        try write(value, into: &output, pretty: pretty, terminal: forTerminal, indent: 0, path: "")
         return output
     }
 
     private static func write(
-        _ value: JSONValue, into output: inout [UInt8], pretty: Bool, indent: Int, path: String
+        _ value: JSONValue, into output: inout [UInt8], pretty: Bool, terminal: Bool, indent: Int, path: String
     ) throws(JSONValue.EncodingError) {
         switch value {
         case .null: output += "null".utf8
@@ -26,14 +28,14 @@ enum JSONWriter {
                 throw JSONValue.EncodingError(description: "\(path.isEmpty ? "the value" : path): \(double) is not a JSON number (JSON has no NaN or infinity)")
             }
             output += "\(double)".utf8  // Swift's shortest round-trip form: 1.0, 0.1, 1e+300
-        case .string(let text): writeString(text, into: &output)
+        case .string(let text): writeString(text, into: &output, terminal: terminal)
         case .array(let elements):
             guard !elements.isEmpty else { return output += "[]".utf8 }
             output.append(UInt8(ascii: "["))
             for (position, element) in elements.enumerated() {
                 if position > 0 { output.append(UInt8(ascii: ",")) }
                 newline(&output, pretty: pretty, indent: indent + 1)
-                try write(element, into: &output, pretty: pretty, indent: indent + 1, path: path + "/\(position)")
+                try write(element, into: &output, pretty: pretty, terminal: terminal, indent: indent + 1, path: path + "/\(position)")
             }
             newline(&output, pretty: pretty, indent: indent)
             output.append(UInt8(ascii: "]"))
@@ -43,9 +45,9 @@ enum JSONWriter {
             for (position, key) in members.keys.sorted().enumerated() {
                 if position > 0 { output.append(UInt8(ascii: ",")) }
                 newline(&output, pretty: pretty, indent: indent + 1)
-                writeString(key.name, into: &output)
+                writeString(key.name, into: &output, terminal: terminal)
                 output += (pretty ? " : " : ":").utf8
-                try write(members[key]!, into: &output, pretty: pretty, indent: indent + 1, path: path + JSONPointer.escaped(key.name))
+                try write(members[key]!, into: &output, pretty: pretty, terminal: terminal, indent: indent + 1, path: path + JSONPointer.escaped(key.name))
             }
             newline(&output, pretty: pretty, indent: indent)
             output.append(UInt8(ascii: "}"))
@@ -58,9 +60,20 @@ enum JSONWriter {
         output += repeatElement(UInt8(ascii: " "), count: indent * 2)
     }
 
-    private static func writeString(_ text: String, into output: inout [UInt8]) {
+    private static func writeString(_ text: String, into output: inout [UInt8], terminal: Bool) {
         output.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
+        let bytes = Array(text.utf8)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if terminal, byte == 0x7F || byte == 0xC2 || byte == 0xD8 || byte == 0xE2,
+                let (scalar, length) = terminalControl(bytes, at: index - 1)
+            {
+                output += ("\\u" + String(repeating: "0", count: 4 - String(scalar, radix: 16).count) + String(scalar, radix: 16)).utf8
+                index += length - 1
+                continue
+            }
             switch byte {
             case UInt8(ascii: "\""): output += #"\""#.utf8
             case UInt8(ascii: "\\"): output += #"\\"#.utf8
@@ -76,6 +89,22 @@ enum JSONWriter {
             }
         }
         output.append(UInt8(ascii: "\""))
+    }
+
+    /// The code point and UTF-8 length of DEL, a C1 control (U+0080–U+009F), or a bidirectional
+    /// formatting character (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) starting at
+    /// `start`; nil for anything else.
+    private static func terminalControl(_ bytes: [UInt8], at start: Int) -> (UInt32, Int)? {
+        func at(_ offset: Int) -> UInt8? { start + offset < bytes.count ? bytes[start + offset] : nil }
+        switch (bytes[start], at(1), at(2)) {
+        case (0x7F, _, _): return (0x7F, 1)
+        case (0xC2, let second?, _) where (0x80...0x9F).contains(second): return (UInt32(second), 2)
+        case (0xD8, 0x9C?, _): return (0x061C, 2)
+        case (0xE2, 0x80?, let third?) where third == 0x8E || third == 0x8F || (0xAA...0xAE).contains(third):
+            return (0x2000 | UInt32(third & 0x3F), 3)
+        case (0xE2, 0x81?, let third?) where (0xA6...0xA9).contains(third): return (0x2040 | UInt32(third & 0x3F), 3)
+        default: return nil
+        }
     }
 
     /// `-?(0|[1-9][0-9]*)`

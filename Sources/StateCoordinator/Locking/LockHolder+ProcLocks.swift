@@ -29,14 +29,8 @@ extension LockHolder {
             return nil
         }
         let parts = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        let scalars = parts.joined(separator: " ").unicodeScalars.map { scalar -> Unicode.Scalar in
-            if scalar == "\n" || scalar == "\t" || scalar == "\r" { return " " }
-            switch scalar.properties.generalCategory {
-            case .control, .format: return "?"
-            default: return scalar
-            }
-        }
-        return String(String.UnicodeScalarView(scalars))
+        let oneLine = parts.joined(separator: " ").unicodeScalars.map { $0 == "\n" || $0 == "\t" || $0 == "\r" ? " " : $0 }
+        return TerminalText.safe(String(String.UnicodeScalarView(oneLine)))
     }
 
     /// `/proc/locks` pads the major and minor numbers (`fd:01`); drop the padding to compare.

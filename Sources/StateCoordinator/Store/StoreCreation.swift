@@ -22,6 +22,7 @@ struct StoreCreation {
     @discardableResult
     func run(stateBytes: [UInt8], whenExists: WhenExists) throws(StateStoreError) -> Bool {
         let force = whenExists == .replace
+        try WriterIdentity.validate(label: handle.options.label)
         // A new store never starts with a state its own schema refuses.
         if let schema = settings.schemaDocument, let violation = schema.firstViolation(of: try JSONValue.checked(stateBytes)) {
             throw SchemaFile.refusal(violation, path: handle.stateFilePath, what: "The first state")

@@ -28,6 +28,7 @@ struct StoreHandle: Sendable {
     /// local file system (``checkFileSystem(_:)``).
     static func open(directory: String, name: String, options: StateStoreOptions, forWriting: Bool) throws(StateStoreError) -> StoreHandle {
         let handle = StoreHandle(directory: directory, files: try StoreFiles(name: name), options: options, forWriting: forWriting)
+        if forWriting { try WriterIdentity.validate(label: options.label) }
         try handle.checkExists()
         if forWriting { try handle.checkFileSystem(try handle.openDirectory()) }
         return handle

@@ -25,6 +25,7 @@ struct StoreRecovery {
     }
 
     func run(_ action: RecoveryAction, dryRun: Bool) throws(StateStoreError) -> RecoveryOutcome {
+        try WriterIdentity.validate(label: handle.options.label)
         let dir = try handle.openDirectory()
         let lockFile = try existingLockFile(dir)
         if dryRun { return try plan(action, finding: try classify(dir), dir: dir).outcome }
