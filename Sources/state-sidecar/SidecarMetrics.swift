@@ -41,13 +41,19 @@ final class SidecarMetrics: Sendable {
         if delta > 0 { counter.increment(by: delta) }
     }
 
-    func render(_ monitors: [StoreMonitor], streams: StreamCount) async -> [UInt8] {
+    func render(_ monitors: [StoreMonitor], streams: StreamCount, connections: ConnectionCount? = nil) async -> [UInt8] {
         for monitor in monitors { update(monitor.name, await monitor.observe()) }
         registry.makeGauge(descriptor: Self.descriptor(
             "statecoord_sidecar_stream_slots_used", "Places under --max-streams taken by open /events streams, over all stores."))
             .record(Int64(streams.open.load(ordering: .relaxed)))
         registry.makeGauge(descriptor: Self.descriptor("statecoord_sidecar_stream_slots", "--max-streams: the most /events streams open at once."))
             .record(Int64(streams.limit))
+        if let connections {
+            registry.makeGauge(descriptor: Self.descriptor("statecoord_sidecar_connections", "HTTP connections open (this scrape's included)."))
+                .record(Int64(connections.open.load(ordering: .relaxed)))
+            registry.makeGauge(descriptor: Self.descriptor("statecoord_sidecar_connection_limit", "--max-connections: more wait to be accepted."))
+                .record(Int64(connections.limit))
+        }
         return registry.emitToBuffer()
     }
 

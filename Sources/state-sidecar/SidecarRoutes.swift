@@ -7,7 +7,8 @@ import Synchronization
 /// The sidecar's HTTP paths. None writes.
 enum SidecarRoutes {
     static func router(
-        monitors: [StoreMonitor], metrics: SidecarMetrics, token: [UInt8]?, maxLag: UInt64, streams: StreamCount
+        monitors: [StoreMonitor], metrics: SidecarMetrics, token: [UInt8]?, maxLag: UInt64, streams: StreamCount,
+        connections: ConnectionCount? = nil
     ) -> Router<SidecarRequestContext> {
         let router = Router(context: SidecarRequestContext.self)
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
@@ -72,7 +73,7 @@ enum SidecarRoutes {
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: await metrics.render(monitors, streams: streams))))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: await metrics.render(monitors, streams: streams, connections: connections))))
         }
         router.get("/events") { request, context in
             EventStream(feed: try pick(request).get().feed, streams: streams).response(request, connection: context.channel)

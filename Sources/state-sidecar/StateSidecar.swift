@@ -37,6 +37,12 @@ struct StateSidecar: AsyncParsableCommand {
     @Option(help: ArgumentHelp("/readyz fails while a registered reader lags more than this many versions.", valueName: "n"))
     var maxReaderLag: UInt64 = 10
     @Option(help: ArgumentHelp("The most event streams open at once.", valueName: "n")) var maxStreams = 100
+    @Option(help: ArgumentHelp("The most connections open at once; more wait to be accepted.", valueName: "n")) var maxConnections = 1000
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a connection may stay idle, or take to send a request's headers, before it is closed (streams being answered are not idle).",
+            valueName: "seconds"))
+    var idleTimeout: Double = 15
     @Option(
         name: .customLong("gauge"),
         help: ArgumentHelp(
@@ -56,6 +62,8 @@ struct StateSidecar: AsyncParsableCommand {
             throw ValidationError("listening on \(address.host) (not loopback) needs --token-file: anyone who can reach it could read the state.")
         }
         guard maxStreams > 0 else { throw ValidationError("--max-streams must be positive.") }
+        guard maxConnections > maxStreams else { throw ValidationError("--max-connections must be above --max-streams (\(maxStreams)).") }
+        guard idleTimeout > 0, idleTimeout <= 3600 else { throw ValidationError("--idle-timeout must be from 0 to 3600 seconds.") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
         if !address.isLoopback && tlsCert == nil && !insecurePlaintext {
             throw ValidationError(
@@ -82,6 +90,8 @@ struct StateSidecar: AsyncParsableCommand {
             }
             token = Array(text.utf8)
         }
+        let connections = ConnectionCount(limit: maxConnections)
+        ConnectionCount.raiseOpenFileLimit(for: maxConnections)
         let registry = PrometheusCollectorRegistry()
         var monitors: [StoreMonitor] = []
         for (index, directory) in directories.enumerated() {
@@ -90,9 +100,12 @@ struct StateSidecar: AsyncParsableCommand {
         let logger = Logger(label: "state-sidecar")
         let router = SidecarRoutes.router(
             monitors: monitors, metrics: SidecarMetrics(registry: registry, gauges: gauges.isEmpty ? nil : gauges.compactMap { try? JSONPointer($0) }), token: token, maxLag: maxReaderLag,
-            streams: StreamCount(limit: maxStreams))
+            streams: StreamCount(limit: maxStreams), connections: connections)
         let app = Application(
-            router: router, server: try server(), configuration: .init(address: .hostname(address.host, port: address.port), serverName: "state-sidecar"),
+            router: router, server: try server(),
+            configuration: .init(
+                address: .hostname(address.host, port: address.port), serverName: "state-sidecar",
+                availableConnectionsDelegate: connections.delegate),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? address.port
                 FileHandle.standardError.write(Data("state-sidecar: listening on \(address.host):\(port)\n".utf8))
@@ -111,7 +124,8 @@ struct StateSidecar: AsyncParsableCommand {
 
     /// HTTP/1.1, over TLS when --tls-cert and --tls-key are given.
     private func server() throws -> HTTPServerBuilder {
-        guard let tlsCert, let tlsKey else { return .http1() }
+        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(Int64(idleTimeout * 1e9))))
+        guard let tlsCert, let tlsKey else { return http1 }
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
         do { chain = try NIOSSLCertificate.fromPEMFile(tlsCert) } catch {
@@ -123,7 +137,7 @@ struct StateSidecar: AsyncParsableCommand {
         }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
-        do { return try .tls(.http1(), tlsConfiguration: configuration) } catch {
+        do { return try .tls(http1, tlsConfiguration: configuration) } catch {
             throw SidecarFailure("--tls-cert and --tls-key cannot be used together: \(Self.reason(error)).")
         }
     }

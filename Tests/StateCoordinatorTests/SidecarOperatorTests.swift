@@ -46,6 +46,31 @@ extension ProcessTests.SidecarTests {
         #expect(LockHolderWait.until { (try? get(sidecar.base + "/readyz").code) == 200 })
     }
 
+    /// Issue 19, item 8: 1,300 connections that never finish their headers, opened by uid 4243,
+    /// against a sidecar started with the usual limit of 1,024 open files. Before the fix every
+    /// request, `/livez` included, timed out while they were held (accept failed with EMFILE);
+    /// now the sidecar raises its limit to what `--max-connections` needs, holds at most that
+    /// many, and evicts the silent ones after `--idle-timeout`.
+    @Test func aConnectionFloodLeavesLivezAnswering() throws {
+        _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
+        let sidecar = try start(["--idle-timeout", "2"], runAs: ["prlimit", "--nofile=1024:4096", Self.binary.path])
+        defer { sidecar.process.signal(SIGKILL) }
+        let flood = try RunningHelper(
+            ["setpriv", "--reuid=4243", "--regid=4242", "--clear-groups", "/usr/bin/python3", Self.client.path, "flood", sidecar.base, "1300", "20"],
+            executable: URL(fileURLWithPath: "/usr/bin/env"))
+        defer { flood.signal(SIGKILL) }
+        #expect(flood.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("holding ") }, "\(flood.lines)")
+        let started = ContinuousClock.now
+        #expect(try get(sidecar.base + "/livez").code == 200)
+        #expect(ContinuousClock.now - started < .seconds(5), "answered while the flood is held: \(ContinuousClock.now - started)")
+        var samples = ""
+        #expect(LockHolderWait.until(timeout: .seconds(30)) {
+            samples = (try? client(["metrics", sidecar.base + "/metrics"]).stdout) ?? ""
+            return samples.contains("statecoord_sidecar_connections{} 1.0")
+        }, "the silent connections are evicted: \(samples.split(separator: "\n").filter { $0.contains("connection") })")
+        #expect(samples.contains("statecoord_sidecar_connection_limit{} 1000.0"))
+    }
+
     @Test func theStatesOwnValuesAreGauges() throws {
         _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false, "risk": ["maxPosition": 100, "desk": "eu"]])
         let byDefault = try start()

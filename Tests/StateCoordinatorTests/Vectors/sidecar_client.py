@@ -6,6 +6,7 @@ events URL UNTIL [LAST_ID]     reads /events until a version >= UNTIL (rUNTIL: o
 reset-connections URL N        N requests whose connection is reset at once
 slow URL UNTIL                 opens /events with a tiny receive buffer, prints "connected", reads nothing
                                until stdin closes, then reads as events does
+flood URL N SECONDS            N connections sending half a request's headers, held for SECONDS
 page URL SCREENSHOT [TOKEN]    the live page in headless Chromium (see below): prints "loaded", "seeded C D"
                                (the commit times and delays its charts started from), then the halt lines; with TOKEN, given as
                                HTTP Basic credentials in the URL, as a person would type them"""
@@ -84,6 +85,22 @@ elif command == "reset-connections":
         sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (parts.path, parts.netloc)).encode())
         sock.close()
     print("done")
+elif command == "flood":
+    # flood URL N SECONDS: opens N connections that each send half a request's headers, prints
+    # "holding K", and keeps them open for SECONDS (a slowloris).
+    import socket, time
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    held = []
+    for _ in range(int(sys.argv[3])):
+        try:
+            connection = socket.create_connection((parts.hostname, parts.port), timeout=5)
+            connection.send(b"GET /state HTTP/1.1\r\nHost: x\r\n")
+            held.append(connection)
+        except OSError:
+            break
+    print("holding %d" % len(held), flush=True)
+    time.sleep(float(sys.argv[4]))
 elif command == "page":
     # page URL SCREENSHOT: opens the live page in headless Chromium (Selenium), prints "loaded" and
     # the halt indicator's text each time it changes, until stdin closes; then saves a screenshot.
