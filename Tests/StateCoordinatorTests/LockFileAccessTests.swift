@@ -66,9 +66,11 @@ extension ProcessTests {
         }
 
         @Test func aWritersGroupKeepsGroupAccessToTheLock() throws {
-            #expect(try statectl("init", "--mode", "0660").status == 0)
+            #expect(chown(dir.path, 0, gid_t(Self.readersGroup)!) == 0 && chmod(dir.path, 0o2770) == 0, "a setgid writers' directory")
+            #expect(try statectl("init", "--mode", "0660", "--keep-history", "2").status == 0)
             var status = stat()
             #expect(stat(dir.file("state.lock"), &status) == 0 && status.st_mode & 0o777 == 0o660)
+            #expect(stat(dir.file("state.history"), &status) == 0 && status.st_mode & 0o7777 == 0o2770, "the set-group-ID bit stays")
             #expect(try statectl("verify").status == 0)
         }
     }

@@ -66,7 +66,9 @@ struct HistoryDirectory {
         // into it, and every commit of its members would fail.
         do {
             let directory = OwnedDescriptor(try calls.open(storeDirectory, files.historyDirectory, .ownDirectory), calls: calls)
-            try calls.fchmod(directory.descriptor, mode)
+            // The set-group-ID bit a setgid store directory passed on stays: new entries keep the group.
+            let inherited = try calls.fstat(directory.descriptor).mode & UInt32(FilePermissions.setGroupID.rawValue)
+            try calls.fchmod(directory.descriptor, FilePermissions(rawValue: mode.rawValue | CModeT(inherited)))
         } catch { throw .system(.setPermissions, path: path, errno: error) }
     }
 
