@@ -111,3 +111,25 @@ extension ProcessTests.LockFileAccessTests {
         #expect(try rootOnly.names().isEmpty, "nothing was written where the link points")
     }
 }
+
+/// Issue 19, items 1 and 5 (in part): an entry whose lock file is a symbolic link (here dangling)
+/// or a FIFO, planted by uid 4243 in a 1777 registry, stands for no reader. Before the fix its
+/// liveness was "unknown", counted as alive: every `--await-ack all` exited 10.
+extension ProcessTests.LockFileAccessTests {
+    @Test func aPlantedLinkOrFIFOIsNoReader() throws {
+        #expect(try statectl("init").status == 0)
+        #expect(mkdir(dir.file("state.readers"), 0o777) == 0 && chmod(dir.file("state.readers"), 0o1777) == 0)
+        #expect(chmod(dir.path, 0o755) == 0)
+        let plant = try statectl.shell(
+            "cd \"$STATECTL_DIR/state.readers\" && setpriv --reuid=\(Self.reader) --regid=\(Self.readersGroup) --clear-groups sh -c "
+                + "'ln -s /nonexistent 4243-0123456789abcdef.lock && mkfifo 4243-fedcba9876543210.lock && printf %s \"$0\" > 4243-0123456789abcdef.json' "
+                + #"'{"format":1,"label":"bot-eu-1","pid":4243,"host":"h","registeredAt":1,"updatedAt":1,"appliedVersion":99}'"#)
+        #expect(plant.status == 0, "\(plant)")
+        let halt = try statectl("set", "/halt", "true", "--await-ack", "all", "--ack-timeout", "1")
+        #expect(halt.status == 0, "no reader to wait for: \(halt)")
+        let readers = try statectl("readers", "--json")
+        #expect(!readers.stdout.contains("4243-"), "\(readers)")
+        let named = try statectl("set", "/halt", "false", "--await-ack", "bot-eu-1", "--ack-timeout", "1")
+        #expect(named.status == 10 && named.stderr.contains("bot-eu-1"), "a planted label is no live reader of that name: \(named)")
+    }
+}

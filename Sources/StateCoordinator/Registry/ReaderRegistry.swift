@@ -37,10 +37,14 @@ struct ReaderRegistry: Sendable {
         /// Could not be told (the lock file cannot be opened or locked here: another user's,
         /// EMFILE…): counted as alive, since nothing proves it dead, with the reason.
         case unknown(StateStoreError)
+        /// Not an entry at all: its "lock file" is a symbolic link (dangling or not), a FIFO, a
+        /// directory. No reader ever makes one, so it stands for no reader, never a maybe-alive
+        /// one (one such planted name made every `--await-ack all` fail).
+        case invalid
 
         static func == (lhs: Liveness, rhs: Liveness) -> Bool {
             switch (lhs, rhs) {
-            case (.live, .live), (.dead, .dead), (.gone, .gone), (.unknown, .unknown): true
+            case (.live, .live), (.dead, .dead), (.gone, .gone), (.unknown, .unknown), (.invalid, .invalid): true
             default: false
             }
         }
@@ -49,7 +53,7 @@ struct ReaderRegistry: Sendable {
         var mayBeAlive: Bool {
             switch self {
             case .live, .unknown: true
-            case .dead, .gone: false
+            case .dead, .gone, .invalid: false
             }
         }
     }
@@ -111,10 +115,15 @@ struct ReaderRegistry: Sendable {
         do {
             lock = OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, lockPath, .readExisting), calls: calls)
         } catch .noSuchFileOrDirectory {
+            // A dangling symbolic link answers ENOENT to an open, too.
+            if (try? calls.fstatat(SystemCalls.currentDirectory, lockPath))?.isSymbolicLink == true { return .invalid }
             return .gone
+        } catch .tooManySymbolicLinkLevels {
+            return .invalid
         } catch {
             return unknown(error)
         }
+        guard (try? calls.fstat(lock.descriptor))?.isRegularFile == true else { return .invalid }
         do {
             try calls.flock(lock.descriptor, .exclusiveNow)
         } catch .wouldBlock {
