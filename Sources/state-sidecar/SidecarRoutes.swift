@@ -8,9 +8,10 @@ import Synchronization
 enum SidecarRoutes {
     static func router(
         monitors: [StoreMonitor], metrics: SidecarMetrics, token: [UInt8]?, maxLag: UInt64, streams: StreamCount,
-        connections: ConnectionCount? = nil
+        connections: ConnectionCount? = nil, loopbackOnly: Bool = false
     ) -> Router<SidecarRequestContext> {
         let router = Router(context: SidecarRequestContext.self)
+        if loopbackOnly { router.add(middleware: HostCheckMiddleware()) }
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         let pick: @Sendable (Request) -> Result<StoreMonitor, HTTPError> = { request in
             guard let name = request.uri.queryParameters["store"].map(String.init) else {

@@ -100,7 +100,7 @@ struct StateSidecar: AsyncParsableCommand {
         let logger = Logger(label: "state-sidecar")
         let router = SidecarRoutes.router(
             monitors: monitors, metrics: SidecarMetrics(registry: registry, gauges: gauges.isEmpty ? nil : gauges.compactMap { try? JSONPointer($0) }), token: token, maxLag: maxReaderLag,
-            streams: StreamCount(limit: maxStreams), connections: connections)
+            streams: StreamCount(limit: maxStreams), connections: connections, loopbackOnly: address.isLoopback)
         let app = Application(
             router: router, server: try server(),
             configuration: .init(

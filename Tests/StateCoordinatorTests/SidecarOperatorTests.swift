@@ -71,6 +71,29 @@ extension ProcessTests.SidecarTests {
         #expect(samples.contains("statecoord_sidecar_connection_limit{} 1000.0"))
     }
 
+    /// Issue 19, item 9 (in part): DNS rebinding. A page whose name an attacker re-points at
+    /// 127.0.0.1 makes a local browser send `Host: evil.example`; a loopback sidecar answered it
+    /// with the state. Sent here by uid 4243 as the browser would.
+    @Test func aLoopbackSidecarAnswersOnlyLocalHostNames() throws {
+        _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
+        let sidecar = try start()
+        defer { sidecar.process.signal(SIGKILL) }
+        let port = sidecar.base.split(separator: ":").last.map(String.init) ?? ""
+        func asOtherUser(_ host: String) throws -> String {
+            let python = try RunningHelper(
+                ["setpriv", "--reuid=4243", "--regid=4242", "--clear-groups", "/usr/bin/python3", Self.client.path, "get", sidecar.base + "/state",
+                 "Host=" + host],
+                executable: URL(fileURLWithPath: "/usr/bin/env"))
+            python.closeInput()
+            return python.waitForExit().stdout
+        }
+        #expect(try asOtherUser("evil.example:" + port).hasPrefix("421\n"))
+        #expect(try asOtherUser("127.evil.example:" + port).hasPrefix("421\n"), "a name that starts like a loopback address is still a name")
+        for local in ["127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port] {
+            #expect(try asOtherUser(local).hasPrefix("200\n"), "\(local)")
+        }
+    }
+
     @Test func theStatesOwnValuesAreGauges() throws {
         _ = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false, "risk": ["maxPosition": 100, "desk": "eu"]])
         let byDefault = try start()

@@ -1,0 +1,31 @@
+import Hummingbird
+
+/// On a loopback listener, answers only requests whose `Host` names this host (`localhost`, a
+/// 127.x.x.x or `::1` literal): a web page a local browser loaded from elsewhere, whose name an
+/// attacker re-points at 127.0.0.1 (DNS rebinding), would otherwise read the state and the
+/// store's identity as if it were a local program. 421 otherwise; a request without `Host`
+/// (HTTP/1.0, a local program) passes.
+struct HostCheckMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let host = request.head.authority, !Self.isLocal(host) else {
+            return try await next(request, context)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(
+            status: .misdirectedRequest, headers: headers,
+            body: .init(byteBuffer: ByteBuffer(string: "this sidecar listens on loopback and answers requests for localhost, 127.0.0.1 or [::1] only\n")))
+    }
+
+    /// Whether `host` (a `Host` value, with or without a port) names this host.
+    static func isLocal(_ host: String) -> Bool {
+        var name = Substring(host)
+        if name.hasPrefix("[") {
+            guard let close = name.firstIndex(of: "]") else { return false }
+            name = name[name.index(after: name.startIndex)..<close]
+        } else if let colon = name.lastIndex(of: ":") {
+            name = name[..<colon]
+        }
+        return ListenAddress(String(name) + ":0")?.isLoopback == true || name.lowercased() == "localhost"
+    }
+}
