@@ -133,3 +133,43 @@ extension ProcessTests.LockFileAccessTests {
         #expect(named.status == 10 && named.stderr.contains("bot-eu-1"), "a planted label is no live reader of that name: \(named)")
     }
 }
+
+/// Issue 19, item 4: registry lock files are their readers' alone. Before the fix they were
+/// `0644`: uid 4243 held a shared lock on a bot's entry, and the bot, killed, stayed "live"
+/// (`--await-ack` said "has not applied" instead of "died"). Now the attacker cannot open it, and
+/// a lister of another user tells liveness from `/proc/locks`.
+extension ProcessTests.LockFileAccessTests {
+    @Test func anotherUserCannotKeepADeadReaderAlive() throws {
+        #expect(try statectl("init", "--mode", "0644").status == 0)
+        #expect(chmod(dir.path, 0o755) == 0)
+        #expect(mkdir(dir.file("state.readers"), 0o777) == 0 && chmod(dir.file("state.readers"), 0o1777) == 0)
+        let bot = try RunningHelper(
+            ["setpriv", "--reuid=4244", "--regid=4244", "--clear-groups", CLI.url.path, "--dir", dir.path, "watch", "--as", "bot-eu-1", "--ack"],
+            executable: URL(fileURLWithPath: "/usr/bin/env"))
+        defer { bot.signal(SIGKILL) }
+        #expect(bot.waitForLine(timeout: .seconds(30)) { $0.contains("\"version\"") })
+        var lockFile = ""
+        #expect(LockHolderWait.until { lockFile = (try? dir.names(in: "state.readers").first { $0.hasSuffix(".lock") }) ?? ""; return !lockFile.isEmpty })
+        var status = stat()
+        #expect(stat(dir.file("state.readers/" + lockFile), &status) == 0 && status.st_mode & 0o777 == 0o600 && status.st_uid == 4244)
+
+        func asAttacker(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+            let helper = try RunningHelper(
+                ["setpriv", "--reuid=\(Self.reader)", "--regid=\(Self.readersGroup)", "--clear-groups"] + arguments,
+                executable: URL(fileURLWithPath: "/usr/bin/env"))
+            helper.closeInput()
+            return helper.waitForExit()
+        }
+        let hold = try asAttacker(["flock", "-s", "-n", dir.file("state.readers/" + lockFile), "true"])
+        #expect(hold.status != 0, "the attacker cannot open the bot's lock file: \(hold)")
+        let listed = try asAttacker([CLI.url.path, "--dir", dir.path, "readers", "--json"])
+        #expect(listed.stdout.contains("bot-eu-1"), "another user sees the live bot through /proc/locks: \(listed)")
+
+        bot.signal(SIGKILL)
+        _ = bot.waitForExit()
+        let after = try asAttacker([CLI.url.path, "--dir", dir.path, "readers", "--json"])
+        #expect(!after.stdout.contains("bot-eu-1"), "and sees it dead once killed: \(after)")
+        let halt = try statectl("set", "/halt", "true", "--await-ack", "bot-eu-1", "--ack-timeout", "1")
+        #expect(halt.status == 10 && !halt.stderr.contains("has not applied"), "\(halt)")
+    }
+}

@@ -7,18 +7,26 @@ extension LockHolder {
     /// is `major:minor` in hex and the inode in decimal. Lines with `->` are waiters, not holders.
     /// Returns nil when the lock is not held or `/proc` is unavailable.
     static func find(device: UInt64, inode: UInt64, procLocks: String? = nil) -> LockHolder? {
-        guard let table = procLocks ?? ProcFile.text("/proc/locks") else {
-            return nil
-        }
+        guard let pid = holders(device: device, inode: inode, procLocks: procLocks)?.first else { return nil }
+        return LockHolder(pid: pid, uid: uid(of: pid), command: commandLine(of: pid))
+    }
+
+    /// The pids holding a `flock` (shared or exclusive) on the file, from `/proc/locks`; nil when
+    /// `/proc/locks` cannot be read.
+    static func holders(device: UInt64, inode: UInt64, procLocks: String? = nil) -> [Int32]? {
+        guard let table = procLocks ?? ProcFile.text("/proc/locks") else { return nil }
         let wanted = "\(String(major(device), radix: 16, uppercase: false)):\(String(minor(device), radix: 16)):\(inode)"
-        for line in table.split(separator: "\n") where !line.contains("->") {
+        return table.split(separator: "\n").compactMap { line -> Int32? in
+            guard !line.contains("->") else { return nil }
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 6, fields[1] == "FLOCK", let pid = Int32(fields[4]) else { continue }
-            if normalized(fields[5]) == wanted {
-                return LockHolder(pid: pid, uid: try? SystemCalls.live.fstatat(SystemCalls.currentDirectory, "/proc/\(pid)").owner, command: commandLine(of: pid))
-            }
+            guard fields.count >= 6, fields[1] == "FLOCK", let pid = Int32(fields[4]), normalized(fields[5]) == wanted else { return nil }
+            return pid
         }
-        return nil
+    }
+
+    /// The user a process runs as: the owner of `/proc/PID`.
+    static func uid(of pid: Int32) -> UInt32? {
+        try? SystemCalls.live.fstatat(SystemCalls.currentDirectory, "/proc/\(pid)").owner
     }
 
     /// The command line of a process, arguments joined by spaces, line breaks and tabs (a script

@@ -20,6 +20,9 @@ final class ReaderRegistration: Sendable {
     /// Mode of the registry directory (the umask applies) and of the entry files.
     static let directoryPermissions: FilePermissions = [.ownerReadWriteExecute, .groupReadWriteExecute, .otherReadWriteExecute]
     static let filePermissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]
+    /// A lock file is its reader's alone: one any user could open, any user could hold a shared
+    /// lock on, keeping a dead reader "live". Others tell its liveness from `/proc/locks`.
+    static let lockPermissions: FilePermissions = [.ownerReadWrite]
 
     /// Unchecked: the descriptor is used by one thread at a time (the registering one, then the
     /// registration's own thread).
@@ -249,9 +252,9 @@ final class ReaderRegistration: Sendable {
             let lock: OwnedDescriptor
             do {
                 lock = OwnedDescriptor(
-                    try calls.open(directory.descriptor, id + ReaderRegistry.lockSuffix, .createEmpty(Self.filePermissions)), calls: calls)
+                    try calls.open(directory.descriptor, id + ReaderRegistry.lockSuffix, .createEmpty(Self.lockPermissions)), calls: calls)
                 // Readable by every lister whatever the umask: one that cannot open it cannot tell it is alive.
-                try calls.fchmod(lock.descriptor, Self.filePermissions)
+                try calls.fchmod(lock.descriptor, Self.lockPermissions)
                 // Not waiting: a process holding it exclusively (a sweeper, for an instant) gets a new ID instead.
                 try calls.flock(lock.descriptor, .sharedNow)
             } catch .fileExists {

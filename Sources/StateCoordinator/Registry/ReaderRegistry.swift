@@ -120,6 +120,9 @@ struct ReaderRegistry: Sendable {
             return .gone
         } catch .tooManySymbolicLinkLevels {
             return .invalid
+        } catch .permissionDenied {
+            // Another user's entry (lock files are their readers' alone): the kernel's lock table says.
+            return livenessFromLockTable(lockPath) ?? unknown(.permissionDenied)
         } catch {
             return unknown(error)
         }
@@ -138,6 +141,19 @@ struct ReaderRegistry: Sendable {
         guard isNamed(lock.descriptor, lockPath) else { return .gone }
         remove(id)
         return .dead
+    }
+
+    /// The liveness of an entry this process may not open, from `/proc/locks`: live while a
+    /// process of the lock file's owner holds a lock on it; dead (left in place: only its owner,
+    /// or a writer of the same user, may remove it) when none does; nil when the table cannot be
+    /// read or the file is not a regular one.
+    private func livenessFromLockTable(_ lockPath: String) -> Liveness? {
+        guard let status = try? calls.fstatat(SystemCalls.currentDirectory, lockPath) else { return nil }
+        guard status.isRegularFile else { return .invalid }
+        guard let holders = LockHolder.holders(device: status.device, inode: status.inode) else { return nil }
+        if holders.contains(where: { LockHolder.uid(of: $0) == status.owner }) { return .live }
+        // Held only by processes of other users: not its reader's lock.
+        return holders.isEmpty ? .dead : .invalid
     }
 
     /// Whether `path` still names the file open as `fd` (it may have been removed and, on ext4,
