@@ -11,8 +11,8 @@ extension ProcessTests {
     struct LockFileAccessTests {
         let dir = TemporaryDirectory()
         var statectl: CLI { CLI(directory: dir.path) }
-        static let readersGroup = "4242"
-        static let reader = "4243"
+        static let readersGroup = SecondUser.gid
+        static let reader = SecondUser.uid
 
         /// The store's directory and files given to the readers' group, as the docs set it up.
         func shareWithReadersGroup() {
@@ -25,7 +25,7 @@ extension ProcessTests {
         /// `flock -s` on the lockfile as the reader; returns the helper (it prints "held" once it holds the lock).
         func holdAsReader() throws -> RunningHelper {
             try RunningHelper(
-                ["setpriv", "--reuid=\(Self.reader)", "--regid=\(Self.readersGroup)", "--clear-groups",
+                SecondUser.setpriv + [
                  "flock", "-s", dir.file("state.lock"), "-c", "echo held; exec sleep 30"],
                 executable: URL(fileURLWithPath: "/usr/bin/env"))
         }
@@ -88,7 +88,7 @@ extension ProcessTests.LockFileAccessTests {
         }
         #expect(chmod(dir.path, 0o770) == 0)
         let member = try statectl.shell(
-            "setpriv --reuid=\(Self.reader) --regid=\(Self.readersGroup) --clear-groups statectl --dir \"$STATECTL_DIR\" set /halt true")
+            "\(SecondUser.shellPrefix) statectl --dir \"$STATECTL_DIR\" set /halt true")
         #expect(member.status == 0, "a member of the writers' group commits: \(member)")
         #expect(try dir.names(in: "state.history") == ["00000000000000000000.json"])
     }
@@ -103,7 +103,7 @@ extension ProcessTests.LockFileAccessTests {
         #expect(chown(dir.path, 0, gid_t(Self.readersGroup)!) == 0 && chmod(dir.path, 0o770) == 0)
         let rootOnly = TemporaryDirectory()
         let plant = try statectl.shell(
-            "setpriv --reuid=\(Self.reader) --regid=\(Self.readersGroup) --clear-groups ln -s \"\(rootOnly.path)\" \"$STATECTL_DIR/state.readers\"")
+            "\(SecondUser.shellPrefix) ln -s \"\(rootOnly.path)\" \"$STATECTL_DIR/state.readers\"")
         #expect(plant.status == 0, "the member planted the link: \(plant)")
         let watch = try statectl("watch", "--as", "bot-eu-1", "--count", "1")
         #expect(watch.status == 0, "the reader reads all the same, unregistered: \(watch)")
@@ -121,7 +121,7 @@ extension ProcessTests.LockFileAccessTests {
         #expect(mkdir(dir.file("state.readers"), 0o777) == 0 && chmod(dir.file("state.readers"), 0o1777) == 0)
         #expect(chmod(dir.path, 0o755) == 0)
         let plant = try statectl.shell(
-            "cd \"$STATECTL_DIR/state.readers\" && setpriv --reuid=\(Self.reader) --regid=\(Self.readersGroup) --clear-groups sh -c "
+            "cd \"$STATECTL_DIR/state.readers\" && \(SecondUser.shellPrefix) sh -c "
                 + "'ln -s /nonexistent 4243-0123456789abcdef.lock && mkfifo 4243-fedcba9876543210.lock && printf %s \"$0\" > 4243-0123456789abcdef.json' "
                 + #"'{"format":1,"label":"bot-eu-1","pid":4243,"host":"h","registeredAt":1,"updatedAt":1,"appliedVersion":99}'"#)
         #expect(plant.status == 0, "\(plant)")
@@ -155,7 +155,7 @@ extension ProcessTests.LockFileAccessTests {
 
         func asAttacker(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
             let helper = try RunningHelper(
-                ["setpriv", "--reuid=\(Self.reader)", "--regid=\(Self.readersGroup)", "--clear-groups"] + arguments,
+                SecondUser.setpriv + arguments,
                 executable: URL(fileURLWithPath: "/usr/bin/env"))
             helper.closeInput()
             return helper.waitForExit()

@@ -56,7 +56,7 @@ extension ProcessTests.SidecarTests {
         let sidecar = try start(["--idle-timeout", "2"], runAs: ["prlimit", "--nofile=1024:4096", Self.binary.path])
         defer { sidecar.process.signal(SIGKILL) }
         let flood = try RunningHelper(
-            ["setpriv", "--reuid=4243", "--regid=4242", "--clear-groups", "/usr/bin/python3", Self.client.path, "flood", sidecar.base, "1300", "20"],
+            SecondUser.setpriv + ["/usr/bin/python3", Self.client.path, "flood", sidecar.base, "1300", "20"],
             executable: URL(fileURLWithPath: "/usr/bin/env"))
         defer { flood.signal(SIGKILL) }
         #expect(flood.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("holding ") }, "\(flood.lines)")
@@ -81,7 +81,7 @@ extension ProcessTests.SidecarTests {
         let port = sidecar.base.split(separator: ":").last.map(String.init) ?? ""
         func asOtherUser(_ host: String) throws -> String {
             let python = try RunningHelper(
-                ["setpriv", "--reuid=4243", "--regid=4242", "--clear-groups", "/usr/bin/python3", Self.client.path, "get", sidecar.base + "/state",
+                SecondUser.setpriv + ["/usr/bin/python3", Self.client.path, "get", sidecar.base + "/state",
                  "Host=" + host],
                 executable: URL(fileURLWithPath: "/usr/bin/env"))
             python.closeInput()

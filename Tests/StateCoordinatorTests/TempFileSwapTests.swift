@@ -26,8 +26,8 @@ extension ProcessTests {
                 guard call == .fsync, !swapped.exchange(true, ordering: .relaxed) else { return }
                 let attack = Process()
                 attack.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                attack.arguments = [
-                    "setpriv", "--reuid=4243", "--regid=4242", "--clear-groups", "sh", "-c",
+                attack.arguments = SecondUser.setpriv + [
+                    "sh", "-c",
                     "cd \"$1\" && for f in .state.tmp-*; do rm -f \"$f\" && mkfifo -m 666 \"$f\"; done", "attack", directory,
                 ]
                 try? attack.run()

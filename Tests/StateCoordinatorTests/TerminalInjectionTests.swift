@@ -30,7 +30,7 @@ extension ProcessTests {
             #expect(try statectl("init", "--mode", "0660").status == 0)
             giveToWritersGroup()
             let holder = try RunningHelper(
-                ["setpriv", "--reuid=4243", "--regid=4242", "--clear-groups", "flock", dir.file("state.lock"), "-c",
+                SecondUser.setpriv + ["flock", dir.file("state.lock"), "-c",
                  "echo held; exec sleep 30 # " + Self.escape],
                 executable: URL(fileURLWithPath: "/usr/bin/env"))
             defer { holder.signal(SIGKILL) }
@@ -52,7 +52,7 @@ extension ProcessTests {
             try participant.write(toFile: dir.file("participant.py"), atomically: false, encoding: .utf8)
             let script = "import sys; sys.path.insert(0, sys.argv[1]); import participant; participant.update(sys.argv[2], lambda s: {**s, 'n': 1}, label=sys.argv[3])"
             let foreign = try statectl.shell(
-                "setpriv --reuid=4243 --regid=4242 --clear-groups /usr/bin/python3 -c \"$SCRIPT\" \"$STATECTL_DIR\" \"$STATECTL_DIR\" \"$LABEL\"",
+                "\(SecondUser.shellPrefix) /usr/bin/python3 -c \"$SCRIPT\" \"$STATECTL_DIR\" \"$STATECTL_DIR\" \"$LABEL\"",
                 environment: ["SCRIPT": script, "LABEL": "bot" + Self.escape, "PYTHONDONTWRITEBYTECODE": "1"])
             #expect(foreign.status == 0, "the group member committed: \(foreign)")
             #expect(try statectl("set", "/n", "2").status == 0)
