@@ -6,8 +6,11 @@ import Hummingbird
 /// store's identity as if it were a local program. 421 otherwise; a request without `Host`
 /// (HTTP/1.0, a local program) passes.
 struct HostCheckMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// More names to answer for (`--allow-host`: a reverse proxy in front that keeps the client's `Host`).
+    var allowed: Set<String> = []
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let host = request.head.authority, !Self.isLocal(host) else {
+        guard let host = request.head.authority, !Self.isLocal(host), !allowed.contains(Self.name(host).lowercased()) else {
             return try await next(request, context)
         }
         var headers = HTTPFields()
@@ -19,13 +22,19 @@ struct HostCheckMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// Whether `host` (a `Host` value, with or without a port) names this host.
     static func isLocal(_ host: String) -> Bool {
+        let name = self.name(host)
+        return ListenAddress(name + ":0")?.isLoopback == true || ["localhost", "localhost."].contains(name.lowercased())
+    }
+
+    /// The host name of a `Host` value: without its port, an IPv6 literal without its brackets.
+    static func name(_ host: String) -> String {
         var name = Substring(host)
         if name.hasPrefix("[") {
-            guard let close = name.firstIndex(of: "]") else { return false }
+            guard let close = name.firstIndex(of: "]") else { return host }
             name = name[name.index(after: name.startIndex)..<close]
         } else if let colon = name.lastIndex(of: ":") {
             name = name[..<colon]
         }
-        return ListenAddress(String(name) + ":0")?.isLoopback == true || name.lowercased() == "localhost"
+        return String(name)
     }
 }

@@ -8,10 +8,11 @@ import Synchronization
 enum SidecarRoutes {
     static func router(
         monitors: [StoreMonitor], metrics: SidecarMetrics, token: [UInt8]?, maxLag: UInt64, streams: StreamCount,
-        connections: ConnectionCount? = nil, loopbackOnly: Bool = false
+        connections: ConnectionCount? = nil, loopbackOnly: Bool = false, allowedHosts: Set<String> = []
     ) -> Router<SidecarRequestContext> {
         let router = Router(context: SidecarRequestContext.self)
-        if loopbackOnly { router.add(middleware: HostCheckMiddleware()) }
+        // Behind a token a rebound page has no credentials to send: the check is for tokenless loopback.
+        if loopbackOnly, token == nil { router.add(middleware: HostCheckMiddleware(allowed: allowedHosts)) }
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         let pick: @Sendable (Request) -> Result<StoreMonitor, HTTPError> = { request in
             guard let name = request.uri.queryParameters["store"].map(String.init) else {

@@ -51,6 +51,10 @@ struct StateSidecar: AsyncParsableCommand {
     var gauges: [String] = []
     @Option(help: ArgumentHelp("Serve HTTPS with this certificate chain (PEM); needs --tls-key.", valueName: "file")) var tlsCert: String?
     @Option(help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "file")) var tlsKey: String?
+    @Option(
+        name: .customLong("allow-host"),
+        help: ArgumentHelp("On loopback without a token, also answer requests for this Host name (a reverse proxy that keeps the client's Host).", valueName: "name"))
+    var allowedHosts: [String] = []
     @Flag(help: "Allow a bearer token over plain HTTP off loopback (anyone on the path can read the token and the state).")
     var insecurePlaintext = false
 
@@ -100,7 +104,8 @@ struct StateSidecar: AsyncParsableCommand {
         let logger = Logger(label: "state-sidecar")
         let router = SidecarRoutes.router(
             monitors: monitors, metrics: SidecarMetrics(registry: registry, gauges: gauges.isEmpty ? nil : gauges.compactMap { try? JSONPointer($0) }), token: token, maxLag: maxReaderLag,
-            streams: StreamCount(limit: maxStreams), connections: connections, loopbackOnly: address.isLoopback)
+            streams: StreamCount(limit: maxStreams), connections: connections, loopbackOnly: address.isLoopback,
+            allowedHosts: Set(allowedHosts.map { $0.lowercased() }))
         let app = Application(
             router: router, server: try server(),
             configuration: .init(

@@ -143,6 +143,8 @@ struct ForeignWriteTests {
         #expect(try statectl("recover", "--restore").status == 6, "nothing kept to restore")
         let adopted = try statectl("recover", "--adopt")
         #expect(adopted.status == 0 && adopted.stdout == "0\n" && adopted.stderr.contains("new identity"), "\(adopted)")
+        var status = stat()
+        #expect(stat(dir.file("state.json"), &status) == 0 && status.st_mode & 0o777 == 0o640, "readable by the store's group again, not the lockfile's 0600")
     }
 
     /// A state file whose header cannot be read hides its version: the recovery numbers above the

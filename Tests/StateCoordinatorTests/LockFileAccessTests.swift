@@ -173,3 +173,17 @@ extension ProcessTests.LockFileAccessTests {
         #expect(halt.status == 10 && !halt.stderr.contains("has not applied"), "\(halt)")
     }
 }
+
+extension ProcessTests.LockFileAccessTests {
+    /// A writers' group that keeps the default state mode (0640) in a group-writable directory:
+    /// its members must still be able to lock.
+    @Test func aGroupWritableDirectoryMakesItsGroupWriters() throws {
+        #expect(chown(dir.path, 0, gid_t(Self.readersGroup)!) == 0 && chmod(dir.path, 0o2770) == 0)
+        #expect(try statectl("init").status == 0)
+        var status = stat()
+        #expect(stat(dir.file("state.lock"), &status) == 0 && status.st_mode & 0o777 == 0o660, "the directory's group writes: it locks")
+        #expect(try statectl("verify").status == 0, "and is not flagged")
+        let member = try statectl.shell("\(SecondUser.shellPrefix) statectl --dir \"$STATECTL_DIR\" set /halt true")
+        #expect(member.status == 0, "a member commits: \(member)")
+    }
+}

@@ -89,9 +89,15 @@ extension ProcessTests.SidecarTests {
         }
         #expect(try asOtherUser("evil.example:" + port).hasPrefix("421\n"))
         #expect(try asOtherUser("127.evil.example:" + port).hasPrefix("421\n"), "a name that starts like a loopback address is still a name")
-        for local in ["127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port] {
+        for local in ["127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port, "localhost.:" + port] {
             #expect(try asOtherUser(local).hasPrefix("200\n"), "\(local)")
         }
+        sidecar.process.signal(SIGKILL)
+        let proxied = try start(["--allow-host", "Proxy.Example"])
+        defer { proxied.process.signal(SIGKILL) }
+        let proxiedPort = proxied.base.split(separator: ":").last.map(String.init) ?? ""
+        let viaProxy = try get(proxied.base + "/livez", ["Host=proxy.example:" + proxiedPort])
+        #expect(viaProxy.code == 200, "a name given with --allow-host is answered: \(viaProxy)")
     }
 
     @Test func theStatesOwnValuesAreGauges() throws {

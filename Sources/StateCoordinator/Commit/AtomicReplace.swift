@@ -41,7 +41,7 @@ struct AtomicReplace {
             // version exactly if it is this file.
             do { identity = try calls.fstat(fd.descriptor) } catch { throw .system(.createTemp, path: path(temp), errno: error) }
             let syncFD = durability == .none ? nil : try openForSync(fd, temp)
-            try prepare(fd, syncFD: syncFD, path: path(temp), bytes: bytes, attributes: attributes)
+            try prepare(fd, syncFD: syncFD, synchronize: durability != .none, path: path(temp), bytes: bytes, attributes: attributes)
             try beforeRename()
             try checkStillNamed(temp, identity: identity)
         } catch {
@@ -52,6 +52,7 @@ struct AtomicReplace {
         do { try calls.rename(directory, temp, target) } catch {
             throw failedRename(temp: temp, target: target, identity: identity, errno: error)
         }
+        try checkRenamedIn(target, identity: identity)
         guard durability == .full else { return }
         // Without this fsync the rename lives only in the page cache: after a power loss the
         // directory may still name the old file, and a commit we acknowledged would be gone.
@@ -76,11 +77,11 @@ struct AtomicReplace {
         _ target: String, with bytes: [UInt8], keeping keep: String, tempPrefix: String, attributes: Attributes, durability: Durability
     ) throws(StateStoreError) -> FileStatus {
         let (temp, fd) = try createTemp(prefix: tempPrefix)
+        let identity: FileStatus
         do throws(StateStoreError) {
-            let identity: FileStatus
             do { identity = try calls.fstat(fd.descriptor) } catch { throw .system(.createTemp, path: path(temp), errno: error) }
             let syncFD = durability == .none ? nil : try openForSync(fd, temp)
-            try prepare(fd, syncFD: syncFD, path: path(temp), bytes: bytes, attributes: attributes)
+            try prepare(fd, syncFD: syncFD, synchronize: durability != .none, path: path(temp), bytes: bytes, attributes: attributes)
             try checkStillNamed(temp, identity: identity)
             do { try calls.link(directory, temp, directory, keep) } catch { throw .system(.rename, path: path(temp) + " -> " + path(keep), errno: error) }
         } catch {
@@ -93,6 +94,7 @@ struct AtomicReplace {
             try? calls.unlink(directory, keep, false)
             throw .system(.rename, path: path(keep) + " <-> " + path(target), errno: error)
         }
+        try checkRenamedIn(target, identity: identity)
         let kept: FileStatus
         do { kept = try calls.fstatat(directory, keep) } catch {
             throw .system(.rename, path: path(keep), errno: error, stateUnchanged: false)
@@ -160,12 +162,28 @@ struct AtomicReplace {
     /// It is opened through `/proc/self/fd/N` of the descriptor that created the file, never by
     /// name: in a directory others may write, the name could be swapped (for a FIFO that blocks
     /// the open, or another file) between the creation and the reopening.
-    private func openForSync(_ fd: OwnedDescriptor, _ temp: String) throws(StateStoreError) -> OwnedDescriptor {
+    private func openForSync(_ fd: OwnedDescriptor, _ temp: String) throws(StateStoreError) -> OwnedDescriptor? {
         do {
             return OwnedDescriptor(
                 try calls.open(SystemCalls.currentDirectory, "/proc/self/fd/\(fd.descriptor.rawValue)", .readFollowingLinks), calls: calls)
+        } catch .noSuchFileOrDirectory {
+            return nil  // no /proc: the file is fsynced through the descriptor that wrote it
         } catch {
             throw .system(.createTemp, path: path(temp), errno: error)
+        }
+    }
+
+    /// After the rename: the target must be the file written. A swap between the last check and
+    /// the rename (in a directory others may write) would otherwise leave another file in the
+    /// store's place unnoticed; the error says the outcome is unknown, so the caller reads first.
+    private func checkRenamedIn(_ target: String, identity: FileStatus) throws(StateStoreError) {
+        guard let now = try? calls.fstatat(directory, target), now.device == identity.device, now.inode == identity.inode else {
+            var error = StateStoreError(
+                .ioFailure, "\(path(target)) is not the file just written after its rename (someone who may write \(directoryPath) swapped it).",
+                hint: "Read the current version before anything else; only the store's writers should be able to write its directory.",
+                path: path(target))
+            error.outcome = .unknown
+            throw error
         }
     }
 
@@ -183,9 +201,9 @@ struct AtomicReplace {
     }
 
     /// Sets the attributes, writes every byte and closes the temp file, then fsyncs it through
-    /// `syncFD` (none: no fsync).
+    /// `syncFD`; without one (no `/proc`), through `fd` before the close, when `synchronize`.
     private func prepare(
-        _ fd: OwnedDescriptor, syncFD: OwnedDescriptor?, path: String, bytes: [UInt8], attributes: Attributes
+        _ fd: OwnedDescriptor, syncFD: OwnedDescriptor?, synchronize: Bool, path: String, bytes: [UInt8], attributes: Attributes
     ) throws(StateStoreError) {
         do {
             // fchmod, not the open mode: the open mode is filtered by the umask, and the new
@@ -194,6 +212,9 @@ struct AtomicReplace {
             if let owner = attributes.owner { try calls.fchown(fd.descriptor, owner.user, owner.group) }
         } catch { throw .system(.setPermissions, path: path, errno: error) }
         try writeAll(fd, bytes: bytes, path: path)
+        if synchronize, syncFD == nil {
+            do { try calls.fsync(fd.descriptor) } catch { throw .system(.syncFile, path: path, errno: error) }
+        }
         // close can report a deferred write error (NFS, quota): a failure here is a failed write.
         do { try fd.close() } catch { throw .system(.write, path: path, errno: error) }
         guard let syncFD else { return }

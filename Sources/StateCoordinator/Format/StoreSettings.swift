@@ -36,8 +36,9 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     /// The mode of the lockfile, which only writers open: `flock(2)` needs only read access, so
     /// a reader able to open it could hold the lock and block every commit. It is the owner's
     /// read and write, plus the group's when the group may write the state (``fileMode`` has
-    /// group write: a writers' group); never others', and never a group that only reads (a
-    /// sidecars' group).
+    /// group write: a writers' group; a store created in a group-writable directory counts its
+    /// group as writers too); never others', and never a group that only reads (a sidecars'
+    /// group).
     public var lockFileMode: UInt32 { 0o600 | (fileMode & 0o020 != 0 ? 0o060 : 0) }
 
     /// Whether past versions are kept at all (by count, by age, or both).

@@ -151,9 +151,14 @@ struct ReaderRegistry: Sendable {
         guard let status = try? calls.fstatat(SystemCalls.currentDirectory, lockPath) else { return nil }
         guard status.isRegularFile else { return .invalid }
         guard let holders = LockHolder.holders(device: status.device, inode: status.inode) else { return nil }
-        if holders.contains(where: { LockHolder.uid(of: $0) == status.owner }) { return .live }
-        // Held only by processes of other users: not its reader's lock.
-        return holders.isEmpty ? .dead : .invalid
+        if holders.isEmpty { return .dead }
+        let owners = holders.map { $0 > 0 ? LockHolder.uid(of: $0) : nil }
+        if owners.contains(status.owner) { return .live }
+        // A holder whose user cannot be told (another PID namespace, /proc mounted hidepid, a
+        // process /proc shows as root's) may be the reader: possibly alive, never "no reader".
+        if owners.contains(nil) { return nil }
+        // Held only by processes known to be other users': not its reader's lock.
+        return .invalid
     }
 
     /// Whether `path` still names the file open as `fd` (it may have been removed and, on ext4,

@@ -36,6 +36,8 @@ extension StoreHandle {
     func lockFileExposure() -> String? {
         let lockPath = path(files.lockFile)
         guard let lock = try? calls.fstatat(SystemCalls.currentDirectory, lockPath), lock.isRegularFile else { return nil }
-        return LockFileExposure.problem(lock: lock, state: try? calls.fstatat(SystemCalls.currentDirectory, stateFilePath), path: lockPath)
+        return LockFileExposure.problem(
+            lock: lock, state: try? calls.fstatat(SystemCalls.currentDirectory, stateFilePath),
+            directory: try? calls.fstatat(SystemCalls.currentDirectory, directory), path: lockPath)
     }
 }

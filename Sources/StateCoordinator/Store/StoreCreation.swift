@@ -149,7 +149,9 @@ struct StoreCreation {
             let fd = OwnedDescriptor(
                 try handle.calls.open(dir.descriptor, handle.files.lockFile, .createEmpty([.ownerRead, .ownerWrite])),
                 calls: handle.calls)
-            try handle.calls.fchmod(fd.descriptor, FilePermissions(rawValue: settings.lockFileMode))
+            // A group that may write the store's directory is a writers' group: its members lock too.
+            let groupWritesDirectory = ((try? handle.calls.fstat(dir.descriptor))?.permissions ?? 0) & 0o020 != 0
+            try handle.calls.fchmod(fd.descriptor, FilePermissions(rawValue: settings.lockFileMode | (groupWritesDirectory ? 0o060 : 0)))
             try fd.close()
             return true
         } catch .fileExists {

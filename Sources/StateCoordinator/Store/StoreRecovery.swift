@@ -142,7 +142,9 @@ struct StoreRecovery {
     /// schema when exactly one schema file of the store is there and verifies.
     private func lostSettings(_ surviving: SurvivingStore?, _ dir: OwnedDescriptor) -> (StoreSettings, String) {
         var settings = StoreSettings()
-        if let mode = surviving?.lockFile?.permissions { settings.fileMode = mode }
+        // A writers' group's lockfile (0660) says the state was group-writable too; a lockfile
+        // that is the owner's alone says nothing of the readers' group, so the default stays.
+        if let mode = surviving?.lockFile?.permissions, mode & 0o060 == 0o060 { settings.fileMode = mode }
         let prefix = handle.files.name + ".schema-"
         let schemas = ((try? handle.calls.listDirectory(dir.descriptor)) ?? []).filter { $0.hasPrefix(prefix) && $0.hasSuffix(".json") }
         let checksums = schemas.map { Checksum.prefix + $0.dropFirst(prefix.count).dropLast(5) }.filter(SchemaFile.isChecksum)

@@ -34,7 +34,7 @@ struct StoreVerifier {
                 report.problems.append(
                     VerificationProblem(
                         .orphanTempFile, path: path,
-                        description: "\(path) is a temp file left by a writer that died mid-commit; the next commit removes it."))
+                        description: "\(TerminalText.safe(path)) is a temp file left by a writer that died mid-commit; the next commit removes it."))
             }
         } catch {
             report.problems.append(VerificationProblem(.unreadable, path: error.path ?? handle.directory, description: error.description, error: error))
@@ -101,7 +101,8 @@ struct StoreVerifier {
                 report.problems.append(
                     VerificationProblem(.lockFileNotRegular, path: path, description: "\(path) is not a regular file; writers refuse it."))
             } else if let exposure = LockFileExposure.problem(
-                lock: status, state: try? handle.calls.fstatat(SystemCalls.currentDirectory, handle.stateFilePath), path: path)
+                lock: status, state: try? handle.calls.fstatat(SystemCalls.currentDirectory, handle.stateFilePath),
+                directory: try? handle.calls.fstatat(SystemCalls.currentDirectory, handle.directory), path: path)
             {
                 report.problems.append(VerificationProblem(.lockFileOpenToReaders, path: path, description: exposure))
             }

@@ -51,7 +51,7 @@ struct Status: AsyncParsableCommand {
                 lock holder:  \(holder.map(\.description) ?? "none")
                 lockfile:     \(status.lockFileWarning.map { "WARNING: \($0)" } ?? "writers only")
                 watch mode:   \(mode)
-                orphan temps: \(orphans.isEmpty ? "none" : orphans.joined(separator: ", "))
+                orphan temps: \(orphans.isEmpty ? "none" : TerminalText.safe(orphans.joined(separator: ", ")))
                 history:      \(historyCount) kept (keep \(snapshot.settings.keepHistory)\(snapshot.settings.keepHistoryFor.map { ", and every version of the last \($0.components.seconds) s" } ?? ""))
                 schema:       \(snapshot.settings.schema.map { "\($0) (statectl schema get)" } ?? "none")
                 readers:      \(registryProblem.map { "unknown: \($0)" } ?? "\(readers.count) live, \(status.laggingReaders) lagging, \(status.rejectingReaders) rejecting")
