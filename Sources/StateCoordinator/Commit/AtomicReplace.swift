@@ -34,20 +34,8 @@ struct AtomicReplace {
         _ target: String, with bytes: [UInt8], tempPrefix: String, attributes: Attributes, durability: Durability,
         beforeRename: () throws(StateStoreError) -> Void = {}
     ) throws(StateStoreError) {
-        let (temp, fd) = try createTemp(prefix: tempPrefix)
-        let identity: FileStatus
-        do throws(StateStoreError) {
-            // The temp file's device and inode: after a failed rename, the state file is the new
-            // version exactly if it is this file.
-            do { identity = try calls.fstat(fd.descriptor) } catch { throw .system(.createTemp, path: path(temp), errno: error) }
-            let syncFD = durability == .none ? nil : try openForSync(fd, temp)
-            try prepare(fd, syncFD: syncFD, synchronize: durability != .none, path: path(temp), bytes: bytes, attributes: attributes)
-            try beforeRename()
-            try checkStillNamed(temp, identity: identity)
-        } catch {
-            try? fd.close()
-            try? calls.unlink(directory, temp, false)
-            throw error
+        let (temp, identity) = try writeTemp(prefix: tempPrefix, bytes: bytes, attributes: attributes, durability: durability) {
+            () throws(StateStoreError) in try beforeRename()
         }
         do { try calls.rename(directory, temp, target) } catch {
             throw failedRename(temp: temp, target: target, identity: identity, errno: error)
@@ -76,20 +64,9 @@ struct AtomicReplace {
     func replace(
         _ target: String, with bytes: [UInt8], keeping keep: String, tempPrefix: String, attributes: Attributes, durability: Durability
     ) throws(StateStoreError) -> FileStatus {
-        let (temp, fd) = try createTemp(prefix: tempPrefix)
-        let identity: FileStatus
-        do throws(StateStoreError) {
-            do { identity = try calls.fstat(fd.descriptor) } catch { throw .system(.createTemp, path: path(temp), errno: error) }
-            let syncFD = durability == .none ? nil : try openForSync(fd, temp)
-            try prepare(fd, syncFD: syncFD, synchronize: durability != .none, path: path(temp), bytes: bytes, attributes: attributes)
-            try checkStillNamed(temp, identity: identity)
-            do { try calls.link(directory, temp, directory, keep) } catch { throw .system(.rename, path: path(temp) + " -> " + path(keep), errno: error) }
-        } catch {
-            try? fd.close()
-            try? calls.unlink(directory, temp, false)
-            throw error
-        }
-        try? calls.unlink(directory, temp, false)
+        let (temp, identity) = try writeTemp(prefix: tempPrefix, bytes: bytes, attributes: attributes, durability: durability) {}
+        defer { try? calls.unlink(directory, temp, false) }
+        do { try calls.link(directory, temp, directory, keep) } catch { throw .system(.rename, path: path(temp) + " -> " + path(keep), errno: error) }
         do { try calls.exchange(directory, keep, target) } catch {
             try? calls.unlink(directory, keep, false)
             throw .system(.rename, path: path(keep) + " <-> " + path(target), errno: error)
@@ -170,6 +147,29 @@ struct AtomicReplace {
             return nil  // no /proc: the file is fsynced through the descriptor that wrote it
         } catch {
             throw .system(.createTemp, path: path(temp), errno: error)
+        }
+    }
+
+    /// Creates a temp file named with `prefix`, writes `bytes`, fsyncs it (durability permitting),
+    /// runs `finish`, and checks that its name still holds it; on any failure the temp file is
+    /// removed. Returns its name and its device and inode: after a failed rename, the target is
+    /// the new file exactly if it is this one.
+    private func writeTemp(
+        prefix: String, bytes: [UInt8], attributes: Attributes, durability: Durability, finish: () throws(StateStoreError) -> Void
+    ) throws(StateStoreError) -> (name: String, identity: FileStatus) {
+        let (temp, fd) = try createTemp(prefix: prefix)
+        do throws(StateStoreError) {
+            let identity: FileStatus
+            do { identity = try calls.fstat(fd.descriptor) } catch { throw .system(.createTemp, path: path(temp), errno: error) }
+            let syncFD = durability == .none ? nil : try openForSync(fd, temp)
+            try prepare(fd, syncFD: syncFD, synchronize: durability != .none, path: path(temp), bytes: bytes, attributes: attributes)
+            try finish()
+            try checkStillNamed(temp, identity: identity)
+            return (temp, identity)
+        } catch {
+            try? fd.close()
+            try? calls.unlink(directory, temp, false)
+            throw error
         }
     }
 

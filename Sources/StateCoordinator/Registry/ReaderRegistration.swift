@@ -62,7 +62,7 @@ final class ReaderRegistration: Sendable {
 
     /// Checks a label: 1 to 200 bytes, no control or formatting characters.
     static func validate(label: String) throws(StateStoreError) {
-        guard !label.isEmpty, label.utf8.count <= 200, !label.unicodeScalars.contains(where: TerminalText.isUnsafe) else {
+        guard !label.isEmpty, label.utf8.count <= 200, !label.unicodeScalars.contains(where: { TerminalText.isUnsafe($0) }) else {
             throw StateStoreError(
                 .invalidArgument, "Reader label \"\(label)\" is not allowed.",
                 hint: "Use 1 to 200 bytes without control characters, for example the bot's name.")
