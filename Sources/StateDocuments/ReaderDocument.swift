@@ -10,6 +10,8 @@ public enum ReaderDocument {
         var object: [JSONKey: JSONValue] = [
             "id": .string(reader.id),
             "label": .string(reader.label),
+            "owner": reader.owner.map { .int(Int64($0)) } ?? .null,
+            "user": reader.ownerName.map(JSONValue.string) ?? .null,
             "pid": .int(Int64(reader.processID)),
             "host": .string(reader.hostName),
             "registeredAt": .string(DocumentTime.timestamp(reader.registeredAt)),
@@ -31,6 +33,44 @@ public enum ReaderDocument {
     /// The readers with their lag in versions and seconds, from the history kept.
     public static func json(_ readers: [RegisteredReader], current: StateSnapshot<JSONValue>, history: [HistoryEntry], now: Date = Date()) -> JSONValue {
         .array(readers.map { json($0, current: current, lagSeconds: lagSeconds($0, current: current, history: history, now: now)?.seconds) })
+    }
+
+    /// A whole registry listing: `{"readers", "notCounted", "invalid", "entryCount", "considered",
+    /// "complete", "warning"}` (`statectl readers --all --json`, the sidecar's `/readers?all`).
+    public static func json(_ listing: ReaderListing, current: StateSnapshot<JSONValue>, history: [HistoryEntry], now: Date = Date()) -> JSONValue {
+        [
+            "readers": json(listing.readers, current: current, history: history, now: now),
+            "notCounted": json(listing.notCounted, current: current, history: history, now: now),
+            "invalid": .array(
+                listing.invalid.map {
+                    ["id": .string($0.id), "owner": $0.owner.map { .int(Int64($0)) } ?? .null, "reason": .string($0.reason)]
+                }),
+            "entryCount": .int(Int64(listing.entryCount)),
+            "considered": .int(Int64(listing.considered)),
+            "complete": .bool(listing.isComplete),
+            "warning": warning(listing).map(JSONValue.string) ?? .null,
+        ]
+    }
+
+    /// What an operator should know of a listing beyond its readers, in one line; nil when
+    /// there is nothing: entries not looked at, invalid entries, readers not counted.
+    public static func warning(_ listing: ReaderListing) -> String? {
+        var parts: [String] = []
+        if let incompleteness = listing.incompleteness { parts.append(incompleteness) }
+        if !listing.invalid.isEmpty {
+            let owners = Set(listing.invalid.compactMap(\.owner)).sorted().map { "uid \($0)" }
+            parts.append(
+                "\(listing.invalid.count) registry entr\(listing.invalid.count == 1 ? "y is" : "ies are") no reader's"
+                    + (owners.isEmpty ? "" : " (files of \(owners.prefix(5).joined(separator: ", ")))")
+                    + ": \(TerminalText.safe(listing.invalid[0].reason))")
+        }
+        if !listing.notCounted.isEmpty {
+            let names = listing.notCounted.prefix(5).map { "\(TerminalText.safe($0.qualifiedLabel)) (pid \($0.processID))" }
+            parts.append(
+                "\(listing.notCounted.count) live reader\(listing.notCounted.count == 1 ? " is" : "s are") not counted, "
+                    + "run by users the store's reader users do not name: \(names.joined(separator: ", "))")
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 
     /// How many versions `reader` is behind; nil when it applied nothing of this store identity.

@@ -21,13 +21,16 @@ public struct StatusDocument: Sendable {
     /// Why someone who is not a writer could hold the writer lock, or nil
     /// (``ReadableStateStore/lockFileExposure()``).
     public var lockFileWarning: String?
+    /// What the registry holds beside the readers that count (``ReaderDocument/warning(_:)``), or nil.
+    public var registryWarning: String?
 
     /// A status from its parts.
     public init(
         snapshot: StateSnapshot<JSONValue>, holder: LockHolder?, mode: WatchMode, orphans: [String], historyCount: Int,
-        readers: [RegisteredReader], registryProblem: String?, lockFileWarning: String? = nil
+        readers: [RegisteredReader], registryProblem: String?, lockFileWarning: String? = nil, registryWarning: String? = nil
     ) {
         self.lockFileWarning = lockFileWarning
+        self.registryWarning = registryWarning
         self.snapshot = snapshot
         self.holder = holder
         self.mode = mode
@@ -44,7 +47,8 @@ public struct StatusDocument: Sendable {
 
     /// The members: version, size, ageSeconds, writer, lockHolder (`pid`, `uid`, `command`),
     /// lockFileWarning, watchMode, orphanTempFiles,
-    /// historyCount, historyRetention (`count`, and `seconds` or null), schema, readers.
+    /// historyCount, historyRetention (`count`, and `seconds` or null), schema, readerUsers (uids
+    /// or null), readers (`live`, `lagging`, `rejecting`, `warning`; or `problem`).
     public func json(now: Date = Date()) -> [JSONKey: JSONValue] {
         [
             "version": .unsigned(snapshot.version),
@@ -63,8 +67,12 @@ public struct StatusDocument: Sendable {
                 "seconds": snapshot.settings.keepHistoryFor.map { .int($0.components.seconds) } ?? .null,
             ],
             "schema": snapshot.settings.schema.map(JSONValue.string) ?? .null,
+            "readerUsers": snapshot.settings.readerUsers.map { .array($0.map { .int(Int64($0)) }) } ?? .null,
             "readers": registryProblem.map { ["problem": .string($0)] }
-                ?? ["live": .int(Int64(readers.count)), "lagging": .int(Int64(laggingReaders)), "rejecting": .int(Int64(rejectingReaders))],
+                ?? [
+                    "live": .int(Int64(readers.count)), "lagging": .int(Int64(laggingReaders)), "rejecting": .int(Int64(rejectingReaders)),
+                    "warning": registryWarning.map(JSONValue.string) ?? .null,
+                ],
         ]
     }
 

@@ -80,6 +80,12 @@ final class SidecarMetrics: Sendable {
         gauge("statecoord_readers_lagging", store, "Registered readers that have not applied the current version.").record(Int64(lagging.count))
         gauge("statecoord_readers_rejecting", store, "Registered readers rejecting a version newer than the one they applied.")
             .record(Int64(o.readers.filter(\.isRejecting).count))
+        gauge("statecoord_readers_not_counted", store, "Live registered readers of users the store's reader users do not name.")
+            .record(Int64(o.listing.notCounted.count))
+        gauge("statecoord_registry_invalid_entries", store, "Reader registry entries that are no reader's (files of two users, planted links).")
+            .record(Int64(o.listing.invalid.count))
+        gauge("statecoord_registry_entries", store, "Entries in the reader registry, looked at or not (at most 4096 are per listing).")
+            .record(Int64(o.listing.entryCount))
         gauge("statecoord_sidecar_event_streams", store, "/events streams open.").record(Int64(o.streams))
         count("statecoord_sidecar_stream_skipped_versions_total", store, o.droppedForSlowStreams,
             "Versions /events streams skipped (reported to their clients as gaps) because they fell behind.")
@@ -117,31 +123,34 @@ final class SidecarMetrics: Sendable {
         }
     }
 
-    /// Per reader label (several readers may share one: the oldest applied version counts).
+    /// Per reader label and user (several readers may share both: the oldest applied version
+    /// counts). The user is part of the series: any user may register any label.
     private func updateReaders(_ store: String, _ o: StoreMonitor.Observation) {
-        var byLabel: [String: (applied: UInt64, lag: UInt64)] = [:]
+        var byReader: [String: (label: String, user: String, applied: UInt64, lag: UInt64)] = [:]
         for reader in o.readers where !reader.label.isEmpty {
             let applied = reader.storeID == o.snapshot.storeID ? reader.applied?.version ?? 0 : 0
             let lag = ReaderDocument.lagVersions(reader, o.snapshot) ?? o.snapshot.version
-            let known = byLabel[reader.label]
-            byLabel[reader.label] = (min(applied, known?.applied ?? .max), max(lag, known?.lag ?? 0))
+            let user = reader.ownerName ?? reader.owner.map(String.init) ?? ""
+            let key = reader.label + "\u{1}" + user
+            let known = byReader[key]
+            byReader[key] = (reader.label, user, min(applied, known?.applied ?? .max), max(lag, known?.lag ?? 0))
         }
         readerGauges.withLock { all in
             var gauges = all[store] ?? [:]
-            for (key, gauge) in gauges where byLabel[String(key.dropFirst(2))] == nil {
+            for (key, gauge) in gauges where byReader[String(key.dropFirst(2))] == nil {
                 registry.unregisterGauge(gauge)
                 gauges[key] = nil
             }
-            for (label, figures) in byLabel {
-                let labels = [("store", store), ("reader", TerminalText.safe(label))]
-                let applied = gauges["a:" + label] ?? registry.makeGauge(
-                    descriptor: Self.descriptor("statecoord_reader_applied_version", "The version a registered reader (by label) has applied."), labels: labels)
-                let lag = gauges["l:" + label] ?? registry.makeGauge(
-                    descriptor: Self.descriptor("statecoord_reader_lag_versions", "Versions a registered reader (by label) is behind the current one."), labels: labels)
+            for (key, figures) in byReader {
+                let labels = [("store", store), ("reader", TerminalText.safe(figures.label)), ("user", TerminalText.safe(figures.user))]
+                let applied = gauges["a:" + key] ?? registry.makeGauge(
+                    descriptor: Self.descriptor("statecoord_reader_applied_version", "The version a registered reader (by label and user) has applied."), labels: labels)
+                let lag = gauges["l:" + key] ?? registry.makeGauge(
+                    descriptor: Self.descriptor("statecoord_reader_lag_versions", "Versions a registered reader (by label and user) is behind the current one."), labels: labels)
                 applied.record(Int64(clamping: figures.applied))
                 lag.record(Int64(clamping: figures.lag))
-                gauges["a:" + label] = applied
-                gauges["l:" + label] = lag
+                gauges["a:" + key] = applied
+                gauges["l:" + key] = lag
             }
             all[store] = gauges
         }

@@ -33,9 +33,13 @@ enum SidecarRoutes {
         router.get("/readers") { request, _ in
             let monitor = try pick(request).get()
             let current = monitor.reader.current
-            let readers = try await monitor.store.readers()
+            let listing = try await monitor.store.readerListing()
             let history = (try? await monitor.store.history()) ?? []
-            return json(ReaderDocument.json(readers, current: current, history: history).prettyJSON + "\n")
+            // ?all: the whole listing (readers not counted, invalid entries); else the counted readers.
+            let document = request.uri.queryParameters["all"] != nil
+                ? ReaderDocument.json(listing, current: current, history: history)
+                : ReaderDocument.json(listing.readers, current: current, history: history)
+            return json(document.prettyJSON + "\n")
         }
         router.get("/recent") { request, _ in
             let monitor = try pick(request).get()
@@ -113,7 +117,7 @@ enum Readiness {
         let current = monitor.reader.current
         let behind = readers.filter { (ReaderDocument.lagVersions($0, current) ?? .max) > maxLag }
         checks.append(
-            (prefix + "readers", behind.isEmpty ? nil : behind.map { "\(TerminalText.safe($0.label)) (pid \($0.processID)) lags more than \(maxLag) versions" }.joined(separator: "; ")))
+            (prefix + "readers", behind.isEmpty ? nil : behind.map { "\(TerminalText.safe($0.qualifiedLabel)) (pid \($0.processID)) lags more than \(maxLag) versions" }.joined(separator: "; ")))
         return checks
     }
 }

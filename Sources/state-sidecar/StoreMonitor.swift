@@ -112,6 +112,8 @@ final class StoreMonitor: Sendable {
         var orphans: [String]
         var historyCount: Int
         var readers: [RegisteredReader]
+        /// The whole registry listing (readers not counted, invalid entries).
+        var listing: ReaderListing
         var registryProblem: String?
         var lockFileWarning: String?
         var statistics: WatchStatistics
@@ -125,13 +127,13 @@ final class StoreMonitor: Sendable {
         var verified: StateStoreError? = reader.problem
         do { _ = try await store.read() } catch { verified = error }
         let holder = try? await store.lockHolder()
-        var readers: [RegisteredReader] = []
+        var listing = ReaderListing()
         var registryProblem: String?
-        do { readers = try await store.readers() } catch { registryProblem = error.description }
+        do { listing = try await store.readerListing() } catch { registryProblem = error.description }
         return Observation(
             snapshot: current, verified: verified, holder: holder, heldSeconds: lockHeldSeconds(holder), mode: reader.mode,
             orphans: (try? await store.orphanTempFiles()) ?? [], historyCount: (try? await store.history().count) ?? 0,
-            readers: readers, registryProblem: registryProblem, lockFileWarning: await store.lockFileExposure(), statistics: reader.statistics,
+            readers: listing.readers, listing: listing, registryProblem: registryProblem, lockFileWarning: await store.lockFileExposure(), statistics: reader.statistics,
             streams: feed.streamCount, droppedForSlowStreams: feed.droppedForSlowStreams.load(ordering: .relaxed))
     }
 
@@ -151,6 +153,6 @@ extension StoreMonitor.Observation {
     var status: StatusDocument {
         StatusDocument(
             snapshot: snapshot, holder: holder, mode: mode, orphans: orphans, historyCount: historyCount, readers: readers,
-            registryProblem: registryProblem, lockFileWarning: lockFileWarning)
+            registryProblem: registryProblem, lockFileWarning: lockFileWarning, registryWarning: ReaderDocument.warning(listing))
     }
 }

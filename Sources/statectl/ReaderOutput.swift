@@ -15,12 +15,21 @@ enum ReaderOutput {
             "rejected": .array(report.rejected.map { ReaderDocument.json($0) }),
             "died": .array(report.died.map { ReaderDocument.json($0) }),
             "missingLabels": .array(report.missingLabels.map(JSONValue.string)),
+            "ignored": .array(report.ignored.map { ReaderDocument.json($0) }),
             "problem": report.problem.map(JSONValue.string) ?? .null,
         ]
     }
 
+    /// `bot-eu-1@botuser (pid 12 on host)`: the label with the user running the reader.
     static func name(_ reader: RegisteredReader) -> String {
-        "\(displayLabel(reader)) (pid \(reader.processID)\(reader.hostName.isEmpty ? "" : " on \(printable(reader.hostName))"))"
+        let user = reader.owner == nil ? "" : "@" + self.user(reader)
+        return "\(displayLabel(reader))\(user) (pid \(reader.processID)\(reader.hostName.isEmpty ? "" : " on \(printable(reader.hostName))"))"
+    }
+
+    /// The user owning a reader's entry: its name, or its uid when it has none; `?` when unknown.
+    static func user(_ reader: RegisteredReader) -> String {
+        guard let owner = reader.owner else { return "?" }
+        return reader.ownerName.map(printable) ?? String(owner)
     }
 
     /// The label for a table or a message: "(registering)" before the record exists, the
@@ -40,7 +49,7 @@ enum ReaderOutput {
     /// The lines for stderr: each laggard, rejection, missing label and death.
     static func diagnostics(_ report: AcknowledgementReport, selection: ReaderSelection, timeout: Double) -> [String] {
         var lines: [String] = []
-        if let problem = report.problem { lines.append("the reader registry cannot be read, so no reader could confirm version \(report.version): \(problem)") }
+        if let problem = report.problem { lines.append("the reader registry cannot be read whole, so not every reader could confirm version \(report.version): \(printable(problem))") }
         let total = report.applied.count + report.lagging.count + report.rejected.count + report.died.count
         if total == 0 && report.missingLabels.isEmpty && report.problem == nil {
             lines.append("warning: no registered reader was live; version \(report.version) was not confirmed by anyone.")
@@ -55,6 +64,12 @@ enum ReaderOutput {
         }
         for label in report.missingLabels {
             lines.append("no live reader is registered as '\(label)' (after \(formatted(timeout)) s).")
+        }
+        for reader in report.ignored {
+            lines.append(
+                "\(name(reader)) was not waited for: "
+                    + (reader.problem.map(printable) ?? "it is run by a user not asked for (LABEL@USER) or not among the store's reader users")
+                    + "; whatever it acknowledges does not count.")
         }
         for reader in report.died {
             lines.append("\(name(reader)) died before applying version \(report.version) (not waited for).")

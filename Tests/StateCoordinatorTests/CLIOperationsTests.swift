@@ -80,8 +80,10 @@ struct CLIOperationsTests {
         let status = try statectl("status", "--json")
         #expect(status.status == 0, "\(status)")
         let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
-        #expect(Set(object?.keys.map { $0 } ?? []) == ["version", "size", "ageSeconds", "writer", "lockHolder", "watchMode", "orphanTempFiles", "historyCount", "historyRetention", "readers", "schema", "lockFileWarning"])
-        #expect(object?["readers"] as? [String: Int] == ["live": 0, "lagging": 0, "rejecting": 0], "\(status.stdout)")
+        #expect(Set(object?.keys.map { $0 } ?? []) == ["version", "size", "ageSeconds", "writer", "lockHolder", "watchMode", "orphanTempFiles", "historyCount", "historyRetention", "readers", "schema", "lockFileWarning", "readerUsers"])
+        let readers = object?["readers"] as? [String: Any]
+        #expect(readers?["live"] as? Int == 0 && readers?["lagging"] as? Int == 0 && readers?["rejecting"] as? Int == 0, "\(status.stdout)")
+        #expect(readers?["warning"] is NSNull && object?["readerUsers"] is NSNull, "\(status.stdout)")
         let lockHolder = object?["lockHolder"] as? [String: Any]
         #expect((lockHolder?["command"] as? String)?.hasPrefix("flock \(dir.file("state.lock"))") == true, "\(status.stdout)")
         #expect((object?["watchMode"] as? [String: Any])?["mode"] as? String == "inotify")

@@ -61,7 +61,7 @@ extension ProcessTests {
             #expect(result.status == 10, "\(result)")
             #expect(result.stdout == "1\n", "the version is still printed: it is committed")
             let named = result.stderr.split(separator: "\n").filter { $0.contains("has not applied") }
-            #expect(named.count == 1 && named[0].contains("bravo (pid \(bots[1].pid)"), "\(result.stderr)")
+            #expect(named.count == 1 && named[0].contains("bravo@root (pid \(bots[1].pid)"), "\(result.stderr)")
             #expect(!result.stderr.contains("alpha") && !result.stderr.contains("charlie"))
             bots[1].signal(SIGCONT)
             let report = store.waitForAcknowledgements(of: try store.read(), timeout: .seconds(30))
@@ -101,7 +101,7 @@ extension ProcessTests {
             bots[0].signal(SIGKILL)
             let (status, stdout, stderr) = set.waitForExit()
             #expect(status == 0, "\(stderr)")
-            #expect(stderr.contains("victim (pid \(bots[0].pid)") && stderr.contains("died"), "\(stderr)")
+            #expect(stderr.contains("victim@root (pid \(bots[0].pid)") && stderr.contains("died"), "\(stderr)")
             let report = try json(CLI.Result(status: status, stdout: stdout, stderr: stderr))["acknowledgements"]
             #expect(labels(report, "died") == ["victim"])
             #expect(labels(report, "applied") == ["healthy"])
@@ -114,13 +114,13 @@ extension ProcessTests {
             defer { bots.forEach { $0.signal(SIGKILL) } }
             let result = try cli("set", "/halt", "\"yes\"", "--await-ack", "all", "--ack-timeout", "20", "--json")
             #expect(result.status == 10, "\(result)")
-            #expect(result.stderr.contains("typed-bot (pid \(bots[0].pid)") && result.stderr.contains("rejected version 1"), "\(result.stderr)")
+            #expect(result.stderr.contains("typed-bot@root (pid \(bots[0].pid)") && result.stderr.contains("rejected version 1"), "\(result.stderr)")
             #expect(result.stderr.contains("does not decode as TypedRisk"), "the reader's own error: \(result.stderr)")
             let report = try json(result)["acknowledgements"]
             #expect(labels(report, "rejected") == ["typed-bot"])
             #expect(labels(report, "applied") == ["json-bot"])
             let status = try json(try cli("status", "--json"))["readers"]
-            #expect(status == ["live": 2, "lagging": 1, "rejecting": 1], "\(String(describing: status))")
+            #expect(status == ["live": 2, "lagging": 1, "rejecting": 1, "warning": nil], "\(String(describing: status))")
             // A good version afterwards is applied, and the rejection is history.
             #expect(try cli("set", "/halt", "true", "--await-ack", "all", "--ack-timeout", "20").status == 0)
         }
@@ -249,7 +249,7 @@ extension ProcessTests {
             defer { passive.signal(SIGKILL) }
             #expect(passive.waitForLine { $0.contains("\"version\":1") })
             let waited = try cli("set", "/halt", "false", "--await-ack", "all", "--ack-timeout", "1")
-            #expect(waited.status == 10 && waited.stderr.contains("passive (pid \(passive.pid)") && waited.stderr.contains("acknowledged nothing"), "\(waited)")
+            #expect(waited.status == 10 && waited.stderr.contains("passive@root (pid \(passive.pid)") && waited.stderr.contains("acknowledged nothing"), "\(waited)")
             #expect(!waited.stderr.contains("sidecar"))
             let usage = try cli("watch", "--ack")
             #expect(usage.status == 2 && usage.stderr.contains("--ack needs --as"), "\(usage)")

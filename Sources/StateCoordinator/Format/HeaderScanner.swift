@@ -67,6 +67,7 @@ struct HeaderScanner {
 
     private mutating func settingsObject() -> StoreSettings? {
         var keepHistory: Int?, keepHistorySeconds: Int64?, maximumStateBytes: Int?, fileMode: String?, schema: String?
+        var readerUsers: [UInt32]?
         let complete = members { scanner, key in
             switch key {
             case "keepHistory": return Self.assignOnce(&keepHistory, scanner.integer(Int.self))
@@ -74,6 +75,7 @@ struct HeaderScanner {
             case "maxStateBytes": return Self.assignOnce(&maximumStateBytes, scanner.integer(Int.self))
             case "fileMode": return Self.assignOnce(&fileMode, scanner.string())
             case "schema": return Self.assignOnce(&schema, scanner.string())
+            case "readerUsers": return Self.assignOnce(&readerUsers, scanner.integers(UInt32.self))
             default: return false
             }
         }
@@ -83,6 +85,7 @@ struct HeaderScanner {
         var settings = StoreSettings(keepHistory: keepHistory, maximumStateBytes: maximumStateBytes, fileMode: mode)
         settings.schema = schema
         settings.keepHistoryFor = keepHistorySeconds.map { .seconds($0) }
+        settings.readerUsers = readerUsers
         return settings
     }
 
@@ -123,6 +126,18 @@ struct HeaderScanner {
             index += 1
         }
         return nil
+    }
+
+    /// `[n, n, …]`: an array of ``integer(_:)``s (possibly empty).
+    private mutating func integers<Integer: FixedWidthInteger>(_: Integer.Type) -> [Integer]? {
+        guard consume(UInt8(ascii: "[")) else { return nil }
+        var values: [Integer] = []
+        if consume(UInt8(ascii: "]")) { return values }
+        repeat {
+            guard let value = integer(Integer.self) else { return nil }
+            values.append(value)
+        } while consume(UInt8(ascii: ","))
+        return consume(UInt8(ascii: "]")) ? values : nil
     }
 
     /// Decimal digits with no sign, fraction, exponent or leading zero, within `Integer`'s range.

@@ -6,13 +6,16 @@ struct StateFileHeader: Codable, Sendable, Equatable {
     /// The value of ``format`` in every state file of this project.
     static let formatIdentifier = "statecoordinator"
     /// The highest layout revision this code reads. It writes revision 1, 2 for a store with a
-    /// schema, or 3 for one that keeps history by age (``revision(for:)``).
-    static let currentRevision = 3
+    /// schema, 3 for one that keeps history by age, or 4 for one that names its reader users
+    /// (``revision(for:)``).
+    static let currentRevision = 4
 
     /// The revision a version with these settings is written with: the lowest that knows every
     /// setting in use, so that a writer that does not know one (a schema: revision 2; history
-    /// by age: 3) refuses the store instead of committing past it and dropping the setting.
+    /// by age: 3; reader users: 4) refuses the store instead of committing past it and dropping
+    /// the setting.
     static func revision(for settings: StoreSettings) -> Int {
+        if settings.readerUsers != nil { return 4 }
         if settings.keepHistoryFor != nil { return 3 }
         return settings.schema == nil ? 1 : 2
     }

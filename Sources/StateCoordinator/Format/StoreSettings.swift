@@ -8,7 +8,7 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     /// Equal when every setting kept in the header is.
     public static func == (lhs: StoreSettings, rhs: StoreSettings) -> Bool {
         lhs.keepHistory == rhs.keepHistory && lhs.keepHistoryFor == rhs.keepHistoryFor && lhs.maximumStateBytes == rhs.maximumStateBytes
-            && lhs.fileMode == rhs.fileMode && lhs.schema == rhs.schema
+            && lhs.fileMode == rhs.fileMode && lhs.schema == rhs.schema && lhs.readerUsers == rhs.readerUsers
     }
 
     /// The default maximum size of the state: 64 MiB.
@@ -54,6 +54,17 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     /// ``StateStore/setSchema(_:expecting:)-40t42`` (or `statectl schema set`), not by hand.
     public var schema: String?
 
+    /// The users whose registered readers count (uids, ascending, no duplicates); nil counts
+    /// every user's. The reader registry is shared by every user of the host and any user can
+    /// register any label: naming the bots' users here makes a reader of anyone else listed as
+    /// "not counted" and never waited for (``ReaderListing/notCounted``,
+    /// ``AcknowledgementReport/ignored``). A store with it is written as header revision 4.
+    /// Set it with ``StateStore/setReaderUsers(_:expecting:)-5mq3v`` (or
+    /// `statectl readers --set-users`).
+    public var readerUsers: [UInt32]?
+    /// The most users ``readerUsers`` may name.
+    public static let largestReaderUsers = 64
+
     /// Creates settings.
     /// - Parameters:
     ///   - keepHistory: past versions to keep; 0 turns history off (unless `keepHistoryFor` keeps some).
@@ -62,10 +73,12 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     ///   - fileMode: permission bits for the new store's files (default `0o640`).
     ///   - schema: a JSON Schema for a new store (create, openOrCreate, import): its file is written
     ///     with the store, and the first state must match it.
+    ///   - readerUsers: the users whose registered readers count (uids, ascending); nil for every user.
     public init(
         keepHistory: Int = 0, keepHistoryFor: Duration? = nil, maximumStateBytes: Int = StoreSettings.defaultMaximumStateBytes,
-        fileMode: UInt32 = StoreSettings.defaultFileMode, schema: JSONSchema? = nil
+        fileMode: UInt32 = StoreSettings.defaultFileMode, schema: JSONSchema? = nil, readerUsers: [UInt32]? = nil
     ) {
+        self.readerUsers = readerUsers
         self.keepHistory = keepHistory
         self.keepHistoryFor = keepHistoryFor.map { .seconds(($0 + .nanoseconds(999_999_999)).components.seconds) }
         self.maximumStateBytes = maximumStateBytes
@@ -92,6 +105,11 @@ public struct StoreSettings: Codable, Sendable, Equatable {
                 .invalidArgument,
                 "maximumStateBytes must be from 1 to \(Self.largestMaximumStateBytes) (1 GiB), not \(maximumStateBytes).")
         }
+        if let readerUsers, readerUsers.isEmpty || readerUsers.count > Self.largestReaderUsers || readerUsers != Array(Set(readerUsers)).sorted() {
+            throw StateStoreError(
+                .invalidArgument,
+                "readerUsers must name 1 to \(Self.largestReaderUsers) distinct uids in ascending order, not \(readerUsers).")
+        }
         if let schema, !SchemaFile.isChecksum(schema) {
             throw StateStoreError(.invalidArgument, "schema must be \"sha256:\" and 64 lowercase hex digits, not \(schema).")
         }
@@ -102,7 +120,7 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case keepHistory, keepHistoryFor = "keepHistorySeconds", maximumStateBytes = "maxStateBytes", fileMode, schema
+        case keepHistory, keepHistoryFor = "keepHistorySeconds", maximumStateBytes = "maxStateBytes", fileMode, schema, readerUsers
     }
 
     // The mode is kept as an octal string ("0640"), as operators read and write it.
@@ -119,6 +137,7 @@ public struct StoreSettings: Codable, Sendable, Equatable {
         }
         fileMode = bits
         schema = try container.decodeIfPresent(String.self, forKey: .schema)
+        readerUsers = try container.decodeIfPresent([UInt32].self, forKey: .readerUsers)
     }
 
     /// Encodes settings into a header.
@@ -131,5 +150,6 @@ public struct StoreSettings: Codable, Sendable, Equatable {
         try container.encode(String(repeating: "0", count: max(0, 4 - octal.count)) + octal, forKey: .fileMode)
         // Absent rather than null: a store without a schema writes the headers it always wrote.
         try container.encodeIfPresent(schema, forKey: .schema)
+        try container.encodeIfPresent(readerUsers, forKey: .readerUsers)
     }
 }

@@ -16,8 +16,14 @@ public struct AcknowledgementReport: Sendable, Equatable {
     /// Readers that were live when the wait started and died before applying the version. They
     /// are reported, not counted as lagging.
     public var died: [RegisteredReader]
-    /// Labels asked for that no live reader had when the wait ended.
+    /// Labels asked for (as `label@user` when a user was asked for) that no counted live reader
+    /// had when the wait ended.
     public var missingLabels: [String]
+    /// Live readers with a label asked for (every live reader, for ``ReaderSelection/all``) that
+    /// were not waited for: run by another user than the one asked for, or by a user the store's
+    /// ``StoreSettings/readerUsers`` does not name, or whose record turned out to be another
+    /// user's. Their acknowledgements never count; an operator should know who they are.
+    public var ignored: [RegisteredReader]
     /// Whether the wait ended because its timeout passed (or it was cancelled) with readers lagging.
     public var timedOut: Bool
     /// How long the wait took.
@@ -30,9 +36,10 @@ public struct AcknowledgementReport: Sendable, Equatable {
     public init(
         version: UInt64, storeID: String, applied: [RegisteredReader] = [], lagging: [RegisteredReader] = [],
         rejected: [RegisteredReader] = [], died: [RegisteredReader] = [], missingLabels: [String] = [],
-        timedOut: Bool = false, waited: Duration = .zero, problem: String? = nil
+        timedOut: Bool = false, waited: Duration = .zero, problem: String? = nil, ignored: [RegisteredReader] = []
     ) {
         self.problem = problem
+        self.ignored = ignored
         self.version = version
         self.storeID = storeID
         self.applied = applied

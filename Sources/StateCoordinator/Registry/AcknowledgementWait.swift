@@ -23,15 +23,18 @@ final class AcknowledgementWait: Sendable {
     private let version: UInt64
     private let storeID: String
     private let selection: ReaderSelection
+    /// The store's ``StoreSettings/readerUsers``: readers of other users do not count.
+    private let readerUsers: Set<UInt32>?
     private let timeout: Duration
     private let hub: WatchHub
     private let signals = Mutex(Signals())
     private let condition = NSCondition()
 
     init(
-        registry: ReaderRegistry, version: UInt64, storeID: String, selection: ReaderSelection, timeout: Duration,
-        hub: WatchHub = .shared
+        registry: ReaderRegistry, version: UInt64, storeID: String, selection: ReaderSelection, readerUsers: Set<UInt32>?,
+        timeout: Duration, hub: WatchHub = .shared
     ) {
+        self.readerUsers = readerUsers
         self.registry = registry
         self.version = version
         self.storeID = storeID
@@ -74,7 +77,13 @@ final class AcknowledgementWait: Sendable {
         var applied: [RegisteredReader] = []
         var rejected: [RegisteredReader] = []
         var died: [RegisteredReader] = []
-        var seenLabels: Set<String> = []
+        var ignored: [String: RegisteredReader] = [:]
+        var seen: Set<ReaderName> = []
+
+        mutating func wait(for reader: RegisteredReader, _ selection: ReaderSelection) {
+            waiting[reader.id] = reader
+            for name in selection.wanted ?? [] where name.matches(reader) { seen.insert(name) }
+        }
     }
 
     func run() -> AcknowledgementReport {
@@ -88,16 +97,15 @@ final class AcknowledgementWait: Sendable {
         defer { if let subscription { hub.unsubscribe(subscription, waitForHub: false) } }
 
         var tally = Tally()
-        let live: [RegisteredReader]
-        do { live = try registry.liveReaders() } catch {
+        let listing: ReaderListing
+        do { listing = try registry.listing(readerUsers: readerUsers, deadline: deadline) } catch {
             return AcknowledgementReport(
                 version: version, storeID: storeID, missingLabels: missingLabels(tally), waited: clock.now - start,
                 problem: error.description)
         }
-        for reader in live where selection.includes(reader.label) {
-            tally.waiting[reader.id] = reader
-            tally.seenLabels.insert(reader.label)
-        }
+        // Looking at fewer entries than there are proves nothing of "every reader".
+        let problem = selection == .all ? listing.incompleteness : nil
+        take(listing, into: &tally)
         tally.waiting.keys.sorted().forEach { settle($0, reread: false, in: &tally) }
         var nextCheck = clock.now + Self.checkInterval
         var timedOut = false
@@ -128,7 +136,7 @@ final class AcknowledgementWait: Sendable {
             version: version, storeID: storeID, applied: tally.applied.sorted(by: byLabel),
             lagging: tally.waiting.values.sorted(by: byLabel), rejected: tally.rejected.sorted(by: byLabel),
             died: tally.died.sorted(by: byLabel), missingLabels: missingLabels(tally), timedOut: timedOut,
-            waited: clock.now - start)
+            waited: clock.now - start, problem: problem, ignored: tally.ignored.values.sorted(by: byLabel))
     }
 
     private func sleep(until instant: ContinuousClock.Instant, clock: ContinuousClock) {
@@ -142,18 +150,32 @@ final class AcknowledgementWait: Sendable {
     }
 
     private func missingLabels(_ tally: Tally) -> [String] {
-        guard case .labels(let labels) = selection else { return [] }
-        return labels.subtracting(tally.seenLabels).sorted()
+        guard let wanted = selection.wanted else { return [] }
+        return wanted.subtracting(tally.seen).map(\.description).sorted()
     }
 
-    /// A label asked for but not live yet may register later: its readers join the wait.
-    private func lookForMissingLabels(in tally: inout Tally) {
-        guard !missingLabels(tally).isEmpty, let live = try? registry.liveReaders() else { return }
-        for reader in live where missingLabels(tally).contains(reader.label) {
-            tally.waiting[reader.id] = reader
-            tally.seenLabels.insert(reader.label)
-            settle(reader.id, reread: false, in: &tally)
+    /// Who of a listing is waited for, and who is not although its label was asked for (another
+    /// user's reader, a user the store does not count): reported as ignored, so that an operator
+    /// sees a label taken by someone else.
+    private func take(_ listing: ReaderListing, into tally: inout Tally) {
+        for reader in listing.readers where tally.waiting[reader.id] == nil {
+            if selection.includes(reader) {
+                tally.wait(for: reader, selection)
+            } else if selection.wanted?.contains(where: { $0.label == reader.label }) == true {
+                tally.ignored[reader.id] = reader
+            }
         }
+        for reader in listing.notCounted where selection.wanted.map({ $0.contains { $0.label == reader.label } }) ?? true {
+            tally.ignored[reader.id] = reader
+        }
+    }
+
+    /// A reader asked for but not live yet may register later: its readers join the wait.
+    private func lookForMissingLabels(in tally: inout Tally) {
+        guard !missingLabels(tally).isEmpty, let listing = try? registry.listing(readerUsers: readerUsers) else { return }
+        let known = Set(tally.waiting.keys)
+        take(listing, into: &tally)
+        for id in tally.waiting.keys.sorted() where !known.contains(id) { settle(id, reread: false, in: &tally) }
     }
 
     /// A periodic look at a waiting reader: dead (removed now), or its record re-read. A reader
@@ -164,8 +186,9 @@ final class AcknowledgementWait: Sendable {
         // Still waiting: alive? (Read first: a reader that applied and then died has applied.)
         guard let last = tally.waiting[id], !registry.liveness(of: id).mayBeAlive else { return }
         tally.waiting[id] = nil
-        let successor = (try? registry.liveReaders())?.first {
-            $0.id != id && $0.processID == last.processID && $0.hostName == last.hostName && $0.registeredAt == last.registeredAt
+        let successor = (try? registry.liveReaders(readerUsers: readerUsers))?.first {
+            $0.id != id && $0.owner == last.owner && $0.processID == last.processID && $0.hostName == last.hostName
+                && $0.registeredAt == last.registeredAt
         }
         if let successor {
             tally.waiting[successor.id] = successor
@@ -178,9 +201,29 @@ final class AcknowledgementWait: Sendable {
     /// Moves a waiting reader to applied or rejected when its record (re-read if asked) says so.
     private func settle(_ id: String, reread: Bool, in tally: inout Tally) {
         guard var reader = tally.waiting[id] else { return }
-        if reread, case .success(let record)? = registry.record(of: id) {
-            reader = record.reader(id: id)
-            tally.waiting[id] = reader
+        if reread {
+            switch registry.reading(id, owner: reader.owner) {
+            case .reader(let fresh)?:
+                // A record not written yet reads as a placeholder: keep what was known.
+                if !fresh.label.isEmpty || reader.label.isEmpty {
+                    reader = fresh
+                    tally.waiting[id] = reader
+                }
+            case .invalid(let entry)?:
+                // Its record is now another user's: whatever it says, it is not this reader's.
+                tally.waiting[id] = nil
+                reader.problem = entry.reason
+                tally.ignored[id] = reader
+                return
+            case nil:
+                break
+            }
+        }
+        // A reader that registered with no record yet was taken by its ID alone: its label,
+        // now known, may not be one asked for.
+        guard selection.includes(reader) else {
+            tally.waiting[id] = nil
+            return
         }
         if reader.hasApplied(version, storeID: storeID) {
             tally.waiting[id] = nil

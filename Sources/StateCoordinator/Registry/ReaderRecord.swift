@@ -12,6 +12,11 @@ struct ReaderRecord: Sendable, Equatable {
     static let maximumErrorLength = 2000
 
     var format: Int = ReaderRecord.currentFormat
+    /// The entry this record belongs to (`PID-RANDOM`, the name of its lock file). A lister
+    /// refuses a record that names another entry: in a registry every user may write, a hard link
+    /// to someone else's record under a name of one's own must not pass for a second reader of
+    /// theirs. Nil in records written before it existed.
+    var id: String?
     var label: String
     var pid: Int32
     var host: String
@@ -83,7 +88,7 @@ struct ReaderRecord: Sendable, Equatable {
         func number(_ value: UInt64?) -> JSONValue { value.map(JSONValue.unsigned) ?? .null }
         func time(_ value: Double?) -> JSONValue { value.map(JSONValue.double) ?? .null }
         let object: JSONValue = .object([
-            "format": .int(Int64(format)), "label": .string(label), "pid": .int(Int64(pid)), "host": .string(host),
+            "format": .int(Int64(format)), "id": id.map(JSONValue.string) ?? .null, "label": .string(label), "pid": .int(Int64(pid)), "host": .string(host),
             "registeredAt": .double(registeredAt), "storeID": storeID.map(JSONValue.string) ?? .null,
             "loadedVersion": number(loadedVersion), "loadedAt": time(loadedAt),
             "appliedVersion": number(appliedVersion), "appliedAt": time(appliedAt),
@@ -131,6 +136,7 @@ struct ReaderRecord: Sendable, Equatable {
         else { return nil }
         var record = ReaderRecord(label: label, pid: pid, host: host, registeredAt: Date(timeIntervalSince1970: registeredAt))
         record.format = Int(format)
+        record.id = text("id")
         record.updatedAt = updatedAt
         record.storeID = text("storeID")
         record.loadedVersion = loaded

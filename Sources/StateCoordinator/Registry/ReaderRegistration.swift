@@ -162,10 +162,11 @@ final class ReaderRegistration: Sendable {
     /// Removes our own entry: upgrading to the exclusive lock (a conversion that may let a
     /// sweeper in between, which then removes the entry itself).
     private func remove(_ entry: Entry) {
+        let directory = entry.directory.descriptor
         if (try? handle.calls.flock(entry.lock.descriptor, .exclusiveNow)) != nil,
-            registry.isNamed(entry.lock.descriptor, registry.entryPath(entry.id, ReaderRegistry.lockSuffix))
+            registry.isNamed(entry.lock.descriptor, entry.id + ReaderRegistry.lockSuffix, in: directory)
         {
-            registry.remove(entry.id)
+            registry.remove(entry.id, in: directory)
         }
         try? entry.lock.close()
     }
@@ -184,7 +185,9 @@ final class ReaderRegistration: Sendable {
     /// Writes the newest record, registering (again) first when the entry is gone.
     private func writeRecord() throws(StateStoreError) {
         var entry = contents.withLock { $0.entry }
-        if let current = entry, !registry.isNamed(current.lock.descriptor, registry.entryPath(current.id, ReaderRegistry.lockSuffix)) {
+        if let current = entry,
+            !registry.isNamed(current.lock.descriptor, current.id + ReaderRegistry.lockSuffix, in: current.directory.descriptor)
+        {
             // Forgotten before it is closed: a closed descriptor number is never used again.
             contents.withLock { $0.entry = nil }
             try? current.lock.close()
@@ -192,7 +195,10 @@ final class ReaderRegistration: Sendable {
         }
         if entry == nil {
             let fresh = try createEntry()
-            contents.withLock { $0.entry = fresh }
+            contents.withLock {
+                $0.entry = fresh
+                $0.record.id = fresh.id
+            }
             entry = fresh
         }
         guard let entry else { return }
@@ -200,20 +206,27 @@ final class ReaderRegistration: Sendable {
             contents.record.updatedAt = Date().timeIntervalSince1970
             return contents.record.encoded()
         }
-        let temp = entry.id + ReaderRegistry.recordTempSuffix
+        let temp = ReaderRegistry.recordTempName(for: entry.id)
         let record = registry.entryPath(entry.id, ReaderRegistry.recordSuffix)
         let calls = handle.calls
         let directory = entry.directory.descriptor
-        do {
-            // A new file only (O_EXCL, never following or truncating what is there): in a
-            // directory every user may write, a name planted in advance (a hard link to a file
-            // elsewhere) would otherwise be truncated and chmodded by this reader, root or not.
-            try? calls.unlink(directory, temp, false)
+        do throws(Errno) {
+            // A new file under a fresh random name (O_EXCL, never following or truncating what is
+            // there): in a directory every user may write, a name planted in advance (a hard link
+            // to a file elsewhere) would otherwise be truncated and chmodded by this reader, root
+            // or not. Checked to be the new file it must be before anything is written to it.
             let fd = OwnedDescriptor(try calls.open(directory, temp, .createForWriting(Self.filePermissions)), calls: calls)
-            try calls.fchmod(fd.descriptor, Self.filePermissions)  // readable by every lister, whatever the umask
-            try calls.write(fd.descriptor, all: bytes)
-            try fd.close()
-            try calls.rename(directory, temp, entry.id + ReaderRegistry.recordSuffix)
+            do throws(Errno) {
+                let status = try calls.fstat(fd.descriptor)
+                guard status.isRegularFile, status.owner == ProcessIdentity.effectiveUser, status.linkCount == 1 else { throw Errno.fileExists }
+                try calls.fchmod(fd.descriptor, Self.filePermissions)  // readable by every lister, whatever the umask
+                try calls.write(fd.descriptor, all: bytes)
+                try fd.close()
+                try calls.rename(directory, temp, entry.id + ReaderRegistry.recordSuffix)
+            } catch {
+                try? calls.unlink(directory, temp, false)
+                throw error
+            }
         } catch {
             throw .system(.writeReaderRecord, path: record, errno: error, stateUnchanged: false)
         }
@@ -264,7 +277,9 @@ final class ReaderRegistration: Sendable {
             } catch {
                 throw .system(.registerReader, path: lockPath, errno: error, stateUnchanged: false)
             }
-            if registry.isNamed(lock.descriptor, lockPath) { return Entry(id: id, lock: lock, directory: directory) }
+            if registry.isNamed(lock.descriptor, id + ReaderRegistry.lockSuffix, in: directory.descriptor) {
+                return Entry(id: id, lock: lock, directory: directory)
+            }
         }
         throw StateStoreError(
             .ioFailure, "Could not register in \(registry.path): each new entry was removed at once, \(Self.maximumAttempts) times.",

@@ -4,14 +4,22 @@ import SystemPackage
 /// The reader registry of one store, `DIR/NAME.readers/`: listing its entries, telling live ones
 /// from dead ones, and removing the dead. The protocol article specifies it:
 ///
-/// - `ID.lock`: created with `O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC`, never replaced; its reader
-///   holds a shared `flock` on it for its whole life, so the kernel releases it when the reader
-///   dies. An entry is live while an exclusive non-blocking `flock` on it fails.
-/// - `ID.json`: the reader's record, replaced by renaming `ID.json.tmp` over it.
+/// - `ID.lock`: created with `O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC`, mode `0600`, never replaced;
+///   its reader holds a shared `flock` on it for its whole life, so the kernel releases it when
+///   the reader dies. An entry is live while an exclusive non-blocking `flock` on it fails (or,
+///   for a lister of another user, while `/proc/locks` shows a process of its owner holding it).
+/// - `ID.json`: the reader's record, naming its entry, replaced by renaming a temp file
+///   `ID.json.RANDOM.tmp` (created `O_EXCL`) over it.
+///
+/// The directory is shared by every user (mode `1777`), so nothing in it is trusted by name:
+/// it is opened without following a link, every entry file is reached relative to that
+/// descriptor and opened `O_NOFOLLOW|O_NONBLOCK`, and an entry counts only when its lock file
+/// and its record are regular files of one user, the record naming the entry
+/// (``RegisteredReader/owner``).
 ///
 /// Whoever finds a dead entry removes it, and only while holding the exclusive lock on its lock
-/// file: the record, its temp file, then the lock file. IDs are `PID-RANDOM`, never reused, so a
-/// name removed can never be another reader's.
+/// file: the record, its temp files, then the lock file. IDs are `PID-RANDOM`, never reused, so
+/// a name removed can never be another reader's.
 struct ReaderRegistry: Sendable {
     let calls: SystemCalls
     /// The registry directory's path.
@@ -24,7 +32,8 @@ struct ReaderRegistry: Sendable {
 
     static let lockSuffix = ".lock"
     static let recordSuffix = ".json"
-    static let recordTempSuffix = ".json.tmp"
+    /// The temp file of a record written by a library before the temp name was random.
+    static let legacyRecordTempSuffix = ".json.tmp"
 
     /// What an entry's lock file says of its reader.
     enum Liveness: Equatable {
@@ -34,13 +43,13 @@ struct ReaderRegistry: Sendable {
         case dead
         /// The lock file is gone, or being removed by another process.
         case gone
-        /// Could not be told (the lock file cannot be opened or locked here: another user's,
-        /// EMFILE…): counted as alive, since nothing proves it dead, with the reason.
+        /// Could not be told (the lock file cannot be opened or locked here and the kernel's lock
+        /// table does not say, EMFILE…): counted as alive, since nothing proves it dead.
         case unknown(StateStoreError)
-        /// Not an entry at all: its "lock file" is a symbolic link (dangling or not), a FIFO, a
-        /// directory. No reader ever makes one, so it stands for no reader, never a maybe-alive
-        /// one (one such planted name made every `--await-ack all` fail).
-        case invalid
+        /// Not an entry at all (its "lock file" is a symbolic link, a FIFO, a directory, or is
+        /// held only by other users' processes): no reader ever makes one, so it stands for no
+        /// reader, never a maybe-alive one. The reason says which.
+        case invalid(String)
 
         static func == (lhs: Liveness, rhs: Liveness) -> Bool {
             switch (lhs, rhs) {
@@ -60,23 +69,37 @@ struct ReaderRegistry: Sendable {
 
     func entryPath(_ id: String, _ suffix: String) -> String { path + "/" + id + suffix }
 
-    /// The IDs of the entries with a lock file, and the names of records and temp files whose
-    /// entry has no lock file (left by a removal that stopped part-way; removed by ``sweepOrphans(_:)``).
-    /// An empty registry when the directory does not exist.
-    func entries() throws(StateStoreError) -> (ids: [String], orphans: [String]) {
-        let names: [String]
+    /// The registry directory, opened without following a link (with `O_DIRECTORY`, a link
+    /// answers `ENOTDIR` or `ELOOP`); nil when it does not exist.
+    func openDirectory(step: StateStoreError.Step = .listReaders) throws(StateStoreError) -> OwnedDescriptor? {
         do {
-            let fd = try calls.open(SystemCalls.currentDirectory, path, .ownDirectory)
-            let directory = OwnedDescriptor(fd, calls: calls)
-            names = try calls.listDirectory(directory.descriptor)
+            return OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, path, .ownDirectory), calls: calls)
         } catch .noSuchFileOrDirectory {
-            return ([], [])
+            return nil
+        } catch .tooManySymbolicLinkLevels, .notDirectory {
+            guard (try? calls.fstatat(SystemCalls.currentDirectory, path))?.isSymbolicLink == true else {
+                throw .system(step, path: path, errno: .notDirectory, stateUnchanged: false)
+            }
+            throw StateStoreError(
+                .symbolicLink, "\(path) is a symbolic link, not the store's reader registry: it is not used.",
+                hint: "Remove the link (someone who may write the store's directory planted it); readers register again.",
+                step: step, path: path)
         } catch {
+            throw .system(step, path: path, errno: error, stateUnchanged: false)
+        }
+    }
+
+    /// The IDs of the entries with a lock file, and the names of records and temp files whose
+    /// entry has no lock file (left by a removal that stopped part-way; removed by
+    /// ``sweepOrphans(_:in:)``).
+    func entries(in directory: FileDescriptor) throws(StateStoreError) -> (ids: [String], orphans: [String]) {
+        let names: [String]
+        do { names = try calls.listDirectory(directory) } catch {
             throw .system(.listReaders, path: path, errno: error, stateUnchanged: false)
         }
         let ids = Set(names.compactMap { Self.id(of: $0, suffix: Self.lockSuffix) })
         let orphans = names.filter { name in
-            guard let id = Self.id(of: name, suffix: Self.recordTempSuffix) ?? Self.id(of: name, suffix: Self.recordSuffix) else { return false }
+            guard let id = Self.recordOwner(of: name) else { return false }
             return !ids.contains(id)
         }
         return (ids.sorted(), orphans)
@@ -86,150 +109,62 @@ struct ReaderRegistry: Sendable {
     static func id(of name: String, suffix: String) -> String? {
         guard name.hasSuffix(suffix) else { return nil }
         let id = String(name.dropLast(suffix.count))
-        let parts = id.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(Self.isIDByte) }) else { return nil }
-        return id
+        return isID(id) ? id : nil
     }
 
-    private static func isIDByte(_ byte: UInt8) -> Bool {
+    /// The ID of the entry a record or record temp file belongs to (`ID.json`,
+    /// `ID.json.RANDOM.tmp`, or a library's older `ID.json.tmp`).
+    static func recordOwner(of name: String) -> String? {
+        if let id = id(of: name, suffix: recordSuffix) ?? id(of: name, suffix: legacyRecordTempSuffix) { return id }
+        guard name.hasSuffix(".tmp") else { return nil }
+        let parts = name.dropLast(4).split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[1] == "json", !parts[2].isEmpty, parts[2].utf8.allSatisfy(isHexByte), isID(String(parts[0]))
+        else { return nil }
+        return String(parts[0])
+    }
+
+    /// A fresh temp name for entry `id`'s record: random, so that nobody can plant a file at it
+    /// in advance.
+    static func recordTempName(for id: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let random = String(generator.next() as UInt64, radix: 16)
+        return id + recordSuffix + "." + String(repeating: "0", count: 16 - random.count) + random + ".tmp"
+    }
+
+    private static func isID(_ id: String) -> Bool {
+        let parts = id.split(separator: "-", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.utf8.allSatisfy(isHexByte) }
+    }
+
+    private static func isHexByte(_ byte: UInt8) -> Bool {
         (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
     }
 
     /// Removes records and temp files whose entry has no lock file. The lock file is looked for
     /// again first: a listing may miss a name created while it ran, and a record is only ever
     /// written after its lock file exists, which is never re-created once removed.
-    func sweepOrphans(_ names: [String]) {
+    func sweepOrphans(_ names: [String], in directory: FileDescriptor) {
         for name in names {
-            guard let id = Self.id(of: name, suffix: Self.recordTempSuffix) ?? Self.id(of: name, suffix: Self.recordSuffix) else { continue }
-            if (try? calls.fstatat(SystemCalls.currentDirectory, entryPath(id, Self.lockSuffix))) != nil { continue }
-            try? calls.unlink(SystemCalls.currentDirectory, path + "/" + name, false)
+            guard let id = Self.recordOwner(of: name) else { continue }
+            if (try? calls.fstatat(directory, id + Self.lockSuffix)) != nil { continue }
+            try? calls.unlink(directory, name, false)
         }
     }
 
-    /// Whether entry `id`'s reader is alive. A dead entry is removed here, holding its exclusive
-    /// lock (when this process may not remove it, it is still reported dead).
-    func liveness(of id: String) -> Liveness {
-        let lockPath = entryPath(id, Self.lockSuffix)
-        let unknown = { (errno: Errno) in Liveness.unknown(.system(.listReaders, path: lockPath, errno: errno, stateUnchanged: false)) }
-        let lock: OwnedDescriptor
-        do {
-            lock = OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, lockPath, .readExisting), calls: calls)
-        } catch .noSuchFileOrDirectory {
-            // A dangling symbolic link answers ENOENT to an open, too.
-            if (try? calls.fstatat(SystemCalls.currentDirectory, lockPath))?.isSymbolicLink == true { return .invalid }
-            return .gone
-        } catch .tooManySymbolicLinkLevels {
-            return .invalid
-        } catch .permissionDenied {
-            // Another user's entry (lock files are their readers' alone): the kernel's lock table says.
-            return livenessFromLockTable(lockPath) ?? unknown(.permissionDenied)
-        } catch {
-            return unknown(error)
-        }
-        guard (try? calls.fstat(lock.descriptor))?.isRegularFile == true else { return .invalid }
-        do {
-            try calls.flock(lock.descriptor, .exclusiveNow)
-        } catch .wouldBlock {
-            // Held: by its reader (shared), or by another process removing it (exclusive).
-            do { try calls.flock(lock.descriptor, .sharedNow) } catch .wouldBlock { return .gone } catch { return unknown(error) }
-            defer { try? calls.flock(lock.descriptor, .unlock) }
-            return isNamed(lock.descriptor, lockPath) ? .live : .gone
-        } catch {
-            return unknown(error)
-        }
-        // Ours exclusively: nobody holds it. Removed only if the name is still this file.
-        guard isNamed(lock.descriptor, lockPath) else { return .gone }
-        remove(id)
-        return .dead
-    }
-
-    /// The liveness of an entry this process may not open, from `/proc/locks`: live while a
-    /// process of the lock file's owner holds a lock on it; dead (left in place: only its owner,
-    /// or a writer of the same user, may remove it) when none does; nil when the table cannot be
-    /// read or the file is not a regular one.
-    private func livenessFromLockTable(_ lockPath: String) -> Liveness? {
-        guard let status = try? calls.fstatat(SystemCalls.currentDirectory, lockPath) else { return nil }
-        guard status.isRegularFile else { return .invalid }
-        guard let holders = LockHolder.holders(device: status.device, inode: status.inode) else { return nil }
-        if holders.isEmpty { return .dead }
-        let owners = holders.map { $0 > 0 ? LockHolder.uid(of: $0) : nil }
-        if owners.contains(status.owner) { return .live }
-        // A holder whose user cannot be told (another PID namespace, /proc mounted hidepid, a
-        // process /proc shows as root's) may be the reader: possibly alive, never "no reader".
-        if owners.contains(nil) { return nil }
-        // Held only by processes known to be other users': not its reader's lock.
-        return .invalid
-    }
-
-    /// Whether `path` still names the file open as `fd` (it may have been removed and, on ext4,
-    /// its inode number reused at once: the device and inode are compared while it is held open).
-    func isNamed(_ fd: FileDescriptor, _ path: String) -> Bool {
-        guard let open = try? calls.fstat(fd), let named = try? calls.fstatat(SystemCalls.currentDirectory, path) else { return false }
+    /// Whether `name` in `directory` still names the file open as `fd` (it may have been removed
+    /// and, on ext4, its inode number reused at once: the device and inode are compared while it
+    /// is held open).
+    func isNamed(_ fd: FileDescriptor, _ name: String, in directory: FileDescriptor) -> Bool {
+        guard let open = try? calls.fstat(fd), let named = try? calls.fstatat(directory, name) else { return false }
         return open.device == named.device && open.inode == named.inode
     }
 
-    /// Removes entry `id`'s files; the caller holds the exclusive lock on its lock file.
-    func remove(_ id: String) {
-        try? calls.unlink(SystemCalls.currentDirectory, entryPath(id, Self.recordSuffix), false)
-        try? calls.unlink(SystemCalls.currentDirectory, entryPath(id, Self.recordTempSuffix), false)
-        try? calls.unlink(SystemCalls.currentDirectory, entryPath(id, Self.lockSuffix), false)
-    }
-
-    /// Entry `id`'s record: nil while it has none yet (a reader registering), or the reason it
-    /// cannot be used.
-    func record(of id: String) -> Result<ReaderRecord, StateStoreError>? {
-        let recordPath = entryPath(id, Self.recordSuffix)
-        let bytes: [UInt8]
-        do {
-            let file = OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, recordPath, .readExisting), calls: calls)
-            bytes = try calls.read(file.descriptor, upTo: ReaderRecord.maximumBytes + 1)
-        } catch .noSuchFileOrDirectory {
-            return nil
-        } catch {
-            return .failure(.system(.listReaders, path: recordPath, errno: error, stateUnchanged: false))
-        }
-        if bytes.count <= ReaderRecord.maximumBytes, let format = ReaderRecord.format(of: bytes), format > ReaderRecord.currentFormat {
-            return .failure(
-                StateStoreError(
-                    .unverifiable, "\(recordPath) is a reader record of format \(format), newer than this code reads (\(ReaderRecord.currentFormat)).",
-                    hint: "Upgrade this program to the library version the reader uses.", path: recordPath))
-        }
-        guard bytes.count <= ReaderRecord.maximumBytes, let record = ReaderRecord.decode(bytes) else {
-            return .failure(
-                StateStoreError(
-                    .corrupt, "\(recordPath) is not a reader record.",
-                    hint: "It was not written by a reader following the protocol; the entry is listed without its record.",
-                    path: recordPath))
-        }
-        return .success(record)
-    }
-
-    /// Every live reader, oldest registration first; dead entries met on the way are removed.
-    /// A live entry without a usable record yet is listed with what is known (its ID's pid).
-    func liveReaders() throws(StateStoreError) -> [RegisteredReader] {
-        let (ids, orphans) = try entries()
-        sweepOrphans(orphans)
-        var readers: [RegisteredReader] = []
-        for id in ids {
-            let liveness = liveness(of: id)
-            guard liveness.mayBeAlive else { continue }
-            var listed = reader(id)
-            if case .unknown(let error) = liveness { listed.problem = "liveness unknown: \(error.message)" }
-            readers.append(listed)
-        }
-        return readers.sorted { ($0.registeredAt, $0.id) < ($1.registeredAt, $1.id) }
-    }
-
-    /// Entry `id` as its record describes it, or a placeholder saying why it has none usable
-    /// (none yet: registering; or one this code cannot read).
-    func reader(_ id: String) -> RegisteredReader {
-        let found = record(of: id)
-        if case .success(let record)? = found { return record.reader(id: id) }
-        let pid = Int32(id.split(separator: "-").first ?? "") ?? 0
-        var placeholder = RegisteredReader(
-            id: id, label: "", processID: pid, hostName: "", registeredAt: .distantPast, storeID: nil, loaded: nil,
-            applied: nil, rejected: nil, updatedAt: .distantPast)
-        if case .failure(let error)? = found { placeholder.problem = error.message }
-        return placeholder
+    /// Removes entry `id`'s files; the caller holds the exclusive lock on its lock file. A temp
+    /// file a reader left (it died mid-write; their names are random) is an orphan once the lock
+    /// file is gone, removed by the next listing.
+    func remove(_ id: String, in directory: FileDescriptor) {
+        try? calls.unlink(directory, id + Self.recordSuffix, false)
+        try? calls.unlink(directory, id + Self.legacyRecordTempSuffix, false)
+        try? calls.unlink(directory, id + Self.lockSuffix, false)
     }
 }

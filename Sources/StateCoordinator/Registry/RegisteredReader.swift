@@ -40,7 +40,15 @@ public struct RegisteredReader: Sendable, Equatable {
     /// gets the same pid gets another entry.
     public var id: String
     /// The label the reader registered with (a bot's name); several readers may share one.
+    /// Any user may register any label: the ``owner`` says who the reader really is.
     public var label: String
+    /// The user the reader runs as: the owner of both its lock file and its record, which the
+    /// lister checks are the same user (an entry whose files belong to different users is
+    /// listed as invalid, never as a reader). Unlike the label, pid and host, which the reader
+    /// writes, no other user can forge it.
+    public var owner: UInt32?
+    /// The ``owner``'s user name, when the system knows it.
+    public var ownerName: String?
     /// The reader's process id.
     public var processID: Int32
     /// The reader's host name.
@@ -65,9 +73,12 @@ public struct RegisteredReader: Sendable, Equatable {
     /// Creates a description of a registered reader.
     public init(
         id: String, label: String, processID: Int32, hostName: String, registeredAt: Date, storeID: String?,
-        loaded: Mark?, applied: Mark?, rejected: Rejection?, updatedAt: Date, problem: String? = nil
+        loaded: Mark?, applied: Mark?, rejected: Rejection?, updatedAt: Date, problem: String? = nil,
+        owner: UInt32? = nil, ownerName: String? = nil
     ) {
         self.problem = problem
+        self.owner = owner
+        self.ownerName = ownerName
         self.id = id
         self.label = label
         self.processID = processID
@@ -78,6 +89,13 @@ public struct RegisteredReader: Sendable, Equatable {
         self.applied = applied
         self.rejected = rejected
         self.updatedAt = updatedAt
+    }
+
+    /// `label@user` (or `label@uid` when the user has no name; the label alone when the owner is
+    /// unknown): how the reader is named to an operator, and how `--await-ack` selects it.
+    public var qualifiedLabel: String {
+        guard let owner else { return label }
+        return label + "@" + (ownerName ?? String(owner))
     }
 
     /// Whether the reader has applied `version` of store `storeID`, or a newer one.

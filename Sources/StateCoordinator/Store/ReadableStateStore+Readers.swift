@@ -1,17 +1,37 @@
 import Foundation
 
 extension ReadableStateStore {
-    /// Every live registered reader of this store (see ``reader(label:options:onEvent:)-5bxij``),
-    /// oldest registration first. Entries of readers that died are removed on the way (when this
-    /// process may write the registry) and never listed.
+    /// Every live registered reader of this store that counts (see
+    /// ``reader(label:options:onEvent:)-5bxij`` and ``readerListing()``), oldest registration
+    /// first. Entries of readers that died are removed on the way (when this process may write
+    /// the registry) and never listed.
     public func readers() async throws(StateStoreError) -> [RegisteredReader] {
-        try await offPool { (handle) throws(StateStoreError) in try ReaderRegistry(handle).liveReaders() }
+        try await readerListing().readers
     }
 
     /// The synchronous form of ``readers()``.
     @_disfavoredOverload
     public func readers() throws(StateStoreError) -> [RegisteredReader] {
-        try ReaderRegistry(handle).liveReaders()
+        try readerListing().readers
+    }
+
+    /// A look at the store's reader registry: the live readers that count, those run by users
+    /// the store's ``StoreSettings/readerUsers`` does not name, the entries that are no reader's
+    /// (files of two users, a planted link), and whether every entry was looked at (at most
+    /// ``ReaderListing/maximumConsidered`` are). The registry is shared by every user: each
+    /// reader's ``RegisteredReader/owner`` is the one thing in it nobody else can forge.
+    public func readerListing() async throws(StateStoreError) -> ReaderListing {
+        try await offPool { (handle) throws(StateStoreError) in try Self.listing(handle) }
+    }
+
+    /// The synchronous form of ``readerListing()``.
+    @_disfavoredOverload
+    public func readerListing() throws(StateStoreError) -> ReaderListing {
+        try Self.listing(handle)
+    }
+
+    private static func listing(_ handle: StoreHandle) throws(StateStoreError) -> ReaderListing {
+        try ReaderRegistry(handle).listing(readerUsers: handle.currentReaderUsers())
     }
 
     /// Waits until every selected reader that is live when the wait starts has applied
@@ -39,7 +59,7 @@ extension ReadableStateStore {
     ) async -> AcknowledgementReport {
         let wait = AcknowledgementWait(
             registry: ReaderRegistry(handle), version: snapshot.version, storeID: snapshot.storeID, selection: selection,
-            timeout: timeout)
+            readerUsers: snapshot.settings.readerUsers.map(Set.init), timeout: timeout)
         return await withTaskCancellationHandler {
             await BlockingWorkThread.runOnce("StateCoordinator.acknowledgements") { wait.run() }
         } onCancel: {
@@ -55,7 +75,7 @@ extension ReadableStateStore {
     ) -> AcknowledgementReport {
         AcknowledgementWait(
             registry: ReaderRegistry(handle), version: snapshot.version, storeID: snapshot.storeID, selection: selection,
-            timeout: timeout
+            readerUsers: snapshot.settings.readerUsers.map(Set.init), timeout: timeout
         ).run()
     }
 }

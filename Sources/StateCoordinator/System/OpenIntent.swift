@@ -31,9 +31,12 @@ public struct OpenIntent: Sendable, Equatable {
     public static let directory = OpenIntent(access: .readOnly, options: [.directory, .closeOnExec])
     /// A directory inside the store (its history), never a link.
     public static let ownDirectory = OpenIntent(access: .readOnly, options: [.directory, .noFollow, .closeOnExec])
-    /// A new file only (`O_CREAT | O_EXCL`), for writing: a temp file.
+    /// A new file only (`O_CREAT | O_EXCL`), for writing: a temp file. (`O_NONBLOCK` changes
+    /// nothing for the regular file `O_EXCL` guarantees; it is there so that no flag set the
+    /// library creates files with can ever block on a FIFO.)
     public static func createForWriting(_ permissions: FilePermissions) -> OpenIntent {
-        OpenIntent(access: .writeOnly, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec], permissions: permissions)
+        OpenIntent(
+            access: .writeOnly, options: [.create, .exclusiveCreate, .noFollow, .nonBlocking, .closeOnExec], permissions: permissions)
     }
     /// A file of our own, created or truncated, for writing: a reader's record, rewritten in full
     /// under a temp name only its owner uses, then renamed over the record.
@@ -42,7 +45,7 @@ public struct OpenIntent: Sendable, Equatable {
     }
     /// A new file only (`O_CREAT | O_EXCL`), opened for reading: the lockfile.
     public static func createEmpty(_ permissions: FilePermissions) -> OpenIntent {
-        OpenIntent(access: .readOnly, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec], permissions: permissions)
+        OpenIntent(access: .readOnly, options: [.create, .exclusiveCreate, .noFollow, .nonBlocking, .closeOnExec], permissions: permissions)
     }
 }
 

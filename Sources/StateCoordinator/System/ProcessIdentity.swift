@@ -13,6 +13,9 @@ enum ProcessIdentity {
     /// owner and group.
     static var isRoot: Bool { geteuid() == 0 }
 
+    /// The effective user (`geteuid`): the owner of every file this process creates.
+    static var effectiveUser: UInt32 { UInt32(geteuid()) }
+
     /// The host name (`gethostname`), read once.
     static let hostName: String = {
         var buffer = [UInt8](repeating: 0, count: 256)

@@ -8,8 +8,8 @@ struct AcknowledgementOptions: ParsableArguments {
     @Option(
         name: .customLong("await-ack"),
         help: ArgumentHelp(
-            "After the commit, wait until these registered readers applied it: all (every reader live at the commit) or labels, comma-separated (exit 10 if one lags past --ack-timeout or rejects it).",
-            valueName: "all|label,…"))
+            "After the commit, wait until these registered readers applied it: all (every reader live at the commit that counts) or labels, comma-separated, each best with the user it runs as (bot-eu-1@botuser: any user may register any label) (exit 10 if one lags past --ack-timeout or rejects it).",
+            valueName: "all|label[@user],…"))
     var awaitAck: String?
 
     @Option(help: ArgumentHelp("Seconds --await-ack waits (default 10).", valueName: "seconds"))
@@ -28,18 +28,24 @@ struct AcknowledgementOptions: ParsableArguments {
         guard waitSeconds >= 0, waitSeconds <= Self.longestTimeout else {
             throw ValidationError("--ack-timeout must be a number of seconds from 0 to \(Int(Self.longestTimeout)) (a day).")
         }
-        if let awaitAck, selection(awaitAck) == nil {
-            throw ValidationError("--await-ack takes 'all' or labels separated by commas, not '\(awaitAck)'.")
+        if let awaitAck {
+            do { _ = try Self.selection(awaitAck) } catch { throw ValidationError("--await-ack: \(error.message) \(error.hint ?? "")") }
         }
     }
 
-    var selection: ReaderSelection? { awaitAck.flatMap(selection) }
+    var selection: ReaderSelection? { awaitAck.flatMap { try? Self.selection($0) } }
 
-    private func selection(_ text: String) -> ReaderSelection? {
+    private static func selection(_ text: String) throws(StateStoreError) -> ReaderSelection {
         if text == "all" { return .all }
-        let labels = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        guard !labels.isEmpty, labels.allSatisfy({ !$0.isEmpty }) else { return nil }
-        return .labels(Set(labels))
+        let items = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard !items.isEmpty, items.allSatisfy({ !$0.isEmpty }) else {
+            throw StateStoreError(
+                .invalidArgument, "it takes 'all' or labels separated by commas, not '\(TerminalText.safe(text))'.",
+                hint: "For example --await-ack bot-eu-1@botuser,bot-us-1@botuser.")
+        }
+        var names: Set<ReaderName> = []
+        for item in items { names.insert(try ReaderName(parsing: item)) }
+        return .named(names)
     }
 
     var timeout: Duration { .milliseconds(Int64((waitSeconds * 1000).rounded(.up))) }

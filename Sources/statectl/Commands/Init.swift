@@ -28,6 +28,11 @@ struct Init: AsyncParsableCommand {
             valueName: "age"))
     var keepHistoryFor: String?
     @Option(help: ArgumentHelp("Largest state in bytes.", valueName: "bytes")) var maxSize = StoreSettings.defaultMaximumStateBytes
+    @Option(
+        help: ArgumentHelp(
+            "Count only the registered readers of these users (names or uids, comma-separated; see statectl readers --set-users).",
+            valueName: "user,…"))
+    var readerUsers: String?
     @Flag(help: "Re-create over an existing store (recovery).") var force = false
     @Option(help: ArgumentHelp("Give the store this JSON Schema from the start (see statectl schema); the first state must match it.", valueName: "file"))
     var schema: String?
@@ -43,6 +48,7 @@ struct Init: AsyncParsableCommand {
             throw ValidationError("--keep-history-for takes an age such as 90s, 15m, 24h or 7d, not '\(keepHistoryFor)'.")
         }
         guard maxSize > 0 else { throw ValidationError("--max-size must be positive.") }
+        if let readerUsers { _ = try Readers.uids(readerUsers) }
     }
 
     func run() async throws {
@@ -50,7 +56,8 @@ struct Init: AsyncParsableCommand {
         let schema = try self.schema.map { try JSONSchema(try Input.document(from: $0, limit: 1 << 20)) }
         let settings = StoreSettings(
             keepHistory: keepHistory, keepHistoryFor: keepHistoryFor.flatMap(TimeArgument.duration).map { .seconds($0) },
-            maximumStateBytes: maxSize, fileMode: fileMode, schema: schema)
+            maximumStateBytes: maxSize, fileMode: fileMode, schema: schema,
+            readerUsers: try readerUsers.map { Array(Set(try Readers.uids($0))).sorted() })
         let store: StateStore<JSONValue>
         if let from {
             let name = global.name ?? global.namedInEnvironment ?? ownName(of: from) ?? global.storeName

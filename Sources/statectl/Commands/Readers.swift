@@ -5,43 +5,100 @@ import StateDocuments
 
 struct Readers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the live registered readers: label, pid, host, since when, loaded and applied versions, lag, rejection.",
+        abstract: "List the live registered readers: label, user, pid, host, since when, loaded and applied versions, lag, rejection.",
         discussion: """
-            Readers register with a label (the library's reader(label:), statectl watch --as). Entries of readers that \
-            died are removed on the way and never listed. Lag is counted from the applied version: versions behind the \
-            current one, and seconds since the first version it has not applied was committed (from history when kept, \
-            else since the current version: then shown with >=). A reader that never acknowledges shows no applied version.
+            Readers register with a label (the library's reader(label:), statectl watch --as). Any local user may \
+            register any label: USER is the user owning the entry's files, the one thing no one else can forge. \
+            Entries of readers that died are removed on the way and never listed. Lag is counted from the applied \
+            version: versions behind the current one, and seconds since the first version it has not applied was \
+            committed (from history when kept, else since the current version: then shown with >=). A reader that \
+            never acknowledges shows no applied version.
 
-            --json: an array of {"id", "label", "pid", "host", "registeredAt", "storeID", "loadedVersion", \
-            "appliedVersion", "appliedAt", "rejectedVersion", "rejectedError", "lagVersions", "lagSeconds"}.
+            Only readers that count are listed: when the store names its reader users (--set-users), readers of \
+            other users are named on stderr as not counted, as are entries that are no reader's (files of two \
+            users, a planted link) and a registry too full to look at whole.
+
+            --json: an array of {"id", "label", "owner", "user", "pid", "host", "registeredAt", "storeID", \
+            "loadedVersion", "appliedVersion", "appliedAt", "rejectedVersion", "rejectedError", "lagVersions", \
+            "lagSeconds"}. With --all: {"readers", "notCounted", "invalid", "entryCount", "considered", "complete", \
+            "warning"}.
 
             Example: statectl readers
             Example: statectl readers --json | jq '.[] | select(.lagVersions != 0) | .label'
+            Example: statectl readers --set-users botuser,monitor
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Flag(help: "Print one JSON array.") var json = false
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Also list readers not counted and invalid entries (with --json: one object).") var all = false
+    @Option(
+        help: ArgumentHelp(
+            "Count only the readers run by these users (names or uids, comma-separated; none: every user's), as a new version with the same state.",
+            valueName: "user,…|none"))
+    var setUsers: String?
+
+    func validate() throws {
+        if setUsers != nil && all { throw ValidationError("--set-users changes the store's reader users; it takes no listing option.") }
+        if let setUsers, setUsers != "none" { _ = try Self.uids(setUsers) }
+    }
+
+    /// The uids of `text` (`alice,1001`).
+    static func uids(_ text: String) throws -> [UInt32] {
+        let names = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard !names.isEmpty, names.count <= StoreSettings.largestReaderUsers else {
+            throw ValidationError("--set-users takes 1 to \(StoreSettings.largestReaderUsers) users separated by commas, or none.")
+        }
+        return try names.map { name in
+            guard let uid = UserAccount.uid(named: name) else {
+                throw ValidationError("--set-users: '\(TerminalText.safe(name))' is no user of this system (give a user name or a uid).")
+            }
+            return uid
+        }
+    }
 
     func run() async throws {
+        if let setUsers {
+            let uids = setUsers == "none" ? nil : try Self.uids(setUsers)
+            let snapshot = try await global.openStore().setReaderUsers(uids)
+            return Output.committed(snapshot, json: json)
+        }
         let store = try await global.openReadOnly()
         let current = try await store.read()
-        let readers = try await store.readers()
+        let listing = try await store.readerListing()
         // Only for lag in seconds: a history that cannot be read leaves the lower bound.
         let history = (try? await store.history()) ?? []
         let now = Date()
         if json {
-            Output.line(ReaderDocument.json(readers, current: current, history: history, now: now).prettyJSON)
-            return
+            let document = all
+                ? ReaderDocument.json(listing, current: current, history: history, now: now)
+                : ReaderDocument.json(listing.readers, current: current, history: history, now: now)
+            Output.line(document.prettyJSON)
+        } else if listing.readers.isEmpty {
+            FileHandle.standardError.write(Data("statectl: no live registered reader that counts (current version \(current.version)).\n".utf8))
+        } else {
+            table(listing.readers, current: current, history: history, now: now)
         }
+        if all && !json {
+            if !listing.notCounted.isEmpty {
+                Output.line("")
+                Output.line("not counted (users the store's reader users do not name):")
+                table(listing.notCounted, current: current, history: history, now: now)
+            }
+            for entry in listing.invalid {
+                Output.line("invalid entry \(entry.id)\(entry.owner.map { " (uid \($0))" } ?? ""): \(TerminalText.safe(entry.reason))")
+            }
+        }
+        if let warning = ReaderDocument.warning(listing), !(all && json) {
+            FileHandle.standardError.write(Data("statectl: warning: \(warning)\n".utf8))
+        }
+    }
+
+    private func table(_ readers: [RegisteredReader], current: StateSnapshot<JSONValue>, history: [HistoryEntry], now: Date) {
         let lags = readers.map { ReaderDocument.lagSeconds($0, current: current, history: history, now: now) }
-        guard !readers.isEmpty else {
-            FileHandle.standardError.write(Data("statectl: no live registered reader (current version \(current.version)).\n".utf8))
-            return
-        }
-        var rows = [["LABEL", "PID", "HOST", "SINCE", "LOADED", "APPLIED", "LAG", "LAG(s)", "REJECTED"]]
+        var rows = [["LABEL", "USER", "PID", "HOST", "SINCE", "LOADED", "APPLIED", "LAG", "LAG(s)", "REJECTED"]]
         for (reader, lag) in zip(readers, lags) {
             rows.append([
-                ReaderOutput.displayLabel(reader), String(reader.processID), ReaderOutput.printable(reader.hostName),
+                ReaderOutput.displayLabel(reader), ReaderOutput.user(reader), String(reader.processID), ReaderOutput.printable(reader.hostName),
                 Output.timestamp(reader.registeredAt), ReaderOutput.version(reader.loaded).replacingOccurrences(of: "none", with: "-"),
                 ReaderOutput.version(reader.applied).replacingOccurrences(of: "none", with: "-"),
                 ReaderDocument.lagVersions(reader, current).map(String.init) ?? "-",
@@ -57,5 +114,4 @@ struct Readers: AsyncParsableCommand {
             Output.line(padded.joined(separator: "  "))
         }
     }
-
 }

@@ -11,9 +11,10 @@ struct Status: AsyncParsableCommand {
             (null, or why someone who is not a writer could hold the writer lock), watchMode \
             ({"mode": "inotify" or "polling", "reason"}), orphanTempFiles (left by writers that died; listed only while \
             no writer holds the lock, since a temp file may be a commit in flight), historyCount, schema (null, or the \
-            checksum of the schema in force), readers \
-            ({"live", "lagging", "rejecting"}: registered readers alive, those that have not applied the current \
-            version, and those rejecting a version newer than the one they applied; statectl readers lists them).
+            checksum of the schema in force), readerUsers (null, or the uids whose readers count), readers \
+            ({"live", "lagging", "rejecting", "warning"}: registered readers alive that count, those that have not \
+            applied the current version, those rejecting a version newer than the one they applied, and what else the \
+            registry holds (readers not counted, invalid entries) or null; statectl readers lists them).
 
             Example: statectl status --json | jq .lockHolder
             """)
@@ -29,15 +30,14 @@ struct Status: AsyncParsableCommand {
         let orphans = try await store.orphanTempFiles()
         let historyCount = try await store.history().count
         // A broken registry is said here, not taken for "no readers", and fails nothing else.
-        let readers: [RegisteredReader]
+        var listing = ReaderListing()
         var registryProblem: String?
-        do { readers = try await store.readers() } catch {
-            readers = []
-            registryProblem = error.description
-        }
+        do { listing = try await store.readerListing() } catch { registryProblem = error.description }
+        let readers = listing.readers
         let status = StatusDocument(
             snapshot: snapshot, holder: holder, mode: mode, orphans: orphans, historyCount: historyCount, readers: readers,
-            registryProblem: registryProblem, lockFileWarning: await store.lockFileExposure())
+            registryProblem: registryProblem, lockFileWarning: await store.lockFileExposure(),
+            registryWarning: ReaderDocument.warning(listing))
         let age = Date().timeIntervalSince(snapshot.committedAt)
         if json {
             Output.line(JSONValue.object(status.json()).prettyJSON)
@@ -54,7 +54,8 @@ struct Status: AsyncParsableCommand {
                 orphan temps: \(orphans.isEmpty ? "none" : TerminalText.safe(orphans.joined(separator: ", ")))
                 history:      \(historyCount) kept (keep \(snapshot.settings.keepHistory)\(snapshot.settings.keepHistoryFor.map { ", and every version of the last \($0.components.seconds) s" } ?? ""))
                 schema:       \(snapshot.settings.schema.map { "\($0) (statectl schema get)" } ?? "none")
-                readers:      \(registryProblem.map { "unknown: \($0)" } ?? "\(readers.count) live, \(status.laggingReaders) lagging, \(status.rejectingReaders) rejecting")
+                reader users: \(snapshot.settings.readerUsers.map { $0.map { UserAccount.name(of: $0) ?? String($0) }.joined(separator: ", ") } ?? "any (statectl readers --set-users)")
+                readers:      \(registryProblem.map { "unknown: \(TerminalText.safe($0))" } ?? "\(readers.count) live, \(status.laggingReaders) lagging, \(status.rejectingReaders) rejecting")\(status.registryWarning.map { "\n              WARNING: \($0)" } ?? "")
                 """)
         }
     }
