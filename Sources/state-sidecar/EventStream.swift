@@ -9,15 +9,42 @@ import Synchronization
 final class StreamCount: Sendable {
     let open = Atomic(0)
     let limit: Int
-    init(limit: Int) { self.limit = limit }
+    /// The most streams one client (``StreamClient``) may hold.
+    let perClient: Int
+    private let byClient = Mutex<[String: Int]>([:])
 
-    /// A place for one more stream, or nil at the limit.
-    func admit() -> StreamSlot? {
+    init(limit: Int, perClient: Int? = nil) {
+        self.limit = limit
+        self.perClient = min(limit, perClient ?? limit)
+    }
+
+    /// Why a stream was refused.
+    enum Refusal: Error {
+        case full
+        case clientFull
+    }
+
+    /// A place for one more stream of `client`, or why not.
+    func admit(client: String = "") -> Result<StreamSlot, Refusal> {
+        let admitted = byClient.withLock { counts -> Bool in
+            guard counts[client, default: 0] < perClient else { return false }
+            counts[client, default: 0] += 1
+            return true
+        }
+        guard admitted else { return .failure(.clientFull) }
         guard open.add(1, ordering: .relaxed).newValue <= limit else {
             open.subtract(1, ordering: .relaxed)
-            return nil
+            release(client)
+            return .failure(.full)
         }
-        return StreamSlot(self)
+        return .success(StreamSlot(self, client: client))
+    }
+
+    fileprivate func release(_ client: String) {
+        byClient.withLock { counts in
+            counts[client, default: 1] -= 1
+            if counts[client] == 0 { counts[client] = nil }
+        }
     }
 }
 
@@ -26,8 +53,15 @@ final class StreamCount: Sendable {
 /// which holds the slot, never runs).
 final class StreamSlot: Sendable {
     private let count: StreamCount
-    fileprivate init(_ count: StreamCount) { self.count = count }
-    deinit { count.open.subtract(1, ordering: .relaxed) }
+    private let client: String
+    fileprivate init(_ count: StreamCount, client: String) {
+        self.count = count
+        self.client = client
+    }
+    deinit {
+        count.open.subtract(1, ordering: .relaxed)
+        count.release(client)
+    }
 }
 
 /// `GET /events`: Server-Sent Events, one `version` event per version (`id:` the version), a
@@ -41,7 +75,7 @@ struct EventStream: Sendable {
     let streams: StreamCount
 
     /// - Parameter connection: the client's channel: its closing ends the stream at once.
-    func response(_ request: Request, connection: any Channel) -> Response {
+    func response(_ request: Request, connection: any Channel) async -> Response {
         var lastID: UInt64?
         if let header = request.headers.first(where: { $0.name.canonicalName == "last-event-id" })?.value {
             guard let value = UInt64(header.trimmingCharacters(in: CharacterSet.whitespaces)) else {
@@ -49,7 +83,17 @@ struct EventStream: Sendable {
             }
             lastID = value
         }
-        guard let slot = streams.admit() else {
+        let client = await StreamClient.key(of: connection)
+        let slot: StreamSlot
+        switch streams.admit(client: client) {
+        case .success(let admitted):
+            slot = admitted
+        case .failure(.clientFull):
+            var response = SidecarRoutes.plain(
+                .tooManyRequests, "too many event streams are open for this client (\(client); limit \(streams.perClient)); close one first.\n")
+            response.headers[.retryAfter] = "5"
+            return response
+        case .failure(.full):
             var response = SidecarRoutes.plain(.serviceUnavailable, "too many event streams are open (limit \(streams.limit)); retry later.\n")
             response.headers[.retryAfter] = "5"
             return response

@@ -4,12 +4,24 @@ import Glibc
 import Musl
 #endif
 
-/// `HOST:PORT` to listen on (`127.0.0.1:9464`, `[::1]:9464`).
+/// `HOST:PORT` to listen on (`127.0.0.1:9464`, `[::1]:9464`), or `unix:PATH`: a Unix socket,
+/// given the permissions of the store it serves.
 struct ListenAddress: Sendable, Equatable {
     var host: String
     var port: Int
+    /// The socket's path, for `unix:PATH` (then `host` is empty and `port` 0).
+    var unixPath: String?
 
     init?(_ text: String) {
+        if text.hasPrefix("unix:") {
+            let path = String(text.dropFirst(5))
+            // sun_path holds 107 bytes and a NUL.
+            guard !path.isEmpty, path.utf8.count <= 107, !path.utf8.contains(0) else { return nil }
+            host = ""
+            port = 0
+            unixPath = path
+            return
+        }
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
             return nil
         }
@@ -24,6 +36,7 @@ struct ListenAddress: Sendable, Equatable {
     /// or `localhost`. Any other name counts as reachable from elsewhere (`127.example.com` is a
     /// name, not a loopback address).
     var isLoopback: Bool {
+        if unixPath != nil { return false }
         if host == "localhost" { return true }
         var ipv4 = in_addr()
         if inet_pton(AF_INET, host, &ipv4) == 1 { return UInt32(bigEndian: ipv4.s_addr) >> 24 == 127 }
@@ -33,4 +46,7 @@ struct ListenAddress: Sendable, Equatable {
         }
         return false
     }
+
+    /// How the address is named to an operator.
+    var description: String { unixPath.map { "unix:" + $0 } ?? (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") }
 }

@@ -82,7 +82,7 @@ enum SidecarRoutes {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: await metrics.render(monitors, streams: streams, connections: connections))))
         }
         router.get("/events") { request, context in
-            EventStream(feed: try pick(request).get().feed, streams: streams).response(request, connection: context.channel)
+            await EventStream(feed: try pick(request).get().feed, streams: streams).response(request, connection: context.channel)
         }
         return router
     }

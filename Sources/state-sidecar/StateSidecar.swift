@@ -22,9 +22,13 @@ struct StateSidecar: AsyncParsableCommand {
             Paths: /metrics (Prometheus), /livez, /readyz (?verbose), /status, /state (ETag = version), /events \
             (Server-Sent Events). With several stores (repeat --dir, and --name in the same order), /status, /state \
             and /events take ?store=NAME. Listens on loopback unless --listen names another address, which needs \
-            --token-file (a bearer token, checked on every path but /livez).
+            --token-file (a bearer token, checked on every path but /livez). --listen unix:PATH serves on a Unix \
+            socket with the stores' own permissions: whoever may read the state files may connect, nobody else. \
+            On loopback TCP every local user may connect: a store its users may not all read (its state file is not \
+            readable by others) then needs --token-file, or --loopback-without-token to accept that.
 
-            Example: state-sidecar --dir /srv/bot --listen 127.0.0.1:9464
+            Example: state-sidecar --dir /srv/bot --listen unix:/run/state-sidecar/bot.sock
+            Example: state-sidecar --dir /srv/bot --listen 127.0.0.1:9464 --token-file /etc/statecoord/token
             """,
         version: version)
 
@@ -32,11 +36,17 @@ struct StateSidecar: AsyncParsableCommand {
     var directories: [String] = []
     @Option(name: .customLong("name"), help: ArgumentHelp("The store's name, for the --dir in the same position (default state).", valueName: "name"))
     var names: [String] = []
-    @Option(help: ArgumentHelp("HOST:PORT to listen on.", valueName: "host:port")) var listen = "127.0.0.1:9464"
+    @Option(help: ArgumentHelp("HOST:PORT to listen on, or unix:PATH (a Unix socket with the stores' permissions).", valueName: "host:port|unix:path"))
+    var listen = "127.0.0.1:9464"
     @Option(help: ArgumentHelp("A file holding the bearer token (required off loopback).", valueName: "file")) var tokenFile: String?
     @Option(help: ArgumentHelp("/readyz fails while a registered reader lags more than this many versions.", valueName: "n"))
     var maxReaderLag: UInt64 = 10
     @Option(help: ArgumentHelp("The most event streams open at once.", valueName: "n")) var maxStreams = 100
+    @Option(
+        help: ArgumentHelp(
+            "The most event streams one client may hold: one user where the kernel says (a Unix socket's peer, a loopback TCP peer), else one address.",
+            valueName: "n"))
+    var maxStreamsPerClient = 10
     @Option(help: ArgumentHelp("The most connections open at once; more wait to be accepted.", valueName: "n")) var maxConnections = 1000
     @Option(
         help: ArgumentHelp(
@@ -57,24 +67,45 @@ struct StateSidecar: AsyncParsableCommand {
     var allowedHosts: [String] = []
     @Flag(help: "Allow a bearer token over plain HTTP off loopback (anyone on the path can read the token and the state).")
     var insecurePlaintext = false
+    @Flag(
+        help: "Serve on loopback TCP without a token although a store's state file is not readable by every user (every local user can then read it through the sidecar).")
+    var loopbackWithoutToken = false
+
+    /// The state files served.
+    private var stateFiles: [String] {
+        directories.enumerated().map { index, directory in directory + "/" + (index < names.count ? names[index] : "state") + ".json" }
+    }
 
     func validate() throws {
         guard !directories.isEmpty else { throw ValidationError("name a store with --dir DIR.") }
         guard names.count <= directories.count else { throw ValidationError("each --name needs a --dir before it.") }
-        guard let address = ListenAddress(listen) else { throw ValidationError("--listen takes HOST:PORT, not '\(listen)'.") }
-        if !address.isLoopback && tokenFile == nil {
+        guard let address = ListenAddress(listen) else {
+            throw ValidationError("--listen takes HOST:PORT or unix:PATH (at most 107 bytes), not '\(listen)'.")
+        }
+        if address.unixPath == nil && !address.isLoopback && tokenFile == nil {
             throw ValidationError("listening on \(address.host) (not loopback) needs --token-file: anyone who can reach it could read the state.")
         }
         guard maxStreams > 0 else { throw ValidationError("--max-streams must be positive.") }
+        guard maxStreamsPerClient > 0 else { throw ValidationError("--max-streams-per-client must be positive.") }
         guard maxConnections > maxStreams else { throw ValidationError("--max-connections must be above --max-streams (\(maxStreams)).") }
         guard idleTimeout > 0, idleTimeout <= 3600 else { throw ValidationError("--idle-timeout must be from 0 to 3600 seconds.") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
-        if !address.isLoopback && tlsCert == nil && !insecurePlaintext {
+        if address.unixPath == nil && !address.isLoopback && tlsCert == nil && !insecurePlaintext {
             throw ValidationError(
                 "listening on \(address.host) (not loopback) over plain HTTP would send the token and the state in clear: give --tls-cert and --tls-key, or --insecure-plaintext to accept that.")
         }
         for pointer in gauges {
             do { _ = try JSONPointer(pointer) } catch { throw ValidationError("--gauge \(pointer): \(error.reason).") }
+        }
+        if address.isLoopback && tokenFile == nil && !loopbackWithoutToken {
+            // Any local user may connect to a loopback port: what the sidecar can read, they could.
+            for path in stateFiles {
+                var status = stat()
+                if stat(path, &status) == 0, status.st_mode & 0o004 == 0 {
+                    throw ValidationError(
+                        "\(path) is mode \(String(status.st_mode & 0o777, radix: 8)): users who may not read it could read it through this sidecar on \(address.description). Give --token-file, listen on unix:PATH (the socket gets the store's permissions), or pass --loopback-without-token to accept that.")
+                }
+            }
         }
     }
 
@@ -104,18 +135,36 @@ struct StateSidecar: AsyncParsableCommand {
         let logger = Logger(label: "state-sidecar")
         let router = SidecarRoutes.router(
             monitors: monitors, metrics: SidecarMetrics(registry: registry, gauges: gauges.isEmpty ? nil : gauges.compactMap { try? JSONPointer($0) }), token: token, maxLag: maxReaderLag,
-            streams: StreamCount(limit: maxStreams), connections: connections, loopbackOnly: address.isLoopback,
+            streams: StreamCount(limit: maxStreams, perClient: maxStreamsPerClient), connections: connections, loopbackOnly: address.isLoopback,
             allowedHosts: Set(allowedHosts.map { $0.lowercased() }))
+        var socketAccess: (mode: mode_t, owner: uid_t?, group: gid_t?)?
+        if let path = address.unixPath {
+            socketAccess = try prepareSocket(at: path)
+        }
+        let access = socketAccess
         let app = Application(
             router: router, server: try server(),
             configuration: .init(
-                address: .hostname(address.host, port: address.port), serverName: "state-sidecar",
-                availableConnectionsDelegate: connections.delegate),
+                address: address.unixPath.map { .unixDomainSocket(path: $0) } ?? .hostname(address.host, port: address.port),
+                serverName: "state-sidecar", availableConnectionsDelegate: connections.delegate),
             onServerRunning: { channel in
+                if let path = address.unixPath, let access {
+                    guard UnixSocketAccess.apply(access, to: path) else {
+                        FileHandle.standardError.write(Data("state-sidecar: cannot give \(path) the stores' permissions; stopping.\n".utf8))
+                        unlink(path)
+                        Glibc.exit(1)
+                    }
+                    var status = stat()
+                    _ = stat(path, &status)
+                    FileHandle.standardError.write(
+                        Data("state-sidecar: listening on unix:\(path) (mode \(String(status.st_mode & 0o777, radix: 8)), uid \(status.st_uid), gid \(status.st_gid))\n".utf8))
+                    return
+                }
                 let port = channel.localAddress?.port ?? address.port
                 FileHandle.standardError.write(Data("state-sidecar: listening on \(address.host):\(port)\n".utf8))
             },
             logger: logger)
+        defer { if let path = address.unixPath { unlink(path) } }
         let group = ServiceGroup(
             configuration: .init(services: [app] + monitors.map(\.reader) + monitors.map(\.feed), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
@@ -125,6 +174,25 @@ struct StateSidecar: AsyncParsableCommand {
         } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL || error.errnoCode == EACCES {
             throw SidecarFailure("cannot listen on \(listen): \(String(cString: strerror(error.errnoCode))).")
         }
+    }
+
+    /// Checks `path` is free (nothing there, or a socket nobody listens on: a sidecar that was
+    /// killed) and returns the access the socket will get. The socket is made under umask 0177, so
+    /// that it is the sidecar's alone until it gets its access.
+    private func prepareSocket(at path: String) throws -> (mode: mode_t, owner: uid_t?, group: gid_t?) {
+        switch UnixSocketAccess.occupant(of: path) {
+        case .other:
+            throw SidecarFailure("cannot listen on unix:\(path): something that is not a socket is there; remove it or choose another path.")
+        case .socket where UnixSocketAccess.isInUse(path):
+            throw SidecarFailure("cannot listen on unix:\(path): another process listens there (another sidecar?).")
+        case .socket, .nothing:
+            break
+        }
+        guard let access = UnixSocketAccess.access(for: stateFiles) else {
+            throw SidecarFailure("cannot listen on unix:\(path): a store's state file cannot be examined for its permissions.")
+        }
+        umask(0o177)
+        return access
     }
 
     /// HTTP/1.1, over TLS when --tls-cert and --tls-key are given.

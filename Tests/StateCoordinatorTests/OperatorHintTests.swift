@@ -29,7 +29,7 @@ struct OperatorHintTests {
     @Test func theSidecarListsTheStoresWhenANameIsNotFound() throws {
         #expect(try statectl("--name", "trading_state", "init").status == 0)
         let binary = HelperProcess.url.deletingLastPathComponent().appendingPathComponent("state-sidecar")
-        let sidecar = try RunningHelper(["--dir", dir.path, "--name", "state", "--listen", "127.0.0.1:0"], executable: binary)
+        let sidecar = try RunningHelper(["--dir", dir.path, "--name", "state", "--listen", "127.0.0.1:0", "--loopback-without-token"], executable: binary)
         sidecar.closeInput()
         let (status, _, stderr, timedOut) = sidecar.waitForExit(timeout: .seconds(30))
         #expect(!timedOut && status != 0, "\(stderr)")

@@ -210,7 +210,7 @@ extension ProcessTests.SidecarTests {
 
         let plain = try RunningHelper(["--dir", dir.path, "--listen", "0.0.0.0:0", "--token-file", dir.file("token")], executable: Self.binary).waitForExit()
         #expect(plain.status != 0 && plain.stderr.contains("--insecure-plaintext"), "\(plain)")
-        let missingKey = try RunningHelper(["--dir", dir.path, "--tls-cert", dir.file("server.pem"), "--tls-key", dir.file("nope.key")], executable: Self.binary)
+        let missingKey = try RunningHelper(["--dir", dir.path, "--tls-cert", dir.file("server.pem"), "--tls-key", dir.file("nope.key"), "--loopback-without-token"], executable: Self.binary)
             .waitForExit()
         #expect(missingKey.status != 0 && missingKey.stderr.contains("No such file or directory"), "\(missingKey)")
         let accepted = try RunningHelper(

@@ -22,7 +22,9 @@ extension ProcessTests {
 
         /// - Parameter runAs: a command the sidecar runs under (`setpriv …`), or none.
         func start(_ extra: [String] = [], runAs prefix: [String] = []) throws -> Sidecar {
-            let arguments = ["--dir", dir.path, "--listen", "127.0.0.1:0"] + extra
+            // The test stores are 0640: on loopback without a token the sidecar must be told to serve them.
+            let open = extra.contains("--token-file") ? [] : ["--loopback-without-token"]
+            let arguments = ["--dir", dir.path, "--listen", "127.0.0.1:0"] + open + extra
             let process = try prefix.isEmpty
                 ? RunningHelper(arguments, executable: Self.binary)
                 : RunningHelper(prefix + arguments, executable: URL(fileURLWithPath: "/usr/bin/env"))

@@ -94,7 +94,7 @@ final class SidecarProcess: @unchecked Sendable {
 
     init(directory: String) throws {
         process.executableURL = ChildProcess.binDirectory.appendingPathComponent("state-sidecar")
-        process.arguments = ["--dir", directory, "--listen", "127.0.0.1:0", "--max-streams", "200"]
+        process.arguments = ["--dir", directory, "--listen", "127.0.0.1:0", "--max-streams", "200", "--loopback-without-token"]
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
