@@ -292,3 +292,22 @@ extension ProcessTests.RegistryOwnerTests {
         #expect(halt.status == 10 && !halt.stderr.contains("has not applied") && halt.stderr.contains("no live reader"), "\(halt)")
     }
 }
+
+/// A record name another user took (the race between a reader's lock file and its first record,
+/// played here by removing the bot's record and planting the attacker's file in its place): the
+/// bot's rename is refused by the sticky directory. Before the fix every later acknowledgement
+/// failed the same way and the entry stayed invalid; now the bot registers again under a new ID.
+extension ProcessTests.RegistryOwnerTests {
+    @Test func aReaderWhoseRecordNameWasTakenRegistersAgain() throws {
+        try makeSharedStore()
+        let bot = try startBot()
+        defer { bot.signal(SIGKILL) }
+        guard let id = botEntry() else { Issue.record("no bot entry"); return }
+        #expect(unlink(registry + "/" + id + ".json") == 0)
+        let plant = try asAttacker("printf %s '\(forgedRecord)' > \(id).json && echo planted")
+        #expect(plant.waitForLine { $0 == "planted" })
+        let halt = try statectl("set", "/halt", "true", "--await-ack", "bot-eu-1@\(Self.botUser)", "--ack-timeout", "10")
+        #expect(halt.status == 0, "the bot acknowledged under a new entry: \(halt)")
+        #expect(botEntry() != id, "its old entry is gone")
+    }
+}

@@ -184,6 +184,25 @@ final class ReaderRegistration: Sendable {
 
     /// Writes the newest record, registering (again) first when the entry is gone.
     private func writeRecord() throws(StateStoreError) {
+        // Twice at most: once more under a new ID when another user took the record's name.
+        do { try writeRecordOnce() } catch let error where error.errno == .notPermitted && error.step == .writeReaderRecord {
+            let taken = contents.withLock { contents in
+                defer { contents.entry = nil }
+                return contents.entry
+            }
+            if let taken {
+                handle.options.logger.warning(
+                    "reader registry record name taken by another user; registering again under a new ID",
+                    metadata: ["label": "\(label)", "entry": "\(taken.id)"])
+                remove(taken)
+            }
+            try writeRecordOnce()
+        }
+    }
+
+    /// Writes the newest record once. A record name another user planted in the sticky registry
+    /// makes the rename fail with `EPERM`.
+    private func writeRecordOnce() throws(StateStoreError) {
         var entry = contents.withLock { $0.entry }
         if let current = entry,
             !registry.isNamed(current.lock.descriptor, current.id + ReaderRegistry.lockSuffix, in: current.directory.descriptor)
