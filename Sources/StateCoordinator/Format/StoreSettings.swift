@@ -59,7 +59,7 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     /// register any label: naming the bots' users here makes a reader of anyone else listed as
     /// "not counted" and never waited for (``ReaderListing/notCounted``,
     /// ``AcknowledgementReport/ignored``). A store with it is written as header revision 4.
-    /// Set it with ``StateStore/setReaderUsers(_:expecting:)-5mq3v`` (or
+    /// Set it with ``StateStore/setReaderUsers(_:expecting:)-3omcn`` (or
     /// `statectl readers --set-users`).
     public var readerUsers: [UInt32]?
     /// The most users ``readerUsers`` may name.

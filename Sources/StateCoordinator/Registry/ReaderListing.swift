@@ -1,5 +1,5 @@
 /// What a look at a store's reader registry found: the readers that count, and everything in
-/// the registry that does not, with why. ``ReadableStateStore/readerListing()`` returns it.
+/// the registry that does not, with why. ``ReadableStateStore/readerListing()-5hfnt`` returns it.
 public struct ReaderListing: Sendable, Equatable {
     /// Live readers that count: every live entry whose files belong to one user, among the
     /// store's ``StoreSettings/readerUsers`` when it names any. Oldest registration first.

@@ -2,7 +2,7 @@ import Foundation
 
 extension ReadableStateStore {
     /// Every live registered reader of this store that counts (see
-    /// ``reader(label:options:onEvent:)-5bxij`` and ``readerListing()``), oldest registration
+    /// ``reader(label:options:onEvent:)-5bxij`` and ``readerListing()-5hfnt``), oldest registration
     /// first. Entries of readers that died are removed on the way (when this process may write
     /// the registry) and never listed.
     public func readers() async throws(StateStoreError) -> [RegisteredReader] {
@@ -24,7 +24,7 @@ extension ReadableStateStore {
         try await offPool { (handle) throws(StateStoreError) in try Self.listing(handle) }
     }
 
-    /// The synchronous form of ``readerListing()``.
+    /// The synchronous form of ``readerListing()-5hfnt``.
     @_disfavoredOverload
     public func readerListing() throws(StateStoreError) -> ReaderListing {
         try Self.listing(handle)

@@ -12,7 +12,7 @@ extension StateStore {
         try await submit(expecting: expectedVersion, commitUnchanged: false, settingsChange: Self.readerUsersChange(uids)) { _ in }.snapshot
     }
 
-    /// The synchronous form of ``setReaderUsers(_:expecting:)-5mq3v``.
+    /// The synchronous form of ``setReaderUsers(_:expecting:)-3omcn``.
     @_disfavoredOverload
     @discardableResult
     public func setReaderUsers(_ uids: [UInt32]?, expecting expectedVersion: UInt64? = nil) throws -> StateSnapshot<State> {
