@@ -26,16 +26,19 @@ final class StreamCount: Sendable {
 
     /// A place for one more stream of `client`, or why not.
     func admit(client: String = "") -> Result<StreamSlot, Refusal> {
+        // The whole first: a full sidecar says so (503), whoever asks.
+        guard open.add(1, ordering: .relaxed).newValue <= limit else {
+            open.subtract(1, ordering: .relaxed)
+            return .failure(.full)
+        }
         let admitted = byClient.withLock { counts -> Bool in
             guard counts[client, default: 0] < perClient else { return false }
             counts[client, default: 0] += 1
             return true
         }
-        guard admitted else { return .failure(.clientFull) }
-        guard open.add(1, ordering: .relaxed).newValue <= limit else {
+        guard admitted else {
             open.subtract(1, ordering: .relaxed)
-            release(client)
-            return .failure(.full)
+            return .failure(.clientFull)
         }
         return .success(StreamSlot(self, client: client))
     }

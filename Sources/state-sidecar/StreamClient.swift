@@ -5,6 +5,7 @@ import Musl
 #endif
 import Foundation
 import NIOCore
+@_spi(Diagnostics) import StateCoordinator
 
 /// Who a connection's client is, for the per-client limit on event streams: a user where the
 /// kernel can tell (a Unix socket's peer credentials; for a loopback TCP connection, the owner of
@@ -58,7 +59,8 @@ enum StreamClient {
     /// The uid owning the socket whose local address is `local` (the kernel's `HEX:PORT` form),
     /// from a `/proc/net/tcp`-style table.
     static func owner(inTable path: String, local: String) -> UInt32? {
-        guard let table = try? String(contentsOfFile: path, encoding: .ascii) else { return nil }
+        // Read whole (Foundation stops after the first page of a /proc file).
+        guard let table = ProcFile.text(path) else { return nil }
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             if fields.count > 7, fields[1] == local { return UInt32(fields[7]) }
