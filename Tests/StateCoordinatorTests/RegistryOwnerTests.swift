@@ -303,9 +303,12 @@ extension ProcessTests.RegistryOwnerTests {
         let bot = try startBot()
         defer { bot.signal(SIGKILL) }
         guard let id = botEntry() else { Issue.record("no bot entry"); return }
+        // Stopped meanwhile, so that no record write of its own slips in between.
+        bot.signal(SIGSTOP)
         #expect(unlink(registry + "/" + id + ".json") == 0)
         let plant = try asAttacker("printf %s '\(forgedRecord)' > \(id).json && echo planted")
         #expect(plant.waitForLine { $0 == "planted" })
+        bot.signal(SIGCONT)
         let halt = try statectl("set", "/halt", "true", "--await-ack", "bot-eu-1@\(Self.botUser)", "--ack-timeout", "10")
         #expect(halt.status == 0, "the bot acknowledged under a new entry: \(halt)")
         #expect(botEntry() != id, "its old entry is gone")
