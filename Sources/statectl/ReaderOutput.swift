@@ -47,8 +47,19 @@ enum ReaderOutput {
     static func version(_ mark: RegisteredReader.Mark?) -> String { mark.map { String($0.version) } ?? "none" }
 
     /// The lines for stderr: each laggard, rejection, missing label and death.
-    static func diagnostics(_ report: AcknowledgementReport, selection: ReaderSelection, timeout: Double) -> [String] {
+    static func diagnostics(
+        _ report: AcknowledgementReport, selection: ReaderSelection, timeout: Double, storeNamesReaderUsers: Bool = false
+    ) -> [String] {
         var lines: [String] = []
+        // A label without a user, in a store that names no reader users: any local user may have
+        // registered it. Say who confirmed, so that an impostor is seen.
+        let unqualified = selection.wanted?.contains { $0.owner == nil } ?? true
+        if unqualified && !storeNamesReaderUsers && !report.applied.isEmpty {
+            let owners = Set(report.applied.map { user($0) }).sorted()
+            lines.append(
+                "note: confirmed by readers of \(owners.count == 1 ? "user" : "users") \(owners.joined(separator: ", ")); any local user may register any label: "
+                    + "name the users (--await-ack LABEL@USER) or the store's reader users (statectl readers --set-users) so that only theirs count.")
+        }
         if let problem = report.problem { lines.append("the reader registry cannot be read whole, so not every reader could confirm version \(report.version): \(printable(problem))") }
         let total = report.applied.count + report.lagging.count + report.rejected.count + report.died.count
         if total == 0 && report.missingLabels.isEmpty && report.problem == nil {

@@ -243,12 +243,14 @@ extension ProcessTests {
             #expect(watcher.waitForLine { $0.contains("\"version\":0") })
             #expect(LockHolderWait.until { (try? liveReaders().first?.applied?.version) == 0 })
             let result = try cli("set", "/halt", "true", "--await-ack", "sidecar", "--ack-timeout", "20")
-            #expect(result.status == 0 && result.stderr.isEmpty, "\(result)")
+            #expect(result.status == 0 && result.stderr.contains("note: confirmed by readers of user root; any local user may register any label"), "who confirmed a bare label is said: \(result)")
+            let qualified = try cli("set", "/halt", "false", "--await-ack", "sidecar@root", "--ack-timeout", "20")
+            #expect(qualified.status == 0 && qualified.stderr.isEmpty, "with its user, nothing to say: \(qualified)")
             // Without --ack it only reports what it loaded, and a wait for it times out naming it.
             let passive = try RunningHelper(["--dir", dir.path, "watch", "--as", "passive"], executable: CLI.url)
             defer { passive.signal(SIGKILL) }
-            #expect(passive.waitForLine { $0.contains("\"version\":1") })
-            let waited = try cli("set", "/halt", "false", "--await-ack", "all", "--ack-timeout", "1")
+            #expect(passive.waitForLine { $0.contains("\"version\":2") })
+            let waited = try cli("set", "/halt", "true", "--await-ack", "all", "--ack-timeout", "1")
             #expect(waited.status == 10 && waited.stderr.contains("passive@root (pid \(passive.pid)") && waited.stderr.contains("acknowledged nothing"), "\(waited)")
             #expect(!waited.stderr.contains("sidecar"))
             let usage = try cli("watch", "--ack")

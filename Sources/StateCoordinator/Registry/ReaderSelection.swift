@@ -12,7 +12,7 @@ public enum ReaderSelection: Sendable, Equatable {
     case named(Set<ReaderName>)
 
     /// The readers asked for by name; nil for ``all``.
-    var wanted: Set<ReaderName>? {
+    public var wanted: Set<ReaderName>? {
         switch self {
         case .all: nil
         case .labels(let labels): Set(labels.map { ReaderName(label: $0) })

@@ -70,7 +70,9 @@ extension ReadableStateStore {
         } else {
             Output.committed(snapshot, json: false)
         }
-        for line in ReaderOutput.diagnostics(report, selection: selection, timeout: acknowledgement.waitSeconds) {
+        for line in ReaderOutput.diagnostics(
+            report, selection: selection, timeout: acknowledgement.waitSeconds, storeNamesReaderUsers: snapshot.settings.readerUsers != nil)
+        {
             FileHandle.standardError.write(Data("statectl: \(line)\n".utf8))
         }
         guard report.isComplete else {
