@@ -1,0 +1,202 @@
+"""Following a store: a background Reader (inotify through libinotifytools, with a periodic
+safety-net look, as the Swift StateReader), and ``watch``, an iterator of every version."""
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Union
+
+from . import _inotify
+from ._format import Snapshot
+from .errors import StateCoordinatorError
+from .registry import Registration
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = ["Reader", "Gap", "watch"]
+
+#: How often a reader looks at the state file even without a notification (a lost event, an
+#: unwatchable file system).
+SAFETY_NET_SECONDS = 1.0
+#: The polling period when libinotifytools is missing.
+POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Versions `first` to `last` that a watch could not deliver (no longer kept)."""
+
+    first: int
+    last: int
+
+
+class Reader:
+    """Follows a store on a background thread and keeps its newest verified version.
+
+    With a label it registers in the store's reader registry, so ``statectl readers`` and
+    ``--await-ack`` see it; call :meth:`acknowledge` once the application applied a version.
+    Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, store: "Store", label: Optional[str] = None,
+                 on_version: Optional[Callable[[Snapshot], None]] = None) -> None:
+        self.store = store
+        self._on_version = on_version
+        self._condition = threading.Condition()
+        self._current = store.read()
+        self._closed = False
+        self._wake = threading.Event()
+        self.problem: Optional[StateCoordinatorError] = None
+        self.registration: Optional[Registration] = None
+        if label is not None:
+            try:
+                self.registration = Registration(store.directory, store.name, label)
+                self.registration.mark("loaded", self._current.version, self._current.store_id)
+            except OSError as error:
+                # Reads all the same, unregistered (the registry is not writable here).
+                self.problem = StateCoordinatorError("reader %r reads unregistered: %s" % (label, error))
+        self._subscription: Optional[int] = None
+        self._subscribe()
+        self._thread = threading.Thread(target=self._run, name="statecoordinator-reader", daemon=True)
+        self._thread.start()
+
+    def _subscribe(self) -> None:
+        if not _inotify.available():
+            return
+        target = self.store.name + ".json"
+
+        def handler(event: "_inotify.Event") -> None:
+            kind, name = event
+            if kind != "changed" or name == target:
+                self._wake.set()
+                if kind == "lost":
+                    self._subscription = None
+        try:
+            self._subscription = _inotify.Hub.shared().subscribe(self.store.directory, handler)
+        except OSError:
+            self._subscription = None
+
+    def _run(self) -> None:
+        while not self._closed:
+            period = SAFETY_NET_SECONDS if self._subscription is not None else POLL_SECONDS
+            self._wake.wait(period)
+            self._wake.clear()
+            if self._closed:
+                return
+            if self._subscription is None and _inotify.available() and os.path.isdir(self.store.directory):
+                self._subscribe()  # the directory was re-created: watch the new one
+            self._reload()
+
+    def _reload(self) -> None:
+        try:
+            snapshot = self.store.read()
+        except StateCoordinatorError as error:
+            self.problem = error  # keep the last good version; a damaged file is said, not delivered
+            return
+        self.problem = None
+        with self._condition:
+            current = self._current
+            if snapshot.version == current.version and snapshot.store_id == current.store_id:
+                return
+            self._current = snapshot
+            self._condition.notify_all()
+        if self._on_version is not None:
+            self._on_version(snapshot)
+        if self.registration is not None:
+            try:
+                self.registration.mark("loaded", snapshot.version, snapshot.store_id)
+            except OSError:
+                pass
+
+    @property
+    def current(self) -> Snapshot:
+        """The newest version seen (a shared object: copy its state before changing it)."""
+        with self._condition:
+            return self._current
+
+    def wait_until(self, predicate: Callable[[Snapshot], bool], timeout: Optional[float] = None) -> Snapshot:
+        """Blocks until a version satisfies `predicate`; raises TimeoutError after `timeout` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._condition:
+            while not predicate(self._current):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError("no version satisfied the condition within %g s (current version %d)" % (timeout or 0, self._current.version))
+                self._condition.wait(remaining if remaining is not None else 1.0)
+            return self._current
+
+    def acknowledge(self, version: Optional[int] = None) -> None:
+        """Tells writers waiting for acknowledgements that the application applied `version`
+        (default: the current one) and every older one."""
+        snapshot = self.current
+        if self.registration is not None:
+            self.registration.mark("applied", snapshot.version if version is None else version, snapshot.store_id)
+
+    def reject(self, version: int, reason: str) -> None:
+        """Tells waiting writers that this reader cannot use `version`, and why."""
+        if self.registration is not None:
+            self.registration.mark("rejected", version, self.current.store_id, reason)
+
+    def close(self) -> None:
+        """Stops following and removes the registry entry."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        if self._subscription is not None:
+            _inotify.Hub.shared().unsubscribe(self._subscription)
+        if self.registration is not None:
+            self.registration.close()
+
+    def __enter__(self) -> "Reader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def watch(store: "Store", *, after: Optional[int] = None, timeout: Optional[float] = None) -> Iterator[Union[Snapshot, Gap]]:
+    """Every version in order: those after `after` first (from history; a :class:`Gap` for those
+    no longer kept), then each new one as it is committed. The versions are read as they arrive,
+    on the reader's thread, whether or not the caller is iterating; a version replaced before it
+    could be read comes from history, or as a Gap. Without `after`, starts with the current
+    version. Ends when `timeout` seconds pass without a new version."""
+    arrived: "queue.Queue[Snapshot]" = queue.Queue()
+    reader = Reader(store, on_version=arrived.put)
+    try:
+        current = reader.current
+        if after is None:
+            yield current
+            last, store_id = current.version, current.store_id
+        else:
+            last, store_id = after, current.store_id
+            arrived.put(current)
+        while True:
+            try:
+                newest = arrived.get(timeout=timeout)
+            except queue.Empty:
+                return
+            if newest.store_id != store_id:  # re-created: a new numbering
+                store_id, last = newest.store_id, newest.version
+                yield newest
+                continue
+            if newest.version <= last:
+                continue
+            version = last + 1
+            while version < newest.version:
+                try:
+                    yield store.snapshot(version)
+                    version += 1
+                except StateCoordinatorError:
+                    first = version
+                    while version < newest.version and not os.path.exists(
+                            os.path.join(store.directory, store.name + ".history", "%020d.json" % version)):
+                        version += 1
+                    yield Gap(first, version - 1)
+            yield newest
+            last = newest.version
+    finally:
+        reader.close()

@@ -1,0 +1,454 @@
+"""A store: ``DIR/NAME.json`` beside ``NAME.lock``, shared by Swift, Python and ``statectl``."""
+
+import copy
+import errno
+import os
+import socket
+import stat
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Union
+
+from . import _format, _json, _pointer, _schema
+from ._format import Snapshot, Writer
+from ._lock import WriterLock
+from .errors import Conflict, Corrupt, NotFound, StateCoordinatorError
+
+if TYPE_CHECKING:
+    from .reader import Gap, Reader
+    from .registry import AcknowledgementReport, RegisteredReader
+
+__all__ = ["Store", "HistoryEntry"]
+
+#: The default largest state, as the Swift library's.
+DEFAULT_MAXIMUM_STATE_BYTES = 64 << 20
+#: The most past versions a store may keep.
+LARGEST_KEEP_HISTORY = 1_000_000
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A kept past version: its number, commit time and writer (read from its header)."""
+
+    version: int
+    committed_at: datetime
+    writer: Writer
+
+
+def _default_label() -> str:
+    base = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] not in ("", "-c") else ""
+    return _check_label(base or "python", fallback=True)
+
+
+def _check_label(label: str, fallback: bool = False) -> str:
+    ok = 0 < len(label.encode("utf-8")) <= 200 and all(ch.isprintable() for ch in label)
+    if ok:
+        return label
+    if fallback:
+        return "python"
+    raise StateCoordinatorError("writer label %r is not allowed." % label,
+                                hint="Use 1 to 200 bytes without control characters, for example the bot's name.")
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Store:
+    """An existing store, for reading and committing.
+
+    Args:
+        directory: the directory holding ``NAME.json`` and ``NAME.lock``.
+        name: the store's name (``NAME``).
+        label: the writer label recorded in each version this object commits (default: the
+            program's name).
+
+    Raises:
+        NotFound: there is no store of that name there; a plain JSON file in its place is named,
+            with how to import it.
+        Corrupt: the state file is not one of this format.
+    """
+
+    def __init__(self, directory: str, name: str = "state", *, label: Optional[str] = None) -> None:
+        self.directory = os.path.abspath(directory)
+        self.name = name
+        self.label = _check_label(label) if label is not None else _default_label()
+        if not name or "/" in name or name.startswith("."):
+            raise StateCoordinatorError("%r is not a store name." % name, hint="Use a plain file name such as state.")
+        self.path = os.path.join(self.directory, name + ".json")
+        self.lock_path = os.path.join(self.directory, name + ".lock")
+        self.read()  # checks there is a store, and says what is there instead
+
+    # MARK: opening and creating
+
+    @classmethod
+    def create(
+        cls, directory: str, initial: Any, *, name: str = "state", keep_history: int = 0,
+        schema: Optional[Dict[str, Any]] = None, mode: int = 0o640, label: Optional[str] = None,
+        maximum_state_bytes: int = DEFAULT_MAXIMUM_STATE_BYTES,
+    ) -> "Store":
+        """Creates a new store with `initial` as version 0. Raises StateCoordinatorError when one
+        (or any file in its place) exists already."""
+        return cls._create(directory, initial, name=name, keep_history=keep_history, schema=schema, mode=mode,
+                           label=label, maximum_state_bytes=maximum_state_bytes, exist_ok=False)
+
+    @classmethod
+    def open_or_create(cls, directory: str, initial: Any, *, name: str = "state", label: Optional[str] = None,
+                       keep_history: int = 0, mode: int = 0o640) -> "Store":
+        """Opens the store, or creates it with `initial` when there is none: decided under the
+        writer lock, so that two processes starting at once make one store."""
+        return cls._create(directory, initial, name=name, keep_history=keep_history, schema=None, mode=mode,
+                           label=label, maximum_state_bytes=DEFAULT_MAXIMUM_STATE_BYTES, exist_ok=True)
+
+    @classmethod
+    def import_plain_json(cls, path: str, directory: str, *, name: Optional[str] = None,
+                          label: Optional[str] = None) -> "Store":
+        """Makes a store of a plain JSON file (a bot's own ``state.json``). In place (the file is
+        ``DIR/NAME.json`` itself) its content is kept as ``NAME.plain.json`` and the store takes
+        its place with the file's mode; elsewhere the file is left alone."""
+        source = os.path.abspath(path)
+        directory = os.path.abspath(directory)
+        if name is None:
+            base = os.path.basename(source)
+            name = base[:-5] if base.endswith(".json") and os.path.dirname(source) == directory else "state"
+        try:
+            with open(source, "rb") as f:
+                data = f.read()
+            mode = os.stat(source).st_mode & 0o777
+        except OSError as error:
+            raise StateCoordinatorError("cannot read %s: %s; nothing was created." % (path, error.strerror), path=path) from None
+        try:
+            initial = _json.parse(data)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise StateCoordinatorError("%s is not JSON (%s); nothing was created." % (path, error), path=path) from None
+        in_place = source == os.path.join(directory, name + ".json")
+        if in_place:
+            plain = os.path.join(directory, name + ".plain.json")
+            try:
+                os.link(source, plain)  # the original, kept; fails if one exists already
+            except FileExistsError:
+                raise StateCoordinatorError("%s exists already: an earlier import? nothing was created." % plain, path=plain) from None
+        try:
+            return cls._create(directory, initial, name=name, keep_history=0, schema=None, mode=mode, label=label,
+                               maximum_state_bytes=DEFAULT_MAXIMUM_STATE_BYTES, exist_ok=False, replacing_plain=in_place)
+        except BaseException:
+            if in_place:
+                os.unlink(os.path.join(directory, name + ".plain.json"))
+            raise
+
+    @classmethod
+    def _create(cls, directory: str, initial: Any, *, name: str, keep_history: int, schema: Optional[Dict[str, Any]],
+                mode: int, label: Optional[str], maximum_state_bytes: int, exist_ok: bool,
+                replacing_plain: bool = False) -> "Store":
+        directory = os.path.abspath(directory)
+        if not 0 <= keep_history <= LARGEST_KEEP_HISTORY:
+            raise StateCoordinatorError("keep_history must be from 0 to %d, not %r." % (LARGEST_KEEP_HISTORY, keep_history))
+        if mode & ~0o777:
+            raise StateCoordinatorError("mode must be permission bits (0o000 to 0o777), not %o." % mode)
+        path = os.path.join(directory, name + ".json")
+        lock_path = os.path.join(directory, name + ".lock")
+        group_writes_directory = bool(os.stat(directory).st_mode & 0o020)
+        lock_mode = 0o600 | (0o060 if (mode & 0o020 or group_writes_directory) else 0)
+        made_lock = False
+        try:
+            fd = os.open(lock_path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, lock_mode)
+            os.fchmod(fd, lock_mode)
+            os.close(fd)
+            made_lock = True
+        except FileExistsError:
+            pass
+        committed = False
+        try:
+            with WriterLock(directory, name, 10.0):
+                if os.path.lexists(path) and not replacing_plain:
+                    if exist_ok:
+                        return cls(directory, name, label=label)
+                    raise StateCoordinatorError("%s exists already; nothing was created." % path, path=path,
+                                                hint="Open it with Store(directory), or choose another name.")
+                settings: Dict[str, Any] = {"keepHistory": keep_history, "maxStateBytes": maximum_state_bytes,
+                                            "fileMode": "%04o" % mode}
+                if schema is not None:
+                    settings["schema"] = _schema.write_schema(directory, name, schema)
+                _schema.check(directory, name, settings, initial, what="The first state")
+                header: Dict[str, Any] = {
+                    "format": _format.FORMAT, "revision": _format.revision_for(settings), "store": str(uuid.uuid4()),
+                    "version": 0, "committedAt": _format.timestamp(),
+                    "writer": {"pid": os.getpid(), "host": socket.gethostname(),
+                               "label": _check_label(label) if label is not None else _default_label()},
+                    "settings": settings,
+                }
+                data = _format.encode(header, initial)
+                if header["stateBytes"] > maximum_state_bytes:
+                    raise StateCoordinatorError("the first state is %d bytes, more than the limit %d; nothing was created."
+                                                % (header["stateBytes"], maximum_state_bytes))
+                _replace(directory, name, data, mode, None)
+                committed = True
+        finally:
+            if made_lock and not committed and not (exist_ok and os.path.exists(path)):
+                try:
+                    os.unlink(lock_path)
+                except FileNotFoundError:
+                    pass
+        return cls(directory, name, label=label)
+
+    # MARK: reading
+
+    def _read_header_and_state(self, path: Optional[str] = None) -> Any:
+        path = path or self.path
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise self._not_found() from None
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise StateCoordinatorError("%s is a symbolic link: the store never follows one." % path, path=path,
+                                            hint="Remove it; someone who may write the directory planted it.") from None
+            raise StateCoordinatorError("cannot open %s: %s." % (path, error.strerror), path=path) from None
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise Corrupt("%s is not a regular file." % path, path=path)
+            data = f.read(_format.MAXIMUM_HEADER + (1 << 30) + 2)
+        if data[:1] != b"{" or b'"format":"statecoordinator"' not in data[: data.find(b"\n") if b"\n" in data else 0]:
+            try:
+                _json.parse(data)
+                plain = True
+            except (ValueError, UnicodeDecodeError):
+                plain = False
+            if plain:
+                raise NotFound(
+                    "%s is plain JSON, not a store: it has no header, version or checksum." % path, path=path,
+                    hint="Import it: Store.import_plain_json(%r, %r) (or statectl --dir %s init --from %s)."
+                    % (path, self.directory, self.directory, path))
+        return _format.decode(data, path)
+
+    def _not_found(self) -> NotFound:
+        try:
+            names = sorted(n[:-5] for n in os.listdir(self.directory) if n.endswith(".lock"))
+        except OSError:
+            names = []
+        found = (" Stores found there: %s." % ", ".join(names)) if names else ""
+        return NotFound('no store "%s" in %s: %s does not exist.%s' % (self.name, self.directory, self.path, found),
+                        path=self.path, hint="Create it with Store.create(directory, initial) or statectl init.")
+
+    def read(self) -> Snapshot:
+        """The current version, read without any lock and verified (header, size, checksum)."""
+        header, state = self._read_header_and_state()
+        return _format.snapshot(header, state)
+
+    def history(self) -> List[HistoryEntry]:
+        """The kept past versions, oldest first (an empty list when history is off)."""
+        folder = os.path.join(self.directory, self.name + ".history")
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".json") and n[:-5].isdigit())
+        except FileNotFoundError:
+            return []
+        entries = []
+        for entry in names:
+            try:
+                header, _ = self._read_header_and_state(os.path.join(folder, entry))
+            except StateCoordinatorError:
+                continue  # a damaged kept version: statectl history names it
+            entries.append(HistoryEntry(header["version"], _format.parse_timestamp(header["committedAt"]),
+                                        _format.snapshot(header, None).writer))
+        return entries
+
+    def snapshot(self, version: int) -> Snapshot:
+        """Version `version`: the current one, or a kept one. NotFound when it is not kept."""
+        current = self.read()
+        if version == current.version:
+            return current
+        path = os.path.join(self.directory, self.name + ".history", "%020d.json" % version)
+        if not os.path.exists(path):
+            raise NotFound("version %d is not kept (current version %d)." % (version, current.version), path=path)
+        header, state = self._read_header_and_state(path)
+        return _format.snapshot(header, state)
+
+    # MARK: following
+
+    def reader(self, *, label: Optional[str] = None) -> "Reader":
+        """A :class:`Reader` following this store on a background thread; registered in the
+        reader registry when it has a label (``statectl readers``, ``--await-ack``)."""
+        from .reader import Reader
+        return Reader(self, label)
+
+    def watch(self, *, after: Optional[int] = None, timeout: Optional[float] = None) -> Iterator[Union[Snapshot, "Gap"]]:
+        """Every version in order (see :func:`statecoordinator.reader.watch`)."""
+        from .reader import watch
+        return watch(self, after=after, timeout=timeout)
+
+    def readers(self) -> List["RegisteredReader"]:
+        """The live registered readers that count (the store's ``readerUsers`` when it names any)."""
+        from .registry import live_readers
+        users = self.read().settings.get("readerUsers")
+        return live_readers(self.directory, self.name, set(users) if users else None)
+
+    def wait_for_acknowledgements(self, version: int, readers: Union[str, List[str]] = "all",
+                                  timeout: float = 5.0) -> "AcknowledgementReport":
+        """Waits until the selected readers (``"all"``, or labels, best ``label@user``) applied
+        `version`, rejected it or died, or until `timeout`; returns who did what."""
+        from .registry import wait_for_acknowledgements
+        snapshot = self.read()
+        users = snapshot.settings.get("readerUsers")
+        return wait_for_acknowledgements(self.directory, self.name, version, snapshot.store_id, readers, timeout,
+                                         set(users) if users else None)
+
+    # MARK: writing
+
+    def update(self, fn: Callable[[Any], Any], *, expect_version: Optional[int] = None,
+               lock_timeout: Optional[float] = 5.0) -> Snapshot:
+        """Commits ``fn(state)``: `fn` gets a private copy of the newest state, under the writer
+        lock, and returns the new state (or changes it in place and returns None). An exception
+        from `fn` commits nothing and propagates; a new state equal to the old one commits
+        nothing and returns the current version.
+
+        Raises:
+            Conflict: `expect_version` is given and the store is at another version.
+            LockTimeout: the lock was not obtained within `lock_timeout` seconds (None: wait).
+            SchemaViolation: the store's schema refuses the new state.
+            Corrupt: the current version fails verification (nothing is committed over it).
+        """
+        with WriterLock(self.directory, self.name, lock_timeout):
+            self._sweep_leftovers()
+            header, state = self._read_header_and_state()
+            if expect_version is not None and header["version"] != expect_version:
+                raise Conflict("the store is at version %d, not %d; nothing was committed." % (header["version"], expect_version),
+                               current_version=header["version"], path=self.path,
+                               hint="Read it again and decide on the newest version.")
+            working = copy.deepcopy(state)
+            returned = fn(working)
+            new_state = working if returned is None else returned
+            if _format.same(new_state, state):
+                return _format.snapshot(header, state)
+            return self._commit(header, new_state)
+
+    def replace(self, state: Any, *, expect_version: Optional[int] = None, lock_timeout: Optional[float] = 5.0) -> Snapshot:
+        """Commits `state` as it is."""
+        return self.update(lambda _: copy.deepcopy(state), expect_version=expect_version, lock_timeout=lock_timeout)
+
+    def set(self, pointer: str, value: Any, *, expect_version: Optional[int] = None, lock_timeout: Optional[float] = 5.0) -> Snapshot:
+        """Sets the value at a JSON Pointer (its parent must exist; ``-`` appends to an array)."""
+        def change(state: Any) -> Any:
+            if pointer == "":
+                return copy.deepcopy(value)
+            parent, key = _pointer.parent_and_key(state, pointer, allow_end=True)
+            if isinstance(parent, list) and key == len(parent):
+                parent.append(copy.deepcopy(value))
+            else:
+                parent[key] = copy.deepcopy(value)
+            return state
+        return self.update(change, expect_version=expect_version, lock_timeout=lock_timeout)
+
+    def delete(self, pointer: str, *, expect_version: Optional[int] = None, lock_timeout: Optional[float] = 5.0) -> Snapshot:
+        """Removes the value at a JSON Pointer (it must exist)."""
+        def change(state: Any) -> Any:
+            parent, key = _pointer.parent_and_key(state, pointer)
+            if isinstance(parent, dict) and key not in parent:
+                raise StateCoordinatorError("%s does not exist; nothing was committed." % pointer)
+            del parent[key]
+            return state
+        return self.update(change, expect_version=expect_version, lock_timeout=lock_timeout)
+
+    def incr(self, pointer: str, by: float = 1, *, expect_version: Optional[int] = None,
+             lock_timeout: Optional[float] = 5.0) -> Snapshot:
+        """Adds `by` to the number at a JSON Pointer (a missing member counts as 0)."""
+        def change(state: Any) -> Any:
+            parent, key = _pointer.parent_and_key(state, pointer)
+            current = parent.get(key, 0) if isinstance(parent, dict) else parent[key]
+            if isinstance(current, bool) or not isinstance(current, (int, float)):
+                raise StateCoordinatorError("%s is not a number; nothing was committed." % pointer)
+            parent[key] = current + by
+            return state
+        return self.update(change, expect_version=expect_version, lock_timeout=lock_timeout)
+
+    def _sweep_leftovers(self) -> None:
+        """Removes temp files left by writers that died mid-commit (we hold the lock)."""
+        prefix = "." + self.name + ".tmp-"
+        for leftover in os.listdir(self.directory):
+            if leftover.startswith(prefix):
+                try:
+                    os.unlink(os.path.join(self.directory, leftover))
+                except FileNotFoundError:
+                    pass
+
+    def _commit(self, header: Dict[str, Any], state: Any) -> Snapshot:
+        settings = header["settings"]  # copied forward as found, members this package does not know included
+        try:
+            _json.dump(state)
+        except (TypeError, ValueError) as error:
+            raise StateCoordinatorError("the new state is not JSON (%s); nothing was committed." % error) from None
+        _schema.check(self.directory, self.name, settings, state)
+        new = dict(header)
+        new.update(revision=max(_format.revision_for(settings), 1), version=header["version"] + 1,
+                   committedAt=_format.timestamp(),
+                   writer={"pid": os.getpid(), "host": socket.gethostname(), "label": self.label})
+        data = _format.encode(new, state)
+        limit = settings.get("maxStateBytes", DEFAULT_MAXIMUM_STATE_BYTES)
+        if new["stateBytes"] > limit:
+            raise StateCoordinatorError("the new state is %d bytes, more than the store's limit %d; nothing was committed."
+                                        % (new["stateBytes"], limit), hint="Keep the state smaller.")
+        current = os.stat(self.path, follow_symlinks=False)
+        self._keep_history(header, settings)
+        _replace(self.directory, self.name, data, stat.S_IMODE(current.st_mode), current)
+        return _format.snapshot(new, state)
+
+    def _keep_history(self, header: Dict[str, Any], settings: Dict[str, Any]) -> None:
+        keep = int(settings.get("keepHistory", 0))
+        age = settings.get("keepHistorySeconds")
+        if keep <= 0 and not age:
+            return
+        folder = os.path.join(self.directory, self.name + ".history")
+        try:
+            os.mkdir(folder)
+            mode = int(settings.get("fileMode", "0640"), 8)
+            os.chmod(folder, mode | ((mode & 0o444) >> 2) | (os.stat(self.directory).st_mode & stat.S_ISGID))
+        except FileExistsError:
+            pass
+        kept = os.path.join(folder, "%020d.json" % header["version"])
+        try:
+            os.unlink(kept)  # left by a writer that died before its rename
+        except FileNotFoundError:
+            pass
+        os.link(self.path, kept)
+        entries = sorted(n for n in os.listdir(folder) if n.endswith(".json") and n[:-5].isdigit())
+        now = time.time()
+        excess = max(0, len(entries) - keep)
+        for old in entries[: max(excess, len(entries) - LARGEST_KEEP_HISTORY)]:
+            old_path = os.path.join(folder, old)
+            if age and len(entries) <= LARGEST_KEEP_HISTORY and os.stat(old_path).st_mtime >= now - age:
+                break
+            os.unlink(old_path)
+
+
+def _replace(directory: str, name: str, data: bytes, mode: int, replaced: Optional[os.stat_result]) -> None:
+    """Temp file in the directory (random name, O_EXCL), written, fsynced, checked to be still
+    named, renamed over NAME.json, directory fsynced."""
+    fd, temp = tempfile.mkstemp(prefix="." + name + ".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
+            if replaced is not None and os.geteuid() == 0:
+                os.fchown(f.fileno(), replaced.st_uid, replaced.st_gid)  # root keeps the file's owner
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+            written = os.fstat(f.fileno())
+            named = os.stat(temp, follow_symlinks=False)
+            if not os.path.samestat(written, named):
+                raise StateCoordinatorError("the temp file %s was replaced by someone else before the rename; nothing was committed."
+                                            % temp, path=temp, hint="Only writers may write the store's directory.")
+        os.replace(temp, os.path.join(directory, name + ".json"))
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_directory(directory)

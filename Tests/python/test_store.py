@@ -1,0 +1,220 @@
+"""The package against the Swift side: one store, writers of both languages, no lost update."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from statecoordinator import (Conflict, Corrupt, LockTimeout, NotFound, SchemaViolation, Snapshot, Store,
+                              StateCoordinatorError)
+from statecoordinator.compat import StateFile
+
+INCREMENT = """
+import sys
+from statecoordinator import Store
+store = Store(sys.argv[1], label="py-writer")
+for _ in range(int(sys.argv[2])):
+    store.update(lambda s: {**s, "n": s["n"] + 1}, lock_timeout=60)
+"""
+
+
+def test_python_and_statectl_writers_lose_no_update(store_dir, statectl, statectl_binary, python_program):
+    Store.create(store_dir, {"n": 0}, keep_history=1000)
+    writers = [python_program(INCREMENT, store_dir, "200") for _ in range(3)]
+    loops = [subprocess.Popen(["sh", "-c", 'for i in $(seq 100); do "$0" --dir "$1" incr /n >/dev/null || exit 1; done',
+                               statectl_binary, store_dir]) for _ in range(2)]
+    for process in writers:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    for loop in loops:
+        assert loop.wait(timeout=300) == 0
+    current = Store(store_dir).read()
+    assert current.state["n"] == 800 and current.version == 800
+    versions = [entry.version for entry in Store(store_dir).history()]
+    assert versions == list(range(800)), "every version kept, contiguous"
+    assert statectl("verify").returncode == 0
+    labels = {entry.writer.label for entry in Store(store_dir).history()}
+    assert "py-writer" in labels and "statectl" in labels
+
+
+def test_a_python_watch_sees_every_version_in_order(store_dir, statectl):
+    store = Store.create(store_dir, {"n": 0}, keep_history=5)
+    seen = []
+    watch = store.watch(timeout=3)
+    seen.append(next(watch).version)
+    for _ in range(20):
+        statectl("incr", "/n", check=True)
+    for item in watch:
+        assert isinstance(item, Snapshot), item
+        seen.append(item.version)
+        if item.version == 20:
+            break
+    assert seen == list(range(21))
+    meta = json.loads(statectl("get", "--meta").stdout)
+    assert meta["writer"]["label"] == "statectl"
+    store.set("/n", 99)
+    assert json.loads(statectl("get", "--meta").stdout)["writer"]["label"] == Store(store_dir).label
+
+
+def test_a_watch_reports_versions_no_longer_kept_as_a_gap(store_dir, statectl):
+    store = Store.create(store_dir, {"n": 0}, keep_history=2)
+    for _ in range(6):
+        statectl("incr", "/n", check=True)
+    items = list(store.watch(after=0, timeout=0.5))
+    assert [getattr(i, "version", None) or (i.first, i.last) for i in items] == [(1, 3), 4, 5, 6]
+
+
+def test_python_readers_acknowledge_and_a_stopped_one_is_named(store_dir, statectl, python_program):
+    Store.create(store_dir, {"halt": False})
+    program = """
+import sys
+from statecoordinator import Store
+with Store(sys.argv[1]).reader(label=sys.argv[2]) as reader:
+    print("ready", flush=True)
+    last = reader.current.version
+    while True:
+        snapshot = reader.wait_until(lambda s: s.version > last)
+        last = snapshot.version
+        reader.acknowledge(last)
+"""
+    bots = [python_program(program, store_dir, "py-bot-%d" % i) for i in range(2)]
+    try:
+        for bot in bots:
+            assert bot.stdout.readline().strip() == "ready"
+        halt = statectl("set", "/halt", "true", "--await-ack", "all", "--ack-timeout", "10")
+        assert halt.returncode == 0, halt
+        bots[1].send_signal(signal.SIGSTOP)
+        stopped = statectl("set", "/halt", "false", "--await-ack", "all", "--ack-timeout", "1")
+        assert stopped.returncode == 10 and "py-bot-1@" in stopped.stderr and "has not applied" in stopped.stderr, stopped
+        bots[1].send_signal(signal.SIGCONT)
+        listed = json.loads(statectl("readers", "--json").stdout)
+        assert sorted(r["label"] for r in listed) == ["py-bot-0", "py-bot-1"]
+        assert all(r["owner"] == os.geteuid() for r in listed)
+    finally:
+        for bot in bots:
+            bot.kill()
+
+
+def test_python_waits_for_swift_readers(store_dir, statectl_binary):
+    store = Store.create(store_dir, {"halt": False})
+    swift = subprocess.Popen([statectl_binary, "--dir", store_dir, "watch", "--as", "swift-bot", "--ack"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert '"version":0' in swift.stdout.readline()
+        deadline = time.monotonic() + 10
+        while not any(r.label == "swift-bot" for r in store.readers()):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        halted = store.set("/halt", True)
+        report = store.wait_for_acknowledgements(halted.version, ["swift-bot"], timeout=10)
+        assert report.complete and [r.label for r in report.applied] == ["swift-bot"], report
+        missing = store.wait_for_acknowledgements(halted.version, ["nobody"], timeout=0.2)
+        assert not missing.complete and missing.missing == ["nobody"]
+    finally:
+        swift.kill()
+
+
+def test_a_lock_held_by_flock_times_out_naming_its_holder(store_dir):
+    store = Store.create(store_dir, {"n": 0})
+    holder = subprocess.Popen(["flock", os.path.join(store_dir, "state.lock"), "sh", "-c", "echo held; exec sleep 30"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        reader = store.reader()
+        started = time.monotonic()
+        with pytest.raises(LockTimeout) as raised:
+            store.update(lambda s: {"n": 1}, lock_timeout=0.5)
+        assert time.monotonic() - started < 1.5
+        assert raised.value.code == 4 and raised.value.holder_pid is not None
+        assert "pid %d" % raised.value.holder_pid in str(raised.value)
+        assert reader.current.version == 0, "the reader answers meanwhile"
+        reader.close()
+    finally:
+        holder.kill()
+    assert store.read().version == 0, "nothing was committed"
+
+
+def test_a_schema_refuses_a_python_update_and_a_missing_schema_file_refuses_commits(store_dir, statectl):
+    schema = {"type": "object", "properties": {"halt": {"type": "boolean"}}, "required": ["halt"]}
+    store = Store.create(store_dir, {"halt": False}, schema=schema)
+    with pytest.raises(SchemaViolation) as raised:
+        store.set("/halt", "yes")
+    assert raised.value.code == 11 and raised.value.pointer == "/halt"
+    assert "does not match the store's schema; nothing was committed" in str(raised.value)
+    assert store.read().version == 0
+    assert statectl("set", "/halt", '"yes"').returncode == 11, "statectl refuses the same"
+    for name in os.listdir(store_dir):
+        if ".schema-" in name:
+            os.unlink(os.path.join(store_dir, name))
+    with pytest.raises(Corrupt):
+        store.set("/halt", True)
+    assert statectl("set", "/halt", "true").returncode != 0, "as the Swift side refuses it"
+    assert store.read().version == 0
+
+
+def test_damage_and_plain_json_are_named(store_dir, statectl):
+    with open(os.path.join(store_dir, "state.json"), "w") as f:
+        f.write('{"halt": false}')
+    with pytest.raises(NotFound) as raised:
+        Store(store_dir)
+    assert raised.value.code == 6 and "import_plain_json" in str(raised.value)
+    store = Store.import_plain_json(os.path.join(store_dir, "state.json"), store_dir)
+    assert store.read().state == {"halt": False}
+    assert os.path.exists(os.path.join(store_dir, "state.plain.json"))
+    assert statectl("verify").returncode == 0
+    data = open(store.path, "rb").read()
+    with open(store.path, "wb") as f:
+        f.write(data.replace(b"false", b"true "))
+    with pytest.raises(Corrupt) as corrupt:
+        store.read()
+    assert corrupt.value.code == 5
+    with pytest.raises(Corrupt):
+        store.update(lambda s: {"halt": True})
+
+
+def test_a_reader_follows_a_store_deleted_and_re_created(tmp_path, statectl_binary):
+    directory = tmp_path / "bot"
+    directory.mkdir()
+    store = Store.create(str(directory), {"generation": 1})
+    reader = store.reader()
+    try:
+        for name in os.listdir(directory):
+            os.unlink(directory / name)
+        directory.rmdir()
+        directory.mkdir()
+        Store.create(str(directory), {"generation": 2})
+        snapshot = reader.wait_until(lambda s: s.state.get("generation") == 2, timeout=10)
+        assert snapshot.version == 0
+    finally:
+        reader.close()
+
+
+def test_two_state_files_saving_at_once_make_one_conflict(store_dir):
+    Store.create(store_dir, {"positions": {}})
+    first = StateFile(os.path.join(store_dir, "state.json"))
+    second = StateFile(os.path.join(store_dir, "state.json"))
+    a, b = first.load(), second.load()
+    a["positions"]["EURUSD"] = 1
+    b["positions"]["USDJPY"] = 2
+    first.save(a)
+    with pytest.raises(Conflict) as raised:
+        second.save(b)
+    assert raised.value.code == 3 and raised.value.current_version == 1
+    b = second.load()
+    b["positions"]["USDJPY"] = 2
+    second.save(b)
+    assert Store(store_dir).read().state == {"positions": {"EURUSD": 1, "USDJPY": 2}}
+
+
+def test_an_update_that_raises_or_changes_nothing_commits_nothing(store_dir):
+    store = Store.create(store_dir, {"n": 1, "flag": True})
+    with pytest.raises(ZeroDivisionError):
+        store.update(lambda s: 1 / 0)
+    assert store.update(lambda s: None).version == 0, "unchanged in place"
+    assert store.update(lambda s: {"n": 1.0, "flag": True}).version == 0, "1 and 1.0 are one JSON number"
+    assert store.update(lambda s: {"n": True, "flag": True}).version == 1, "true is not 1"
+    with pytest.raises(StateCoordinatorError):
+        store.set("/n", float("nan"))
+    assert store.read().version == 1
