@@ -4,7 +4,7 @@ import Testing
 @testable import StateCoordinator
 
 /// Core-correctness item 12: one table of JSON texts, accepted or refused alike by the Swift
-/// parser (on every input path) and by the Python participant of the protocol article.
+/// parser (on every input path) and by the Python package (Sources/python).
 @Suite("JSON, the same in every language")
 struct JSONVectorTests {
     struct Vector: Sendable, CustomStringConvertible {
@@ -130,7 +130,7 @@ struct JSONVectorTests {
 }
 
 extension ProcessTests {
-    @Suite("JSON vectors in the Python participant")
+    @Suite("JSON vectors in the Python package")
     struct PythonJSONVectorTests {
         @Test func thePythonParticipantAgreesWithTheTable() throws {
             let program = """

@@ -194,7 +194,7 @@ extension ProcessTests {
         }
 
         // 7.
-        @Test func thePythonParticipantOfTheArticleRegistersAndAcknowledges() throws {
+        @Test func thePythonPackageRegistersAndAcknowledges() throws {
             try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
             let program = """
                 import sys

@@ -6,7 +6,7 @@ import Testing
 /// Issue 19, item 7: text others choose never reaches an operator's terminal raw. The attacker is
 /// uid 4243 in the store's writers' group 4242 (through `setpriv`): it holds the lock under a
 /// command line with escape sequences, and commits a version with an escaping writer label
-/// through the protocol article's Python participant; the operator (root) then runs statectl.
+/// through the Python package (Sources/python); the operator (root) then runs statectl.
 extension ProcessTests {
     @Suite("Terminal injection")
     struct TerminalInjectionTests {
@@ -45,12 +45,13 @@ extension ProcessTests {
         @Test func aForeignWritersLabelIsShownSafeAndOursAreChecked() throws {
             #expect(try statectl("init", "--mode", "0660", "--keep-history", "5").status == 0)
             giveToWritersGroup()
-            let article = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Sources/StateCoordinator/StateCoordinator.docc/OnDiskProtocol.md")
-            let text = try String(contentsOf: article, encoding: .utf8)
-            let participant = try #require(text.components(separatedBy: "```python\n").dropFirst().first?.components(separatedBy: "```").first)
-            try participant.write(toFile: dir.file("participant.py"), atomically: false, encoding: .utf8)
-            let script = "import sys; sys.path.insert(0, sys.argv[1]); import participant; participant.update(sys.argv[2], lambda s: {**s, 'n': 1}, label=sys.argv[3])"
+            // The Python package, copied where the group member can read it, writes any label it is given.
+            let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Sources/python/statecoordinator")
+            try FileManager.default.copyItem(at: package, to: URL(fileURLWithPath: dir.file("statecoordinator")))
+            let script = "import sys; sys.path.insert(0, sys.argv[1]); from statecoordinator import _format, store; "
+                + "store._check_label = lambda label, fallback=False: label; "
+                + "store.Store(sys.argv[2], label=sys.argv[3]).update(lambda s: {**s, 'n': 1})"
             let foreign = try statectl.shell(
                 "\(SecondUser.shellPrefix) /usr/bin/python3 -c \"$SCRIPT\" \"$STATECTL_DIR\" \"$STATECTL_DIR\" \"$LABEL\"",
                 environment: ["SCRIPT": script, "LABEL": "bot" + Self.escape, "PYTHONDONTWRITEBYTECODE": "1"])
