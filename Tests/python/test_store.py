@@ -218,3 +218,26 @@ def test_an_update_that_raises_or_changes_nothing_commits_nothing(store_dir):
     with pytest.raises(StateCoordinatorError):
         store.set("/n", float("nan"))
     assert store.read().version == 1
+
+
+def test_a_forked_child_does_not_keep_its_parents_entry_alive(store_dir, statectl, python_program):
+    Store.create(store_dir, {"halt": False})
+    program = """
+import os, signal, sys, time
+from statecoordinator import Store
+reader = Store(sys.argv[1]).reader(label="forker")
+child = os.fork()
+if child == 0:
+    time.sleep(30)
+    os._exit(0)
+print(child, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    parent = python_program(program, store_dir)
+    child = int(parent.stdout.readline())
+    parent.wait()
+    try:
+        listed = statectl("readers", "--json")
+        assert "forker" not in listed.stdout, "the parent died: its entry is dead although its child lives"
+    finally:
+        os.kill(child, signal.SIGKILL)

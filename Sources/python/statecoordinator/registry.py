@@ -8,7 +8,9 @@ import os
 import secrets
 import socket
 import stat
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Set, Union
 
@@ -23,9 +25,29 @@ def _is_id(text: str) -> bool:
     return len(parts) == 2 and all(p and all(c in "0123456789abcdef" for c in p) for p in parts)
 
 
+_live_registrations: "weakref.WeakSet[Registration]" = weakref.WeakSet()
+_registrations_lock = threading.Lock()
+
+
+def _forget_in_child() -> None:
+    """In a child forked without exec: the parent's entries are the parent's. A ``flock`` belongs
+    to the open file description, which fork shares, so a child that kept the descriptor would
+    keep the parent's entry alive after the parent died; the child closes it (the parent's lock
+    is untouched) and its copy of each registration writes nothing more."""
+    for registration in list(_live_registrations):
+        registration._abandon()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
 class Registration:
     """One reader's entry, for the reader's life: holds the shared lock of ``ID.lock`` and
-    rewrites ``ID.json`` (random temp name, O_EXCL, then rename) as versions are marked."""
+    rewrites ``ID.json`` (random temp name, O_EXCL, then rename) as versions are marked.
+
+    After a fork without exec the child's copy is abandoned at once (its descriptors closed, no
+    more writes): the entry stays the parent's, alive exactly as long as the parent."""
 
     def __init__(self, directory: str, name: str, label: str) -> None:
         if not (0 < len(label.encode("utf-8")) <= 200 and label.isprintable()):
@@ -42,6 +64,17 @@ class Registration:
         self.id = ""
         self._create_entry()
         self.write()
+        with _registrations_lock:
+            _live_registrations.add(self)
+
+    def _abandon(self) -> None:
+        for fd in (self.lock, self.dirfd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.lock = self.dirfd = -1
 
     def _create_entry(self) -> None:
         for _ in range(8):
@@ -94,6 +127,8 @@ class Registration:
 
     def mark(self, kind: str, version: int, store_id: str, error: Optional[str] = None) -> None:
         """kind: "loaded", "applied" or "rejected"."""
+        if self.dirfd < 0:
+            return  # closed, or a forked child's copy
         record = self.record
         if record.get("storeID") != store_id:  # a new store identity: forget the old one's marks
             for key in [k for k in record if k.startswith(("loaded", "applied", "rejected"))]:
