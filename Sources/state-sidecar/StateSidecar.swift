@@ -101,9 +101,11 @@ struct StateSidecar: AsyncParsableCommand {
             // Any local user may connect to a loopback port: what the sidecar can read, they could.
             for path in stateFiles {
                 var status = stat()
-                if stat(path, &status) == 0, status.st_mode & 0o004 == 0 {
+                // Unreadable by others: its mode, a directory above it others cannot search, or a
+                // file that cannot be examined (refused rather than assumed open).
+                if stat(path, &status) != 0 || status.st_mode & 0o004 == 0 || !UnixSocketAccess.othersCanReach(path) {
                     throw ValidationError(
-                        "\(path) is mode \(String(status.st_mode & 0o777, radix: 8)): users who may not read it could read it through this sidecar on \(address.description). Give --token-file, listen on unix:PATH (the socket gets the store's permissions), or pass --loopback-without-token to accept that.")
+                        "\(path) is mode \(String(status.st_mode & 0o777, radix: 8)) (or in a directory others cannot search): users who may not read it could read it through this sidecar on \(address.description). Give --token-file, listen on unix:PATH (the socket gets the store's permissions), or pass --loopback-without-token to accept that.")
                 }
             }
         }
@@ -187,6 +189,10 @@ struct StateSidecar: AsyncParsableCommand {
             throw SidecarFailure("cannot listen on unix:\(path): another process listens there (another sidecar?).")
         case .socket, .nothing:
             break
+        }
+        if UnixSocketAccess.directoryIsShared(path) {
+            throw SidecarFailure(
+                "cannot listen on unix:\(path): its directory is writable by other users without the sticky bit, so one could swap the socket before it gets the store's permissions; use a directory only the sidecar's user may write (/run/state-sidecar).")
         }
         guard let access = UnixSocketAccess.access(for: stateFiles) else {
             throw SidecarFailure("cannot listen on unix:\(path): a store's state file cannot be examined for its permissions.")

@@ -27,10 +27,16 @@ enum StreamClient {
             return "unix"
         case .v4(let address):
             let ip = address.address.sin_addr.s_addr
-            if UInt32(bigEndian: ip) >> 24 == 127, let uid = owner(inTable: "/proc/net/tcp", local: hex(ip) + ":" + hex16(remote.port ?? 0)) {
+            guard UInt32(bigEndian: ip) >> 24 == 127 else { return remote.ipAddress ?? "unknown" }
+            let server = channel.localAddress.flatMap { local -> String? in
+                guard case .v4(let own) = local else { return nil }
+                return hex(own.address.sin_addr.s_addr) + ":" + hex16(local.port ?? 0)
+            }
+            if let uid = owner(inTable: "/proc/net/tcp", local: hex(ip) + ":" + hex16(remote.port ?? 0), remote: server) {
                 return "uid \(uid)"
             }
-            return remote.ipAddress ?? "unknown"
+            // Never the address: every local user may connect from any 127.x.x.x.
+            return "loopback, user unknown"
         case .v6(let address):
             var bytes = address.address.sin6_addr
             let words = withUnsafeBytes(of: &bytes) { raw in (0..<4).map { raw.load(fromByteOffset: $0 * 4, as: UInt32.self) } }
@@ -38,12 +44,11 @@ enum StreamClient {
             let isMappedLoopback = withUnsafeBytes(of: &bytes) { raw in
                 raw.prefix(10).allSatisfy { $0 == 0 } && raw[10] == 0xff && raw[11] == 0xff && raw[12] == 127
             }
-            if isLoopback || isMappedLoopback,
-                let uid = owner(inTable: "/proc/net/tcp6", local: words.map(hex).joined() + ":" + hex16(remote.port ?? 0))
-            {
+            guard isLoopback || isMappedLoopback else { return remote.ipAddress ?? "unknown" }
+            if let uid = owner(inTable: "/proc/net/tcp6", local: words.map(hex).joined() + ":" + hex16(remote.port ?? 0), remote: nil) {
                 return "uid \(uid)"
             }
-            return remote.ipAddress ?? "unknown"
+            return "loopback, user unknown"
         }
     }
 
@@ -56,14 +61,18 @@ enum StreamClient {
         static let option: CInt = 17
     }
 
-    /// The uid owning the socket whose local address is `local` (the kernel's `HEX:PORT` form),
-    /// from a `/proc/net/tcp`-style table.
-    static func owner(inTable path: String, local: String) -> UInt32? {
+    /// The uid owning the established socket whose local address is `local` (the kernel's
+    /// `HEX:PORT` form) and, when given, whose peer is `remote` (this server's end), from a
+    /// `/proc/net/tcp`-style table. A TIME_WAIT row of an earlier connection on the same port
+    /// (owned by nobody: uid 0) is not taken for it.
+    static func owner(inTable path: String, local: String, remote: String?) -> UInt32? {
         // Read whole (Foundation stops after the first page of a /proc file).
         guard let table = ProcFile.text(path) else { return nil }
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            if fields.count > 7, fields[1] == local { return UInt32(fields[7]) }
+            guard fields.count > 7, fields[1] == local, fields[3] == "01" else { continue }
+            if let remote, fields[2] != remote { continue }
+            return UInt32(fields[7])
         }
         return nil
     }

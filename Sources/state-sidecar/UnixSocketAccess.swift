@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Foundation
 
 /// The permissions of the sidecar's Unix socket (`--listen unix:PATH`): those of the stores it
 /// serves, so that whoever may connect is whoever could read the state files themselves. Read
@@ -21,7 +22,7 @@ enum UnixSocketAccess {
             var granted: mode_t = 0
             if status.st_mode & 0o400 != 0 { granted |= 0o600 }
             if status.st_mode & 0o040 != 0 { granted |= 0o060 }
-            if status.st_mode & 0o004 != 0 { granted |= 0o006 }
+            if status.st_mode & 0o004 != 0 && othersCanReach(path) { granted |= 0o006 }
             mode &= granted
             owners.insert(status.st_uid)
             groups.insert(status.st_gid)
@@ -29,6 +30,28 @@ enum UnixSocketAccess {
         // The group's bits only for the one group the files share.
         if groups.count != 1 { mode &= ~0o060 }
         return (mode | 0o600, owners.count == 1 ? owners.first : nil, groups.count == 1 ? groups.first : nil)
+    }
+
+    /// Whether every directory above `path` lets others search it (a `0644` file in a `0750`
+    /// directory is not readable by others).
+    static func othersCanReach(_ path: String) -> Bool {
+        var directory = (path as NSString).deletingLastPathComponent
+        while !directory.isEmpty {
+            var status = stat()
+            guard stat(directory, &status) == 0, status.st_mode & 0o001 != 0 else { return false }
+            if directory == "/" { return true }
+            directory = (directory as NSString).deletingLastPathComponent
+        }
+        return true
+    }
+
+    /// Whether the socket's directory could let another user swap the socket between its bind and
+    /// its chown/chmod (writable by others or its group, without the sticky bit).
+    static func directoryIsShared(_ socketPath: String) -> Bool {
+        var status = stat()
+        let directory = (socketPath as NSString).deletingLastPathComponent
+        guard stat(directory.isEmpty ? "." : directory, &status) == 0 else { return true }
+        return status.st_mode & 0o022 != 0 && status.st_mode & S_ISVTX == 0
     }
 
     /// Gives the socket at `path` its access: the owner and group first (only root may give the

@@ -248,6 +248,24 @@ struct RegistryListingLimitTests {
         #expect(others.readers.isEmpty && others.notCounted.map(\.label) == ["bot"], "a user the store does not name is not counted")
     }
 
+    /// Found in review: with a timeout of 0 the first listing stopped before its first entry, and a
+    /// reader that applied was reported again every 50 ms while another label was missing.
+    @Test func aZeroTimeoutStillCountsAndNoReaderIsReportedTwice() async throws {
+        let store = try await StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
+        let reader = try await store.reader(label: "bot")
+        defer { reader.close() }
+        let halted = try await store.update { try $0.set(true, forKey: "halt") }
+        let seen = try await reader.wait { $0.version == halted.version }
+        reader.acknowledge(seen)
+        await reader.waitUntilReported()
+        let now = await store.waitForAcknowledgements(of: halted, timeout: .zero)
+        #expect(now.isComplete && now.applied.map(\.label) == ["bot"], "\(now)")
+        let me = ReaderName(label: "bot", owner: getuid())
+        let named = await store.waitForAcknowledgements(
+            of: halted, from: .named([me, ReaderName(label: "other", owner: getuid())]), timeout: .milliseconds(400))
+        #expect(named.applied.count == 1 && named.missingLabels.count == 1 && !named.isComplete, "\(named.applied.count) applied: \(named)")
+    }
+
     @Test func readerNamesParseLabelAtUser() throws {
         #expect(try ReaderName(parsing: "bot-eu-1@root") == ReaderName(label: "bot-eu-1", owner: 0))
         #expect(try ReaderName(parsing: "bot@eu@0") == ReaderName(label: "bot@eu", owner: 0), "the last @ separates")

@@ -15,6 +15,12 @@ extension LockHolder {
     /// `/proc/locks` cannot be read.
     static func holders(device: UInt64, inode: UInt64, procLocks: String? = nil) -> [Int32]? {
         guard let table = procLocks ?? ProcFile.text("/proc/locks") else { return nil }
+        return holders(device: device, inode: inode, in: table)
+    }
+
+    /// The pids holding a `flock` on the file, in a `/proc/locks` text read once (a lister looking
+    /// at thousands of entries reads the table once, not once per entry).
+    static func holders(device: UInt64, inode: UInt64, in table: String) -> [Int32] {
         let wanted = "\(String(major(device), radix: 16, uppercase: false)):\(String(minor(device), radix: 16)):\(inode)"
         return table.split(separator: "\n").compactMap { line -> Int32? in
             guard !line.contains("->") else { return nil }
@@ -24,9 +30,16 @@ extension LockHolder {
         }
     }
 
-    /// The user a process runs as: the owner of `/proc/PID`.
+    /// The user a process runs as: its effective uid, from the `Uid:` line of `/proc/PID/status`
+    /// (real, effective, saved, file-system). Not the owner of `/proc/PID`, which is root for a
+    /// process that is not dumpable (one that changed its uid, or runs with capabilities).
     static func uid(of pid: Int32) -> UInt32? {
-        try? SystemCalls.live.fstatat(SystemCalls.currentDirectory, "/proc/\(pid)").owner
+        guard let status = ProcFile.text("/proc/\(pid)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("Uid:") {
+            let fields = line.dropFirst(4).split(whereSeparator: { $0 == "\t" || $0 == " " })
+            return fields.count > 1 ? UInt32(fields[1]) : nil
+        }
+        return nil
     }
 
     /// The command line of a process, arguments joined by spaces, line breaks and tabs (a script

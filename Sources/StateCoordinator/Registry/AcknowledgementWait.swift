@@ -28,6 +28,8 @@ final class AcknowledgementWait: Sendable {
     private let timeout: Duration
     private let hub: WatchHub
     private let signals = Mutex(Signals())
+    /// When the wait ends; every listing after the first stops there too.
+    private nonisolated(unsafe) var deadline: ContinuousClock.Instant?
     private let condition = NSCondition()
 
     init(
@@ -79,6 +81,8 @@ final class AcknowledgementWait: Sendable {
         var died: [RegisteredReader] = []
         var ignored: [String: RegisteredReader] = [:]
         var seen: Set<ReaderName> = []
+        /// Entries already reported (applied, rejected, died, ignored): never taken again.
+        var reported: Set<String> = []
 
         mutating func wait(for reader: RegisteredReader, _ selection: ReaderSelection) {
             waiting[reader.id] = reader
@@ -86,10 +90,15 @@ final class AcknowledgementWait: Sendable {
         }
     }
 
+    /// The least time the first listing is given, whatever the timeout: with `--ack-timeout 0`
+    /// the wait still reports who has applied the version already.
+    static var firstListingBudget: Duration { .seconds(2) }
+
     func run() -> AcknowledgementReport {
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + timeout
+        self.deadline = deadline
         // Watching first: an acknowledgement renamed in after the listing is then not missed.
         let subscription = canonicalPath(of: registry.path).flatMap { path in
             try? hub.subscribe(directory: path) { [weak self] event in self?.notify(event) }.get()
@@ -98,7 +107,7 @@ final class AcknowledgementWait: Sendable {
 
         var tally = Tally()
         let listing: ReaderListing
-        do { listing = try registry.listing(readerUsers: readerUsers, deadline: deadline) } catch {
+        do { listing = try registry.listing(readerUsers: readerUsers, deadline: max(deadline, start + Self.firstListingBudget)) } catch {
             return AcknowledgementReport(
                 version: version, storeID: storeID, missingLabels: missingLabels(tally), waited: clock.now - start,
                 problem: error.description)
@@ -157,24 +166,30 @@ final class AcknowledgementWait: Sendable {
     /// Who of a listing is waited for, and who is not although its label was asked for (another
     /// user's reader, a user the store does not count): reported as ignored, so that an operator
     /// sees a label taken by someone else.
-    private func take(_ listing: ReaderListing, into tally: inout Tally) {
-        for reader in listing.readers where tally.waiting[reader.id] == nil {
+    private func take(_ listing: ReaderListing, into tally: inout Tally, missingOnly: Bool = false) {
+        let missing = Set(missingLabels(tally))
+        for reader in listing.readers where tally.waiting[reader.id] == nil && !tally.reported.contains(reader.id) {
+            if missingOnly, !(selection.wanted ?? []).contains(where: { $0.matches(reader) && missing.contains($0.description) }) {
+                continue
+            }
             if selection.includes(reader) {
                 tally.wait(for: reader, selection)
             } else if selection.wanted?.contains(where: { $0.label == reader.label }) == true {
                 tally.ignored[reader.id] = reader
+                tally.reported.insert(reader.id)
             }
         }
         for reader in listing.notCounted where selection.wanted.map({ $0.contains { $0.label == reader.label } }) ?? true {
             tally.ignored[reader.id] = reader
+            tally.reported.insert(reader.id)
         }
     }
 
     /// A reader asked for but not live yet may register later: its readers join the wait.
     private func lookForMissingLabels(in tally: inout Tally) {
-        guard !missingLabels(tally).isEmpty, let listing = try? registry.listing(readerUsers: readerUsers) else { return }
+        guard !missingLabels(tally).isEmpty, let listing = try? registry.listing(readerUsers: readerUsers, deadline: deadline) else { return }
         let known = Set(tally.waiting.keys)
-        take(listing, into: &tally)
+        take(listing, into: &tally, missingOnly: true)
         for id in tally.waiting.keys.sorted() where !known.contains(id) { settle(id, reread: false, in: &tally) }
     }
 
@@ -186,7 +201,7 @@ final class AcknowledgementWait: Sendable {
         // Still waiting: alive? (Read first: a reader that applied and then died has applied.)
         guard let last = tally.waiting[id], !registry.liveness(of: id).mayBeAlive else { return }
         tally.waiting[id] = nil
-        let successor = (try? registry.liveReaders(readerUsers: readerUsers))?.first {
+        let successor = (try? registry.liveReaders(readerUsers: readerUsers, deadline: deadline))?.first {
             $0.id != id && $0.owner == last.owner && $0.processID == last.processID && $0.hostName == last.hostName
                 && $0.registeredAt == last.registeredAt
         }
@@ -195,6 +210,7 @@ final class AcknowledgementWait: Sendable {
             settle(successor.id, reread: false, in: &tally)
         } else {
             tally.died.append(last)
+            tally.reported.insert(id)
         }
     }
 
@@ -214,6 +230,7 @@ final class AcknowledgementWait: Sendable {
                 tally.waiting[id] = nil
                 reader.problem = entry.reason
                 tally.ignored[id] = reader
+                tally.reported.insert(id)
                 return
             case nil:
                 break
@@ -228,9 +245,11 @@ final class AcknowledgementWait: Sendable {
         if reader.hasApplied(version, storeID: storeID) {
             tally.waiting[id] = nil
             tally.applied.append(reader)
+            tally.reported.insert(id)
         } else if reader.hasRejected(version, storeID: storeID) {
             tally.waiting[id] = nil
             tally.rejected.append(reader)
+            tally.reported.insert(id)
         }
     }
 }

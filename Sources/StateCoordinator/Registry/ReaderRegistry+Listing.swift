@@ -116,7 +116,9 @@ extension ReaderRegistry {
     /// the users with the fewest entries), so that a flood from one user hides nobody else.
     func consideredIDs(_ ids: [String], in directory: FileDescriptor, readerUsers: Set<UInt32>?) -> [String] {
         let limit = ReaderListing.maximumConsidered
-        guard ids.count > limit else { return ids }
+        // Ordered by owner whenever the store names its reader users (so that a listing stopped by
+        // its deadline has looked at theirs first), or when there are more than the limit.
+        guard ids.count > limit || readerUsers != nil else { return ids }
         var byOwner: [UInt32: [String]] = [:]
         var unknown: [String] = []
         for id in ids {
@@ -151,13 +153,14 @@ extension ReaderRegistry {
         let chosen = consideredIDs(ids, in: directory.descriptor, readerUsers: readerUsers)
         var listing = ReaderListing(entryCount: ids.count, considered: chosen.count)
         let clock = ContinuousClock()
+        let lockTable = LockTable()
         for (index, id) in chosen.enumerated() {
             if let deadline, clock.now >= deadline {
                 listing.stoppedEarly = true
                 listing.considered = index
                 break
             }
-            let (liveness, lock) = liveness(of: id, in: directory.descriptor)
+            let (liveness, lock) = liveness(of: id, in: directory.descriptor, lockTable: lockTable)
             switch liveness {
             case .dead, .gone:
                 continue
@@ -185,8 +188,8 @@ extension ReaderRegistry {
     }
 
     /// Every live reader that counts (see ``listing(readerUsers:deadline:)``).
-    func liveReaders(readerUsers: Set<UInt32>? = nil) throws(StateStoreError) -> [RegisteredReader] {
-        try listing(readerUsers: readerUsers).readers
+    func liveReaders(readerUsers: Set<UInt32>? = nil, deadline: ContinuousClock.Instant? = nil) throws(StateStoreError) -> [RegisteredReader] {
+        try listing(readerUsers: readerUsers, deadline: deadline).readers
     }
 
     /// Removes a name that is not a regular file (a link, a FIFO planted as a lock file), when

@@ -4,7 +4,7 @@ extension ReaderRegistry {
     /// Whether entry `id`'s reader is alive, and its lock file's status (owner, links). A dead entry is
     /// removed here, holding its exclusive lock (when this process may not remove it, it is
     /// still reported dead).
-    func liveness(of id: String, in directory: FileDescriptor) -> (Liveness, lock: FileStatus?) {
+    func liveness(of id: String, in directory: FileDescriptor, lockTable: LockTable = LockTable()) -> (Liveness, lock: FileStatus?) {
         let name = id + Self.lockSuffix
         let lockPath = entryPath(id, Self.lockSuffix)
         let unknown = { (errno: Errno) in Liveness.unknown(.system(.listReaders, path: lockPath, errno: errno, stateUnchanged: false)) }
@@ -22,9 +22,13 @@ extension ReaderRegistry {
         } catch .permissionDenied {
             // Another user's entry (lock files are their readers' alone): the kernel's lock table says.
             guard let status = try? calls.fstatat(directory, name) else { return (unknown(.permissionDenied), nil) }
-            return (livenessFromLockTable(status) ?? unknown(.permissionDenied), status)
+            return (livenessFromLockTable(status, table: lockTable) ?? unknown(.permissionDenied), status)
         } catch {
-            return (unknown(error), nil)
+            // A name that cannot be opened for another reason (a socket answers ENXIO): its type decides.
+            if let status = try? calls.fstatat(directory, name), !status.isRegularFile {
+                return (.invalid("its lock file is not a regular file"), status)
+            }
+            return (unknown(error), try? calls.fstatat(directory, name))
         }
         guard let status = try? calls.fstat(lock.descriptor) else { return (unknown(.ioError), nil) }
         guard status.isRegularFile else { return (.invalid("its lock file is not a regular file"), status) }
@@ -40,7 +44,9 @@ extension ReaderRegistry {
             // A lock file others may open (made by a library before lock files were 0600): anyone
             // could hold that lock on a dead reader's entry. Live only if the kernel's lock table
             // shows a process of its owner among the holders (this one apart).
-            if status.permissions & 0o077 != 0, case .invalid(let reason)? = livenessFromLockTable(status, besides: ProcessIdentity.id) {
+            if status.permissions & 0o077 != 0,
+                case .invalid(let reason)? = livenessFromLockTable(status, besides: ProcessIdentity.id, table: lockTable)
+            {
                 return (.invalid(reason), status)
             }
             return (.live, status)
@@ -64,15 +70,38 @@ extension ReaderRegistry {
     /// be other users' do (a root lister looking, for an instant, at a dead reader's entry); nil
     /// when the table cannot be read, the file is not a regular one, or a holder's user cannot be
     /// told.
-    func livenessFromLockTable(_ status: FileStatus, besides ourselves: Int32? = nil) -> Liveness? {
+    func livenessFromLockTable(_ status: FileStatus, besides ourselves: Int32? = nil, table: LockTable = LockTable()) -> Liveness? {
         guard status.isRegularFile else { return .invalid("its lock file is not a regular file") }
-        guard let holders = LockHolder.holders(device: status.device, inode: status.inode)?.filter({ $0 != ourselves }) else { return nil }
+        guard let holders = table.holders(device: status.device, inode: status.inode)?.filter({ $0 != ourselves }) else { return nil }
         if holders.isEmpty { return .dead }
-        let owners = holders.map { $0 > 0 ? LockHolder.uid(of: $0) : nil }
+        let owners = holders.map { $0 > 0 ? table.uid(of: $0) : nil }
         if owners.contains(status.owner) { return .live }
         // A holder whose user cannot be told (another PID namespace, /proc mounted hidepid, a
         // process /proc shows as root's) may be the reader: possibly alive, never "no reader".
         if owners.contains(nil) { return nil }
         return .invalid("its lock is held only by processes of other users than the lock file's owner")
+    }
+}
+
+/// `/proc/locks`, read at most once per listing (a non-root lister of thousands of entries read it
+/// once per entry: quadratic in the locks an attacker holds), and the users of its holders.
+final class LockTable {
+    private var text: String??
+    private var users: [Int32: UInt32?] = [:]
+
+    init() {}
+
+    /// The effective uid of a holder (``LockHolder/uid(of:)``), looked up once per pid.
+    func uid(of pid: Int32) -> UInt32? {
+        if let known = users[pid] { return known }
+        let uid = LockHolder.uid(of: pid)
+        users[pid] = uid
+        return uid
+    }
+
+    func holders(device: UInt64, inode: UInt64) -> [Int32]? {
+        if text == nil { text = .some(ProcFile.text("/proc/locks")) }
+        guard case .some(.some(let table)) = text else { return nil }
+        return LockHolder.holders(device: device, inode: inode, in: table)
     }
 }
