@@ -5,6 +5,7 @@ import Musl
 #endif
 import Foundation
 import NIOCore
+import NIOPosix
 @_spi(Diagnostics) import StateCoordinator
 
 /// Who a connection's client is, for the per-client limit on event streams: a user where the
@@ -32,7 +33,7 @@ enum StreamClient {
                 guard case .v4(let own) = local else { return nil }
                 return hex(own.address.sin_addr.s_addr) + ":" + hex16(local.port ?? 0)
             }
-            if let uid = owner(inTable: "/proc/net/tcp", local: hex(ip) + ":" + hex16(remote.port ?? 0), remote: server) {
+            if let uid = await owner(inTable: "/proc/net/tcp", local: hex(ip) + ":" + hex16(remote.port ?? 0), remote: server) {
                 return "uid \(uid)"
             }
             // Never the address: every local user may connect from any 127.x.x.x.
@@ -45,7 +46,7 @@ enum StreamClient {
                 raw.prefix(10).allSatisfy { $0 == 0 } && raw[10] == 0xff && raw[11] == 0xff && raw[12] == 127
             }
             guard isLoopback || isMappedLoopback else { return remote.ipAddress ?? "unknown" }
-            if let uid = owner(inTable: "/proc/net/tcp6", local: words.map(hex).joined() + ":" + hex16(remote.port ?? 0), remote: nil) {
+            if let uid = await owner(inTable: "/proc/net/tcp6", local: words.map(hex).joined() + ":" + hex16(remote.port ?? 0), remote: nil) {
                 return "uid \(uid)"
             }
             return "loopback, user unknown"
@@ -65,9 +66,10 @@ enum StreamClient {
     /// `HEX:PORT` form) and, when given, whose peer is `remote` (this server's end), from a
     /// `/proc/net/tcp`-style table. A TIME_WAIT row of an earlier connection on the same port
     /// (owned by nobody: uid 0) is not taken for it.
-    static func owner(inTable path: String, local: String, remote: String?) -> UInt32? {
-        // Read whole (Foundation stops after the first page of a /proc file).
-        guard let table = ProcFile.text(path) else { return nil }
+    static func owner(inTable path: String, local: String, remote: String?) async -> UInt32? {
+        // Read whole (Foundation stops after the first page of a /proc file), off the event loop
+        // and the cooperative pool: on a busy host the table is megabytes.
+        guard let table = try? await NIOThreadPool.singleton.runIfActive({ ProcFile.text(path) }) ?? nil else { return nil }
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count > 7, fields[1] == local, fields[3] == "01" else { continue }

@@ -263,20 +263,9 @@ final class ReaderRegistration: Sendable {
         } catch {
             throw .system(.registerReader, path: registry.path, errno: error, stateUnchanged: false)
         }
-        let directory: OwnedDescriptor
-        do {
-            directory = OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, registry.path, .ownDirectory), calls: calls)
-        } catch .tooManySymbolicLinkLevels, .notDirectory {
-            // O_NOFOLLOW with O_DIRECTORY answers ENOTDIR for a link.
-            guard (try? calls.fstatat(SystemCalls.currentDirectory, registry.path))?.isSymbolicLink == true else {
-                throw .system(.registerReader, path: registry.path, errno: .notDirectory, stateUnchanged: false)
-            }
-            throw StateStoreError(
-                .symbolicLink, "\(registry.path) is a symbolic link, not the store's registry: this reader does not register through it.",
-                hint: "Remove the link (someone who may write the store's directory planted it); the reader goes on unregistered.",
-                step: .registerReader, path: registry.path)
-        } catch {
-            throw .system(.registerReader, path: registry.path, errno: error, stateUnchanged: false)
+        // Never through a link (the reader goes on unregistered, and says why).
+        guard let directory = try registry.openDirectory(step: .registerReader) else {
+            throw .system(.registerReader, path: registry.path, errno: .noSuchFileOrDirectory, stateUnchanged: false)
         }
         for _ in 0..<Self.maximumAttempts {
             let id = Self.newID()
