@@ -3,19 +3,26 @@ import Testing
 
 extension ProcessTests {
 /// The chaos harness, run for 20 seconds as CI requires: random SIGKILLs and SIGSTOPs of writers
-/// while readers check every version.
+/// (two Swift, one through the Python package) while readers check every version.
 @Suite("Chaos harness")
 struct ChaosHarnessTests {
     @Test func twentySecondsOfKillsAndStallsLoseNothing() throws {
         let dir = TemporaryDirectory()
         let harness = HelperProcess.url.deletingLastPathComponent().appendingPathComponent("state-chaos")
-        let run = try RunningHelper(["--duration", "20s", "--dir", dir.path], executable: harness)
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/python").path
+        let run = try RunningHelper(
+            ["--duration", "20s", "--dir", dir.path, "--writers", "2", "--python-writers", "1", "--python-package", package],
+            executable: harness)
         let result = run.waitForExit()
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let summary = try #require(result.stdout.split(separator: "\n").last)
-        let match = try #require(summary.wholeMatch(of: /chaos: (\d+) kills, (\d+) commits, 0 lost, 0 torn, 0 regressions, 0 stale readers/))
+        let match = try #require(
+            summary.wholeMatch(
+                of: /chaos: (\d+) kills, (\d+) commits, 0 lost, 0 torn, 0 regressions, 0 stale readers \(Python writers: (\d+) kills, (\d+) acknowledged commits\)/))
         #expect(Int(match.1)! > 20, "too few kills to mean anything: \(summary)")
         #expect(Int(match.2)! > 100, "too few commits to mean anything: \(summary)")
+        #expect(Int(match.3)! > 2 && Int(match.4)! > 10, "the Python writer was hardly killed or hardly committed: \(summary)")
     }
 }
 }

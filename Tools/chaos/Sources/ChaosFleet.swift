@@ -1,35 +1,60 @@
 import Foundation
 import StateCoordinator
 
-/// The harness's processes: writers (killed and restarted), readers (left alone), and the killer.
+/// The harness's processes: writers (killed and restarted, each as the kind it was: Swift or
+/// Python), readers (left alone), and the killer.
 final class ChaosFleet {
+    /// A writer process and whether it runs the Python package.
+    private struct Writer {
+        let process: Process
+        let python: Bool
+        let log: String
+
+        /// Whether it has acknowledged a commit: a Python writer takes about 50 ms to start,
+        /// longer than the killer's mean interval, so it is only killed once it is committing.
+        var committing: Bool {
+            !python || ((try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0) > 0
+        }
+    }
+
     private let directory: String
     private let logs: String
-    private var writers: [Process] = []
+    private let pythonPackage: String?
+    private var writers: [Writer] = []
     private var readers: [(process: Process, input: Pipe, output: Pipe)] = []
     private var writerCount = 0
     private var generator = SystemRandomNumberGenerator()
 
     private static let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
 
-    init(directory: String, logs: String, writers: Int, readers: Int) throws {
+    /// Starts `writers` Swift writers, `pythonWriters` Python writers (`pythonPackage` is the
+    /// directory holding `statecoordinator`, required when there are any) and `readers` readers.
+    init(directory: String, logs: String, writers: Int, pythonWriters: Int = 0, pythonPackage: String? = nil, readers: Int) throws {
         self.directory = directory
         self.logs = logs
-        for _ in 0..<writers { self.writers.append(try startWriter()) }
+        self.pythonPackage = pythonPackage
+        for _ in 0..<writers { self.writers.append(try startWriter(python: false)) }
+        for _ in 0..<pythonWriters { self.writers.append(try startWriter(python: true)) }
         for index in 0..<readers { self.readers.append(try startReader(poll: index % 2 == 1)) }
     }
 
-    private func startWriter() throws -> Process {
+    private func startWriter(python: Bool) throws -> Writer {
         writerCount += 1
-        let log = "\(logs)/writer-\(writerCount).log"
+        let log = "\(logs)/\(python ? "python-" : "")writer-\(writerCount).log"
         guard FileManager.default.createFile(atPath: log, contents: nil) else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: log])
         }
         let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = ["worker", "write", "--dir", directory, "--log", log]
+        if python, let pythonPackage {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", PythonWriter.program, directory, log]
+            process.environment = PythonWriter.environment(package: pythonPackage)
+        } else {
+            process.executableURL = Self.executable
+            process.arguments = ["worker", "write", "--dir", directory, "--log", log]
+        }
         try process.run()
-        return process
+        return Writer(process: process, python: python, log: log)
     }
 
     private func startReader(poll: Bool) throws -> (process: Process, input: Pipe, output: Pipe) {
@@ -44,10 +69,11 @@ final class ChaosFleet {
     }
 
     /// Until the time is up: every 2–30 ms, SIGKILL a random writer (and start a new one), or
-    /// stop the lock holder for 5–100 ms. Returns the number of SIGKILLs sent.
-    func rampage(for seconds: Double, progress: ChaosProgress) throws -> Int {
+    /// stop the lock holder for 5–100 ms. Returns the number of SIGKILLs sent, and how many of
+    /// them went to Python writers.
+    func rampage(for seconds: Double, progress: ChaosProgress) throws -> (kills: Int, pythonKills: Int) {
         let deadline = Date().addingTimeInterval(seconds)
-        var kills = 0
+        var kills = 0, pythonKills = 0
         progress.figures.withLock { $0.since = Date() }
         while Date() < deadline {
             let gone = readers.filter { !$0.process.isRunning }.count
@@ -58,31 +84,34 @@ final class ChaosFleet {
             usleep(UInt32.random(in: 2_000...30_000, using: &generator))
             if Int.random(in: 0..<10, using: &generator) < 8 {
                 let index = Int.random(in: 0..<writers.count, using: &generator)
-                kill(writers[index].processIdentifier, SIGKILL)
-                writers[index].waitUntilExit()
+                let victim = writers[index]
+                guard victim.committing else { continue }
+                kill(victim.process.processIdentifier, SIGKILL)
+                victim.process.waitUntilExit()
                 kills += 1
-                writers[index] = try startWriter()
+                if victim.python { pythonKills += 1 }
+                writers[index] = try startWriter(python: victim.python)
             } else if let holder = lockHolder() {
                 kill(holder, SIGSTOP)
                 usleep(UInt32.random(in: 5_000...100_000, using: &generator))
                 kill(holder, SIGCONT)
             }
         }
-        return kills
+        return (kills, pythonKills)
     }
 
     /// The writer holding the lock now, from /proc/locks.
     private func lockHolder() -> pid_t? {
         guard let store = try? ReadOnlyStateStore<ChaosState>(directory: directory),
-            let holder = try? store.lockHolder(), writers.contains(where: { $0.processIdentifier == holder.pid })
+            let holder = try? store.lockHolder(), writers.contains(where: { $0.process.processIdentifier == holder.pid })
         else { return nil }
         return holder.pid
     }
 
     func stopWriters() {
         for writer in writers {
-            kill(writer.processIdentifier, SIGKILL)
-            writer.waitUntilExit()
+            kill(writer.process.processIdentifier, SIGKILL)
+            writer.process.waitUntilExit()
         }
     }
 
@@ -98,10 +127,11 @@ final class ChaosFleet {
         }
     }
 
-    /// Every "version counter" line the writers acknowledged.
-    func acknowledgedLines() throws -> [Substring] {
+    /// Every "version counter" line the writers acknowledged, and whether a Python writer did.
+    func acknowledgedLines() throws -> [(line: Substring, python: Bool)] {
         try FileManager.default.contentsOfDirectory(atPath: logs).flatMap { name in
             try String(contentsOfFile: "\(logs)/\(name)", encoding: .utf8).split(separator: "\n")
+                .map { (line: $0, python: name.hasPrefix("python-")) }
         }
     }
 }

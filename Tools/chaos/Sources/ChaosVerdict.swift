@@ -7,7 +7,8 @@ struct ChaosVerdict {
     var summary = ""
 
     init(
-        store: StateStore<ChaosState>, final: StateSnapshot<ChaosState>, acknowledged: [Substring], readers: [String], kills: Int
+        store: StateStore<ChaosState>, final: StateSnapshot<ChaosState>, acknowledged: [(line: Substring, python: Bool)],
+        readers: [String], kills: (kills: Int, pythonKills: Int), pythonWriters: Int
     ) throws {
         let current = try store.read()  // verifies the checksum
         if current.version != final.version { problems.append("the state moved after the last commit: \(current.version)") }
@@ -15,13 +16,15 @@ struct ChaosVerdict {
             problems.append("counter \(current.state.counter) ≠ version \(current.version): an increment was lost or doubled")
         }
         var versions = Set<UInt64>()
-        var lost = 0
-        for line in acknowledged {
+        var lost = 0, byPython = 0
+        for (line, python) in acknowledged {
             let fields = line.split(separator: " ")
             guard fields.count == 2, let version = UInt64(fields[0]), let counter = Int64(fields[1]) else { continue }
             if !versions.insert(version).inserted { lost += 1 }  // two writers acknowledged one version
             if counter != Int64(version) || counter > current.state.counter { lost += 1 }
+            if python { byPython += 1 }
         }
+        if pythonWriters > 0 && byPython == 0 { problems.append("the Python writers acknowledged no commit: they did not take part") }
         if lost > 0 { problems.append("\(lost) acknowledged increments missing or duplicated") }
         var torn = 0, regressions = 0, stale = 0
         for report in readers {
@@ -41,6 +44,9 @@ struct ChaosVerdict {
         if regressions > 0 { problems.append("readers saw versions go backwards \(regressions) times") }
         let temps = try FileManager.default.contentsOfDirectory(atPath: store.directory).filter { $0.hasPrefix(".state.tmp-") }
         if !temps.isEmpty { problems.append("temp files remain after the final commit: \(temps)") }
-        summary = "chaos: \(kills) kills, \(current.version) commits, \(lost) lost, \(torn) torn, \(regressions) regressions, \(stale) stale readers"
+        summary = "chaos: \(kills.kills) kills, \(current.version) commits, \(lost) lost, \(torn) torn, \(regressions) regressions, \(stale) stale readers"
+        if pythonWriters > 0 {
+            summary += " (Python writers: \(kills.pythonKills) kills, \(byPython) acknowledged commits)"
+        }
     }
 }

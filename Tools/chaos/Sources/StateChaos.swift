@@ -21,18 +21,34 @@ extension StateChaos {
 
         @Option(help: "How long to run: 20s, 2m, or seconds.") var duration = "20s"
         @Option(help: "The store's directory (created if missing; any store there is replaced).") var dir: String
-        @Option(help: "Writer processes.") var writers = 3
+        @Option(help: "Writer processes (Swift).") var writers = 3
+        @Option(help: "Python writer processes (the statecoordinator package), beside the Swift ones.") var pythonWriters = 0
+        @Option(help: "The directory holding the Python package's statecoordinator/ (default: Sources/python of this checkout).")
+        var pythonPackage: String?
         @Option(help: "Reader processes (half inotify, half polling).") var readers = 4
 
         func run() async throws {
             guard let seconds = Self.seconds(duration) else { throw ValidationError("--duration must look like 20s, 2m or 30.") }
+            guard writers >= 0, pythonWriters >= 0, writers + pythonWriters > 0 else {
+                throw ValidationError("--writers and --python-writers must not be negative, and at least one writer must run.")
+            }
+            var package: String?
+            if pythonWriters > 0 {
+                do {
+                    package = try PythonWriter.packageDirectory(explicit: pythonPackage)
+                    try PythonWriter.checkImport(from: package!)
+                } catch let error as ChaosSetupError {
+                    throw ValidationError(error.description)
+                }
+            }
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let store = try await StateStore<ChaosState>.create(directory: dir, initial: ChaosState(), force: true)
             let logs = URL(fileURLWithPath: dir).appendingPathComponent("chaos-logs")
             try? FileManager.default.removeItem(at: logs)
             try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
 
-            let fleet = try ChaosFleet(directory: dir, logs: logs.path, writers: writers, readers: readers)
+            let fleet = try ChaosFleet(
+                directory: dir, logs: logs.path, writers: writers, pythonWriters: pythonWriters, pythonPackage: package, readers: readers)
             let progress = ChaosProgress()
             let reporter = ProgressReporter(label: "state-chaos") { [dir] in
                 let started = progress.figures.withLock { $0 }
@@ -51,7 +67,8 @@ extension StateChaos {
             let final = try await store.update { $0.counter += 1 }
             let readerReports = fleet.finishReaders(waitingFor: final.version)
             let verdict = try ChaosVerdict(
-                store: store, final: final, acknowledged: fleet.acknowledgedLines(), readers: readerReports, kills: kills)
+                store: store, final: final, acknowledged: fleet.acknowledgedLines(), readers: readerReports, kills: kills,
+                pythonWriters: pythonWriters)
             print(verdict.summary)
             for problem in verdict.problems { FileHandle.standardError.write(Data("state-chaos: \(problem)\n".utf8)) }
             if !verdict.problems.isEmpty { throw ExitCode.failure }
