@@ -3,6 +3,7 @@ names, no lone surrogates; written compact with names in code point order."""
 
 import json
 import math
+import re
 from typing import Any, Dict, List, Tuple, Union
 
 __all__ = ["parse", "dump"]
@@ -28,11 +29,17 @@ def _double(text: str) -> float:
     return value
 
 
+#: A \\u escape of a surrogate code unit: the only way a text decoded from UTF-8 can hold one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def parse(data: Union[bytes, str]) -> Any:
     """Parses one JSON text strictly; raises ValueError (or UnicodeDecodeError) otherwise."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_double)
-    json.dumps(value, ensure_ascii=False).encode("utf-8")  # raises on a lone surrogate
+    if isinstance(data, str) or _SURROGATE_ESCAPE.search(text):
+        # A pair of escapes is one character; a lone one cannot be encoded: raises.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
     return value
 
 

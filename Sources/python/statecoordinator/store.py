@@ -212,10 +212,13 @@ class Store:
                 raise StateCoordinatorError("%s is a symbolic link: the store never follows one." % path, path=path,
                                             hint="Remove it; someone who may write the directory planted it.") from None
             raise StateCoordinatorError("cannot open %s: %s." % (path, error.strerror), path=path) from None
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 raise Corrupt("%s is not a regular file." % path, path=path)
-            data = f.read(_format.MAXIMUM_HEADER + (1 << 30) + 2)
+            data = _read_all(fd, info.st_size, _format.MAXIMUM_HEADER + (1 << 30) + 2)
+        finally:
+            os.close(fd)
         if data[:1] != b"{" or b'"format":"statecoordinator"' not in data[: data.find(b"\n") if b"\n" in data else 0]:
             try:
                 _json.parse(data)
@@ -425,6 +428,22 @@ class Store:
             if age and len(entries) <= LARGEST_KEEP_HISTORY and os.stat(old_path).st_mtime >= now - age:
                 break
             os.unlink(old_path)
+
+
+def _read_all(fd: int, expected: int, limit: int) -> bytes:
+    """The file's bytes up to `limit`: one read of the size fstat gave (and one more to see its
+    end), more only if the file grew."""
+    chunks = []
+    total = 0
+    want = min(expected + 1, limit)
+    while total < limit:
+        chunk = os.read(fd, max(1, min(want, limit - total)))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        want = 1 << 20
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _replace(directory: str, name: str, data: bytes, mode: int, replaced: Optional[os.stat_result]) -> None:

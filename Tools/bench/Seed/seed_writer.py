@@ -2,11 +2,13 @@
 fcntl.flock on a lockfile, read the JSON, change it, tempfile.mkstemp + json.dump + os.fsync +
 os.replace. No checksum, no version, no directory fsync.
 
-usage: seed_writer.py DIR COUNT SIZE   (prints "start", "l <ns>" per commit, "end", like state-floor)
+usage: seed_writer.py DIR COUNT SIZE [nofsync]   (prints "start", "l <ns>" per commit, "end", like state-floor)
+nofsync: without the os.fsync, as many such scripts are written.
 """
 import fcntl, json, os, sys, tempfile, time
 
 directory, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sync = sys.argv[4:] != ["nofsync"]
 path, lock_path = os.path.join(directory, "trading_state.json"), os.path.join(directory, "trading_state.lock")
 with open(lock_path, "a") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
@@ -27,7 +29,8 @@ for _ in range(count):
         with os.fdopen(fd, "w") as f:
             json.dump(state, f)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     latencies.append(time.monotonic_ns() - start)
 end = time.monotonic_ns()

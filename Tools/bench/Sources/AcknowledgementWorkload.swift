@@ -27,12 +27,15 @@ struct AcknowledgementWorkload {
         try readerSide(report: report)
     }
 
-    private func measure(readers: Int, commits: Int) throws -> (LatencySummary, LatencySummary) {
+    /// - Parameter python: the readers are the Python package's (Tools/bench/Python), not Swift watches.
+    func measure(readers: Int, commits: Int, python: Bool = false) throws -> (LatencySummary, LatencySummary) {
         let dir = try BenchDirectory()
         _ = try StateStore<BenchState>.create(directory: dir.path, initial: BenchState(size: 4 << 10))
         let floor = try ChildProcess("state-floor", ["watch", dir.path, "state.json", "\(commits)"])
         let children = try (0..<readers).map { index in
-            try ChildProcess("state-bench", ["worker", "ack", "--dir", dir.path, "--until", "\(commits)", "--count", "\(index)"])
+            python
+                ? try PythonBench.start(["ack", dir.path, "\(commits)", "\(index)"])
+                : try ChildProcess("state-bench", ["worker", "ack", "--dir", dir.path, "--until", "\(commits)", "--count", "\(index)"])
         }
         try floor.waitFor("ready")
         for child in children { try child.waitFor("ready") }

@@ -35,6 +35,7 @@ final class BenchProgress: Sendable {
             case .ack: 30
             case .sidecar: 80
             case .metrics: 20
+            case .python: 60
             }
         return quick ? max(1, full / 25) : full
     }

@@ -10,10 +10,12 @@ final class ChildProcess: Sendable {
     /// The directory holding this executable and its siblings.
     static let binDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
 
-    init(_ executable: String, _ arguments: [String]) throws {
+    /// - Parameter environment: the child's environment (default: ours).
+    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         let output = Pipe()
         process.executableURL = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : Self.binDirectory.appendingPathComponent(executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         process.standardOutput = output
         try process.run()
         reader.enter()

@@ -10,14 +10,27 @@ struct PropagationWorkload {
     /// Reader counts to measure; empty means the default set.
     var readerCounts: [Int] = []
 
-    enum Pacing: String, CaseIterable { case perMillisecond = "1 commit/ms", fullSpeed = "full speed" }
-    enum ReaderKind { case ours, reader, floor, floorThroughLibrary, polling }
+    enum Pacing: String {
+        case perMillisecond = "1 commit/ms", perFiveMilliseconds = "1 commit/5 ms", fullSpeed = "full speed"
+
+        /// Nanoseconds from one commit's start to the next's; nil: back to back.
+        var interval: Int64? {
+            switch self {
+            case .perMillisecond: 1_000_000
+            case .perFiveMilliseconds: 5_000_000
+            case .fullSpeed: nil
+            }
+        }
+    }
+
+    /// `python`: the Python package's `Reader` (Tools/bench/Python/bench_python.py).
+    enum ReaderKind { case ours, reader, floor, floorThroughLibrary, polling, python }
 
     func run(report: (BenchRow) -> Void) throws {
         let commits = quick ? 300 : 2000
         let defaultCounts = quick ? [1, 10] : [1, 10, 50]
         for readers in readerCounts.isEmpty ? defaultCounts : readerCounts {
-            for pacing in Pacing.allCases {
+            for pacing in [Pacing.perMillisecond, .fullSpeed] {
                 let floor = try measure(readers: readers, pacing: pacing, commits: commits, kind: .floor)
                 // What the mandated mechanism costs without any Swift: libinotifytools, our watch mask.
                 let library = try measure(readers: readers, pacing: pacing, commits: commits, kind: .floorThroughLibrary)
@@ -61,7 +74,7 @@ struct PropagationWorkload {
         var cpuPerCommit: Double
     }
 
-    private func measure(readers: Int, pacing: Pacing, commits: Int, kind: ReaderKind) throws -> Result {
+    func measure(readers: Int, pacing: Pacing, commits: Int, kind: ReaderKind) throws -> Result {
         let dir = try BenchDirectory()
         _ = try StateStore<BenchState>.create(directory: dir.path, initial: BenchState(size: 4 << 10))
         let children = try (0..<readers).map { _ in try startReader(kind, directory: dir.path, final: commits) }
@@ -72,8 +85,8 @@ struct PropagationWorkload {
         let start = Clock.monotonic()
         for commit in 1...commits {
             try writer.update { $0.counter += 1 }
-            if pacing == .perMillisecond {
-                let next = start + Int64(commit) * 1_000_000
+            if let interval = pacing.interval {
+                let next = start + Int64(commit) * interval
                 let wait = next - Clock.monotonic()
                 if wait > 0 { usleep(UInt32(wait / 1000)) }
             }
@@ -123,6 +136,7 @@ struct PropagationWorkload {
             try ChildProcess("state-bench", ["worker", "watch", "--dir", directory, "--until", "\(final)", "--reader"])
         case .polling:
             try ChildProcess("state-bench", ["worker", "watch", "--dir", directory, "--until", "\(final)", "--poll"])
+        case .python: try PythonBench.start(["watch", directory, "\(final)"])
         }
     }
 }

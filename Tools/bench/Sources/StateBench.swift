@@ -17,7 +17,7 @@ struct StateBench: AsyncParsableCommand {
 
 extension StateBench {
     enum Workload: String, CaseIterable, ExpressibleByArgument {
-        case commit, contention, group, propagation, size, hotpath, ack, sidecar, metrics
+        case commit, contention, group, propagation, size, hotpath, ack, sidecar, metrics, python
     }
 
     struct Run: AsyncParsableCommand {
@@ -26,7 +26,7 @@ extension StateBench {
         @Flag(help: "Fewer iterations: a smoke run in under a minute.") var quick = false
         @Option(help: "Where to write the rows as JSON.") var json = "state-bench-results.json"
         @Option(parsing: .upToNextOption, help: "Workloads to run (default: all).") var only: [Workload] = Workload.allCases
-        @Option(parsing: .upToNextOption, help: "propagation, ack: reader counts to measure (default: 1 10, full run also 50).")
+        @Option(parsing: .upToNextOption, help: "propagation, ack, python: reader counts to measure (default: 1 10, full run also 50).")
         var readers: [Int] = []
         @Option(help: ArgumentHelp("Also render the run's JSON as PNG charts into this directory (Tools/bench/plot.py, matplotlib).", valueName: "dir"))
         var plot: String?
@@ -56,6 +56,7 @@ extension StateBench {
                 case .ack: try AcknowledgementWorkload(quick: quick, readerCounts: readers).run(report: report)
                 case .sidecar: try SidecarWorkload(quick: quick).run(report: report)
                 case .metrics: try MetricsCostWorkload(quick: quick).run(report: report)
+                case .python: try PythonWorkload(quick: quick, readerCounts: readers).run(report: report)
                 }
             }
             let encoder = JSONEncoder()
