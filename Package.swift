@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "StateCoordinatorTests",
             dependencies: [
-                "StateCoordinator", "StateCoordinatorTestHelper", "statectl", "state-chaos", "state-sidecar",
+                "StateCoordinator", "StateCoordinatorTestHelper", "statectl", "state-chaos", "state-sidecar", "state-demo",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -241,3 +242,51 @@ os.kill(os.getpid(), signal.SIGKILL)
         assert "forker" not in listed.stdout, "the parent died: its entry is dead although its child lives"
     finally:
         os.kill(child, signal.SIGKILL)
+
+
+def test_marks_from_two_threads_never_take_an_acknowledgement_back(store_dir):
+    # A reader's thread marks "loaded" as versions arrive while the bot's thread marks "applied":
+    # an older record renamed in after a newer one would take an acknowledgement back (for good,
+    # if no later mark follows). A third thread reads the record throughout.
+    from statecoordinator.registry import Registration
+    Store.create(store_dir, {})
+    store_id = Store(store_dir).read().store_id
+    registration = Registration(store_dir, "state", "bot")
+    record_path = os.path.join(store_dir, "state.readers", registration.id + ".json")
+    errors, regressions = [], []
+    done = threading.Event()
+
+    def mark(kind):
+        try:
+            for version in range(1, 2001):
+                registration.mark(kind, version, store_id)
+        except Exception as error:  # pragma: no cover - the failure being tested for
+            errors.append(error)
+
+    def watch():
+        highest = 0
+        while not done.is_set():
+            with open(record_path) as f:
+                applied = json.load(f).get("appliedVersion") or 0
+            if applied < highest:
+                regressions.append((highest, applied))
+            highest = max(highest, applied)
+
+    threads = [threading.Thread(target=mark, args=(kind,)) for kind in ("loaded", "applied")]
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    watcher.join()
+    try:
+        assert errors == [] and regressions == []
+        [reader] = Store(store_dir).readers()
+        assert (reader.loaded_version, reader.applied_version) == (2000, 2000)
+        report = Store(store_dir).wait_for_acknowledgements(2000, timeout=0)
+        assert [r.label for r in report.applied] == ["bot"]
+    finally:
+        registration.close()
+    assert Store(store_dir).readers() == []

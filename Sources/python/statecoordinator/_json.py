@@ -10,11 +10,13 @@ __all__ = ["parse", "dump"]
 
 
 def _pairs(items: List[Tuple[str, Any]]) -> Dict[str, Any]:
-    obj: Dict[str, Any] = {}
-    for key, value in items:
-        if key in obj:
-            raise ValueError("duplicate member name %r" % key)
-        obj[key] = value
+    obj = dict(items)
+    if len(obj) != len(items):
+        seen = set()
+        for key, _ in items:
+            if key in seen:
+                raise ValueError("duplicate member name %r" % key)
+            seen.add(key)
     return obj
 
 

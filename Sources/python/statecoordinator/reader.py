@@ -6,7 +6,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Tuple, Union
 
 from . import _inotify
 from ._format import Snapshot
@@ -33,8 +33,22 @@ class Gap:
     last: int
 
 
+#: Asks the reader's thread to read the state file (a timer, a lost watch).
+_RELOAD = object()
+
+
 class Reader:
-    """Follows a store on a background thread and keeps its newest verified version.
+    """Follows a store and keeps its newest verified version.
+
+    One thread per process owns inotify (libinotifytools); when the state file is renamed over,
+    that thread reads and verifies the new version at once, stores it and wakes the threads
+    waiting in :meth:`wait_until`: one thread hand-off from the kernel to a waiting bot. A
+    writer that closes its temp file before the fsync (the Swift library does) gives it the
+    fsync's time to read and verify the version ahead: at the rename it then only checks, by
+    ``stat``, that the state file is the very file it read (device, inode, size, mtime). The
+    reader's own thread runs the rest, never on the inotify thread: `on_version`, the registry's
+    "loaded" marks, the safety-net look every second (a lost notification), polling where inotify
+    is missing, and watching a directory deleted and re-created.
 
     With a label it registers in the store's reader registry, so ``statectl readers`` and
     ``--await-ack`` see it; call :meth:`acknowledge` once the application applied a version.
@@ -46,9 +60,12 @@ class Reader:
         self.store = store
         self._on_version = on_version
         self._condition = threading.Condition()
+        self._reloading = threading.Lock()  # one read at a time: an older read never lands last
+        #: A version read from a writer's closed temp file, before its rename: (file key, snapshot).
+        self._ahead: Optional[Tuple[Tuple[int, int, int, int], Snapshot]] = None
         self._current = store.read()
         self._closed = False
-        self._wake = threading.Event()
+        self._inbox: "queue.SimpleQueue[object]" = queue.SimpleQueue()
         self.problem: Optional[StateCoordinatorError] = None
         self.registration: Optional[Registration] = None
         if label is not None:
@@ -67,13 +84,23 @@ class Reader:
         if not _inotify.available():
             return
         target = self.store.name + ".json"
+        temp_prefix = "." + self.store.name + ".tmp-"
 
-        def handler(event: "_inotify.Event") -> None:
+        def handler(event: "_inotify.Event") -> None:  # on the inotify thread
             kind, name = event
-            if kind != "changed" or name == target:
-                self._wake.set()
-                if kind == "lost":
-                    self._subscription = None
+            if kind == "changed":
+                if name == target:
+                    self._reload()
+            elif kind == "written":
+                if name == target:
+                    self._reload()  # written in place: not the protocol, but read all the same
+                elif name is not None and name.startswith(temp_prefix):
+                    self._read_ahead(name)
+            elif kind == "overflow":
+                self._reload()
+            else:  # "lost": the directory went away; the reader's thread watches it again
+                self._subscription = None
+                self._inbox.put(_RELOAD)
         try:
             self._subscription = _inotify.Hub.shared().subscribe(self.store.directory, handler)
         except OSError:
@@ -82,34 +109,70 @@ class Reader:
     def _run(self) -> None:
         while not self._closed:
             period = SAFETY_NET_SECONDS if self._subscription is not None else POLL_SECONDS
-            self._wake.wait(period)
-            self._wake.clear()
+            try:
+                item = self._inbox.get(timeout=period)
+            except queue.Empty:
+                item = _RELOAD
             if self._closed:
                 return
-            if self._subscription is None and _inotify.available() and os.path.isdir(self.store.directory):
-                self._subscribe()  # the directory was re-created: watch the new one
-            self._reload()
+            if item is _RELOAD:
+                if self._subscription is None and _inotify.available() and os.path.isdir(self.store.directory):
+                    self._subscribe()  # the directory was re-created: watch the new one
+                self._reload()
+            else:
+                self._deliver(item)  # type: ignore[arg-type]
+
+    def _read_ahead(self, name: str) -> None:
+        """Reads and verifies a writer's closed temp file, to be taken at its rename if the state
+        file is then this very file. Anything odd: nothing kept, the rename reads as usual."""
+        with self._reloading:
+            self._ahead = None
+            try:
+                key, snapshot = self.store._read_file_and_key(os.path.join(self.store.directory, name))
+            except (StateCoordinatorError, OSError):
+                return
+            current = self._current
+            if snapshot.store_id == current.store_id and snapshot.version > current.version:
+                self._ahead = (key, snapshot)
 
     def _reload(self) -> None:
-        try:
-            snapshot = self.store.read()
-        except StateCoordinatorError as error:
-            self.problem = error  # keep the last good version; a damaged file is said, not delivered
-            return
-        self.problem = None
-        with self._condition:
-            current = self._current
-            if snapshot.version == current.version and snapshot.store_id == current.store_id:
+        """Reads the state file (or takes the version read ahead, if the state file is that
+        file); a new version becomes current at once, and its callback and mark are handed to
+        the reader's thread."""
+        with self._reloading:
+            ahead, self._ahead = self._ahead, None
+            snapshot: Optional[Snapshot] = None
+            if ahead is not None:
+                try:
+                    info = os.stat(self.store.path, follow_symlinks=False)
+                    if (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns) == ahead[0]:
+                        snapshot = ahead[1]
+                except OSError:
+                    pass
+            try:
+                if snapshot is None:
+                    snapshot = self.store.read()
+            except StateCoordinatorError as error:
+                self.problem = error  # keep the last good version; a damaged file is said, not delivered
                 return
-            self._current = snapshot
-            self._condition.notify_all()
-        if self._on_version is not None:
-            self._on_version(snapshot)
+            self.problem = None
+            with self._condition:
+                current = self._current
+                if snapshot.store_id == current.store_id and snapshot.version <= current.version:
+                    return  # nothing new
+                self._current = snapshot
+                self._condition.notify_all()
+        if self._on_version is not None or self.registration is not None:
+            self._inbox.put(snapshot)
+
+    def _deliver(self, snapshot: Snapshot) -> None:
         if self.registration is not None:
             try:
                 self.registration.mark("loaded", snapshot.version, snapshot.store_id)
             except OSError:
                 pass
+        if self._on_version is not None:
+            self._on_version(snapshot)
 
     @property
     def current(self) -> Snapshot:
@@ -145,7 +208,7 @@ class Reader:
         if self._closed:
             return
         self._closed = True
-        self._wake.set()
+        self._inbox.put(_RELOAD)
         if self._subscription is not None:
             _inotify.Hub.shared().unsubscribe(self._subscription)
         if self.registration is not None:

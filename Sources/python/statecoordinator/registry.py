@@ -62,12 +62,17 @@ class Registration:
                                        "registeredAt": time.time(), "storeID": None}
         self.lock = -1
         self.id = ""
+        # A reader's thread marks "loaded" while the application's thread marks "applied": each
+        # change of the record and its write are one step, or an older dump renamed in last
+        # would take back a newer mark (an acknowledgement lost for good).
+        self._mutex = threading.Lock()
         self._create_entry()
         self.write()
         with _registrations_lock:
             _live_registrations.add(self)
 
     def _abandon(self) -> None:
+        self._mutex = threading.Lock()  # the child's copy may have been taken by a thread the child lacks
         for fd in (self.lock, self.dirfd):
             if fd >= 0:
                 try:
@@ -126,9 +131,14 @@ class Registration:
                     pass
 
     def mark(self, kind: str, version: int, store_id: str, error: Optional[str] = None) -> None:
-        """kind: "loaded", "applied" or "rejected"."""
+        """kind: "loaded", "applied" or "rejected". Safe from several threads at once."""
         if self.dirfd < 0:
             return  # closed, or a forked child's copy
+        with self._mutex:
+            if self.dirfd >= 0:
+                self._mark(kind, version, store_id, error)
+
+    def _mark(self, kind: str, version: int, store_id: str, error: Optional[str]) -> None:
         record = self.record
         if record.get("storeID") != store_id:  # a new store identity: forget the old one's marks
             for key in [k for k in record if k.startswith(("loaded", "applied", "rejected"))]:
@@ -158,11 +168,12 @@ class Registration:
         self.lock = -1
 
     def close(self) -> None:
-        if self.lock >= 0:
-            self._remove_entry()
-        if self.dirfd >= 0:
-            os.close(self.dirfd)
-            self.dirfd = -1
+        with self._mutex:  # not while another thread writes through dirfd
+            if self.lock >= 0:
+                self._remove_entry()
+            if self.dirfd >= 0:
+                os.close(self.dirfd)
+                self.dirfd = -1
 
 
 @dataclass

@@ -11,7 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _format, _json, _pointer, _schema
 from ._format import Snapshot, Writer
@@ -202,7 +202,15 @@ class Store:
     # MARK: reading
 
     def _read_header_and_state(self, path: Optional[str] = None) -> Any:
-        path = path or self.path
+        return self._read(path or self.path)[1:]
+
+    def _read_file_and_key(self, path: str) -> Tuple[Tuple[int, int, int, int], Snapshot]:
+        """Reads and verifies a state file; also returns what identifies the file read (device,
+        inode, size, mtime): a reader that read a temp file ahead compares it at the rename."""
+        info, header, state = self._read(path)
+        return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns), _format.snapshot(header, state)
+
+    def _read(self, path: str) -> Tuple[os.stat_result, Dict[str, Any], Any]:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -230,7 +238,8 @@ class Store:
                     "%s is plain JSON, not a store: it has no header, version or checksum." % path, path=path,
                     hint="Import it: Store.import_plain_json(%r, %r) (or statectl --dir %s init --from %s)."
                     % (path, self.directory, self.directory, path))
-        return _format.decode(data, path)
+        header, state = _format.decode(data, path)
+        return info, header, state
 
     def _not_found(self) -> NotFound:
         try:
@@ -447,22 +456,34 @@ def _read_all(fd: int, expected: int, limit: int) -> bytes:
 
 
 def _replace(directory: str, name: str, data: bytes, mode: int, replaced: Optional[os.stat_result]) -> None:
-    """Temp file in the directory (random name, O_EXCL), written, fsynced, checked to be still
-    named, renamed over NAME.json, directory fsynced."""
+    """Temp file in the directory (random name, O_EXCL), written, closed, fsynced, checked to be
+    still named, renamed over NAME.json, directory fsynced.
+
+    As the Swift library does, the temp file is closed before its fsync, which goes through a
+    read-only descriptor of the same file opened first: its IN_CLOSE_WRITE tells readers the
+    version is complete, and they read it during the fsync, ahead of the rename."""
     fd, temp = tempfile.mkstemp(prefix="." + name + ".tmp-", dir=directory)
+    sync_fd = -1
     try:
+        try:
+            sync_fd = os.open("/proc/self/fd/%d" % fd, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            sync_fd = -1  # no /proc: fsync before the close
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)
             if replaced is not None and os.geteuid() == 0:
                 os.fchown(f.fileno(), replaced.st_uid, replaced.st_gid)  # root keeps the file's owner
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if sync_fd < 0:
+                os.fsync(f.fileno())
             written = os.fstat(f.fileno())
-            named = os.stat(temp, follow_symlinks=False)
-            if not os.path.samestat(written, named):
-                raise StateCoordinatorError("the temp file %s was replaced by someone else before the rename; nothing was committed."
-                                            % temp, path=temp, hint="Only writers may write the store's directory.")
+        if sync_fd >= 0:
+            os.fsync(sync_fd)
+        named = os.stat(temp, follow_symlinks=False)
+        if not os.path.samestat(written, named):
+            raise StateCoordinatorError("the temp file %s was replaced by someone else before the rename; nothing was committed."
+                                        % temp, path=temp, hint="Only writers may write the store's directory.")
         os.replace(temp, os.path.join(directory, name + ".json"))
     except BaseException:
         try:
@@ -470,4 +491,7 @@ def _replace(directory: str, name: str, data: bytes, mode: int, replaced: Option
         except FileNotFoundError:
             pass
         raise
+    finally:
+        if sync_fd >= 0:
+            os.close(sync_fd)
     _fsync_directory(directory)

@@ -6,19 +6,17 @@ usage:
   bench_python.py commit DIR COUNT        Store.update COUNT times (after 5 unmeasured):
                                           prints "start <ns>", "l <ns>" per commit, "end <ns>"
   bench_python.py watch DIR UNTIL         an unlabelled Reader; prints "ready", then at the end
-                                          "<version> <realtime ns>" for every version it held
-                                          (stamped by its on_version callback, right after
-                                          `current` began to return it) and "cpu <ns>"
+                                          "<version> <realtime ns>" for every version its main
+                                          thread was woken with from wait_until (a bot's loop)
+                                          and "cpu <ns>"
   bench_python.py ack DIR UNTIL INDEX     a Reader labelled bench-py-INDEX whose main thread
                                           waits for each new version and acknowledges it, as a
                                           bot's loop does; prints "ready" once registered
 """
 import sys
-import threading
 import time
 
 from statecoordinator import Store
-from statecoordinator.reader import Reader
 
 
 def commit(directory: str, count: int) -> None:
@@ -46,17 +44,15 @@ def commit(directory: str, count: int) -> None:
 
 def watch(directory: str, until: int) -> None:
     seen = []
-    done = threading.Event()
-
-    def held(snapshot) -> None:
-        seen.append((snapshot.version, time.time_ns()))
-        if snapshot.version >= until:
-            done.set()
-
-    reader = Reader(Store(directory), on_version=held)
+    reader = Store(directory).reader()
     print("ready", flush=True)
     cpu_at_ready = time.process_time_ns()
-    done.wait()
+    last = reader.current.version
+    while last < until:
+        # What a bot's loop sees: its own thread woken with the new version.
+        snapshot = reader.wait_until(lambda s: s.version > last)
+        seen.append((snapshot.version, time.time_ns()))
+        last = snapshot.version
     cpu = time.process_time_ns() - cpu_at_ready
     reader.close()
     print("\n".join("%d %d" % entry for entry in seen))

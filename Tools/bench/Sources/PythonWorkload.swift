@@ -68,7 +68,7 @@ struct PythonWorkload {
                 workload: "python", configuration: configuration, metric: "p50 µs", ours: python.summary.p50,
                 baseline: floor.summary.p50, baselineName: "C inotify reader", target: "≤ 3×",
                 met: python.summary.p50 <= 3 * floor.summary.p50,
-                note: "rename → on_version (current returns it); versions held \(python.delivered)/\(commits * readers) (C: \(floor.delivered)); reader CPU per commit \(BenchRow.format(python.cpuPerCommit)) µs (C: \(BenchRow.format(floor.cpuPerCommit)))"))
+                note: "rename → the bot's thread returns from wait_until; versions seen \(python.delivered)/\(commits * readers) (C: \(floor.delivered)); reader CPU per commit \(BenchRow.format(python.cpuPerCommit)) µs (C: \(BenchRow.format(floor.cpuPerCommit)))"))
             report(BenchRow(
                 workload: "python", configuration: configuration, metric: "p99 µs", ours: python.summary.p99,
                 baseline: floor.summary.p99, baselineName: "C inotify reader",
