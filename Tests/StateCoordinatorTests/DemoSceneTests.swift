@@ -29,7 +29,7 @@ struct DemoSceneTests {
         }
         #expect(transcript.contains("sidecar  http://127.0.0.1:"))
         // The temporary directory is gone, the sidecar with it.
-        let store = try #require(transcript.firstMatch(of: /store +(\S+)\/store /))
+        let store = try #require(transcript.firstMatch(of: /store +(\S+)\/store\s/))
         #expect(!FileManager.default.fileExists(atPath: String(store.1)), "left behind: \(store.1)")
     }
 
@@ -38,17 +38,18 @@ struct DemoSceneTests {
         let result = run.waitForExit(timeout: .seconds(120))
         let transcript = result.stdout + result.stderr
         #expect(!result.timedOut && result.status == 0, "\(transcript)")
-        let store = try #require(transcript.firstMatch(of: /store +(\S+)\/store /))
+        let store = try #require(transcript.firstMatch(of: /store +(\S+)\/store\s/))
         let sidecar = try #require(transcript.firstMatch(of: /the sidecar \(pid (\d+)\) at (http:\S+);/))
         defer {
             if let pid = Int32(sidecar.1) { kill(pid, SIGTERM) }
             try? FileManager.default.removeItem(atPath: String(store.1))
         }
         #expect(FileManager.default.fileExists(atPath: "\(store.1)/store/state.json"))
-        let page = try #require(URL(string: "\(sidecar.2)status"))
-        let status = try Data(contentsOf: page)
-        let json = try #require(try JSONSerialization.jsonObject(with: status) as? [String: Any])
-        #expect(json["version"] != nil, "\(String(decoding: status, as: UTF8.self))")
+        // The sidecar outlived the demo and answers (curl: Foundation's URL loading blocks here).
+        let status = try RunningHelper(["curl", "-sS", "-m", "10", "\(sidecar.2)status"], executable: URL(fileURLWithPath: "/usr/bin/env"))
+            .waitForExit(timeout: .seconds(20))
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        #expect(status.status == 0 && json?["version"] != nil, "\(status)")
     }
 
     @Test func theCounterDemoStays() throws {

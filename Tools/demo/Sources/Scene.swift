@@ -185,7 +185,7 @@ struct Scene: AsyncParsableCommand {
     }
 
     private static func makeTemporaryDirectory() throws -> String {
-        var template = Array((NSTemporaryDirectory() + "/state-demo-XXXXXX").utf8CString)
+        var template = Array((FileManager.default.temporaryDirectory.path + "/state-demo-XXXXXX").utf8CString)
         guard let path = mkdtemp(&template) else { throw SceneFailure("cannot create a temporary directory") }
         let made = String(cString: path)
         chmod(made, 0o755)  // the sidecar serves on loopback without a token only what every user may read

@@ -76,7 +76,10 @@ final class SceneCast {
             process.executableURL = Self.binDirectory.appendingPathComponent("state-demo")
             process.arguments = ["bot", "--dir", store, "--label", label, "--log", log]
         }
-        process.standardError = try Self.appending(to: "\(logs)/\(label).stderr")
+        // Never the scene's own stdout: a child holding it would keep a pipe reading the scene open.
+        let output = try Self.appending(to: "\(logs)/\(label).stderr")
+        process.standardOutput = output
+        process.standardError = output
         try process.run()
         started.add(process.processIdentifier)
         return process
@@ -128,7 +131,11 @@ final class SceneCast {
         let process = Process()
         process.executableURL = Self.binDirectory.appendingPathComponent("state-sidecar")
         process.arguments = ["--dir", store, "--listen", "127.0.0.1:0"]
-        process.standardError = try Self.appending(to: log)
+        // Its own file for both: with --keep it outlives the scene, and must not hold the
+        // scene's stdout (whoever reads it would wait for it to end).
+        let output = try Self.appending(to: log)
+        process.standardOutput = output
+        process.standardError = output
         try process.run()
         started.add(process.processIdentifier)
         sidecar = process
@@ -189,11 +196,11 @@ final class SceneCast {
         try Self.run(Self.binDirectory.appendingPathComponent("statectl").path, ["--dir", store] + arguments)
     }
 
+    /// `path` opened for appending (created if missing: a restarted bot adds to its log).
     private static func appending(to path: String) throws -> FileHandle {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw SceneFailure("cannot create \(path)")
-        }
-        return handle
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SceneFailure("cannot open \(path): \(String(cString: strerror(errno)))") }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
 }
 
