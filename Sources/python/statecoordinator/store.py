@@ -3,10 +3,10 @@
 import copy
 import errno
 import os
+import secrets
 import socket
 import stat
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -455,6 +455,17 @@ def _read_all(fd: int, expected: int, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def _create_temp(directory: str, name: str) -> Tuple[int, str]:
+    """A new temp file ``.NAME.tmp-RANDOM`` in the directory (O_EXCL, never through a link)."""
+    for _ in range(100):
+        temp = os.path.join(directory, ".%s.tmp-%s" % (name, secrets.token_hex(8)))
+        try:
+            return os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), temp
+        except FileExistsError:
+            continue
+    raise StateCoordinatorError("cannot create a temp file in %s: every name tried exists." % directory, path=directory)
+
+
 def _replace(directory: str, name: str, data: bytes, mode: int, replaced: Optional[os.stat_result]) -> None:
     """Temp file in the directory (random name, O_EXCL), written, closed, fsynced, checked to be
     still named, renamed over NAME.json, directory fsynced.
@@ -462,22 +473,25 @@ def _replace(directory: str, name: str, data: bytes, mode: int, replaced: Option
     As the Swift library does, the temp file is closed before its fsync, which goes through a
     read-only descriptor of the same file opened first: its IN_CLOSE_WRITE tells readers the
     version is complete, and they read it during the fsync, ahead of the rename."""
-    fd, temp = tempfile.mkstemp(prefix="." + name + ".tmp-", dir=directory)
+    fd, temp = _create_temp(directory, name)
     sync_fd = -1
     try:
         try:
             sync_fd = os.open("/proc/self/fd/%d" % fd, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             sync_fd = -1  # no /proc: fsync before the close
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
+        try:
+            os.fchmod(fd, mode)
             if replaced is not None and os.geteuid() == 0:
-                os.fchown(f.fileno(), replaced.st_uid, replaced.st_gid)  # root keeps the file's owner
-            f.write(data)
-            f.flush()
+                os.fchown(fd, replaced.st_uid, replaced.st_gid)  # root keeps the file's owner
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
             if sync_fd < 0:
-                os.fsync(f.fileno())
-            written = os.fstat(f.fileno())
+                os.fsync(fd)
+            written = os.fstat(fd)
+        finally:
+            os.close(fd)
         if sync_fd >= 0:
             os.fsync(sync_fd)
         named = os.stat(temp, follow_symlinks=False)
