@@ -290,3 +290,73 @@ def test_marks_from_two_threads_never_take_an_acknowledgement_back(store_dir):
     finally:
         registration.close()
     assert Store(store_dir).readers() == []
+
+
+def _state_file_bytes(header, state=None, body=None):
+    import hashlib
+    if body is None:
+        body = (json.dumps(state, separators=(",", ":"), sort_keys=True) + "\n").encode()
+    header = dict(header, stateBytes=len(body), checksum="sha256:" + hashlib.sha256(body).hexdigest())
+    return json.dumps(header, separators=(",", ":"), sort_keys=True).encode() + b"\n" + body
+
+
+def test_a_planted_temp_file_with_a_bad_header_neither_crashes_nor_stops_the_watching(store_dir, tmp_path):
+    # The checksum covers the state, not the header: a header whose time cannot be read, or a
+    # state nested past the parser's recursion limit, is damage (Corrupt), and the process's one
+    # inotify thread, which reads a writer's closed temp file ahead, must survive it.
+    store = Store.create(store_dir, {"n": 0})
+    header = json.loads(open(os.path.join(store_dir, "state.json"), "rb").read().split(b"\n", 1)[0])
+    bad_time = _state_file_bytes(dict(header, version=5, committedAt="not a time"), {"n": 5})
+    deep = _state_file_bytes(dict(header, version=6), body=b"[" * 5000 + b"]" * 5000 + b"\n")
+    for index, data in enumerate((bad_time, deep)):
+        damaged = tmp_path / ("damaged-%d" % index)
+        damaged.mkdir()
+        Store.create(str(damaged), {})
+        (damaged / "state.json").write_bytes(data)
+        with pytest.raises(Corrupt):
+            Store(str(damaged)).read()
+    with store.reader() as reader:
+        for name, data in ((".state.tmp-planted1", bad_time), (".state.tmp-planted2", deep)):
+            with open(os.path.join(store_dir, name), "wb") as f:  # closed after writing: read ahead
+                f.write(data)
+        store.update(lambda s: {"n": 1})  # also sweeps the planted files
+        assert reader.wait_until(lambda s: s.state == {"n": 1}, timeout=10).state == {"n": 1}
+        # The inotify thread is alive: a new reader can still subscribe (it would wait forever).
+        made = []
+        thread = threading.Thread(target=lambda: made.append(Store(store_dir).reader()), daemon=True)
+        thread.start()
+        thread.join(timeout=10)
+        assert made, "the inotify thread is gone: subscribing hangs"
+        made[0].close()
+
+
+def test_a_child_forked_after_watching_makes_readers_that_poll(store_dir):
+    # The inotify thread does not survive a fork, and libinotifytools' instance (its descriptor
+    # shared with the parent) is not the child's: a reader made in the child polls instead of
+    # waiting forever for a thread that is not there.
+    store = Store.create(store_dir, {"n": 0})
+    with store.reader() as parent_reader:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 1
+            try:
+                with Store(store_dir).reader() as child_reader:
+                    Store(store_dir).update(lambda s: {"n": 2})
+                    child_reader.wait_until(lambda s: s.state["n"] == 2, timeout=5)
+                    code = 0
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 20
+        status = 0
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("a reader made in a forked child hung")
+        assert os.waitstatus_to_exitcode(status) == 0
+        # The parent's reader still follows by inotify.
+        assert parent_reader.wait_until(lambda s: s.state["n"] == 2, timeout=5).state["n"] == 2

@@ -62,8 +62,9 @@ def timestamp(moment: Optional[datetime] = None) -> str:
 
 def parse_timestamp(text: str) -> datetime:
     """A header's `committedAt` (RFC 3339 UTC with a fraction, as timestamp() writes it)."""
-    if len(text) == 24 and text[4] == "-" and text[10] == "T" and text[19] == "." and text[23] == "Z" and text[:23].replace(
-            "-", "").replace(":", "").replace("T", "").replace(".", "").isdigit():
+    if (len(text) == 24 and text.isascii() and text[4] == "-" and text[7] == "-" and text[10] == "T" and text[13] == ":"
+            and text[16] == ":" and text[19] == "." and text[23] == "Z"
+            and (text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19] + text[20:23]).isdigit()):
         # The common shape, milliseconds, without strptime's cost on every read.
         return datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
                         int(text[17:19]), int(text[20:23]) * 1000, tzinfo=timezone.utc)
@@ -81,7 +82,7 @@ def decode(data: bytes, path: str) -> Tuple[Dict[str, Any], Any]:
         raise Corrupt("%s has no header line: it is not a state file of this format (or it is cut short)." % path, path=path)
     try:
         header = _json.parse(data[:newline])
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise Corrupt("%s has a header that is not JSON (%s)." % (path, error), path=path) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise Corrupt("%s is not a state file of this format." % path, path=path)
@@ -101,17 +102,22 @@ def decode(data: bytes, path: str) -> Tuple[Dict[str, Any], Any]:
         raise Corrupt("%s fails its checksum: its state bytes are not the ones written." % path, path=path)
     try:
         state = _json.parse(body)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise Corrupt("%s has a valid checksum but its state is not JSON (%s)." % (path, error), path=path) from None
     return header, state
 
 
 def snapshot(header: Dict[str, Any], state: Any) -> Snapshot:
-    writer = header["writer"]
-    return Snapshot(
-        state=state, version=header["version"], committed_at=parse_timestamp(header["committedAt"]),
-        writer=Writer(int(writer.get("pid", 0)), str(writer.get("host", "")), str(writer.get("label", ""))),
-        store_id=header["store"], settings=dict(header["settings"]))
+    """The Snapshot of a verified file. The checksum covers the state, not the header: a header
+    whose time or writer cannot be read is damage (Corrupt), never a crash."""
+    try:
+        writer = header["writer"]
+        return Snapshot(
+            state=state, version=header["version"], committed_at=parse_timestamp(header["committedAt"]),
+            writer=Writer(int(writer.get("pid", 0)), str(writer.get("host", "")), str(writer.get("label", ""))),
+            store_id=header["store"], settings=dict(header["settings"]))
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
+        raise Corrupt("a state file's header has an unreadable committedAt or writer (%s)." % error) from None
 
 
 def encode(header: Dict[str, Any], state: Any) -> bytes:

@@ -70,9 +70,37 @@ def _load() -> Optional[ctypes.CDLL]:
 _library = _load()
 
 
+#: Set in a child forked after this process used inotify: the library's process-global instance
+#: (its descriptor shared with the parent, its tables copied mid-use) is not the child's to use,
+#: and the hub's thread did not survive the fork. Readers in such a child poll.
+_forked_after_use = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked_after_use
+    if Hub._shared is not None:
+        _forked_after_use = True
+        Hub._shared = None
+        Hub._shared_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def available() -> bool:
-    """Whether libinotifytools could be loaded (else readers poll)."""
-    return _library is not None
+    """Whether readers can use inotify: libinotifytools loaded, and not a child forked after
+    this process used it (else readers poll)."""
+    return _library is not None and not _forked_after_use
+
+
+def _deliver(handler: Handler, event: Event) -> None:
+    """Calls a subscriber on the hub thread; whatever it raises must not end the thread that
+    every reader of the process depends on (a subscriber keeps its own safety net)."""
+    try:
+        handler(event)
+    except Exception:
+        pass
 
 
 class Hub:
@@ -120,6 +148,15 @@ class Hub:
         if result and isinstance(result[0], OSError):
             raise result[0]
         return ident
+
+    def is_lost(self, ident: int) -> bool:
+        """Whether the directory of subscription `ident` has no live watch (it was deleted or
+        moved): its subscriber should subscribe again once the directory exists."""
+        watched = set(self._watches.values())  # a copy, taken in one step under the GIL
+        for directory, handlers in list(self._subscribers.items()):
+            if ident in handlers:
+                return directory not in watched
+        return True
 
     def unsubscribe(self, ident: int) -> None:
         with self._lock:
@@ -193,7 +230,7 @@ class Hub:
             if event.mask & IN_Q_OVERFLOW:
                 for handlers in self._subscribers.values():
                     for handler in list(handlers.values()):
-                        handler(("overflow", None))
+                        _deliver(handler, ("overflow", None))
                 continue
             directory = self._watches.get(event.wd)
             if directory is None:
@@ -203,11 +240,11 @@ class Hub:
                 self._lost.add(directory)
                 del self._watches[event.wd]
                 for handler in list(handlers.values()):
-                    handler(("lost", None))
+                    _deliver(handler, ("lost", None))
                 continue
             kind = "written" if event.mask & IN_CLOSE_WRITE else "changed"
             for handler in list(handlers.values()):
-                handler((kind, name))
+                _deliver(handler, (kind, name))
 
     def _perform_commands(self) -> None:
         with self._lock:

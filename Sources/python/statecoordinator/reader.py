@@ -61,8 +61,10 @@ class Reader:
         self._on_version = on_version
         self._condition = threading.Condition()
         self._reloading = threading.Lock()  # one read at a time: an older read never lands last
-        #: A version read from a writer's closed temp file, before its rename: (file key, snapshot).
-        self._ahead: Optional[Tuple[Tuple[int, int, int, int], Snapshot]] = None
+        #: A version read from a writer's closed temp file, before its rename: (descriptor, file
+        #: key, snapshot). The descriptor stays open until the entry is used or dropped, so that
+        #: the inode cannot be freed and reused by another file with the same size and mtime.
+        self._ahead: Optional[Tuple[int, Tuple[int, int, int, int], Snapshot]] = None
         self._current = store.read()
         self._closed = False
         self._inbox: "queue.SimpleQueue[object]" = queue.SimpleQueue()
@@ -87,6 +89,8 @@ class Reader:
         temp_prefix = "." + self.store.name + ".tmp-"
 
         def handler(event: "_inotify.Event") -> None:  # on the inotify thread
+            if self._closed:
+                return
             kind, name = event
             if kind == "changed":
                 if name == target:
@@ -97,10 +101,10 @@ class Reader:
                 elif name is not None and name.startswith(temp_prefix):
                     self._read_ahead(name)
             elif kind == "overflow":
-                self._reload()
+                self._reload(trust_read_ahead=False)
             else:  # "lost": the directory went away; the reader's thread watches it again
-                self._subscription = None
                 self._inbox.put(_RELOAD)
+
         try:
             self._subscription = _inotify.Hub.shared().subscribe(self.store.directory, handler)
         except OSError:
@@ -108,7 +112,9 @@ class Reader:
 
     def _run(self) -> None:
         while not self._closed:
-            period = SAFETY_NET_SECONDS if self._subscription is not None else POLL_SECONDS
+            watching = (self._subscription is not None and _inotify.available()
+                        and not _inotify.Hub.shared().is_lost(self._subscription))
+            period = SAFETY_NET_SECONDS if watching else POLL_SECONDS
             try:
                 item = self._inbox.get(timeout=period)
             except queue.Empty:
@@ -116,44 +122,71 @@ class Reader:
             if self._closed:
                 return
             if item is _RELOAD:
-                if self._subscription is None and _inotify.available() and os.path.isdir(self.store.directory):
-                    self._subscribe()  # the directory was re-created: watch the new one
-                self._reload()
+                self._watch_again_if_lost()
+                self._reload(trust_read_ahead=False)
             else:
                 self._deliver(item)  # type: ignore[arg-type]
+
+    def _watch_again_if_lost(self) -> None:
+        """After the directory's watch was lost (deleted, moved): once a directory of that name
+        exists again, a new subscription replaces the old one."""
+        if not _inotify.available():
+            return
+        hub = _inotify.Hub.shared()
+        if self._subscription is not None and not hub.is_lost(self._subscription):
+            return
+        if not os.path.isdir(self.store.directory):
+            return
+        if self._subscription is not None:
+            hub.unsubscribe(self._subscription)
+            self._subscription = None
+        self._subscribe()
+
+    def _drop_ahead(self) -> None:
+        if self._ahead is not None:
+            os.close(self._ahead[0])
+            self._ahead = None
 
     def _read_ahead(self, name: str) -> None:
         """Reads and verifies a writer's closed temp file, to be taken at its rename if the state
         file is then this very file. Anything odd: nothing kept, the rename reads as usual."""
         with self._reloading:
-            self._ahead = None
+            self._drop_ahead()
             try:
-                key, snapshot = self.store._read_file_and_key(os.path.join(self.store.directory, name))
-            except (StateCoordinatorError, OSError):
-                return
+                fd, key, snapshot = self.store._open_temp_for_read_ahead(name)
+            except Exception:
+                return  # gone already, damaged, foreign: the rename's own read decides
             current = self._current
             if snapshot.store_id == current.store_id and snapshot.version > current.version:
-                self._ahead = (key, snapshot)
+                self._ahead = (fd, key, snapshot)
+            else:
+                os.close(fd)
 
-    def _reload(self) -> None:
+    def _reload(self, trust_read_ahead: bool = True) -> None:
         """Reads the state file (or takes the version read ahead, if the state file is that
         file); a new version becomes current at once, and its callback and mark are handed to
-        the reader's thread."""
+        the reader's thread, in the order the versions became current."""
         with self._reloading:
             ahead, self._ahead = self._ahead, None
             snapshot: Optional[Snapshot] = None
             if ahead is not None:
                 try:
-                    info = os.stat(self.store.path, follow_symlinks=False)
-                    if (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns) == ahead[0]:
-                        snapshot = ahead[1]
+                    if trust_read_ahead:
+                        info = os.stat(self.store.path, follow_symlinks=False)
+                        if (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns) == ahead[1]:
+                            snapshot = ahead[2]
                 except OSError:
                     pass
+                finally:
+                    os.close(ahead[0])
             try:
                 if snapshot is None:
                     snapshot = self.store.read()
             except StateCoordinatorError as error:
                 self.problem = error  # keep the last good version; a damaged file is said, not delivered
+                return
+            except (OSError, ValueError, RecursionError) as error:
+                self.problem = StateCoordinatorError("cannot read %s: %s" % (self.store.path, error), path=self.store.path)
                 return
             self.problem = None
             with self._condition:
@@ -162,8 +195,8 @@ class Reader:
                     return  # nothing new
                 self._current = snapshot
                 self._condition.notify_all()
-        if self._on_version is not None or self.registration is not None:
-            self._inbox.put(snapshot)
+            if self._on_version is not None or self.registration is not None:
+                self._inbox.put(snapshot)  # under the lock: handed on in the order they became current
 
     def _deliver(self, snapshot: Snapshot) -> None:
         if self.registration is not None:
@@ -209,8 +242,10 @@ class Reader:
             return
         self._closed = True
         self._inbox.put(_RELOAD)
-        if self._subscription is not None:
+        if self._subscription is not None and _inotify.available():  # not a forked child's copy
             _inotify.Hub.shared().unsubscribe(self._subscription)
+        with self._reloading:
+            self._drop_ahead()
         if self.registration is not None:
             self.registration.close()
 
@@ -223,8 +258,8 @@ class Reader:
 
 def watch(store: "Store", *, after: Optional[int] = None, timeout: Optional[float] = None) -> Iterator[Union[Snapshot, Gap]]:
     """Every version in order: those after `after` first (from history; a :class:`Gap` for those
-    no longer kept), then each new one as it is committed. The versions are read as they arrive,
-    on the reader's thread, whether or not the caller is iterating; a version replaced before it
+    no longer kept), then each new one as it is committed. The versions are read as they arrive
+    (on the process's inotify thread, or the reader's own), whether or not the caller is iterating; a version replaced before it
     could be read comes from history, or as a Gap. Without `after`, starts with the current
     version. Ends when `timeout` seconds pass without a new version."""
     arrived: "queue.Queue[Snapshot]" = queue.Queue()

@@ -204,11 +204,18 @@ class Store:
     def _read_header_and_state(self, path: Optional[str] = None) -> Any:
         return self._read(path or self.path)[1:]
 
-    def _read_file_and_key(self, path: str) -> Tuple[Tuple[int, int, int, int], Snapshot]:
-        """Reads and verifies a state file; also returns what identifies the file read (device,
-        inode, size, mtime): a reader that read a temp file ahead compares it at the rename."""
-        info, header, state = self._read(path)
-        return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns), _format.snapshot(header, state)
+    def _open_temp_for_read_ahead(self, name: str) -> Tuple[int, Tuple[int, int, int, int], Snapshot]:
+        """Opens and verifies a writer's closed temp file; returns the descriptor (the caller
+        keeps it open: while it is, the inode cannot be reused by another file), what identifies
+        the file (device, inode, size, mtime) and its snapshot."""
+        path = os.path.join(self.directory, name)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            info, header, state = self._read_open(fd, path)
+            return fd, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns), _format.snapshot(header, state)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def _read(self, path: str) -> Tuple[os.stat_result, Dict[str, Any], Any]:
         try:
@@ -221,17 +228,23 @@ class Store:
                                             hint="Remove it; someone who may write the directory planted it.") from None
             raise StateCoordinatorError("cannot open %s: %s." % (path, error.strerror), path=path) from None
         try:
+            return self._read_open(fd, path)
+        finally:
+            os.close(fd)
+
+    def _read_open(self, fd: int, path: str) -> Tuple[os.stat_result, Dict[str, Any], Any]:
+        try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise Corrupt("%s is not a regular file." % path, path=path)
             data = _read_all(fd, info.st_size, _format.MAXIMUM_HEADER + (1 << 30) + 2)
-        finally:
-            os.close(fd)
+        except OSError as error:
+            raise StateCoordinatorError("cannot read %s: %s." % (path, error.strerror), path=path) from None
         if data[:1] != b"{" or b'"format":"statecoordinator"' not in data[: data.find(b"\n") if b"\n" in data else 0]:
             try:
                 _json.parse(data)
                 plain = True
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 plain = False
             if plain:
                 raise NotFound(

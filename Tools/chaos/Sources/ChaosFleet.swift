@@ -21,6 +21,8 @@ final class ChaosFleet {
     private let logs: String
     private let pythonPackage: String?
     private var writers: [Writer] = []
+    /// Writers that ended without being killed (an error, a crash): each one is a violation.
+    private(set) var writerFailures: [String] = []
     private var readers: [(process: Process, input: Pipe, output: Pipe)] = []
     private var writerCount = 0
     private var generator = SystemRandomNumberGenerator()
@@ -45,6 +47,8 @@ final class ChaosFleet {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: log])
         }
         let process = Process()
+        FileManager.default.createFile(atPath: log + ".stderr", contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log + ".stderr")
         if python, let pythonPackage {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["python3", "-c", PythonWriter.program, directory, log]
@@ -82,6 +86,14 @@ final class ChaosFleet {
                 figures.readersGone = gone
             }
             usleep(UInt32.random(in: 2_000...30_000, using: &generator))
+            for index in writers.indices where !writers[index].process.isRunning {
+                let gone = writers[index]
+                let errors = (try? String(contentsOfFile: gone.log + ".stderr", encoding: .utf8)) ?? ""
+                writerFailures.append(
+                    "a \(gone.python ? "Python" : "Swift") writer exited by itself (status \(gone.process.terminationStatus)): "
+                        + (errors.split(separator: "\n").last.map(String.init) ?? "no error output"))
+                writers[index] = try startWriter(python: gone.python)
+            }
             if Int.random(in: 0..<10, using: &generator) < 8 {
                 let index = Int.random(in: 0..<writers.count, using: &generator)
                 let victim = writers[index]
@@ -129,7 +141,7 @@ final class ChaosFleet {
 
     /// Every "version counter" line the writers acknowledged, and whether a Python writer did.
     func acknowledgedLines() throws -> [(line: Substring, python: Bool)] {
-        try FileManager.default.contentsOfDirectory(atPath: logs).flatMap { name in
+        try FileManager.default.contentsOfDirectory(atPath: logs).filter { $0.hasSuffix(".log") }.flatMap { name in
             try String(contentsOfFile: "\(logs)/\(name)", encoding: .utf8).split(separator: "\n")
                 .map { (line: $0, python: name.hasPrefix("python-")) }
         }

@@ -8,8 +8,9 @@ struct ChaosVerdict {
 
     init(
         store: StateStore<ChaosState>, final: StateSnapshot<ChaosState>, acknowledged: [(line: Substring, python: Bool)],
-        readers: [String], kills: (kills: Int, pythonKills: Int), pythonWriters: Int
+        readers: [String], kills: (kills: Int, pythonKills: Int), pythonWriters: Int, writerFailures: [String]
     ) throws {
+        problems += writerFailures
         let current = try store.read()  // verifies the checksum
         if current.version != final.version { problems.append("the state moved after the last commit: \(current.version)") }
         if current.state.counter != Int64(current.version) {

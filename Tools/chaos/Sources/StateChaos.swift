@@ -68,7 +68,7 @@ extension StateChaos {
             let readerReports = fleet.finishReaders(waitingFor: final.version)
             let verdict = try ChaosVerdict(
                 store: store, final: final, acknowledged: fleet.acknowledgedLines(), readers: readerReports, kills: kills,
-                pythonWriters: pythonWriters)
+                pythonWriters: pythonWriters, writerFailures: fleet.writerFailures)
             print(verdict.summary)
             for problem in verdict.problems { FileHandle.standardError.write(Data("state-chaos: \(problem)\n".utf8)) }
             if !verdict.problems.isEmpty { throw ExitCode.failure }

@@ -91,6 +91,12 @@ struct Scene: AsyncParsableCommand {
         guard halt.status == 0, let report = HaltReport(json: halt.output) else {
             throw SceneFailure("the halt was not confirmed (exit \(halt.status)): \(halt.output)\(halt.errors)")
         }
+        // "all" means every reader registered when it looked: a bot reading unregistered would be
+        // left out silently, so the bots who confirmed must be exactly the scene's.
+        let confirmed = Set(report.applied.map { String($0.name.prefix { $0 != "@" }) })
+        guard confirmed == Set(Self.bots.map(\.label)) else {
+            throw SceneFailure("the halt was confirmed by \(confirmed.sorted()), not by every bot \(Self.bots.map(\.label))")
+        }
         clock.note(
             "halt committed as version \(report.version); confirmed by all \(report.applied.count) bots in "
                 + String(format: "%.0f ms", report.milliseconds))
