@@ -47,7 +47,7 @@ final class ChaosFleet {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: log])
         }
         let process = Process()
-        FileManager.default.createFile(atPath: log + ".stderr", contents: nil)
+        _ = FileManager.default.createFile(atPath: log + ".stderr", contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log + ".stderr")
         if python, let pythonPackage {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
