@@ -152,6 +152,8 @@ class Reader:
         file is then this very file. Anything odd: nothing kept, the rename reads as usual."""
         with self._reloading:
             self._drop_ahead()
+            if self._closed:
+                return  # close() dropped what was read ahead; nothing may be opened after it
             try:
                 fd, key, snapshot = self.store._open_temp_for_read_ahead(name)
             except Exception:
