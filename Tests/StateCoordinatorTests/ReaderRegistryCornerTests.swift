@@ -124,12 +124,12 @@ struct ReaderRegistryCornerTests {
         let store = try await makeStore()
         let reader = try await store.reader(label: "bot")
         defer { reader.close() }
-        // A lister whose flock calls fail (as for a lock file it may not lock): it cannot tell.
+        // A writer whose flock calls fail (as for a lock file it may not lock): it cannot tell.
         var options = StateStoreOptions()
         options.systemCalls = SystemCalls.live.intercepting(before: { (call) throws(Errno) in
             if call == .flock { throw .tooManyOpenFiles }
         })
-        let lister = try await ReadOnlyStateStore<JSONValue>(directory: dir.path, options: options)
+        let lister = try await StateStore<JSONValue>(directory: dir.path, options: options)
         let listed = try await lister.readers()
         #expect(listed.map(\.label) == ["bot"] && listed.first?.problem?.contains("liveness unknown") == true, "\(listed)")
         let report = await lister.waitForAcknowledgements(of: try await store.read(), timeout: .milliseconds(300))
@@ -155,6 +155,38 @@ struct ReaderRegistryCornerTests {
         let id = try #require(live.registrationID)
         let left = try dir.names(in: "state.readers")
         #expect(left == [id + ".json", id + ".lock", "README"], "\(left)")
+    }
+
+    /// Read-only means read-only: a ``ReadOnlyStateStore`` (the sidecar's) lists, verifies and
+    /// looks for orphans without one `flock` or `unlink`, and leaves the dead entries it sees to
+    /// writers and registrants.
+    @Test func aReadOnlyStoreNeverLocksNorUnlinks() async throws {
+        let store = try await makeStore()
+        let live = try await store.reader(label: "live")
+        defer { live.close() }
+        let registry = dir.file("state.readers")
+        _ = FileManager.default.createFile(atPath: registry + "/99-00000000000000aa.lock", contents: nil)
+        try #"{"format":1,"label":"ghost","pid":99,"host":"h","registeredAt":1,"updatedAt":1}"#
+            .write(toFile: registry + "/99-00000000000000aa.json", atomically: false, encoding: .utf8)
+        try "{}".write(toFile: registry + "/98-00000000000000bb.json", atomically: false, encoding: .utf8)
+        try Data().write(to: URL(fileURLWithPath: dir.file(".state.tmp-left")))
+        let registryBefore = try dir.names(in: "state.readers")
+        let forbidden = Mutex<[SystemCallName]>([])
+        var options = StateStoreOptions()
+        options.systemCalls = SystemCalls.live.intercepting(before: { (call) throws(Errno) in
+            if call == .flock || call == .unlink || call == .rename || call == .link { forbidden.withLock { $0.append(call) } }
+        })
+        let lister = try await ReadOnlyStateStore<JSONValue>(directory: dir.path, options: options)
+        #expect(try await lister.readers().map(\.label) == ["live"])
+        #expect(try await lister.orphanTempFiles() == [".state.tmp-left"])
+        let report = await lister.verify()
+        #expect(report.problems.contains { $0.kind == .orphanTempFile }, "\(report)")
+        #expect(forbidden.withLock { $0 }.isEmpty, "\(forbidden.withLock { $0 })")
+        #expect(try dir.names(in: "state.readers") == registryBefore, "nothing removed")
+        #expect(FileManager.default.fileExists(atPath: dir.file(".state.tmp-left")))
+        // A writer's listing sweeps.
+        #expect(try await store.readers().map(\.label) == ["live"])
+        #expect(try dir.names(in: "state.readers").count == 2)
     }
 
     @Test func aLiveEntryWithAGarbledRecordIsListedWithoutCrashing() async throws {

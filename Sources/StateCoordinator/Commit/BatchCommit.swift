@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import SystemPackage
 
 /// One lock hold of the commit protocol: lock → remove orphans → read and verify the current
@@ -78,9 +79,9 @@ struct BatchCommit<State: Codable & Sendable> {
             if error.code == .lockTimeout { handle.metrics?.lockTimeouts.increment() }
             throw error
         }
-        handle.metrics?.lockWait.record(ContinuousClock.now - waitStart)
+        handle.metrics?.lockWait.record(duration: ContinuousClock.now - waitStart)
         let commitStart = ContinuousClock.now
-        defer { handle.metrics?.commitDuration.record(ContinuousClock.now - commitStart) }
+        defer { handle.metrics?.commitDuration.record(duration: ContinuousClock.now - commitStart) }
         // Every update may have been cancelled while the lock was awaited: then nothing is left to do.
         guard batch.contains(where: { !$0.isAnswered }) else { return lock.release() }
         try OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
@@ -121,63 +122,45 @@ struct BatchCommit<State: Codable & Sendable> {
         }
     }
 
-    /// Applies the updates to `base` and commits them as one version. When the combined state
-    /// cannot be encoded (too large, NaN), each update is committed on its own so that only the
-    /// offending one fails. When it encodes to the bytes of `base` (the mutations changed
-    /// nothing), nothing is written and every update gets the current snapshot, unless one of
-    /// them asked to commit anyway. An update cancelled before its mutation ran is skipped: it
-    /// was answered with `CancellationError` already.
+    /// Plans the updates onto `base` (``BatchPlan``) and does what the plan decides: nothing, answer
+    /// with the base when the mutations changed nothing (unless one asked to commit anyway), write
+    /// one new version, or, when the combined state cannot be committed (too large, NaN, against
+    /// the schema), commit each update on its own so that only the offending one fails. An update
+    /// cancelled before its mutation ran is skipped: it was answered with `CancellationError` already.
     private func commit(
         _ updates: [PendingUpdate<State>], onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
     ) throws(StateStoreError) {
-        var state = base.state
-        var settings = base.header.settings
-        var accepted: [PendingUpdate<State>] = []
-        for update in updates {
-            if let expected = update.expectedVersion, expected != base.header.version {
-                update.fail(conflict(expected: expected, current: base.header.version))
-                continue
-            }
-            guard update.beginApplying() else { continue }
-            var candidate = state
-            var candidateSettings = settings
-            do {
-                try update.apply(to: &candidate)
-                try update.settingsChange?(&candidateSettings, directory.descriptor)
-                state = candidate
-                settings = candidateSettings
-                accepted.append(update)
-            } catch {
-                update.fail(error)
+        let plan = BatchPlan(
+            updates,
+            onto: BatchPlan.Base(
+                version: base.header.version, settings: base.header.settings, state: base.state, checksum: base.header.checksum,
+                stateBytes: base.header.stateBytes),
+            changeSettings: { (update, settings) throws(StateStoreError) in try update.settingsChange?(&settings, directory.descriptor) },
+            encode: { (state, settings) throws(StateStoreError) in try StateEncoding.encode(state, limit: settings.maximumStateBytes) },
+            checkSchema: checkSchema)
+        for (update, refusal) in plan.refused {
+            switch refusal {
+            case .conflict(let expected, let current): update.fail(conflict(expected: expected, current: current))
+            case .failed(let error): update.fail(error)
             }
         }
-        guard !accepted.isEmpty else { return }
-        let stateBytes: [UInt8]
-        do {
-            stateBytes = try StateEncoding.encode(state, limit: settings.maximumStateBytes)
-            // Before anything is written: a state the store's schema refuses is never committed.
-            try checkSchema(settings, stateBytes: stateBytes)
-        } catch {
-            guard accepted.count > 1 else { return accepted[0].fail(error) }
-            try commitOneByOne(accepted, onto: &base, directory: directory, lock: lock)
+        switch plan.decision {
+        case .nothing:
             return
-        }
-        let checksum = Checksum.of(stateBytes)
-        if checksum == base.header.checksum, stateBytes.count == base.header.stateBytes, settings == base.header.settings,
-            !accepted.contains(where: \.commitsUnchanged)
-        {
+        case .oneByOne(let accepted):
+            try commitOneByOne(accepted, onto: &base, directory: directory, lock: lock)
+        case .unchanged(let accepted, let state):
             // The mutations decided on this base only if the lock still excludes every writer: if
             // the lockfile was replaced, another writer may have committed meanwhile (a halt the
             // mutation did not see), so the batch is run again on the new lockfile.
             try lock.checkStillNamed()
             let unchanged = StateSnapshot(header: base.header, state: state, fileSize: base.fileSize)
             for update in accepted { update.succeed(with: unchanged) }
-            return
+        case .write(let version):
+            handle.metrics?.batchSize.record(version.accepted.count)
+            let snapshot = try write(version, onto: &base, directory: directory, lock: lock)
+            for update in version.accepted { update.succeed(with: snapshot) }
         }
-        handle.metrics?.batchSize.record(accepted.count)
-        let snapshot = try write(
-            state, stateBytes: stateBytes, checksum: checksum, settings: settings, onto: &base, directory: directory, lock: lock)
-        for update in accepted { update.succeed(with: snapshot) }
     }
 
     /// Throws ``StateStoreError/Code/schemaViolation`` when the store has a schema and the state
@@ -223,10 +206,11 @@ struct BatchCommit<State: Codable & Sendable> {
             hint: "Nothing was committed. Read the current version and retry.", currentVersion: current)
     }
 
-    /// Writes the next version and makes it the base.
+    /// Writes the next version and makes it the base, the steps of a ``PendingFile`` in order: the
+    /// temp file is created, written, fsynced and closed; then, with nothing left that can fail
+    /// slowly, the lock is checked and the outgoing version linked into history; then the rename.
     private func write(
-        _ state: State, stateBytes: [UInt8], checksum: String, settings newSettings: StoreSettings, onto base: inout Base,
-        directory: OwnedDescriptor, lock: borrowing WriterLock
+        _ version: BatchPlan<State>.NewVersion, onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
     ) throws(StateStoreError) -> StateSnapshot<State> {
         guard base.header.version < UInt64.max else {
             throw StateStoreError(
@@ -234,35 +218,30 @@ struct BatchCommit<State: Codable & Sendable> {
                 hint: "Nothing was committed. A writer of this package never gets there; re-create the store (statectl init --force).",
                 path: handle.stateFilePath)
         }
-        let now = Date()
-        let header = StateFileHeader(
-            format: StateFileHeader.formatIdentifier, revision: StateFileHeader.revision(for: newSettings),
-            store: base.header.store, version: base.header.version + 1, committedAt: CommitTimestamp.format(now),
-            writer: .current(label: handle.options.label), settings: newSettings,
-            stateBytes: stateBytes.count, checksum: checksum)
-        let file = try StateFileCodec.encode(header: header, stateBytes: stateBytes)
+        let header = StateFileHeader.committing(
+            store: base.header.store, version: base.header.version + 1, settings: version.settings, stateBytes: version.stateBytes,
+            checksum: version.checksum, label: handle.options.label)
+        let file = try StateFileCodec.encode(header: header, stateBytes: version.stateBytes)
         let outgoing = base.header
-        let settings = outgoing.settings
         let durability = handle.options.durability
-        let history = handle.history(directory.descriptor)
         // A durable version never names a schema file that a power loss could empty.
-        if durability != .none, let schema = newSettings.schema {
+        if durability != .none, let schema = version.settings.schema {
             try SchemaFile(handle: handle).makeDurable(schema, directory: directory.descriptor)
         }
+        let pending = try PendingFile.create(
+            in: PendingFile.TargetDirectory(calls: handle.calls, descriptor: directory.descriptor, path: handle.directory),
+            prefix: handle.files.tempPrefix, attributes: .init(mode: base.status.permissions, owner: ownerToKeep(base.status)))
+        try pending.write(file)
+        if durability != .none { try pending.synchronize(timer: handle.metrics?.fileSyncDuration) }
+        try pending.close()
+        // The lockfile may have been replaced while we held the lock on the old one (an operator
+        // deleting it, `init --force`): then another writer may hold the new one.
+        try lock.checkStillNamed()
+        if outgoing.settings.keepsHistory, version.settings.keepsHistory {
+            try handle.history(directory.descriptor).keep(version: outgoing.version, settings: outgoing.settings, synchronize: durability == .full)
+        }
         do {
-            try AtomicReplace(
-                calls: handle.calls, directory: directory.descriptor, directoryPath: handle.directory, metrics: handle.metrics
-            ).replace(
-                handle.files.stateFile, with: file, tempPrefix: handle.files.tempPrefix,
-                attributes: .init(mode: base.status.permissions, owner: ownerToKeep(base.status)),
-                durability: durability
-            ) { () throws(StateStoreError) in
-                // The lockfile may have been replaced while we held the lock on the old one (an
-                // operator deleting it, `init --force`): then another writer may hold the new one.
-                try lock.checkStillNamed()
-                guard settings.keepsHistory, newSettings.keepsHistory else { return }
-                try history.keep(version: outgoing.version, settings: settings, synchronize: durability == .full)
-            }
+            try pending.replace(handle.files.stateFile, durability: durability, timer: handle.metrics?.directorySyncDuration)
         } catch where error.outcome == .committedDurabilityUnknown {
             var error = error
             error.message += " Version \(header.version) is visible to readers but may not survive a power loss; do not retry the update blindly."
@@ -273,7 +252,7 @@ struct BatchCommit<State: Codable & Sendable> {
             error.hint = "Read the current version (statectl get --meta) before retrying: version \(header.version) may or may not be committed."
             throw error
         }
-        base = Base(header: header, status: base.status, state: state, fileSize: file.count, committedHere: true)
+        base = Base(header: header, status: base.status, state: version.state, fileSize: file.count, committedHere: true)
         return base.snapshot
     }
 

@@ -69,3 +69,13 @@ extension Errno {
         }
     }
 }
+
+extension StateStoreError {
+    /// This error with its commit outcome set and stated at the end of its message.
+    func with(outcome: CommitOutcome) -> StateStoreError {
+        var error = self
+        error.outcome = outcome
+        error.message += " Outcome: \(outcome)."
+        return error
+    }
+}

@@ -20,7 +20,7 @@ struct SeenVersion: Sendable {
     /// Whether `file`, just opened at the name, is this version: its status matches, then its header.
     func matches(_ file: PinnedFile, calls: SystemCalls) -> Bool {
         let now = file.status
-        guard now.device == status.device, now.inode == status.inode, now.size == status.size,
+        guard now.isSameFile(as: status), now.size == status.size,
             now.changeTimeNanoseconds == status.changeTimeNanoseconds
         else { return false }
         return Self.sameVersion(HeaderPeek.header(of: file.descriptor, calls: calls), header)

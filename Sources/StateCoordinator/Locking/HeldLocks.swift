@@ -7,10 +7,8 @@ final class HeldLocks: Sendable {
     /// The process-wide registry.
     static let shared = HeldLocks()
 
-    struct Key: Hashable, Sendable {
-        var device: UInt64
-        var inode: UInt64
-    }
+    /// A lock is known by its lockfile's identity.
+    typealias Key = FileIdentity
 
     private let holders = Mutex<[Key: ThreadIdentity]>([:])
 

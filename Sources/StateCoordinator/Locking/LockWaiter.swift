@@ -98,7 +98,7 @@ final class LockWaiter: @unchecked Sendable {
         do { fd = try calls.open(directory, lockFile, .readExisting) } catch {
             return .failure(error == .noSuchFileOrDirectory ? Errno.staleNFSFileHandle : error)
         }
-        guard let status = try? calls.fstat(fd), status.device == key.device, status.inode == key.inode else {
+        guard let status = try? calls.fstat(fd), status.identity == key else {
             try? calls.close(fd)
             return .failure(Errno.staleNFSFileHandle)
         }

@@ -35,7 +35,7 @@ struct WriterLock: ~Copyable {
         let deadline = ContinuousClock.now.advanced(by: .nanoseconds(timeout.saturatingNanoseconds))
         for _ in 0..<replacedAttempts {
             let (fd, status) = try open(calls: calls, directory: directory, lockFile: lockFile, path: path)
-            let key = HeldLocks.Key(device: status.device, inode: status.inode)
+            let key = status.identity
             guard !HeldLocks.shared.heldByCurrentThread(key) else {
                 throw StateStoreError(
                     .reentrantUpdate,
@@ -45,7 +45,7 @@ struct WriterLock: ~Copyable {
             guard let holding = try lock(fd, key: key, calls: calls, directory: directory, lockFile: lockFile, deadline: deadline, timeout: timeout, status: status, path: path)
             else { continue }
             let named = try? calls.fstatat(directory, lockFile)
-            guard let named, named.device == key.device, named.inode == key.inode else {
+            guard let named, named.identity == key else {
                 try? calls.flock(holding.descriptor, .unlock)
                 continue
             }
@@ -115,7 +115,7 @@ struct WriterLock: ~Copyable {
         do { named = try calls.fstatat(directory, lockFile) } catch .noSuchFileOrDirectory { named = nil } catch {
             throw .system(.checkLock, path: path, errno: error)
         }
-        guard let named, named.device == key.device, named.inode == key.inode else {
+        guard let named, named.identity == key else {
             throw StateStoreError(
                 .lockLost,
                 "\(path) was \(named == nil ? "deleted" : "replaced") while this writer held the lock on it; nothing was committed.",

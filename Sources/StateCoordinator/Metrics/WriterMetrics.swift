@@ -35,20 +35,3 @@ struct WriterMetrics: Sendable {
         lockTimeouts = Counter(label: "statecoord_lock_timeouts_total", dimensions: dimensions, factory: factory)
     }
 }
-
-extension Timer {
-    /// Records the time `body` takes, whether it throws or not.
-    func time<T, Failure: Error>(_ body: () throws(Failure) -> T) throws(Failure) -> T {
-        let start = ContinuousClock.now
-        defer { record(ContinuousClock.now - start) }
-        return try body()
-    }
-}
-
-extension Timer {
-    /// Records a measured duration.
-    func record(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}

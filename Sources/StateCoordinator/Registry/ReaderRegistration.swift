@@ -54,7 +54,8 @@ final class ReaderRegistration: Sendable {
     private init(handle: StoreHandle, label: String) {
         self.handle = handle
         self.label = label
-        registry = ReaderRegistry(handle)
+        // A registrant sweeps as it goes, even through a read-only store: it writes the registry anyway.
+        registry = ReaderRegistry(handle, removesDeadEntries: true)
         contents = Mutex(
             Contents(record: ReaderRecord(label: label, pid: ProcessIdentity.id, host: ProcessIdentity.hostName, registeredAt: Date())))
         thread = BlockingWorkThread(name: "StateCoordinator.registry.\(handle.files.name)")

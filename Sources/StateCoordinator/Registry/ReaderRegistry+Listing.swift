@@ -145,7 +145,7 @@ extension ReaderRegistry {
     }
 
     /// Looks at the registry: every live reader (those of users `readerUsers` does not name
-    /// apart), every invalid entry, dead entries removed on the way. Stops at `deadline`, saying so.
+    /// apart), every invalid entry, dead entries removed on the way (``removesDeadEntries``). Stops at `deadline`, saying so.
     func listing(readerUsers: Set<UInt32>?, deadline: ContinuousClock.Instant? = nil) throws(StateStoreError) -> ReaderListing {
         guard let directory = try openDirectory() else { return ReaderListing() }
         let (ids, orphans) = try entries(in: directory.descriptor)
@@ -195,7 +195,7 @@ extension ReaderRegistry {
     /// Removes a name that is not a regular file (a link, a FIFO planted as a lock file), when
     /// this process may: no reader ever makes one.
     private func removeIfNotAFile(_ name: String, in directory: FileDescriptor) {
-        guard let status = try? calls.fstatat(directory, name), !status.isRegularFile, !status.isDirectory else { return }
+        guard removesDeadEntries, let status = try? calls.fstatat(directory, name), !status.isRegularFile, !status.isDirectory else { return }
         try? calls.unlink(directory, name, false)
     }
 }

@@ -17,17 +17,24 @@ import SystemPackage
 /// and its record are regular files of one user, the record naming the entry
 /// (``RegisteredReader/owner``).
 ///
-/// Whoever finds a dead entry removes it, and only while holding the exclusive lock on its lock
-/// file: the record, its temp files, then the lock file. IDs are `PID-RANDOM`, never reused, so
-/// a name removed can never be another reader's.
+/// A writer or a registrant that finds a dead entry removes it, and only while holding the
+/// exclusive lock on its lock file: the record, its temp files, then the lock file. IDs are
+/// `PID-RANDOM`, never reused, so a name removed can never be another reader's. A read-only
+/// store (a ``ReadOnlyStateStore``, the sidecar) only looks: it never unlinks.
 struct ReaderRegistry: Sendable {
     let calls: SystemCalls
     /// The registry directory's path.
     let path: String
+    /// Whether dead entries, orphaned records and planted non-files found on the way are removed
+    /// (writers and registrants) or only reported (read-only stores).
+    let removesDeadEntries: Bool
 
-    init(_ handle: StoreHandle) {
+    /// The registry of `handle`'s store; dead entries are removed when the handle is a writer's,
+    /// or when `removesDeadEntries` says so (a reader registering itself).
+    init(_ handle: StoreHandle, removesDeadEntries: Bool? = nil) {
         calls = handle.calls
         path = handle.path(handle.files.readersDirectory)
+        self.removesDeadEntries = removesDeadEntries ?? handle.forWriting
     }
 
     static let lockSuffix = ".lock"
@@ -144,6 +151,7 @@ struct ReaderRegistry: Sendable {
     /// again first: a listing may miss a name created while it ran, and a record is only ever
     /// written after its lock file exists, which is never re-created once removed.
     func sweepOrphans(_ names: [String], in directory: FileDescriptor) {
+        guard removesDeadEntries else { return }
         for name in names {
             guard let id = Self.recordOwner(of: name) else { continue }
             if (try? calls.fstatat(directory, id + Self.lockSuffix)) != nil { continue }
@@ -156,13 +164,14 @@ struct ReaderRegistry: Sendable {
     /// is held open).
     func isNamed(_ fd: FileDescriptor, _ name: String, in directory: FileDescriptor) -> Bool {
         guard let open = try? calls.fstat(fd), let named = try? calls.fstatat(directory, name) else { return false }
-        return open.device == named.device && open.inode == named.inode
+        return open.isSameFile(as: named)
     }
 
     /// Removes entry `id`'s files; the caller holds the exclusive lock on its lock file. A temp
     /// file a reader left (it died mid-write; their names are random) is an orphan once the lock
     /// file is gone, removed by the next listing.
     func remove(_ id: String, in directory: FileDescriptor) {
+        guard removesDeadEntries else { return }
         try? calls.unlink(directory, id + Self.recordSuffix, false)
         try? calls.unlink(directory, id + Self.legacyRecordTempSuffix, false)
         try? calls.unlink(directory, id + Self.lockSuffix, false)

@@ -72,11 +72,8 @@ struct StoreCreation {
                 throw SchemaFile.refusal(violation, path: handle.stateFilePath, what: "The first state")
             }
         }
-        let header = StateFileHeader(
-            format: StateFileHeader.formatIdentifier, revision: StateFileHeader.revision(for: settings),
-            store: UUID().uuidString.lowercased(), version: version, committedAt: CommitTimestamp.format(Date()),
-            writer: .current(label: handle.options.label), settings: settings, stateBytes: stateBytes.count,
-            checksum: Checksum.of(stateBytes))
+        let header = StateFileHeader.committing(
+            store: UUID().uuidString.lowercased(), version: version, settings: settings, stateBytes: stateBytes, label: handle.options.label)
         try OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
             .sweep(logger: handle.options.logger)
         let file = try StateFileCodec.encode(header: header, stateBytes: stateBytes)
@@ -109,7 +106,7 @@ struct StoreCreation {
                 .alreadyExists, "\(handle.path(copy)) exists, so \(handle.stateFilePath) cannot be kept there; nothing was changed.",
                 hint: "Move \(handle.path(copy)) away (it may be an earlier import's copy) and import again.", path: handle.path(copy))
         }
-        guard let importing, kept.device != importing.device || kept.inode != importing.inode else { return }
+        guard let importing, !kept.isSameFile(as: importing) else { return }
         do {
             try handle.calls.exchange(dir.descriptor, copy, handle.files.stateFile)
             try handle.calls.unlink(dir.descriptor, copy, false)
@@ -127,7 +124,7 @@ struct StoreCreation {
     /// bot's file imported where it lies.
     private func isImportedFile(_ dir: OwnedDescriptor) throws(StateStoreError) -> Bool {
         guard let importing, let current = try? handle.calls.fstatat(dir.descriptor, handle.files.stateFile) else { return false }
-        guard current.device == importing.device, current.inode == importing.inode else { return false }
+        guard current.isSameFile(as: importing) else { return false }
         guard handle.plainJSONError(dir) != nil else {
             throw StateStoreError(
                 .alreadyExists, "\(handle.stateFilePath) is already a store's state file, not plain JSON to import; nothing was changed.",

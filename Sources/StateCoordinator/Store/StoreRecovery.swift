@@ -36,11 +36,8 @@ struct StoreRecovery {
         // Decided under the lock: no writer of ours can commit between the decision and the swap.
         let finding = try classify(dir)
         var (outcome, stateBytes) = try plan(action, finding: finding, dir: dir)
-        let header = StateFileHeader(
-            format: StateFileHeader.formatIdentifier, revision: StateFileHeader.revision(for: outcome.settings),
-            store: outcome.storeID, version: outcome.version, committedAt: CommitTimestamp.format(Date()),
-            writer: .current(label: handle.options.label), settings: outcome.settings, stateBytes: stateBytes.count,
-            checksum: Checksum.of(stateBytes))
+        let header = StateFileHeader.committing(
+            store: outcome.storeID, version: outcome.version, settings: outcome.settings, stateBytes: stateBytes, label: handle.options.label)
         if handle.options.durability != .none, let schema = outcome.settings.schema {
             try SchemaFile(handle: handle).makeDurable(schema, directory: dir.descriptor)
         }
@@ -54,7 +51,7 @@ struct StoreRecovery {
             durability: handle.options.durability)
         lock.release()
         outcome.keptAs = handle.path(keep)
-        outcome.replacedAgain = kept.device != finding.status.device || kept.inode != finding.status.inode
+        outcome.replacedAgain = !kept.isSameFile(as: finding.status)
         outcome.committed = true
         handle.options.logger.info(
             "recovered store", metadata: ["store": "\(handle.stateFilePath)", "action": "\(action)", "version": "\(outcome.version)"])

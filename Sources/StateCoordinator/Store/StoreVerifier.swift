@@ -2,9 +2,9 @@ import SystemPackage
 
 /// The checks behind ``ReadableStateStore/verify()`` and ``ReadableStateStore/orphanTempFiles()``.
 ///
-/// Made to hold while writers commit at full speed: a temp file counts as left over only if it
-/// is still there while this process holds the writer lock (taken with `LOCK_NB`, for an
-/// instant, never waited for: under load the check is skipped, not guessed); the history is
+/// Made to hold while writers commit at full speed, and never takes the writer lock: a temp file
+/// counts as left over only if it is there on both sides of an instant at which the kernel's lock
+/// table shows the writer lock free (``orphans()``); the history is
 /// judged against the current version read *after* it was listed, since each entry is linked
 /// while its version is current, just before the next is renamed in, and pruned just after.
 struct StoreVerifier {
@@ -119,17 +119,33 @@ struct StoreVerifier {
         }
     }
 
-    /// Temp files present while the writer lock is free; none when it is held (a commit in flight).
+    /// Temp files present while the writer lock is free; none when it is held (a commit in flight)
+    /// or when the kernel's lock table cannot be read.
+    ///
+    /// Lock-free, so that a verifier (the sidecar's every scrape) never delays a writer: writers
+    /// make temp files only while they hold the lock, so a temp file present both before and after
+    /// an instant at which `/proc/locks` shows nobody holding the lock was left by a writer that
+    /// died. Two listings around the look, the file's identity compared, prove it was there then.
     func orphans() throws(StateStoreError) -> [String] {
         let dir = try handle.openDirectory()
         let sweeper = OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
-        guard try !sweeper.orphans().isEmpty else { return [] }
-        guard let lock = try? handle.calls.open(dir.descriptor, handle.files.lockFile, .readExisting)
-        else { return try sweeper.orphans() }  // no lockfile: no writer can be committing
-        defer { try? handle.calls.close(lock) }
-        guard (try? handle.calls.flock(lock, .exclusiveNow)) != nil else { return [] }
-        defer { try? handle.calls.flock(lock, .unlock) }
-        return try sweeper.orphans()
+        let before = identities(try sweeper.orphans(), in: dir.descriptor)
+        guard !before.isEmpty else { return [] }
+        // No lockfile: no writer can be committing.
+        if let lock = try? handle.calls.fstatat(dir.descriptor, handle.files.lockFile) {
+            guard LockHolder.holders(device: lock.device, inode: lock.inode)?.isEmpty == true else { return [] }
+        }
+        let after = identities(try sweeper.orphans(), in: dir.descriptor)
+        return before.filter { after[$0.key] == $0.value }.keys.sorted()
+    }
+
+    /// The identity of each named file that is still there.
+    private func identities(_ names: [String], in directory: FileDescriptor) -> [String: FileIdentity] {
+        var found: [String: FileIdentity] = [:]
+        for name in names {
+            if let status = try? handle.calls.fstatat(directory, name) { found[name] = status.identity }
+        }
+        return found
     }
 
     private func checkHistory(current: VerifiedStateFile?, _ report: inout VerificationReport) {

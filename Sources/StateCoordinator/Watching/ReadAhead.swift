@@ -23,7 +23,7 @@ struct ReadAhead<State: Sendable>: Sendable {
     /// Whether the file with this status (the state file just opened) is the one read ahead.
     func isFile(_ status: FileStatus) -> Bool {
         let read = file.status
-        return status.device == read.device && status.inode == read.inode && status.size == read.size
+        return status.isSameFile(as: read) && status.size == read.size
             && status.modificationTimeNanoseconds == read.modificationTimeNanoseconds
     }
 }

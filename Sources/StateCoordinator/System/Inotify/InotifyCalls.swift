@@ -61,10 +61,7 @@ struct InotifyCalls: Sendable {
     }
 
     /// A directory's device and inode.
-    struct DirectoryIdentity: Sendable, Equatable {
-        var device: UInt64
-        var inode: UInt64
-    }
+    typealias DirectoryIdentity = FileIdentity
 
     struct InotifyFailure: Error, Sendable {
         var errno: Int32

@@ -1,0 +1,207 @@
+import Metrics
+import SystemPackage
+
+/// A new file being made beside the file it will replace, in renameio's shape: ``create(in:prefix:attributes:)``,
+/// ``write(_:)``, ``synchronize(timer:)``, ``close()``, then ``replace(_:durability:timer:)``, each a step the
+/// caller takes in order (a commit checks its lock and links the outgoing version into history
+/// between the last two). Until the replace nothing visible changes; after it, whoever opens the
+/// target's name sees the whole new file.
+///
+/// Dropping it removes the temp file unless its name no longer holds it (it was renamed over the
+/// target), so every error path cleans up; after a replace that keeps the old file
+/// (``replace(_:keeping:durability:)``) the temp name is a second link of the new file, dropped too.
+struct PendingFile: ~Copyable {
+    /// How often to draw a new temp name when one exists already (only a planted file can collide).
+    private static let nameAttempts = 8
+
+    /// The ownership and permission bits to give the new file.
+    struct Attributes {
+        var mode: UInt32
+        /// Owner and group to set with `fchown`, only when running as root.
+        var owner: (user: UInt32, group: UInt32)?
+    }
+
+    private let directory: TargetDirectory
+    /// The temp file's name in the directory.
+    let name: String
+    /// The temp file's device and inode: the target is the new file exactly if it is this one.
+    let identity: FileIdentity
+    /// Open for writing until ``close()``.
+    private let descriptor: OwnedDescriptor
+
+    private init(directory: TargetDirectory, name: String, identity: FileIdentity, descriptor: OwnedDescriptor) {
+        self.directory = directory
+        self.name = name
+        self.identity = identity
+        self.descriptor = descriptor
+    }
+
+    /// The directory a pending file is made in, and how to reach it.
+    struct TargetDirectory {
+        let calls: SystemCalls
+        let descriptor: FileDescriptor
+        /// Its path, for messages.
+        let path: String
+
+        func path(_ name: String) -> String { path + "/" + name }
+    }
+
+    /// Creates a temp file named with `prefix` and a random suffix (`O_EXCL`, mode 0600 until
+    /// the final mode is set), with `attributes`.
+    static func create(in directory: TargetDirectory, prefix: String, attributes: Attributes) throws(StateStoreError) -> PendingFile {
+        let calls = directory.calls
+        var attempt = 0
+        while true {
+            let name = TempFileName.make(prefix: prefix)
+            let fd: OwnedDescriptor
+            do {
+                fd = OwnedDescriptor(try calls.open(directory.descriptor, name, .createForWriting([.ownerRead, .ownerWrite])), calls: calls)
+            } catch .fileExists where attempt < nameAttempts {
+                attempt += 1
+                continue
+            } catch {
+                throw .system(.createTemp, path: directory.path(name), errno: error)
+            }
+            let identity: FileIdentity
+            do { identity = try calls.fstat(fd.descriptor).identity } catch {
+                try? calls.unlink(directory.descriptor, name, false)
+                throw .system(.createTemp, path: directory.path(name), errno: error)
+            }
+            let file = PendingFile(directory: directory, name: name, identity: identity, descriptor: fd)
+            try file.setAttributes(attributes)
+            return file
+        }
+    }
+
+    /// fchmod, not the open mode: the open mode is filtered by the umask, and the new file must have
+    /// exactly the mode of the one it replaces.
+    private func setAttributes(_ attributes: Attributes) throws(StateStoreError) {
+        do {
+            try directory.calls.fchmod(descriptor.descriptor, FilePermissions(rawValue: attributes.mode))
+            if let owner = attributes.owner { try directory.calls.fchown(descriptor.descriptor, owner.user, owner.group) }
+        } catch { throw .system(.setPermissions, path: directory.path(name), errno: error) }
+    }
+
+    /// Writes every byte (`write(2)`, short writes continued).
+    func write(_ bytes: [UInt8]) throws(StateStoreError) {
+        do { try directory.calls.write(descriptor.descriptor, all: bytes) } catch {
+            throw .system(.write, path: directory.path(name), errno: error)
+        }
+    }
+
+    /// Makes the written bytes durable (`fsync(2)`), before anything names the file: a rename of a
+    /// file whose data is still in the page cache can leave an empty state file after a power loss.
+    func synchronize(timer: Timer? = nil) throws(StateStoreError) {
+        do {
+            if let timer { try timer.measure { () throws(Errno) in try directory.calls.fsync(descriptor.descriptor) } }
+            else { try directory.calls.fsync(descriptor.descriptor) }
+        } catch { throw .system(.syncFile, path: directory.path(name), errno: error) }
+    }
+
+    /// Closes the file. A deferred write error (NFS, quota) can surface only here: it is a failed
+    /// write. The close is also what tells watchers (`IN_CLOSE_WRITE`) that the file is complete.
+    func close() throws(StateStoreError) {
+        do { try descriptor.close() } catch { throw .system(.write, path: directory.path(name), errno: error) }
+    }
+
+    /// Renames the file over `target` (`renameat(2)`), then, for ``Durability/full``, fsyncs the
+    /// directory so that the rename survives a power loss.
+    ///
+    /// - Throws: a ``StateStoreError`` naming the step, path and errno. Before the rename the
+    ///   target is untouched. After a failed rename or directory fsync the target is looked at,
+    ///   and the error's ``StateStoreError/outcome`` says whether the new file took its place.
+    func replace(_ target: String, durability: Durability, timer: Timer? = nil) throws(StateStoreError) {
+        try checkStillNamed()
+        do { try directory.calls.rename(directory.descriptor, name, target) } catch {
+            throw failedRename(target: target, errno: error)
+        }
+        try checkRenamedIn(target)
+        guard durability == .full else { return }
+        do {
+            if let timer { try timer.measure { () throws(Errno) in try directory.calls.fsync(directory.descriptor) } }
+            else { try directory.calls.fsync(directory.descriptor) }
+        } catch {
+            throw StateStoreError.system(.syncDirectory, path: directory.path, errno: error, stateUnchanged: false)
+                .with(outcome: .committedDurabilityUnknown)
+        }
+    }
+
+    /// Like ``replace(_:durability:timer:)``, but the file replaced is kept, whole, under `keep`:
+    /// the new file is first given the name `keep` (a link, never over an existing file), then
+    /// swapped with `target` in one `renameat2(RENAME_EXCHANGE)`, so that whatever `target` held at
+    /// that instant (even a file a foreign writer put there a moment before) ends up under `keep`.
+    /// A crash before the swap leaves `keep` holding the new file and `target` untouched. Returns
+    /// the status of the file now kept.
+    func replace(_ target: String, keeping keep: String, durability: Durability) throws(StateStoreError) -> FileStatus {
+        let calls = directory.calls
+        let dir = directory.descriptor
+        try checkStillNamed()
+        do { try calls.link(dir, name, dir, keep) } catch { throw .system(.rename, path: directory.path(name) + " -> " + directory.path(keep), errno: error) }
+        do { try calls.exchange(dir, keep, target) } catch {
+            try? calls.unlink(dir, keep, false)
+            throw .system(.rename, path: directory.path(keep) + " <-> " + directory.path(target), errno: error)
+        }
+        try checkRenamedIn(target)
+        let kept: FileStatus
+        do { kept = try calls.fstatat(dir, keep) } catch {
+            throw .system(.rename, path: directory.path(keep), errno: error, stateUnchanged: false)
+        }
+        guard durability == .full else { return kept }
+        do { try calls.fsync(dir) } catch {
+            throw StateStoreError.system(.syncDirectory, path: directory.path, errno: error, stateUnchanged: false)
+                .with(outcome: .committedDurabilityUnknown)
+        }
+        return kept
+    }
+
+    /// A rename that reported an error may still have taken effect (seen under a crashing file
+    /// system): what `target` is now says, and the error says so.
+    private func failedRename(target: String, errno: Errno) -> StateStoreError {
+        let outcome: CommitOutcome
+        switch Result(catching: { () throws(Errno) in try directory.calls.fstatat(directory.descriptor, target) }) {
+        case .success(let now) where now.identity == identity: outcome = .committedDurabilityUnknown
+        case .success, .failure(.noSuchFileOrDirectory): outcome = .notCommitted
+        case .failure: outcome = .unknown
+        }
+        return StateStoreError.system(
+            .rename, path: directory.path(name) + " -> " + directory.path(target), errno: errno, stateUnchanged: outcome == .notCommitted
+        ).with(outcome: outcome)
+    }
+
+    /// After the rename: the target must be the file written. A swap between the last check and
+    /// the rename (in a directory others may write) would otherwise leave another file in the
+    /// target's place unnoticed; the error says the outcome is unknown, so the caller reads first.
+    private func checkRenamedIn(_ target: String) throws(StateStoreError) {
+        guard let now = try? directory.calls.fstatat(directory.descriptor, target), now.identity == identity else {
+            throw StateStoreError(
+                .ioFailure,
+                "\(directory.path(target)) is not the file just written after its rename (someone who may write \(directory.path) swapped it).",
+                hint: "Read the current version before anything else; only the store's writers should be able to write its directory.",
+                path: directory.path(target), outcome: .unknown)
+        }
+    }
+
+    /// Refuses to rename a temp file whose name no longer names the file written: in a directory
+    /// others may write, it could have been swapped for a FIFO or a file of theirs, which the
+    /// rename would make the target.
+    private func checkStillNamed() throws(StateStoreError) {
+        let named: FileStatus
+        do { named = try directory.calls.fstatat(directory.descriptor, name) } catch {
+            throw .system(.createTemp, path: directory.path(name), errno: error)
+        }
+        guard named.identity == identity else {
+            throw StateStoreError(
+                .ioFailure,
+                "\(directory.path(name)) was replaced by another file while it was being written (someone who may write \(directory.path) swapped it); nothing was committed.",
+                hint: "Only the store's writers should be able to write its directory: check its owner and mode.", path: directory.path(name))
+        }
+    }
+
+    /// Removes the temp name while it still holds this file: after a failure (the rename did not
+    /// take effect, or the name would still be gone), or after a replace that kept the old file.
+    deinit {
+        if let named = try? directory.calls.fstatat(directory.descriptor, name), named.identity == identity {
+            try? directory.calls.unlink(directory.descriptor, name, false)
+        }
+    }
+}

@@ -1,0 +1,17 @@
+import struct Foundation.Date
+
+extension StateFileHeader {
+    /// The header of a version this process commits now: the one place a new version's header is
+    /// made (a commit, a store's creation, a recovery).
+    ///
+    /// - Parameters:
+    ///   - checksum: the state bytes' checksum when the caller has it already.
+    static func committing(
+        store: String, version: UInt64, settings: StoreSettings, stateBytes: [UInt8], checksum: String? = nil, label: String
+    ) -> StateFileHeader {
+        StateFileHeader(
+            format: formatIdentifier, revision: revision(for: settings), store: store, version: version,
+            committedAt: CommitTimestamp.format(Date()), writer: .current(label: label), settings: settings,
+            stateBytes: stateBytes.count, checksum: checksum ?? Checksum.of(stateBytes))
+    }
+}
