@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import StateCoordinator
 import Synchronization
@@ -14,7 +15,7 @@ final class RecentVersions: Sendable {
 
     /// As many as the page's delay chart shows.
     static let capacity = 120
-    private let seen = Mutex<[Seen]>([])
+    private let seen = Mutex<Deque<Seen>>([])
 
     func note(_ snapshot: StateSnapshot<JSONValue>, delay: Duration?) {
         seen.withLock { seen in

@@ -1,3 +1,4 @@
+import DequeModule
 import Synchronization
 
 /// What one event stream has not written yet: a bounded run of encoded versions, newest last.
@@ -24,7 +25,7 @@ final class StreamMailbox: Sendable {
     }
 
     private struct Contents {
-        var versions: [EncodedVersion] = []
+        var versions: Deque<EncodedVersion> = []
         var bytes = 0
         var keepAliveDue = false
         var closed = false
@@ -34,10 +35,16 @@ final class StreamMailbox: Sendable {
     let capacity: Int
     let byteBudget: Int
     private let contents = Mutex(Contents())
+    /// Called each time ``next()`` parks, waiting (for tests: to offer only once it waits).
+    private let parked: (@Sendable () -> Void)?
 
-    init(capacity: Int = StreamMailbox.defaultCapacity, byteBudget: Int = StreamMailbox.defaultByteBudget) {
+    init(
+        capacity: Int = StreamMailbox.defaultCapacity, byteBudget: Int = StreamMailbox.defaultByteBudget,
+        parked: (@Sendable () -> Void)? = nil
+    ) {
         self.capacity = max(1, capacity)
         self.byteBudget = max(0, byteBudget)
+        self.parked = parked
     }
 
     /// Adds a version; past the capacity or the byte budget the oldest go, never the newest.
@@ -105,7 +112,7 @@ final class StreamMailbox: Sendable {
                         contents.waiter = continuation
                         return false
                     }
-                    if ready { continuation.resume() }
+                    if ready { continuation.resume() } else { parked?() }
                 }
             } onCancel: {
                 close()

@@ -106,17 +106,22 @@ struct GroupCommitTests {
     @Test func anOversizedUpdateFailsAloneWhenItsBatchIsSplit() async throws {
         try await StateStore<JSONValue>.create(directory: dir.path, initial: ["log": []], settings: StoreSettings(maximumStateBytes: 512))
         let first = Atomic(true)
-        let inFsync = Atomic(false)
+        let pipeline = Mutex<CommitPipeline<JSONValue>?>(nil)
+        let gathered = Atomic(false)
+        let (inFsync, enteringFsync) = AsyncStream<Void>.makeStream()
         var options = StateStoreOptions()
         options.systemCalls = SystemCalls.live.intercepting(before: { (name) throws(Errno) in
-            if name == .fsync, first.exchange(false, ordering: .relaxed) {
-                inFsync.store(true, ordering: .relaxed)
-                usleep(200_000)  // a slow disk: the next three updates gather meanwhile
+            // A slow disk: the warm-up commit's fsync lasts until the next three updates gather.
+            if name == .fsync, first.exchange(false, ordering: .relaxed), let pipeline = pipeline.withLock({ $0 }) {
+                enteringFsync.yield()
+                gathered.store(pipeline.waitUntilWaiting(atLeast: 3, timeout: .seconds(30)), ordering: .relaxed)
             }
         })
         let store = try await StateStore<JSONValue>(directory: dir.path, options: options)
+        pipeline.withLock { $0 = store.pipeline }
         async let warmup: Void = { _ = try? await store.update { try $0.set(true, forKey: "warm") } }()
-        #expect(await eventually { inFsync.load(ordering: .relaxed) }, "the warm-up commit is in its fsync")
+        var fsyncs = inFsync.makeAsyncIterator()
+        _ = await fsyncs.next()  // the warm-up commit is in its fsync: the three below queue behind it
         async let small = store.update(Self.append(1))
         async let huge = store.update { try $0.set(.string(String(repeating: "x", count: 1000)), forKey: "blob") }
         async let other = store.update(Self.append(2))
@@ -130,6 +135,8 @@ struct GroupCommitTests {
             hugeError = (error as? StateStoreError)?.code
         }
         let otherOK = (try? await other) != nil
+        let formed = gathered.load(ordering: .relaxed)
+        #expect(formed, "the three updates waited together: one batch")
         #expect(smallOK && otherOK)
         #expect(hugeError == .tooLarge)
         await #expect(try store.read().state["blob"] == nil)

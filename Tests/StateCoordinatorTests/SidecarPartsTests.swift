@@ -64,9 +64,11 @@ struct SidecarPartsTests {
     }
 
     @Test func aWaitingStreamWakesForAVersionAKeepAliveAndTheClose() async {
-        let mailbox = StreamMailbox()
+        let (parks, parking) = AsyncStream<Void>.makeStream()
+        let mailbox = StreamMailbox(parked: { parking.yield() })
         async let first = mailbox.next()
-        try? await Task.sleep(for: .milliseconds(20))
+        var parked = parks.makeAsyncIterator()
+        _ = await parked.next()  // the stream waits: the offer must wake it
         mailbox.offer(version(1))
         #expect(await first?.version?.version == 1)
         async let second = mailbox.next()

@@ -237,13 +237,14 @@ struct WatchTests {
         return try StateFileCodec.encode(header: header, stateBytes: bytes)
     }
 
-    @Test func aTempFileClosedBeforeItsFsyncIsReadAheadAndDeliveredAtItsRename() async throws {
+    @Test func aTempFileClosedBeforeItsRenameIsReadAheadAndDeliveredAtItsRename() async throws {
         _ = try store()
-        // A slow fsync (as on a busy disk) leaves the watcher time to read the closed temp file.
+        // A writer slow between closing its temp file and renaming it (a busy disk's history link)
+        // leaves the watcher time to read the closed temp file.
         var options = StateStoreOptions()
-        options.systemCalls.fsync = { (fd) throws(Errno) in
+        options.systemCalls.rename = { (d, from, to) throws(Errno) in
             usleep(20_000)
-            try SystemCalls.live.fsync(fd)
+            try SystemCalls.live.rename(d, from, to)
         }
         let writer = try await StateStore<JSONValue>(directory: dir.path, options: options)
         // No consistency check: its reloads would compete with the read-ahead for the hub thread.

@@ -1,4 +1,7 @@
+import DequeModule
 import Dispatch
+import class Foundation.NSCondition
+import struct Foundation.Date
 import Synchronization
 
 /// Group commit: concurrent updates from one process queue here and are committed in call order,
@@ -12,8 +15,10 @@ final class CommitPipeline<State: Sendable>: Sendable {
     static var maximumBatch: Int { 1024 }
 
     private let queue: DispatchQueue
-    private let pending = Mutex<[PendingUpdate<State>]>([])
+    private let pending = Mutex<Deque<PendingUpdate<State>>>([])
     private let drainingThread = Mutex<ThreadIdentity?>(nil)
+    /// Signalled after each update queued (for ``waitUntilWaiting(atLeast:timeout:)``).
+    private let arrivals = NSCondition()
     private let commitBatch: @Sendable ([PendingUpdate<State>]) -> Void
 
     /// - Parameter commitBatch: commits one batch; runs on the pipeline's queue.
@@ -25,9 +30,30 @@ final class CommitPipeline<State: Sendable>: Sendable {
     /// How many updates wait for a batch (for tests).
     var waitingCount: Int { pending.withLock { $0.count } }
 
+    /// Blocks the calling thread until at least `count` updates wait for a batch, or `timeout`
+    /// passes; returns whether they do (for tests: a batch formed, proven without sleeping).
+    func waitUntilWaiting(atLeast count: Int, timeout: Duration) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        arrivals.lock()
+        defer { arrivals.unlock() }
+        while waitingCount < count {
+            if !arrivals.wait(until: deadline) { return waitingCount >= count }
+        }
+        return true
+    }
+
+    /// Queues an update, then wakes ``waitUntilWaiting(atLeast:timeout:)``: signalled under the
+    /// condition's lock, so a waiter between its count check and its wait cannot miss it.
+    private func enqueue(_ update: PendingUpdate<State>) {
+        pending.withLock { $0.append(update) }
+        arrivals.lock()
+        arrivals.broadcast()
+        arrivals.unlock()
+    }
+
     /// Queues an update and returns; it is answered from the pipeline's queue.
     func submit(_ update: PendingUpdate<State>) {
-        pending.withLock { $0.append(update) }
+        enqueue(update)
         queue.async { self.drain() }
     }
 
@@ -38,7 +64,7 @@ final class CommitPipeline<State: Sendable>: Sendable {
                 .reentrantUpdate, "An update was started from inside another update's mutation on the same store.",
                 hint: "Return from the mutation first; a mutation must not update its own store.")
         }
-        pending.withLock { $0.append(update) }
+        enqueue(update)
         queue.sync { self.drain() }
     }
 

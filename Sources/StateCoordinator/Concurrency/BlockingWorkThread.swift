@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 
 /// A thread of the store's own that runs its blocking work (file reads, directory listings,
@@ -10,7 +11,7 @@ import Foundation
 /// and on a loaded 2-core machine a job could then wait for seconds.
 final class BlockingWorkThread: @unchecked Sendable {
     private let condition = NSCondition()
-    private var jobs: [@Sendable () -> Void] = []
+    private var jobs: Deque<@Sendable () -> Void> = []
     private var started = false
     private var ending = false
     private let name: String

@@ -122,25 +122,51 @@ extension StateStoreError {
     }
 
     /// The step of the store's protocol during which an error happened.
-    public enum Step: String, Sendable, CustomStringConvertible {
-        case openDirectory = "open directory"
-        case checkFileSystem = "check file system"
-        case openLockfile = "open lockfile"
-        case lock = "lock"
-        case readState = "read state"
-        case removeOrphan = "remove orphan temp file"
-        case createTemp = "create temp file"
-        case setPermissions = "set permissions"
-        case write = "write"
-        case syncFile = "fsync"
-        case keepHistory = "keep history"
-        case checkLock = "check lock"
-        case rename = "rename"
-        case syncDirectory = "fsync directory"
-        case createStore = "create store"
-        case registerReader = "register reader"
-        case writeReaderRecord = "write reader record"
-        case listReaders = "list readers"
+    ///
+    /// A struct, not an enum, as ``Code`` is: a later version may add steps without breaking a
+    /// client's exhaustive `switch`. Compare with the static members.
+    public struct Step: Hashable, Sendable, CustomStringConvertible {
+        /// The step's name as it appears in messages, e.g. `fsync directory`.
+        public let rawValue: String
+        init(_ rawValue: String) { self.rawValue = rawValue }
+
+        /// The step named "open directory".
+        public static let openDirectory = Step("open directory")
+        /// The step named "check file system".
+        public static let checkFileSystem = Step("check file system")
+        /// The step named "open lockfile".
+        public static let openLockfile = Step("open lockfile")
+        /// The step named "lock".
+        public static let lock = Step("lock")
+        /// The step named "read state".
+        public static let readState = Step("read state")
+        /// The step named "remove orphan temp file".
+        public static let removeOrphan = Step("remove orphan temp file")
+        /// The step named "create temp file".
+        public static let createTemp = Step("create temp file")
+        /// The step named "set permissions".
+        public static let setPermissions = Step("set permissions")
+        /// The step named "write".
+        public static let write = Step("write")
+        /// The step named "fsync".
+        public static let syncFile = Step("fsync")
+        /// The step named "keep history".
+        public static let keepHistory = Step("keep history")
+        /// The step named "check lock".
+        public static let checkLock = Step("check lock")
+        /// The step named "rename".
+        public static let rename = Step("rename")
+        /// The step named "fsync directory".
+        public static let syncDirectory = Step("fsync directory")
+        /// The step named "create store".
+        public static let createStore = Step("create store")
+        /// The step named "register reader".
+        public static let registerReader = Step("register reader")
+        /// The step named "write reader record".
+        public static let writeReaderRecord = Step("write reader record")
+        /// The step named "list readers".
+        public static let listReaders = Step("list readers")
+
         /// The step's name as it appears in messages.
         public var description: String { rawValue }
     }

@@ -21,12 +21,30 @@ extension LockHolder {
     /// The pids holding a `flock` on the file, in a `/proc/locks` text read once (a lister looking
     /// at thousands of entries reads the table once, not once per entry).
     static func holders(device: UInt64, inode: UInt64, in table: String) -> [Int32] {
-        let wanted = "\(String(major(device), radix: 16, uppercase: false)):\(String(minor(device), radix: 16)):\(inode)"
-        return table.split(separator: "\n").compactMap { line -> Int32? in
+        let wanted = fileKey(device: device, inode: inode)
+        return flockHolders(in: table).compactMap { $0.file == wanted ? $0.pid : nil }
+    }
+
+    /// Every `flock` holder in a `/proc/locks` text, by file: one pass over the table, for a lister
+    /// that looks up thousands of files (an attacker may hold thousands of locks).
+    static func holdersByFile(in table: String) -> [String: [Int32]] {
+        var byFile: [String: [Int32]] = [:]
+        for (pid, file) in flockHolders(in: table) { byFile[file, default: []].append(pid) }
+        return byFile
+    }
+
+    /// The key ``holdersByFile(in:)`` files a lock under: `major:minor:inode`, unpadded hex device.
+    static func fileKey(device: UInt64, inode: UInt64) -> String {
+        "\(String(major(device), radix: 16, uppercase: false)):\(String(minor(device), radix: 16)):\(inode)"
+    }
+
+    /// The holders' lines (waiters, with `->`, apart) of `flock` locks: pid and file key.
+    private static func flockHolders(in table: String) -> [(pid: Int32, file: String)] {
+        table.split(separator: "\n").compactMap { line -> (Int32, String)? in
             guard !line.contains("->") else { return nil }
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 6, fields[1] == "FLOCK", let pid = Int32(fields[4]), normalized(fields[5]) == wanted else { return nil }
-            return pid
+            guard fields.count >= 6, fields[1] == "FLOCK", let pid = Int32(fields[4]) else { return nil }
+            return (pid, normalized(fields[5]))
         }
     }
 

@@ -100,10 +100,10 @@ extension ReaderRegistry {
     }
 }
 
-/// `/proc/locks`, read at most once per listing (a non-root lister of thousands of entries read it
-/// once per entry: quadratic in the locks an attacker holds), and the users of its holders.
+/// `/proc/locks`, read and indexed at most once per listing (a lister of thousands of entries read
+/// it once per entry: quadratic in the locks an attacker holds), and the users of its holders.
 final class LockTable {
-    private var text: String??
+    private var byFile: [String: [Int32]]??
     private var users: [Int32: UInt32?] = [:]
 
     init() {}
@@ -117,8 +117,8 @@ final class LockTable {
     }
 
     func holders(device: UInt64, inode: UInt64) -> [Int32]? {
-        if text == nil { text = .some(ProcFile.text("/proc/locks")) }
-        guard case .some(.some(let table)) = text else { return nil }
-        return LockHolder.holders(device: device, inode: inode, in: table)
+        if byFile == nil { byFile = .some(ProcFile.text("/proc/locks").map(LockHolder.holdersByFile(in:))) }
+        guard case .some(.some(let table)) = byFile else { return nil }
+        return table[LockHolder.fileKey(device: device, inode: inode)] ?? []
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import struct Foundation.Date
+import SystemPackage
 
 /// The parts of `struct stat` the store relies on.
 @_spi(FaultInjection)
@@ -45,6 +46,9 @@ public struct FileStatus: Sendable, Equatable {
     public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
     /// Whether this is a symbolic link.
     public var isSymbolicLink: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFLNK) }
+
+    /// The parts of a swift-system `Stat` the store relies on.
+    init(_ status: Stat) { self.init(status.rawValue) }
 
     init(_ raw: stat) {
         device = UInt64(raw.st_dev)

@@ -30,15 +30,9 @@ extension SystemCalls {
         fsync: { (fd) throws(Errno) in
             _ = try retryingOnInterrupt { Glibc.fsync(fd.rawValue) }
         },
-        fstat: { (fd) throws(Errno) in
-            var raw = stat()
-            _ = try retryingOnInterrupt { Glibc.fstat(fd.rawValue, &raw) }
-            return FileStatus(raw)
-        },
+        fstat: { (fd) throws(Errno) in FileStatus(try fd.stat()) },
         fstatat: { (directory, path) throws(Errno) in
-            var raw = stat()
-            _ = try retryingOnInterrupt { Glibc.fstatat(directory.rawValue, path, &raw, AT_SYMLINK_NOFOLLOW) }
-            return FileStatus(raw)
+            FileStatus(try FilePath(path).stat(relativeTo: directory, flags: .symlinkNoFollow))
         },
         rename: { (directory, from, to) throws(Errno) in
             try failingOnInterrupt { renameat(directory.rawValue, from, directory.rawValue, to) }

@@ -53,54 +53,44 @@ public struct SystemCalls: Sendable {
     /// of the hook: an `EINTR` thrown by `before` is retried for the calls that are retried
     /// (open, read, write, fsync, stat, flock, …), and reported for close, rename, exchange, link, unlink and mkdir.
     /// An injected EINTR must be transient: after 1,000 in a row the call reports it.
+    /// The calls an EINTR is reported for, never retried (the project's EINTR policy).
+    private static let notRetried: Set<SystemCallName> = [.close, .rename, .exchange, .unlink, .link, .mkdir]
+
     public func intercepting(
         before: @escaping @Sendable (SystemCallName) throws(Errno) -> Void,
         after: @escaping @Sendable (SystemCallName) -> Void = { _ in }
     ) -> SystemCalls {
         let base = self
+        /// The one wrapper: the hook, the call, the after-hook; retried on EINTR for the calls
+        /// the EINTR policy retries.
+        @Sendable func hooked<T>(_ name: SystemCallName, _ call: () throws(Errno) -> T) throws(Errno) -> T {
+            func attempt() throws(Errno) -> T {
+                try before(name)
+                let result = try call()
+                after(name)
+                return result
+            }
+            return Self.notRetried.contains(name) ? try attempt() : try retryingInterrupted(attempt)
+        }
         var wrapped = self
-        wrapped.open = { (d, p, i) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.open); let r = try base.open(d, p, i); after(.open); return r }
-        }
-        wrapped.close = { (fd) throws(Errno) in try before(.close); try base.close(fd); after(.close) }
-        wrapped.read = { (fd, b) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.read); let r = try base.read(fd, b); after(.read); return r }
-        }
-        wrapped.pread = { (fd, b, o) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.read); let r = try base.pread(fd, b, o); after(.read); return r }
-        }
-        wrapped.write = { (fd, b) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.write); let r = try base.write(fd, b); after(.write); return r }
-        }
-        wrapped.fsync = { (fd) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.fsync); try base.fsync(fd); after(.fsync) }
-        }
-        wrapped.fstat = { (fd) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.fstat); let r = try base.fstat(fd); after(.fstat); return r }
-        }
-        wrapped.fstatat = { (d, p) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.fstatat); let r = try base.fstatat(d, p); after(.fstatat); return r }
-        }
-        wrapped.rename = { (d, a, b) throws(Errno) in try before(.rename); try base.rename(d, a, b); after(.rename) }
-        wrapped.exchange = { (d, a, b) throws(Errno) in try before(.exchange); try base.exchange(d, a, b); after(.exchange) }
-        wrapped.unlink = { (d, p, r) throws(Errno) in try before(.unlink); try base.unlink(d, p, r); after(.unlink) }
-        wrapped.link = { (a, b, c, d) throws(Errno) in try before(.link); try base.link(a, b, c, d); after(.link) }
-        wrapped.mkdir = { (d, p, m) throws(Errno) in try before(.mkdir); try base.mkdir(d, p, m); after(.mkdir) }
-        wrapped.flock = { (fd, op) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.flock); try base.flock(fd, op); after(.flock) }
-        }
-        wrapped.fchmod = { (fd, m) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.fchmod); try base.fchmod(fd, m); after(.fchmod) }
-        }
-        wrapped.fchown = { (fd, u, g) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.fchown); try base.fchown(fd, u, g); after(.fchown) }
-        }
-        wrapped.fstatfs = { (fd) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.fstatfs); let r = try base.fstatfs(fd); after(.fstatfs); return r }
-        }
-        wrapped.listDirectory = { (d) throws(Errno) in
-            try retryingInterrupted { () throws(Errno) in try before(.listDirectory); let r = try base.listDirectory(d); after(.listDirectory); return r }
-        }
+        wrapped.open = { (d, p, i) throws(Errno) in try hooked(.open) { () throws(Errno) in try base.open(d, p, i) } }
+        wrapped.close = { (fd) throws(Errno) in try hooked(.close) { () throws(Errno) in try base.close(fd) } }
+        wrapped.read = { (fd, b) throws(Errno) in try hooked(.read) { () throws(Errno) in try base.read(fd, b) } }
+        wrapped.pread = { (fd, b, o) throws(Errno) in try hooked(.read) { () throws(Errno) in try base.pread(fd, b, o) } }
+        wrapped.write = { (fd, b) throws(Errno) in try hooked(.write) { () throws(Errno) in try base.write(fd, b) } }
+        wrapped.fsync = { (fd) throws(Errno) in try hooked(.fsync) { () throws(Errno) in try base.fsync(fd) } }
+        wrapped.fstat = { (fd) throws(Errno) in try hooked(.fstat) { () throws(Errno) in try base.fstat(fd) } }
+        wrapped.fstatat = { (d, p) throws(Errno) in try hooked(.fstatat) { () throws(Errno) in try base.fstatat(d, p) } }
+        wrapped.rename = { (d, a, b) throws(Errno) in try hooked(.rename) { () throws(Errno) in try base.rename(d, a, b) } }
+        wrapped.exchange = { (d, a, b) throws(Errno) in try hooked(.exchange) { () throws(Errno) in try base.exchange(d, a, b) } }
+        wrapped.unlink = { (d, p, r) throws(Errno) in try hooked(.unlink) { () throws(Errno) in try base.unlink(d, p, r) } }
+        wrapped.link = { (a, b, c, d) throws(Errno) in try hooked(.link) { () throws(Errno) in try base.link(a, b, c, d) } }
+        wrapped.mkdir = { (d, p, m) throws(Errno) in try hooked(.mkdir) { () throws(Errno) in try base.mkdir(d, p, m) } }
+        wrapped.flock = { (fd, op) throws(Errno) in try hooked(.flock) { () throws(Errno) in try base.flock(fd, op) } }
+        wrapped.fchmod = { (fd, m) throws(Errno) in try hooked(.fchmod) { () throws(Errno) in try base.fchmod(fd, m) } }
+        wrapped.fchown = { (fd, u, g) throws(Errno) in try hooked(.fchown) { () throws(Errno) in try base.fchown(fd, u, g) } }
+        wrapped.fstatfs = { (fd) throws(Errno) in try hooked(.fstatfs) { () throws(Errno) in try base.fstatfs(fd) } }
+        wrapped.listDirectory = { (d) throws(Errno) in try hooked(.listDirectory) { () throws(Errno) in try base.listDirectory(d) } }
         return wrapped
     }
 }

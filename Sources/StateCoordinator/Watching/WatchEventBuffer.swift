@@ -1,3 +1,4 @@
+import DequeModule
 import Synchronization
 
 /// The queue between a follower and one consumer.
@@ -13,7 +14,7 @@ final class WatchEventBuffer<State: Sendable>: Sendable {
     static var maximumPendingEvents: Int { 1024 }
 
     private struct Contents {
-        var events: [WatchEvent<State>] = []
+        var events: Deque<WatchEvent<State>> = []
         var waiter: CheckedContinuation<WatchEvent<State>?, Never>?
         var finished = false
         var onTermination: (@Sendable () -> Void)?
@@ -53,7 +54,7 @@ final class WatchEventBuffer<State: Sendable>: Sendable {
     /// Makes room: in the oldest run of three or more versions (snapshots and gaps, which rise
     /// strictly), all but the newest become one gap; a run of two becomes one gap; with no such
     /// run, the oldest other event goes. Each pass removes at least one event.
-    private static func collapse(_ events: inout [WatchEvent<State>], to limit: Int) {
+    private static func collapse(_ events: inout Deque<WatchEvent<State>>, to limit: Int) {
         while events.count > limit {
             var start = 0
             var collapsed = false
