@@ -7,8 +7,10 @@ import SystemPackage
 struct AtomicReplace {
     let directory: PendingFile.TargetDirectory
 
+    init(_ directory: PendingFile.TargetDirectory) { self.directory = directory }
+
     init(calls: SystemCalls, directory: FileDescriptor, directoryPath: String) {
-        self.directory = PendingFile.TargetDirectory(calls: calls, descriptor: directory, path: directoryPath)
+        self.init(PendingFile.TargetDirectory(calls: calls, descriptor: directory, path: directoryPath))
     }
 
     /// Writes `bytes` to a new temp file named with `tempPrefix`, then renames it over `target`.

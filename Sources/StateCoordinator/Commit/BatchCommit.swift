@@ -72,9 +72,7 @@ struct BatchCommit<State: Codable & Sendable> {
         let waitStart = ContinuousClock.now
         let lock: WriterLock
         do {
-            lock = try WriterLock.acquire(
-                calls: handle.calls, directory: dir.descriptor, lockFile: handle.files.lockFile,
-                path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
+            lock = try dir.lockWriters(timeout: handle.options.lockTimeout)
         } catch {
             if error.code == .lockTimeout { handle.metrics?.lockTimeouts.increment() }
             throw error
@@ -84,8 +82,7 @@ struct BatchCommit<State: Codable & Sendable> {
         defer { handle.metrics?.commitDuration.record(duration: ContinuousClock.now - commitStart) }
         // Every update may have been cancelled while the lock was awaited: then nothing is left to do.
         guard batch.contains(where: { !$0.isAnswered }) else { return lock.release() }
-        try OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
-            .sweep(logger: handle.options.logger)
+        try dir.orphanSweeper.sweep(logger: handle.options.logger)
         var base = try currentBase(dir)
         try commit(batch, onto: &base, directory: dir, lock: lock)
         if base.committedHere {
@@ -101,7 +98,7 @@ struct BatchCommit<State: Codable & Sendable> {
 
     /// The current version: the one this process committed last if the file is untouched since,
     /// else read, verified and decoded from the file.
-    private func currentBase(_ dir: OwnedDescriptor) throws(StateStoreError) -> Base {
+    private func currentBase(_ dir: StoreDirectory) throws(StateStoreError) -> Base {
         if let cached = cache.entry(matching: try? openState(dir), calls: handle.calls) {
             return Base(header: cached.header, status: cached.status, state: cached.state, fileSize: Int(cached.seen.status.size))
         }
@@ -114,7 +111,7 @@ struct BatchCommit<State: Codable & Sendable> {
 
     /// The state file, opened for the cache's check (nil when it cannot be opened: then it is read
     /// the usual way, which reports why).
-    private func openState(_ dir: OwnedDescriptor) throws(Errno) -> PinnedFile {
+    private func openState(_ dir: StoreDirectory) throws(Errno) -> PinnedFile {
         let fd = try handle.calls.open(dir.descriptor, handle.files.stateFile, .readExisting)
         do { return PinnedFile(descriptor: fd, status: try handle.calls.fstat(fd), calls: handle.calls) } catch {
             try? handle.calls.close(fd)
@@ -128,7 +125,7 @@ struct BatchCommit<State: Codable & Sendable> {
     /// the schema), commit each update on its own so that only the offending one fails. An update
     /// cancelled before its mutation ran is skipped: it was answered with `CancellationError` already.
     private func commit(
-        _ updates: [PendingUpdate<State>], onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
+        _ updates: [PendingUpdate<State>], onto base: inout Base, directory: StoreDirectory, lock: borrowing WriterLock
     ) throws(StateStoreError) {
         let plan = BatchPlan(
             updates,
@@ -178,7 +175,7 @@ struct BatchCommit<State: Codable & Sendable> {
     /// the rename is that update's alone: the ones after it were never written, and are told so,
     /// not handed an error that may say "committed".
     private func commitOneByOne(
-        _ updates: [PendingUpdate<State>], onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
+        _ updates: [PendingUpdate<State>], onto base: inout Base, directory: StoreDirectory, lock: borrowing WriterLock
     ) throws(StateStoreError) {
         for (position, update) in updates.enumerated() {
             do {
@@ -210,7 +207,7 @@ struct BatchCommit<State: Codable & Sendable> {
     /// temp file is created, written, fsynced and closed; then, with nothing left that can fail
     /// slowly, the lock is checked and the outgoing version linked into history; then the rename.
     private func write(
-        _ version: BatchPlan<State>.NewVersion, onto base: inout Base, directory: OwnedDescriptor, lock: borrowing WriterLock
+        _ version: BatchPlan<State>.NewVersion, onto base: inout Base, directory: StoreDirectory, lock: borrowing WriterLock
     ) throws(StateStoreError) -> StateSnapshot<State> {
         guard base.header.version < UInt64.max else {
             throw StateStoreError(
@@ -229,7 +226,7 @@ struct BatchCommit<State: Codable & Sendable> {
             try SchemaFile(handle: handle).makeDurable(schema, directory: directory.descriptor)
         }
         let pending = try PendingFile.create(
-            in: PendingFile.TargetDirectory(calls: handle.calls, descriptor: directory.descriptor, path: handle.directory),
+            in: directory.pendingFileTarget,
             prefix: handle.files.tempPrefix, attributes: .init(mode: base.status.permissions, owner: ownerToKeep(base.status)))
         try pending.write(file)
         if durability != .none { try pending.synchronize(timer: handle.metrics?.fileSyncDuration) }
@@ -238,7 +235,7 @@ struct BatchCommit<State: Codable & Sendable> {
         // deleting it, `init --force`): then another writer may hold the new one.
         try lock.checkStillNamed()
         if outgoing.settings.keepsHistory, version.settings.keepsHistory {
-            try handle.history(directory.descriptor).keep(version: outgoing.version, settings: outgoing.settings, synchronize: durability == .full)
+            try directory.history.keep(version: outgoing.version, settings: outgoing.settings, synchronize: durability == .full)
         }
         do {
             try pending.replace(handle.files.stateFile, durability: durability, timer: handle.metrics?.directorySyncDuration)

@@ -23,8 +23,7 @@ extension StateStore {
 extension StoreHandle {
     func pruneDamagedHistory() throws(StateStoreError) -> [DamagedHistoryEntry] {
         let dir = try openDirectory()
-        let lock = try WriterLock.acquire(
-            calls: calls, directory: dir.descriptor, lockFile: files.lockFile, path: path(files.lockFile), timeout: options.lockTimeout)
+        let lock = try dir.lockWriters(timeout: options.lockTimeout)
         let removed = try history(dir.descriptor).pruneDamaged(synchronize: options.durability != .none)
         lock.release()
         return removed

@@ -28,15 +28,13 @@ struct StoreCreation {
             throw SchemaFile.refusal(violation, path: handle.stateFilePath, what: "The first state")
         }
         let dir = try handle.openDirectory()
-        try handle.checkFileSystem(dir)
+        try StoreOpening(handle).checkFileSystem(dir)
         // A plain JSON file in the state file's place is not overwritten, and no lockfile is
         // left beside it: the import command says to move it aside first.
         let inPlace = try isImportedFile(dir)
-        if !force, !inPlace, let plain = handle.plainJSONError(dir) { throw plain }
+        if !force, !inPlace, let plain = StoreOpening(handle).plainJSONError(dir) { throw plain }
         let createdLockFile = try createLockFile(dir)
-        let lock = try WriterLock.acquire(
-            calls: handle.calls, directory: dir.descriptor, lockFile: handle.files.lockFile,
-            path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
+        let lock = try dir.lockWriters(timeout: handle.options.lockTimeout)
         let created: Bool
         do {
             created = try createUnderLock(dir, stateBytes: stateBytes, whenExists: inPlace ? .replace : whenExists, inPlace: inPlace)
@@ -55,14 +53,14 @@ struct StoreCreation {
 
     /// The creation proper, with the writer lock held.
     private func createUnderLock(
-        _ dir: OwnedDescriptor, stateBytes: [UInt8], whenExists: WhenExists, inPlace: Bool
+        _ dir: StoreDirectory, stateBytes: [UInt8], whenExists: WhenExists, inPlace: Bool
     ) throws(StateStoreError) -> Bool {
         guard let version = try firstVersion(dir, whenExists: whenExists) else { return false }
-        if whenExists == .replace, !inPlace, let aside = try handle.history(dir.descriptor).moveAside(timestamp: Self.asideStamp()) {
+        if whenExists == .replace, !inPlace, let aside = try dir.history.moveAside(timestamp: Self.asideStamp()) {
             handle.options.logger.info(
                 "moved the replaced store's history aside", metadata: ["store": "\(handle.stateFilePath)", "to": "\(aside)"])
         }
-        if settings.keepsHistory { try handle.history(dir.descriptor).create(fileMode: settings.fileMode) }
+        if settings.keepsHistory { try dir.history.create(fileMode: settings.fileMode) }
         if let checksum = settings.schema {
             // Written before the state file that names it; settings naming a file that is not
             // there must name an existing one, whose rules the first state must meet.
@@ -74,10 +72,9 @@ struct StoreCreation {
         }
         let header = StateFileHeader.committing(
             store: UUID().uuidString.lowercased(), version: version, settings: settings, stateBytes: stateBytes, label: handle.options.label)
-        try OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
-            .sweep(logger: handle.options.logger)
+        try dir.orphanSweeper.sweep(logger: handle.options.logger)
         let file = try StateFileCodec.encode(header: header, stateBytes: stateBytes)
-        let replace = AtomicReplace(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory)
+        let replace = AtomicReplace(dir.pendingFileTarget)
         if inPlace {
             try importInPlace(file, dir: dir, replace: replace)
         } else {
@@ -94,7 +91,7 @@ struct StoreCreation {
     /// the bot's file ending up as `NAME.plain.json`. If the bot wrote again after its file was
     /// read, the swap is undone (its newest file back in place, nothing of it lost) and the
     /// import refused: the store would start from a state older than the bot's.
-    private func importInPlace(_ file: [UInt8], dir: OwnedDescriptor, replace: AtomicReplace) throws(StateStoreError) {
+    private func importInPlace(_ file: [UInt8], dir: StoreDirectory, replace: AtomicReplace) throws(StateStoreError) {
         let copy = Self.plainCopyName(handle.files)
         let kept: FileStatus
         do {
@@ -122,10 +119,10 @@ struct StoreCreation {
 
     /// Whether the file being imported is this store's state file (same device and inode): a
     /// bot's file imported where it lies.
-    private func isImportedFile(_ dir: OwnedDescriptor) throws(StateStoreError) -> Bool {
+    private func isImportedFile(_ dir: StoreDirectory) throws(StateStoreError) -> Bool {
         guard let importing, let current = try? handle.calls.fstatat(dir.descriptor, handle.files.stateFile) else { return false }
         guard current.isSameFile(as: importing) else { return false }
-        guard handle.plainJSONError(dir) != nil else {
+        guard StoreOpening(handle).plainJSONError(dir) != nil else {
             throw StateStoreError(
                 .alreadyExists, "\(handle.stateFilePath) is already a store's state file, not plain JSON to import; nothing was changed.",
                 hint: "Open the store instead.", path: handle.stateFilePath)
@@ -140,7 +137,7 @@ struct StoreCreation {
 
     /// Creates `NAME.lock` if it is missing, never truncating or replacing an existing one.
     /// Returns whether it created it.
-    private func createLockFile(_ dir: OwnedDescriptor) throws(StateStoreError) -> Bool {
+    private func createLockFile(_ dir: StoreDirectory) throws(StateStoreError) -> Bool {
         let path = handle.path(handle.files.lockFile)
         do {
             let fd = OwnedDescriptor(
@@ -160,7 +157,7 @@ struct StoreCreation {
 
     /// 0 for a new store; above every version still known when re-creating by force; nil when
     /// the store exists and is to be kept.
-    private func firstVersion(_ dir: OwnedDescriptor, whenExists: WhenExists) throws(StateStoreError) -> UInt64? {
+    private func firstVersion(_ dir: StoreDirectory, whenExists: WhenExists) throws(StateStoreError) -> UInt64? {
         let exists: Bool
         do {
             _ = try handle.calls.fstatat(dir.descriptor, handle.files.stateFile)
@@ -179,7 +176,7 @@ struct StoreCreation {
         }
         // Every surviving file counts: the state file's header (even damaged), kept versions by
         // name (even empty ones a power loss left), and histories set aside by an earlier --force.
-        let history = handle.history(dir.descriptor)
+        let history = dir.history
         let known = [try highestRecordedVersion(dir), try history.versions().last, history.highestVersionSetAside()].compactMap { $0 }
         guard let highest = known.max() else { return 0 }
         handle.options.logger.info(
@@ -195,7 +192,7 @@ struct StoreCreation {
 
     /// The version in the current file's header even if the file fails verification (only the
     /// header line is needed); nil when there is no readable header.
-    private func highestRecordedVersion(_ dir: OwnedDescriptor) throws(StateStoreError) -> UInt64? {
+    private func highestRecordedVersion(_ dir: StoreDirectory) throws(StateStoreError) -> UInt64? {
         let bytes: [UInt8]
         do {
             let fd = OwnedDescriptor(

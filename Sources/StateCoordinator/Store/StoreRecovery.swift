@@ -29,10 +29,8 @@ struct StoreRecovery {
         let dir = try handle.openDirectory()
         let lockFile = try existingLockFile(dir)
         if dryRun { return try plan(action, finding: try classify(dir), dir: dir).outcome }
-        try handle.checkFileSystem(dir)
-        let lock = try WriterLock.acquire(
-            calls: handle.calls, directory: dir.descriptor, lockFile: handle.files.lockFile,
-            path: handle.path(handle.files.lockFile), timeout: handle.options.lockTimeout)
+        try StoreOpening(handle).checkFileSystem(dir)
+        let lock = try dir.lockWriters(timeout: handle.options.lockTimeout)
         // Decided under the lock: no writer of ours can commit between the decision and the swap.
         let finding = try classify(dir)
         var (outcome, stateBytes) = try plan(action, finding: finding, dir: dir)
@@ -41,10 +39,9 @@ struct StoreRecovery {
         if handle.options.durability != .none, let schema = outcome.settings.schema {
             try SchemaFile(handle: handle).makeDurable(schema, directory: dir.descriptor)
         }
-        try OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
-            .sweep(logger: handle.options.logger)
+        try dir.orphanSweeper.sweep(logger: handle.options.logger)
         let keep = "\(handle.files.name).replaced-\(StoreCreation.asideStamp()).json"
-        let kept = try AtomicReplace(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory).replace(
+        let kept = try AtomicReplace(dir.pendingFileTarget).replace(
             handle.files.stateFile, with: try StateFileCodec.encode(header: header, stateBytes: stateBytes), keeping: keep,
             tempPrefix: handle.files.tempPrefix,
             attributes: .init(mode: outcome.settings.fileMode, owner: ProcessIdentity.isRoot ? (lockFile.owner, lockFile.group) : nil),
@@ -59,7 +56,7 @@ struct StoreRecovery {
     }
 
     /// The lockfile's status; a recovery needs it to exclude the store's writers.
-    private func existingLockFile(_ dir: OwnedDescriptor) throws(StateStoreError) -> FileStatus {
+    private func existingLockFile(_ dir: StoreDirectory) throws(StateStoreError) -> FileStatus {
         do { return try handle.calls.fstatat(dir.descriptor, handle.files.lockFile) } catch {
             let lockPath = handle.path(handle.files.lockFile)
             throw StateStoreError(
@@ -72,7 +69,7 @@ struct StoreRecovery {
     /// What the recovery will do, and the state bytes of the new version, from the state file and
     /// what survives beside it.
     private func plan(
-        _ action: RecoveryAction, finding: Finding, dir: OwnedDescriptor
+        _ action: RecoveryAction, finding: Finding, dir: StoreDirectory
     ) throws(StateStoreError) -> (outcome: RecoveryOutcome, stateBytes: [UInt8]) {
         let surviving = SurvivingStore.survey(handle, dir)
         let lastKept = surviving?.lastKept
@@ -105,7 +102,7 @@ struct StoreRecovery {
                 throw StateStoreError(
                     .notFound, "No kept version of \(handle.stateFilePath) verifies, so there is nothing to restore.",
                     hint: "Adopt a plain content instead (statectl recover --adopt), or re-create the store by force (statectl init --force); nothing was changed.",
-                    path: handle.history(dir.descriptor).path)
+                    path: dir.history.path)
             }
             settings = settings ?? (lastKept.header.settings, "kept version \(lastKept.header.version)")
             stateBytes = Array(lastKept.stateBytes)
@@ -137,7 +134,7 @@ struct StoreRecovery {
 
     /// Nothing survived that records the settings: the defaults, with the lockfile's mode, and the
     /// schema when exactly one schema file of the store is there and verifies.
-    private func lostSettings(_ surviving: SurvivingStore?, _ dir: OwnedDescriptor) -> (StoreSettings, String) {
+    private func lostSettings(_ surviving: SurvivingStore?, _ dir: StoreDirectory) -> (StoreSettings, String) {
         var settings = StoreSettings()
         // A writers' group's lockfile (0660) says the state was group-writable too; a lockfile
         // that is the owner's alone says nothing of the readers' group, so the default stays.
@@ -156,7 +153,7 @@ struct StoreRecovery {
     }
 
     /// Reads the state file whole through one descriptor and tells what it is.
-    private func classify(_ dir: OwnedDescriptor) throws(StateStoreError) -> Finding {
+    private func classify(_ dir: StoreDirectory) throws(StateStoreError) -> Finding {
         let bytes: [UInt8]
         let status: FileStatus
         do {
@@ -164,7 +161,7 @@ struct StoreRecovery {
             status = try handle.calls.fstat(fd.descriptor)
             bytes = try handle.calls.read(fd.descriptor, upTo: StoreSettings.largestMaximumStateBytes + StateFileHeader.maximumLength + 1)
         } catch .noSuchFileOrDirectory {
-            throw handle.noStore
+            throw StoreOpening(handle).noStore
         } catch {
             throw .system(.readState, path: handle.stateFilePath, errno: error)
         }

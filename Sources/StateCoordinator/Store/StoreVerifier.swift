@@ -16,7 +16,7 @@ struct StoreVerifier {
         let handle = StoreHandle(directory: directory, files: try StoreFiles(name: name), options: options, forWriting: false)
         let dir = try handle.openDirectory()
         do { _ = try handle.calls.fstatat(dir.descriptor, handle.files.stateFile) } catch .noSuchFileOrDirectory {
-            throw handle.noStore
+            throw StoreOpening(handle).noStore
         } catch {
             throw .system(.readState, path: handle.stateFilePath, errno: error)
         }
@@ -54,7 +54,7 @@ struct StoreVerifier {
             }
             return file
         } catch {
-            if let plain = (try? handle.openDirectory()).flatMap({ handle.plainJSONError($0) }) {
+            if let plain = (try? handle.openDirectory()).flatMap({ StoreOpening(handle).plainJSONError($0) }) {
                 report.problems.append(
                     VerificationProblem(.stateFileIsPlainJSON, path: handle.stateFilePath, description: plain.description, error: plain))
             } else {
@@ -128,7 +128,7 @@ struct StoreVerifier {
     /// died. Two listings around the look, the file's identity compared, prove it was there then.
     func orphans() throws(StateStoreError) -> [String] {
         let dir = try handle.openDirectory()
-        let sweeper = OrphanSweeper(calls: handle.calls, directory: dir.descriptor, directoryPath: handle.directory, files: handle.files)
+        let sweeper = dir.orphanSweeper
         let before = identities(try sweeper.orphans(), in: dir.descriptor)
         guard !before.isEmpty else { return [] }
         // No lockfile: no writer can be committing.
@@ -149,12 +149,12 @@ struct StoreVerifier {
     }
 
     private func checkHistory(current: VerifiedStateFile?, _ report: inout VerificationReport) {
-        let dir: OwnedDescriptor
+        let dir: StoreDirectory
         let versions: [UInt64]
         let history: HistoryDirectory
         do {
             dir = try handle.openDirectory()
-            history = handle.history(dir.descriptor)
+            history = dir.history
             versions = try history.versions()
         } catch {
             return report.problems.append(

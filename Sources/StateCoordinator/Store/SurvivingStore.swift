@@ -19,9 +19,9 @@ struct SurvivingStore {
 
     /// What survives in `dir`; nil when nothing does (a bot's own file, never a store: a first
     /// import).
-    static func survey(_ handle: StoreHandle, _ dir: OwnedDescriptor) -> SurvivingStore? {
+    static func survey(_ handle: StoreHandle, _ dir: StoreDirectory) -> SurvivingStore? {
         let lockFile = try? handle.calls.fstatat(dir.descriptor, handle.files.lockFile)
-        let history = handle.history(dir.descriptor)
+        let history = dir.history
         let versions = (try? history.versions()) ?? []
         var lastKept: VerifiedStateFile?
         for version in versions.reversed() {

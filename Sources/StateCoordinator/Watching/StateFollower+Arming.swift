@@ -54,7 +54,7 @@ extension StateFollower {
 
     /// Where other hosts' writes are not notified: network and FUSE file systems.
     func unnotifiedFileSystem() -> String? {
-        guard let dir = try? handle.openDirectory(), let kind = try? handle.fileSystemKind(dir) else { return nil }
+        guard let dir = try? handle.openDirectory(), let kind = try? StoreOpening(handle).fileSystemKind(dir) else { return nil }
         if let network = kind.networkName { return "\(handle.directory) is on \(network), where remote changes are not notified" }
         if kind.isFUSE { return "\(handle.directory) is on a FUSE file system, where changes may not be notified" }
         return nil

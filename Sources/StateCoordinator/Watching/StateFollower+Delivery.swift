@@ -72,7 +72,7 @@ extension StateFollower {
     func replayKept(from first: UInt64, upTo last: UInt64) throws(StateStoreError) {
         guard first <= last else { return }
         let dir = try handle.openDirectory()
-        let history = handle.history(dir.descriptor)
+        let history = dir.history
         let kept = try history.versions().filter { $0 >= first && $0 <= last }
         var expected = first
         for version in kept {

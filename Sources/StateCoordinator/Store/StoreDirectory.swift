@@ -1,0 +1,50 @@
+import SystemPackage
+
+/// A store's directory, open: the descriptor every step of an operation works relative to (so
+/// that every step names the same directory, even if its path is replaced meanwhile), its path for
+/// messages, the store's file names and the system calls. ``StoreHandle/openDirectory()`` makes one
+/// per operation; it closes its descriptor when dropped.
+struct StoreDirectory {
+    private let owned: OwnedDescriptor
+    /// The directory's descriptor.
+    var descriptor: FileDescriptor { owned.descriptor }
+    /// The directory's path, for messages.
+    let path: String
+    let files: StoreFiles
+    let calls: SystemCalls
+
+    /// Opens the directory at `path` (`O_DIRECTORY`, following no link at its last component is
+    /// not asked: an operator may keep a store behind a link to its directory).
+    init(opening path: String, files: StoreFiles, calls: SystemCalls) throws(StateStoreError) {
+        do { owned = OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, path, .directory), calls: calls) } catch {
+            throw .system(.openDirectory, path: path, errno: error)
+        }
+        self.path = path
+        self.files = files
+        self.calls = calls
+    }
+
+    /// The path of a file in the directory, for messages.
+    func path(_ name: String) -> String { path + "/" + name }
+
+    /// The state file's path, for messages.
+    var stateFilePath: String { path(files.stateFile) }
+
+    /// The status of the file `name` in the directory (`fstatat`, no link followed).
+    func status(of name: String) throws(Errno) -> FileStatus { try calls.fstatat(descriptor, name) }
+
+    /// The directory as the place a ``PendingFile`` is made in.
+    var pendingFileTarget: PendingFile.TargetDirectory { PendingFile.TargetDirectory(calls: calls, descriptor: descriptor, path: path) }
+
+    /// The temp files writers left in the directory.
+    var orphanSweeper: OrphanSweeper { OrphanSweeper(calls: calls, directory: descriptor, directoryPath: path, files: files) }
+
+    /// The store's history directory.
+    var history: HistoryDirectory { HistoryDirectory(calls: calls, storeDirectory: descriptor, storeDirectoryPath: path, files: files) }
+
+    /// Takes the writer lock on the store's lockfile, waiting up to `timeout`: the one way writers
+    /// exclude each other (``WriterLock``).
+    func lockWriters(timeout: Duration) throws(StateStoreError) -> WriterLock {
+        try WriterLock.acquire(calls: calls, directory: descriptor, lockFile: files.lockFile, path: path(files.lockFile), timeout: timeout)
+    }
+}
