@@ -7,9 +7,9 @@ import Testing
 
 /// Core-correctness items 3 and 4: delivery that promises every version drops none without a gap
 /// event, each iterator follows on its own, cancelling releases everything, transient failures
-/// are retried; the hub survives a failing descriptor and a failed start, and a large new version
-/// is never read on the hub thread.
-@Suite("Watch delivery and hub robustness")
+/// are retried; the loop survives a failing descriptor and a failed start, and a large new version
+/// is never read on the loop thread.
+@Suite("Watch delivery and watch loop robustness")
 struct WatchDeliveryTests {
     let dir = TemporaryDirectory()
     typealias Collected = WatchTests.Collected
@@ -19,11 +19,11 @@ struct WatchDeliveryTests {
     }
 
     private func follow(
-        _ store: ReadableStateStore<JSONValue>, hub: WatchHub = .shared, options: WatchOptions = WatchOptions(consistencyCheckInterval: nil),
+        _ store: ReadableStateStore<JSONValue>, loop: WatchLoop = .shared, options: WatchOptions = WatchOptions(consistencyCheckInterval: nil),
         onEvent: @escaping @Sendable (WatchEvent<JSONValue>) -> Void = { _ in }
     ) -> (StateFollower<JSONValue>, Collected) {
         let collected = Collected()
-        let follower = StateFollower<JSONValue>(handle: store.handle, options: options, since: nil, everyVersion: false, hub: hub) {
+        let follower = StateFollower<JSONValue>(handle: store.handle, options: options, since: nil, everyVersion: false, loop: loop) {
             onEvent($0)
             collected.append($0)
         }
@@ -103,24 +103,24 @@ struct WatchDeliveryTests {
     @Test func cancellingTheConsumerReleasesTheFollowerItsSubscriptionAndTimers() async throws {
         let store = try store()
         let fake = FakeInotify()
-        let hub = fake.makeHub()
-        let watch = store.watch(.latest, options: WatchOptions(), hub: hub)
+        let loop = fake.makeLoop()
+        let watch = store.watch(.latest, options: WatchOptions(), loop: loop)
         let started = AsyncStream<Void>.makeStream()
         let consumer = Task {
             for await _ in watch { started.continuation.yield() }
         }
         for await _ in started.stream { break }
         let follower = try #require(watch.newest.follower)
-        #expect(follower.isSubscribed && hub.subscriptionCount == 1)
+        #expect(follower.isSubscribed && loop.subscriptionCount == 1)
         #expect(follower.timerCount == 1, "the consistency check")
         consumer.cancel()
         await consumer.value
         #expect(follower.isStopped)
         #expect(follower.timerCount == 0)
-        // The hub itself let go (it answers the unsubscription on its own thread).
+        // The loop itself let go (it answers the unsubscription on its own thread).
         let deadline = ContinuousClock.now + .seconds(5)
-        while hub.subscriptionCount != 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
-        #expect(hub.subscriptionCount == 0)
+        while loop.subscriptionCount != 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(loop.subscriptionCount == 0)
     }
 
     @Test func aStoppedFollowerDeliversNothingMore() throws {
@@ -129,7 +129,7 @@ struct WatchDeliveryTests {
         #expect(collected.waitFor { $0.versions == [0] })
         stopped.stop()
         try store.replace(with: ["n": 1])
-        // A second follower seeing version 1 shows the hub has handled the rename.
+        // A second follower seeing version 1 shows the loop has handled the rename.
         let (witness, seen) = follow(store)
         defer { witness.stop() }
         #expect(seen.waitFor { $0.versions == [1] })
@@ -164,7 +164,7 @@ struct WatchDeliveryTests {
     @Test func aPersistentlyFailingDescriptorDoesNotSpinAndTheHubRecovers() throws {
         let store = try store()
         let fake = FakeInotify()
-        let (follower, collected) = follow(store, hub: fake.makeHub())
+        let (follower, collected) = follow(store, loop: fake.makeLoop())
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
         fake.failReads(with: EIO)
@@ -175,7 +175,7 @@ struct WatchDeliveryTests {
         // Pauses of 10, 20, 40, 80, 160, 320 ms… : a handful of reads, not a busy loop.
         #expect(failed < 12, "\(failed) failed reads in \(elapsed)")
         fake.failReads(with: nil)
-        // The hub re-created its instance and re-watched the directory.
+        // The loop re-created its instance and re-watched the directory.
         #expect(collected.waitFor { _ in fake.watch(of: canonicalPath(dir.path)) != nil && fake.cleanups > 0 })
         try store.replace(with: ["n": 1])
         #expect(collected.waitFor { _ in
@@ -192,7 +192,7 @@ struct WatchDeliveryTests {
         let fake = FakeInotify(initializeError: EMFILE, initializeFailures: 1)
         var options = WatchOptions(pollInterval: .milliseconds(20), consistencyCheckInterval: nil)
         options.inotifyRetryInterval = .milliseconds(50)
-        let (follower, collected) = follow(store, hub: fake.makeHub(), options: options)
+        let (follower, collected) = follow(store, loop: fake.makeLoop(), options: options)
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
         #expect(collected.waitFor { _ in follower.mode == .inotify }, "\(follower.mode)")
@@ -204,25 +204,25 @@ struct WatchDeliveryTests {
         let store = try store()
         let threads = Mutex<[String]>([])  // where each snapshot was delivered
         let (follower, collected) = follow(store) { event in
-            if case .snapshot = event { threads.withLock { $0.append(WatchHub.shared.isCurrentThread ? "hub" : "other") } }
+            if case .snapshot = event { threads.withLock { $0.append(WatchLoop.shared.isCurrentThread ? "loop" : "other") } }
         }
         defer { follower.stop() }
         await #expect(collected.waitFor { $0.versions == [0] })
-        // Small versions are read on the hub thread when its reload gate is free; commit until one
+        // Small versions are read on the loop thread when its reload gate is free; commit until one
         // is, so that the next reload starts from a small previous version read inline.
         var version: UInt64 = 0
         repeat {
             let n = Int64(version)
             version = try await store.update { try $0.set(.int(n), forKey: "small") }.version
             await #expect(collected.waitFor { $0.versions.last == version })
-        } while threads.withLock({ $0.last }) != "hub" && version < 20
-        #expect(threads.withLock { $0.last } == "hub", "\(threads.withLock { $0 })")
+        } while threads.withLock({ $0.last }) != "loop" && version < 20
+        #expect(threads.withLock { $0.last } == "loop", "\(threads.withLock { $0 })")
         let readAheadBefore = follower.statistics.readAhead
         try await store.update { try $0.set(.string(String(repeating: "x", count: 400 << 10)), forKey: "big") }
         await #expect(collected.waitFor { $0.versions.last == version + 1 })
         // Not read there. (Delivered there it may be, when the queue had read the temp file ahead of
-        // its rename before the rename's event came: then the hub only hands the snapshot over.)
+        // its rename before the rename's event came: then the loop only hands the snapshot over.)
         let readAhead = follower.statistics.readAhead > readAheadBefore
-        #expect(threads.withLock { $0.last } != "hub" || readAhead, "\(threads.withLock { $0 })")
+        #expect(threads.withLock { $0.last } != "loop" || readAhead, "\(threads.withLock { $0 })")
     }
 }

@@ -4,10 +4,10 @@ import Testing
 
 @testable @_spi(FaultInjection) import StateCoordinator
 
-/// A directory deleted and re-created at once may get its inode number back (ext4 hands a freed
-/// number on at once): a "watch removed" event must then be believed because the kernel dropped
-/// the watch, although the path names the same device and inode. Found as an intermittent failure
-/// of the delete-and-recreate test under load: the watcher kept a dead watch and heard nothing more.
+/// A watch the kernel dropped (its directory deleted) keeps its record in libinotifytools, which
+/// would answer a later watch of the same path with the dead descriptor: the loop watches the
+/// directory again under a spelling of its own, and hears the new watch. And the events read from
+/// the instance's descriptor are parsed as the kernel lays them out.
 @Suite("Watch identity")
 struct WatchIdentityTests {
     let dir = TemporaryDirectory()
@@ -17,21 +17,21 @@ struct WatchIdentityTests {
         func withLock<T: Sendable>(_ body: (inout [WatchEvent<JSONValue>]) -> T) -> T { list.withLock { body(&$0) } }
     }
 
-    private func follow(_ store: ReadableStateStore<JSONValue>, hub: WatchHub) -> (StateFollower<JSONValue>, Events) {
+    private func follow(_ store: ReadableStateStore<JSONValue>, loop: WatchLoop) -> (StateFollower<JSONValue>, Events) {
         let events = Events()
         let follower = StateFollower<JSONValue>(
             handle: store.handle, options: WatchOptions(pollInterval: .milliseconds(20), consistencyCheckInterval: nil),
-            since: nil, everyVersion: false, hub: hub
+            since: nil, everyVersion: false, loop: loop
         ) { event in events.withLock { $0.append(event) } }
         follower.start()
         return (follower, events)
     }
 
-    /// A store at version 0 followed through a fake hub, once version 0 was delivered.
+    /// A store at version 0 followed through a fake loop, once version 0 was delivered.
     private func following() throws -> (StateStore<JSONValue>, FakeInotify, StateFollower<JSONValue>, Events) {
         let store = try StateStore<JSONValue>.create(directory: dir.path)
         let fake = FakeInotify()
-        let (follower, events) = follow(store, hub: fake.makeHub())
+        let (follower, events) = follow(store, loop: fake.makeLoop())
         #expect(LockHolderWait.until { self.versions(events) == [0] })
         return (store, fake, follower, events)
     }
@@ -40,44 +40,48 @@ struct WatchIdentityTests {
         events.withLock { $0.compactMap { if case .snapshot(let s) = $0 { s.version } else { nil } } }
     }
 
-    @Test func aWatchTheKernelDroppedIsBelievedGoneEvenIfThePathNamesTheSameInode() throws {
+    @Test func aDirectoryWatchedAgainAfterItsWatchDiedIsHeardUnderANewSpelling() throws {
         let (store, fake, follower, events) = try following()
         defer { follower.stop() }
         let path = canonicalPath(dir.path)
         let old = try #require(fake.watch(of: path))
-        fake.dropInKernel(old)
+        // The kernel drops the watch (as for a deleted directory); the follower re-arms at once, since
+        // the directory is there.
         fake.send(InotifyEvent(watch: old, mask: UInt32(IN_IGNORED), name: ""))
-        // The hub re-creates its instance and watches the path anew.
-        #expect(LockHolderWait.until { fake.cleanups >= 1 && fake.watch(of: path) != nil && follower.isSubscribed })
+        #expect(LockHolderWait.until { fake.watch(of: path) != old && follower.isSubscribed })
+        // (Its parent is watched too, meanwhile, for the directory's return.)
+        #expect(fake.spellings.filter { $0.hasPrefix(path) } == [path, path + "/."], "no stale record can shadow the new watch")
+        #expect(fake.cleanups == 0, "no new instance needed")
         try store.update { try $0.set(1, forKey: "x") }
         let new = try #require(fake.watch(of: path))
         fake.send(InotifyEvent(watch: new, mask: UInt32(IN_MOVED_TO), name: "state.json"))
         #expect(LockHolderWait.until { self.versions(events).last == 1 }, "\(self.versions(events))")
+        // The dead watch's late events reach nobody.
+        fake.send(InotifyEvent(watch: old, mask: UInt32(IN_MOVED_TO), name: "state.json"))
+        #expect(follower.isSubscribed)
     }
 
-    @Test func aStaleEventForAWatchTheKernelStillHoldsOnlyResynchronizes() throws {
-        let (_, fake, follower, events) = try following()
-        defer { follower.stop() }
-        let path = canonicalPath(dir.path)
-        let watch = try #require(fake.watch(of: path))
-        fake.send(InotifyEvent(watch: watch, mask: UInt32(IN_IGNORED), name: ""))
-        #expect(LockHolderWait.until { follower.statistics.resynchronizations >= 1 })
-        #expect(fake.cleanups == 0, "no re-creation for a stale event")
-        #expect(fake.watch(of: path) == watch)
-        #expect(events.withLock { $0.allSatisfy { if case .storeGone = $0 { false } else { true } } })
-    }
-
-    @Test func theKernelsWatchListIsReadFromFdinfo() throws {
-        let parsed = KernelWatchList.parse(
-            "pos:\t0\nflags:\t02004000\nmnt_id:\t15\ninotify wd:3 ino:1a2b sdev:800001 mask:fc6 ignored_mask:0 fhandle-bytes:8\ninotify wd:a ino:ff sdev:800001 mask:4 ignored_mask:0\n")
-        #expect(parsed == [.init(watch: 3, inode: 0x1a2b), .init(watch: 10, inode: 0xff)])
-        // The live list, per instance.
-        // The live list: a real watch of this directory shows with the directory's inode.
-        let fd = inotify_init1(Int32(IN_CLOEXEC))
-        try #require(fd >= 0)
-        defer { close(fd) }
-        let watch = inotify_add_watch(fd, dir.path, UInt32(IN_CREATE))
-        let inode = try #require(FileManager.default.attributesOfItem(atPath: dir.path)[.systemFileNumber] as? UInt64)
-        #expect(KernelWatchList.read()?.contains { $0.contains(.init(watch: watch, inode: inode)) } == true)
+    @Test func eventsAreParsedAsTheKernelLaysThemOut() {
+        func event(_ watch: Int32, _ mask: UInt32, _ name: String, padTo length: Int) -> [UInt8] {
+            var bytes: [UInt8] = []
+            withUnsafeBytes(of: watch.littleEndian) { bytes += $0 }
+            withUnsafeBytes(of: mask.littleEndian) { bytes += $0 }
+            withUnsafeBytes(of: UInt32(0)) { bytes += $0 }  // cookie
+            withUnsafeBytes(of: UInt32(length).littleEndian) { bytes += $0 }
+            return bytes + Array(name.utf8) + [UInt8](repeating: 0, count: length - name.utf8.count)
+        }
+        let bytes =
+            event(3, UInt32(IN_MOVED_TO), "state.json", padTo: 16) + event(-1, UInt32(IN_Q_OVERFLOW), "", padTo: 0)
+            + event(4, UInt32(IN_IGNORED), "", padTo: 0) + event(5, UInt32(IN_CREATE), "ü", padTo: 16)
+        #expect(
+            InotifyEventParser.events(in: bytes[...]) == [
+                InotifyEvent(watch: 3, mask: UInt32(IN_MOVED_TO), name: "state.json"),
+                InotifyEvent(watch: -1, mask: UInt32(IN_Q_OVERFLOW), name: ""),
+                InotifyEvent(watch: 4, mask: UInt32(IN_IGNORED), name: ""),
+                InotifyEvent(watch: 5, mask: UInt32(IN_CREATE), name: "ü"),
+            ])
+        // A truncated last event (which the kernel never gives) is dropped, not read past.
+        #expect(InotifyEventParser.events(in: bytes.dropLast(3)).count == 3)
+        #expect(InotifyEventParser.events(in: [1, 2, 3][...]).isEmpty)
     }
 }

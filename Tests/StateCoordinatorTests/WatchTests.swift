@@ -48,12 +48,12 @@ struct WatchTests {
     }
 
     private func follow(
-        _ store: ReadableStateStore<JSONValue>, hub: WatchHub = .shared, options: WatchOptions = WatchOptions(),
+        _ store: ReadableStateStore<JSONValue>, loop: WatchLoop = .shared, options: WatchOptions = WatchOptions(),
         since: UInt64? = nil, everyVersion: Bool = false
     ) -> (StateFollower<JSONValue>, Collected) {
         let collected = Collected()
         let follower = StateFollower<JSONValue>(
-            handle: store.handle, options: options, since: since, everyVersion: everyVersion, hub: hub
+            handle: store.handle, options: options, since: since, everyVersion: everyVersion, loop: loop
         ) { collected.append($0) }
         follower.start()
         return (follower, collected)
@@ -116,7 +116,7 @@ struct WatchTests {
     @Test func everyVersionFillsABurstFromHistory() throws {
         let store = try store(keepHistory: 100)
         let fake = FakeInotify()
-        let (follower, collected) = follow(store, hub: fake.makeHub(), everyVersion: true)
+        let (follower, collected) = follow(store, loop: fake.makeLoop(), everyVersion: true)
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
         // A burst of commits announced by a single notification, as a coalesced reload sees it.
@@ -129,7 +129,7 @@ struct WatchTests {
     @Test func queueOverflowCausesOneFullReload() throws {
         let store = try store()
         let fake = FakeInotify()
-        let (follower, collected) = follow(store, hub: fake.makeHub(), options: WatchOptions(consistencyCheckInterval: nil))
+        let (follower, collected) = follow(store, loop: fake.makeLoop(), options: WatchOptions(consistencyCheckInterval: nil))
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
         try store.replace(with: ["lost": true])  // its notification "fell off the queue"
@@ -142,7 +142,7 @@ struct WatchTests {
         let store = try store()
         let fake = FakeInotify()  // delivers nothing but wake-ups: every notification is lost
         let (follower, collected) = follow(
-            store, hub: fake.makeHub(), options: WatchOptions(consistencyCheckInterval: .milliseconds(200)))
+            store, loop: fake.makeLoop(), options: WatchOptions(consistencyCheckInterval: .milliseconds(200)))
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
         try store.replace(with: ["halt": true])
@@ -157,7 +157,7 @@ struct WatchTests {
     ])
     func exhaustedInotifyFallsBackToPolling(fake: FakeInotify, reason: String) throws {
         let store = try store()
-        let (follower, collected) = follow(store, hub: fake.makeHub(), options: WatchOptions(pollInterval: .milliseconds(20)))
+        let (follower, collected) = follow(store, loop: fake.makeLoop(), options: WatchOptions(pollInterval: .milliseconds(20)))
         defer { follower.stop() }
         #expect(collected.waitFor { $0.versions == [0] })
         guard case .polling(let why) = follower.mode else { Issue.record("mode \(follower.mode)"); return }
@@ -247,7 +247,7 @@ struct WatchTests {
             try SystemCalls.live.rename(d, from, to)
         }
         let writer = try await StateStore<JSONValue>(directory: dir.path, options: options)
-        // No consistency check: its reloads would compete with the read-ahead for the hub thread.
+        // No consistency check: its reloads would compete with the read-ahead for the loop thread.
         let (follower, collected) = await follow(
             try StateStore<JSONValue>(directory: dir.path), options: WatchOptions(consistencyCheckInterval: nil))
         defer { follower.stop() }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/vfs.h>
+#include <sys/eventfd.h>
 
 static inline int statecoordinator_flock(int fd, int operation) { return flock(fd, operation); }
 
@@ -27,7 +28,7 @@ static inline int statecoordinator_exchange(int dirfd, const char *a, const char
     return renameat2(dirfd, a, dirfd, b, RENAME_EXCHANGE);
 }
 
-/// pipe2(2), which Glibc only declares with _GNU_SOURCE.
-static inline int statecoordinator_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+/// eventfd(2), close-on-exec and non-blocking: the watch loop's wake-up (Glibc's module lacks <sys/eventfd.h>).
+static inline int statecoordinator_wake_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
 #endif

@@ -2,7 +2,7 @@ import DequeModule
 import Foundation
 
 /// A thread of the store's own that runs its blocking work (file reads, directory listings,
-/// `stat`s, a hop to the watch hub) for async callers, in submission order, so that none of it
+/// `stat`s, a hop to the watch loop) for async callers, in submission order, so that none of it
 /// runs on Swift's cooperative thread pool (two threads on a 2-core machine: one slow read there
 /// stalls every task of the process).
 ///

@@ -5,7 +5,7 @@ import Synchronization
 /// has applied a version (or a newer one), rejected it, or died, or until the timeout.
 ///
 /// Acknowledgements arrive as records renamed into the registry directory, which the wait
-/// watches through the watch hub (the store directory's watchers never see them). A death
+/// watches through the watch loop (the store directory's watchers never see them). A death
 /// makes no inotify event (the kernel just drops the lock), so the readers still lagging are
 /// also looked at every ``checkInterval``: their liveness, and their records in case a
 /// notification was lost.
@@ -26,7 +26,7 @@ final class AcknowledgementWait: Sendable {
     /// The store's ``StoreSettings/readerUsers``: readers of other users do not count.
     private let readerUsers: Set<UInt32>?
     private let timeout: Duration
-    private let hub: WatchHub
+    private let loop: WatchLoop
     private let signals = Mutex(Signals())
     /// When the wait ends; every listing after the first stops there too.
     private nonisolated(unsafe) var deadline: ContinuousClock.Instant?
@@ -34,7 +34,7 @@ final class AcknowledgementWait: Sendable {
 
     init(
         registry: ReaderRegistry, version: UInt64, storeID: String, selection: ReaderSelection, readerUsers: Set<UInt32>?,
-        timeout: Duration, hub: WatchHub = .shared
+        timeout: Duration, loop: WatchLoop = .shared
     ) {
         self.readerUsers = readerUsers
         self.registry = registry
@@ -42,7 +42,7 @@ final class AcknowledgementWait: Sendable {
         self.storeID = storeID
         self.selection = selection
         self.timeout = timeout
-        self.hub = hub
+        self.loop = loop
     }
 
     /// Ends the wait at its next look (for a cancelled task); the report says `timedOut`.
@@ -101,9 +101,9 @@ final class AcknowledgementWait: Sendable {
         self.deadline = deadline
         // Watching first: an acknowledgement renamed in after the listing is then not missed.
         let subscription = canonicalPath(of: registry.path).flatMap { path in
-            try? hub.subscribe(directory: path) { [weak self] event in self?.notify(event) }.get()
+            try? loop.subscribe(directory: path) { [weak self] event in self?.notify(event) }.get()
         }
-        defer { if let subscription { hub.unsubscribe(subscription, waitForHub: false) } }
+        defer { if let subscription { loop.unsubscribe(subscription, waitForLoop: false) } }
 
         var tally = Tally()
         let listing: ReaderListing

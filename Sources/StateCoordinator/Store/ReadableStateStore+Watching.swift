@@ -21,13 +21,13 @@ extension ReadableStateStore {
         _ delivery: WatchDelivery = .latest, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual,
         options: WatchOptions = WatchOptions()
     ) -> StateWatch<State> {
-        watch(delivery, label: label, acknowledgement: acknowledgement, options: options, hub: .shared)
+        watch(delivery, label: label, acknowledgement: acknowledgement, options: options, loop: .shared)
     }
 
-    /// ``watch(_:label:acknowledgement:options:)`` on a given hub (tests use a scripted one).
+    /// ``watch(_:label:acknowledgement:options:)`` on a given watch loop (tests use a scripted one).
     func watch(
         _ delivery: WatchDelivery, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual, options: WatchOptions,
-        hub: WatchHub
+        loop: WatchLoop
     ) -> StateWatch<State> {
         let (since, everyVersion) = delivery.followerParameters
         let handle = handle
@@ -35,7 +35,7 @@ extension ReadableStateStore {
             let buffer = WatchEventBuffer<State>(coalesce: delivery == .latest)
             let registrar = WatchRegistrar()
             let follower = StateFollower<State>(
-                handle: handle, options: options, since: since, everyVersion: everyVersion, hub: hub
+                handle: handle, options: options, since: since, everyVersion: everyVersion, loop: loop
             ) { event in
                 registrar.slot?.observe(event)
                 buffer.push(event)
@@ -104,7 +104,7 @@ extension ReadableStateStore {
     }
 
     /// For the benchmark: a reader without a callback (as a tick loop uses it) that also passes
-    /// each snapshot it stores to `observer`, inline on the storing thread — the watch hub's for
+    /// each snapshot it stores to `observer`, inline on the storing thread — the watch loop's for
     /// small files — so that the time `current` began to return a version can be recorded
     /// without waking another thread. Not for applications: a slow observer delays every watcher
     /// in the process.
@@ -117,7 +117,7 @@ extension ReadableStateStore {
     }
 
     /// How a watcher of this store would learn of new versions here: inotify, or polling and why.
-    /// Arms and releases a watch to find out (a hop to the watch hub's thread).
+    /// Arms and releases a watch to find out (a hop to the watch loop's thread).
     public func supportedWatchMode(options: WatchOptions = WatchOptions()) async -> WatchMode {
         let handle = handle
         return await io.run { Self.probeWatchMode(handle, options: options) }

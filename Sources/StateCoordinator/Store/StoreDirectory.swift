@@ -13,8 +13,8 @@ struct StoreDirectory {
     let files: StoreFiles
     let calls: SystemCalls
 
-    /// Opens the directory at `path` (`O_DIRECTORY`, following no link at its last component is
-    /// not asked: an operator may keep a store behind a link to its directory).
+    /// Opens the directory at `path` (`O_DIRECTORY`, links in the path followed: it is the
+    /// directory a user named, which may be a link to the real one).
     init(opening path: String, files: StoreFiles, calls: SystemCalls) throws(StateStoreError) {
         do { owned = OwnedDescriptor(try calls.open(SystemCalls.currentDirectory, path, .directory), calls: calls) } catch {
             throw .system(.openDirectory, path: path, errno: error)

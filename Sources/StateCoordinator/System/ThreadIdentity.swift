@@ -5,7 +5,7 @@ import Musl
 #endif
 
 /// The identity of a thread (`pthread_self`), comparable: what the re-entrancy checks (a mutation
-/// updating its own store, a hub call from the hub thread) ask about the calling thread.
+/// updating its own store, a loop call from the loop thread) ask about the calling thread.
 struct ThreadIdentity: Sendable, Hashable {
     private let raw: UInt
 

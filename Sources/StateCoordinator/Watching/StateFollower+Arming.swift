@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 import SystemPackage
 
-/// Arming: choosing inotify or polling, subscribing to the watch hub, the timers of each mode,
+/// Arming: choosing inotify or polling, subscribing to the watch loop, the timers of each mode,
 /// re-arming after the directory went away, and going back to inotify after a fallback.
 extension StateFollower {
     /// The mode ``start()`` would choose, found by arming a watch (released by ``stop()``).
@@ -62,7 +62,7 @@ extension StateFollower {
 
     func subscribe() -> Result<Void, WatchUnavailable> {
         let directory = canonicalDirectory()
-        let result = hub.subscribe(directory: directory) { [weak self] event in
+        let result = loop.subscribe(directory: directory) { [weak self] event in
             self?.receive(event)
         }
         switch result {
@@ -72,7 +72,7 @@ extension StateFollower {
                 progress.subscription = id
                 return false
             }
-            if stale { hub.unsubscribe(id) }
+            if stale { loop.unsubscribe(id) }
             return .success(())
         case .failure(let reason):
             return .failure(reason)
@@ -83,13 +83,20 @@ extension StateFollower {
         canonicalPath(of: handle.directory) ?? handle.directory
     }
 
-    /// Starts (or replaces) the timer of a role; nothing once stopped.
+    /// Starts (or replaces) the timer of a role, run by the watch loop, its action on the
+    /// follower's queue; nothing once stopped.
     func addTimer(_ role: TimerRole, every interval: Duration, _ action: @escaping @Sendable (StateFollower) -> Void) {
-        let timer = RepeatingTimer(every: interval, on: queue) { [weak self] in
-            guard let self, !isStopped else { return }
-            action(self)
+        // At most one run queued at a time: a slow reload is not followed by a backlog of ticks.
+        let queued = QueuedFlag()
+        let timer = loop.schedule(every: interval) { [weak self] in
+            guard let self, !isStopped, queued.set() else { return }
+            queue.async { [self] in
+                queued.clear()
+                guard !isStopped else { return }
+                action(self)
+            }
         }
-        let previous = progress.withLock { progress -> RepeatingTimer? in
+        let previous = progress.withLock { progress -> LoopTimer? in
             if progress.stopped { return timer }
             defer { progress.timers[role] = timer }
             return progress.timers[role]
@@ -120,7 +127,7 @@ extension StateFollower {
         let name = (path as NSString).lastPathComponent
         let parent = (path as NSString).deletingLastPathComponent
         guard !name.isEmpty, !parent.isEmpty, let resolved = canonicalPath(of: parent) else { return }
-        let result = hub.subscribe(directory: resolved) { [weak self] event in
+        let result = loop.subscribe(directory: resolved) { [weak self] event in
             guard case .changed(name, let mask) = event, mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0, let follower = self
             else { return }
             follower.queue.async { follower.rearm() }
@@ -131,7 +138,7 @@ extension StateFollower {
             progress.parentSubscription = id
             return false
         }
-        if stale { hub.unsubscribe(id) }
+        if stale { loop.unsubscribe(id) }
     }
 
     func rearm() {
@@ -139,7 +146,7 @@ extension StateFollower {
         guard case .success = subscribe() else { return }
         cancelTimers([.rearm])
         if let parent = progress.withLock({ progress in defer { progress.parentSubscription = nil }; return progress.parentSubscription }) {
-            hub.unsubscribe(parent)
+            loop.unsubscribe(parent)
         }
         progress.withLock { $0.statistics.resynchronizations += 1 }
         reload(.resynchronize)
@@ -153,4 +160,12 @@ extension StateFollower {
         progress.withLock { $0.statistics.resynchronizations += 1 }
         reload(.resynchronize)
     }
+}
+
+/// Whether a timer's run is queued already.
+private final class QueuedFlag: Sendable {
+    private let queued = Atomic(false)
+    /// Sets the flag; false when it was set already.
+    func set() -> Bool { !queued.exchange(true, ordering: .acquiringAndReleasing) }
+    func clear() { queued.store(false, ordering: .releasing) }
 }

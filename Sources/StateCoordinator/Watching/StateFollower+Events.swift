@@ -3,10 +3,10 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Routing what the watch hub reports: names to reload or read ahead, overflows, a directory
+/// Routing what the watch loop reports: names to reload or read ahead, overflows, a directory
 /// gone or a watch lost.
 extension StateFollower {
-    /// Called on the hub thread. The state file's name arriving is reloaded right here when the
+    /// Called on the loop thread. The state file's name arriving is reloaded right here when the
     /// file just opened is small and no other reload is running: one thread wake-up from rename
     /// to delivery instead of two. Everything else is handed to the queue.
     func receive(_ event: DirectoryEvent) {

@@ -8,7 +8,7 @@ extension StateFollower {
     /// Reads a closed temp file of ours, the version a writer is about to rename over the state
     /// file, and keeps it verified and decoded (or nothing, if it is gone or does not verify);
     /// see ``ReadAhead``.
-    /// - Returns: false when the file is too large to read on the hub thread.
+    /// - Returns: false when the file is too large to read on the loop thread.
     func readAhead(_ name: String, inline: Bool) -> Bool {
         guard !isStopped else { return true }
         let path = handle.path(name)

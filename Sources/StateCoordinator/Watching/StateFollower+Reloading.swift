@@ -11,7 +11,7 @@ extension StateFollower {
         reloadGate.withLock { _ in _ = reloadLocked(trigger, inline: false) }
     }
 
-    /// - Returns: false when the reload was left for the queue (a file too large for the hub thread).
+    /// - Returns: false when the reload was left for the queue (a file too large for the loop thread).
     func reloadLocked(_ trigger: Trigger, inline: Bool) -> Bool {
         let (stopped, held) = progress.withLock { progress in
             if !progress.stopped { progress.statistics.looks += 1 }
@@ -20,7 +20,7 @@ extension StateFollower {
         guard !stopped else { return true }
         let ahead = aheadOfRename.withLock { $0 }
         // The file opened; unread when it is the one last delivered or reported, or the temp file
-        // already read ahead of its rename, or too large to read on the hub thread.
+        // already read ahead of its rename, or too large to read on the loop thread.
         var opened: PinnedFile?
         var isReadAhead = false
         var tooLargeHere = false

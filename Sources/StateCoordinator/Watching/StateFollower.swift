@@ -7,7 +7,7 @@ import Synchronization
 /// changes, verifies it, and hands each new version — or each problem — to `sink`.
 ///
 /// Its work runs on its own serial queue (never the cooperative pool), except that a small state
-/// file is reloaded right on the hub thread when its name arrives (see ``receive(_:)``).
+/// file is reloaded right on the loop thread when its name arrives (see ``receive(_:)``).
 /// Delivered versions rise strictly within one store identity. A file counts as seen only once
 /// it was delivered (or reported as bad): a transient failure (EMFILE, EIO) is retried.
 /// Nothing is delivered after ``stop()``.
@@ -19,7 +19,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     /// consistency check found it (a notification may just be on its way).
     static var notificationGrace: Duration { .milliseconds(50) }
 
-    /// The largest state file reloaded directly on the hub thread; larger ones go to the queue so
+    /// The largest state file reloaded directly on the loop thread; larger ones go to the queue so
     /// that one big store cannot delay the notifications of every other store in the process.
     /// Judged by the size of the file just opened, not the previous one.
     static var inlineReloadLimit: Int64 { 256 << 10 }
@@ -50,13 +50,13 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         var retryPending = false
         var gone = false
         var stopped = false
-        var timers: [TimerRole: RepeatingTimer] = [:]
+        var timers: [TimerRole: LoopTimer] = [:]
     }
 
     let handle: StoreHandle
     let options: WatchOptions
     let everyVersion: Bool
-    let hub: WatchHub
+    let loop: WatchLoop
     let queue: DispatchQueue
     let sink: @Sendable (WatchEvent<State>) -> Void
     /// Called when the state file verifies again after a problem, holding the version already
@@ -65,7 +65,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     let progress = Mutex(Progress())
     /// The last temp file of ours read ahead of its rename (see ``readAhead(_:inline:)``).
     let aheadOfRename = Mutex<ReadAhead<State>?>(nil)
-    /// Serializes reloads between the hub thread (small files, see ``receive(_:)``) and the queue.
+    /// Serializes reloads between the loop thread (small files, see ``receive(_:)``) and the queue.
     let reloadGate = Mutex(())
 
     /// - Parameters:
@@ -73,14 +73,14 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     ///     one; nil starts with the current version.
     ///   - everyVersion: fill versions a burst coalesced away from history, reporting gaps.
     init(
-        handle: StoreHandle, options: WatchOptions, since: UInt64?, everyVersion: Bool, hub: WatchHub = .shared,
+        handle: StoreHandle, options: WatchOptions, since: UInt64?, everyVersion: Bool, loop: WatchLoop = .shared,
         verifiedAgain: (@Sendable () -> Void)? = nil, sink: @escaping @Sendable (WatchEvent<State>) -> Void
     ) {
         self.verifiedAgain = verifiedAgain
         self.handle = handle
         self.options = options
         self.everyVersion = everyVersion || since != nil
-        self.hub = hub
+        self.loop = loop
         self.sink = sink
         self.queue = DispatchQueue(label: "StateCoordinator.watch.\(handle.files.name)", target: sharedTargetQueue)
         progress.withLock { $0.lastVersion = since }
@@ -102,7 +102,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     var isStopped: Bool { progress.withLock { $0.stopped } }
     /// How many timers the follower runs (for tests).
     var timerCount: Int { progress.withLock { $0.timers.count } }
-    /// Whether the follower holds a subscription of the watch hub.
+    /// Whether the follower holds a subscription of the watch loop.
     var isSubscribed: Bool { progress.withLock { $0.subscription != nil } }
 
     /// Arms the watch, then delivers the current version (the watch is armed before the first
@@ -124,10 +124,10 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     }
 
     /// Stops following: releases the watch and the timers, and delivers nothing more. Safe to
-    /// call more than once, and from any thread: it does not wait for the hub (it may run in a
+    /// call more than once, and from any thread: it does not wait for the loop (it may run in a
     /// deinit on the cooperative pool).
     func stop() {
-        let (subscriptions, timers) = progress.withLock { progress -> ([UInt64], [RepeatingTimer]) in
+        let (subscriptions, timers) = progress.withLock { progress -> ([UInt64], [LoopTimer]) in
             guard !progress.stopped else { return ([], []) }
             progress.stopped = true
             defer {
@@ -140,7 +140,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         }
         timers.forEach { $0.cancel() }
         aheadOfRename.withLock { $0 = nil }
-        for subscription in subscriptions { hub.unsubscribe(subscription, waitForHub: false) }
+        for subscription in subscriptions { loop.unsubscribe(subscription, waitForLoop: false) }
         // An event being handed to the sink on another thread finishes before stop returns.
         sinkGate.lock()
         sinkGate.unlock()

@@ -116,7 +116,7 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     /// - Parameters:
     ///   - initial: the snapshot current before the watch started, read from the file `initialFile`.
     ///   - onEvent: called for every event after it is applied, in order, on a serial queue of the
-    ///     reader's own (never on the watch hub's thread, so it may block or close the reader); the
+    ///     reader's own (never on the watch loop's thread, so it may block or close the reader); the
     ///     first version it sees is the one after `initial`.
     ///   - observer: called with each snapshot right after it is stored, on the storing thread.
     private init(
@@ -129,7 +129,7 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
         self.registrar = registrar
         follower = Mutex(nil)
         let callbacks = onEvent.map { ($0, DispatchQueue(label: "StateCoordinator.reader.\(handle.files.name)")) }
-        // The sink may run on the hub thread: it only stores what changed and hands the callback on.
+        // The sink may run on the loop thread: it only stores what changed and hands the callback on.
         let created = StateFollower<State>(
             handle: handle, options: options, since: nil, everyVersion: false, verifiedAgain: { shared.clearProblem() }
         ) { event in

@@ -1,20 +1,22 @@
 import Foundation
 import Synchronization
+import SystemPackage
 
 @testable import StateCoordinator
 
-/// A scripted libinotifytools for a watch hub: the test decides which events arrive. The hub's
-/// own wake-ups (a byte written to the pipe it watches through `/proc/self/fd/N`) are turned
-/// into the `IN_MODIFY` events real inotify would give.
+/// A scripted libinotifytools for a watch loop: the test decides which events arrive. Each
+/// instance's descriptor is a pipe the fake writes a byte to when it has events (or while reads
+/// fail), so the loop polls it as it polls a real one.
 final class FakeInotify: Sendable {
     private struct Script {
         var queue: [InotifyEvent] = []
+        /// The latest watch of each directory, by its plain path (spellings such as `DIR/.`
+        /// folded: they name the same directory).
         var watches: [String: Int32] = [:]
-        /// Watches the fake kernel dropped (as it does for a deleted directory) while the hub
-        /// still has them on record.
-        var droppedInKernel: Set<Int32> = []
+        /// Every path watched in this instance, as spelled.
+        var spellings: [String] = []
         var nextWatch: Int32 = 1
-        var wakePipe: (fd: Int32, watch: Int32)?
+        var pipe: (read: Int32, write: Int32)?
         /// Initializations still to fail with `initializeError`.
         var initializeFailures: Int
         /// While set, reading the descriptor fails with this errno.
@@ -36,24 +38,29 @@ final class FakeInotify: Sendable {
         script = Mutex(Script(initializeFailures: initializeError == nil ? 0 : initializeFailures))
     }
 
-    /// Delivers an event to the hub thread.
+    /// Delivers an event to the loop.
     func send(_ event: InotifyEvent) {
-        script.withLock { $0.queue.append(event) }
+        let pipe = script.withLock { script in
+            script.queue.append(event)
+            return script.pipe
+        }
+        if let pipe { Self.poke(pipe.write) }
     }
 
-    /// Makes every read of the inotify descriptor fail with `errno` (nil: stop failing).
+    /// Makes every read of the descriptor fail with `errno` (nil: stop failing).
     func failReads(with errno: Int32?) {
-        script.withLock { $0.readError = errno }
+        let pipe = script.withLock { script in
+            script.readError = errno
+            return script.pipe
+        }
+        if let pipe { Self.poke(pipe.write) }
     }
 
-    /// Drops a watch in the fake kernel only, as the kernel does when the directory is deleted;
-    /// the path may name a directory with the same inode number again (ext4 reuses numbers).
-    func dropInKernel(_ watch: Int32) {
-        script.withLock { _ = $0.droppedInKernel.insert(watch) }
-    }
-
-    /// The watch descriptor given to a path, if it is watched.
+    /// The watch descriptor of a directory's latest watch, if it is watched.
     func watch(of path: String) -> Int32? { script.withLock { $0.watches[path] } }
+
+    /// The paths watched in the current instance, as spelled.
+    var spellings: [String] { script.withLock { $0.spellings } }
 
     var initializations: Int { script.withLock { $0.initializations } }
     var cleanups: Int { script.withLock { $0.cleanups } }
@@ -61,74 +68,66 @@ final class FakeInotify: Sendable {
 
     var calls: InotifyCalls {
         InotifyCalls(
-            initialize: {
-                self.script.withLock { script in
+            open: {
+                self.script.withLock { script -> Result<FileDescriptor, InotifyCalls.InotifyFailure> in
                     script.initializations += 1
-                    guard script.initializeFailures > 0, let error = self.initializeError else { return nil }
-                    script.initializeFailures -= 1
-                    return error
+                    if script.initializeFailures > 0, let error = self.initializeError {
+                        script.initializeFailures -= 1
+                        return .failure(.init(errno: error))
+                    }
+                    var fds: [Int32] = [0, 0]
+                    guard pipe(&fds) == 0 else { return .failure(.init(errno: errno)) }
+                    _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+                    script.pipe = (fds[0], fds[1])
+                    if script.readError != nil || !script.queue.isEmpty { Self.poke(fds[1]) }
+                    return .success(FileDescriptor(rawValue: fds[0]))
                 }
             },
-            cleanup: {
+            close: {
                 self.script.withLock { script in
                     script.cleanups += 1
                     script.watches = [:]
+                    script.spellings = []
                     script.nextWatch = 1  // a new instance numbers its watches from 1 again, as the kernel does
-                    script.droppedInKernel = []
-                    script.wakePipe = nil
+                    if let pipe = script.pipe {
+                        Glibc.close(pipe.read)
+                        Glibc.close(pipe.write)
+                    }
+                    script.pipe = nil
                 }
             },
             watch: { path, _ in
-                let isWakePipe = path.hasPrefix("/proc/self/fd/")
-                if let error = self.watchError, !isWakePipe { return .failure(.init(errno: error)) }
+                if let error = self.watchError { return .failure(.init(errno: error)) }
                 return .success(
                     self.script.withLock { script in
                         let watch = script.nextWatch
                         script.nextWatch += 1
-                        script.watches[path] = watch
-                        if isWakePipe, let fd = Int32(path.dropFirst("/proc/self/fd/".count)) { script.wakePipe = (fd, watch) }
+                        var plain = path
+                        while plain.hasSuffix("/.") { plain.removeLast(2) }
+                        script.watches[plain] = watch
+                        script.spellings.append(path)
                         return watch
                     })
             },
-            nextEvent: { self.nextEvent() },
-            identify: InotifyCalls.live.identify,
-            kernelWatches: {
-                let (live, all) = self.script.withLock { script in
-                    (script.watches.filter { !script.droppedInKernel.contains($0.value) }, script.watches)
+            read: { fd in
+                self.script.withLock { script -> Result<[InotifyEvent], InotifyCalls.InotifyFailure> in
+                    if let error = script.readError {
+                        script.failedReads += 1
+                        return .failure(.init(errno: error))  // the byte stays: the descriptor stays readable
+                    }
+                    var byte: UInt8 = 0
+                    while Glibc.read(fd.rawValue, &byte, 1) > 0 {}
+                    defer { script.queue.removeAll() }
+                    return .success(script.queue)
                 }
-                func listed(_ watches: [String: Int32]) -> Set<InotifyCalls.KernelWatch> {
-                    Set(watches.compactMap { path, watch in
-                        InotifyCalls.live.identify(path).map { InotifyCalls.KernelWatch(watch: watch, inode: $0.inode) }
-                    })
-                }
-                // First another instance of the process (the application's own) that watches the
-                // same directories under the same numbers, dropped ones included: the hub must
-                // look only at its own instance, the one holding its wake watch.
-                return [listed(all.filter { !$0.key.hasPrefix("/proc/self/fd/") }), listed(live)]
             })
     }
 
-    /// A hub that runs on this fake.
-    func makeHub() -> WatchHub { WatchHub(calls: calls) }
+    /// A loop that runs on this fake.
+    func makeLoop() -> WatchLoop { WatchLoop(calls: calls) }
 
-    /// Blocks until an event, like the library with a timeout of -1.
-    private func nextEvent() -> InotifyNext {
-        while true {
-            let (event, error, wake) = script.withLock { script -> (InotifyEvent?, Int32?, (fd: Int32, watch: Int32)?) in
-                if let error = script.readError {
-                    script.failedReads += 1
-                    return (nil, error, nil)
-                }
-                return (script.queue.isEmpty ? nil : script.queue.removeFirst(), nil, script.wakePipe)
-            }
-            if let error { return .failed(errno: error) }
-            if let event { return .event(event) }
-            if let (fd, watch) = wake {
-                var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                if poll(&pollFD, 1, 2) > 0 { return .event(InotifyEvent(watch: watch, mask: UInt32(IN_MODIFY), name: "")) }
-            } else {
-                usleep(2_000)
-            }
-        }
+    private static func poke(_ fd: Int32) {
+        var byte: UInt8 = 1
+        _ = Glibc.write(fd, &byte, 1)
     }
 }

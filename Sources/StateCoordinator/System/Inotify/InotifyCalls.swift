@@ -4,8 +4,9 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import SystemPackage
 
-/// One event as the watch hub hands it on: which watch, what happened, and to which name.
+/// One event read from the inotify instance: which watch, what happened, and to which name.
 struct InotifyEvent: Sendable, Equatable {
     /// The watch descriptor (-1 for a queue overflow).
     var watch: Int32
@@ -15,63 +16,56 @@ struct InotifyEvent: Sendable, Equatable {
     var name: String
 }
 
-/// What asking libinotifytools for the next event gave.
-enum InotifyNext: Sendable, Equatable {
-    /// An event.
-    case event(InotifyEvent)
-    /// Nothing: a signal interrupted the wait.
-    case nothing
-    /// The read of the inotify descriptor failed with this errno (not `EINTR`).
-    case failed(errno: Int32)
-}
-
-/// The seam over libinotifytools: the only code in the project that calls it. Every call must be
-/// made from the watch hub's thread, because the library keeps one process-global inotify
+/// The thin adapter over libinotifytools: the only code in the project that calls it. Every call
+/// is made from the watch loop's thread, because the library keeps one process-global inotify
 /// instance in unsynchronized static state.
+///
+/// The library makes the instance and its watches; the loop reads the instance's descriptor
+/// itself, polled beside its wake-up and its timers. The library's own reader cannot be
+/// multiplexed: `inotifytools_next_event` blocks for any timeout under a second (0 included),
+/// and events it has buffered are invisible to a `poll` of the descriptor.
 struct InotifyCalls: Sendable {
-    /// `inotifytools_initialize`; returns nil or the errno of the failure (`EMFILE` when
-    /// `fs.inotify.max_user_instances` is exhausted).
-    var initialize: @Sendable () -> Int32?
-    /// `inotifytools_cleanup`: closes the inotify instance and forgets every watch record. The
-    /// only way to drop the record of a watch the kernel already removed (see ``WatchHub``).
-    var cleanup: @Sendable () -> Void
-    /// `inotifytools_watch_file`; returns the watch descriptor or `.failure(errno)` (`ENOSPC` when
-    /// `fs.inotify.max_user_watches` is exhausted).
+    /// `inotifytools_initialize`, then the descriptor of the instance it made, set non-blocking;
+    /// or the errno of the failure (`EMFILE` when `fs.inotify.max_user_instances` is exhausted;
+    /// ``InotifyFailure/descriptorNotFound`` when the descriptor cannot be told).
+    var open: @Sendable () -> Result<FileDescriptor, InotifyFailure>
+    /// `inotifytools_cleanup`: closes the instance and forgets every watch record.
+    var close: @Sendable () -> Void
+    /// `inotifytools_watch_file`; returns the watch descriptor or the errno (`ENOSPC` when
+    /// `fs.inotify.max_user_watches` is exhausted). The path must not have been watched before
+    /// under that exact spelling in this instance: the library keeps the record of a watch the
+    /// kernel dropped, and would answer with that one (see ``WatchLoop``).
     var watch: @Sendable (_ path: String, _ mask: UInt32) -> Result<Int32, InotifyFailure>
-    // No `inotifytools_remove_watch_by_wd`: it fails for a watch the kernel already dropped,
-    // prints on stderr and keeps its record; the hub re-creates the instance instead.
-    /// `inotifytools_next_event(-1)`: blocks until an event (this version of the library blocks
-    /// for a timeout of 0 too; its timeouts are whole seconds).
-    var nextEvent: @Sendable () -> InotifyNext
-    /// The device and inode a directory path names now (`stat`), nil when it names nothing.
-    var identify: @Sendable (_ path: String) -> DirectoryIdentity?
-    /// The watches the kernel holds for each inotify instance of this process (from
-    /// `/proc/self/fdinfo`, one set per instance), or nil when they cannot be listed. The
-    /// authority on whether a watch is alive: a directory deleted and re-created at once can get
-    /// its old inode number back (ext4 hands a freed number on at once), so a path naming the
-    /// same device and inode does not prove that the watch on it survived. Other instances (the
-    /// application's own) number their watches from 1 too: the hub looks only at its own, the one
-    /// holding its wake watch.
-    var kernelWatches: @Sendable () -> [Set<KernelWatch>]? = { nil }
+    /// One `read(2)` of the instance's descriptor: the events it held, none when it held none.
+    var read: @Sendable (_ descriptor: FileDescriptor) -> Result<[InotifyEvent], InotifyFailure>
 
-    /// A watch as `/proc/self/fdinfo` lists it: its descriptor and the inode it watches.
-    struct KernelWatch: Sendable, Hashable {
-        var watch: Int32
-        var inode: UInt64
-    }
-
-    /// A directory's device and inode.
-    typealias DirectoryIdentity = FileIdentity
-
-    struct InotifyFailure: Error, Sendable {
+    struct InotifyFailure: Error, Sendable, Equatable {
         var errno: Int32
+
+        /// The library made its instance, but its descriptor could not be told from the
+        /// process's others: the one new `anon_inode:inotify` in `/proc/self/fd`.
+        static let descriptorNotFound = InotifyFailure(errno: -1)
     }
+
+    /// How often ``open`` tries again when another thread made or closed an inotify instance
+    /// while the library made its own, so that its descriptor cannot be told.
+    static let openAttempts = 8
 
     static let live = InotifyCalls(
-        initialize: {
-            inotifytools_initialize() == 0 ? inotifytools_error() : nil
+        open: {
+            for _ in 0..<openAttempts {
+                guard let before = InotifyDescriptors.list() else { return .failure(.descriptorNotFound) }
+                guard inotifytools_initialize() != 0 else { return .failure(InotifyFailure(errno: inotifytools_error())) }
+                let made = (InotifyDescriptors.list() ?? []).subtracting(before)
+                if made.count == 1, let fd = made.first {
+                    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                    return .success(FileDescriptor(rawValue: fd))
+                }
+                inotifytools_cleanup()
+            }
+            return .failure(.descriptorNotFound)
         },
-        cleanup: {
+        close: {
             inotifytools_cleanup()
         },
         watch: { path, mask in
@@ -83,24 +77,19 @@ struct InotifyCalls: Sendable {
             if watch < 0 { watch = inotifytools_wd_from_filename(path + "/") }
             return watch >= 0 ? .success(watch) : .failure(InotifyFailure(errno: EINVAL))
         },
-        nextEvent: {
-            // libc's errno, cleared first: a failed select or read sets it (the library's own error
-            // value may still hold an earlier call's).
-            errno = 0
-            guard let event = inotifytools_next_event(-1) else {
-                let error = errno
-                return error == 0 || error == EINTR ? .nothing : .failed(errno: error)
+        read: { descriptor in
+            var buffer = [UInt8](repeating: 0, count: InotifyEventParser.bufferSize)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor.rawValue, $0.baseAddress, $0.count) }
+                if count > 0 { return .success(InotifyEventParser.events(in: buffer[..<count])) }
+                // inotify never ends: an end of file means the descriptor is not what it was.
+                if count == 0 { return .failure(InotifyFailure(errno: EIO)) }
+                switch errno {
+                case EINTR: continue
+                case EAGAIN: return .success([])
+                case let failure: return .failure(InotifyFailure(errno: failure))
+                }
             }
-            return .event(
-                InotifyEvent(
-                    watch: event.pointee.wd, mask: event.pointee.mask,
-                    name: String(cString: statecoordinator_inotify_event_name(event))))
-        },
-        identify: { path in
-            var status = stat()
-            guard stat(path, &status) == 0 else { return nil }
-            return DirectoryIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
-        },
-        kernelWatches: { KernelWatchList.read() }
+        }
     )
 }

@@ -2,7 +2,7 @@
 enum DirectoryEvent: Sendable, Equatable {
     /// Something happened to `name` inside the directory (`mask` has the `IN_*` bits).
     case changed(name: String, mask: UInt32)
-    /// Events may have been lost (a kernel queue overflow, or the hub re-created its inotify
+    /// Events may have been lost (a kernel queue overflow, or the loop re-created its inotify
     /// instance): reload everything.
     case overflow
     /// The directory was deleted or moved away: its watch is gone.

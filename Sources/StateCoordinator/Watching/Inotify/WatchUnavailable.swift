@@ -4,6 +4,9 @@ import SystemPackage
 enum WatchUnavailable: Error, Sendable, Equatable, CustomStringConvertible {
     case initializationFailed(errno: Int32)
     case watchFailed(directory: String, errno: Int32)
+    /// libinotifytools made its instance, but its descriptor could not be told from the process's
+    /// other inotify instances (see ``InotifyCalls/live``).
+    case descriptorNotFound
 
     var description: String {
         switch self {
@@ -15,6 +18,8 @@ enum WatchUnavailable: Error, Sendable, Equatable, CustomStringConvertible {
             return "inotify_add_watch on \(directory) failed: too many watches (raise fs.inotify.max_user_watches)"
         case .watchFailed(let directory, let errno):
             return "inotify_add_watch on \(directory) failed: \(Errno(rawValue: errno))"
+        case .descriptorNotFound:
+            return "libinotifytools' inotify descriptor could not be found (/proc/self/fd unreadable, or other threads making inotify instances at the same time)"
         }
     }
 }
