@@ -101,7 +101,7 @@ final class AcknowledgementWait: Sendable {
         self.deadline = deadline
         // Watching first: an acknowledgement renamed in after the listing is then not missed.
         let subscription = canonicalPath(of: registry.path).flatMap { path in
-            try? loop.subscribe(directory: path) { [weak self] event in self?.notify(event) }.get()
+            try? loop.subscribe(directory: path) { [weak self] events in events.forEach { self?.notify($0) } }.get()
         }
         defer { if let subscription { loop.unsubscribe(subscription, waitForLoop: false) } }
 

@@ -62,8 +62,8 @@ extension StateFollower {
 
     func subscribe() -> Result<Void, WatchUnavailable> {
         let directory = canonicalDirectory()
-        let result = loop.subscribe(directory: directory) { [weak self] event in
-            self?.receive(event)
+        let result = loop.subscribe(directory: directory) { [weak self] events in
+            self?.receive(events)
         }
         switch result {
         case .success(let id):
@@ -127,9 +127,12 @@ extension StateFollower {
         let name = (path as NSString).lastPathComponent
         let parent = (path as NSString).deletingLastPathComponent
         guard !name.isEmpty, !parent.isEmpty, let resolved = canonicalPath(of: parent) else { return }
-        let result = loop.subscribe(directory: resolved) { [weak self] event in
-            guard case .changed(name, let mask) = event, mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0, let follower = self
-            else { return }
+        let result = loop.subscribe(directory: resolved) { [weak self] events in
+            let returned = events.contains { event in
+                guard case .changed(name, let mask) = event else { return false }
+                return mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0
+            }
+            guard returned, let follower = self else { return }
             follower.queue.async { follower.rearm() }
         }
         guard case .success(let id) = result else { return }

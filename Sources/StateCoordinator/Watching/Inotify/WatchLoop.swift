@@ -27,7 +27,10 @@ final class WatchLoop: Sendable {
     /// The process-wide loop.
     static let shared = WatchLoop(calls: .live)
 
-    typealias Handler = @Sendable (DirectoryEvent) -> Void
+    /// Called with the events of one read of the instance, in order, for the subscriber's
+    /// directory (so that a follower sees a temp file's close and the rename that followed it at
+    /// once); or with one event that concerns the whole watch (an overflow, the watch gone).
+    typealias Handler = @Sendable ([DirectoryEvent]) -> Void
 
     /// Events a directory watch asks for: the state file renamed in (`IN_MOVED_TO`), created or
     /// written in place by a foreign tool (`IN_CREATE`, `IN_CLOSE_WRITE`), deleted, and the
@@ -99,8 +102,8 @@ final class WatchLoop: Sendable {
     /// How many subscriptions the loop holds (answered by its bookkeeping, not the kernel).
     var subscriptionCount: Int { shared.withLock { $0.subscriptions } }
 
-    /// Watches `directory` (a canonical path) and calls `handler` on the loop thread for each of
-    /// its events. Returns once the watch is armed, so nothing after the return can be missed.
+    /// Watches `directory` (a canonical path) and calls `handler` on the loop thread with its
+    /// events. Returns once the watch is armed, so nothing after the return can be missed.
     /// Never called on the loop thread (it waits for the loop).
     func subscribe(directory: String, handler: @escaping Handler) -> Result<UInt64, WatchUnavailable> {
         let reply = Reply()
@@ -298,7 +301,9 @@ final class WatchLoop: Sendable {
         switch calls.read(instance) {
         case .success(let events):
             session.consecutiveFailures = 0
-            for event in events { dispatch(event, in: &session) }
+            var batch = Batch()
+            for event in events { dispatch(event, in: &session, batch: &batch) }
+            batch.flush(session)
         case .failure:
             // Re-created after a pause (10 ms, doubling, at most ``maximumFailurePause``), so that
             // a persistent error costs no CPU.
@@ -308,13 +313,32 @@ final class WatchLoop: Sendable {
         }
     }
 
-    private func dispatch(_ event: InotifyEvent, in session: inout Session) {
+    /// The changes of one read, per directory, handed on together (``flush(_:)``).
+    private struct Batch {
+        var changes: [String: [DirectoryEvent]] = [:]
+
+        mutating func add(_ event: DirectoryEvent, for directory: String) { changes[directory, default: []].append(event) }
+
+        /// Hands `directory`'s changes on (before an event that ends or resets its watch).
+        mutating func flush(_ directory: String, _ session: Session) {
+            guard let events = changes.removeValue(forKey: directory) else { return }
+            session.directories[directory]?.subscribers.values.forEach { $0(events) }
+        }
+
+        func flush(_ session: Session) {
+            for (directory, events) in changes { session.directories[directory]?.subscribers.values.forEach { $0(events) } }
+        }
+    }
+
+    private func dispatch(_ event: InotifyEvent, in session: inout Session, batch: inout Batch) {
         if event.mask & UInt32(IN_Q_OVERFLOW) != 0 {
-            for entry in session.directories.values { entry.subscribers.values.forEach { $0(.overflow) } }
+            for directory in session.directories.keys { batch.flush(directory, session) }
+            for entry in session.directories.values { entry.subscribers.values.forEach { $0([.overflow]) } }
             return
         }
         guard let directories = session.byWatch[event.watch] else { return }
         if event.mask & UInt32(IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF) != 0 {
+            for directory in directories { batch.flush(directory, session) }
             // Gone, or moved elsewhere: the watch no longer reports on this path. (A watch moved
             // away with its directory stays in the kernel until the instance is re-created; its
             // events match no directory any more.)
@@ -323,13 +347,11 @@ final class WatchLoop: Sendable {
                 guard let entry = session.directories.removeValue(forKey: directory) else { continue }
                 for id in entry.subscribers.keys { session.subscribed[id] = nil }
                 forget(entry.subscribers.count)
-                entry.subscribers.values.forEach { $0(.watchRemoved) }
+                entry.subscribers.values.forEach { $0([.watchRemoved]) }
             }
             return
         }
-        for directory in directories {
-            session.directories[directory]?.subscribers.values.forEach { $0(.changed(name: event.name, mask: event.mask)) }
-        }
+        for directory in directories { batch.add(.changed(name: event.name, mask: event.mask), for: directory) }
     }
 
     /// Re-creates the instance, forgetting every record the library keeps, and watches each
@@ -352,7 +374,7 @@ final class WatchLoop: Sendable {
             switch watch(directory, in: &session) {
             case .success(let watch):
                 session.directories[directory] = DirectoryWatch(watch: watch, subscribers: entry.subscribers)
-                entry.subscribers.values.forEach { $0(.overflow) }
+                entry.subscribers.values.forEach { $0([.overflow]) }
             case .failure(let failure):
                 let event: DirectoryEvent =
                     if case .watchFailed(_, let errno) = failure, Errno(rawValue: errno) == .noSuchFileOrDirectory { .watchRemoved }
@@ -365,7 +387,7 @@ final class WatchLoop: Sendable {
     private func lose(_ entry: DirectoryWatch, in session: inout Session, _ event: DirectoryEvent) {
         for id in entry.subscribers.keys { session.subscribed[id] = nil }
         forget(entry.subscribers.count)
-        entry.subscribers.values.forEach { $0(event) }
+        entry.subscribers.values.forEach { $0([event]) }
     }
 
     private func forget(_ count: Int) {
