@@ -35,7 +35,11 @@ struct CommitCallOrderTests {
             var calls = SystemCalls.live
             calls.open = { (d, p, intent) throws(Errno) in
                 let fd = try SystemCalls.live.open(d, p, intent)
-                self.names.withLock { $0[fd.rawValue] = self.role(p, directory: directory) }
+                self.names.withLock { names in
+                    // A file reopened through its descriptor (/proc/self/fd/N) has the role of that descriptor.
+                    let reopened = p.hasPrefix("/proc/self/fd/") ? CInt(p.dropFirst("/proc/self/fd/".count)).flatMap { names[$0] } : nil
+                    names[fd.rawValue] = reopened ?? self.role(p, directory: directory)
+                }
                 return fd
             }
             calls.write = { (fd, b) throws(Errno) in
@@ -75,8 +79,9 @@ struct CommitCallOrderTests {
         #expect(
             recorder.calls.withLock { $0 } == [
                 "write TEMP",  // the whole new version, into a temp file beside the state file
-                "fsync TEMP",  // durable before anything names it
-                "close TEMP",  // (IN_CLOSE_WRITE: watchers may read it ahead of the rename)
+                "close TEMP",  // closed once written (IN_CLOSE_WRITE: watchers read it ahead)...
+                "fsync TEMP",  // ...and synced through a read-only descriptor: durable before anything names it
+                "close TEMP",
                 "link state.json HISTORY/00000000000000000000.json",  // the outgoing version is kept
                 "fsync HISTORY",  // and its history entry is durable
                 "rename TEMP state.json",  // the new version becomes current, atomically
@@ -93,7 +98,7 @@ struct CommitCallOrderTests {
         recorder.recording.store(true, ordering: .relaxed)
         try await store.update { try $0.set(1, forKey: "x") }
         recorder.recording.store(false, ordering: .relaxed)
-        #expect(recorder.calls.withLock { $0 } == ["write TEMP", "fsync TEMP", "close TEMP", "rename TEMP state.json"])
+        #expect(recorder.calls.withLock { $0 } == ["write TEMP", "close TEMP", "fsync TEMP", "close TEMP", "rename TEMP state.json"])
     }
 
     @Test func anInterruptedWriteOrFsyncInjectedThroughTheSeamIsRetried() async throws {

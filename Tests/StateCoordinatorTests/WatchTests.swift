@@ -237,14 +237,13 @@ struct WatchTests {
         return try StateFileCodec.encode(header: header, stateBytes: bytes)
     }
 
-    @Test func aTempFileClosedBeforeItsRenameIsReadAheadAndDeliveredAtItsRename() async throws {
+    @Test func aTempFileClosedBeforeItsFsyncIsReadAheadAndDeliveredAtItsRename() async throws {
         _ = try store()
-        // A writer slow between closing its temp file and renaming it (a busy disk's history link)
-        // leaves the watcher time to read the closed temp file.
+        // A slow fsync (as on a busy disk) leaves the watcher time to read the closed temp file.
         var options = StateStoreOptions()
-        options.systemCalls.rename = { (d, from, to) throws(Errno) in
+        options.systemCalls.fsync = { (fd) throws(Errno) in
             usleep(20_000)
-            try SystemCalls.live.rename(d, from, to)
+            try SystemCalls.live.fsync(fd)
         }
         let writer = try await StateStore<JSONValue>(directory: dir.path, options: options)
         // No consistency check: its reloads would compete with the read-ahead for the loop thread.

@@ -204,8 +204,9 @@ struct BatchCommit<State: Codable & Sendable> {
     }
 
     /// Writes the next version and makes it the base, the steps of a ``PendingFile`` in order: the
-    /// temp file is created, written, fsynced and closed; then, with nothing left that can fail
-    /// slowly, the lock is checked and the outgoing version linked into history; then the rename.
+    /// temp file is created, written, closed and fsynced (closed first, so that watchers read it
+    /// during the fsync; see ``PendingFile``); then the lock is checked and the outgoing version
+    /// linked into history; then the rename.
     private func write(
         _ version: BatchPlan<State>.NewVersion, onto base: inout Base, directory: StoreDirectory, lock: borrowing WriterLock
     ) throws(StateStoreError) -> StateSnapshot<State> {
@@ -226,11 +227,12 @@ struct BatchCommit<State: Codable & Sendable> {
             try SchemaFile(handle: handle).makeDurable(schema, directory: directory.descriptor)
         }
         let pending = try PendingFile.create(
-            in: directory.pendingFileTarget,
-            prefix: handle.files.tempPrefix, attributes: .init(mode: base.status.permissions, owner: ownerToKeep(base.status)))
+            in: directory.pendingFileTarget, prefix: handle.files.tempPrefix,
+            attributes: .init(mode: base.status.permissions, owner: ownerToKeep(base.status)), synchronizingAfterClose: durability != .none)
         try pending.write(file)
-        if durability != .none { try pending.synchronize(timer: handle.metrics?.fileSyncDuration) }
+        if durability != .none, !pending.synchronizesAfterClose { try pending.synchronize(timer: handle.metrics?.fileSyncDuration) }
         try pending.close()
+        if pending.synchronizesAfterClose { try pending.synchronize(timer: handle.metrics?.fileSyncDuration) }
         // The lockfile may have been replaced while we held the lock on the old one (an operator
         // deleting it, `init --force`): then another writer may hold the new one.
         try lock.checkStillNamed()

@@ -1,11 +1,19 @@
 import Metrics
 import SystemPackage
 
-/// A new file being made beside the file it will replace, in renameio's shape: ``create(in:prefix:attributes:)``,
-/// ``write(_:)``, ``synchronize(timer:)``, ``close()``, then ``replace(_:durability:timer:)``, each a step the
-/// caller takes in order (a commit checks its lock and links the outgoing version into history
-/// between the last two). Until the replace nothing visible changes; after it, whoever opens the
-/// target's name sees the whole new file.
+/// A new file being made beside the file it will replace, in renameio's shape:
+/// ``create(in:prefix:attributes:synchronizingAfterClose:)``, ``write(_:)``, ``synchronize(timer:)``,
+/// ``close()``, then ``replace(_:durability:timer:)``, each a step the caller takes in order (a
+/// commit checks its lock and links the outgoing version into history before the replace). Until
+/// the replace nothing visible changes; after it, whoever opens the target's name sees the whole
+/// new file.
+///
+/// The file may be closed before it is fsynced: created with `synchronizingAfterClose`, it also
+/// holds a read-only descriptor opened before anything is written (Linux reports a writeback
+/// error to every descriptor of the file opened before it happened), through which
+/// ``synchronize(timer:)`` fsyncs it after ``close()``. A commit does so: the close tells watchers
+/// (`IN_CLOSE_WRITE`) that the file is complete, and they read it during the fsync (see
+/// `Tools/bench/README.md` for what that is worth). Readers never depend on it.
 ///
 /// Dropping it removes the temp file unless its name no longer holds it (it was renamed over the
 /// target), so every error path cleans up; after a replace that keeps the old file
@@ -28,12 +36,17 @@ struct PendingFile: ~Copyable {
     let identity: FileIdentity
     /// Open for writing until ``close()``.
     private let descriptor: OwnedDescriptor
+    /// Read-only, opened before the first write, for an fsync after ``close()``; closed by it.
+    private let syncDescriptor: OwnedDescriptor?
 
-    private init(directory: TargetDirectory, name: String, identity: FileIdentity, descriptor: OwnedDescriptor) {
+    private init(
+        directory: TargetDirectory, name: String, identity: FileIdentity, descriptor: OwnedDescriptor, syncDescriptor: OwnedDescriptor?
+    ) {
         self.directory = directory
         self.name = name
         self.identity = identity
         self.descriptor = descriptor
+        self.syncDescriptor = syncDescriptor
     }
 
     /// The directory a pending file is made in, and how to reach it.
@@ -48,7 +61,15 @@ struct PendingFile: ~Copyable {
 
     /// Creates a temp file named with `prefix` and a random suffix (`O_EXCL`, mode 0600 until
     /// the final mode is set), with `attributes`.
-    static func create(in directory: TargetDirectory, prefix: String, attributes: Attributes) throws(StateStoreError) -> PendingFile {
+    ///
+    /// - Parameter synchronizingAfterClose: also open the read-only descriptor that
+    ///   ``synchronize(timer:)`` uses once the file is closed. It is opened through
+    ///   `/proc/self/fd/N` of the descriptor that created the file, never by name: in a directory
+    ///   others may write, the name could be swapped (for a FIFO that blocks the open, or another
+    ///   file) in between. Without `/proc`, the file is fsynced before its close instead.
+    static func create(
+        in directory: TargetDirectory, prefix: String, attributes: Attributes, synchronizingAfterClose: Bool = false
+    ) throws(StateStoreError) -> PendingFile {
         let calls = directory.calls
         var attempt = 0
         while true {
@@ -67,11 +88,29 @@ struct PendingFile: ~Copyable {
                 try? calls.unlink(directory.descriptor, name, false)
                 throw .system(.createTemp, path: directory.path(name), errno: error)
             }
-            let file = PendingFile(directory: directory, name: name, identity: identity, descriptor: fd)
+            let syncDescriptor: OwnedDescriptor?
+            do { syncDescriptor = synchronizingAfterClose ? try reopenedForSync(fd, calls: calls) : nil } catch {
+                try? calls.unlink(directory.descriptor, name, false)
+                throw .system(.createTemp, path: directory.path(name), errno: error)
+            }
+            let file = PendingFile(directory: directory, name: name, identity: identity, descriptor: fd, syncDescriptor: syncDescriptor)
             try file.setAttributes(attributes)
             return file
         }
     }
+
+    /// A read-only descriptor of the file open as `fd`, through `/proc/self/fd`; nil without `/proc`.
+    private static func reopenedForSync(_ fd: OwnedDescriptor, calls: SystemCalls) throws(Errno) -> OwnedDescriptor? {
+        do {
+            return OwnedDescriptor(
+                try calls.open(SystemCalls.currentDirectory, "/proc/self/fd/\(fd.descriptor.rawValue)", .readFollowingLinks), calls: calls)
+        } catch .noSuchFileOrDirectory {
+            return nil
+        }
+    }
+
+    /// Whether ``synchronize(timer:)`` may come after ``close()`` (a descriptor for it is held).
+    var synchronizesAfterClose: Bool { syncDescriptor != nil }
 
     /// fchmod, not the open mode: the open mode is filtered by the umask, and the new file must have
     /// exactly the mode of the one it replaces.
@@ -91,10 +130,15 @@ struct PendingFile: ~Copyable {
 
     /// Makes the written bytes durable (`fsync(2)`), before anything names the file: a rename of a
     /// file whose data is still in the page cache can leave an empty state file after a power loss.
+    /// Through the descriptor kept for it when the file was created so (then closed: a descriptor
+    /// kept open on a file that is later replaced costs ext4 two journalled orphan-list updates),
+    /// else through the written one, which must not be closed yet.
     func synchronize(timer: Timer? = nil) throws(StateStoreError) {
+        let fd = (syncDescriptor ?? descriptor).descriptor
         do {
-            if let timer { try timer.measure { () throws(Errno) in try directory.calls.fsync(descriptor.descriptor) } }
-            else { try directory.calls.fsync(descriptor.descriptor) }
+            if let timer { try timer.measure { () throws(Errno) in try directory.calls.fsync(fd) } }
+            else { try directory.calls.fsync(fd) }
+            try syncDescriptor?.close()
         } catch { throw .system(.syncFile, path: directory.path(name), errno: error) }
     }
 
