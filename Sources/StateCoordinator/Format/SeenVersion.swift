@@ -11,7 +11,7 @@ import SystemPackage
 /// Whatever agrees on those holds the same state, whichever inode it is in. (Keeping the file
 /// open instead would pin its inode, but costs every commit two journalled updates of ext4's
 /// orphan list when the file is replaced and later closed: measured about 100 µs a commit.)
-struct SeenVersion: Sendable {
+struct SeenVersion: Sendable, Equatable {
     /// The file's status when it was seen.
     let status: FileStatus
     /// Its header; nil for a file without one (a bad file reported once).

@@ -151,7 +151,7 @@ extension StateFollower {
         if let parent = progress.withLock({ progress in defer { progress.parentSubscription = nil }; return progress.parentSubscription }) {
             loop.unsubscribe(parent)
         }
-        progress.withLock { $0.statistics.resynchronizations += 1 }
+        progress.withLock { $0.machine.statistics.resynchronizations += 1 }
         reload(.resynchronize)
     }
 
@@ -160,7 +160,7 @@ extension StateFollower {
         guard case .success = subscribe() else { return }
         handle.options.logger.info("watching by inotify again", metadata: ["store": "\(handle.stateFilePath)"])
         enter(.inotify, retryingInotify: false)
-        progress.withLock { $0.statistics.resynchronizations += 1 }
+        progress.withLock { $0.machine.statistics.resynchronizations += 1 }
         reload(.resynchronize)
     }
 }

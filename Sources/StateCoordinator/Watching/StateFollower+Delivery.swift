@@ -12,57 +12,33 @@ extension StateFollower {
         }
     }
 
-    /// Delivers the version in `file` if it is new (after any kept versions before it), and only
-    /// then records the file as seen.
+    /// Delivers the version in `file` if it is new (after any kept versions before it), as the
+    /// machine decides (``ReloadMachine/verified(_:seen:trigger:olderThanGrace:)``), and only then
+    /// records the file as seen.
     func deliver(
         header: StateFileHeader, file: PinnedFile, trigger: Trigger,
         snapshot makeSnapshot: () throws(StateStoreError) -> StateSnapshot<State>
     ) throws(StateStoreError) {
-        let (previousID, lastVersion) = progress.withLock { progress in
-            progress.statistics.reloads += 1
-            return (progress.lastStoreID, progress.lastVersion)
-        }
-        var since = lastVersion
-        if let previousID, previousID != header.store {
-            progress.withLock { progress in
-                progress.lastStoreID = header.store
-                progress.lastVersion = nil
+        let seen = SeenVersion(status: file.status, header: header)
+        let olderThanGrace = trigger == .consistencyCheck && isOlderThanGrace(file.status)
+        let actions = progress.withLock { $0.machine.verified(header, seen: seen, trigger: trigger, olderThanGrace: olderThanGrace) }
+        for action in actions {
+            switch action {
+            case .reportReset(let previousID, let newID):
+                emit(.storeReset(previousID: previousID, newID: newID))
+            case .verifiedAgain:
+                verifiedAgain?()
+            case .replayKept(let range):
+                try replayKept(from: range.lowerBound, upTo: range.upperBound)
+            case .decodeAndDeliver:
+                let snapshot = try makeSnapshot()
+                progress.withLock {
+                    $0.machine.delivered(version: snapshot.version, storeID: snapshot.storeID, checksum: header.checksum, seen: seen)
+                }
+                emit(.snapshot(snapshot))
+            case .reportProblem, .scheduleRetry, .reportGone:
+                break
             }
-            emit(.storeReset(previousID: previousID, newID: header.store))
-            since = nil
-        }
-        guard since.map({ header.version > $0 }) ?? true else {
-            let recovered = progress.withLock { progress in
-                progress.problemOutstanding && header.version == progress.lastVersion && header.checksum == progress.lastChecksum
-            }
-            recordSeen(file, header: header)
-            if recovered { verifiedAgain?() }
-            return
-        }
-        if trigger == .consistencyCheck, isOlderThanGrace(file.status) {
-            progress.withLock { $0.statistics.missedEvents += 1 }
-        }
-        if everyVersion, let since, header.version > since + 1 {
-            try replayKept(from: since + 1, upTo: header.version - 1)
-        }
-        let snapshot = try makeSnapshot()
-        progress.withLock { progress in
-            progress.lastVersion = snapshot.version
-            progress.lastStoreID = snapshot.storeID
-            progress.lastChecksum = header.checksum
-            progress.statistics.delivered += 1
-        }
-        recordSeen(file, header: header)
-        emit(.snapshot(snapshot))
-    }
-
-    func recordSeen(_ file: PinnedFile, header: StateFileHeader) {
-        progress.withLock { progress in
-            progress.held = SeenVersion(status: file.status, header: header)
-            progress.gone = false
-            progress.reportedUnopenable = nil
-            progress.reportedTransient = nil
-            progress.problemOutstanding = false
         }
     }
 
@@ -85,10 +61,7 @@ extension StateFollower {
                 expected = version + 1
                 continue
             }
-            progress.withLock { progress in
-                progress.lastVersion = version
-                progress.statistics.delivered += 1
-            }
+            progress.withLock { $0.machine.replayed(version) }
             emit(.snapshot(snapshot))
             expected = version + 1
         }
@@ -96,7 +69,7 @@ extension StateFollower {
     }
 
     func reportGap(_ missing: ClosedRange<UInt64>) {
-        progress.withLock { $0.lastVersion = missing.upperBound }
+        progress.withLock { $0.machine.gapReported(missing) }
         emit(.gap(missing: missing))
     }
 }

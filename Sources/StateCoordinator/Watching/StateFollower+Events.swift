@@ -60,7 +60,7 @@ extension StateFollower {
                 }
             }
         case .overflow:
-            progress.withLock { $0.statistics.resynchronizations += 1 }
+            progress.withLock { $0.machine.statistics.resynchronizations += 1 }
             reload(.resynchronize)
         case .watchRemoved:
             progress.withLock { $0.subscription = nil }
@@ -77,13 +77,6 @@ extension StateFollower {
     }
 
     func markGone() {
-        let first = progress.withLock { progress -> Bool in
-            defer {
-                progress.gone = true
-                progress.held = nil
-            }
-            return !progress.gone
-        }
-        if first { emit(.storeGone(path: handle.stateFilePath)) }
+        perform(progress.withLock { $0.machine.missing() }, error: nil)
     }
 }

@@ -24,7 +24,7 @@ extension StateFollower {
                 ReadAhead(file: file.file, header: file.header, snapshot: $0)
             }
         }
-        if read != nil { progress.withLock { $0.statistics.tempFilesRead += 1 } }
+        if read != nil { progress.withLock { $0.machine.statistics.tempFilesRead += 1 } }
         aheadOfRename.withLock { $0 = ahead }
         return true
     }

@@ -13,38 +13,28 @@ extension StateFollower {
 
     /// - Returns: false when the reload was left for the queue (a file too large for the loop thread).
     func reloadLocked(_ trigger: Trigger, inline: Bool) -> Bool {
-        let (stopped, held) = progress.withLock { progress in
-            if !progress.stopped { progress.statistics.looks += 1 }
-            return (progress.stopped, progress.held)
-        }
-        guard !stopped else { return true }
+        guard progress.withLock({ progress -> Bool in
+            if !progress.stopped { progress.machine.reloadStarted() }
+            return !progress.stopped
+        }) else { return true }
         let ahead = aheadOfRename.withLock { $0 }
-        // The file opened; unread when it is the one last delivered or reported, or the temp file
-        // already read ahead of its rename, or too large to read on the loop thread.
+        let machine = progress.withLock { $0.machine }
+        // The file opened, and what the machine made of it (``ReloadMachine/opened(_:isReadAhead:inline:)``).
         var opened: PinnedFile?
-        var isReadAhead = false
-        var tooLargeHere = false
+        var look = ReloadMachine.Look.read
         do {
             let file = try handle.readCurrent { file in
                 opened = file
-                if ahead?.isFile(file.status) == true {
-                    isReadAhead = true
-                    return .skip
-                }
-                // Trusted even after lost events: a status match is confirmed by the header.
-                if held?.matches(file, calls: handle.calls) == true { return .skip }
-                if inline, file.status.size > Self.inlineReloadLimit {
-                    tooLargeHere = true
-                    return .skip
-                }
-                return .read
+                look = machine.opened(file.status, isReadAhead: ahead?.isFile(file.status) == true, inline: inline)
+                if look == .peekHeader { look = machine.peeked(file.header, status: file.status, inline: inline) }
+                return look == .read ? .read : .skip
             }
-            if tooLargeHere { return false }
+            if look == .leaveForQueue { return false }
             if let file {
                 try deliver(file, trigger: trigger)
-            } else if isReadAhead, let ahead, let opened {
+            } else if look == .useReadAhead, let ahead, let opened {
                 try deliver(header: ahead.header, file: opened, trigger: trigger) {
-                    progress.withLock { $0.statistics.readAhead += 1 }
+                    progress.withLock { $0.machine.deliveredReadAhead() }
                     var snapshot = ahead.snapshot
                     snapshot.loadedAt = Date()  // it reached the reader now, not when it was read ahead
                     snapshot.replacedAt = opened.status.renameTime  // the temp file's, stamped by the rename
@@ -52,7 +42,7 @@ extension StateFollower {
                 }
             }
             // Used, or overtaken (a writer that died before its rename): let it go.
-            let last = progress.withLock { $0.lastVersion }
+            let last = progress.withLock { $0.machine.lastVersion }
             aheadOfRename.withLock { if let version = $0?.header.version, let last, version <= last { $0 = nil } }
         } catch where error.code == .notFound {
             markGone()
@@ -62,46 +52,46 @@ extension StateFollower {
         return true
     }
 
-    /// A reload failed. A bad file (corrupt, foreign, undecodable) is kept as seen and reported
-    /// once; a file that cannot be opened is reported once; anything else is transient (EMFILE,
-    /// EIO, ENOMEM…): reported, not recorded, and retried after the poll interval.
+    /// A reload failed: the machine decides what it is (``ReloadMachine/failed(_:)``). The file's
+    /// I/O (a header pread, an fstatat) happens here, not under the progress lock.
     func fail(_ error: StateStoreError, opened: PinnedFile?) {
-        // The file's I/O (a header pread, an fstatat) happens here, not under the progress lock.
         let aboutTheFile: Set<StateStoreError.Code> = [.corrupt, .unverifiable, .badState, .tooLarge]
         var error = error
-        let header = aboutTheFile.contains(error.code) ? opened?.header : nil
-        let badFile = aboutTheFile.contains(error.code) ? opened.map { SeenVersion(status: $0.status, header: header) } : nil
-        // A verified file whose state does not decode: the version a registered reader rejects.
-        if error.code == .badState, let header {
-            error.version = header.version
-            error.storeID = header.store
-        }
-        let unopenable = badFile == nil && (aboutTheFile.contains(error.code) || error.code == .symbolicLink || error.code == .permissionDenied)
-        let unopenableStatus = unopenable ? try? handle.calls.fstatat(SystemCalls.currentDirectory, handle.stateFilePath) : nil
-        let report = progress.withLock { state -> Bool in
-            if let badFile {
-                state.held = badFile
-            } else if unopenable {
-                if let unopenableStatus, unopenableStatus == state.reportedUnopenable { return false }
-                state.reportedUnopenable = unopenableStatus
-            } else {
-                if !state.retryPending {
-                    state.retryPending = true
-                    queue.asyncAfter(deadline: .now() + options.pollInterval.dispatchInterval) { [weak self] in
-                        guard let self else { return }
-                        progress.withLock { $0.retryPending = false }
-                        reload(.retry)
-                    }
-                }
-                if state.reportedTransient == error.code { return false }
-                state.reportedTransient = error.code
+        let failure: ReloadMachine.Failure
+        if aboutTheFile.contains(error.code), let opened {
+            let header = opened.header
+            // A verified file whose state does not decode: the version a registered reader rejects.
+            if error.code == .badState, let header {
+                error.version = header.version
+                error.storeID = header.store
             }
-            state.statistics.problems += 1
-            state.problemOutstanding = true
-            if error.code == .badState && error.version != nil { state.statistics.unusableVersions += 1 }
-            return true
+            failure = .badFile(SeenVersion(status: opened.status, header: header), unusableVersion: error.code == .badState && header != nil)
+        } else if aboutTheFile.contains(error.code) || error.code == .symbolicLink || error.code == .permissionDenied {
+            failure = .unopenable(status: try? handle.calls.fstatat(SystemCalls.currentDirectory, handle.stateFilePath))
+        } else {
+            failure = .transient(error.code)
         }
-        if report { emit(.problem(error)) }
+        perform(progress.withLock { $0.machine.failed(failure) }, error: error)
+    }
+
+    /// Carries out the machine's actions that need no version: problems, retries, the store gone.
+    func perform(_ actions: [ReloadMachine.Action], error: StateStoreError?) {
+        for action in actions {
+            switch action {
+            case .reportProblem:
+                if let error { emit(.problem(error)) }
+            case .scheduleRetry:
+                queue.asyncAfter(deadline: .now() + options.pollInterval.dispatchInterval) { [weak self] in
+                    guard let self else { return }
+                    progress.withLock { $0.machine.retryFired() }
+                    reload(.retry)
+                }
+            case .reportGone:
+                emit(.storeGone(path: handle.stateFilePath))
+            case .reportReset, .verifiedAgain, .replayKept, .decodeAndDeliver:
+                break  // carried out by ``deliver(header:file:trigger:snapshot:)``
+            }
+        }
     }
 
     func isOlderThanGrace(_ status: FileStatus) -> Bool {

@@ -12,8 +12,7 @@ import Synchronization
 /// it was delivered (or reported as bad): a transient failure (EMFILE, EIO) is retried.
 /// Nothing is delivered after ``stop()``.
 final class StateFollower<State: Codable & Sendable>: Sendable {
-    /// What a reload was asked for by; decides what counts as a missed notification.
-    enum Trigger { case start, notified, poll, consistencyCheck, resynchronize, retry }
+    typealias Trigger = ReloadMachine.Trigger
 
     /// A file is counted as missed by inotify only if it changed longer ago than this when the
     /// consistency check found it (a notification may just be on its way).
@@ -31,24 +30,9 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         var subscription: UInt64?
         /// While the directory is gone: a watch of its parent, for the directory coming back.
         var parentSubscription: UInt64?
-        /// The version last delivered, or a bad file already reported (see ``SeenVersion``).
-        var held: SeenVersion?
-        /// A state file that could not be opened (a symbolic link, no permission): reported once.
-        var reportedUnopenable: FileStatus?
-        /// The code of the transient failure last reported, so that a persistent one is reported once.
-        var reportedTransient: StateStoreError.Code?
-        /// Whether a problem was reported since a file last verified: a file that verifies again
-        /// with the version already delivered (a backup restored) then clears it.
-        var problemOutstanding = false
-        var lastVersion: UInt64?
-        var lastStoreID: String?
-        /// The checksum of the version last delivered: a file that verifies again clears a problem
-        /// only if it is that very version (a backup of an older one is not the store's state).
-        var lastChecksum: String?
-        var statistics = WatchStatistics()
+        /// What was delivered and reported, and the reload decisions made on it.
+        var machine: ReloadMachine
         var reloadPending = false
-        var retryPending = false
-        var gone = false
         var stopped = false
         var timers: [TimerRole: LoopTimer] = [:]
     }
@@ -62,7 +46,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     /// Called when the state file verifies again after a problem, holding the version already
     /// delivered (no event is due: the version is not new). A ``StateReader`` clears its problem.
     let verifiedAgain: (@Sendable () -> Void)?
-    let progress = Mutex(Progress())
+    let progress: Mutex<Progress>
     /// The last temp file of ours read ahead of its rename (see ``readAhead(_:inline:)``).
     let aheadOfRename = Mutex<ReadAhead<State>?>(nil)
     /// Serializes reloads between the loop thread (small files, see ``receive(_:)``) and the queue.
@@ -83,22 +67,18 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         self.loop = loop
         self.sink = sink
         self.queue = DispatchQueue(label: "StateCoordinator.watch.\(handle.files.name)", target: sharedTargetQueue)
-        progress.withLock { $0.lastVersion = since }
+        progress = Mutex(
+            Progress(machine: ReloadMachine(since: since, everyVersion: everyVersion || since != nil, inlineLimit: Self.inlineReloadLimit)))
     }
 
     /// Records that the subscriber already holds the version in `file` (a reader's first read),
     /// so that the first reload skips that file instead of reading it again. Call before ``start()``.
     func assumeHeld(_ seen: SeenVersion, version: UInt64, storeID: String) {
-        progress.withLock { progress in
-            progress.held = seen
-            progress.lastVersion = version
-            progress.lastStoreID = storeID
-            progress.lastChecksum = seen.header?.checksum
-        }
+        progress.withLock { $0.machine.assumeHeld(seen, version: version, storeID: storeID) }
     }
 
     var mode: WatchMode { progress.withLock { $0.mode } }
-    var statistics: WatchStatistics { progress.withLock { $0.statistics } }
+    var statistics: WatchStatistics { progress.withLock { $0.machine.statistics } }
     var isStopped: Bool { progress.withLock { $0.stopped } }
     /// How many timers the follower runs (for tests).
     var timerCount: Int { progress.withLock { $0.timers.count } }
@@ -134,7 +114,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
                 progress.subscription = nil
                 progress.parentSubscription = nil
                 progress.timers = [:]
-                progress.held = nil
+                progress.machine.stopped()
             }
             return ([progress.subscription, progress.parentSubscription].compactMap { $0 }, Array(progress.timers.values))
         }
