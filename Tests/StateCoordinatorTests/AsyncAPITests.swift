@@ -169,6 +169,29 @@ struct AsyncAPITests {
         #expect(try await reader.wait(until: { $0.state.halt }).version == 2)
     }
 
+    /// A wait's condition is the application's code: it runs in the waiting task, never on the
+    /// watch loop's thread (where a slow one would hold up every watcher of the process) nor
+    /// under the reader's lock.
+    @Test func aWaitsConditionRunsInTheWaitingTaskNeverOnTheWatchLoop() async throws {
+        let store = try await StateStore<Risk>.create(directory: dir.path, initial: Risk())
+        let reader = try await store.reader()
+        defer { reader.close() }
+        let looked = Mutex<[(version: UInt64, onLoop: Bool)]>([])
+        let waiter = Task {
+            try await reader.wait(until: { snapshot in
+                looked.withLock { $0.append((snapshot.version, WatchLoop.shared.isCurrentThread)) }
+                _ = reader.current  // the reader's lock is free: this would deadlock under it
+                return snapshot.state.maxPosition >= 3
+            })
+        }
+        for position: Int64 in 1...3 { try await store.update { $0.maxPosition = position } }
+        let reached = try await waiter.value
+        #expect(reached.state.maxPosition == 3)
+        let seen = looked.withLock { $0 }
+        #expect(!seen.isEmpty && seen.allSatisfy { !$0.onLoop }, "\(seen)")
+        #expect(seen.map(\.version) == seen.map(\.version).sorted(), "each look at a newer snapshot")
+    }
+
     @Test func aWaitEndsWithCancellationOrWhenTheReaderCloses() async throws {
         let store = try await StateStore<Risk>.create(directory: dir.path, initial: Risk())
         let reader = try await store.reader()

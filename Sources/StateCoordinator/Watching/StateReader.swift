@@ -151,8 +151,10 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     }
 
     /// Waits until the newest snapshot satisfies `condition` and returns that snapshot (at once
-    /// if the current one does). `condition` runs with the reader's lock held, on the thread that
-    /// stores each new version: keep it to a few field reads.
+    /// if the current one does). `condition` runs in the waiting task, once for the current
+    /// snapshot and once for each newer one until it holds; never on the watch loop's thread nor
+    /// under a lock of the reader's, so it may take its time (versions stored meanwhile are not
+    /// lost: the newest is looked at next).
     ///
     /// - Throws: `CancellationError` when the task is cancelled; ``StateStoreError/Code/closed``
     ///   when the reader is closed first.
