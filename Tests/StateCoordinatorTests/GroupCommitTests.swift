@@ -172,8 +172,8 @@ struct GroupCommitTests {
         let half = String(repeating: "x", count: 300)
         async let first = store.update { try $0.set(.string(half), forKey: "a") }
         async let second = store.update { try $0.set(.string(half), forKey: "b") }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while store.pipeline.waitingCount < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        let pipeline = store.pipeline
+        #expect(await onOwnThread { pipeline.waitUntilWaiting(atLeast: 2, timeout: .seconds(10)) })
         #expect(store.pipeline.waitingCount == 2)
         release.signal()
         _ = await holder

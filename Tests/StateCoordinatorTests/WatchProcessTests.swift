@@ -23,15 +23,15 @@ struct WatchProcessTests {
         for reader in readers { #expect(reader.waitForLine { $0 == "v 0 0" }) }
         let writer = try RunningHelper(["incr", dir.path, "2000"])
         #expect(writer.waitForExit().status == 0)
-        let finished = ContinuousClock.now
         #expect(try store.read().version == 2000)
+        // How soon the readers get there is the benchmark's to measure (a shared machine times
+        // nothing reliably); that they all get there, in order, is checked here.
         for reader in readers {
-            #expect(reader.waitForLine(timeout: .seconds(1)) { $0 == "v 2000 2000" }, "reader behind: \(versions(reader).last ?? 0)")
+            #expect(reader.waitForLine(timeout: .seconds(30)) { $0 == "v 2000 2000" }, "reader behind: \(versions(reader).last ?? 0)")
             let seen = versions(reader)
             #expect(seen == seen.sorted() && Set(seen).count == seen.count, "versions not strictly increasing")
             #expect(!reader.lines.contains { $0.hasPrefix("problem") })
         }
-        #expect(ContinuousClock.now - finished < .seconds(1.5))
         for reader in readers {
             reader.closeInput()
             let result = reader.waitForExit()

@@ -1,6 +1,8 @@
 import Foundation
 import Synchronization
 
+@testable import StateCoordinator
+
 /// The `StateCoordinatorTestHelper` executable, built beside the test bundle.
 enum HelperProcess {
     static let url: URL = {
@@ -26,12 +28,19 @@ final class RunningHelper: Sendable {
     private let stdoutPipe = Pipe()
     private let stderrPipe = Pipe()
     private let finished = DispatchGroup()
+    /// Broadcast for each line read and at the end of stdout (``waitForLine(timeout:where:)``).
+    private let lineArrived = NSCondition()
+    /// Set, under `lineArrived`, once stdout is at its end: no line will come.
+    private nonisolated(unsafe) var outputEnded = false
+    /// Signalled when the process exits (``waitForExit(timeout:)``).
+    private let exited = DispatchSemaphore(value: 0)
 
     init(_ arguments: [String], executable: URL = HelperProcess.url, environment: [String: String]? = nil) throws {
         process = Process()
         process.executableURL = executable
         process.arguments = arguments
         if let environment { process.environment = environment }
+        process.terminationHandler = { [exited] _ in exited.signal() }
         process.standardInput = stdinPipe
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
@@ -50,9 +59,16 @@ final class RunningHelper: Sendable {
                 while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                     let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
                     pending.removeSubrange(pending.startIndex...newline)
+                    self.lineArrived.lock()
                     self.output.withLock { $0.append(line) }
+                    self.lineArrived.broadcast()
+                    self.lineArrived.unlock()
                 }
             }
+            self.lineArrived.lock()
+            self.outputEnded = true
+            self.lineArrived.broadcast()
+            self.lineArrived.unlock()
             self.finished.leave()
         }
         finished.enter()
@@ -74,18 +90,16 @@ final class RunningHelper: Sendable {
     /// The complete lines written so far.
     var lines: [String] { output.withLock { $0 } }
 
-    /// Waits until a line satisfies `predicate` (or the timeout passes); returns whether one did.
+    /// Waits until a line satisfies `predicate`, woken by each line read; false when stdout ends
+    /// or the timeout passes first.
     func waitForLine(timeout: Duration = .seconds(30), where predicate: (String) -> Bool) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        lineArrived.lock()
+        defer { lineArrived.unlock() }
+        while true {
             if lines.contains(where: predicate) { return true }
-            if !process.isRunning && !lines.contains(where: predicate) {
-                finished.wait()
-                return lines.contains(where: predicate)
-            }
-            usleep(1_000)
+            if outputEnded || !lineArrived.wait(until: deadline) { return lines.contains(where: predicate) }
         }
-        return false
     }
 
     func signal(_ signal: Int32) { kill(pid, signal) }
@@ -99,10 +113,8 @@ final class RunningHelper: Sendable {
     /// Waits for exit, at most `timeout`; past it the process is killed (SIGKILL) and the result
     /// says so, so that a hung helper fails its test instead of stalling the suite.
     func waitForExit(timeout: Duration) -> (status: Int32, stdout: String, stderr: String, timedOut: Bool) {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline { usleep(2_000) }
-        let timedOut = process.isRunning
-        if timedOut { signal(SIGKILL) }
+        let timedOut = exited.wait(timeout: .now() + .nanoseconds(Int(clamping: timeout.saturatingNanoseconds))) == .timedOut
+        if timedOut { signal(SIGKILL) } else { exited.signal() }  // for a later wait
         let (status, stdout, stderr) = waitForExit()
         return (status, stdout, stderr, timedOut)
     }
