@@ -34,9 +34,12 @@ let package = Package(
         ),
         // Two libc calls Swift cannot import directly (flock, fstatfs).
         .target(name: "CSystemShims"),
+        // JSON values, the parser and writer, pointers (RFC 6901), patches (RFC 6902, 7386): no I/O.
+        .target(name: "StateJSON"),
         .target(
             name: "StateCoordinator",
             dependencies: [
+                "StateJSON",
                 "CInotifyTools",
                 "CSystemShims",
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -124,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "StateCoordinatorTests",
             dependencies: [
-                "StateCoordinator", "StateCoordinatorTestHelper", "statectl", "state-chaos", "state-sidecar", "state-demo",
+                "StateCoordinator", "StateJSON", "StateCoordinatorTestHelper", "statectl", "state-chaos", "state-sidecar", "state-demo",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

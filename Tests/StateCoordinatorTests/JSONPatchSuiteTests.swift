@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import StateCoordinator
+@testable import StateJSON
 
 /// RFC 6902 JSON Patch against the public json-patch-tests suite (vendored in
 /// `Vectors/json-patch-tests` with its licence), and `statectl patch --json-patch`.

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import StateCoordinator
+@testable import StateJSON
 
 @Suite("JSON Pointer, merge patch, JSON Patch")
 struct JSONToolsTests {

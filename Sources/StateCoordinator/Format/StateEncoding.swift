@@ -2,7 +2,7 @@ import Foundation
 
 /// The state bytes of a version: the state as compact JSON with sorted keys, then a line feed.
 ///
-/// An untyped state (``JSONValue``) is written and read by the package's own strict parser and
+/// An untyped state (`JSONValue`) is written and read by the package's own strict parser and
 /// writer, so its numbers are kept exactly; a typed state goes through `JSONEncoder` and
 /// `JSONDecoder`, after the strict parser checked the text (Foundation's decoder alone accepts
 /// trailing commas and takes one of two duplicate names).

@@ -14,7 +14,7 @@ extension StateStore {
     /// - A mutation that **changes nothing** (the state encodes to the bytes already committed)
     ///   commits nothing: no new version, no fsync, no watcher woken; the current snapshot is
     ///   returned. Pass `commitUnchanged: true` to commit a new version anyway. Objects are
-    ///   written with sorted keys, so this holds for ``JSONValue`` and for types whose encoding
+    ///   written with sorted keys, so this holds for `JSONValue` and for types whose encoding
     ///   depends only on their value; a `Set` (whose order varies between processes) may encode
     ///   differently each time, and then commits.
     /// - A mutation must be **pure**: it may run more than once (its batch may be split or

@@ -12,9 +12,9 @@
 /// Numbers are kept exactly: an integer literal (no fraction, no exponent) is ``JSONValue/int(_:)``
 /// when it fits in 64 bits and ``JSONValue/largeInteger(_:)`` with its digits otherwise; a literal
 /// with a fraction or exponent is ``JSONValue/double(_:)``, and stays one when written back (`1.0`).
-struct JSONParser {
+package struct JSONParser {
     /// The deepest nesting of arrays and objects accepted (as Foundation's `JSONDecoder`).
-    static let maximumDepth = 512
+    package static let maximumDepth = 512
 
     private struct Failure: Error {
         var message: String
@@ -31,13 +31,13 @@ struct JSONParser {
     }
 
     /// Parses a whole JSON text into a value.
-    static func parse(_ bytes: some Collection<UInt8>) throws(JSONValue.ParseError) -> JSONValue {
+    package static func parse(_ bytes: some Collection<UInt8>) throws(JSONValue.ParseError) -> JSONValue {
         // `build` is true, so a value always comes back.
         try run(bytes, build: true)!
     }
 
     /// Checks that a whole text is strict JSON without building its value (before a typed decode).
-    static func check(_ bytes: some Collection<UInt8>) throws(JSONValue.ParseError) {
+    package static func check(_ bytes: some Collection<UInt8>) throws(JSONValue.ParseError) {
         _ = try run(bytes, build: false)
     }
 

@@ -2,10 +2,10 @@
 /// Python's `sort_keys`), strings escaped as RFC 8259 requires (quote, backslash, control
 /// characters; everything else as UTF-8), integers as their digits, doubles always with a
 /// fraction or exponent (`1.0`, `1e+300`) so that they read back as doubles.
-enum JSONWriter {
+package enum JSONWriter {
     /// - Parameter forTerminal: also escape DEL, the C1 controls and the bidirectional
     ///   formatting characters (text for people; the state file keeps them as UTF-8).
-    static func write(_ value: JSONValue, pretty: Bool, forTerminal: Bool = false) throws(JSONValue.EncodingError) -> [UInt8] {
+    package static func write(_ value: JSONValue, pretty: Bool, forTerminal: Bool = false) throws(JSONValue.EncodingError) -> [UInt8] {
         var output: [UInt8] = []
         try write(value, into: &output, pretty: pretty, terminal: forTerminal, indent: 0, path: "")
         return output
@@ -108,7 +108,7 @@ enum JSONWriter {
     }
 
     /// `-?(0|[1-9][0-9]*)`
-    static func isIntegerLiteral(_ text: String) -> Bool {
+    package static func isIntegerLiteral(_ text: String) -> Bool {
         var digits = Substring(text)
         if digits.first == "-" { digits = digits.dropFirst() }
         guard let first = digits.first, first.isASCII, first.isNumber else { return false }
