@@ -109,7 +109,7 @@ final class FakeInotify: Sendable {
                         return watch
                     })
             },
-            read: { fd in
+            read: { fd, _ in
                 self.script.withLock { script -> Result<[InotifyEvent], InotifyCalls.InotifyFailure> in
                     if let error = script.readError {
                         script.failedReads += 1

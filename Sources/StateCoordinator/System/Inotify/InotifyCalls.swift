@@ -36,8 +36,9 @@ struct InotifyCalls: Sendable {
     /// under that exact spelling in this instance: the library keeps the record of a watch the
     /// kernel dropped, and would answer with that one (see ``WatchLoop``).
     var watch: @Sendable (_ path: String, _ mask: UInt32) -> Result<Int32, InotifyFailure>
-    /// One `read(2)` of the instance's descriptor: the events it held, none when it held none.
-    var read: @Sendable (_ descriptor: FileDescriptor) -> Result<[InotifyEvent], InotifyFailure>
+    /// One `read(2)` of the instance's descriptor into `buffer` (the loop's own, reused: at least
+    /// ``InotifyEventParser/bufferSize`` bytes): the events it held, none when it held none.
+    var read: @Sendable (_ descriptor: FileDescriptor, _ buffer: UnsafeMutableRawBufferPointer) -> Result<[InotifyEvent], InotifyFailure>
 
     struct InotifyFailure: Error, Sendable, Equatable {
         var errno: Int32
@@ -77,11 +78,10 @@ struct InotifyCalls: Sendable {
             if watch < 0 { watch = inotifytools_wd_from_filename(path + "/") }
             return watch >= 0 ? .success(watch) : .failure(InotifyFailure(errno: EINVAL))
         },
-        read: { descriptor in
-            var buffer = [UInt8](repeating: 0, count: InotifyEventParser.bufferSize)
+        read: { descriptor, buffer in
             while true {
-                let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor.rawValue, $0.baseAddress, $0.count) }
-                if count > 0 { return .success(InotifyEventParser.events(in: buffer[..<count])) }
+                let count = Glibc.read(descriptor.rawValue, buffer.baseAddress, buffer.count)
+                if count > 0 { return .success(InotifyEventParser.events(in: UnsafeRawBufferPointer(rebasing: buffer[..<count]))) }
                 // inotify never ends: an end of file means the descriptor is not what it was.
                 if count == 0 { return .failure(InotifyFailure(errno: EIO)) }
                 switch errno {

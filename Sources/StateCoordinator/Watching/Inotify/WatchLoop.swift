@@ -177,6 +177,9 @@ final class WatchLoop: Sendable {
         var reopenAt: ContinuousClock.Instant?
         var consecutiveFailures = 0
         var timers: [UInt64: Timer] = [:]
+        /// The buffer every read of the instance goes into, allocated once: the loop lives as long
+        /// as the process.
+        let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: InotifyEventParser.bufferSize, alignment: 8)
     }
 
     private struct DirectoryWatch {
@@ -298,7 +301,7 @@ final class WatchLoop: Sendable {
 
     private func readEvents(_ session: inout Session) {
         guard let instance = session.instance else { return }
-        switch calls.read(instance) {
+        switch calls.read(instance, session.readBuffer) {
         case .success(let events):
             session.consecutiveFailures = 0
             var batch = Batch()
