@@ -66,7 +66,7 @@ final class EventFeed: Service, Sendable {
         }
         await cancelWhenGracefulShutdown {
             var first = true
-            for await event in self.store.watch(.every) {
+            for await event in StateObservation(.every).events(in: self.store) {
                 // Gaps and resets need no event here: each stream finds them in the versions.
                 guard case .snapshot(let snapshot) = event else { continue }
                 self.publish(EncodedVersion(snapshot, arrived: !first))

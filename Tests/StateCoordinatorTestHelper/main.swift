@@ -157,7 +157,7 @@ case "watch":
     if arguments.count > 2 && arguments[2] == "nocheck" { watchOptions.consistencyCheckInterval = nil }
     do {
         let store = try ReadOnlyStateStore<JSONValue>(directory: directory)
-        let watch = store.watch(options: watchOptions)
+        let watch = StateObservation(options: watchOptions).events(in: store)
         // A line "stats" on stdin prints the counters; end of input prints them and exits.
         Thread.detachNewThread {
             func stats() {
@@ -207,8 +207,8 @@ case "churn":
         let done = DispatchSemaphore(value: 0)
         Task.detached {
             func cycle() async {
-                var iterator = store.snapshots().makeAsyncIterator()
-                _ = await iterator.next()
+                var iterator = StateObservation().values(in: store).makeAsyncIterator()
+                _ = try? await iterator.next()
             }
             await cycle()  // warm up: starts the watch hub thread once for the process
             try? await Task.sleep(for: .milliseconds(200))
@@ -312,7 +312,7 @@ case "registered-reader":
         switch mode {
         case "watch":
             let store = try ReadOnlyStateStore<JSONValue>(directory: directory)
-            let watch = store.watch(label: label, acknowledgement: .afterEachIteration)
+            let watch = StateObservation(label: label, acknowledgement: .afterEachIteration).events(in: store)
             var registered = false
             for await event in watch {
                 if !registered, case .registered(let id, _) = watch.registration {

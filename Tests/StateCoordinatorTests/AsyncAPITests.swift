@@ -181,7 +181,7 @@ struct AsyncAPITests {
             try await reader.wait(until: { snapshot in
                 looked.withLock { $0.append((snapshot.version, WatchLoop.shared.isCurrentThread)) }
                 _ = reader.current  // the reader's lock is free: this would deadlock under it
-                return snapshot.state.maxPosition >= 3
+                return snapshot.state.maxPosition == 3
             })
         }
         for position: Int64 in 1...3 { try await store.update { $0.maxPosition = position } }
@@ -190,6 +190,23 @@ struct AsyncAPITests {
         let seen = looked.withLock { $0 }
         #expect(!seen.isEmpty && seen.allSatisfy { !$0.onLoop }, "\(seen)")
         #expect(seen.map(\.version) == seen.map(\.version).sorted(), "each look at a newer snapshot")
+    }
+
+    /// One observation value, two policies for a version the bot cannot decode: passed over (the
+    /// next good one is delivered) or the end of the sequence, with the version's error.
+    @Test func anObservationSkipsOrFailsAtAnUnusableVersionAsItSays() async throws {
+        try await StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false, "maxPosition": 1])
+        let typed = try await ReadOnlyStateStore<Risk>(directory: dir.path)
+        let untyped = try await StateStore<JSONValue>(directory: dir.path)
+        var skipping = StateObservation(.every).values(in: typed).makeAsyncIterator()
+        var failing = StateObservation(.every, unusableVersions: .fail).values(in: typed).makeAsyncIterator()
+        #expect(try await skipping.next()?.version == 0)
+        #expect(try await failing.next()?.version == 0)
+        try await untyped.update { try $0.set("not a number", forKey: "maxPosition") }
+        try await untyped.update { try $0.set(7, forKey: "maxPosition") }
+        #expect(try await skipping.next()?.version == 2, "version 1 passed over")
+        await #expect { _ = try await failing.next() } throws: { ($0 as? StateStoreError)?.code == .badState && ($0 as? StateStoreError)?.version == 1 }
+        #expect(try await failing.next() == nil, "ended")
     }
 
     @Test func aWaitEndsWithCancellationOrWhenTheReaderCloses() async throws {
@@ -247,7 +264,7 @@ struct AsyncAPITests {
             }
         }
         let counter = Counter()
-        let watch = store.watch()
+        let watch = StateObservation().events(in: store)
         let group = ServiceGroup(
             services: [Follower(watch: watch, counter: counter)], logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let running = Task { try await group.run() }

@@ -75,7 +75,7 @@ struct ForeignWriteTests {
         for n in 1...3 { #expect(try statectl("set", "/n", "\(n)").status == 0) }
         let store = try await StateStore<JSONValue>(directory: dir.path)
         let id = try await store.read().storeID
-        var watch = store.watch(.latest).makeAsyncIterator()
+        var watch = StateObservation(.latest).events(in: store).makeAsyncIterator()
         guard case .snapshot(let first)? = await watch.next(), first.version == 3 else {
             Issue.record("no first version")
             return

@@ -248,8 +248,8 @@ struct ReaderRegistryCornerTests {
 
     @Test func aWatchAcknowledgesAfterEachIterationOnlyWhenAsked() async throws {
         let store = try await makeStore()
-        let automatic = store.watch(label: "auto", acknowledgement: .afterEachIteration)
-        let manual = store.watch(label: "manual")
+        let automatic = StateObservation(label: "auto", acknowledgement: .afterEachIteration).events(in: store)
+        let manual = StateObservation(label: "manual").events(in: store)
         var autoIterator = automatic.makeAsyncIterator()
         var manualIterator = manual.makeAsyncIterator()
         guard case .snapshot(let first)? = await autoIterator.next(), case .snapshot? = await manualIterator.next() else {

@@ -159,7 +159,7 @@ extension ProcessTests {
             let reader = try await store.reader(label: "registered")
             defer { reader.close() }
             // Watchers of the store directory: a library watch, and inotifywait from inotify-tools.
-            let watch = store.watch()
+            let watch = StateObservation().events(in: store)
             var iterator = watch.makeAsyncIterator()
             _ = await iterator.next()
             let inotifywait = try RunningHelper(

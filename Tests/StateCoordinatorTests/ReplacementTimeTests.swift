@@ -12,13 +12,13 @@ struct ReplacementTimeTests {
 
     @Test func aWatcherLearnsWhenOurWriterRenamedTheVersionIn() async throws {
         let store = try await StateStore<JSONValue>.create(directory: dir.path, settings: StoreSettings(keepHistory: 3))
-        var iterator = store.snapshots(.every).makeAsyncIterator()
-        #expect(await iterator.next()?.version == 0)
+        var iterator = StateObservation(.every).values(in: store).makeAsyncIterator()
+        #expect(try await iterator.next()?.version == 0)
         for value in 1...20 {
             let before = Date()
             try await store.update { try $0.set(.int(Int64(value)), forKey: "n") }
             let after = Date()
-            let snapshot = try #require(await iterator.next())
+            let snapshot = try #require(try await iterator.next())
             #expect(snapshot.version == UInt64(value))
             let replacedAt = try #require(snapshot.replacedAt, "a version read from the state file has its rename time")
             #expect(replacedAt <= snapshot.loadedAt)

@@ -118,7 +118,7 @@ extension ProcessTests {
             let reader = try await typed.reader(label: "typed-bot")
             defer { reader.close() }
             let good = reader.current
-            var checked = typed.checkedSnapshots().makeAsyncIterator()
+            var checked = StateObservation(unusableVersions: .fail).values(in: typed).makeAsyncIterator()
             _ = try await checked.next()
             // A foreign writer that does not check the schema (the Python package, its check taken out).
             let python = try PythonParticipantTests().python(

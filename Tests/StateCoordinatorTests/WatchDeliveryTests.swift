@@ -82,19 +82,19 @@ struct WatchDeliveryTests {
 
     @Test func twoIteratorsOfOneWatchEachGetEveryVersion() async throws {
         let store = try store()
-        let watch = store.snapshots()
+        let watch = StateObservation().values(in: store)
         var first = watch.makeAsyncIterator()
         var second = watch.makeAsyncIterator()
-        #expect(await first.next()?.version == 0)
-        #expect(await second.next()?.version == 0)
+        #expect(try await first.next()?.version == 0)
+        #expect(try await second.next()?.version == 0)
         try await store.update { try $0.set(1, forKey: "n") }
-        #expect(await first.next()?.version == 1)
-        #expect(await second.next()?.version == 1)
+        #expect(try await first.next()?.version == 1)
+        #expect(try await second.next()?.version == 1)
     }
 
     @Test func nothingRunsBeforeIterationStarts() throws {
         let store = try store()
-        let watch = store.watch()
+        let watch = StateObservation().events(in: store)
         #expect(watch.newest.follower == nil)
         let iterator = watch.makeAsyncIterator()
         #expect(iterator.lifetime.follower.isStopped == false)

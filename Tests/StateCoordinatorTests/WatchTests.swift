@@ -62,32 +62,32 @@ struct WatchTests {
     @Test func snapshotsStartWithTheCurrentVersionThenFollowEachCommit() async throws {
         let store = try store()
         try await store.update { try $0.set(1, forKey: "a") }
-        var iterator = store.snapshots().makeAsyncIterator()
-        #expect(await iterator.next()?.version == 1)
+        var iterator = StateObservation().values(in: store).makeAsyncIterator()
+        #expect(try await iterator.next()?.version == 1)
         try await store.update { try $0.set(2, forKey: "a") }
-        let next = await iterator.next()
+        let next = try await iterator.next()
         #expect(next?.version == 2)
         #expect(next?.state["a"] == 2)
     }
 
     @Test func aSlowConsumerGetsTheNewestVersionNotABacklog() async throws {
         let store = try store()
-        let watch = store.snapshots()
+        let watch = StateObservation().values(in: store)
         var iterator = watch.makeAsyncIterator()
-        #expect(await iterator.next()?.version == 0)
+        #expect(try await iterator.next()?.version == 0)
         for value in 1...50 { try await store.update { try $0.set(.int(Int64(value)), forKey: "n") } }
         // Wait until the watcher has begun a look at the file after the last commit returned (a
         // counter, not a sleep): that look sees version 50. At the latest the consistency check makes one.
         let looked = watch.watch.statistics.looks
         #expect(await eventually { watch.watch.statistics.looks > looked })
-        let next = await iterator.next()
+        let next = try await iterator.next()
         #expect(next?.version == 50)
     }
 
     @Test func sinceReplaysKeptVersionsThenFollowsLive() async throws {
         let store = try store(keepHistory: 10)
         for value in 1...5 { try await store.update { try $0.set(.int(Int64(value)), forKey: "n") } }
-        var iterator = store.watch(.after(2)).makeAsyncIterator()
+        var iterator = StateObservation(.after(2)).events(in: store).makeAsyncIterator()
         var versions: [UInt64] = []
         while versions.count < 3, let event = await iterator.next() {
             if case .snapshot(let snapshot) = event { versions.append(snapshot.version) }
@@ -101,7 +101,7 @@ struct WatchTests {
     @Test func sinceReportsVersionsNoLongerKept() async throws {
         let store = try store(keepHistory: 2)
         for value in 1...6 { try await store.update { try $0.set(.int(Int64(value)), forKey: "n") } }
-        var iterator = store.watch(.after(1)).makeAsyncIterator()
+        var iterator = StateObservation(.after(1)).events(in: store).makeAsyncIterator()
         var seen: [String] = []
         while !seen.contains("6"), let event = await iterator.next() {
             switch event {

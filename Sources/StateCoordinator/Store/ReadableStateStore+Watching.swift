@@ -17,6 +17,7 @@ extension ReadableStateStore {
     ///   - label: register each iterator as this reader; nil watches without registering.
     ///   - acknowledgement: when a registered watch acknowledges the versions it delivered.
     ///   - options: notification, polling and consistency-check settings.
+    @available(*, deprecated, message: "Use StateObservation(delivery, label:, acknowledgement:, options:).events(in: store)")
     public func watch(
         _ delivery: WatchDelivery = .latest, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual,
         options: WatchOptions = WatchOptions()
@@ -60,11 +61,12 @@ extension ReadableStateStore {
     /// ``checkedSnapshots(_:label:acknowledgement:options:)`` (which throws at such a version),
     /// ``watch(_:label:acknowledgement:options:)`` (a ``WatchEvent/problem(_:)`` event), or a
     /// ``StateReader``'s ``StateReader/problem`` and ``StateReader/checked(_:)``.
+    @available(*, deprecated, message: "Use StateObservation(delivery, label:, acknowledgement:, options:).values(in: store)")
     public func snapshots(
         _ delivery: WatchDelivery = .latest, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual,
         options: WatchOptions = WatchOptions()
     ) -> StateSnapshots<State> {
-        StateSnapshots(watch: watch(delivery, label: label, acknowledgement: acknowledgement, options: options))
+        StateSnapshots(watch: watch(delivery, label: label, acknowledgement: acknowledgement, options: options, loop: .shared))
     }
 
     /// A reader that keeps the newest snapshot in memory for hot paths, following the store from

@@ -5,7 +5,7 @@
 /// struct Risk: Codable, Sendable { var halt = false }
 /// let store = try await ReadOnlyStateStore<Risk>(directory: "/srv/bot")
 /// do {
-///     for try await snapshot in store.checkedSnapshots() { print("halt:", snapshot.state.halt) }
+///     for try await snapshot in StateObservation(unusableVersions: .fail).values(in: store) { print("halt:", snapshot.state.halt) }
 /// } catch {
 ///     print("cannot use version \(error.version.map(String.init) ?? "?"): \(error.message); halting")
 /// }
@@ -56,10 +56,11 @@ extension ReadableStateStore {
     /// The store's versions as ``snapshots(_:label:acknowledgement:options:)`` delivers them,
     /// except that a version that cannot be used ends the sequence with its error instead of
     /// being passed over (see ``CheckedStateSnapshots``).
+    @available(*, deprecated, message: "Use StateObservation(delivery, unusableVersions: .fail, label:, acknowledgement:, options:).values(in: store)")
     public func checkedSnapshots(
         _ delivery: WatchDelivery = .latest, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual,
         options: WatchOptions = WatchOptions()
     ) -> CheckedStateSnapshots<State> {
-        CheckedStateSnapshots(watch: watch(delivery, label: label, acknowledgement: acknowledgement, options: options))
+        CheckedStateSnapshots(watch: watch(delivery, label: label, acknowledgement: acknowledgement, options: options, loop: .shared))
     }
 }

@@ -44,7 +44,7 @@ struct Watch: AsyncParsableCommand {
     func run() async throws {
         let store = try await global.openReadOnly()
         let historyOn = try await store.read().settings.keepsHistory
-        let watch = store.watch(since.map(WatchDelivery.after) ?? (historyOn ? .every : .latest), label: label)
+        let watch = StateObservation(since.map(WatchDelivery.after) ?? (historyOn ? .every : .latest), label: label).events(in: store)
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask { try await follow(watch) }
             if let timeout {

@@ -95,7 +95,7 @@ extension StateBench {
         func run() async throws {
             switch role {
             case .incr: try increment()
-            case .watch: reader ? try await watchWithReader() : await watch()
+            case .watch: reader ? try await watchWithReader() : try await watch()
             case .hold: try await hold()
             case .ack: try await acknowledge()
             }
@@ -105,7 +105,7 @@ extension StateBench {
         /// a version after `until`; prints "ready" once registered and holding the first version.
         private func acknowledge() async throws {
             let store = try await ReadOnlyStateStore<BenchState>(directory: dir)
-            let watch = store.watch(label: "bench-\(count)")
+            let watch = StateObservation(label: "bench-\(count)").events(in: store)
             var ready = false
             for await event in watch {
                 guard case .snapshot(let snapshot) = event else { continue }
@@ -176,14 +176,14 @@ extension StateBench {
 
         /// Prints "ready" once following, then at the end "<version> <realtime ns>" per delivery and
         /// "cpu <ns>", the process's CPU time since it was ready.
-        private func watch() async {
+        private func watch() async throws {
             guard let store = try? await ReadOnlyStateStore<BenchState>(directory: dir) else {
                 return
             }
             var seen: [(UInt64, Int64)] = []
             seen.reserveCapacity(Int(until) + 1)
             var cpuAtReady: Int64?
-            for await snapshot in store.snapshots(options: WatchOptions(forcePolling: poll)) {
+            for try await snapshot in StateObservation(options: WatchOptions(forcePolling: poll)).values(in: store) {
                 seen.append((snapshot.version, Clock.realtime()))
                 if cpuAtReady == nil {
                     FileHandle.standardOutput.write(Data("ready\n".utf8))

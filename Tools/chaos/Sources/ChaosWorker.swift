@@ -44,7 +44,7 @@ struct ChaosWorker: AsyncParsableCommand {
             print("last 0 torn 1 regressions 0 mismatches 0 mode none")
             return
         }
-        let watch = store.watch(options: WatchOptions(forcePolling: poll))
+        let watch = StateObservation(options: WatchOptions(forcePolling: poll)).events(in: store)
         let verdict = ReaderVerdict()
         let follower = Task {
             for await event in watch { verdict.observe(event) }

@@ -21,7 +21,7 @@ extension StateDemo {
             let directory = try dir ?? makeTemporaryDirectory()
             let store = try await StateStore<DemoState>.create(directory: directory, initial: DemoState(), force: true)
             print("store: \(store.stateFilePath)  (try: jq -n 'input | input' \(store.stateFilePath))")
-            let watch = store.watch()
+            let watch = StateObservation().events(in: store)
             let processes = try (0..<writers).map { try startWriter(id: $0, directory: directory) }
             let total = UInt64(writers * commits)
             var shown = 0
