@@ -16,7 +16,7 @@ extension ProcessTests {
             _ = try StateStore<JSONValue>.create(directory: dir.path)
             let holder = try RunningHelper(["hold-lock", dir.path, "60000"])
             #expect(holder.waitForLine { $0 == "locked" })
-            holder.signal(SIGSTOP)
+            holder.stop()
             defer {
                 holder.signal(SIGKILL)
                 holder.signal(SIGCONT)

@@ -92,7 +92,7 @@ struct MultiProcessTests {
         let store = try createStore()
         let holder = try RunningHelper(["hold-lock", dir.path, "1500"])
         #expect(holder.waitForLine { $0 == "locked" })
-        holder.signal(SIGSTOP)
+        holder.stop()
         let timedOut = try HelperProcess.run(["update-once", dir.path, "300"])
         #expect(timedOut.status == 1)
         #expect(timedOut.stderr.contains("lock timeout"))

@@ -56,7 +56,7 @@ extension ProcessTests {
             let store = try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
             let bots = try startReaders([("alpha", "reader"), ("bravo", "watch"), ("charlie", "reader")])
             defer { bots.forEach { $0.signal(SIGKILL) } }
-            bots[1].signal(SIGSTOP)
+            bots[1].stop()
             let result = try cli("set", "/halt", "true", "--await-ack", "all", "--ack-timeout", "1")
             #expect(result.status == 10, "\(result)")
             #expect(result.stdout == "1\n", "the version is still printed: it is committed")
@@ -91,7 +91,7 @@ extension ProcessTests {
             try StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
             let bots = try startReaders([("victim", "reader"), ("healthy", "reader")])
             defer { bots.forEach { $0.signal(SIGKILL) } }
-            bots[0].signal(SIGSTOP)
+            bots[0].stop()
             let set = try RunningHelper(
                 ["--dir", dir.path, "set", "/halt", "true", "--await-ack", "all", "--ack-timeout", "30", "--json"], executable: CLI.url)
             // Killed once the wait is under way: the commit is visible and the healthy reader applied it.

@@ -102,7 +102,7 @@ extension ProcessTests.RegistryOwnerTests {
 
         // The store names its reader users: a label alone, and all, count the bot's only.
         #expect(try statectl("readers", "--set-users", Self.botUser).status == 0)
-        bot.signal(SIGSTOP)
+        bot.stop()
         defer { bot.signal(SIGCONT) }
         for selection in ["bot-eu-1", "all"] {
             let halt = try statectl("set", "/halt", "true", "--await-ack", selection, "--ack-timeout", "1")
@@ -140,7 +140,7 @@ extension ProcessTests.RegistryOwnerTests {
             #expect(linkedRecord.waitForLine { $0 == "planted" }, "and the bot's record")
             plants.append(linkedRecord)
         }
-        bot.signal(SIGSTOP)
+        bot.stop()
         defer { bot.signal(SIGCONT) }
         let halt = try statectl("set", "/halt", "true", "--await-ack", "bot-eu-1@\(Self.botUser)", "--ack-timeout", "1")
         #expect(halt.status == 10 && halt.stderr.contains("has not applied"), "only the real, stopped bot is waited for: \(halt)")
@@ -322,7 +322,7 @@ extension ProcessTests.RegistryOwnerTests {
         defer { bot.signal(SIGKILL) }
         guard let id = botEntry() else { Issue.record("no bot entry"); return }
         // Stopped meanwhile, so that no record write of its own slips in between.
-        bot.signal(SIGSTOP)
+        bot.stop()
         #expect(unlink(registry + "/" + id + ".json") == 0)
         let plant = try asAttacker("printf %s '\(forgedRecord)' > \(id).json && echo planted")
         #expect(plant.waitForLine { $0 == "planted" })

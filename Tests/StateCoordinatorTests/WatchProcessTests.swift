@@ -121,7 +121,7 @@ struct WatchProcessTests {
             #expect(reader.waitForLine { $0 == "v 0 0" }, "\(reader.lines)")
         }
         #expect(try String(contentsOfFile: sysctl, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == original)
-        reader.signal(SIGSTOP)
+        reader.stop()
         #expect(try HelperProcess.run(["incr", dir.path, "40"]).status == 0)
         reader.signal(SIGCONT)
         #expect(reader.waitForLine(timeout: .seconds(5)) { $0 == "v 40 40" }, "\(reader.lines)")

@@ -18,25 +18,27 @@ extension ReadableStateStore {
     ///
     /// - Throws: when the history directory cannot be listed.
     public func historyListing() async throws(StateStoreError) -> HistoryListing {
-        try await offPool { (handle) throws(StateStoreError) in try handle.historyListing() }
+        let backend = backend
+        return try await io.run { () throws(StateStoreError) in try backend.historyListing() }
     }
 
     /// The synchronous form of ``historyListing()``.
     @_disfavoredOverload
     public func historyListing() throws(StateStoreError) -> HistoryListing {
-        try handle.historyListing()
+        try backend.historyListing()
     }
 
     /// A version of the state: the current one, or a kept past one.
     /// - Throws: `notFound` when that version is neither current nor kept.
     public func snapshot(atVersion version: UInt64) async throws(StateStoreError) -> StateSnapshot<State> {
-        try await offPool { (handle) throws(StateStoreError) in try handle.snapshot(atVersion: version, as: State.self) }
+        let backend = backend
+        return try await io.run { () throws(StateStoreError) in try backend.readKept(version: version) }
     }
 
     /// The synchronous form of ``snapshot(atVersion:)``.
     @_disfavoredOverload
     public func snapshot(atVersion version: UInt64) throws(StateStoreError) -> StateSnapshot<State> {
-        try handle.snapshot(atVersion: version, as: State.self)
+        try backend.readKept(version: version)
     }
 }
 

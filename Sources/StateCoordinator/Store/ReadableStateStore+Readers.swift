@@ -21,17 +21,14 @@ extension ReadableStateStore {
     /// ``ReaderListing/maximumConsidered`` are). The registry is shared by every user: each
     /// reader's ``RegisteredReader/owner`` is the one thing in it nobody else can forge.
     public func readerListing() async throws(StateStoreError) -> ReaderListing {
-        try await offPool { (handle) throws(StateStoreError) in try Self.listing(handle) }
+        let backend = backend
+        return try await io.run { () throws(StateStoreError) in try backend.readerListing() }
     }
 
     /// The synchronous form of ``readerListing()-5hfnt``.
     @_disfavoredOverload
     public func readerListing() throws(StateStoreError) -> ReaderListing {
-        try Self.listing(handle)
-    }
-
-    private static func listing(_ handle: StoreHandle) throws(StateStoreError) -> ReaderListing {
-        try ReaderRegistry(handle).listing(readerUsers: handle.currentReaderUsers())
+        try backend.readerListing()
     }
 
     /// Waits until every selected reader that is live when the wait starts has applied

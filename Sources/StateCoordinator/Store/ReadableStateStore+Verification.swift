@@ -4,14 +4,14 @@ extension ReadableStateStore {
     /// ``VerificationProblem/Kind``. Damage and leftovers are told apart (see
     /// ``VerificationReport``); commits landing meanwhile never show as either.
     public func verify() async -> VerificationReport {
-        let handle = handle
-        return await io.run { StoreVerifier(handle: handle).run() }
+        let backend = backend
+        return await io.run { backend.verify() }
     }
 
     /// The synchronous form of ``verify()``.
     @_disfavoredOverload
     public func verify() -> VerificationReport {
-        StoreVerifier(handle: handle).run()
+        backend.verify()
     }
 
     /// ``verify()-7fic0`` for a store that may not open: a missing lockfile, or a plain JSON file where

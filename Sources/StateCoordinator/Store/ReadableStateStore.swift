@@ -23,13 +23,16 @@ public class ReadableStateStore<State: Codable & Sendable>: @unchecked Sendable 
     public var lockFilePath: String { handle.path(handle.files.lockFile) }
 
     let handle: StoreHandle
+    /// Where the versions live (``StoreBackend``): the store's files.
+    let backend: any StoreBackend<State>
     /// Runs the blocking work of async callers.
     let io: BlockingWorkThread
 
     /// A store for a handle that was checked already (``StoreHandle/open(directory:name:options:forWriting:)``).
     /// Not public: open a ``StateStore`` or a ``ReadOnlyStateStore``.
-    init(handle: StoreHandle) {
+    init(handle: StoreHandle, backend: (any StoreBackend<State>)? = nil) {
         self.handle = handle
+        self.backend = backend ?? FileBackend<State>(handle: handle)
         self.options = handle.options
         self.io = BlockingWorkThread(name: "StateCoordinator.io.\(handle.files.name)")
     }
@@ -43,13 +46,14 @@ public class ReadableStateStore<State: Codable & Sendable>: @unchecked Sendable 
     ///   e.g. plain JSON), `symbolicLink`, `tooLarge`, or `badState` when the JSON does not decode
     ///   as `State` (the `DecodingError` is its ``StateStoreError/cause``).
     public func read() async throws(StateStoreError) -> StateSnapshot<State> {
-        try await offPool { (handle) throws(StateStoreError) in try handle.readSnapshot(as: State.self) }
+        let backend = backend
+        return try await io.run { () throws(StateStoreError) in try backend.readNewest() }
     }
 
     /// The synchronous form of ``read()``.
     @_disfavoredOverload
     public func read() throws(StateStoreError) -> StateSnapshot<State> {
-        try handle.readSnapshot(as: State.self)
+        try backend.readNewest()
     }
 
     /// Runs `work` on the store's own thread.

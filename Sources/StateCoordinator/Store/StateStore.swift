@@ -22,11 +22,9 @@ public final class StateStore<State: Codable & Sendable>: ReadableStateStore<Sta
 
     /// Not an override of ``ReadableStateStore``'s: a store does not inherit its read-only opener.
     init(writing handle: StoreHandle) {
-        let cache = CommitCache<State>()
-        pipeline = CommitPipeline(label: "StateCoordinator.commit.\(handle.files.name)") { batch in
-            BatchCommit<State>(handle: handle, cache: cache).run(batch)
-        }
-        super.init(handle: handle)
+        let backend = FileBackend<State>(handle: handle)
+        pipeline = CommitPipeline(label: "StateCoordinator.commit.\(handle.files.name)") { batch in backend.commit(batch) }
+        super.init(handle: handle, backend: backend)
     }
 
     /// Opens an existing store for reading and writing. Creates nothing

@@ -104,6 +104,15 @@ final class RunningHelper: Sendable {
 
     func signal(_ signal: Int32) { kill(pid, signal) }
 
+    /// Sends SIGSTOP and returns once the kernel says the process is stopped (`waitid` with
+    /// `WSTOPPED | WNOWAIT`, which reaps nothing): a signal is delivered asynchronously, and the
+    /// process may first finish a system call (a rename) that the test means to come after.
+    func stop() {
+        signal(SIGSTOP)
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WSTOPPED | WNOWAIT) == -1 && errno == EINTR {}
+    }
+
     /// Writes to the helper's stdin.
     func send(_ data: Data) { stdinPipe.fileHandleForWriting.write(data) }
 
