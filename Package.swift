@@ -131,6 +131,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             // The JSON test vectors are read from the source tree (#filePath), also by Python.
             exclude: ["Vectors", "Golden"]

@@ -6,6 +6,8 @@ import Synchronization
 
 /// The sidecar's HTTP paths. None writes.
 enum SidecarRoutes {
+    /// The router: the access checks (a host check on tokenless loopback, else the bearer
+    /// token), then ``routes(monitors:metrics:maxLag:streams:connections:)``.
     static func router(
         monitors: [StoreMonitor], metrics: SidecarMetrics, token: [UInt8]?, maxLag: UInt64, streams: StreamCount,
         connections: ConnectionCount? = nil, loopbackOnly: Bool = false, allowedHosts: Set<String> = []
@@ -14,6 +16,15 @@ enum SidecarRoutes {
         // Behind a token a rebound page has no credentials to send: the check is for tokenless loopback.
         if loopbackOnly, token == nil { router.add(middleware: HostCheckMiddleware(allowed: allowedHosts)) }
         if let token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        router.addRoutes(routes(monitors: monitors, metrics: metrics, maxLag: maxLag, streams: streams, connections: connections))
+        return router
+    }
+
+    /// The paths themselves, as one collection (tested in-process, behind no access check).
+    static func routes(
+        monitors: [StoreMonitor], metrics: SidecarMetrics, maxLag: UInt64, streams: StreamCount, connections: ConnectionCount? = nil
+    ) -> RouteCollection<SidecarRequestContext> {
+        let router = RouteCollection(context: SidecarRequestContext.self)
         let pick: @Sendable (Request) -> Result<StoreMonitor, HTTPError> = { request in
             guard let name = request.uri.queryParameters["store"].map(String.init) else {
                 return monitors.count == 1 ? .success(monitors[0]) : .failure(HTTPError(.badRequest, message: "several stores: name one with ?store=NAME (\(monitors.map(\.name).joined(separator: ", "))).\n"))
