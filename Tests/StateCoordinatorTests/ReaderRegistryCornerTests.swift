@@ -137,17 +137,22 @@ struct ReaderRegistryCornerTests {
         #expect(try dir.names(in: "state.readers").count == 2, "nothing removed")
     }
 
+    /// A dead entry (its lock file held by nobody) and a record without lock file.
+    func plantDeadEntries() throws {
+        let registry = dir.file("state.readers")
+        _ = FileManager.default.createFile(atPath: registry + "/99-00000000000000aa.lock", contents: nil)
+        try #"{"format":1,"label":"ghost","pid":99,"host":"h","registeredAt":1,"updatedAt":1}"#
+            .write(toFile: registry + "/99-00000000000000aa.json", atomically: false, encoding: .utf8)
+        try "{}".write(toFile: registry + "/98-00000000000000bb.json", atomically: false, encoding: .utf8)
+    }
+
     @Test func listingRemovesDeadEntriesAndLeftoversButNeverALiveOne() async throws {
         let store = try await makeStore()
         let live = try await store.reader(label: "live")
         defer { live.close() }
         let registry = dir.file("state.readers")
-        // A dead entry (its lock file held by nobody), a record without lock file, a stray temp file,
-        // and a foreign file the registry does not own.
-        _ = FileManager.default.createFile(atPath: registry + "/99-00000000000000aa.lock", contents: nil)
-        try #"{"format":1,"label":"ghost","pid":99,"host":"h","registeredAt":1,"updatedAt":1}"#
-            .write(toFile: registry + "/99-00000000000000aa.json", atomically: false, encoding: .utf8)
-        try "{}".write(toFile: registry + "/98-00000000000000bb.json", atomically: false, encoding: .utf8)
+        // Dead entries, a stray temp file, and a foreign file the registry does not own.
+        try plantDeadEntries()
         try "{}".write(toFile: registry + "/97-00000000000000cc.json.tmp", atomically: false, encoding: .utf8)
         try "keep".write(toFile: registry + "/README", atomically: false, encoding: .utf8)
         let listed = try await store.readers()
@@ -164,11 +169,7 @@ struct ReaderRegistryCornerTests {
         let store = try await makeStore()
         let live = try await store.reader(label: "live")
         defer { live.close() }
-        let registry = dir.file("state.readers")
-        _ = FileManager.default.createFile(atPath: registry + "/99-00000000000000aa.lock", contents: nil)
-        try #"{"format":1,"label":"ghost","pid":99,"host":"h","registeredAt":1,"updatedAt":1}"#
-            .write(toFile: registry + "/99-00000000000000aa.json", atomically: false, encoding: .utf8)
-        try "{}".write(toFile: registry + "/98-00000000000000bb.json", atomically: false, encoding: .utf8)
+        try plantDeadEntries()
         try Data().write(to: URL(fileURLWithPath: dir.file(".state.tmp-left")))
         let registryBefore = try dir.names(in: "state.readers")
         let forbidden = Mutex<[SystemCallName]>([])

@@ -26,28 +26,16 @@ public struct CheckedStateSnapshots<State: Codable & Sendable>: AsyncSequence, S
     /// Makes an iterator, which starts a watch of its own.
     public func makeAsyncIterator() -> Iterator { Iterator(base: watch.makeAsyncIterator()) }
 
-    /// The iterator of ``CheckedStateSnapshots``.
+    /// The iterator of ``CheckedStateSnapshots``: ``StateValues``' with ``StateObservation/UnusableVersions/fail``.
     public struct Iterator: AsyncIteratorProtocol {
-        var base: StateWatch<State>.Iterator
-        var ended = false
+        var values: StateValues<State>.Iterator
 
-        /// The errors about a version (as opposed to a transient failure of a read).
-        static var unusable: Set<StateStoreError.Code> { [.badState, .corrupt, .unverifiable, .tooLarge] }
+        init(base: StateWatch<State>.Iterator) { values = StateValues.Iterator(base: base, unusableVersions: .fail) }
 
         /// The next version; throws at a version that cannot be used; nil once the consuming
         /// task is cancelled or after the error.
         public mutating func next() async throws(StateStoreError) -> StateSnapshot<State>? {
-            guard !ended else { return nil }
-            while let event = await base.next() {
-                switch event {
-                case .snapshot(let snapshot): return snapshot
-                case .problem(let error) where Self.unusable.contains(error.code):
-                    ended = true
-                    throw error
-                default: continue
-                }
-            }
-            return nil
+            try await values.next()
         }
     }
 }
