@@ -86,7 +86,7 @@ struct CLICornerTests {
         #expect(try statectl("init", "--keep-history", "3").status == 0)
         #expect(try statectl("set", "/a", "1").status == 0)
         // What a writer that died after linking the current version and creating its temp file leaves.
-        try Data().write(to: URL(fileURLWithPath: dir.file(".state.tmp-crashed")))
+        try plantOldFile(dir.file(".state.tmp-crashed"))
         try FileManager.default.linkItem(atPath: dir.file("state.json"), toPath: dir.file("state.history/00000000000000000001.json"))
         let leftovers = try statectl("verify")
         #expect(leftovers.status == 0, "\(leftovers)")

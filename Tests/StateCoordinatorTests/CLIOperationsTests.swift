@@ -72,7 +72,7 @@ struct CLIOperationsTests {
     @Test func statusNamesAForeignLockHolderAndOrphanTempFiles() throws {
         _ = try statectl("init", "--keep-history", "2")
         _ = try statectl("set", "/a", "1")
-        try Data().write(to: URL(fileURLWithPath: dir.file(".state.tmp-orphan")))
+        try plantOldFile(dir.file(".state.tmp-orphan"))
         let holder = try RunningHelper(
             ["-c", "exec flock \(dir.file("state.lock")) sh -c 'echo locked; sleep 3'"], executable: URL(fileURLWithPath: "/bin/sh"))
         defer { holder.signal(SIGKILL); _ = holder.waitForExit() }
@@ -128,7 +128,7 @@ struct CLIOperationsTests {
         _ = try statectl("set", "/a", "1")
         let healthy = try statectl("verify")
         #expect(healthy.status == 0 && healthy.stdout.hasPrefix("ok"))
-        try Data().write(to: URL(fileURLWithPath: dir.file(".state.tmp-left")))
+        try plantOldFile(dir.file(".state.tmp-left"))
         var bytes = try dir.contents("state.json")
         bytes[bytes.count - 3] = UInt8(ascii: "9")
         try bytes.write(to: URL(fileURLWithPath: dir.file("state.json")))

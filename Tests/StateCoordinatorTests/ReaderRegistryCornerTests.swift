@@ -163,20 +163,28 @@ struct ReaderRegistryCornerTests {
     }
 
     /// Read-only means read-only: a ``ReadOnlyStateStore`` (the sidecar's) lists, verifies and
-    /// looks for orphans without one `flock` or `unlink`, and leaves the dead entries it sees to
-    /// writers and registrants.
-    @Test func aReadOnlyStoreNeverLocksNorUnlinks() async throws {
+    /// looks for orphans without one `unlink`, `rename` or `link`, and without the writer lock
+    /// (its liveness probe of a reader's lock file is released at once), and leaves the dead
+    /// entries it sees to writers and registrants.
+    @Test func aReadOnlyStoreNeverWritesNorTakesTheWriterLock() async throws {
         let store = try await makeStore()
         let live = try await store.reader(label: "live")
         defer { live.close() }
         try plantDeadEntries()
-        try Data().write(to: URL(fileURLWithPath: dir.file(".state.tmp-left")))
+        try plantOldFile(dir.file(".state.tmp-left"))
         let registryBefore = try dir.names(in: "state.readers")
         let forbidden = Mutex<[SystemCallName]>([])
+        let lockFile = try #require(FileManager.default.attributesOfItem(atPath: dir.file("state.lock"))[.systemFileNumber] as? UInt64)
         var options = StateStoreOptions()
-        options.systemCalls = SystemCalls.live.intercepting(before: { (call) throws(Errno) in
-            if call == .flock || call == .unlink || call == .rename || call == .link { forbidden.withLock { $0.append(call) } }
+        var calls = SystemCalls.live.intercepting(before: { (call) throws(Errno) in
+            if call == .unlink || call == .rename || call == .link { forbidden.withLock { $0.append(call) } }
         })
+        let probe = calls.flock
+        calls.flock = { (fd, operation) throws(Errno) in
+            if (try? SystemCalls.live.fstat(fd))?.inode == lockFile { forbidden.withLock { $0.append(.flock) } }
+            try probe(fd, operation)
+        }
+        options.systemCalls = calls
         let lister = try await ReadOnlyStateStore<JSONValue>(directory: dir.path, options: options)
         #expect(try await lister.readers().map(\.label) == ["live"])
         #expect(try await lister.orphanTempFiles() == [".state.tmp-left"])

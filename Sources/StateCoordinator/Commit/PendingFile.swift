@@ -99,12 +99,18 @@ struct PendingFile: ~Copyable {
         }
     }
 
-    /// A read-only descriptor of the file open as `fd`, through `/proc/self/fd`; nil without `/proc`.
+    /// A read-only descriptor of the file open as `fd`, through `/proc/self/fd`; nil when it
+    /// cannot be had (no `/proc`, a security policy): the file is then fsynced before its close,
+    /// just as durably. Out of descriptors, the commit fails.
     private static func reopenedForSync(_ fd: OwnedDescriptor, calls: SystemCalls) throws(Errno) -> OwnedDescriptor? {
         do {
             return OwnedDescriptor(
                 try calls.open(SystemCalls.currentDirectory, "/proc/self/fd/\(fd.descriptor.rawValue)", .readFollowingLinks), calls: calls)
-        } catch .noSuchFileOrDirectory {
+        } catch .tooManyOpenFiles {
+            throw .tooManyOpenFiles
+        } catch .tooManyOpenFilesInSystem {
+            throw .tooManyOpenFilesInSystem
+        } catch {
             return nil
         }
     }
@@ -182,6 +188,13 @@ struct PendingFile: ~Copyable {
         try checkStillNamed()
         do { try calls.link(dir, name, dir, keep) } catch { throw .system(.rename, path: directory.path(name) + " -> " + directory.path(keep), errno: error) }
         do { try calls.exchange(dir, keep, target) } catch {
+            // An exchange that reported an error may still have taken effect: `keep` is removed only
+            // while it is still the new file, never the one it may now be keeping.
+            guard let kept = try? calls.fstatat(dir, keep), kept.identity == identity else {
+                throw StateStoreError.system(
+                    .rename, path: directory.path(keep) + " <-> " + directory.path(target), errno: error, stateUnchanged: false
+                ).with(outcome: .unknown)
+            }
             try? calls.unlink(dir, keep, false)
             throw .system(.rename, path: directory.path(keep) + " <-> " + directory.path(target), errno: error)
         }

@@ -2,13 +2,14 @@ import SystemPackage
 
 extension ReaderRegistry {
     /// Whether entry `id`'s reader is alive, and its lock file's status (owner, links). A dead entry is
-    /// removed here, holding its exclusive lock, when ``removesDeadEntries`` (when this process may
-    /// not remove it, it is still reported dead).
+    /// removed here, holding its exclusive lock, when ``removesDeadEntries``; a read-only lister
+    /// only reports it dead (its probe, a non-blocking `flock` released at once, changes no file).
+    /// The probe, not `/proc/locks`, decides wherever the lock file can be opened: the kernel's
+    /// table leaves out holders in other PID namespaces and names btrfs files by another device.
     func liveness(of id: String, in directory: FileDescriptor, lockTable: LockTable = LockTable()) -> (Liveness, lock: FileStatus?) {
         let name = id + Self.lockSuffix
         let lockPath = entryPath(id, Self.lockSuffix)
         let unknown = { (errno: Errno) in Liveness.unknown(.system(.listReaders, path: lockPath, errno: errno, stateUnchanged: false)) }
-        guard removesDeadEntries else { return lookingOnly(at: name, in: directory, lockPath: lockPath, lockTable: lockTable) }
         let lock: OwnedDescriptor
         do {
             lock = OwnedDescriptor(try calls.open(directory, name, .readExisting), calls: calls)
@@ -58,22 +59,6 @@ extension ReaderRegistry {
         guard isNamed(lock.descriptor, name, in: directory) else { return (.gone, status) }
         remove(id, in: directory)
         return (.dead, status)
-    }
-
-    /// The liveness of an entry told without locking or opening its lock file, for a store that
-    /// only looks (``removesDeadEntries`` false): from the kernel's lock table alone.
-    private func lookingOnly(at name: String, in directory: FileDescriptor, lockPath: String, lockTable: LockTable) -> (Liveness, lock: FileStatus?) {
-        let status: FileStatus
-        do { status = try calls.fstatat(directory, name) } catch .noSuchFileOrDirectory {
-            return (.gone, nil)
-        } catch {
-            return (.unknown(.system(.listReaders, path: lockPath, errno: error, stateUnchanged: false)), nil)
-        }
-        if status.isSymbolicLink { return (.invalid("its lock file is a symbolic link"), status) }
-        let liveness =
-            livenessFromLockTable(status, table: lockTable)
-            ?? .unknown(StateStoreError(.ioFailure, "The kernel's lock table (/proc/locks) does not say whether the reader of \(lockPath) holds its lock.", path: lockPath))
-        return (liveness, status)
     }
 
     /// Entry `id`'s liveness, the registry directory opened for the one look.

@@ -119,31 +119,38 @@ struct StoreVerifier {
         }
     }
 
-    /// Temp files present while the writer lock is free; none when it is held (a commit in flight)
-    /// or when the kernel's lock table cannot be read.
+    /// A temp file younger than this may be a commit in flight: a commit holds its temp file for
+    /// milliseconds (a stopped writer apart).
+    static var minimumOrphanAge: Duration { .seconds(10) }
+
+    /// Temp files left by writers that died: present on both sides of a moment at which the
+    /// kernel's lock table shows nobody holding the writer lock (writers make temp files only
+    /// under it), and older than ``minimumOrphanAge`` (the table leaves out holders in other PID
+    /// namespaces, and names btrfs files by another device: the age keeps a commit in flight there
+    /// from being called an orphan). None when the table shows a holder.
     ///
-    /// Lock-free, so that a verifier (the sidecar's every scrape) never delays a writer: writers
-    /// make temp files only while they hold the lock, so a temp file present both before and after
-    /// an instant at which `/proc/locks` shows nobody holding the lock was left by a writer that
-    /// died. Two listings around the look, the file's identity compared, prove it was there then.
+    /// Lock-free, so that a verifier (the sidecar's every scrape) never delays a writer.
     func orphans() throws(StateStoreError) -> [String] {
         let dir = try handle.openDirectory()
         let sweeper = dir.orphanSweeper
-        let before = identities(try sweeper.orphans(), in: dir.descriptor)
+        let before = statuses(try sweeper.orphans(), in: dir.descriptor)
         guard !before.isEmpty else { return [] }
         // No lockfile: no writer can be committing.
         if let lock = try? handle.calls.fstatat(dir.descriptor, handle.files.lockFile) {
             guard LockHolder.holders(device: lock.device, inode: lock.inode)?.isEmpty == true else { return [] }
         }
-        let after = identities(try sweeper.orphans(), in: dir.descriptor)
-        return before.filter { after[$0.key] == $0.value }.keys.sorted()
+        let after = statuses(try sweeper.orphans(), in: dir.descriptor)
+        let oldest = WallClock.nanoseconds - Self.minimumOrphanAge.saturatingNanoseconds
+        return before.filter { name, status in
+            after[name]?.identity == status.identity && status.modificationTimeNanoseconds <= oldest
+        }.keys.sorted()
     }
 
-    /// The identity of each named file that is still there.
-    private func identities(_ names: [String], in directory: FileDescriptor) -> [String: FileIdentity] {
-        var found: [String: FileIdentity] = [:]
+    /// The status of each named file that is still there.
+    private func statuses(_ names: [String], in directory: FileDescriptor) -> [String: FileStatus] {
+        var found: [String: FileStatus] = [:]
         for name in names {
-            if let status = try? handle.calls.fstatat(directory, name) { found[name] = status.identity }
+            if let status = try? handle.calls.fstatat(directory, name) { found[name] = status }
         }
         return found
     }

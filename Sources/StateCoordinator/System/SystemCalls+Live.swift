@@ -32,7 +32,11 @@ extension SystemCalls {
         },
         fstat: { (fd) throws(Errno) in FileStatus(try fd.stat()) },
         fstatat: { (directory, path) throws(Errno) in
-            FileStatus(try FilePath(path).stat(relativeTo: directory, flags: .symlinkNoFollow))
+            // The path as given, not a FilePath: that drops a trailing slash, which makes
+            // fstatat follow a link to a directory (a store directory named `/srv/bot/`).
+            var raw = stat()
+            _ = try retryingOnInterrupt { Glibc.fstatat(directory.rawValue, path, &raw, AT_SYMLINK_NOFOLLOW) }
+            return FileStatus(raw)
         },
         rename: { (directory, from, to) throws(Errno) in
             try failingOnInterrupt { renameat(directory.rawValue, from, directory.rawValue, to) }

@@ -68,7 +68,8 @@ extension StateFollower {
         switch result {
         case .success(let id):
             let stale = progress.withLock { progress -> Bool in
-                if progress.stopped { return true }
+                // Stopped meanwhile, or subscribed already (a late timer tick): the new one is extra.
+                if progress.stopped || progress.subscription != nil { return true }
                 progress.subscription = id
                 return false
             }
@@ -157,6 +158,8 @@ extension StateFollower {
 
     /// While polling because inotify failed: try it again; on success, follow by inotify.
     func retryInotify() {
+        // A tick of the retry timer may still come after a retry succeeded and cancelled it.
+        guard progress.withLock({ $0.subscription == nil && !$0.stopped }) else { return }
         guard case .success = subscribe() else { return }
         handle.options.logger.info("watching by inotify again", metadata: ["store": "\(handle.stateFilePath)"])
         enter(.inotify, retryingInotify: false)

@@ -151,10 +151,10 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     }
 
     /// Waits until the newest snapshot satisfies `condition` and returns that snapshot (at once
-    /// if the current one does). `condition` runs in the waiting task, once for the current
-    /// snapshot and once for each newer one until it holds; never on the watch loop's thread nor
-    /// under a lock of the reader's, so it may take its time (versions stored meanwhile are not
-    /// lost: the newest is looked at next).
+    /// if the current one does). `condition` runs in the waiting task: for the current snapshot,
+    /// then each time the task is woken by a newer one, for the newest at that moment (a version
+    /// stored and overtaken while the task was not running is not looked at, as a reader holds
+    /// only the newest); never on the watch loop's thread nor under a lock of the reader's.
     ///
     /// - Throws: `CancellationError` when the task is cancelled; ``StateStoreError/Code/closed``
     ///   when the reader is closed first.

@@ -30,3 +30,10 @@ func within<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () asy
         return try await group.next() ?? nil
     }
 }
+
+/// Plants an empty file at `path` last modified an hour ago: a temp file a writer left long
+/// enough ago to count as an orphan (``StoreVerifier/minimumOrphanAge``).
+func plantOldFile(_ path: String) throws {
+    try Data().write(to: URL(fileURLWithPath: path))
+    try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: path)
+}

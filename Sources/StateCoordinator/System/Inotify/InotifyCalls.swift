@@ -58,7 +58,9 @@ struct InotifyCalls: Sendable {
                 guard let before = InotifyDescriptors.list() else { return .failure(.descriptorNotFound) }
                 guard inotifytools_initialize() != 0 else { return .failure(InotifyFailure(errno: inotifytools_error())) }
                 let made = (InotifyDescriptors.list() ?? []).subtracting(before)
-                if made.count == 1, let fd = made.first {
+                // The one instance that appeared, and a fresh one (no watch yet): not another
+                // component's, made while another of its own closed.
+                if made.count == 1, let fd = made.first, InotifyDescriptors.watchCount(fd) == 0 {
                     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
                     return .success(FileDescriptor(rawValue: fd))
                 }

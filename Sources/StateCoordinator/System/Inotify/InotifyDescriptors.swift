@@ -14,4 +14,11 @@ enum InotifyDescriptors {
             return fd
         })
     }
+
+    /// How many watches the instance open as `fd` holds (`inotify wd:` lines of
+    /// `/proc/self/fdinfo/FD`); nil when that cannot be read.
+    static func watchCount(_ fd: Int32) -> Int? {
+        guard let info = ProcFile.text("/proc/self/fdinfo/\(fd)") else { return nil }
+        return info.split(separator: "\n").filter { $0.hasPrefix("inotify wd:") }.count
+    }
 }

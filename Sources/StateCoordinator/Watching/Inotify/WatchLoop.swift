@@ -106,6 +106,8 @@ final class WatchLoop: Sendable {
     /// events. Returns once the watch is armed, so nothing after the return can be missed.
     /// Never called on the loop thread (it waits for the loop).
     func subscribe(directory: String, handler: @escaping Handler) -> Result<UInt64, WatchUnavailable> {
+        // On the loop thread the reply would never come: a handler or timer action must hand off.
+        guard !isCurrentThread else { return .failure(.watchFailed(directory: directory, errno: EDEADLK)) }
         let reply = Reply()
         let id: UInt64
         do { id = try send { .subscribe(id: $0, directory: directory, handler: handler, reply: reply) } } catch {
@@ -335,8 +337,10 @@ final class WatchLoop: Sendable {
 
     private func dispatch(_ event: InotifyEvent, in session: inout Session, batch: inout Batch) {
         if event.mask & UInt32(IN_Q_OVERFLOW) != 0 {
+            // Events were lost, a watch's `IN_IGNORED` among them perhaps: a new instance watches
+            // every directory again (a gone one is reported gone) and everyone resynchronizes.
             for directory in session.directories.keys { batch.flush(directory, session) }
-            for entry in session.directories.values { entry.subscribers.values.forEach { $0([.overflow]) } }
+            reopen(&session)
             return
         }
         guard let directories = session.byWatch[event.watch] else { return }
