@@ -140,7 +140,11 @@ struct PendingFile: ~Copyable {
     /// kept open on a file that is later replaced costs ext4 two journalled orphan-list updates),
     /// else through the written one, which must not be closed yet.
     func synchronize(timer: Timer? = nil) throws(StateStoreError) {
-        let fd = (syncDescriptor ?? descriptor).descriptor
+        // A descriptor closed already is never fsynced: its number may name another file by now.
+        guard let open = [syncDescriptor, descriptor].compactMap({ $0 }).first(where: { !$0.isClosed }) else {
+            throw .system(.syncFile, path: directory.path(name), errno: .badFileDescriptor)
+        }
+        let fd = open.descriptor
         do {
             if let timer { try timer.measure { () throws(Errno) in try directory.calls.fsync(fd) } }
             else { try directory.calls.fsync(fd) }

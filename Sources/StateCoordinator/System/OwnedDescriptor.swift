@@ -5,7 +5,8 @@ import SystemPackage
 final class OwnedDescriptor {
     let descriptor: FileDescriptor
     private let calls: SystemCalls
-    private var isClosed = false
+    /// Whether ``close()`` was called: the number may name another file by now.
+    private(set) var isClosed = false
 
     init(_ descriptor: FileDescriptor, calls: SystemCalls) {
         self.descriptor = descriptor
