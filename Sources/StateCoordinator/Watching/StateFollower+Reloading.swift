@@ -4,24 +4,22 @@ import Logging
 import Synchronization
 
 /// Reloading: re-reading the state file when it changed (or skipping it when it is the version
-/// held), and reporting a file that fails once.
+/// held), and reporting a file that fails once. The I/O is here; the decisions are
+/// ``ReloadMachine``'s.
 extension StateFollower {
-    /// Re-reads the state file if it changed, and delivers what is new.
-    func reload(_ trigger: Trigger) {
-        reloadGate.withLock { _ in _ = reloadLocked(trigger, inline: false) }
-    }
-
-    /// - Returns: false when the reload was left for the queue (a file too large for the loop thread).
-    func reloadLocked(_ trigger: Trigger, inline: Bool) -> Bool {
-        guard progress.withLock({ progress -> Bool in
-            if !progress.stopped { progress.machine.reloadStarted() }
-            return !progress.stopped
-        }) else { return true }
-        let ahead = aheadOfRename.withLock { $0 }
-        let machine = progress.withLock { $0.machine }
+    /// Looks at the state file and delivers what is new.
+    ///
+    /// - Parameter inline: on the loop thread, where a large file is not read.
+    func reload(_ trigger: Trigger, inline: Bool, _ lent: inout Lent) -> JobEnd {
+        guard !isStopped else { return .done(retry: false) }
+        if trigger == .retry { lent.reloader.retryFired() }
+        lent.reloader.reloadStarted()
+        let ahead = lent.ahead
+        let machine = lent.reloader
         // The file opened, and what the machine made of it (``ReloadMachine/opened(_:isReadAhead:inline:)``).
         var opened: PinnedFile?
         var look = ReloadMachine.Look.read
+        var retry = false
         do {
             let file = try handle.readCurrent { file in
                 opened = file
@@ -29,32 +27,33 @@ extension StateFollower {
                 if look == .peekHeader { look = machine.peeked(file.header, status: file.status, inline: inline) }
                 return look == .read ? .read : .skip
             }
-            if look == .leaveForQueue { return false }
+            if look == .leaveForQueue { return .tooLargeHere }
             if let file {
-                try deliver(file, trigger: trigger)
+                retry = try deliver(file, trigger: trigger, &lent.reloader)
             } else if look == .useReadAhead, let ahead, let opened {
-                try deliver(header: ahead.header, file: opened, trigger: trigger) {
-                    progress.withLock { $0.machine.deliveredReadAhead() }
+                var used = false
+                retry = try deliver(header: ahead.header, file: opened, trigger: trigger, &lent.reloader) {
+                    used = true
                     var snapshot = ahead.snapshot
                     snapshot.loadedAt = Date()  // it reached the reader now, not when it was read ahead
                     snapshot.replacedAt = opened.status.renameTime  // the temp file's, stamped by the rename
                     return snapshot
                 }
+                if used { lent.reloader.deliveredReadAhead() }
             }
             // Used, or overtaken (a writer that died before its rename): let it go.
-            let last = progress.withLock { $0.machine.lastVersion }
-            aheadOfRename.withLock { if let version = $0?.header.version, let last, version <= last { $0 = nil } }
+            if let version = lent.ahead?.header.version, let last = lent.reloader.lastVersion, version <= last { lent.ahead = nil }
         } catch where error.code == .notFound {
-            markGone()
+            retry = perform(lent.reloader.missing(), error: nil)
         } catch {
-            fail(error, opened: opened)
+            retry = fail(error, opened: opened, &lent.reloader)
         }
-        return true
+        return .done(retry: retry)
     }
 
-    /// A reload failed: the machine decides what it is (``ReloadMachine/failed(_:)``). The file's
-    /// I/O (a header pread, an fstatat) happens here, not under the progress lock.
-    func fail(_ error: StateStoreError, opened: PinnedFile?) {
+    /// A reload failed: the machine decides what it is (``ReloadMachine/failed(_:)``).
+    /// - Returns: whether to retry.
+    func fail(_ error: StateStoreError, opened: PinnedFile?, _ machine: inout ReloadMachine) -> Bool {
         let aboutTheFile: Set<StateStoreError.Code> = [.corrupt, .unverifiable, .badState, .tooLarge]
         var error = error
         let failure: ReloadMachine.Failure
@@ -71,27 +70,26 @@ extension StateFollower {
         } else {
             failure = .transient(error.code)
         }
-        perform(progress.withLock { $0.machine.failed(failure) }, error: error)
+        return perform(machine.failed(failure), error: error)
     }
 
     /// Carries out the machine's actions that need no version: problems, retries, the store gone.
-    func perform(_ actions: [ReloadMachine.Action], error: StateStoreError?) {
+    /// - Returns: whether a retry is due.
+    func perform(_ actions: [ReloadMachine.Action], error: StateStoreError?) -> Bool {
+        var retry = false
         for action in actions {
             switch action {
             case .reportProblem:
                 if let error { emit(.problem(error)) }
             case .scheduleRetry:
-                queue.asyncAfter(deadline: .now() + options.pollInterval.dispatchInterval) { [weak self] in
-                    guard let self else { return }
-                    progress.withLock { $0.machine.retryFired() }
-                    reload(.retry)
-                }
+                retry = true
             case .reportGone:
                 emit(.storeGone(path: handle.stateFilePath))
             case .reportReset, .verifiedAgain, .replayKept, .decodeAndDeliver:
-                break  // carried out by ``deliver(header:file:trigger:snapshot:)``
+                break  // carried out by ``deliver(header:file:trigger:_:snapshot:)``
             }
         }
+        return retry
     }
 
     func isOlderThanGrace(_ status: FileStatus) -> Bool {

@@ -3,14 +3,22 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Follows one store for one subscriber: arms inotify (or polls), reloads the state file when it
-/// changes, verifies it, and hands each new version — or each problem — to `sink`.
+/// Follows one store for one subscriber: carries out what its two machines decide —
+/// ``FollowMachine`` (when to look, inotify or polling, timers, re-arming) and ``ReloadMachine``
+/// (what to make of the file found) — and hands each new version, or each problem, to `sink`.
 ///
-/// Its work runs on its own serial queue (never the cooperative pool), except that a small state
-/// file is reloaded right on the loop thread when its name arrives (see ``receive(_:)``).
-/// Delivered versions rise strictly within one store identity. A file counts as seen only once
-/// it was delivered (or reported as bad): a transient failure (EMFILE, EIO) is retried.
-/// Nothing is delivered after ``stop()``.
+/// **One thread.** Every event reaches the follower on the watch loop's thread (directory events,
+/// timer ticks, the answers to subscriptions) and is decided there. Its jobs run there too — a
+/// reload, a read ahead — when the file is small: one thread wake-up from a writer's rename to
+/// delivery. A job that must read a large file (more than ``inlineReloadLimit``, judged by the
+/// file just opened), or that fills a burst from history, moves to the follower's own queue so
+/// that one big store cannot delay the notifications of every other store in the process; its
+/// end comes back to the loop thread as an event, and no other job starts meanwhile. The machines'
+/// state is lent to the job running, so no two jobs ever see it at once.
+///
+/// Delivered versions rise strictly within one store identity. A file counts as seen only once it
+/// was delivered (or reported as bad): a transient failure (EMFILE, EIO) is retried. Nothing is
+/// delivered after ``stop()`` returns.
 final class StateFollower<State: Codable & Sendable>: Sendable {
     typealias Trigger = ReloadMachine.Trigger
 
@@ -18,23 +26,23 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     /// consistency check found it (a notification may just be on its way).
     static var notificationGrace: Duration { .milliseconds(50) }
 
-    /// The largest state file reloaded directly on the loop thread; larger ones go to the queue so
-    /// that one big store cannot delay the notifications of every other store in the process.
-    /// Judged by the size of the file just opened, not the previous one.
+    /// The largest state file read on the loop thread.
     static var inlineReloadLimit: Int64 { 256 << 10 }
 
-    enum TimerRole: Hashable { case poll, consistencyCheck, rearm, inotifyRetry }
+    /// What a job works on, lent to it while it runs.
+    struct Lent: Sendable {
+        var reloader: ReloadMachine
+        /// The last temp file of ours read ahead of its rename.
+        var ahead: ReadAhead<State>?
+    }
 
-    struct Progress {
-        var mode: WatchMode = .inotify
-        var subscription: UInt64?
-        /// While the directory is gone: a watch of its parent, for the directory coming back.
-        var parentSubscription: UInt64?
-        /// What was delivered and reported, and the reload decisions made on it.
-        var machine: ReloadMachine
-        var reloadPending = false
-        var stopped = false
-        var timers: [TimerRole: LoopTimer] = [:]
+    struct Core: Sendable {
+        var machine: FollowMachine
+        /// nil while a job holds it.
+        var lent: Lent?
+        /// The reload machine's counters when the last job ended.
+        var statistics = WatchStatistics()
+        var timers: [FollowMachine.TimerRole: LoopTimer] = [:]
     }
 
     let handle: StoreHandle
@@ -46,11 +54,10 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     /// Called when the state file verifies again after a problem, holding the version already
     /// delivered (no event is due: the version is not new). A ``StateReader`` clears its problem.
     let verifiedAgain: (@Sendable () -> Void)?
-    let progress: Mutex<Progress>
-    /// The last temp file of ours read ahead of its rename (see ``readAhead(_:inline:)``).
-    let aheadOfRename = Mutex<ReadAhead<State>?>(nil)
-    /// Serializes reloads between the loop thread (small files, see ``receive(_:)``) and the queue.
-    let reloadGate = Mutex(())
+    let core: Mutex<Core>
+    /// Held while an event is handed to the sink, so that ``stop()`` returns only once none is
+    /// (recursive: a sink may stop its own follower).
+    let sinkGate = NSRecursiveLock()
 
     /// - Parameters:
     ///   - since: deliver every version after this one (from history where kept) before the current
@@ -60,30 +67,38 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         handle: StoreHandle, options: WatchOptions, since: UInt64?, everyVersion: Bool, loop: WatchLoop = .shared,
         verifiedAgain: (@Sendable () -> Void)? = nil, sink: @escaping @Sendable (WatchEvent<State>) -> Void
     ) {
+        let everyVersion = everyVersion || since != nil
         self.verifiedAgain = verifiedAgain
         self.handle = handle
         self.options = options
-        self.everyVersion = everyVersion || since != nil
+        self.everyVersion = everyVersion
         self.loop = loop
         self.sink = sink
         self.queue = DispatchQueue(label: "StateCoordinator.watch.\(handle.files.name)", target: sharedTargetQueue)
-        progress = Mutex(
-            Progress(machine: ReloadMachine(since: since, everyVersion: everyVersion || since != nil, inlineLimit: Self.inlineReloadLimit)))
+        let machine = FollowMachine(FollowMachine.Settings(options, files: handle.files, everyVersion: everyVersion))
+        let reloader = ReloadMachine(since: since, everyVersion: everyVersion, inlineLimit: Self.inlineReloadLimit)
+        core = Mutex(Core(machine: machine, lent: Lent(reloader: reloader)))
     }
 
     /// Records that the subscriber already holds the version in `file` (a reader's first read),
     /// so that the first reload skips that file instead of reading it again. Call before ``start()``.
     func assumeHeld(_ seen: SeenVersion, version: UInt64, storeID: String) {
-        progress.withLock { $0.machine.assumeHeld(seen, version: version, storeID: storeID) }
+        core.withLock { $0.lent?.reloader.assumeHeld(seen, version: version, storeID: storeID) }
     }
 
-    var mode: WatchMode { progress.withLock { $0.mode } }
-    var statistics: WatchStatistics { progress.withLock { $0.machine.statistics } }
-    var isStopped: Bool { progress.withLock { $0.stopped } }
+    var mode: WatchMode { core.withLock { $0.machine.mode } }
+    var statistics: WatchStatistics {
+        core.withLock { core in
+            var statistics = core.lent?.reloader.statistics ?? core.statistics
+            statistics.resynchronizations += core.machine.resynchronizations
+            return statistics
+        }
+    }
+    var isStopped: Bool { core.withLock { $0.machine.stopped } }
     /// How many timers the follower runs (for tests).
-    var timerCount: Int { progress.withLock { $0.timers.count } }
+    var timerCount: Int { core.withLock { $0.timers.count } }
     /// Whether the follower holds a subscription of the watch loop.
-    var isSubscribed: Bool { progress.withLock { $0.subscription != nil } }
+    var isSubscribed: Bool { core.withLock { $0.machine.directory.id != nil } }
 
     /// Arms the watch, then delivers the current version (the watch is armed before the first
     /// read, so a commit in between is never missed).
@@ -93,13 +108,30 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     func start(beforeFirstRead: (@Sendable () -> Void)? = nil) {
         queue.async { [self] in
             beforeFirstRead?()
-            let (mode, retryable) = chooseMode()
-            if case .polling(let reason) = mode, !options.forcePolling {
-                handle.options.logger.info(
-                    "watching by polling", metadata: ["store": "\(handle.stateFilePath)", "reason": "\(reason)"])
+            let unnotified = options.forcePolling ? nil : unnotifiedFileSystem()
+            do {
+                try loop.perform { [self] in handle(.start(unnotified: unnotified)) }
+            } catch {
+                emit(.problem(StateStoreError(
+                    .ioFailure, "cannot follow \(handle.stateFilePath): \(error)",
+                    hint: "The process is out of file descriptors; raise its limit (ulimit -n) and open the watch again.")))
             }
-            enter(mode, retryingInotify: retryable)
-            reload(.start)
+        }
+    }
+
+    /// The mode ``start()`` would choose, found by arming a watch and releasing it. Never call it
+    /// on the watch loop's thread.
+    func probeMode() -> WatchMode {
+        if options.forcePolling { return .polling(reason: "polling was requested") }
+        if let reason = unnotifiedFileSystem() { return .polling(reason: reason) }
+        switch loop.subscribe(directory: canonicalDirectory(), handler: { _ in }) {
+        case .success(let id):
+            loop.unsubscribe(id)
+            return .inotify
+        case .failure(.watchFailed(_, let errno)) where errno == ENOENT:
+            return .inotify  // watched for its return, as ``start()`` would
+        case .failure(let reason):
+            return .polling(reason: reason.description)
         }
     }
 
@@ -107,35 +139,27 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     /// call more than once, and from any thread: it does not wait for the loop (it may run in a
     /// deinit on the cooperative pool).
     func stop() {
-        let (subscriptions, timers) = progress.withLock { progress -> ([UInt64], [LoopTimer]) in
-            guard !progress.stopped else { return ([], []) }
-            progress.stopped = true
-            defer {
-                progress.subscription = nil
-                progress.parentSubscription = nil
-                progress.timers = [:]
-                progress.machine.stopped()
-            }
-            return ([progress.subscription, progress.parentSubscription].compactMap { $0 }, Array(progress.timers.values))
+        let actions = core.withLock { core in
+            let actions = core.machine.handle(.stop)
+            core.lent?.ahead = nil  // a job running drops its own when it ends
+            return actions
         }
-        timers.forEach { $0.cancel() }
-        aheadOfRename.withLock { $0 = nil }
-        for subscription in subscriptions { loop.unsubscribe(subscription, waitForLoop: false) }
+        perform(actions)
         // An event being handed to the sink on another thread finishes before stop returns.
         sinkGate.lock()
         sinkGate.unlock()
     }
-
-    /// Hands an event to the subscriber unless the follower was stopped. Held while the sink
-    /// runs, so that ``stop()`` returns only once no event is being handed over (recursive: a
-    /// sink may stop its own follower).
-    let sinkGate = NSRecursiveLock()
 
     func emit(_ event: WatchEvent<State>) {
         sinkGate.lock()
         defer { sinkGate.unlock() }
         guard !isStopped else { return }
         sink(event)
+    }
+
+    /// Decides `event` and carries out what was decided. On the loop thread.
+    func handle(_ event: FollowMachine.Event) {
+        perform(core.withLock { $0.machine.handle(event) })
     }
 }
 

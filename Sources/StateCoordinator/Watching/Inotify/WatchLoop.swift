@@ -50,8 +50,9 @@ final class WatchLoop: Sendable {
     static var minimumTimerInterval: Duration { .milliseconds(1) }
 
     private enum Command {
-        case subscribe(id: UInt64, directory: String, handler: Handler, reply: Reply)
+        case subscribe(id: UInt64, directory: String, handler: Handler, answer: @Sendable (Result<Void, WatchUnavailable>) -> Void)
         case unsubscribe(id: UInt64, reply: Reply)
+        case run(@Sendable () -> Void)
         case schedule(id: UInt64, interval: Duration, action: @Sendable () -> Void)
         case cancelTimer(id: UInt64)
     }
@@ -110,10 +111,34 @@ final class WatchLoop: Sendable {
         guard !isCurrentThread else { return .failure(.watchFailed(directory: directory, errno: EDEADLK)) }
         let reply = Reply()
         let id: UInt64
-        do { id = try send { .subscribe(id: $0, directory: directory, handler: handler, reply: reply) } } catch {
+        do { id = try send { .subscribe(id: $0, directory: directory, handler: handler, answer: reply.send) } } catch {
             return .failure(error)
         }
         return reply.wait().map { id }
+    }
+
+    /// Watches `directory` (a canonical path) and calls `handler` on the loop thread with its
+    /// events and the subscription; `answer` is called on the loop thread once the watch is armed
+    /// (with the subscription), or with why it could not be. Returns at once: callable on the loop
+    /// thread.
+    func subscribe(
+        directory: String, handler: @escaping @Sendable ([DirectoryEvent], UInt64) -> Void,
+        answer: @escaping @Sendable (Result<UInt64, WatchUnavailable>) -> Void
+    ) {
+        do {
+            _ = try send { id in
+                .subscribe(id: id, directory: directory, handler: { handler($0, id) }) { result in answer(result.map { id }) }
+            }
+        } catch {
+            answer(.failure(error))
+        }
+    }
+
+    /// Runs `work` on the loop thread, after what was asked of the loop before it.
+    ///
+    /// - Throws: why there is no loop thread (no eventfd could be made).
+    func perform(_ work: @escaping @Sendable () -> Void) throws(WatchUnavailable) {
+        _ = try send { _ in .run(work) }
     }
 
     /// Stops delivering to a subscription (the directory's watch stays, idle, for the next one).
@@ -236,8 +261,10 @@ final class WatchLoop: Sendable {
     private func perform(_ commands: [Command], in session: inout Session) {
         for command in commands {
             switch command {
-            case .subscribe(let id, let directory, let handler, let reply):
-                reply.send(subscribe(id, to: directory, handler: handler, in: &session))
+            case .subscribe(let id, let directory, let handler, let answer):
+                answer(subscribe(id, to: directory, handler: handler, in: &session))
+            case .run(let work):
+                work()
             case .unsubscribe(let id, let reply):
                 if let directory = session.subscribed.removeValue(forKey: id) {
                     session.directories[directory]?.subscribers[id] = nil
