@@ -1,5 +1,5 @@
 import DequeModule
-import Synchronization
+import StateCoordinator
 
 /// What one event stream has not written yet: a bounded run of encoded versions, newest last.
 ///
@@ -24,35 +24,32 @@ final class StreamMailbox: Sendable {
         var keepAlive: Bool
     }
 
-    private struct Contents {
+    private struct Contents: Sendable {
         var versions: Deque<EncodedVersion> = []
         var bytes = 0
         var keepAliveDue = false
-        var closed = false
-        var waiter: CheckedContinuation<Void, Never>?
     }
 
     let capacity: Int
     let byteBudget: Int
-    private let contents = Mutex(Contents())
-    /// Called each time ``next()`` parks, waiting (for tests: to offer only once it waits).
-    private let parked: (@Sendable () -> Void)?
+    private let contents: Mailbox<Contents>
 
+    /// - Parameter parked: called each time ``next()`` parks, waiting (for tests: to offer only
+    ///   once it waits).
     init(
         capacity: Int = StreamMailbox.defaultCapacity, byteBudget: Int = StreamMailbox.defaultByteBudget,
         parked: (@Sendable () -> Void)? = nil
     ) {
         self.capacity = max(1, capacity)
         self.byteBudget = max(0, byteBudget)
-        self.parked = parked
+        contents = Mailbox(Contents(), parked: parked)
     }
 
     /// Adds a version; past the capacity or the byte budget the oldest go, never the newest.
     /// Returns how many were dropped.
     @discardableResult
     func offer(_ version: EncodedVersion) -> Int {
-        let (waiter, dropped) = contents.withLock { contents -> (CheckedContinuation<Void, Never>?, Int) in
-            guard !contents.closed else { return (nil, 0) }
+        contents.post { contents in
             contents.versions.append(version)
             contents.bytes += version.event.readableBytes
             var dropped = 0
@@ -63,60 +60,30 @@ final class StreamMailbox: Sendable {
                 dropped += 1
             }
             if dropped > 0 { contents.versions.removeFirst(dropped) }
-            defer { contents.waiter = nil }
-            return (contents.waiter, dropped)
-        }
-        waiter?.resume()
-        return dropped
+            return dropped
+        } ?? 0
     }
 
     /// Asks for a keep-alive comment at the stream's next write.
     func keepAlive() {
-        let waiter = contents.withLock { contents -> CheckedContinuation<Void, Never>? in
-            guard !contents.closed else { return nil }
-            contents.keepAliveDue = true
-            defer { contents.waiter = nil }
-            return contents.waiter
-        }
-        waiter?.resume()
+        contents.post { $0.keepAliveDue = true }
     }
 
     /// Ends the stream: ``next()`` returns nil once what is pending has been taken. Idempotent.
     func close() {
-        let waiter = contents.withLock { contents -> CheckedContinuation<Void, Never>? in
-            contents.closed = true
-            defer { contents.waiter = nil }
-            return contents.waiter
-        }
-        waiter?.resume()
+        contents.close()
     }
 
     /// Waits for a version or a keep-alive; nil once closed (or the task is cancelled) and empty.
     func next() async -> Delivery? {
-        while true {
-            let taken = contents.withLock { contents -> Delivery?? in
-                if !contents.versions.isEmpty || contents.keepAliveDue {
-                    let version = contents.versions.isEmpty ? nil : contents.versions.removeFirst()
-                    if let version { contents.bytes -= version.event.readableBytes }
-                    let delivery = Delivery(version: version, keepAlive: contents.keepAliveDue)
-                    contents.keepAliveDue = false
-                    return .some(delivery)
-                }
-                return contents.closed ? .some(nil) : nil
-            }
-            if let taken { return taken }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let ready = contents.withLock { contents -> Bool in
-                        if !contents.versions.isEmpty || contents.keepAliveDue || contents.closed { return true }
-                        contents.waiter = continuation
-                        return false
-                    }
-                    if ready { continuation.resume() } else { parked?() }
-                }
-            } onCancel: {
-                close()
-            }
+        let delivery = await contents.take { contents, _ -> Delivery? in
+            guard !contents.versions.isEmpty || contents.keepAliveDue else { return nil }
+            let version = contents.versions.popFirst()
+            if let version { contents.bytes -= version.event.readableBytes }
+            defer { contents.keepAliveDue = false }
+            return Delivery(version: version, keepAlive: contents.keepAliveDue)
         }
+        if delivery == nil { close() }  // cancelled: the stream ends
+        return delivery
     }
 }

@@ -28,13 +28,13 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     private let registrar: RegistrationSlot
 
     /// The newest verified snapshot (a copy: to read one field, ``read(_:)`` avoids it).
-    public var current: StateSnapshot<State> { shared.state.withLock { $0.snapshot } }
+    public var current: StateSnapshot<State> { shared.mailbox.withContents { $0.snapshot } }
 
     /// Reads from the newest snapshot in place, without copying it: `reader.read { $0.state.halt }`.
     /// `body` runs with the reader's lock held: keep it to a few field reads.
     @inlinable
     public func read<Value: Sendable>(_ body: (borrowing StateSnapshot<State>) throws -> Value) rethrows -> Value {
-        try shared.state.withLock { contents in try body(contents.snapshot) }
+        try shared.mailbox.withContents { contents in try body(contents.snapshot) }
     }
 
     /// Reads from the newest snapshot as ``read(_:)`` does, unless the reader is stuck: when the
@@ -52,7 +52,7 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     /// ``read(_:)`` is the other choice: it keeps answering from the last good version while
     /// ``problem`` says why a newer one is not used.
     public func checked<Value: Sendable>(_ body: (borrowing StateSnapshot<State>) -> Value) throws(StateStoreError) -> Value {
-        let outcome: Result<Value, StateStoreError> = shared.state.withLock { contents in
+        let outcome: Result<Value, StateStoreError> = shared.mailbox.withContents { contents in
             if let problem = contents.problem { return .failure(problem) }
             return .success(body(contents.snapshot))
         }
@@ -66,9 +66,9 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     /// good one meanwhile. For a state that does not decode, ``StateStoreError/version`` is the
     /// version the reader is stuck before and ``StateStoreError/cause`` the `DecodingError`; a
     /// registered reader also records it as rejected. ``checked(_:)`` throws it.
-    public var problem: StateStoreError? { shared.state.withLock { $0.problem } }
+    public var problem: StateStoreError? { shared.mailbox.withContents { $0.problem } }
     /// How many tasks wait in ``wait(until:)`` (for tests).
-    var waiterCount: Int { shared.state.withLock { $0.waiters.count } }
+    var waiterCount: Int { shared.mailbox.waiterCount }
     /// The reader's counters.
     public var statistics: WatchStatistics { follower.withLock { $0?.statistics } ?? WatchStatistics() }
 
@@ -86,7 +86,7 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
 
     /// ``acknowledge(_:)`` by version number alone, for the store identity of the newest snapshot.
     public func acknowledge(version: UInt64) {
-        registrar.registration?.acknowledge(version, storeID: shared.state.withLock { $0.snapshot.storeID })
+        registrar.registration?.acknowledge(version, storeID: shared.mailbox.withContents { $0.snapshot.storeID })
     }
 
     /// Tells waiting writers that the application cannot use `snapshot` (a NACK), with why. A

@@ -13,16 +13,10 @@ final class WatchEventBuffer<State: Sendable>: Sendable {
     /// The most events kept for a consumer that does not read.
     static var maximumPendingEvents: Int { 1024 }
 
-    private struct Contents {
-        var events: Deque<WatchEvent<State>> = []
-        var waiter: CheckedContinuation<WatchEvent<State>?, Never>?
-        var finished = false
-        var onTermination: (@Sendable () -> Void)?
-    }
-
     private let coalesce: Bool
     private let limit: Int
-    private let contents = Mutex(Contents())
+    private let events = Mailbox<Deque<WatchEvent<State>>>([])
+    private let termination = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(coalesce: Bool, limit: Int = WatchEventBuffer.maximumPendingEvents) {
         self.coalesce = coalesce
@@ -31,24 +25,17 @@ final class WatchEventBuffer<State: Sendable>: Sendable {
 
     /// Runs `action` once when the sequence ends (finished, or the consumer cancelled).
     func onTermination(_ action: @escaping @Sendable () -> Void) {
-        contents.withLock { $0.onTermination = action }
+        termination.withLock { $0 = action }
     }
 
     func push(_ event: WatchEvent<State>) {
-        let waiter = contents.withLock { contents -> CheckedContinuation<WatchEvent<State>?, Never>? in
-            guard !contents.finished else { return nil }
-            if let waiter = contents.waiter {
-                contents.waiter = nil
-                return waiter
-            }
+        events.post { events in
             if coalesce, case .snapshot = event {
-                contents.events.removeAll { if case .snapshot = $0 { true } else { false } }
+                events.removeAll { if case .snapshot = $0 { true } else { false } }
             }
-            contents.events.append(event)
-            if contents.events.count > limit { Self.collapse(&contents.events, to: limit) }
-            return nil
+            events.append(event)
+            if events.count > limit { Self.collapse(&events, to: limit) }
         }
-        waiter?.resume(returning: event)
     }
 
     /// Makes room: in the oldest run of three or more versions (snapshots and gaps, which rise
@@ -78,34 +65,20 @@ final class WatchEventBuffer<State: Sendable>: Sendable {
         }
     }
 
-    /// Ends the sequence: a waiting consumer gets nil.
+    /// Ends the sequence: nothing more is pushed; the consumer gets what is pending, then nil.
     func finish() {
-        let (waiter, onTermination) = contents.withLock { contents in
-            let action = contents.finished ? nil : contents.onTermination
-            contents.finished = true
-            contents.onTermination = nil
-            defer { contents.waiter = nil }
-            return (contents.waiter, action)
-        }
-        waiter?.resume(returning: nil)
-        onTermination?()
+        events.close()
+        termination.withLock { action in
+            defer { action = nil }
+            return action
+        }?()
     }
 
     /// The next event, or nil once finished or cancelled (cancelling ends the sequence).
     func next() async -> WatchEvent<State>? {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let ready = contents.withLock { contents -> WatchEvent<State>?? in
-                    if !contents.events.isEmpty { return .some(contents.events.removeFirst()) }
-                    if contents.finished || Task.isCancelled { return .some(nil) }
-                    contents.waiter = continuation
-                    return .none
-                }
-                if let ready { continuation.resume(returning: ready) }
-            }
-        } onCancel: {
-            finish()
-        }
+        if let event = await events.take({ events, _ in events.popFirst() }) { return event }
+        finish()  // cancelled, or finished already
+        return nil
     }
 }
 
