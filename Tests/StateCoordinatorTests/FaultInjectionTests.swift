@@ -77,7 +77,7 @@ struct FaultInjectionTests {
         let error = await #expect(throws: StateStoreError.self) { try await store.update { try $0.set(1, forKey: "x") } }
         #expect(error?.step == .syncDirectory)
         #expect(error?.currentVersion == 1)
-        #expect(error?.message.contains("visible to readers") == true)
+        #expect(error?.description.contains("Version 1 is visible to readers") == true)
         if errno == .invalidArgument {
             #expect(error?.code == .directorySyncUnsupported)
             #expect(error?.hint?.contains("noDirectorySync") == true)

@@ -243,8 +243,7 @@ struct BatchCommit<State: Codable & Sendable> {
             try pending.replace(handle.files.stateFile, durability: durability, timer: handle.metrics?.directorySyncDuration)
         } catch where error.outcome == .committedDurabilityUnknown {
             var error = error
-            error.message += " Version \(header.version) is visible to readers but may not survive a power loss; do not retry the update blindly."
-            error.currentVersion = header.version
+            error.currentVersion = header.version  // ``StateStoreError/description`` says it is visible
             throw error
         } catch where error.outcome == .unknown {
             var error = error

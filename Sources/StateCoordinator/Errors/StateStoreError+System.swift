@@ -9,10 +9,11 @@ extension StateStoreError {
         _ step: Step, path: String, errno: Errno, stateUnchanged: Bool = true
     ) -> StateStoreError {
         let code = Code(errno: errno, step: step)
-        var message = "\(step) of \(path) failed (\(errno.symbolicName): \(errno))."
-        if stateUnchanged { message += " The committed state is unchanged." }
-        return StateStoreError(
-            code, message, hint: hint(for: code, step: step), step: step, path: path, errno: errno)
+        var error = StateStoreError(
+            code, "\(step) of \(path) failed (\(errno.symbolicName): \(errno)).", hint: hint(for: code, step: step), step: step,
+            path: path, errno: errno)
+        error.committedStateUnchanged = stateUnchanged
+        return error
     }
 
     private static func hint(for code: Code, step: Step) -> String? {
@@ -71,11 +72,10 @@ extension Errno {
 }
 
 extension StateStoreError {
-    /// This error with its commit outcome set and stated at the end of its message.
+    /// This error with its commit outcome set (``description`` states it).
     func with(outcome: CommitOutcome) -> StateStoreError {
         var error = self
         error.outcome = outcome
-        error.message += " Outcome: \(outcome)."
         return error
     }
 }

@@ -28,6 +28,10 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
     /// For a failure at or after the rename of a commit: whether the new version was committed.
     /// nil for failures before the rename, which never commit anything.
     public var outcome: CommitOutcome?
+    /// Whether the failed operation is known to have left the committed state as it was: every
+    /// failure of a commit before its rename, and a rename that did not take effect. The
+    /// ``description`` says so.
+    public var committedStateUnchanged = false
     /// For an error about one version of the store (a state that does not decode as the
     /// reader's type): that version, and the identity of the store it belongs to.
     public var version: UInt64?
@@ -60,9 +64,15 @@ public struct StateStoreError: Error, Sendable, CustomStringConvertible {
         self.outcome = outcome
     }
 
-    /// One line: the code, the message, and the hint.
+    /// One line: the code, the message, what became of the committed state, and the hint. Built
+    /// here, once, from the fields: no layer appends to ``message``.
     public var description: String {
         var text = "\(code): \(message)"
+        if committedStateUnchanged { text += " The committed state is unchanged." }
+        if let outcome { text += " Outcome: \(outcome)." }
+        if outcome == .committedDurabilityUnknown, let currentVersion {
+            text += " Version \(currentVersion) is visible to readers but may not survive a power loss; do not retry the update blindly."
+        }
         if let hint { text += " \(hint)" }
         return text
     }
