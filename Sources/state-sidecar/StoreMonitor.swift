@@ -47,7 +47,7 @@ final class StoreMonitor: Sendable {
                 "From a version's committedAt stamp (taken before its writer wrote and fsynced it) until the sidecar held it: commit time plus delivery."),
             labels: [("store", name)], buckets: buckets)
         let recent = RecentVersions()
-        let reader = try await store.reader { event in
+        let reader = try await StateObservation().reader(in: store) { event in
             guard case .snapshot(let snapshot) = event else { return }
             let fromReplacement = snapshot.replacedAt.map { delay(from: $0, to: snapshot.loadedAt) }
             if let fromReplacement { fromRename.record(fromReplacement) }

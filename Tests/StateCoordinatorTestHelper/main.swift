@@ -261,7 +261,7 @@ case "racy-bot":
     // reader, then updates without re-checking; stops once it sees the halt; prints "trades N".
     do {
         let store = try StateStore<JSONValue>(directory: directory, options: options(label: "racy-bot"))
-        let reader = try store.reader()
+        let reader = try StateObservation().reader(in: store)
         var trades = 0
         while reader.current.state["halt"] != true {
             try store.update { try $0.set(.int(($0["trades"]?.intValue ?? 0) + 1), forKey: "trades") }
@@ -329,7 +329,7 @@ case "registered-reader":
             let store = try ReadOnlyStateStore<TypedRisk>(directory: directory)
             let box = Mutex<StateReader<TypedRisk>?>(nil)
             let ready = DispatchSemaphore(value: 0)
-            let reader = try store.reader(label: label) { event in
+            let reader = try StateObservation(label: label).reader(in: store) { event in
                 ready.wait()
                 ready.signal()
                 switch event {

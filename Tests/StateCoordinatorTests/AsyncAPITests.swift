@@ -157,7 +157,7 @@ struct AsyncAPITests {
 
     @Test func aReaderReadsAFieldInPlaceAndWaitsForACondition() async throws {
         let store = try await StateStore<Risk>.create(directory: dir.path, initial: Risk())
-        let reader = try await store.reader()
+        let reader = try await StateObservation().reader(in: store)
         defer { reader.close() }
         #expect(reader.read { $0.state.halt } == false)
         let waiter = Task { try await reader.wait(until: { $0.state.halt }) }
@@ -174,7 +174,7 @@ struct AsyncAPITests {
     /// under the reader's lock.
     @Test func aWaitsConditionRunsInTheWaitingTaskNeverOnTheWatchLoop() async throws {
         let store = try await StateStore<Risk>.create(directory: dir.path, initial: Risk())
-        let reader = try await store.reader()
+        let reader = try await StateObservation().reader(in: store)
         defer { reader.close() }
         let looked = Mutex<[(version: UInt64, onLoop: Bool)]>([])
         let waiter = Task {
@@ -211,7 +211,7 @@ struct AsyncAPITests {
 
     @Test func aWaitEndsWithCancellationOrWhenTheReaderCloses() async throws {
         let store = try await StateStore<Risk>.create(directory: dir.path, initial: Risk())
-        let reader = try await store.reader()
+        let reader = try await StateObservation().reader(in: store)
         let cancelled = Task { try await reader.wait(until: { $0.state.halt }) }
         cancelled.cancel()
         await #expect(throws: CancellationError.self) { try await cancelled.value }
@@ -226,7 +226,7 @@ struct AsyncAPITests {
     @Test func aVersionTheReaderCannotDecodeIsItsProblemUntilAGoodOneArrives() async throws {
         try await StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false, "maxPosition": 1])
         let typed = try await ReadOnlyStateStore<Risk>(directory: dir.path)
-        let reader = try await typed.reader()
+        let reader = try await StateObservation().reader(in: typed)
         defer { reader.close() }
         #expect(reader.problem == nil)
         let untyped = try await StateStore<JSONValue>(directory: dir.path)
@@ -241,7 +241,7 @@ struct AsyncAPITests {
 
     @Test func aReaderRunAsAServiceClosesOnGracefulShutdown() async throws {
         let store = try await StateStore<Risk>.create(directory: dir.path, initial: Risk())
-        let reader = try await store.reader()
+        let reader = try await StateObservation().reader(in: store)
         let group = ServiceGroup(services: [reader], logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let running = Task { try await group.run() }
         try await store.update { $0.halt = true }

@@ -47,7 +47,7 @@ struct PythonParticipantTests {
 
     @Test func aSwiftReaderDatesAPythonRenameWithinAClockTick() async throws {
         let store = try await StateStore<JSONValue>.create(directory: dir.path)
-        let reader = try await store.reader()
+        let reader = try await StateObservation().reader(in: store)
         // os.replace with no stat before it: the coarse clock stamps the rename.
         let program = "import sys, time\nbefore = time.time()\nupdate(sys.argv[1], lambda s: {**s, 'halt': True})\nprint(before, time.time())"
         let result = try python(program, [dir.path]).waitForExit()

@@ -20,7 +20,7 @@ struct ReaderRegistryCornerTests {
         let store = try await makeStore()
         // A file where the registry directory should be: no entry can be created under it.
         try "not a directory".write(toFile: dir.file("state.readers"), atomically: false, encoding: .utf8)
-        let reader = try await store.reader(label: "bot")
+        let reader = try await StateObservation(label: "bot").reader(in: store)
         defer { reader.close() }
         guard case .unregistered(let label, let error) = reader.registration else {
             Issue.record("registered: \(reader.registration)")
@@ -73,7 +73,7 @@ struct ReaderRegistryCornerTests {
     @Test func invalidLabelsAreRefused() async throws {
         let store = try await makeStore()
         for label in ["", "tab\there", String(repeating: "x", count: 201)] {
-            await #expect(throws: StateStoreError.self) { _ = try await store.reader(label: label) }
+            await #expect(throws: StateStoreError.self) { _ = try await StateObservation(label: label).reader(in: store) }
         }
         let result = try CLI(directory: dir.path)("watch", "--as", "")
         #expect(result.status == 2 && result.stderr.contains("--as takes a label"), "\(result)")
@@ -81,7 +81,7 @@ struct ReaderRegistryCornerTests {
 
     @Test func aReaderWhoseRegistryWasDeletedAndRecreatedRegistersAgain() async throws {
         let store = try await makeStore()
-        let reader = try await store.reader(label: "bot")
+        let reader = try await StateObservation(label: "bot").reader(in: store)
         defer { reader.close() }
         let firstID = try #require(reader.registrationID)
         try FileManager.default.removeItem(atPath: dir.file("state.readers"))
@@ -105,7 +105,7 @@ struct ReaderRegistryCornerTests {
             if call == .rename, failWrites.load(ordering: .relaxed) { throw .noSpace }
         })
         let store = try await makeStore(options)
-        let reader = try await store.reader(label: "bot")
+        let reader = try await StateObservation(label: "bot").reader(in: store)
         defer { reader.close() }
         let current = try await store.read()
         reader.acknowledge(current)
@@ -122,7 +122,7 @@ struct ReaderRegistryCornerTests {
 
     @Test func aReaderWhoseLivenessCannotBeToldIsNeverCalledDead() async throws {
         let store = try await makeStore()
-        let reader = try await store.reader(label: "bot")
+        let reader = try await StateObservation(label: "bot").reader(in: store)
         defer { reader.close() }
         // A writer whose flock calls fail (as for a lock file it may not lock): it cannot tell.
         var options = StateStoreOptions()
@@ -148,7 +148,7 @@ struct ReaderRegistryCornerTests {
 
     @Test func listingRemovesDeadEntriesAndLeftoversButNeverALiveOne() async throws {
         let store = try await makeStore()
-        let live = try await store.reader(label: "live")
+        let live = try await StateObservation(label: "live").reader(in: store)
         defer { live.close() }
         let registry = dir.file("state.readers")
         // Dead entries, a stray temp file, and a foreign file the registry does not own.
@@ -168,7 +168,7 @@ struct ReaderRegistryCornerTests {
     /// entries it sees to writers and registrants.
     @Test func aReadOnlyStoreNeverWritesNorTakesTheWriterLock() async throws {
         let store = try await makeStore()
-        let live = try await store.reader(label: "live")
+        let live = try await StateObservation(label: "live").reader(in: store)
         defer { live.close() }
         try plantDeadEntries()
         try plantOldFile(dir.file(".state.tmp-left"))
@@ -200,7 +200,7 @@ struct ReaderRegistryCornerTests {
 
     @Test func aLiveEntryWithAGarbledRecordIsListedWithoutCrashing() async throws {
         let store = try await makeStore()
-        let reader = try await store.reader(label: "bot")
+        let reader = try await StateObservation(label: "bot").reader(in: store)
         defer { reader.close() }
         let id = try #require(reader.registrationID)
         try "{\"label\": 12".write(toFile: dir.file("state.readers/\(id).json"), atomically: false, encoding: .utf8)
@@ -222,7 +222,7 @@ struct ReaderRegistryCornerTests {
         let store = try await makeStore()
         let snapshot = try await store.update { try $0.set(true, forKey: "halt") }
         async let report = store.waitForAcknowledgements(of: snapshot, from: .labels(["late"]), timeout: .seconds(30))
-        let reader = try await store.reader(label: "late")
+        let reader = try await StateObservation(label: "late").reader(in: store)
         defer { reader.close() }
         reader.acknowledge(reader.current)
         let result = await report
@@ -231,7 +231,7 @@ struct ReaderRegistryCornerTests {
 
     @Test func versionZeroIsNotAppliedByAReaderThatAcknowledgedNothing() async throws {
         let store = try await makeStore()
-        let reader = try await store.reader(label: "silent")
+        let reader = try await StateObservation(label: "silent").reader(in: store)
         defer { reader.close() }
         let initial = try await store.read()
         #expect(initial.version == 0)
@@ -243,7 +243,7 @@ struct ReaderRegistryCornerTests {
 
     @Test func cancellingAWaitEndsItAtOnce() async throws {
         let store = try await makeStore()
-        let reader = try await store.reader(label: "silent")  // never acknowledges
+        let reader = try await StateObservation(label: "silent").reader(in: store)  // never acknowledges
         defer { reader.close() }
         let snapshot = try await store.update { try $0.set(true, forKey: "halt") }
         let started = ContinuousClock.now
@@ -282,7 +282,7 @@ struct ReaderRegistryCornerTests {
 
     @Test func aClosedReaderRemovesItsEntry() async throws {
         let store = try await makeStore()
-        let reader = try await store.reader(label: "bot")
+        let reader = try await StateObservation(label: "bot").reader(in: store)
         #expect(try await store.readers().count == 1)
         reader.close()
         await reader.waitUntilReported()  // returns: nothing is left to write

@@ -156,7 +156,7 @@ extension ProcessTests {
         // 6.
         @Test func acknowledgementsNeverWakeTheStoreDirectorysWatchers() async throws {
             let store = try await StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
-            let reader = try await store.reader(label: "registered")
+            let reader = try await StateObservation(label: "registered").reader(in: store)
             defer { reader.close() }
             // Watchers of the store directory: a library watch, and inotifywait from inotify-tools.
             let watch = StateObservation().events(in: store)
@@ -181,7 +181,7 @@ extension ProcessTests {
                 reader.acknowledge(version: current.version + UInt64(round) + 1)
                 await reader.waitUntilReported()
             }
-            let second = try await store.reader(label: "another")  // a registration, too
+            let second = try await StateObservation(label: "another").reader(in: store)  // a registration, too
             await second.waitUntilReported()
             second.close()
             try "x".write(toFile: dir.file("after"), atomically: false, encoding: .utf8)

@@ -236,7 +236,7 @@ struct RegistryListingLimitTests {
 
     @Test func aListingPastItsDeadlineStopsAndSaysSo() async throws {
         let store = try await StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
-        let reader = try await store.reader(label: "bot")
+        let reader = try await StateObservation(label: "bot").reader(in: store)
         defer { reader.close() }
         let registry = ReaderRegistry(store.handle)
         let stopped = try registry.listing(readerUsers: nil, deadline: .now)
@@ -252,7 +252,7 @@ struct RegistryListingLimitTests {
     /// reader that applied was reported again every 50 ms while another label was missing.
     @Test func aZeroTimeoutStillCountsAndNoReaderIsReportedTwice() async throws {
         let store = try await StateStore<JSONValue>.create(directory: dir.path, initial: ["halt": false])
-        let reader = try await store.reader(label: "bot")
+        let reader = try await StateObservation(label: "bot").reader(in: store)
         defer { reader.close() }
         let halted = try await store.update { try $0.set(true, forKey: "halt") }
         let seen = try await reader.wait { $0.version == halted.version }

@@ -115,7 +115,7 @@ extension ProcessTests {
         @Test func aForeignWritersBadStateIsReportedByVerifyAndByTheReaders() async throws {
             let store = try makeStore()
             let typed = try await ReadOnlyStateStore<Risk>(directory: dir.path)
-            let reader = try await typed.reader(label: "typed-bot")
+            let reader = try await StateObservation(label: "typed-bot").reader(in: typed)
             defer { reader.close() }
             let good = reader.current
             var checked = StateObservation(unusableVersions: .fail).values(in: typed).makeAsyncIterator()

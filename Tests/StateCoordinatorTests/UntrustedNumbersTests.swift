@@ -64,7 +64,7 @@ struct UntrustedNumbersTests {
             #expect(touch.terminationStatus == 0)
         }
         await #expect(try store.read().state["a"] == 1)
-        let reader = try await store.reader()
+        let reader = try await StateObservation().reader(in: store)
         defer { reader.close() }
         try await store.update { try $0.set(2, forKey: "a") }
         await #expect(store.verify().isHealthy)
@@ -78,9 +78,9 @@ struct UntrustedNumbersTests {
         let store = try await StateStore<JSONValue>.create(directory: dir.path)
         let patient = try await StateStore<JSONValue>(directory: dir.path, options: StateStoreOptions(lockTimeout: .seconds(Int64.max)))
         try await patient.update { try $0.set(1, forKey: "a") }
-        let reader = try await store.reader(options: WatchOptions(pollInterval: .seconds(Int64.max), consistencyCheckInterval: .seconds(Int64.max)))
+        let reader = try await StateObservation(options: WatchOptions(pollInterval: .seconds(Int64.max), consistencyCheckInterval: .seconds(Int64.max))).reader(in: store)
         defer { reader.close() }
-        let poller = try await store.reader(options: WatchOptions(forcePolling: true, pollInterval: .zero))
+        let poller = try await StateObservation(options: WatchOptions(forcePolling: true, pollInterval: .zero)).reader(in: store)
         defer { poller.close() }
         try await store.update { try $0.set(2, forKey: "a") }
         #expect(Duration.seconds(Int64.max).saturatingNanoseconds == .max)

@@ -181,7 +181,7 @@ struct WatchTests {
         let store = try store()
         try await store.update { try $0.set(false, forKey: "halt") }
         let problems = Collected()
-        let reader = try await store.reader { problems.append($0) }
+        let reader = try await StateObservation().reader(in: store) { problems.append($0) }
         // The reader starts holding version 1; its watch does not read that file again. A write
         // before the watch is armed is still seen: the watch's first check finds the file changed.
         #expect(reader.current.version == 1)
@@ -214,7 +214,7 @@ struct WatchTests {
 
     @Test func readerCurrentFollowsCommits() async throws {
         let store = try store()
-        let reader = try await store.reader()
+        let reader = try await StateObservation().reader(in: store)
         try await store.update { try $0.set(true, forKey: "halt") }
         #expect(try await within(.seconds(10)) { try await reader.wait(until: { $0.version >= 1 }) } != nil)
         #expect(reader.current.state["halt"] == true)
@@ -341,7 +341,7 @@ struct WatchTests {
 
     @Test func aReaderDoesNotReadItsFirstVersionAgain() async throws {
         let store = try store()
-        let reader = try await store.reader()
+        let reader = try await StateObservation().reader(in: store)
         defer { reader.close() }
         // The watch is armed and has looked at the file once, without reading it.
         #expect(await eventually { reader.statistics.looks >= 1 })

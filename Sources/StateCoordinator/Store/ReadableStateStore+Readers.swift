@@ -2,7 +2,7 @@ import Foundation
 
 extension ReadableStateStore {
     /// Every live registered reader of this store that counts (see
-    /// ``reader(label:options:onEvent:)-5bxij`` and ``readerListing()-5hfnt``), oldest registration
+    /// ``StateObservation/reader(in:onEvent:)-7oc6k`` and ``readerListing()-5hfnt``), oldest registration
     /// first. Entries of readers that died are never listed; a ``StateStore`` removes them on the
     /// way (when this process may write the registry), a ``ReadOnlyStateStore`` never unlinks.
     public func readers() async throws(StateStoreError) -> [RegisteredReader] {

@@ -6,7 +6,7 @@ extension ReadableStateStore {
     /// when its task is cancelled or it is dropped.
     ///
     /// With a `label`, each iterator registers as a reader in the store's reader registry (on the
-    /// watch's own queue, before its first event), as ``reader(label:options:onEvent:)-5bxij``
+    /// watch's own queue, before its first event), as ``StateObservation/reader(in:onEvent:)-7oc6k``
     /// does; `acknowledgement` says whether each version counts as applied once the loop body
     /// that received it has finished (``WatchAcknowledgement/afterEachIteration``) or only when
     /// the application says so with ``StateWatch/acknowledge(_:)``.
@@ -69,38 +69,34 @@ extension ReadableStateStore {
         StateSnapshots(watch: watch(delivery, label: label, acknowledgement: acknowledgement, options: options, loop: .shared))
     }
 
-    /// A reader that keeps the newest snapshot in memory for hot paths, following the store from
-    /// the moment it returns until ``StateReader/close()`` (or the end of ``StateReader/run()``,
-    /// for a service).
-    ///
-    /// With a `label`, the reader registers in the store's reader registry before it returns:
-    /// writers then see it (``readers()-2e726``), and can wait until it has applied a version
-    /// (``waitForAcknowledgements(of:from:timeout:)-3ell6``). The library records each version the
-    /// reader loads, and each it rejects because it does not decode as `State`; the application
-    /// reports what it applied with ``StateReader/acknowledge(_:)``. A reader that may not write
-    /// the registry reads all the same, unregistered (``StateReader/registration`` says why, and
-    /// the store's logger says it once).
-    ///
-    /// - Parameters:
-    ///   - label: register as this reader (a bot's name: 1 to 200 bytes, no control
-    ///     characters); nil reads without registering.
-    ///   - options: notification, polling and consistency-check settings.
-    ///   - onEvent: optional callback for code that isn't async; runs on a serial queue of the
-    ///     reader's own, after ``StateReader/current`` was updated. It sees the versions after the
-    ///     one ``StateReader/current`` holds when this method returns (and every problem).
-    /// - Throws: what ``read()-2miyr`` throws, for the first snapshot.
+    /// A reader that keeps the newest snapshot in memory: ``StateObservation/reader(in:onEvent:)-7oc6k``.
+    @available(*, deprecated, message: "Use StateObservation(label:, options:).reader(in: store, onEvent:)")
     public func reader(
         label: String? = nil, options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
+    ) async throws(StateStoreError) -> StateReader<State> {
+        try await openReader(label: label, options: options, onEvent: onEvent)
+    }
+
+    /// The synchronous form of the deprecated asynchronous `reader(label:options:onEvent:)`.
+    @available(*, deprecated, message: "Use StateObservation(label:, options:).reader(in: store, onEvent:)")
+    @_disfavoredOverload
+    public func reader(
+        label: String? = nil, options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
+    ) throws(StateStoreError) -> StateReader<State> {
+        try openReader(label: label, options: options, onEvent: onEvent)
+    }
+
+    /// Opens a ``StateReader`` (see ``StateObservation/reader(in:onEvent:)-7oc6k``), off the cooperative pool.
+    func openReader(
+        label: String?, options: WatchOptions, onEvent: (@Sendable (WatchEvent<State>) -> Void)?
     ) async throws(StateStoreError) -> StateReader<State> {
         try await offPool { (handle) throws(StateStoreError) in
             try StateReader.open(handle, label: label, options: options, onEvent: onEvent, observer: nil)
         }
     }
 
-    /// The synchronous form of ``reader(label:options:onEvent:)``.
-    @_disfavoredOverload
-    public func reader(
-        label: String? = nil, options: WatchOptions = WatchOptions(), onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
+    func openReader(
+        label: String?, options: WatchOptions, onEvent: (@Sendable (WatchEvent<State>) -> Void)?
     ) throws(StateStoreError) -> StateReader<State> {
         try StateReader.open(handle, label: label, options: options, onEvent: onEvent, observer: nil)
     }

@@ -1,7 +1,7 @@
 /// How to follow a store, as one value: which versions to deliver, what a version that cannot be
 /// used does, and whether to take part in the reader registry. Consume it as an async sequence of
 /// snapshots (``values(in:)``), of every event (``events(in:)``), or as a ``StateReader`` for a
-/// tick loop (``reader(in:onEvent:)``).
+/// tick loop (``reader(in:onEvent:)-7oc6k``).
 ///
 /// ```swift
 /// struct Risk: Codable, Sendable { var halt = false }
@@ -67,18 +67,38 @@ public struct StateObservation: Sendable {
         store.watch(delivery, label: label, acknowledgement: acknowledgement, options: options, loop: .shared)
     }
 
-    /// A reader that keeps the newest usable snapshot in memory for a tick loop, following the
-    /// store until ``StateReader/close()``; registered under ``label`` when it is set (see
-    /// ``ReadableStateStore/reader(label:options:onEvent:)-5bxij``, which this calls).
+    /// A reader that keeps the newest snapshot in memory for hot paths and tick loops, following
+    /// the store from the moment it returns until ``StateReader/close()`` (or the end of
+    /// ``StateReader/run()``, for a service). The delivery is always the newest version
+    /// (``WatchDelivery/latest``): a reader holds one snapshot.
+    ///
+    /// With a ``label``, the reader registers in the store's reader registry before it returns:
+    /// writers then see it (``ReadableStateStore/readers()-2e726``), and can wait until it has
+    /// applied a version (``ReadableStateStore/waitForAcknowledgements(of:from:timeout:)-3ell6``).
+    /// The library records each version the reader loads, and each it rejects because it does
+    /// not decode as `State`; the application reports what it applied with
+    /// ``StateReader/acknowledge(_:)``. A reader that may not write the registry reads all the
+    /// same, unregistered (``StateReader/registration`` says why, and the store's logger says it
+    /// once).
     ///
     /// - Parameters:
     ///   - store: the store to follow.
-    ///   - onEvent: optional callback for code that isn't async, on a serial queue of the
-    ///     reader's own.
-    /// - Throws: what reading the first snapshot throws.
+    ///   - onEvent: optional callback for code that isn't async; runs on a serial queue of the
+    ///     reader's own, after ``StateReader/current`` was updated. It sees the versions after the
+    ///     one ``StateReader/current`` holds when this method returns (and every problem).
+    /// - Throws: what ``ReadableStateStore/read()-2miyr`` throws, for the first snapshot.
     public func reader<State>(
         in store: ReadableStateStore<State>, onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
     ) async throws(StateStoreError) -> StateReader<State> {
-        try await store.reader(label: label, options: options, onEvent: onEvent)
+        try await store.openReader(label: label, options: options, onEvent: onEvent)
+    }
+
+    /// The synchronous form of ``reader(in:onEvent:)-7oc6k``, for code that is not async (it blocks
+    /// the calling thread for the first read and the registration).
+    @_disfavoredOverload
+    public func reader<State>(
+        in store: ReadableStateStore<State>, onEvent: (@Sendable (WatchEvent<State>) -> Void)? = nil
+    ) throws(StateStoreError) -> StateReader<State> {
+        try store.openReader(label: label, options: options, onEvent: onEvent)
     }
 }

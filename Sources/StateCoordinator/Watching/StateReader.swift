@@ -6,13 +6,13 @@ import Synchronization
 /// Keeps the newest snapshot of a store in memory, updated as each version is committed, for
 /// hot paths such as a trading bot's tick loop: ``current`` and ``read(_:)`` take an uncontended
 /// lock, no system call. A reader follows from the moment
-/// ``ReadableStateStore/reader(label:options:onEvent:)-5bxij`` returns until ``close()``; as a
+/// ``StateObservation/reader(in:onEvent:)-7oc6k`` returns until ``close()``; as a
 /// swift-service-lifecycle `Service`, its ``run()`` ends on cancellation or graceful shutdown and
 /// closes it.
 ///
 /// ```swift
 /// struct Risk: Codable, Sendable { var halt = false }
-/// let reader = try await ReadOnlyStateStore<Risk>(directory: "/srv/bot").reader()
+/// let reader = try await StateObservation().reader(in: ReadOnlyStateStore<Risk>(directory: "/srv/bot"))
 /// if reader.read({ $0.state.halt }) { print("halted") }      // one field, without copying the snapshot
 /// let halt = try await reader.wait(until: { $0.state.halt })  // wakes when a halt is committed
 /// print("halted at version \(halt.version)")
@@ -44,7 +44,7 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     ///
     /// ```swift
     /// struct Risk: Codable, Sendable { var halt = false }
-    /// let reader = try await ReadOnlyStateStore<Risk>(directory: "/srv/bot").reader()
+    /// let reader = try await StateObservation().reader(in: ReadOnlyStateStore<Risk>(directory: "/srv/bot"))
     /// let halted = (try? reader.checked { $0.state.halt }) ?? true  // cannot tell: halt
     /// if halted { print("not trading") }
     /// ```
@@ -73,7 +73,7 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     public var statistics: WatchStatistics { follower.withLock { $0?.statistics } ?? WatchStatistics() }
 
     /// Whether the reader is registered in the store's reader registry (see
-    /// ``ReadableStateStore/reader(label:options:onEvent:)-5bxij``).
+    /// ``StateObservation/reader(in:onEvent:)-7oc6k``).
     public var registration: ReaderRegistrationStatus { registrar.status }
 
     /// Tells writers waiting in ``ReadableStateStore/waitForAcknowledgements(of:from:timeout:)-3ell6``

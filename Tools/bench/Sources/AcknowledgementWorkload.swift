@@ -64,7 +64,7 @@ struct AcknowledgementWorkload {
     private func readerSide(report: (BenchRow) -> Void) throws {
         let dir = try BenchDirectory()
         let store = try StateStore<BenchState>.create(directory: dir.path, initial: BenchState(size: 4 << 10))
-        let reader = try store.reader(label: "bench")
+        let reader = try StateObservation(label: "bench").reader(in: store)
         defer { reader.close() }
         let calls = quick ? 200_000 : 2_000_000
         var version: UInt64 = 0

@@ -20,7 +20,7 @@ struct HotPathWorkload {
         let reads = quick ? 2_000_000 : 20_000_000
         let dir = try BenchDirectory()
         let store = try StateStore<Risk>.create(directory: dir.path, initial: Risk())
-        let reader = try store.reader()
+        let reader = try StateObservation().reader(in: store)
         defer { reader.close() }
         let flag = Mutex(false)
 

@@ -139,7 +139,7 @@ extension StateBench {
         /// "reloads <n>".
         private func hold() async throws {
             let store = try await ReadOnlyStateStore<BenchState>(directory: dir)
-            let reader = try await store.reader(options: WatchOptions(consistencyCheckInterval: nil))
+            let reader = try await StateObservation(options: WatchOptions(consistencyCheckInterval: nil)).reader(in: store)
             print("loaded \(ReaderMemory.residentKiB())")
             FileHandle.standardOutput.write(Data("ready\n".utf8))
             if let warmup {

@@ -63,7 +63,7 @@ struct Scene: AsyncParsableCommand {
         let registered = try await waitForBots(store, cast: cast)
         clock.start()
         clock.say("bots registered as readers: \(registered.joined(separator: ", "))")
-        let reader = try await store.reader()
+        let reader = try await StateObservation().reader(in: store)
         defer { reader.close() }
 
         try await clock.show(reader, until: 2.5, cast: cast)

@@ -17,7 +17,7 @@ struct SwiftBot: AsyncParsableCommand {
     func run() async throws {
         let store = try await StateStore<TradingState>(
             directory: dir, options: StateStoreOptions(lockTimeout: .seconds(2), label: label))
-        let reader = try await store.reader(label: label)
+        let reader = try await StateObservation(label: label).reader(in: store)
         let stop = DispatchSource.makeSignalSource(signal: SIGTERM, queue: DispatchQueue(label: "swift-bot.signals"))
         signal(SIGTERM, SIG_IGN)
         stop.setEventHandler {
