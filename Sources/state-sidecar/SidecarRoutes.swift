@@ -34,7 +34,7 @@ enum SidecarRoutes {
             }
             return .success(monitor)
         }
-        router.get("/livez") { _, _ in plain(.ok, "ok\n") }
+        router.get("/livez") { _, _ in PlainText("ok\n") }
         router.get("/") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
@@ -50,12 +50,12 @@ enum SidecarRoutes {
             let document = request.uri.queryParameters["all"] != nil
                 ? ReaderDocument.json(listing, current: current, history: history)
                 : ReaderDocument.json(listing.readers, current: current, history: history)
-            return json(document.prettyJSON + "\n")
+            return JSONDocument(value: document)
         }
         router.get("/recent") { request, _ in
             let monitor = try pick(request).get()
             let history = (try? await monitor.store.history()) ?? []
-            return json(monitor.recent.json(history: history).compactJSON + "\n")
+            return JSONDocument(value: monitor.recent.json(history: history), layout: .compact)
         }
         router.get("/readyz") { request, _ in
             var lines: [String] = []
@@ -68,13 +68,13 @@ enum SidecarRoutes {
             }
             let verbose = request.uri.queryParameters["verbose"] != nil
             let text = verbose ? lines.joined(separator: "\n") + "\n" + (ready ? "readyz check passed\n" : "readyz check failed\n") : (ready ? "ok\n" : "not ready\n")
-            return plain(ready ? .ok : .serviceUnavailable, text)
+            return PlainText(ready ? .ok : .serviceUnavailable, text)
         }
         router.get("/status") { request, _ in
             let monitor = try pick(request).get()
-            return json(await monitor.observe().statusJSON(store: monitor.name).prettyJSON + "\n")
+            return JSONDocument(value: await monitor.observe().statusJSON(store: monitor.name))
         }
-        router.get("/state") { request, _ in
+        router.get("/state") { request, context in
             let monitor = try pick(request).get()
             let snapshot = monitor.reader.current
             let tag = "\"\(snapshot.version)\""
@@ -83,9 +83,7 @@ enum SidecarRoutes {
                 headers[.eTag] = tag
                 return Response(status: .notModified, headers: headers)
             }
-            var response = json(snapshot.state.prettyJSON + "\n")
-            response.headers[.eTag] = tag
-            return response
+            return try JSONDocument(value: snapshot.state, entityTag: tag).response(from: request, context: context)
         }
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
@@ -98,16 +96,9 @@ enum SidecarRoutes {
         return router
     }
 
+    /// A plain-text response (see ``PlainText``).
     static func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "text/plain; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
-
-    static func json(_ text: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        PlainText(status, text).response
     }
 }
 
