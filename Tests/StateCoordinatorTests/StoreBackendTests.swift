@@ -105,9 +105,9 @@ struct StoreBackendTests {
     func aFollowGetsTheNewestThenEachNewVersionUntilStopped(_ kind: Kind) async throws {
         let backend = try backend(kind)
         let seen = Mutex<[UInt64]>([])
-        let follow = backend.follow(since: nil, everyVersion: false, options: WatchOptions()) { event in
+        let follow = backend.follow(FollowRequest(options: WatchOptions()) { event in
             if case .snapshot(let snapshot) = event { seen.withLock { $0.append(snapshot.version) } }
-        }
+        })
         #expect(await eventually { seen.withLock { $0 } == [0] })
         backend.commit([update(Self.increment).0])
         #expect(await eventually { seen.withLock { $0 } == [0, 1] })
@@ -115,5 +115,23 @@ struct StoreBackendTests {
         backend.commit([update(Self.increment).0])
         #expect(try backend.readNewest().version == 2)
         #expect(seen.withLock { $0 } == [0, 1], "nothing after stop")
+    }
+
+    /// The public observation surface (a reader, the values sequence) runs on whatever backend
+    /// the store has: the in-memory one answers here without a file being read after opening.
+    @Test func readersAndObservationsFollowTheStoresBackend() async throws {
+        try await StateStore<JSONValue>.create(directory: dir.path, initial: ["n": 0])
+        let handle = try await StoreHandle.open(directory: dir.path, name: "state", options: StateStoreOptions(), forWriting: false)
+        let memory = try InMemoryBackend<JSONValue>(initial: ["n": 100])
+        let store = ReadableStateStore<JSONValue>(handle: handle, backend: memory)
+        let reader = try await StateObservation().reader(in: store)
+        defer { reader.close() }
+        #expect(reader.current.state["n"] == 100, "the backend's version, not the file's")
+        var values = StateObservation(.every).values(in: store).makeAsyncIterator()
+        #expect(try await values.next()?.state["n"] == 100)
+        memory.commit([update(Self.increment).0])
+        #expect(try await values.next()?.state["n"] == 101)
+        #expect(try await reader.wait { $0.state["n"] == 101 }.version == 1)
+        #expect(await store.supportedWatchMode() == .inotify)
     }
 }

@@ -97,20 +97,20 @@ struct WatchDeliveryTests {
         let watch = StateObservation().events(in: store)
         #expect(watch.newest.follower == nil)
         let iterator = watch.makeAsyncIterator()
-        #expect(iterator.lifetime.follower.isStopped == false)
+        #expect((iterator.lifetime.follower as? StateFollower<JSONValue>)?.isStopped == false)
     }
 
     @Test func cancellingTheConsumerReleasesTheFollowerItsSubscriptionAndTimers() async throws {
         let store = try store()
         let fake = FakeInotify()
         let loop = fake.makeLoop()
-        let watch = store.watch(.latest, options: WatchOptions(), loop: loop)
+        let watch = store.makeWatch(.latest, options: WatchOptions(), loop: loop)
         let started = AsyncStream<Void>.makeStream()
         let consumer = Task {
             for await _ in watch { started.continuation.yield() }
         }
         for await _ in started.stream { break }
-        let follower = try #require(watch.newest.follower)
+        let follower = try #require(watch.newest.follower as? StateFollower<JSONValue>)
         #expect(follower.isSubscribed && loop.subscriptionCount == 1)
         #expect(follower.timerCount == 1, "the consistency check")
         consumer.cancel()

@@ -3,6 +3,8 @@
 /// following through inotify, the registry as a directory of lock files.
 struct FileBackend<State: Codable & Sendable>: StoreBackend {
     let handle: StoreHandle
+    /// The watch loop its follows subscribe to (tests use a scripted one).
+    var loop: WatchLoop = .shared
     /// The version this process committed last, so that the next commit need not read it back.
     let cache = CommitCache<State>()
 
@@ -22,12 +24,23 @@ struct FileBackend<State: Codable & Sendable>: StoreBackend {
         try handle.snapshot(atVersion: version, as: State.self)
     }
 
-    func follow(
-        since: UInt64?, everyVersion: Bool, options: WatchOptions, sink: @escaping @Sendable (WatchEvent<State>) -> Void
-    ) -> any BackendFollow {
-        let follower = StateFollower<State>(handle: handle, options: options, since: since, everyVersion: everyVersion, sink: sink)
-        follower.start()
+    func readNewestHeld() throws(StateStoreError) -> (snapshot: StateSnapshot<State>, held: HeldVersion) {
+        let file = try handle.readCurrent()
+        let snapshot = try file.snapshot(as: State.self, path: handle.stateFilePath)
+        return (snapshot, HeldVersion(version: snapshot.version, storeID: snapshot.storeID, file: SeenVersion(status: file.status, header: file.header)))
+    }
+
+    func follow(_ request: FollowRequest<State>) -> any BackendFollow {
+        let follower = StateFollower<State>(
+            handle: handle, options: request.options, since: request.since, everyVersion: request.everyVersion, loop: loop,
+            verifiedAgain: request.verifiedAgain, sink: request.sink)
+        if let held = request.holding, let file = held.file { follower.assumeHeld(file, version: held.version, storeID: held.storeID) }
+        follower.start(beforeFirstRead: request.beforeFirstRead)
         return follower
+    }
+
+    func supportedWatchMode(options: WatchOptions) -> WatchMode {
+        StateFollower<State>(handle: handle, options: options, since: nil, everyVersion: false, loop: loop) { _ in }.probeMode()
     }
 
     func readerListing() throws(StateStoreError) -> ReaderListing {

@@ -24,11 +24,15 @@ protocol StoreBackend<State>: Sendable {
     /// A kept version, verified and decoded (`notFound` when it is not kept).
     func readKept(version: UInt64) throws(StateStoreError) -> StateSnapshot<State>
 
-    /// Follows new versions: `sink` gets the newest version (or, with `since`, every version
-    /// after it), then each new one, and every problem, until the returned follow is stopped.
-    func follow(
-        since: UInt64?, everyVersion: Bool, options: WatchOptions, sink: @escaping @Sendable (WatchEvent<State>) -> Void
-    ) -> any BackendFollow
+    /// The newest version, verified and decoded, and what a follow needs to know that the
+    /// subscriber holds it (so that it does not deliver it again).
+    func readNewestHeld() throws(StateStoreError) -> (snapshot: StateSnapshot<State>, held: HeldVersion)
+
+    /// Follows new versions as `request` says, until the returned follow is stopped.
+    func follow(_ request: FollowRequest<State>) -> any BackendFollow
+
+    /// How this backend would learn of new versions with `options` (never on the watch loop's thread).
+    func supportedWatchMode(options: WatchOptions) -> WatchMode
 
     /// The registered readers.
     func readerListing() throws(StateStoreError) -> ReaderListing
@@ -37,8 +41,50 @@ protocol StoreBackend<State>: Sendable {
     func verify() -> VerificationReport
 }
 
+/// A version a subscriber holds when it starts following, in the backend's terms.
+struct HeldVersion: Sendable {
+    var version: UInt64
+    var storeID: String
+    /// For a file backend: the file it was read from (its identity and header).
+    var file: SeenVersion?
+}
+
+/// What a follow is asked for: `sink` gets the newest version (or, with `since`, every version
+/// after it; or, `holding` one, only the ones after it), then each new one, and every problem.
+struct FollowRequest<State: Codable & Sendable>: Sendable {
+    var since: UInt64?
+    /// Fill versions a burst coalesced away from history, reporting gaps.
+    var everyVersion: Bool
+    var options: WatchOptions
+    /// The version the subscriber holds already.
+    var holding: HeldVersion?
+    /// Runs before the first read, off the caller's thread (a watch registers its reader there).
+    var beforeFirstRead: (@Sendable () -> Void)?
+    /// The version held verified again after a problem (no event is due: it is not new).
+    var verifiedAgain: (@Sendable () -> Void)?
+    var sink: @Sendable (WatchEvent<State>) -> Void
+
+    init(
+        since: UInt64? = nil, everyVersion: Bool = false, options: WatchOptions, holding: HeldVersion? = nil,
+        beforeFirstRead: (@Sendable () -> Void)? = nil, verifiedAgain: (@Sendable () -> Void)? = nil,
+        sink: @escaping @Sendable (WatchEvent<State>) -> Void
+    ) {
+        self.since = since
+        self.everyVersion = everyVersion || since != nil
+        self.options = options
+        self.holding = holding
+        self.beforeFirstRead = beforeFirstRead
+        self.verifiedAgain = verifiedAgain
+        self.sink = sink
+    }
+}
+
 /// A running follow of a ``StoreBackend``.
-protocol BackendFollow: Sendable {
+protocol BackendFollow: AnyObject, Sendable {
     /// Stops delivering; nothing is delivered after it returns.
     func stop()
+    /// How the follow learns of new versions.
+    var mode: WatchMode { get }
+    /// Its counters.
+    var statistics: WatchStatistics { get }
 }

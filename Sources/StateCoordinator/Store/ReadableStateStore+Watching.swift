@@ -22,26 +22,21 @@ extension ReadableStateStore {
         _ delivery: WatchDelivery = .latest, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual,
         options: WatchOptions = WatchOptions()
     ) -> StateWatch<State> {
-        watch(delivery, label: label, acknowledgement: acknowledgement, options: options, loop: .shared)
+        makeWatch(delivery, label: label, acknowledgement: acknowledgement, options: options)
     }
 
-    /// ``watch(_:label:acknowledgement:options:)`` on a given watch loop (tests use a scripted one).
-    func watch(
+    /// ``watch(_:label:acknowledgement:options:)`` through the store's backend, or on a given
+    /// watch loop (tests use a scripted one).
+    func makeWatch(
         _ delivery: WatchDelivery, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual, options: WatchOptions,
-        loop: WatchLoop
+        loop: WatchLoop? = nil
     ) -> StateWatch<State> {
         let (since, everyVersion) = delivery.followerParameters
         let handle = handle
+        let backend: any StoreBackend<State> = loop.map { FileBackend<State>(handle: handle, loop: $0) } ?? backend
         return StateWatch(acknowledgement: acknowledgement) {
             let buffer = WatchEventBuffer<State>(coalesce: delivery == .latest)
             let registrar = WatchRegistrar()
-            let follower = StateFollower<State>(
-                handle: handle, options: options, since: since, everyVersion: everyVersion, loop: loop
-            ) { event in
-                registrar.slot?.observe(event)
-                buffer.push(event)
-            }
-            let lifetime = WatchLifetime(follower: follower, buffer: buffer, registrar: registrar)
             var register: (@Sendable () -> Void)?
             if let label {
                 register = {
@@ -49,8 +44,11 @@ extension ReadableStateStore {
                     if let failure = registrar.register(handle, label: label) { buffer.push(.problem(failure)) }
                 }
             }
-            follower.start(beforeFirstRead: register)
-            return lifetime
+            let request = FollowRequest<State>(since: since, everyVersion: everyVersion, options: options, beforeFirstRead: register) { event in
+                registrar.slot?.observe(event)
+                buffer.push(event)
+            }
+            return WatchLifetime(follower: backend.follow(request), buffer: buffer, registrar: registrar)
         }
     }
 
@@ -66,7 +64,7 @@ extension ReadableStateStore {
         _ delivery: WatchDelivery = .latest, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual,
         options: WatchOptions = WatchOptions()
     ) -> StateSnapshots<State> {
-        StateSnapshots(watch: watch(delivery, label: label, acknowledgement: acknowledgement, options: options, loop: .shared))
+        StateSnapshots(watch: makeWatch(delivery, label: label, acknowledgement: acknowledgement, options: options))
     }
 
     /// A reader that keeps the newest snapshot in memory: ``StateObservation/reader(in:onEvent:)-7oc6k``.
@@ -90,15 +88,16 @@ extension ReadableStateStore {
     func openReader(
         label: String?, options: WatchOptions, onEvent: (@Sendable (WatchEvent<State>) -> Void)?
     ) async throws(StateStoreError) -> StateReader<State> {
-        try await offPool { (handle) throws(StateStoreError) in
-            try StateReader.open(handle, label: label, options: options, onEvent: onEvent, observer: nil)
+        let backend = backend
+        return try await offPool { (handle) throws(StateStoreError) in
+            try StateReader.open(backend, handle: handle, label: label, options: options, onEvent: onEvent, observer: nil)
         }
     }
 
     func openReader(
         label: String?, options: WatchOptions, onEvent: (@Sendable (WatchEvent<State>) -> Void)?
     ) throws(StateStoreError) -> StateReader<State> {
-        try StateReader.open(handle, label: label, options: options, onEvent: onEvent, observer: nil)
+        try StateReader.open(backend, handle: handle, label: label, options: options, onEvent: onEvent, observer: nil)
     }
 
     /// For the benchmark: a reader without a callback (as a tick loop uses it) that also passes
@@ -111,25 +110,19 @@ extension ReadableStateStore {
         label: String? = nil, options: WatchOptions = WatchOptions(),
         observingStores observer: @escaping @Sendable (StateSnapshot<State>) -> Void
     ) throws(StateStoreError) -> StateReader<State> {
-        try StateReader.open(handle, label: label, options: options, onEvent: nil, observer: observer)
+        try StateReader.open(backend, handle: handle, label: label, options: options, onEvent: nil, observer: observer)
     }
 
     /// How a watcher of this store would learn of new versions here: inotify, or polling and why.
     /// Arms and releases a watch to find out (a hop to the watch loop's thread).
     public func supportedWatchMode(options: WatchOptions = WatchOptions()) async -> WatchMode {
-        let handle = handle
-        return await io.run { Self.probeWatchMode(handle, options: options) }
+        let backend = backend
+        return await io.run { backend.supportedWatchMode(options: options) }
     }
 
     /// The synchronous form of ``supportedWatchMode(options:)``.
     @_disfavoredOverload
     public func supportedWatchMode(options: WatchOptions = WatchOptions()) -> WatchMode {
-        Self.probeWatchMode(handle, options: options)
-    }
-
-    private static func probeWatchMode(_ handle: StoreHandle, options: WatchOptions) -> WatchMode {
-        let follower = StateFollower<JSONValue>(handle: handle, options: options, since: nil, everyVersion: false) { _ in }
-        defer { follower.stop() }
-        return follower.probeMode()
+        backend.supportedWatchMode(options: options)
     }
 }

@@ -49,6 +49,6 @@ extension ReadableStateStore {
         _ delivery: WatchDelivery = .latest, label: String? = nil, acknowledgement: WatchAcknowledgement = .manual,
         options: WatchOptions = WatchOptions()
     ) -> CheckedStateSnapshots<State> {
-        CheckedStateSnapshots(watch: watch(delivery, label: label, acknowledgement: acknowledgement, options: options, loop: .shared))
+        CheckedStateSnapshots(watch: makeWatch(delivery, label: label, acknowledgement: acknowledgement, options: options))
     }
 }

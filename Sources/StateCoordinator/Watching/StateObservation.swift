@@ -64,7 +64,7 @@ public struct StateObservation: Sendable {
     ///
     /// - Parameter store: the store to follow.
     public func events<State>(in store: ReadableStateStore<State>) -> StateWatch<State> {
-        store.watch(delivery, label: label, acknowledgement: acknowledgement, options: options, loop: .shared)
+        store.makeWatch(delivery, label: label, acknowledgement: acknowledgement, options: options)
     }
 
     /// A reader that keeps the newest snapshot in memory for hot paths and tick loops, following

@@ -24,7 +24,7 @@ import Synchronization
 /// good one replaces it, and `onEvent` receives every event.
 public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     @usableFromInline let shared: ReaderShared<State>
-    private let follower: Mutex<StateFollower<State>?>
+    private let follower: Mutex<(any BackendFollow)?>
     private let registrar: RegistrationSlot
 
     /// The newest verified snapshot (a copy: to read one field, ``read(_:)`` avoids it).
@@ -102,25 +102,24 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     }
 
     static func open(
-        _ handle: StoreHandle, label: String?, options: WatchOptions, onEvent: (@Sendable (WatchEvent<State>) -> Void)?,
-        observer: (@Sendable (StateSnapshot<State>) -> Void)?
+        _ backend: any StoreBackend<State>, handle: StoreHandle, label: String?, options: WatchOptions,
+        onEvent: (@Sendable (WatchEvent<State>) -> Void)?, observer: (@Sendable (StateSnapshot<State>) -> Void)?
     ) throws(StateStoreError) -> StateReader {
-        let file = try handle.readCurrent()
-        let initial = try file.snapshot(as: State.self, path: handle.stateFilePath)
+        let (initial, held) = try backend.readNewestHeld()
         let registrar = try RegistrationSlot.register(handle, label: label, loaded: (initial.version, initial.storeID))
         return StateReader(
-            handle: handle, initial: initial, initialFile: SeenVersion(status: file.status, header: file.header), options: options,
-            registrar: registrar, onEvent: onEvent, observer: observer)
+            backend: backend, name: handle.files.name, initial: initial, held: held, options: options, registrar: registrar,
+            onEvent: onEvent, observer: observer)
     }
 
     /// - Parameters:
-    ///   - initial: the snapshot current before the watch started, read from the file `initialFile`.
+    ///   - initial: the snapshot current before the follow started (`held` says where it was read).
     ///   - onEvent: called for every event after it is applied, in order, on a serial queue of the
     ///     reader's own (never on the watch loop's thread, so it may block or close the reader); the
     ///     first version it sees is the one after `initial`.
     ///   - observer: called with each snapshot right after it is stored, on the storing thread.
     private init(
-        handle: StoreHandle, initial: StateSnapshot<State>, initialFile: SeenVersion, options: WatchOptions,
+        backend: any StoreBackend<State>, name: String, initial: StateSnapshot<State>, held: HeldVersion, options: WatchOptions,
         registrar: RegistrationSlot, onEvent: (@Sendable (WatchEvent<State>) -> Void)?,
         observer: (@Sendable (StateSnapshot<State>) -> Void)?
     ) {
@@ -128,11 +127,9 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
         self.shared = shared
         self.registrar = registrar
         follower = Mutex(nil)
-        let callbacks = onEvent.map { ($0, DispatchQueue(label: "StateCoordinator.reader.\(handle.files.name)")) }
+        let callbacks = onEvent.map { ($0, DispatchQueue(label: "StateCoordinator.reader.\(name)")) }
         // The sink may run on the loop thread: it only stores what changed and hands the callback on.
-        let created = StateFollower<State>(
-            handle: handle, options: options, since: nil, everyVersion: false, verifiedAgain: { shared.clearProblem() }
-        ) { event in
+        let request = FollowRequest<State>(options: options, holding: held, verifiedAgain: { shared.clearProblem() }) { event in
             registrar.observe(event)
             switch event {
             case .snapshot(let snapshot):
@@ -145,9 +142,8 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
             }
             if let (callback, queue) = callbacks { queue.async { callback(event) } }
         }
-        created.assumeHeld(initialFile, version: initial.version, storeID: initial.storeID)
-        follower.withLock { $0 = created }
-        created.start()
+        // Stored before a first event can ask for it (a callback that closes the reader).
+        follower.withLock { $0 = backend.follow(request) }
     }
 
     /// Waits until the newest snapshot satisfies `condition` and returns that snapshot (at once

@@ -92,7 +92,7 @@ public struct StateWatch<State: Codable & Sendable>: AsyncSequence, Sendable {
 final class NewestFollower<State: Codable & Sendable>: Sendable {
     private let reference = Mutex<WeakFollower<State>>(WeakFollower())
 
-    var follower: StateFollower<State>? {
+    var follower: (any BackendFollow)? {
         get { reference.withLock { $0.follower } }
         set { reference.withLock { $0.follower = newValue } }
     }
@@ -104,18 +104,18 @@ final class NewestFollower<State: Codable & Sendable>: Sendable {
 }
 
 struct WeakFollower<State: Codable & Sendable>: @unchecked Sendable {
-    weak var follower: StateFollower<State>?
+    weak var follower: (any BackendFollow)?
     weak var registrar: WatchRegistrar?
 }
 
 /// Owns a follower and its buffer: stopping the follower when the consumer is cancelled or the
 /// iterator is dropped.
 final class WatchLifetime<State: Codable & Sendable>: Sendable {
-    let follower: StateFollower<State>
+    let follower: any BackendFollow
     let buffer: WatchEventBuffer<State>
     let registrar: WatchRegistrar
 
-    init(follower: StateFollower<State>, buffer: WatchEventBuffer<State>, registrar: WatchRegistrar = WatchRegistrar()) {
+    init(follower: any BackendFollow, buffer: WatchEventBuffer<State>, registrar: WatchRegistrar = WatchRegistrar()) {
         self.follower = follower
         self.buffer = buffer
         self.registrar = registrar

@@ -102,14 +102,20 @@ final class InMemoryBackend<State: Codable & Sendable>: StoreBackend, Sendable {
         return StateSnapshot(header: kept.header, state: kept.state, fileSize: kept.size)
     }
 
-    func follow(
-        since: UInt64?, everyVersion: Bool, options: WatchOptions, sink: @escaping @Sendable (WatchEvent<State>) -> Void
-    ) -> any BackendFollow {
+    func readNewestHeld() throws(StateStoreError) -> (snapshot: StateSnapshot<State>, held: HeldVersion) {
+        let newest = try readNewest()
+        return (newest, HeldVersion(version: newest.version, storeID: newest.storeID))
+    }
+
+    func follow(_ request: FollowRequest<State>) -> any BackendFollow {
+        request.beforeFirstRead?()
+        let sink = request.sink
         // Registered and given the versions so far under one lock: none is missed or given twice.
         let (id, replay) = contents.withLock { contents in
             defer { contents.nextFollower += 1 }
             contents.followers[contents.nextFollower] = sink
-            let versions = since.map { since in contents.versions.keys.filter { $0 > since }.sorted() } ?? [contents.newest]
+            let after = request.since ?? request.holding?.version
+            let versions = after.map { after in contents.versions.keys.filter { $0 > after }.sorted() } ?? [contents.newest]
             return (contents.nextFollower, versions.map { version in
                 let kept = contents.versions[version]!
                 return StateSnapshot(header: kept.header, state: kept.state, fileSize: kept.size)
@@ -119,15 +125,20 @@ final class InMemoryBackend<State: Codable & Sendable>: StoreBackend, Sendable {
         return Follow { [weak self] in _ = self?.contents.withLock { $0.followers.removeValue(forKey: id) } }
     }
 
+    func supportedWatchMode(options: WatchOptions) -> WatchMode { .inotify }
+
     func readerListing() throws(StateStoreError) -> ReaderListing { ReaderListing() }
 
     func verify() -> VerificationReport {
         VerificationReport(currentVersion: contents.withLock { $0.newest })
     }
 
-    private struct Follow: BackendFollow {
+    /// Told of every commit until stopped; its mode and counters mean nothing here.
+    private final class Follow: BackendFollow {
         let stopping: @Sendable () -> Void
         init(_ stopping: @escaping @Sendable () -> Void) { self.stopping = stopping }
         func stop() { stopping() }
+        var mode: WatchMode { .inotify }
+        var statistics: WatchStatistics { WatchStatistics() }
     }
 }
