@@ -271,6 +271,7 @@ struct ReaderRegistryCornerTests {
         _ = await autoIterator.next()  // the body of the first version finished: it is applied
         _ = await manualIterator.next()
         await automatic.waitUntilReported()
+        await manual.waitUntilReported()  // its load of the new version is written on the registration's thread
         readers = try await store.readers()
         #expect(readers.first { $0.label == "auto" }?.applied?.version == first.version)
         #expect(readers.first { $0.label == "manual" }?.applied == nil)

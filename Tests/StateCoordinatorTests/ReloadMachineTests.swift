@@ -167,4 +167,20 @@ struct ReloadMachineTests {
         _ = machine.failed(.badFile(Self.badFile, unusableVersion: true))
         #expect(machine.statistics.unusableVersions == 1 && machine.statistics.problems == 1)
     }
+
+    @Test func onlyABurstToFillFromHistoryLeavesTheLoopThread() {
+        var every = ReloadMachine(since: nil, everyVersion: true, inlineLimit: 1 << 18)
+        #expect(!every.replays(Self.header(0)), "nothing delivered yet: the current version alone")
+        _ = every.verified(Self.header(4), seen: Self.seen(4), trigger: .start, olderThanGrace: false)
+        every.delivered(version: 4, storeID: "A", checksum: "c", seen: Self.seen(4))
+        #expect(!every.replays(Self.header(5)), "the next version: read here")
+        #expect(every.replays(Self.header(7)), "5 and 6 to replay first")
+        #expect(!every.replays(Self.header(9, store: "B")), "a re-created store starts afresh")
+        #expect(!every.replays(nil))
+        let since = ReloadMachine(since: 2, everyVersion: true, inlineLimit: 1 << 18)
+        #expect(since.replays(Self.header(5)) && !since.replays(Self.header(3)))
+        var latest = ReloadMachine(since: nil, everyVersion: false, inlineLimit: 1 << 18)
+        latest.delivered(version: 4, storeID: "A", checksum: "c", seen: Self.seen(4))
+        #expect(!latest.replays(Self.header(9)), "the newest only: nothing to replay")
+    }
 }

@@ -111,6 +111,14 @@ struct ReloadMachine: Sendable {
         return inline && status.size > inlineLimit ? .leaveForQueue : .read
     }
 
+    /// Whether delivering the version with this header would first replay kept versions from
+    /// history (many files to read: not on the loop thread).
+    func replays(_ header: StateFileHeader?) -> Bool {
+        guard everyVersion, let header, let last = lastVersion else { return false }
+        if let store = lastStoreID, store != header.store { return false }  // a reset starts afresh
+        return header.version > last + 1
+    }
+
     /// A version verified at the name (read now, or read ahead of its rename).
     ///
     /// - Parameter olderThanGrace: its file changed longer ago than a notification takes.

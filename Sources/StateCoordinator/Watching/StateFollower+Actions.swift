@@ -89,11 +89,12 @@ extension StateFollower {
         case tooLargeHere
     }
 
-    /// Runs `job` here (on the loop thread) unless it may read much, else on the follower's queue;
-    /// either way its end is decided on the loop thread.
+    /// Runs `job` here (on the loop thread) unless it must read much — a large file, or a burst
+    /// to fill from history — else on the follower's queue; either way its end is decided on the
+    /// loop thread.
     private func run(_ job: FollowMachine.Job) {
         guard var lent = core.withLock({ core in defer { core.lent = nil }; return core.lent }) else { return }
-        if !everyVersion, case .done(let retry) = execute(job, inline: true, &lent) {
+        if case .done(let retry) = execute(job, inline: true, &lent) {
             finish(lent, retry: retry)
             return
         }

@@ -28,6 +28,9 @@ extension StateFollower {
                 return look == .read ? .read : .skip
             }
             if look == .leaveForQueue { return .tooLargeHere }
+            // Filling a burst from history reads many files: not on the loop thread (rare: the
+            // file just read is read again there).
+            if let file, inline, lent.reloader.replays(file.header) { return .tooLargeHere }
             if let file {
                 retry = try deliver(file, trigger: trigger, &lent.reloader)
             } else if look == .useReadAhead, let ahead, let opened {
