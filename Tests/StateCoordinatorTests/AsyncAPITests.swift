@@ -9,7 +9,7 @@ import Testing
 
 /// The API a Swift developer expects: no-op mutations, cancellation, open-or-create, the
 /// read-only store, the reader's hot path, waits and lifecycle.
-@Suite("Async API")
+@Suite("Async API", .timeLimit(.minutes(2)))  // a hang fails by name, not the whole run
 struct AsyncAPITests {
     let dir = TemporaryDirectory()
 

@@ -124,6 +124,12 @@ struct FollowMachineTests {
             (.subscribed(.directory, id: 3), [.cancel(.rearm), .unsubscribe(2)]),
             (.jobFinished(retry: false), [.run(.reload(.resynchronize))]),
         ]),
+        Scenario(name: "a late failure answer does not forget the parent's watch", steps: armed + [
+            (.directory(id: 1, [.watchRemoved]), [.arm(.rearm, every: .milliseconds(100)), .subscribe(.parent)]),
+            (.subscribed(.parent, id: 2), [.run(.reload(.resynchronize)), .subscribe(.directory)]),
+            (.subscribeFailed(.parent, gone), []),
+            (.subscribed(.directory, id: 3), [.cancel(.rearm), .unsubscribe(2)]),
+        ]),
         Scenario(name: "a store whose directory is missing at the start follows inotify and waits for it", steps: [
             (.start(unnotified: nil), [.subscribe(.directory)]),
             (.subscribeFailed(.directory, gone), [consistency, .arm(.rearm, every: .milliseconds(100)), .subscribe(.parent)]),

@@ -6,7 +6,7 @@ import Testing
 
 /// The one wait/wake primitive (``Mailbox``) behind a watch's queue, a reader's snapshot and the
 /// sidecar's streams: no wake-up is lost, closing drains then ends, cancelling ends one wait.
-@Suite("Mailbox")
+@Suite("Mailbox", .timeLimit(.minutes(2)))  // a hang fails by name, not the whole run
 struct MailboxTests {
     @Test func aPostWakesATaskParkedForIt() async {
         let parked = Mutex(0)

@@ -7,7 +7,7 @@ import Testing
 
 /// The registry's corners, in one process: what a reader does when it cannot register, when its
 /// entry vanishes, when a record write fails; what a lister does with leftovers; how a wait ends.
-@Suite("Reader registry corners")
+@Suite("Reader registry corners", .timeLimit(.minutes(2)))  // a hang fails by name, not the whole run
 struct ReaderRegistryCornerTests {
     let dir = TemporaryDirectory()
 

@@ -7,7 +7,7 @@ import Testing
 /// The ``StoreBackend`` seam: the same behaviour asked of the file backend (the product) and of a
 /// trivial in-memory one (``InMemoryBackend``, tests only), so that a second backend plugs in
 /// beside the first without touching the store's public surface.
-@Suite("Store backends")
+@Suite("Store backends", .timeLimit(.minutes(2)))  // a hang fails by name, not the whole run
 struct StoreBackendTests {
     enum Kind: String, CaseIterable, Sendable { case file, memory }
 

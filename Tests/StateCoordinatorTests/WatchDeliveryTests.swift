@@ -9,7 +9,7 @@ import Testing
 /// event, each iterator follows on its own, cancelling releases everything, transient failures
 /// are retried; the loop survives a failing descriptor and a failed start, and a large new version
 /// is never read on the loop thread.
-@Suite("Watch delivery and watch loop robustness")
+@Suite("Watch delivery and watch loop robustness", .timeLimit(.minutes(2)))  // a hang fails by name, not the whole run
 struct WatchDeliveryTests {
     let dir = TemporaryDirectory()
     typealias Collected = WatchTests.Collected

@@ -8,7 +8,7 @@ import Testing
 /// would answer a later watch of the same path with the dead descriptor: the loop watches the
 /// directory again under a spelling of its own, and hears the new watch. And the events read from
 /// the instance's descriptor are parsed as the kernel lays them out.
-@Suite("Watch identity")
+@Suite("Watch identity", .timeLimit(.minutes(2)))  // a hang fails by name, not the whole run
 struct WatchIdentityTests {
     let dir = TemporaryDirectory()
 

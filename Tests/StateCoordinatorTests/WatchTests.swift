@@ -5,7 +5,7 @@ import Testing
 
 @testable @_spi(FaultInjection) @_spi(Benchmark) import StateCoordinator
 
-@Suite("Watching in one process")
+@Suite("Watching in one process", .timeLimit(.minutes(2)))  // a hang fails by name, not the whole run
 struct WatchTests {
     let dir = TemporaryDirectory()
 

@@ -165,7 +165,7 @@ struct FollowMachine: Sendable {
         case .subscribeFailed(.directory, let reason):
             return directoryFailed(reason)
         case .subscribeFailed(.parent, _):
-            parent = .none
+            if parent == .pending { parent = .none }
             return runAfterParent()
         case .directory(let id, let events):
             guard directory.id == id else { return [] }  // a last event of a watch let go

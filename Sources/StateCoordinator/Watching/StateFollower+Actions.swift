@@ -11,8 +11,9 @@ extension StateFollower {
                 let directory = canonicalDirectory()
                 loop.subscribe(directory: directory) { [weak self] events, id in
                     self?.handle(.directory(id: id, events))
-                } answer: { [weak self] result in
-                    self?.answer(result, for: .directory)
+                } answer: { [self] result in
+                    // Held until answered (once): a follower freed meanwhile still lets go of it.
+                    answer(result, for: .directory)
                 }
             case .subscribe(.parent):
                 subscribeToParent()
@@ -20,7 +21,9 @@ extension StateFollower {
                 loop.unsubscribe(id, waitForLoop: false)
             case .arm(let role, let interval):
                 let timer = loop.schedule(every: interval) { [weak self] in self?.handle(.timer(role)) }
-                core.withLock { core in
+                core.withLock { core -> LoopTimer? in
+                    // Stopped meanwhile (on another thread, or by a sink during this very job).
+                    if core.machine.stopped { return timer }
                     defer { core.timers[role] = timer }
                     return core.timers[role]
                 }?.cancel()
@@ -62,8 +65,8 @@ extension StateFollower {
             // An overflow leaves the watch in place (the loop watches again): only these end it.
             let ended = events.contains { $0 == .watchRemoved || { if case .watchLost = $0 { true } else { false } }($0) }
             self?.handle(.parent(id: id, returned: returned, ended: ended))
-        } answer: { [weak self] result in
-            self?.answer(result, for: .parent)
+        } answer: { [self] result in
+            answer(result, for: .parent)
         }
     }
 
@@ -89,12 +92,26 @@ extension StateFollower {
         case tooLargeHere
     }
 
-    /// Runs `job` here (on the loop thread) unless it must read much — a large file, or a burst
-    /// to fill from history — else on the follower's queue; either way its end is decided on the
-    /// loop thread.
+    /// Runs `job` here, on the loop thread, when it answers a notification (a reload of the state
+    /// file's name, a read ahead) and reads little; else on the follower's queue — a large file, a
+    /// burst to fill from history, and every poll, consistency check, retry and resynchronization
+    /// (polling is chosen for network and FUSE file systems, whose reads may stall: never on the
+    /// thread every store of the process is notified on). Either way its end is decided on the
+    /// loop thread. A reload is counted (and a retry marked done) once, when the job starts.
     private func run(_ job: FollowMachine.Job) {
-        guard var lent = core.withLock({ core in defer { core.lent = nil }; return core.lent }) else { return }
-        if case .done(let retry) = execute(job, inline: true, &lent) {
+        let taken = core.withLock { core -> Lent? in
+            guard var lent = core.lent else { return nil }
+            core.lent = nil
+            if case .reload(let trigger) = job {
+                if trigger == .retry { lent.reloader.retryFired() }
+                lent.reloader.reloadStarted()
+            }
+            core.statistics = lent.reloader.statistics  // what ``statistics`` answers while the job runs
+            return lent
+        }
+        guard var lent = taken else { return }
+        let answersNotification = if case .reload(let trigger) = job { trigger == .notified } else { true }
+        if answersNotification, case .done(let retry) = execute(job, inline: true, &lent) {
             finish(lent, retry: retry)
             return
         }

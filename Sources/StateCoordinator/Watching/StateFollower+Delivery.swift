@@ -15,7 +15,7 @@ extension StateFollower {
     /// records the file as seen.
     /// - Returns: whether a retry is due (never: failures are thrown).
     func deliver(
-        header: StateFileHeader, file: PinnedFile, trigger: Trigger, _ machine: inout ReloadMachine,
+        header: StateFileHeader, file: PinnedFile, trigger: Trigger, _ machine: inout ReloadMachine, readAhead: Bool = false,
         snapshot makeSnapshot: () throws(StateStoreError) -> StateSnapshot<State>
     ) throws(StateStoreError) -> Bool {
         let seen = SeenVersion(status: file.status, header: header)
@@ -23,15 +23,16 @@ extension StateFollower {
         for action in machine.verified(header, seen: seen, trigger: trigger, olderThanGrace: olderThanGrace) {
             switch action {
             case .reportReset(let previousID, let newID):
-                emit(.storeReset(previousID: previousID, newID: newID))
+                emit(.storeReset(previousID: previousID, newID: newID), counted: machine.statistics)
             case .verifiedAgain:
-                verifiedAgain?()
+                if let verifiedAgain { whileDelivering(verifiedAgain) }
             case .replayKept(let range):
                 try replayKept(from: range.lowerBound, upTo: range.upperBound, &machine)
             case .decodeAndDeliver:
                 let snapshot = try makeSnapshot()
                 machine.delivered(version: snapshot.version, storeID: snapshot.storeID, checksum: header.checksum, seen: seen)
-                emit(.snapshot(snapshot))
+                if readAhead { machine.deliveredReadAhead() }
+                emit(.snapshot(snapshot), counted: machine.statistics)
             case .reportProblem, .scheduleRetry, .reportGone:
                 break
             }
@@ -59,7 +60,7 @@ extension StateFollower {
                 continue
             }
             machine.replayed(version)
-            emit(.snapshot(snapshot))
+            emit(.snapshot(snapshot), counted: machine.statistics)
             expected = version + 1
         }
         if expected <= last { reportGap(expected...last, &machine) }
@@ -67,6 +68,6 @@ extension StateFollower {
 
     func reportGap(_ missing: ClosedRange<UInt64>, _ machine: inout ReloadMachine) {
         machine.gapReported(missing)
-        emit(.gap(missing: missing))
+        emit(.gap(missing: missing), counted: machine.statistics)
     }
 }

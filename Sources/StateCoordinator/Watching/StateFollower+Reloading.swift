@@ -12,8 +12,6 @@ extension StateFollower {
     /// - Parameter inline: on the loop thread, where a large file is not read.
     func reload(_ trigger: Trigger, inline: Bool, _ lent: inout Lent) -> JobEnd {
         guard !isStopped else { return .done(retry: false) }
-        if trigger == .retry { lent.reloader.retryFired() }
-        lent.reloader.reloadStarted()
         let ahead = lent.ahead
         let machine = lent.reloader
         // The file opened, and what the machine made of it (``ReloadMachine/opened(_:isReadAhead:inline:)``).
@@ -34,20 +32,18 @@ extension StateFollower {
             if let file {
                 retry = try deliver(file, trigger: trigger, &lent.reloader)
             } else if look == .useReadAhead, let ahead, let opened {
-                var used = false
-                retry = try deliver(header: ahead.header, file: opened, trigger: trigger, &lent.reloader) {
-                    used = true
+                retry = try deliver(header: ahead.header, file: opened, trigger: trigger, &lent.reloader, readAhead: true) {
                     var snapshot = ahead.snapshot
                     snapshot.loadedAt = Date()  // it reached the reader now, not when it was read ahead
                     snapshot.replacedAt = opened.status.renameTime  // the temp file's, stamped by the rename
                     return snapshot
                 }
-                if used { lent.reloader.deliveredReadAhead() }
             }
             // Used, or overtaken (a writer that died before its rename): let it go.
             if let version = lent.ahead?.header.version, let last = lent.reloader.lastVersion, version <= last { lent.ahead = nil }
         } catch where error.code == .notFound {
-            retry = perform(lent.reloader.missing(), error: nil)
+            let actions = lent.reloader.missing()
+            retry = perform(actions, error: nil, counted: lent.reloader.statistics)
         } catch {
             retry = fail(error, opened: opened, &lent.reloader)
         }
@@ -73,21 +69,22 @@ extension StateFollower {
         } else {
             failure = .transient(error.code)
         }
-        return perform(machine.failed(failure), error: error)
+        let actions = machine.failed(failure)
+        return perform(actions, error: error, counted: machine.statistics)
     }
 
     /// Carries out the machine's actions that need no version: problems, retries, the store gone.
     /// - Returns: whether a retry is due.
-    func perform(_ actions: [ReloadMachine.Action], error: StateStoreError?) -> Bool {
+    func perform(_ actions: [ReloadMachine.Action], error: StateStoreError?, counted statistics: WatchStatistics) -> Bool {
         var retry = false
         for action in actions {
             switch action {
             case .reportProblem:
-                if let error { emit(.problem(error)) }
+                if let error { emit(.problem(error), counted: statistics) }
             case .scheduleRetry:
                 retry = true
             case .reportGone:
-                emit(.storeGone(path: handle.stateFilePath))
+                emit(.storeGone(path: handle.stateFilePath), counted: statistics)
             case .reportReset, .verifiedAgain, .replayKept, .decodeAndDeliver:
                 break  // carried out by ``deliver(header:file:trigger:_:snapshot:)``
             }

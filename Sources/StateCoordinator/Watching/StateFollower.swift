@@ -89,6 +89,7 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     var mode: WatchMode { core.withLock { $0.machine.mode } }
     var statistics: WatchStatistics {
         core.withLock { core in
+            // While a job holds the machine: the counters as it started (its look counted).
             var statistics = core.lent?.reloader.statistics ?? core.statistics
             statistics.resynchronizations += core.machine.resynchronizations
             return statistics
@@ -139,11 +140,13 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     /// call more than once, and from any thread: it does not wait for the loop (it may run in a
     /// deinit on the cooperative pool).
     func stop() {
-        let actions = core.withLock { core in
+        let (actions, timers) = core.withLock { core in
             let actions = core.machine.handle(.stop)
             core.lent?.ahead = nil  // a job running drops its own when it ends
-            return actions
+            defer { core.timers = [:] }
+            return (actions, Array(core.timers.values))
         }
+        timers.forEach { $0.cancel() }
         perform(actions)
         // An event being handed to the sink on another thread finishes before stop returns.
         sinkGate.lock()
@@ -151,10 +154,22 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
     }
 
     func emit(_ event: WatchEvent<State>) {
+        whileDelivering { sink(event) }
+    }
+
+    /// Hands an event over from a job after publishing the counters that led to it: whoever sees
+    /// the event sees them (``statistics`` answers the published ones while a job runs).
+    func emit(_ event: WatchEvent<State>, counted statistics: WatchStatistics) {
+        core.withLock { $0.statistics = statistics }
+        emit(event)
+    }
+
+    /// Runs `body` (a hand-over to the subscriber) unless stopped, holding the sink gate.
+    func whileDelivering(_ body: () -> Void) {
         sinkGate.lock()
         defer { sinkGate.unlock() }
         guard !isStopped else { return }
-        sink(event)
+        body()
     }
 
     /// Decides `event` and carries out what was decided. On the loop thread.

@@ -142,8 +142,10 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
             }
             if let (callback, queue) = callbacks { queue.async { callback(event) } }
         }
-        // Stored before a first event can ask for it (a callback that closes the reader).
-        follower.withLock { $0 = backend.follow(request) }
+        // Not under the lock: a backend may deliver at once, to a sink that reads the reader.
+        let started = backend.follow(request)
+        follower.withLock { $0 = started }
+        if shared.mailbox.isClosed { started.stop() }  // closed meanwhile (by a callback): let go
     }
 
     /// Waits until the newest snapshot satisfies `condition` and returns that snapshot (at once
