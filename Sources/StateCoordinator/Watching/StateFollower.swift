@@ -47,7 +47,6 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
 
     let handle: StoreHandle
     let options: WatchOptions
-    let everyVersion: Bool
     let loop: WatchLoop
     let queue: DispatchQueue
     let sink: @Sendable (WatchEvent<State>) -> Void
@@ -71,7 +70,6 @@ final class StateFollower<State: Codable & Sendable>: Sendable {
         self.verifiedAgain = verifiedAgain
         self.handle = handle
         self.options = options
-        self.everyVersion = everyVersion
         self.loop = loop
         self.sink = sink
         self.queue = DispatchQueue(label: "StateCoordinator.watch.\(handle.files.name)", target: sharedTargetQueue)
