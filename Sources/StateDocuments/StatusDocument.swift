@@ -81,12 +81,14 @@ public struct StatusDocument: Sendable {
         ["pid": .int(Int64(writer.pid)), "host": .string(writer.host), "label": .string(writer.label)]
     }
 
-    /// A watch mode as `{"mode": "inotify" | "polling" | "closed", "reason"}`.
+    /// A watch mode as `{"mode": "inotify" | "polling" | "closed" | "etcd", "reason"}` (and the
+    /// member watched, `endpoint`, for etcd).
     public static func json(_ mode: WatchMode) -> JSONValue {
         switch mode {
         case .inotify: ["mode": "inotify", "reason": nil]
         case .polling(let reason): ["mode": "polling", "reason": .string(reason)]
         case .closed: ["mode": "closed", "reason": nil]
+        case .etcd(let endpoint): ["mode": "etcd", "reason": nil, "endpoint": .string(endpoint)]
         }
     }
 }

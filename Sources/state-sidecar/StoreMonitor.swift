@@ -76,6 +76,7 @@ final class StoreMonitor: Sendable {
         case .closed: return "the watch is closed"
         case .inotify: interval = WatchOptions.defaultConsistencyCheckInterval
         case .polling: interval = WatchOptions.defaultPollInterval
+        case .etcd: interval = .seconds(10)  // the etcd watch's idle timeout: progress replies count as looks
         }
         let limit = max(interval * 3, .seconds(1))
         let looks = looks ?? reader.statistics.looks

@@ -17,6 +17,9 @@ struct CLIFailure: Error {
         case acknowledgementsIncomplete = 10
         /// The store's schema refuses the state: nothing was committed.
         case schemaViolation = 11
+        /// A store on etcd: no member could be reached, or the cluster had no leader, within the
+        /// timeout. The message names the endpoints tried.
+        case unavailable = 12
     }
 
     var code: Code
@@ -64,6 +67,7 @@ struct CLIFailure: Error {
         case .corrupt, .unverifiable, .symbolicLink: .corrupt
         case .invalidArgument: .usage
         case .schemaViolation: .schemaViolation
+        case .unavailable: .unavailable
         default: .failure
         }
     }

@@ -22,6 +22,33 @@ struct GlobalOptions: ParsableArguments {
     @Flag(help: "Allow writing a store on a network file system (NFS, SMB/CIFS).")
     var allowNetworkFs = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Use the store on this etcd cluster instead of a directory: members' client URLs, comma-separated (default: $STATECTL_ETCD).",
+            valueName: "url[,url…]"))
+    var etcd: String?
+
+    @Option(help: ArgumentHelp("The etcd key prefix (default: $STATECTL_ETCD_PREFIX, else /statecoord/v1).", valueName: "prefix"))
+    var etcdPrefix: String?
+
+    @Option(help: ArgumentHelp("The CA certificate (PEM) that signed the etcd members' certificates.", valueName: "file"))
+    var cacert: String?
+
+    @Option(help: ArgumentHelp("This client's certificate (PEM), for etcd members that require one.", valueName: "file"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("The key of --cert (PEM).", valueName: "file"))
+    var key: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The etcd user, as NAME or NAME:PASSWORD (default: $STATECTL_ETCD_USER; the password may come from $STATECTL_ETCD_PASSWORD).",
+            valueName: "name[:password]"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("Seconds each etcd member gets to answer a request before the next is tried.", valueName: "seconds"))
+    var etcdTimeout: Double = 5
+
     /// The longest --lock-timeout accepted: a day.
     static let longestLockTimeout: Double = 24 * 3600
 
@@ -29,6 +56,47 @@ struct GlobalOptions: ParsableArguments {
         guard lockTimeout >= 0, lockTimeout <= Self.longestLockTimeout else {
             throw ValidationError("--lock-timeout must be a number of seconds from 0 to \(Int(Self.longestLockTimeout)) (a day).")
         }
+        guard etcdTimeout > 0, etcdTimeout <= 3600 else {
+            throw ValidationError("--etcd-timeout must be a number of seconds above 0 and at most 3600.")
+        }
+        if etcdEndpoints == nil, let option = [("--cacert", cacert), ("--cert", cert), ("--key", key), ("--user", user), ("--etcd-prefix", etcdPrefix)].first(where: { $0.1 != nil })?.0 {
+            throw ValidationError("\(option) applies to a store on etcd: give --etcd URL (or set STATECTL_ETCD) too.")
+        }
+        if etcdEndpoints != nil, dir != nil {
+            throw ValidationError("--dir and --etcd name two different stores: give one of them.")
+        }
+    }
+
+    /// The store as messages name it: its state file, or its state key on etcd.
+    var storeDescription: String {
+        guard etcdEndpoints != nil else { return "\(directory)/\(storeName).json" }
+        return "\(etcdPrefix ?? Self.environment("STATECTL_ETCD_PREFIX") ?? EtcdConfiguration.defaultPrefix)/\(storeName)/state on etcd"
+    }
+
+    /// The etcd endpoints, from --etcd or $STATECTL_ETCD; nil for a store in a directory.
+    var etcdEndpoints: [String]? {
+        guard let list = etcd ?? Self.environment("STATECTL_ETCD") else { return nil }
+        return list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    private static func environment(_ name: String) -> String? {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The cluster to use, when the store is on etcd.
+    func etcdConfiguration() throws -> EtcdConfiguration? {
+        guard let endpoints = etcdEndpoints else { return nil }
+        var userName = user ?? Self.environment("STATECTL_ETCD_USER")
+        var password: String?
+        if let given = userName, let colon = given.firstIndex(of: ":") {
+            userName = String(given[..<colon])
+            password = String(given[given.index(after: colon)...])
+        }
+        if userName != nil, password == nil { password = Self.environment("STATECTL_ETCD_PASSWORD") }
+        return try EtcdConfiguration(
+            endpoints: endpoints, prefix: etcdPrefix ?? Self.environment("STATECTL_ETCD_PREFIX") ?? EtcdConfiguration.defaultPrefix,
+            caFile: cacert, certificateFile: cert, keyFile: key, user: userName, password: password,
+            requestTimeout: .milliseconds(Int64((etcdTimeout * 1000).rounded(.up))))
     }
 
     var directory: String {
@@ -51,18 +119,23 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the store for a command that writes.
     func openStore() async throws -> StateStore<JSONValue> {
-        try await StateStore<JSONValue>(directory: directory, name: storeName, options: storeOptions)
+        if let etcd = try etcdConfiguration() { return try await StateStore<JSONValue>(etcd: etcd, name: storeName, options: storeOptions) }
+        return try await StateStore<JSONValue>(directory: directory, name: storeName, options: storeOptions)
     }
 
     /// Opens the store for a command that only reads: it needs no lockfile, and cannot write.
     func openReadOnly() async throws -> ReadOnlyStateStore<JSONValue> {
-        try await ReadOnlyStateStore<JSONValue>(directory: directory, name: storeName, options: storeOptions)
+        if let etcd = try etcdConfiguration() { return try await ReadOnlyStateStore<JSONValue>(etcd: etcd, name: storeName, options: storeOptions) }
+        return try await ReadOnlyStateStore<JSONValue>(directory: directory, name: storeName, options: storeOptions)
     }
 }
 
 extension GlobalOptions {
     /// Options taking a value, and flags, that may come before the subcommand's name.
-    private static let valued: Set<String> = ["--dir", "--name", "--lock-timeout", "--label", "--durability"]
+    private static let valued: Set<String> = [
+        "--dir", "--name", "--lock-timeout", "--label", "--durability", "--etcd", "--etcd-prefix", "--cacert", "--cert", "--key", "--user",
+        "--etcd-timeout",
+    ]
     private static let flags: Set<String> = ["--allow-network-fs"]
     /// Subcommands that are groups, with their subcommands.
     private static let nestedSubcommands: [String: Set<String>] = ["schema": ["get", "set", "clear"]]

@@ -47,6 +47,8 @@ struct HeldVersion: Sendable {
     var storeID: String
     /// For a file backend: the file it was read from (its identity and header).
     var file: SeenVersion?
+    /// For a backend on etcd: the revision that wrote it (a watch starts after it).
+    var revision: Int64? = nil
 }
 
 /// What a follow is asked for: `sink` gets the newest version (or, with `since`, every version

@@ -132,7 +132,7 @@ struct BatchCommit<State: Codable & Sendable> {
             onto: BatchPlan.Base(
                 version: base.header.version, settings: base.header.settings, state: base.state, checksum: base.header.checksum,
                 stateBytes: base.header.stateBytes),
-            changeSettings: { (update, settings) throws(StateStoreError) in try update.settingsChange?(&settings, directory.descriptor) },
+            changeSettings: { (update, settings) throws(StateStoreError) in try update.settingsChange?(&settings, .directory(directory.descriptor)) },
             encode: { (state, settings) throws(StateStoreError) in try StateEncoding.encode(state, limit: settings.maximumStateBytes) },
             checkSchema: checkSchema)
         for (update, refusal) in plan.refused {

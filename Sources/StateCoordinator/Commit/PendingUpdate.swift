@@ -15,9 +15,10 @@ final class PendingUpdate<State: Sendable>: Sendable {
     /// Commit a new version even if the mutation changes nothing.
     let commitsUnchanged: Bool
     /// A change of the store's settings committed with the mutation (setting a schema); runs
-    /// under the writer lock with the store directory's descriptor (to write the schema file).
+    /// under the writer lock with the store directory's descriptor (to write the schema file),
+    /// or, on etcd, before the transaction that commits it.
     let settingsChange: SettingsChange?
-    typealias SettingsChange = @Sendable (inout StoreSettings, FileDescriptor) throws(StateStoreError) -> Void
+    typealias SettingsChange = @Sendable (inout StoreSettings, SettingsChangeTarget) throws(StateStoreError) -> Void
     private let mutation: @Sendable (inout State) throws -> Delivery
     private let failure: @Sendable (any Error) -> Void
     private let staged = Mutex<Delivery?>(nil)

@@ -129,6 +129,9 @@ extension StateStoreError {
         /// The state does not match the store's JSON Schema: nothing was committed (or, from
         /// ``ReadableStateStore/verify()-7fic0``, a foreign writer committed it).
         public static let schemaViolation = Code("schema violation")
+        /// A store on etcd: no member of the cluster could serve the request in time (each was
+        /// tried: refused, timed out, or without a leader). The error names the endpoints tried.
+        public static let unavailable = Code("unavailable")
     }
 
     /// The step of the store's protocol during which an error happened.

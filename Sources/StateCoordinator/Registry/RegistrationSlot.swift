@@ -22,9 +22,17 @@ struct RegistrationSlot: Sendable {
     /// Registers as `label`, blocking; nil label: not registered. Only an invalid label throws:
     /// a registry that cannot be written leaves the reader unregistered.
     static func register(
-        _ handle: StoreHandle, label: String?, loaded: (version: UInt64, storeID: String)?
+        _ place: StorePlace, label: String?, loaded: (version: UInt64, storeID: String)?
     ) throws(StateStoreError) -> RegistrationSlot {
         guard let label else { return .none }
+        let handle: StoreHandle
+        switch place {
+        case .files(let files): handle = files
+        case .etcd(let access):
+            // No reader registry on etcd yet: the reader reads, unregistered, and its status says why.
+            return RegistrationSlot(
+                registration: nil, status: .unregistered(label: label, error: StorePlace.notOnEtcd("registering reader \"\(label)\"", access)))
+        }
         do {
             let registration = try ReaderRegistration.register(handle, label: label, loaded: loaded)
             return RegistrationSlot(registration: registration, status: .notRequested)

@@ -11,10 +11,10 @@ final class WatchRegistrar: Sendable {
     var status: ReaderRegistrationStatus { slot?.status ?? .notRequested }
 
     /// Registers as `label`; returns the error when the watch goes on unregistered.
-    func register(_ handle: StoreHandle, label: String) -> StateStoreError? {
+    func register(_ place: StorePlace, label: String) -> StateStoreError? {
         let slot: RegistrationSlot
         do {
-            slot = try RegistrationSlot.register(handle, label: label, loaded: nil)
+            slot = try RegistrationSlot.register(place, label: label, loaded: nil)
         } catch {
             slot = RegistrationSlot(registration: nil, status: .unregistered(label: label, error: error))
         }

@@ -54,6 +54,7 @@ extension ReadableStateStore {
     public func waitForAcknowledgements(
         of snapshot: StateSnapshot<State>, from selection: ReaderSelection = .all, timeout: Duration = .seconds(10)
     ) async -> AcknowledgementReport {
+        guard let handle = fileHandle else { return Self.noAcknowledgementsOnEtcd(snapshot) }
         let wait = AcknowledgementWait(
             registry: ReaderRegistry(handle), version: snapshot.version, storeID: snapshot.storeID, selection: selection,
             readerUsers: snapshot.settings.readerUsers.map(Set.init), timeout: timeout)
@@ -70,9 +71,20 @@ extension ReadableStateStore {
     public func waitForAcknowledgements(
         of snapshot: StateSnapshot<State>, from selection: ReaderSelection = .all, timeout: Duration = .seconds(10)
     ) -> AcknowledgementReport {
-        AcknowledgementWait(
+        guard let handle = fileHandle else { return Self.noAcknowledgementsOnEtcd(snapshot) }
+        return AcknowledgementWait(
             registry: ReaderRegistry(handle), version: snapshot.version, storeID: snapshot.storeID, selection: selection,
             readerUsers: snapshot.settings.readerUsers.map(Set.init), timeout: timeout
         ).run()
+    }
+}
+
+extension ReadableStateStore {
+    /// The report of a wait on a store on etcd, which has no reader registry yet: incomplete,
+    /// with the reason as its problem, never "every reader applied it".
+    static func noAcknowledgementsOnEtcd(_ snapshot: StateSnapshot<State>) -> AcknowledgementReport {
+        var report = AcknowledgementReport(version: snapshot.version, storeID: snapshot.storeID)
+        report.problem = "readers of a store on etcd are not registered, so their acknowledgements cannot be awaited"
+        return report
     }
 }

@@ -3,18 +3,26 @@ extension ReadableStateStore {
     /// - Throws: `notFound` or `corrupt` when the header names a schema file that is missing or
     ///   was changed.
     public func schema() async throws(StateStoreError) -> JSONSchema? {
-        try await offPool { (handle) throws(StateStoreError) in try Self.schema(handle) }
+        let place = place
+        return try await io.run { () throws(StateStoreError) in try Self.schema(place) }
     }
 
     /// The synchronous form of ``schema()``.
     @_disfavoredOverload
     public func schema() throws(StateStoreError) -> JSONSchema? {
-        try Self.schema(handle)
+        try Self.schema(place)
     }
 
-    static func schema(_ handle: StoreHandle) throws(StateStoreError) -> JSONSchema? {
-        guard let checksum = try handle.readCurrent().header.settings.schema else { return nil }
-        return try SchemaFile(handle: handle).load(checksum)
+    static func schema(_ place: StorePlace) throws(StateStoreError) -> JSONSchema? {
+        switch place {
+        case .files(let handle):
+            guard let checksum = try handle.readCurrent().header.settings.schema else { return nil }
+            return try SchemaFile(handle: handle).load(checksum)
+        case .etcd(let access):
+            guard let value = try access.readState() else { throw EtcdStoreLocation.noStore(access) }
+            guard let checksum = try EtcdVersion(value, path: access.keys.stateKey).header.settings.schema else { return nil }
+            return try EtcdSchema(access: access).load(checksum)
+        }
     }
 
     /// Checks `state` against the store's schema without committing anything: nil when it would

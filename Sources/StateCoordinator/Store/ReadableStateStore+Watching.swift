@@ -32,8 +32,9 @@ extension ReadableStateStore {
         loop: WatchLoop? = nil
     ) -> StateWatch<State> {
         let (since, everyVersion) = delivery.followerParameters
-        let handle = handle
-        let backend: any StoreBackend<State> = loop.map { FileBackend<State>(handle: handle, loop: $0) } ?? backend
+        let place = place
+        let backend: any StoreBackend<State>
+        if let loop, case .files(let handle) = place { backend = FileBackend<State>(handle: handle, loop: loop) } else { backend = self.backend }
         return StateWatch(acknowledgement: acknowledgement) {
             let buffer = WatchEventBuffer<State>(coalesce: delivery == .latest)
             let registrar = WatchRegistrar()
@@ -41,7 +42,7 @@ extension ReadableStateStore {
             if let label {
                 register = {
                     // Said once, as an event: the watch goes on, unregistered.
-                    if let failure = registrar.register(handle, label: label) { buffer.push(.problem(failure)) }
+                    if let failure = registrar.register(place, label: label) { buffer.push(.problem(failure)) }
                 }
             }
             let request = FollowRequest<State>(since: since, everyVersion: everyVersion, options: options, beforeFirstRead: register) { event in
@@ -89,15 +90,17 @@ extension ReadableStateStore {
         label: String?, options: WatchOptions, onEvent: (@Sendable (WatchEvent<State>) -> Void)?
     ) async throws(StateStoreError) -> StateReader<State> {
         let backend = backend
-        return try await offPool { (handle) throws(StateStoreError) in
-            try StateReader.open(backend, handle: handle, label: label, options: options, onEvent: onEvent, observer: nil)
+        let place = place
+        let name = name
+        return try await io.run { () throws(StateStoreError) in
+            try StateReader.open(backend, place: place, name: name, label: label, options: options, onEvent: onEvent, observer: nil)
         }
     }
 
     func openReader(
         label: String?, options: WatchOptions, onEvent: (@Sendable (WatchEvent<State>) -> Void)?
     ) throws(StateStoreError) -> StateReader<State> {
-        try StateReader.open(backend, handle: handle, label: label, options: options, onEvent: onEvent, observer: nil)
+        try StateReader.open(backend, place: place, name: name, label: label, options: options, onEvent: onEvent, observer: nil)
     }
 
     /// For the benchmark: a reader without a callback (as a tick loop uses it) that also passes
@@ -110,7 +113,7 @@ extension ReadableStateStore {
         label: String? = nil, options: WatchOptions = WatchOptions(),
         observingStores observer: @escaping @Sendable (StateSnapshot<State>) -> Void
     ) throws(StateStoreError) -> StateReader<State> {
-        try StateReader.open(backend, handle: handle, label: label, options: options, onEvent: nil, observer: observer)
+        try StateReader.open(backend, place: place, name: name, label: label, options: options, onEvent: nil, observer: observer)
     }
 
     /// How a watcher of this store would learn of new versions here: inotify, or polling and why.

@@ -27,8 +27,8 @@ extension StateStore {
     }
 
     private func retentionChange(_ count: Int, _ age: Duration?) -> PendingUpdate<State>.SettingsChange {
-        let handle = handle
-        return { (settings, directory) throws(StateStoreError) in
+        let handle = fileHandle
+        return { (settings, target) throws(StateStoreError) in
             var changed = settings
             changed.keepHistory = count
             changed.keepHistoryFor = StoreSettings(keepHistoryFor: age).keepHistoryFor
@@ -36,7 +36,10 @@ extension StateStore {
             if settings.keepsHistory, !changed.keepsHistory {
                 // Turned off: the kept versions leave the store (set aside, not deleted), so that
                 // none is later taken for the newest version a recovery numbers from.
-                _ = try handle.history(directory).moveAside(timestamp: StoreCreation.asideStamp())
+                // On etcd the commit's transaction deletes them (``EtcdHistoryRetention``).
+                if case .directory(let directory) = target, let handle {
+                    _ = try handle.history(directory).moveAside(timestamp: StoreCreation.asideStamp())
+                }
             }
             settings = changed
         }

@@ -9,14 +9,14 @@ extension StateStore {
     /// - Throws: `lockTimeout`, and the errors of listing and unlinking.
     @discardableResult
     public func pruneDamagedHistory() async throws(StateStoreError) -> [DamagedHistoryEntry] {
-        try await offPool { (handle) throws(StateStoreError) in try handle.pruneDamagedHistory() }
+        try await offPool("pruning damaged history") { (handle) throws(StateStoreError) in try handle.pruneDamagedHistory() }
     }
 
     /// The synchronous form of ``pruneDamagedHistory()``.
     @_disfavoredOverload
     @discardableResult
     public func pruneDamagedHistory() throws(StateStoreError) -> [DamagedHistoryEntry] {
-        try handle.pruneDamagedHistory()
+        try handle(for: "pruning damaged history").pruneDamagedHistory()
     }
 }
 

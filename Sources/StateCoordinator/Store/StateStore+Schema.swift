@@ -33,11 +33,17 @@ extension StateStore {
     }
 
     private func schemaChange(_ schema: JSONSchema?) -> PendingUpdate<State>.SettingsChange {
-        let handle = handle
-        return { (settings, directory) throws(StateStoreError) in
+        let handle = fileHandle
+        return { (settings, target) throws(StateStoreError) in
             let fileMode = settings.fileMode
             settings.schema = try schema.map { (schema) throws(StateStoreError) in
-                try SchemaFile(handle: handle).write(schema, directory: directory, fileMode: fileMode)
+                switch target {
+                case .directory(let directory):
+                    guard let handle else { throw StateStoreError(.invalidArgument, "A schema file needs a store in a directory.") }
+                    return try SchemaFile(handle: handle).write(schema, directory: directory, fileMode: fileMode)
+                case .etcd(let access):
+                    return try EtcdSchema(access: access).write(schema)
+                }
             }
         }
     }

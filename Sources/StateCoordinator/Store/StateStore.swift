@@ -27,6 +27,13 @@ public final class StateStore<State: Codable & Sendable>: ReadableStateStore<Sta
         super.init(handle: handle, backend: backend)
     }
 
+    /// A writer of a store on etcd whose existence was checked already.
+    init(writing access: EtcdStoreAccess, options: Options) {
+        let backend = EtcdBackend<State>(access: access, options: options)
+        pipeline = CommitPipeline(label: "StateCoordinator.commit.\(access.keys.name)") { batch in backend.commit(batch) }
+        super.init(etcd: access, options: options, backend: backend)
+    }
+
     /// Opens an existing store for reading and writing. Creates nothing
     /// (``openOrCreate(directory:name:initial:settings:options:)-3wjdb`` does).
     ///

@@ -102,13 +102,13 @@ public final class StateReader<State: Codable & Sendable>: Service, Sendable {
     }
 
     static func open(
-        _ backend: any StoreBackend<State>, handle: StoreHandle, label: String?, options: WatchOptions,
+        _ backend: any StoreBackend<State>, place: StorePlace, name: String, label: String?, options: WatchOptions,
         onEvent: (@Sendable (WatchEvent<State>) -> Void)?, observer: (@Sendable (StateSnapshot<State>) -> Void)?
     ) throws(StateStoreError) -> StateReader {
         let (initial, held) = try backend.readNewestHeld()
-        let registrar = try RegistrationSlot.register(handle, label: label, loaded: (initial.version, initial.storeID))
+        let registrar = try RegistrationSlot.register(place, label: label, loaded: (initial.version, initial.storeID))
         return StateReader(
-            backend: backend, name: handle.files.name, initial: initial, held: held, options: options, registrar: registrar,
+            backend: backend, name: name, initial: initial, held: held, options: options, registrar: registrar,
             onEvent: onEvent, observer: observer)
     }
 

@@ -6,13 +6,17 @@ public enum WatchMode: Sendable, Equatable, CustomStringConvertible {
     case polling(reason: String)
     /// The reader or watch was closed: it learns of nothing any more.
     case closed
+    /// A watch stream on a member of an etcd cluster (a store on etcd): told of each version as
+    /// the cluster applies it. `endpoint` is the member watched.
+    case etcd(endpoint: String)
 
-    /// `inotify`, or `polling (reason)`.
+    /// `inotify`, `polling (reason)`, `closed`, or `etcd watch (endpoint)`.
     public var description: String {
         switch self {
         case .inotify: "inotify"
         case .polling(let reason): "polling (\(reason))"
         case .closed: "closed"
+        case .etcd(let endpoint): "etcd watch (\(endpoint))"
         }
     }
 }

@@ -59,7 +59,12 @@ struct Init: AsyncParsableCommand {
             maximumStateBytes: maxSize, fileMode: fileMode, schema: schema,
             readerUsers: try readerUsers.map { Array(Set(try Readers.uids($0))).sorted() })
         let store: StateStore<JSONValue>
-        if let from {
+        if let etcd = try global.etcdConfiguration() {
+            // On etcd a file is uploaded as the first state: there is no directory to import in place.
+            let initial = try from.map { try Input.document(from: $0, limit: settings.maximumStateBytes) } ?? .object([:])
+            store = try await StateStore<JSONValue>.create(
+                etcd: etcd, name: global.storeName, initial: initial, settings: settings, force: force, options: global.storeOptions)
+        } else if let from {
             let name = global.name ?? global.namedInEnvironment ?? ownName(of: from) ?? global.storeName
             store = try await importing(from, name: name, settings: settings)
             if name == ownName(of: from) {

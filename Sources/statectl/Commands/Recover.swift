@@ -26,6 +26,11 @@ struct Recover: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if global.etcdEndpoints != nil {
+            throw CLIFailure(
+                .usage,
+                "recover repairs a store's files in a directory; a store on etcd has none. Re-create it with statectl --etcd URL init --force (numbered on above its last version); nothing was changed.")
+        }
         let outcome = try await StateStore<JSONValue>.recover(
             directory: global.directory, name: global.storeName, adopt ? .adopt : .restore, dryRun: dryRun, options: global.storeOptions)
         if dryRun { return Output.line(outcome.description) }

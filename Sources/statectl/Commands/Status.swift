@@ -14,7 +14,9 @@ struct Status: AsyncParsableCommand {
             checksum of the schema in force), readerUsers (null, or the uids whose readers count), readers \
             ({"live", "lagging", "rejecting", "warning"}: registered readers alive that count, those that have not \
             applied the current version, those rejecting a version newer than the one they applied, and what else the \
-            registry holds (readers not counted, invalid entries) or null; statectl readers lists them).
+            registry holds (readers not counted, invalid entries) or null; statectl readers lists them). For a store on \
+            etcd, etcd: {"healthy", "leader", "clusterRevision", "storeRevision", "members": [{"endpoint", "id", "leader", \
+            "version", "raftTerm", "databaseBytes", "errors", "problem"}]}.
 
             Example: statectl status --json | jq .lockHolder
             """)
@@ -39,17 +41,23 @@ struct Status: AsyncParsableCommand {
             registryProblem: registryProblem, lockFileWarning: await store.lockFileExposure(),
             registryWarning: ReaderDocument.warning(listing))
         let age = Date().timeIntervalSince(snapshot.committedAt)
+        let cluster = await store.etcdStatus()
         if json {
-            Output.line(JSONValue.object(status.json()).prettyJSON)
+            var document = status.json()
+            if let cluster { document["etcd"] = EtcdStatusDocument.json(cluster) }
+            Output.line(JSONValue.object(document).prettyJSON)
         } else {
+            for line in cluster.map(EtcdStatusDocument.lines) ?? [] { Output.line(TerminalText.safe(line)) }
             Output.line("""
                 store:        \(store.stateFilePath)
                 version:      \(snapshot.version)
                 size:         \(snapshot.fileSize) bytes
                 age:          \(String(format: "%.1f", age)) s (committed \(Output.timestamp(snapshot.committedAt)))
                 last writer:  \(snapshot.writer)
+                \(cluster != nil ? "writers:      serialized by etcd transactions (no lockfile)" : """
                 lock holder:  \(holder.map(\.description) ?? "none")
                 lockfile:     \(status.lockFileWarning.map { "WARNING: \($0)" } ?? "writers only")
+                """)
                 watch mode:   \(mode)
                 orphan temps: \(orphans.isEmpty ? "none" : TerminalText.safe(orphans.joined(separator: ", ")))
                 history:      \(historyCount) kept (keep \(snapshot.settings.keepHistory)\(snapshot.settings.keepHistoryFor.map { ", and every version of the last \($0.components.seconds) s" } ?? ""))

@@ -17,13 +17,17 @@ struct Verify: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let report = try await ReadOnlyStateStore<JSONValue>.verify(
-            directory: global.directory, name: global.storeName, options: global.storeOptions)
+        let report: VerificationReport
+        if global.etcdEndpoints != nil {
+            report = await try global.openReadOnly().verify()
+        } else {
+            report = try await ReadOnlyStateStore<JSONValue>.verify(directory: global.directory, name: global.storeName, options: global.storeOptions)
+        }
         for problem in report.damage { Output.line(problem.description) }
         for leftover in report.leftovers { Output.line("warning: " + leftover.description) }
         guard report.isHealthy else {
             let count = report.damage.count
-            throw CLIFailure(.corrupt, "\(count) problem\(count == 1 ? "" : "s") found in \(global.directory)/\(global.storeName).json.")
+            throw CLIFailure(.corrupt, "\(count) problem\(count == 1 ? "" : "s") found in \(global.storeDescription).")
         }
         let repaired = report.leftovers.isEmpty ? "" : " (\(report.leftovers.count) leftover\(report.leftovers.count == 1 ? "" : "s") the next commit repairs)"
         Output.line("ok: version \(report.currentVersion.map(String.init) ?? "?") verifies" + repaired)

@@ -1,0 +1,177 @@
+import Foundation
+import Logging
+
+/// A batch of updates committed to a store on etcd: read the newest version (value and
+/// `mod_revision`), plan the batch onto it (``BatchPlan``, as on a file store), and write the new
+/// version with one transaction that holds only if the key's `mod_revision` is still the one
+/// read. When another writer got there first, the transaction's failure branch returns the
+/// version it wrote, in the same round trip, and the mutations run again on it (a bounded number
+/// of times, with jittered backoff). A compare-and-swap update whose expected version is not the
+/// newest fails at once.
+///
+/// A transaction whose answer is lost (a member died, a timeout) may or may not have been
+/// applied. It is never sent again blindly: the first change of the key after the revision the
+/// batch was planned on says (``resolve(_:after:)``): ours (committed), none (not committed,
+/// and planned again), or another writer's (not committed).
+struct EtcdBatchCommit<State: Codable & Sendable> {
+    let access: EtcdStoreAccess
+    let options: StateStoreOptions
+
+    /// How many times a batch is planned again after other writers won the race.
+    static var maximumAttempts: Int { 64 }
+
+    func run(_ batch: [PendingUpdate<State>]) {
+        var known: EtcdValue?
+        var attempt = 0
+        while true {
+            let pending = batch.filter { !$0.isAnswered }
+            guard !pending.isEmpty else { return }
+            do {
+                switch try runOnce(pending, base: known) {
+                case .done:
+                    return
+                case .lostRace(let current):
+                    attempt += 1
+                    guard attempt < Self.maximumAttempts else {
+                        let error = StateStoreError(
+                            .conflict,
+                            "Other writers committed to \(access.keys.stateKey) \(attempt) times while this batch was being applied; it was not committed.",
+                            hint: "Nothing was committed. Retry; if this persists, fewer writers or smaller mutations help.")
+                        for update in pending { update.fail(error) }
+                        return
+                    }
+                    known = current
+                    backOff(attempt)
+                }
+            } catch {
+                if pending.contains(where: { !$0.isAnswered }) {
+                    options.logger.info("commit failed: \(error.code)", metadata: ["store": "\(access.location)"])
+                }
+                for update in pending { update.fail(error) }
+                return
+            }
+        }
+    }
+
+    private enum Round {
+        case done
+        /// Another writer committed first: this is the version it wrote (nil: read it again).
+        case lostRace(EtcdValue?)
+    }
+
+    private func runOnce(_ batch: [PendingUpdate<State>], base known: EtcdValue?) throws(StateStoreError) -> Round {
+        let path = access.keys.stateKey
+        let read: EtcdValue?
+        if let known { read = known } else { read = try access.readState() }
+        guard let current = read else { throw EtcdStoreLocation.noStore(access) }
+        let base = try EtcdVersion(current, path: path)
+        let state = try StateEncoding.decode(State.self, from: base.stateBytes, path: path, source: .version(base.header.version))
+        let baseSnapshot = StateSnapshot(header: base.header, state: state, fileSize: base.file.count)
+        let plan = BatchPlan(
+            batch,
+            onto: BatchPlan.Base(
+                version: base.header.version, settings: base.header.settings, state: state, checksum: base.header.checksum,
+                stateBytes: base.header.stateBytes),
+            changeSettings: { (update, settings) throws(StateStoreError) in
+                try update.settingsChange?(&settings, .etcd(access))
+                try EtcdStoreCreation.check(settings, access)
+            },
+            encode: { (state, settings) throws(StateStoreError) in try StateEncoding.encode(state, limit: settings.maximumStateBytes) },
+            checkSchema: { (settings, bytes) throws(StateStoreError) in try checkSchema(settings, bytes) })
+        for (update, refusal) in plan.refused {
+            switch refusal {
+            case .conflict(let expected, let current):
+                update.fail(
+                    StateStoreError(
+                        .conflict, "Expected version \(expected) of \(path), but it is at version \(current).",
+                        hint: "Nothing was committed. Read the current version and retry.", currentVersion: current))
+            case .failed(let error): update.fail(error)
+            }
+        }
+        switch plan.decision {
+        case .nothing:
+            return .done
+        case .unchanged(let accepted, let newState):
+            // The base was read linearizably just now (or returned by the failed transaction).
+            var snapshot = baseSnapshot
+            snapshot.state = newState
+            for update in accepted { update.succeed(with: snapshot) }
+            return .done
+        case .oneByOne(let accepted):
+            for update in accepted { run([update]) }
+            return .done
+        case .write(let version):
+            return try write(version, onto: base)
+        }
+    }
+
+    private func write(_ version: BatchPlan<State>.NewVersion, onto base: EtcdVersion) throws(StateStoreError) -> Round {
+        let keys = access.keys
+        let header = StateFileHeader.committing(
+            store: base.header.store, version: base.header.version + 1, settings: version.settings, stateBytes: version.stateBytes,
+            checksum: version.checksum, label: options.label)
+        let file = try StateFileCodec.encode(header: header, stateBytes: version.stateBytes)
+        var success = [EtcdTransactions.put(keys.state, file)]
+        success += EtcdHistoryRetention.operations(keeping: base, keys: keys, settings: version.settings)
+        let request = EtcdTransactions.request(
+            compare: [EtcdTransactions.modRevisionEquals(keys.state, base.modRevision)], success: success,
+            failure: [EtcdTransactions.range(keys.state)])
+        let result: EtcdStoreAccess.TransactionResult
+        do {
+            result = try access.transaction(request)
+        } catch {
+            switch try resolve(error, after: base, wrote: file) {
+            case .ours: return answer(version, header: header, file: file)
+            case .notApplied: return .lostRace(nil)
+            }
+        }
+        guard result.succeeded else {
+            return .lostRace(result.ranges.first?.first)
+        }
+        return answer(version, header: header, file: file)
+    }
+
+    private func answer(_ version: BatchPlan<State>.NewVersion, header: StateFileHeader, file: [UInt8]) -> Round {
+        let snapshot = StateSnapshot(header: header, state: version.state, fileSize: file.count)
+        for update in version.accepted { update.succeed(with: snapshot) }
+        return .done
+    }
+
+    private enum Resolution { case ours, notApplied }
+
+    /// Finds out whether a transaction whose answer was lost was applied: the key's first change
+    /// after `base` is ours (applied), or there is none (not applied), or it is another
+    /// writer's (ours was not applied: its comparison failed). Throws, with the outcome unknown,
+    /// when that cannot be read (the cluster still unreachable, the revision compacted).
+    private func resolve(_ failure: EtcdFailure, after base: EtcdVersion, wrote file: [UInt8]) throws(StateStoreError) -> Resolution {
+        if case .refused(let rpc, _) = failure, !EtcdClient.isMemberFailure(rpc) {
+            // The member refused the request (permission, size): nothing was applied.
+            throw access.translate(failure, doing: "commit to", committed: false)
+        }
+        do {
+            guard let change = try EtcdFirstChange(access: access).after(revision: base.modRevision) else { return .notApplied }
+            return change.bytes == file ? .ours : .notApplied
+        } catch {
+            var unknown = access.translate(failure, doing: "commit to", committed: nil)
+            unknown.outcome = .unknown
+            unknown.hint = "Read the current version (statectl get --meta) before retrying: version \(base.header.version + 1) may or may not be committed. (\(error.message))"
+            throw unknown
+        }
+    }
+
+    private func checkSchema(_ settings: StoreSettings, _ bytes: [UInt8]) throws(StateStoreError) {
+        guard let checksum = settings.schema else { return }
+        let schema = try EtcdSchema(access: access).load(checksum)
+        if let violation = schema.firstViolation(of: try JSONValue.checked(bytes)) {
+            throw SchemaFile.refusal(violation, path: access.keys.stateKey)
+        }
+    }
+
+    /// Sleeps a random time up to 2^attempt ms (at most 50 ms): writers that lost a race do not
+    /// all come back at once.
+    private func backOff(_ attempt: Int) {
+        guard attempt > 1 else { return }
+        let ceiling = min(50_000, 1 << min(attempt + 9, 20))
+        usleep(UInt32.random(in: 0...UInt32(ceiling)))
+    }
+}

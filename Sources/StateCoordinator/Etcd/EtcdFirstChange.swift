@@ -1,0 +1,36 @@
+import Synchronization
+
+/// The first change of a store's key after a revision, read from etcd's history of the key (a
+/// watch from that revision, closed at its first event): how a writer whose transaction's answer
+/// was lost finds out whether it was applied.
+struct EtcdFirstChange {
+    let access: EtcdStoreAccess
+
+    /// The value the key was first given after `revision`, nil when it has not changed since.
+    ///
+    /// - Throws: when the cluster cannot be reached, or the revision was compacted away.
+    func after(revision: Int64) throws(StateStoreError) -> EtcdValue? {
+        guard let current = try access.readState() else { return nil }
+        if current.modRevision == revision { return nil }
+        let keys = access.keys
+        let found = Mutex<EtcdValue?>(nil)
+        let idle = access.client.configuration.requestTimeout
+        do {
+            try access.client.callBlocking(streaming: true) { call in
+                try await EtcdWatchSession.run(
+                    call, key: keys.state, startRevision: revision + 1, idleTimeout: idle
+                ) { response in
+                    if response.canceled {
+                        throw EtcdFailure.refused(RPCErrorCompacted.make(response.compactRevision), endpoint: "watch")
+                    }
+                    guard let event = response.events.first else { return .more }
+                    found.withLock { $0 = EtcdValue(event.kv) }
+                    return .finish
+                }
+            }
+        } catch {
+            throw access.translate(error, doing: "find out the outcome of a commit to", committed: nil)
+        }
+        return found.withLock { $0 }
+    }
+}

@@ -1,0 +1,49 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+/// One HTTP/2 connection to one member, kept for the life of the client: every request and watch
+/// to that member shares it. Its connection runs in a task of its own until ``close()``.
+final class EtcdMemberConnection: Sendable {
+    typealias Client = GRPCClient<HTTP2ClientTransport.Posix>
+
+    let endpoint: EtcdEndpoint
+    let client: Client
+
+    init(_ endpoint: EtcdEndpoint, configuration: EtcdConfiguration) throws(EtcdFailure) {
+        self.endpoint = endpoint
+        let security: HTTP2ClientTransport.Posix.TransportSecurity
+        if endpoint.secure {
+            security = Self.security(configuration)
+        } else {
+            security = .plaintext
+        }
+        do {
+            let transport = try HTTP2ClientTransport.Posix(
+                target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: security,
+                config: .defaults { config in
+                    // Fail over quickly: a member that is down is retried by the next request, not by waiting here.
+                    config.backoff.initial = .milliseconds(100)
+                    config.backoff.max = .seconds(1)
+                    config.connection.maxIdleTime = nil
+                    config.http2.maxFrameSize = 1 << 20
+                })
+            client = GRPCClient(transport: transport)
+        } catch {
+            throw .configuration("cannot set up a connection to \(endpoint): \(error)")
+        }
+        let client = client
+        Task.detached { try? await client.runConnections() }
+    }
+
+    private static func security(_ configuration: EtcdConfiguration) -> HTTP2ClientTransport.Posix.TransportSecurity {
+        let trust: (inout HTTP2ClientTransport.Posix.TransportSecurity.TLS) -> Void = { config in
+            if let ca = configuration.caFile { config.trustRoots = .certificates([.file(path: ca, format: .pem)]) }
+        }
+        if let certificate = configuration.certificateFile, let key = configuration.keyFile {
+            return .mTLS(certificateChain: [.file(path: certificate, format: .pem)], privateKey: .file(path: key, format: .pem), configure: trust)
+        }
+        return .tls(configure: trust)
+    }
+
+    func close() { client.beginGracefulShutdown() }
+}
