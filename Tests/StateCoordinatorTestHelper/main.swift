@@ -43,7 +43,84 @@ func increment(times: Int, store: StateStore<JSONValue>) {
     }
 }
 
+/// A configuration of the etcd endpoints given as one comma-separated argument.
+func etcd(_ endpoints: String) -> EtcdConfiguration {
+    do {
+        return try EtcdConfiguration(
+            endpoints: endpoints.split(separator: ",").map(String.init), requestTimeout: .seconds(3), watchIdleTimeout: .seconds(5))
+    } catch { fail("bad endpoints: \(error)") }
+}
+
 switch command {
+case "etcd-incr":
+    // etcd-incr ENDPOINTS COUNT [LABEL] [keep-going]: increments /counter COUNT times on the store
+    // on etcd; prints "<version> <counter>" per acknowledged commit, and with keep-going
+    // "error <code> <outcome>" per failed one (then goes on) instead of exiting 1.
+    let count = Int(arguments[2])!
+    let label = arguments.count > 3 ? arguments[3] : "helper"
+    let keepGoing = arguments.count > 4 && arguments[4] == "keep-going"
+    let store: StateStore<JSONValue>
+    do { store = try StateStore<JSONValue>(etcd: etcd(directory), options: options(label: label)) } catch { fail("open failed: \(error)") }
+    var done = 0
+    while done < count {
+        do {
+            let updated = try store.updateWithResult { state -> Int64 in
+                let next = (state["counter"]?.intValue ?? 0) + 1
+                try state.set(.int(next), forKey: "counter")
+                return next
+            }
+            emit("\(updated.snapshot.version) \(updated.value)")
+            done += 1
+        } catch let error as StateStoreError where keepGoing {
+            emit("error \(error.code) \(error.outcome.map { "\($0)" } ?? "not-committed")")
+            done += 1
+            usleep(50_000)
+        } catch {
+            fail("update failed: \(error)")
+        }
+    }
+    emit("done")
+
+case "etcd-watch":
+    // etcd-watch ENDPOINTS [every]: prints "v <version> <counter>" per snapshot, one line per other
+    // event; exits 1 if versions went backwards within a store identity; on a line "stats" (or
+    // the end of stdin) prints "stats <delivered> <missed> <problems> <resynchronizations> <mode>".
+    let every = arguments.count > 2 && arguments[2] == "every"
+    do {
+        let store = try ReadOnlyStateStore<JSONValue>(etcd: etcd(directory))
+        let watch = StateObservation(every ? .every : .latest).events(in: store)
+        Thread.detachNewThread {
+            func stats() {
+                let statistics = watch.statistics
+                emit("stats \(statistics.delivered) \(statistics.missedEvents) \(statistics.problems) \(statistics.resynchronizations) \(watch.mode)")
+            }
+            while let line = readLine() { if line == "stats" { stats() } }
+            stats()
+            exit(0)
+        }
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            var last: UInt64?
+            for await event in watch {
+                switch event {
+                case .snapshot(let snapshot):
+                    if let last, snapshot.version <= last { fail("version went backwards: \(last) -> \(snapshot.version)") }
+                    last = snapshot.version
+                    emit("v \(snapshot.version) \(snapshot.state["counter"]?.intValue ?? 0)")
+                case .storeReset(_, let newID):
+                    last = nil
+                    emit("reset \(newID)")
+                case .problem(let error): emit("problem \(error.code)")
+                case .storeGone: emit("gone")
+                case .gap(let missing): emit("gap \(missing.lowerBound) \(missing.upperBound)")
+                case .modeChanged(let mode): emit("mode \(mode)")
+                }
+            }
+            done.signal()
+        }
+        done.wait()
+    } catch { fail("open failed: \(error)") }
+
 case "create":
     // create DIR [KEEP_HISTORY] [force]
     let keep = arguments.count > 2 ? Int(arguments[2])! : 0

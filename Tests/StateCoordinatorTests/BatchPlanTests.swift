@@ -115,7 +115,7 @@ struct BatchPlanTests {
         let plan = BatchPlan(
             updates,
             onto: BatchPlan.Base(version: 7, settings: baseSettings, state: base, checksum: Checksum.of(baseBytes), stateBytes: baseBytes.count),
-            changeSettings: { (update, settings) throws(StateStoreError) in try update.settingsChange?(&settings, SystemCalls.currentDirectory) },
+            changeSettings: { (update, settings) throws(StateStoreError) in try update.settingsChange?(&settings, .directory(SystemCalls.currentDirectory)) },
             encode: { (state, settings) throws(StateStoreError) in try StateEncoding.encode(state, limit: settings.maximumStateBytes) },
             checkSchema: { (_, bytes) throws(StateStoreError) in
                 guard let forbidden = testCase.schemaForbids, case .object(let members)? = try? JSONValue(parsing: bytes),

@@ -17,12 +17,11 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
     let access: EtcdStoreAccess
     let options: StateStoreOptions
 
-    /// How many times a batch is planned again after other writers won the race.
-    static var maximumAttempts: Int { 64 }
-
     func run(_ batch: [PendingUpdate<State>]) {
         var known: EtcdValue?
         var attempt = 0
+        // As long as a file store's writer waits for the lock: how long other writers may keep winning.
+        let deadline = ContinuousClock.now + options.lockTimeout
         while true {
             let pending = batch.filter { !$0.isAnswered }
             guard !pending.isEmpty else { return }
@@ -32,12 +31,12 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
                     return
                 case .lostRace(let current):
                     attempt += 1
-                    guard attempt < Self.maximumAttempts else {
+                    guard ContinuousClock.now < deadline else {
                         let error = StateStoreError(
-                            .conflict,
-                            "Other writers committed to \(access.keys.stateKey) \(attempt) times while this batch was being applied; it was not committed.",
-                            hint: "Nothing was committed. Retry; if this persists, fewer writers or smaller mutations help.")
-                        for update in pending { update.fail(error) }
+                            .lockTimeout,
+                            "Other writers kept committing to \(access.keys.stateKey) for \(EtcdStoreAccess.seconds(options.lockTimeout)) (\(attempt) attempts); this batch was not committed.",
+                            hint: "Retry, or wait longer (StateStoreOptions.lockTimeout, statectl --lock-timeout).")
+                        error.committedStateUnchangedMarked().fail(pending)
                         return
                     }
                     known = current
@@ -167,11 +166,24 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
         }
     }
 
-    /// Sleeps a random time up to 2^attempt ms (at most 50 ms): writers that lost a race do not
-    /// all come back at once.
+    /// Sleeps a random time, up to 250 µs doubled per race lost (at most 20 ms): writers that
+    /// lost a race do not all come back at once, and the one that won does not win every time.
     private func backOff(_ attempt: Int) {
-        guard attempt > 1 else { return }
-        let ceiling = min(50_000, 1 << min(attempt + 9, 20))
+        let ceiling = min(20_000, 250 << min(attempt - 1, 7))
         usleep(UInt32.random(in: 0...UInt32(ceiling)))
+    }
+}
+
+extension StateStoreError {
+    /// This error, saying that the committed state is unchanged.
+    fileprivate func committedStateUnchangedMarked() -> StateStoreError {
+        var error = self
+        error.committedStateUnchanged = true
+        return error
+    }
+
+    /// Answers every update with this error.
+    fileprivate func fail<State>(_ updates: [PendingUpdate<State>]) {
+        for update in updates { update.fail(self) }
     }
 }

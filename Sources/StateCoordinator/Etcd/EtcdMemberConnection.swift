@@ -25,7 +25,8 @@ final class EtcdMemberConnection: Sendable {
                     config.backoff.initial = .milliseconds(100)
                     config.backoff.max = .seconds(1)
                     config.connection.maxIdleTime = nil
-                    config.http2.maxFrameSize = 1 << 20
+                    // etcd's BDP PINGs would trip swift-nio-http2's flood guard: answered ahead of it.
+                    config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in EtcdPingAnswerer.install(on: channel) }
                 })
             client = GRPCClient(transport: transport)
         } catch {

@@ -60,7 +60,7 @@ public class ReadableStateStore<State: Codable & Sendable>: @unchecked Sendable 
     /// registry, its leftovers).
     ///
     /// - Throws: ``StateStoreError/Code/invalidArgument`` for a store on etcd, naming the operation.
-    func handle(for operation: String) throws(StateStoreError) -> StoreHandle {
+    func filesHandle(for operation: String) throws(StateStoreError) -> StoreHandle {
         switch place {
         case .files(let handle): return handle
         case .etcd(let access): throw StorePlace.notOnEtcd(operation, access)
@@ -109,7 +109,7 @@ public class ReadableStateStore<State: Codable & Sendable>: @unchecked Sendable 
     func offPool<T: Sendable>(
         _ operation: String, _ work: @escaping @Sendable (StoreHandle) throws(StateStoreError) -> T
     ) async throws(StateStoreError) -> T {
-        let handle = try handle(for: operation)
+        let handle = try filesHandle(for: operation)
         return try await io.run { () throws(StateStoreError) in try work(handle) }
     }
 }

@@ -16,7 +16,7 @@ extension StateStore {
     @_disfavoredOverload
     @discardableResult
     public func pruneDamagedHistory() throws(StateStoreError) -> [DamagedHistoryEntry] {
-        try handle(for: "pruning damaged history").pruneDamagedHistory()
+        try filesHandle(for: "pruning damaged history").pruneDamagedHistory()
     }
 }
 

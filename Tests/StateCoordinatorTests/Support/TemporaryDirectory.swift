@@ -1,4 +1,5 @@
 import Foundation
+@testable import StateCoordinator
 
 /// A fresh directory under the system temp directory, removed when the value is dropped.
 final class TemporaryDirectory: Sendable {
@@ -33,4 +34,9 @@ final class TemporaryDirectory: Sendable {
 func replaceWithEmptyFile(_ path: String) {
     try? FileManager.default.removeItem(atPath: path)
     _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+}
+
+extension ReadableStateStore {
+    /// The store's files (tests of stores in a directory reach into them).
+    var handle: StoreHandle { fileHandle! }
 }
