@@ -6,13 +6,14 @@ import Synchronization
 /// backend's methods are synchronous because the file backend's are: this is the one place they
 /// meet.
 ///
-/// Never call it on Swift's cooperative pool: the waiting thread is blocked until the work ends,
-/// and the work itself needs a pool thread. The store's async methods reach it through their own
-/// thread (``BlockingWorkThread``), never from a task.
+/// The work runs on ``EtcdTaskExecutor``'s thread, not on Swift's cooperative pool: a caller that
+/// is itself on the pool (a synchronous function called from a task) blocks one of its threads
+/// while it waits, and the work must not need another. The store's async methods reach it
+/// through their own thread (``BlockingWorkThread``) all the same, never from a task.
 enum AsyncBridge {
     static func wait<T: Sendable, Failure: Error>(_ work: @escaping @Sendable () async throws(Failure) -> T) throws(Failure) -> T {
         let box = ResultBox<T, Failure>()
-        Task.detached {
+        Task(executorPreference: EtcdTaskExecutor.shared) {
             let result: Result<T, Failure>
             do throws(Failure) { result = .success(try await work()) } catch { result = .failure(error) }
             box.put(result)

@@ -58,6 +58,8 @@ final class EtcdClient: Sendable {
         let start = members.withLock { $0.preferred }
         var step = 0
         while step < endpoints.count {
+            // A cancelled caller (a follow being stopped) is not failed over.
+            if Task.isCancelled { throw .unavailable(tried: tried + [(endpoint: "(none)", reason: "cancelled")]) }
             let index = (start + step) % endpoints.count
             let connection = try self.connection(index)
             var options = CallOptions.defaults

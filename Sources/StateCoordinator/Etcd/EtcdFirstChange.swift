@@ -14,6 +14,7 @@ struct EtcdFirstChange {
         if current.modRevision == revision { return nil }
         let keys = access.keys
         let found = Mutex<EtcdValue?>(nil)
+        let compacted = Mutex<Int64?>(nil)
         let idle = access.client.configuration.requestTimeout
         do {
             try access.client.callBlocking(streaming: true) { call in
@@ -21,7 +22,8 @@ struct EtcdFirstChange {
                     call, key: keys.state, startRevision: revision + 1, idleTimeout: idle
                 ) { response in
                     if response.canceled {
-                        throw EtcdFailure.refused(RPCErrorCompacted.make(response.compactRevision), endpoint: "watch")
+                        compacted.withLock { $0 = response.compactRevision }
+                        return .finish
                     }
                     guard let event = response.events.first else { return .more }
                     found.withLock { $0 = EtcdValue(event.kv) }
@@ -30,6 +32,10 @@ struct EtcdFirstChange {
             }
         } catch {
             throw access.translate(error, doing: "find out the outcome of a commit to", committed: nil)
+        }
+        if let revision = compacted.withLock({ $0 }) {
+            throw access.translate(
+                .refused(RPCErrorCompacted.make(revision), endpoint: "watch"), doing: "find out the outcome of a commit to", committed: nil)
         }
         return found.withLock { $0 }
     }

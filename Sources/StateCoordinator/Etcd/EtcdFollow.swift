@@ -53,7 +53,7 @@ final class EtcdFollow<State: Codable & Sendable>: BackendFollow, @unchecked Sen
 
     func start() {
         let startRevision: Int64? = request.since == nil ? request.holding?.revision.map { $0 + 1 } : nil
-        let task = Task.detached { [self] in
+        let task = Task(executorPreference: EtcdTaskExecutor.shared) { [self] in
             if let beforeFirstRead = request.beforeFirstRead { await onQueue { beforeFirstRead() } }
             await follow(from: startRevision)
         }
@@ -93,18 +93,17 @@ final class EtcdFollow<State: Codable & Sendable>: BackendFollow, @unchecked Sen
             }
             do {
                 try await watch(from: cursor.next!) { cursor.next = $0 }
-                return  // cancelled
             } catch is Compacted {
                 // Never reopened from the same revision: read the key again first.
                 shared.withLock { $0.statistics.resynchronizations += 1 }
                 cursor.next = nil
-            } catch is CancellationError {
-                return
             } catch let failure as EtcdFailure {
+                if Task.isCancelled { return }
                 await report(failure, doing: "watch")
                 failures += 1
                 await pause(failures)
             } catch {
+                if Task.isCancelled { return }
                 failures += 1
                 await pause(failures)
             }
@@ -128,12 +127,17 @@ final class EtcdFollow<State: Codable & Sendable>: BackendFollow, @unchecked Sen
         let keys = access.keys
         let idle = access.client.configuration.watchIdleTimeout
         let start = Mutex(revision)
+        // Why the server ended the watch, set by the handler (an error thrown there would reach
+        // us wrapped by gRPC, and be taken for the member's failure).
+        let ended = Mutex<WatchEnd?>(nil)
         try await access.client.call(streaming: true) { call in
             self.shared.withLock { $0.mode = .etcd(endpoint: call.endpoint) }
             try await EtcdWatchSession.run(call, key: keys.state, startRevision: start.withLock { $0 }, idleTimeout: idle) { response in
                 if response.canceled {
-                    if response.compactRevision > 0 { throw Compacted(revision: response.compactRevision) }
-                    throw EtcdFailure.refused(RPCErrorCancelled.make(response.cancelReason), endpoint: call.endpoint)
+                    ended.withLock {
+                        $0 = response.compactRevision > 0 ? .compacted(response.compactRevision) : .cancelled(response.cancelReason, call.endpoint)
+                    }
+                    return .finish
                 }
                 self.shared.withLock { $0.statistics.looks += 1; $0.lastProblem = nil }
                 if response.created { return .more }
@@ -152,6 +156,17 @@ final class EtcdFollow<State: Codable & Sendable>: BackendFollow, @unchecked Sen
                 return .more
             }
         }
+        switch ended.withLock({ $0 }) {
+        case .compacted(let revision)?: throw Compacted(revision: revision)
+        case .cancelled(let reason, let endpoint)?: throw EtcdFailure.refused(RPCErrorCancelled.make(reason), endpoint: endpoint)
+        case nil: throw EtcdFailure.unavailable(tried: [(endpoint: "watch", reason: "the watch stream ended")])
+        }
+    }
+
+    /// Why the server ended a watch.
+    private enum WatchEnd {
+        case compacted(Int64)
+        case cancelled(String, String)
     }
 
     // MARK: On the queue
@@ -257,7 +272,7 @@ final class EtcdFollow<State: Codable & Sendable>: BackendFollow, @unchecked Sen
         let error = access.translate(failure, doing: operation, committed: nil)
         let isNew = shared.withLock { shared in
             defer { shared.lastProblem = error.message }
-            return shared.lastProblem != error.message
+            return shared.lastProblem == nil
         }
         if isNew { await onQueue { self.problem(error) } }
     }

@@ -33,7 +33,7 @@ final class EtcdMemberConnection: Sendable {
             throw .configuration("cannot set up a connection to \(endpoint): \(error)")
         }
         let client = client
-        Task.detached { try? await client.runConnections() }
+        Task(executorPreference: EtcdTaskExecutor.shared) { try? await client.runConnections() }
     }
 
     private static func security(_ configuration: EtcdConfiguration) -> HTTP2ClientTransport.Posix.TransportSecurity {
