@@ -38,9 +38,12 @@ struct Statectl: AsyncParsableCommand {
                  commit again
              11  refused by the store's schema (statectl schema get): one line names
                  the pointer and the rule; nothing was committed
+             12  a store on etcd: no member answered within --etcd-timeout (or the
+                 cluster had no leader); stderr names each endpoint tried and why
 
             The store's directory is --dir, else $STATECTL_DIR, else the current directory; its name is --name,
-            else $STATECTL_NAME, else state.
+            else $STATECTL_NAME, else state. With --etcd URL[,URL…] (or $STATECTL_ETCD) the store is on that
+            etcd cluster instead, under --etcd-prefix (default /statecoord/v1): every command works the same.
             """,
         version: "1.0.0",
         subcommands: [
