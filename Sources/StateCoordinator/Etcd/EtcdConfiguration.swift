@@ -2,8 +2,10 @@
 /// See <doc:RunningOnEtcd>.
 ///
 /// ```swift
+/// struct Risk: Codable, Sendable { var halt = false; var maxPosition = 100 }
 /// let etcd = try EtcdConfiguration(endpoints: ["http://10.0.0.1:2379", "http://10.0.0.2:2379"])
 /// let store = try await StateStore<Risk>.openOrCreate(etcd: etcd, initial: Risk())
+/// print(try await store.read().version)
 /// ```
 public struct EtcdConfiguration: Sendable, Equatable {
     /// The members' client URLs (`http://HOST:PORT` or `https://HOST:PORT`), tried in order: a

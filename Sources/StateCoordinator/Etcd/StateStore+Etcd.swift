@@ -3,8 +3,10 @@ extension StateStore {
     /// on a directory (<doc:RunningOnEtcd>). Creates nothing.
     ///
     /// ```swift
+    /// struct Risk: Codable, Sendable { var halt = false; var maxPosition = 100 }
     /// let etcd = try EtcdConfiguration(endpoints: ["http://10.0.0.1:2379", "http://10.0.0.2:2379"])
     /// let store = try await StateStore<Risk>(etcd: etcd)
+    /// try await store.update { $0.halt = true }
     /// ```
     ///
     /// - Parameters:
@@ -31,8 +33,12 @@ extension StateStore {
     /// transaction that holds only while the key is absent, so exactly one of them creates it.
     ///
     /// - Parameters:
+    ///   - etcd: the cluster and the key prefix.
+    ///   - name: the store's name (default `state`).
+    ///   - initial: the first state, used only if the store is created.
     ///   - settings: the new store's policy (history depth, size limit); `keepHistoryFor` is not
     ///     supported on etcd.
+    ///   - options: per-process options.
     public static func openOrCreate(
         etcd: EtcdConfiguration, name: String = "state", initial: @escaping @autoclosure @Sendable () -> State,
         settings: StoreSettings = StoreSettings(), options: Options = Options()
@@ -55,8 +61,13 @@ extension StateStore {
     /// Creates a store on etcd at version 0.
     ///
     /// - Parameters:
+    ///   - etcd: the cluster and the key prefix.
+    ///   - name: the store's name (default `state`).
+    ///   - initial: the first state.
+    ///   - settings: the store's policy (history depth, size limit), kept in its header.
     ///   - force: re-create over an existing store: a new identity, numbered on above the old
     ///     one's version; its kept versions are dropped.
+    ///   - options: per-process options.
     /// - Throws: `alreadyExists` when the store exists and `force` is false.
     @discardableResult
     public static func create(
