@@ -23,6 +23,11 @@ enum EtcdFailure: Error, Sendable {
         var message = error.message
         if message.hasPrefix("etcdserver: ") { message.removeFirst("etcdserver: ".count) }
         if message.isEmpty { message = "\(error.code)" }
+        // A connection that could not be set up says why underneath (refused, a TLS handshake).
+        if let cause = error.cause {
+            let detail = (cause as? RPCError).map { reason($0) } ?? "\(cause)"
+            if !detail.isEmpty, !message.contains(detail) { message += ": " + detail }
+        }
         return message
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 
@@ -19,7 +20,7 @@ final class EtcdMemberConnection: Sendable {
         }
         do {
             let transport = try HTTP2ClientTransport.Posix(
-                target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: security,
+                target: Self.target(endpoint), transportSecurity: security,
                 config: .defaults { config in
                     // Fail over quickly: a member that is down is retried by the next request, not by waiting here.
                     config.backoff.initial = .milliseconds(100)
@@ -34,6 +35,16 @@ final class EtcdMemberConnection: Sendable {
         }
         let client = client
         Task(executorPreference: EtcdTaskExecutor.shared) { try? await client.runConnections() }
+    }
+
+    /// An IP address is dialled as such (TLS then checks it against the certificate's IP names:
+    /// an IP address cannot be sent as a TLS server name); a host name is resolved.
+    private static func target(_ endpoint: EtcdEndpoint) -> any ResolvableTarget {
+        var ipv4 = in_addr()
+        var ipv6 = in6_addr()
+        if inet_pton(AF_INET, endpoint.host, &ipv4) == 1 { return .ipv4(address: endpoint.host, port: endpoint.port) }
+        if inet_pton(AF_INET6, endpoint.host, &ipv6) == 1 { return .ipv6(address: endpoint.host, port: endpoint.port) }
+        return .dns(host: endpoint.host, port: endpoint.port)
     }
 
     private static func security(_ configuration: EtcdConfiguration) -> HTTP2ClientTransport.Posix.TransportSecurity {

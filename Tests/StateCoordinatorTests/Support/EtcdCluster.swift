@@ -11,12 +11,24 @@ final class EtcdCluster: Sendable {
         let name: String
         let clientPort: Int
         let peerPort: Int
-        var clientURL: String { "http://127.0.0.1:\(clientPort)" }
+        let secure: Bool
+        var clientURL: String { "\(secure ? "https" : "http")://127.0.0.1:\(clientPort)" }
         var peerURL: String { "http://127.0.0.1:\(peerPort)" }
+    }
+
+    /// The certificates of a cluster that speaks TLS to its clients and requires their certificates.
+    struct Certificates: Sendable {
+        let ca: String
+        let server: String
+        let serverKey: String
+        let client: String
+        let clientKey: String
     }
 
     let members: [Member]
     let directory = TemporaryDirectory()
+    /// With `tls`: the CA, the members' certificate and a client's (CN statecoord-client).
+    let certificates: Certificates?
     private let extraFlags: [String]
     private let running: Mutex<[RunningHelper?]>
 
@@ -29,12 +41,21 @@ final class EtcdCluster: Sendable {
     /// - Parameters:
     ///   - fsync: false runs members with `--unsafe-no-fsync` (tests that do not cut power).
     ///   - flags: more flags for every member.
-    init(size: Int = 1, fsync: Bool = false, flags: [String] = []) throws {
+    ///   - tls: clients speak TLS (a CA made for the test) and must present a certificate it signed.
+    init(size: Int = 1, fsync: Bool = false, tls: Bool = false, flags: [String] = []) throws {
         var ports = try Self.freePorts(2 * size)
         members = (0..<size).map { index in
-            Member(name: "m\(index)", clientPort: ports.removeFirst(), peerPort: ports.removeFirst())
+            Member(name: "m\(index)", clientPort: ports.removeFirst(), peerPort: ports.removeFirst(), secure: tls)
         }
-        extraFlags = (fsync ? [] : ["--unsafe-no-fsync"]) + ["--experimental-watch-progress-notify-interval", "1s"] + flags
+        var tlsFlags: [String] = []
+        if tls {
+            let made = try Self.makeCertificates(in: directory)
+            certificates = made
+            tlsFlags = ["--cert-file", made.server, "--key-file", made.serverKey, "--trusted-ca-file", made.ca, "--client-cert-auth"]
+        } else {
+            certificates = nil
+        }
+        extraFlags = (fsync ? [] : ["--unsafe-no-fsync"]) + ["--experimental-watch-progress-notify-interval", "1s"] + tlsFlags + flags
         running = Mutex(Array(repeating: nil, count: size))
         for index in members.indices { try start(index, initial: true) }
         try waitUntilHealthy()
@@ -108,7 +129,10 @@ final class EtcdCluster: Sendable {
     /// Runs etcdctl (API v3) against the cluster unless `arguments` name endpoints themselves.
     @discardableResult
     func etcdctl(_ arguments: [String], stdin: String? = nil) -> (status: Int32, stdout: String, stderr: String) {
-        let withEndpoints = arguments.contains("--endpoints") ? arguments : ["--endpoints", endpoints] + arguments
+        var withEndpoints = arguments.contains("--endpoints") ? arguments : ["--endpoints", endpoints] + arguments
+        if let certificates {
+            withEndpoints = ["--cacert", certificates.ca, "--cert", certificates.client, "--key", certificates.clientKey] + withEndpoints
+        }
         guard let process = try? RunningHelper(
             withEndpoints, executable: URL(fileURLWithPath: "/usr/bin/etcdctl"), environment: ["ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"])
         else { return (-1, "", "etcdctl could not start") }
@@ -130,6 +154,33 @@ final class EtcdCluster: Sendable {
             return members.firstIndex { $0.clientURL == endpoint }
         }
         return nil
+    }
+
+    /// A CA, a certificate for the members (127.0.0.1, server and client use: etcd's gateway
+    /// dials itself with it) and one for a client, made with openssl.
+    static func makeCertificates(in directory: TemporaryDirectory) throws -> Certificates {
+        let script = """
+            set -e
+            cd "$1"
+            key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+            key ca.key
+            openssl req -x509 -new -key ca.key -out ca.pem -days 2 -subj /CN=statecoord-test-ca 2>/dev/null
+            key server.key
+            openssl req -new -key server.key -out server.csr -subj /CN=etcd 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' > server.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext 2>/dev/null
+            key client.key
+            openssl req -new -key client.key -out client.csr -subj /CN=statecoord-client 2>/dev/null
+            printf 'extendedKeyUsage=clientAuth\n' > client.ext
+            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null
+            """
+        let process = try RunningHelper(["-c", script, "sh", directory.path], executable: URL(fileURLWithPath: "/bin/sh"))
+        process.closeInput()
+        let (status, _, stderr) = process.waitForExit()
+        guard status == 0 else { throw EtcdClusterError(message: "openssl failed: \(stderr)") }
+        return Certificates(
+            ca: directory.file("ca.pem"), server: directory.file("server.pem"), serverKey: directory.file("server.key"),
+            client: directory.file("client.pem"), clientKey: directory.file("client.key"))
     }
 
     /// `count` TCP ports on 127.0.0.1 that were free a moment ago (the kernel picked them).
