@@ -29,13 +29,29 @@ struct StateSidecar: AsyncParsableCommand {
 
             Example: state-sidecar --dir /srv/bot --listen unix:/run/state-sidecar/bot.sock
             Example: state-sidecar --dir /srv/bot --listen 127.0.0.1:9464 --token-file /etc/statecoord/token
+            Example: state-sidecar --etcd http://10.0.0.1:2379,http://10.0.0.2:2379 --name state --listen unix:/run/state-sidecar/etcd.sock
             """,
         version: version)
 
     @Option(name: .customLong("dir"), help: ArgumentHelp("A store's directory (repeat for several).", valueName: "dir"))
     var directories: [String] = []
-    @Option(name: .customLong("name"), help: ArgumentHelp("The store's name, for the --dir in the same position (default state).", valueName: "name"))
+    @Option(
+        name: .customLong("name"),
+        help: ArgumentHelp("The store's name, for the --dir in the same position (default state); with --etcd, each a store on the cluster.", valueName: "name"))
     var names: [String] = []
+    @Option(
+        help: ArgumentHelp(
+            "Serve stores on this etcd cluster instead of directories: members' client URLs, comma-separated (see --name).", valueName: "url[,url…]"))
+    var etcd: String?
+    @Option(help: ArgumentHelp("The etcd key prefix (default /statecoord/v1).", valueName: "prefix")) var etcdPrefix: String?
+    @Option(help: ArgumentHelp("The CA certificate (PEM) that signed the etcd members' certificates.", valueName: "file")) var cacert: String?
+    @Option(help: ArgumentHelp("This client's certificate (PEM), for etcd members that require one.", valueName: "file")) var cert: String?
+    @Option(help: ArgumentHelp("The key of --cert (PEM).", valueName: "file")) var key: String?
+    @Option(
+        help: ArgumentHelp(
+            "The etcd user (a read-only role is enough), as NAME or NAME:PASSWORD; the password may come from $STATE_SIDECAR_ETCD_PASSWORD.",
+            valueName: "name[:password]"))
+    var etcdUser: String?
     @Option(help: ArgumentHelp("HOST:PORT to listen on, or unix:PATH (a Unix socket with the stores' permissions).", valueName: "host:port|unix:path"))
     var listen = "127.0.0.1:9464"
     @Option(help: ArgumentHelp("A file holding the bearer token (required off loopback).", valueName: "file")) var tokenFile: String?
@@ -71,14 +87,41 @@ struct StateSidecar: AsyncParsableCommand {
         help: "Serve on loopback TCP without a token although a store's state file is not readable by every user (every local user can then read it through the sidecar).")
     var loopbackWithoutToken = false
 
+    /// The cluster, when the stores are on etcd.
+    private func etcdConfiguration() throws -> EtcdConfiguration? {
+        guard let etcd else { return nil }
+        var user = etcdUser
+        var password = ProcessInfo.processInfo.environment["STATE_SIDECAR_ETCD_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        if let given = etcdUser, let colon = given.firstIndex(of: ":") {
+            user = String(given[..<colon])
+            password = String(given[given.index(after: colon)...])
+        }
+        do {
+            return try EtcdConfiguration(
+                endpoints: etcd.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+                prefix: etcdPrefix ?? EtcdConfiguration.defaultPrefix, caFile: cacert, certificateFile: cert, keyFile: key, user: user,
+                password: user == nil ? nil : password)
+        } catch {
+            throw ValidationError("--etcd: \(error.message) \(error.hint ?? "")")
+        }
+    }
+
     /// The state files served.
     private var stateFiles: [String] {
         directories.enumerated().map { index, directory in directory + "/" + (index < names.count ? names[index] : "state") + ".json" }
     }
 
     func validate() throws {
-        guard !directories.isEmpty else { throw ValidationError("name a store with --dir DIR.") }
-        guard names.count <= directories.count else { throw ValidationError("each --name needs a --dir before it.") }
+        if etcd != nil {
+            guard directories.isEmpty else { throw ValidationError("--dir and --etcd name stores in two places: give one of them.") }
+            _ = try etcdConfiguration()
+        } else {
+            guard !directories.isEmpty else { throw ValidationError("name a store with --dir DIR, or stores on etcd with --etcd URL.") }
+            guard names.count <= directories.count else { throw ValidationError("each --name needs a --dir before it.") }
+            if let option = [("--cacert", cacert), ("--cert", cert), ("--key", key), ("--etcd-user", etcdUser), ("--etcd-prefix", etcdPrefix)].first(where: { $0.1 != nil })?.0 {
+                throw ValidationError("\(option) applies to stores on etcd: give --etcd URL too.")
+            }
+        }
         guard let address = ListenAddress(listen) else {
             throw ValidationError("--listen takes HOST:PORT or unix:PATH (at most 107 bytes), not '\(listen)'.")
         }
@@ -97,7 +140,11 @@ struct StateSidecar: AsyncParsableCommand {
         for pointer in gauges {
             do { _ = try JSONPointer(pointer) } catch { throw ValidationError("--gauge \(pointer): \(error.reason).") }
         }
-        if address.isLoopback && tokenFile == nil && !loopbackWithoutToken {
+        if etcd != nil, address.isLoopback, tokenFile == nil, !loopbackWithoutToken {
+            throw ValidationError(
+                "the stores on etcd would be readable by every local user through \(address.description): give --token-file, listen on unix:PATH (a socket only this user may open), or pass --loopback-without-token to accept that.")
+        }
+        if etcd == nil && address.isLoopback && tokenFile == nil && !loopbackWithoutToken {
             // Any local user may connect to a loopback port: what the sidecar can read, they could.
             for path in stateFiles {
                 var status = stat()
@@ -131,6 +178,11 @@ struct StateSidecar: AsyncParsableCommand {
         ConnectionCount.raiseOpenFileLimit(for: maxConnections)
         let registry = PrometheusCollectorRegistry()
         var monitors: [StoreMonitor] = []
+        if let etcd = try etcdConfiguration() {
+            for name in names.isEmpty ? ["state"] : names {
+                monitors.append(try await StoreMonitor.open(etcd: etcd, name: name, registry: registry))
+            }
+        }
         for (index, directory) in directories.enumerated() {
             monitors.append(try await StoreMonitor.open(directory: directory, name: index < names.count ? names[index] : "state", registry: registry))
         }
@@ -194,6 +246,8 @@ struct StateSidecar: AsyncParsableCommand {
             throw SidecarFailure(
                 "cannot listen on unix:\(path): its directory is writable by other users without the sticky bit, so one could swap the socket before it gets the store's permissions; use a directory only the sidecar's user may write (/run/state-sidecar).")
         }
+        // Stores on etcd have no file whose permissions the socket could copy: only this user.
+        if etcd != nil { umask(0o177); return (0o600, nil, nil) }
         guard let access = UnixSocketAccess.access(for: stateFiles) else {
             throw SidecarFailure("cannot listen on unix:\(path): a store's state file cannot be examined for its permissions.")
         }

@@ -35,7 +35,15 @@ final class StoreMonitor: Sendable {
     }
 
     static func open(directory: String, name: String, registry: PrometheusCollectorRegistry) async throws -> StoreMonitor {
-        let store = try await ReadOnlyStateStore<JSONValue>(directory: directory, name: name)
+        try await open(try await ReadOnlyStateStore<JSONValue>(directory: directory, name: name), name: name, registry: registry)
+    }
+
+    /// The monitor of a store on an etcd cluster.
+    static func open(etcd: EtcdConfiguration, name: String, registry: PrometheusCollectorRegistry) async throws -> StoreMonitor {
+        try await open(try await ReadOnlyStateStore<JSONValue>(etcd: etcd, name: name), name: name, registry: registry)
+    }
+
+    private static func open(_ store: ReadOnlyStateStore<JSONValue>, name: String, registry: PrometheusCollectorRegistry) async throws -> StoreMonitor {
         let fromRename = registry.makeDurationHistogram(
             descriptor: SidecarMetrics.descriptor(
                 "statecoord_propagation_seconds",

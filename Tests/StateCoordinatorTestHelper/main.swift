@@ -43,6 +43,43 @@ func increment(times: Int, store: StateStore<JSONValue>) {
     }
 }
 
+/// Prints "v <version> <counter>" per snapshot and one line per other event until stdin closes,
+/// then "stats <delivered> <missed> <problems> <resynchronizations> <mode>" (also at each line
+/// "stats" on stdin); exits 1 if versions went backwards within a store identity.
+func printEvents(of watch: StateWatch<JSONValue>) -> Never {
+    Thread.detachNewThread {
+        func stats() {
+            let statistics = watch.statistics
+            emit("stats \(statistics.delivered) \(statistics.missedEvents) \(statistics.problems) \(statistics.resynchronizations) \(watch.mode)")
+        }
+        while let line = readLine() { if line == "stats" { stats() } }
+        stats()
+        exit(0)
+    }
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        var last: UInt64?
+        for await event in watch {
+            switch event {
+            case .snapshot(let snapshot):
+                if let last, snapshot.version <= last { fail("version went backwards: \(last) -> \(snapshot.version)") }
+                last = snapshot.version
+                emit("v \(snapshot.version) \(snapshot.state["counter"]?.intValue ?? 0)")
+            case .storeReset(_, let newID):
+                last = nil
+                emit("reset \(newID)")
+            case .problem(let error): emit("problem \(error.code)")
+            case .storeGone: emit("gone")
+            case .gap(let missing): emit("gap \(missing.lowerBound) \(missing.upperBound)")
+            case .modeChanged(let mode): emit("mode \(mode)")
+            }
+        }
+        done.signal()
+    }
+    done.wait()
+    exit(0)
+}
+
 /// A configuration of the etcd endpoints given as one comma-separated argument.
 func etcd(_ endpoints: String) -> EtcdConfiguration {
     do {
@@ -89,36 +126,7 @@ case "etcd-watch":
     do {
         let store = try ReadOnlyStateStore<JSONValue>(etcd: etcd(directory))
         let watch = StateObservation(every ? .every : .latest).events(in: store)
-        Thread.detachNewThread {
-            func stats() {
-                let statistics = watch.statistics
-                emit("stats \(statistics.delivered) \(statistics.missedEvents) \(statistics.problems) \(statistics.resynchronizations) \(watch.mode)")
-            }
-            while let line = readLine() { if line == "stats" { stats() } }
-            stats()
-            exit(0)
-        }
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            var last: UInt64?
-            for await event in watch {
-                switch event {
-                case .snapshot(let snapshot):
-                    if let last, snapshot.version <= last { fail("version went backwards: \(last) -> \(snapshot.version)") }
-                    last = snapshot.version
-                    emit("v \(snapshot.version) \(snapshot.state["counter"]?.intValue ?? 0)")
-                case .storeReset(_, let newID):
-                    last = nil
-                    emit("reset \(newID)")
-                case .problem(let error): emit("problem \(error.code)")
-                case .storeGone: emit("gone")
-                case .gap(let missing): emit("gap \(missing.lowerBound) \(missing.upperBound)")
-                case .modeChanged(let mode): emit("mode \(mode)")
-                }
-            }
-            done.signal()
-        }
-        done.wait()
+        printEvents(of: watch)
     } catch { fail("open failed: \(error)") }
 
 case "create":
@@ -235,37 +243,7 @@ case "watch":
     do {
         let store = try ReadOnlyStateStore<JSONValue>(directory: directory)
         let watch = StateObservation(options: watchOptions).events(in: store)
-        // A line "stats" on stdin prints the counters; end of input prints them and exits.
-        Thread.detachNewThread {
-            func stats() {
-                let statistics = watch.statistics
-                emit("stats \(statistics.delivered) \(statistics.missedEvents) \(statistics.problems) \(statistics.resynchronizations) \(watch.mode)")
-            }
-            while let line = readLine() { if line == "stats" { stats() } }
-            stats()
-            exit(0)
-        }
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            var last: UInt64?
-            for await event in watch {
-                switch event {
-                case .snapshot(let snapshot):
-                    if let last, snapshot.version <= last { fail("version went backwards: \(last) -> \(snapshot.version)") }
-                    last = snapshot.version
-                    emit("v \(snapshot.version) \(snapshot.state["counter"]?.intValue ?? 0)")
-                case .storeReset(_, let newID):
-                    last = nil
-                    emit("reset \(newID)")
-                case .problem(let error): emit("problem \(error.code)")
-                case .storeGone: emit("gone")
-                case .gap(let missing): emit("gap \(missing.lowerBound) \(missing.upperBound)")
-                case .modeChanged(let mode): emit("mode \(mode)")
-                }
-            }
-            done.signal()
-        }
-        done.wait()
+        printEvents(of: watch)
     } catch { fail("open failed: \(error)") }
 
 case "churn":

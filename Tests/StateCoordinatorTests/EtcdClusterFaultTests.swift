@@ -105,4 +105,33 @@ struct EtcdClusterFaultTests {
         #expect(events.withLock { $0 } == ["gap 1 19", "v 20", "v 21", "v 22", "v 23", "v 24", "v 25"])
         #expect(follow.statistics.resynchronizations == 1)
     }
+
+    /// A quiet store's follower, on a cluster whose other keys move on and are compacted, reopens
+    /// its watch after a member restart without spinning: one re-read, then each new version.
+    @Test func aQuietStoresFollowerDoesNotSpinAfterCompactionOfOtherKeys() throws {
+        let cluster = try EtcdCluster()
+        let etcd = try cluster.configuration(watchIdleTimeout: .seconds(2))
+        let store = try StateStore<JSONValue>.create(etcd: etcd, initial: ["counter": 0])
+        let backend = EtcdBackend<JSONValue>(access: try EtcdStoreAccess(etcd, name: "state"), options: StateStoreOptions())
+        let (_, held) = try backend.readNewestHeld()
+        let versions = Mutex<[UInt64]>([])
+        let follow = backend.follow(FollowRequest<JSONValue>(options: WatchOptions(), holding: held) { event in
+            if case .snapshot(let snapshot) = event { versions.withLock { $0.append(snapshot.version) } }
+        })
+        defer { follow.stop() }
+        // Other keys move the cluster's revision on; then everything before it is compacted.
+        for index in 0..<20 { #expect(cluster.etcdctl(["put", "/other/\(index)", "x"]).status == 0) }
+        let status = cluster.etcdctl(["endpoint", "status", "--write-out", "json"]).stdout
+        let revision = try #require(status.range(of: #""revision":(\d+)"#, options: .regularExpression).map { status[$0].split(separator: ":")[1] })
+        #expect(cluster.etcdctl(["compact", String(revision)]).status == 0)
+        // The member restarts: the watch is reopened from where the follower was.
+        cluster.kill(0)
+        try cluster.start(0)
+        try cluster.waitUntilHealthy()
+        try store.update { try $0.set(.int(1), forKey: "counter") }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while versions.withLock({ $0 }) != [1], ContinuousClock.now < deadline { usleep(20_000) }
+        #expect(versions.withLock { $0 } == [1], "\(versions.withLock { $0 })")
+        #expect(follow.statistics.resynchronizations <= 1, "\(follow.statistics)")
+    }
 }

@@ -23,7 +23,8 @@ struct EtcdBackend<State: Codable & Sendable>: StoreBackend {
 
     /// The kept versions, newest first, older than the current one (as on a file store).
     func historyListing() throws(StateStoreError) -> HistoryListing {
-        let current = try? current().header.version
+        let newest = try? current()
+        let current = newest?.header.version
         var listing = HistoryListing(entries: [], damaged: [])
         for value in try access.list(access.keys.historyPrefix, doing: "list the history of").reversed() {
             let name = String(decoding: value.key, as: UTF8.self)
@@ -35,6 +36,8 @@ struct EtcdBackend<State: Codable & Sendable>: StoreBackend {
                         DamagedHistoryEntry(version: version, path: name, reason: "\(name) holds version \(kept.header.version)"))
                     continue
                 }
+                // A version of an earlier identity of the store (left by a re-creation) is not this store's.
+                if let newest, kept.header.store != newest.header.store { continue }
                 listing.entries.append(HistoryEntry(header: kept.header))
             } catch {
                 listing.damaged.append(DamagedHistoryEntry(version: version, path: name, reason: error.message))
@@ -57,13 +60,20 @@ struct EtcdBackend<State: Codable & Sendable>: StoreBackend {
         guard kept.header.version == version else {
             throw StateStoreError(.corrupt, "\(name) holds version \(kept.header.version), not \(version).", path: name)
         }
+        guard kept.header.store == newest.header.store else {
+            throw StateStoreError(
+                .notFound, "Version \(version) of \(path) is not kept: \(name) belongs to an earlier identity of the store.",
+                hint: "statectl history lists the versions kept.", path: name)
+        }
         return try kept.snapshot(as: State.self, path: name)
     }
 
     func readNewestHeld() throws(StateStoreError) -> (snapshot: StateSnapshot<State>, held: HeldVersion) {
-        let newest = try current()
-        let snapshot = try newest.snapshot(as: State.self, path: path)
-        return (snapshot, HeldVersion(version: snapshot.version, storeID: snapshot.storeID, file: nil, revision: newest.modRevision))
+        let (value, revision) = try access.readStateWithRevision()
+        guard let value else { throw EtcdStoreLocation.noStore(access) }
+        let snapshot = try EtcdVersion(value, path: path).snapshot(as: State.self, path: path)
+        // The cluster's revision at the read, not the key's: a follow starts after it.
+        return (snapshot, HeldVersion(version: snapshot.version, storeID: snapshot.storeID, file: nil, revision: revision))
     }
 
     func follow(_ request: FollowRequest<State>) -> any BackendFollow {

@@ -10,15 +10,19 @@ import Logging
 /// newest fails at once.
 ///
 /// A transaction whose answer is lost (a member died, a timeout) may or may not have been
-/// applied. It is never sent again blindly: the first change of the key after the revision the
-/// batch was planned on says (``resolve(_:after:)``): ours (committed), none (not committed,
-/// and planned again), or another writer's (not committed).
+/// applied, and may still be: a proposal outlives its client's timeout. It is never taken for
+/// failed: the first change of the key after the revision the batch was planned on says
+/// (``EtcdFirstChange``): ours (committed), another writer's (ours can never apply), or none
+/// yet. While there is none the batch is planned again on the same revision, the lost
+/// transactions remembered (``LostAnswers``): whichever change comes first, one of ours
+/// (answered as committed, never applied again) or another's, decides.
 struct EtcdBatchCommit<State: Codable & Sendable> {
     let access: EtcdStoreAccess
     let options: StateStoreOptions
 
     func run(_ batch: [PendingUpdate<State>]) {
         var known: EtcdValue?
+        var lost: LostAnswers?
         var attempt = 0
         // As long as a file store's writer waits for the lock: how long other writers may keep winning.
         let deadline = ContinuousClock.now + options.lockTimeout
@@ -26,7 +30,7 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
             let pending = batch.filter { !$0.isAnswered }
             guard !pending.isEmpty else { return }
             do {
-                switch try runOnce(pending, base: known) {
+                switch try runOnce(pending, base: known, lost: &lost) {
                 case .done:
                     return
                 case .lostRace(let current):
@@ -58,10 +62,29 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
         case lostRace(EtcdValue?)
     }
 
-    private func runOnce(_ batch: [PendingUpdate<State>], base known: EtcdValue?) throws(StateStoreError) -> Round {
+    /// Transactions of this batch whose answers were lost while the key still had not changed
+    /// since the revision they were planned on: one of them may yet be applied.
+    private struct LostAnswers {
+        var base: Int64
+        var attempts: [(file: [UInt8], snapshot: StateSnapshot<State>, accepted: [PendingUpdate<State>])] = []
+    }
+
+    private func runOnce(_ batch: [PendingUpdate<State>], base known: EtcdValue?, lost: inout LostAnswers?) throws(StateStoreError) -> Round {
         let path = access.keys.stateKey
         let read: EtcdValue?
         if let known { read = known } else { read = try access.readState() }
+        if let pending = lost, read?.modRevision != pending.base {
+            // The key moved since the lost transactions' base: its first change says whether it was one of them.
+            lost = nil
+            let first: EtcdValue?
+            do { first = try EtcdFirstChange(access: access).after(revision: pending.base) } catch {
+                throw unknownOutcome(error, version: nil)
+            }
+            if let first, let mine = pending.attempts.first(where: { $0.file == first.bytes }) {
+                for update in mine.accepted { update.succeed(with: mine.snapshot) }
+                return .done
+            }
+        }
         guard let current = read else { throw EtcdStoreLocation.noStore(access) }
         let base = try EtcdVersion(current, path: path)
         let state = try StateEncoding.decode(State.self, from: base.stateBytes, path: path, source: .version(base.header.version))
@@ -100,11 +123,13 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
             for update in accepted { run([update]) }
             return .done
         case .write(let version):
-            return try write(version, onto: base)
+            return try write(version, onto: base, lost: &lost)
         }
     }
 
-    private func write(_ version: BatchPlan<State>.NewVersion, onto base: EtcdVersion) throws(StateStoreError) -> Round {
+    private func write(
+        _ version: BatchPlan<State>.NewVersion, onto base: EtcdVersion, lost: inout LostAnswers?
+    ) throws(StateStoreError) -> Round {
         let keys = access.keys
         let header = StateFileHeader.committing(
             store: base.header.store, version: base.header.version + 1, settings: version.settings, stateBytes: version.stateBytes,
@@ -120,8 +145,15 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
             result = try access.transaction(request)
         } catch {
             switch try resolve(error, after: base, wrote: file) {
-            case .ours: return answer(version, header: header, file: file)
-            case .notApplied: return .lostRace(nil)
+            case .ours:
+                return answer(version, header: header, file: file)
+            case .notApplied:
+                return .lostRace(nil)
+            case .notYet:
+                // Planned again on the same revision; this attempt is remembered in case it lands first.
+                if lost?.base != base.modRevision { lost = LostAnswers(base: base.modRevision) }
+                lost?.attempts.append((file, StateSnapshot(header: header, state: version.state, fileSize: file.count), version.accepted))
+                return .lostRace(nil)
             }
         }
         guard result.succeeded else {
@@ -136,26 +168,39 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
         return .done
     }
 
-    private enum Resolution { case ours, notApplied }
+    private enum Resolution {
+        /// The key's first change after the base is this transaction: committed.
+        case ours
+        /// It is another writer's: this transaction's comparison can never hold.
+        case notApplied
+        /// The key has not changed: this transaction may still be applied.
+        case notYet
+    }
 
-    /// Finds out whether a transaction whose answer was lost was applied: the key's first change
-    /// after `base` is ours (applied), or there is none (not applied), or it is another
-    /// writer's (ours was not applied: its comparison failed). Throws, with the outcome unknown,
-    /// when that cannot be read (the cluster still unreachable, the revision compacted).
+    /// Finds out what became of a transaction whose answer was lost, from the key's first change
+    /// after `base`. Throws, with the outcome unknown, when that cannot be read (the cluster
+    /// still unreachable, the revision compacted).
     private func resolve(_ failure: EtcdFailure, after base: EtcdVersion, wrote file: [UInt8]) throws(StateStoreError) -> Resolution {
         if case .refused(let rpc, _) = failure, !EtcdClient.isMemberFailure(rpc) {
             // The member refused the request (permission, size): nothing was applied.
             throw access.translate(failure, doing: "commit to", committed: false)
         }
         do {
-            guard let change = try EtcdFirstChange(access: access).after(revision: base.modRevision) else { return .notApplied }
+            guard let change = try EtcdFirstChange(access: access).after(revision: base.modRevision) else { return .notYet }
             return change.bytes == file ? .ours : .notApplied
         } catch {
-            var unknown = access.translate(failure, doing: "commit to", committed: nil)
-            unknown.outcome = .unknown
-            unknown.hint = "Read the current version (statectl get --meta) before retrying: version \(base.header.version + 1) may or may not be committed. (\(error.message))"
-            throw unknown
+            throw unknownOutcome(error, version: base.header.version)
         }
+    }
+
+    /// The error for a batch whose transaction's fate cannot be found out.
+    private func unknownOutcome(_ error: StateStoreError, version: UInt64?) -> StateStoreError {
+        var unknown = error
+        unknown.outcome = .unknown
+        unknown.committedStateUnchanged = false
+        let next = version.map { "version \($0 + 1)" } ?? "the next version"
+        unknown.hint = "Read the current version (statectl get --meta) before retrying: \(next) may or may not be committed."
+        return unknown
     }
 
     private func checkSchema(_ settings: StoreSettings, _ bytes: [UInt8]) throws(StateStoreError) {

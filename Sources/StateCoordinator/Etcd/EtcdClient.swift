@@ -65,6 +65,10 @@ final class EtcdClient: Sendable {
             var options = CallOptions.defaults
             options.timeout = streaming ? nil : timeout ?? configuration.requestTimeout
             options.waitForReady = false
+            // grpc-swift refuses messages over 4 MiB by default; a watch catching up, or a
+            // listing of history, may be larger than any one state.
+            options.maxRequestMessageBytes = Self.largestMessage
+            options.maxResponseMessageBytes = Self.largestMessage
             do {
                 var authOptions = options
                 authOptions.timeout = configuration.requestTimeout
@@ -72,7 +76,7 @@ final class EtcdClient: Sendable {
                 let result = try await body(EtcdCall(client: connection.client, metadata: metadata, options: options, endpoint: connection.endpoint.description))
                 members.withLock { $0.preferred = index }
                 return result
-            } catch let error as RPCError where error.code == .unauthenticated && !reauthenticated && configuration.user != nil {
+            } catch let error as RPCError where Self.tokenNeedsRenewal(error) && !reauthenticated && configuration.user != nil {
                 // The token expired (simple tokens live five minutes by default): authenticate again, once.
                 reauthenticated = true
                 members.withLock { $0.token = nil }
@@ -94,6 +98,9 @@ final class EtcdClient: Sendable {
         throw .unavailable(tried: tried)
     }
 
+    /// The largest message sent or received: 1 GiB.
+    static let largestMessage = 1 << 30
+
     /// The blocking form of ``call(failover:timeout:_:)``, for the backend's threads.
     func callBlocking<R: Sendable>(
         failover: Bool = true, timeout: Duration? = nil, streaming: Bool = false,
@@ -102,6 +109,13 @@ final class EtcdClient: Sendable {
         try AsyncBridge.wait { () async throws(EtcdFailure) -> R in
             try await self.call(failover: failover, timeout: timeout, streaming: streaming, body)
         }
+    }
+
+    /// Whether etcd refused the token rather than the user: it expired (simple tokens live five
+    /// minutes), or the users and roles changed since it was issued ("revision of auth store is
+    /// old"). etcd checks this before applying anything, so the request may be sent again.
+    static func tokenNeedsRenewal(_ error: RPCError) -> Bool {
+        error.code == .unauthenticated || error.message.contains("auth store is old") || error.message.contains("invalid auth token")
     }
 
     /// A failure of this member that another may not share.

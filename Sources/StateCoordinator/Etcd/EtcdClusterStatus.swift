@@ -105,6 +105,9 @@ extension ReadableStateStore {
     /// that does not answer is part of the status.
     public func etcdStatus() async -> EtcdClusterStatus? {
         guard case .etcd(let access) = place else { return nil }
-        return await access.client.clusterStatus(stateKey: access.keys.state)
+        // On the package's etcd thread, as every other call: never waiting for the cooperative pool.
+        return await withTaskExecutorPreference(EtcdTaskExecutor.shared) {
+            await access.client.clusterStatus(stateKey: access.keys.state)
+        }
     }
 }

@@ -87,3 +87,13 @@ public struct EtcdConfiguration: Sendable, Equatable {
         }
     }
 }
+
+extension EtcdConfiguration: CustomStringConvertible {
+    /// The endpoints, the prefix and the user, never the password.
+    public var description: String {
+        var text = "etcd \(endpoints.joined(separator: ",")) prefix \(prefix)"
+        if let user { text += " user \(user)" + (password == nil ? "" : " (password set)") }
+        if caFile != nil || certificateFile != nil { text += " TLS" }
+        return text
+    }
+}

@@ -81,7 +81,9 @@ final class EtcdFollow<State: Codable & Sendable>: BackendFollow, @unchecked Sen
             if cursor.next == nil {
                 do {
                     let (value, revision) = try await access.readStateAndRevision()
-                    cursor.next = (value?.modRevision ?? revision) + 1
+                    // From after the revision the read saw, not after the key's last change: a quiet
+                    // key's last change may be compacted away while the cluster's revision moves on.
+                    cursor.next = revision + 1
                     await onQueue { self.deliverRead(value) }
                     failures = 0
                 } catch {
@@ -92,11 +94,13 @@ final class EtcdFollow<State: Codable & Sendable>: BackendFollow, @unchecked Sen
                 }
             }
             do {
-                try await watch(from: cursor.next!) { cursor.next = $0 }
+                try await watch(from: cursor.next!) { revision in cursor.advance(to: revision) }
             } catch is Compacted {
                 // Never reopened from the same revision: read the key again first.
                 shared.withLock { $0.statistics.resynchronizations += 1 }
-                cursor.next = nil
+                // Compactions in a row with no event between them: the second and later ones wait first.
+                let inARow = cursor.compacted()
+                if inARow > 1 { await pause(inARow) }
             } catch let failure as EtcdFailure {
                 if Task.isCancelled { return }
                 await report(failure, doing: "watch")
@@ -112,13 +116,24 @@ final class EtcdFollow<State: Codable & Sendable>: BackendFollow, @unchecked Sen
 
     private struct Compacted: Error { var revision: Int64 }
 
-    /// The revision the next watch starts from; nil: read the key first.
+    /// The revision the next watch starts from (nil: read the key first), and how many
+    /// compactions in a row sent the follow back to reading.
     private final class Cursor: Sendable {
-        private let value: Mutex<Int64?>
-        init(_ start: Int64?) { value = Mutex(start) }
+        private let value: Mutex<(next: Int64?, compactions: Int)>
+        init(_ start: Int64?) { value = Mutex((start, 0)) }
         var next: Int64? {
-            get { value.withLock { $0 } }
-            set { value.withLock { $0 = newValue } }
+            get { value.withLock { $0.next } }
+            set { value.withLock { $0.next = newValue } }
+        }
+        /// An event arrived: the next watch starts after it.
+        func advance(to revision: Int64) { value.withLock { $0 = (revision, 0) } }
+        /// A compaction: read first; returns the compactions in a row.
+        func compacted() -> Int {
+            value.withLock {
+                $0.next = nil
+                $0.compactions += 1
+                return $0.compactions
+            }
         }
     }
 
@@ -142,11 +157,10 @@ final class EtcdFollow<State: Codable & Sendable>: BackendFollow, @unchecked Sen
                 self.shared.withLock { $0.statistics.looks += 1; $0.lastProblem = nil }
                 if response.created { return .more }
                 guard let last = response.events.last else {
-                    // A progress reply: every change up to this revision was sent.
-                    if response.header.revision >= start.withLock({ $0 }) {
-                        start.withLock { $0 = response.header.revision + 1 }
-                        advance(response.header.revision + 1)
-                    }
+                    // A progress reply keeps the watchdog quiet and moves nothing: in etcd 3.4
+                    // before 3.4.25 it may overtake events of lower revisions still in flight, so a
+                    // watch reopened from it could skip them. Reopening from the last event instead
+                    // costs at most a version delivered twice, which is filtered out.
                     return .more
                 }
                 let events = response.events
@@ -206,7 +220,7 @@ final class EtcdFollow<State: Codable & Sendable>: BackendFollow, @unchecked Sen
             guard header.version > held.version else { return }
             if header.version > held.version + 1 {
                 shared.withLock { $0.statistics.missedEvents += Int(clamping: header.version - held.version - 1) }
-                if request.everyVersion { fill(from: held.version + 1, to: header.version - 1) }
+                if request.everyVersion { fill(from: held.version + 1, to: header.version - 1, storeID: header.store) }
             }
         }
         let snapshot: StateSnapshot<State>
@@ -221,14 +235,37 @@ final class EtcdFollow<State: Codable & Sendable>: BackendFollow, @unchecked Sen
         emit(.snapshot(snapshot))
     }
 
+    /// The most versions filled from history at once; older ones are reported as a gap.
+    static var maximumFill: UInt64 { 10_000 }
+
     /// The versions `first…last` from history, in order; a gap for those it does not have.
-    private func fill(from first: UInt64, to last: UInt64) {
-        guard first <= last else { return }
+    private func fill(from requestedFirst: UInt64, to last: UInt64, storeID: String) {
+        guard requestedFirst <= last else { return }
+        var first = requestedFirst
+        if last - first >= Self.maximumFill {
+            first = last - Self.maximumFill + 1
+            emit(.gap(missing: requestedFirst...(first - 1)))
+        }
+        // One request for the range; a failure is said, and the range reported as a gap (it
+        // cannot be delivered now), never taken for versions that are not kept.
+        let kept: [EtcdValue]
+        do {
+            kept = try access.list(
+                from: access.keys.history(first), to: last == UInt64.max ? EtcdStoreKeys.rangeEnd(access.keys.historyPrefix) : access.keys.history(last + 1),
+                doing: "read the history of")
+        } catch {
+            problem(error)
+            emit(.gap(missing: first...last))
+            return
+        }
+        var byVersion: [UInt64: EtcdValue] = [:]
+        for value in kept { if let version = access.keys.version(ofHistoryKey: value.key) { byVersion[version] = value } }
         var missingFrom: UInt64?
         var version = first
         while version <= last {
-            let kept = try? access.read(access.keys.history(version), doing: "read history of")
-            if let kept, let decoded = try? EtcdVersion(kept, path: access.keys.stateKey),
+            if stoppedNow { return }
+            if let value = byVersion[version], let decoded = try? EtcdVersion(value, path: access.keys.stateKey),
+                decoded.header.version == version, decoded.header.store == storeID,
                 let snapshot = try? decoded.snapshot(as: State.self, path: access.keys.stateKey)
             {
                 if let from = missingFrom { emit(.gap(missing: from...(version - 1))) }
@@ -242,6 +279,13 @@ final class EtcdFollow<State: Codable & Sendable>: BackendFollow, @unchecked Sen
             version += 1
         }
         if let from = missingFrom { emit(.gap(missing: from...last)) }
+    }
+
+    /// Whether ``stop()`` was called.
+    private var stoppedNow: Bool {
+        gate.lock()
+        defer { gate.unlock() }
+        return stopped
     }
 
     private func problem(_ error: StateStoreError) {

@@ -7,6 +7,19 @@ import GRPCCore
 struct EtcdStoreAccess: Sendable {
     let client: EtcdClient
     let keys: EtcdStoreKeys
+    /// The fault-injection seam of ``transaction(_:)``: tests lose a transaction's answer, or
+    /// hold a transaction back and send it later, to play a proposal that outlived its client.
+    var transactionSeam: TransactionSeam? = nil
+
+    /// Gets each transaction and the function that sends it; returns what the caller sees.
+    typealias TransactionSeam = @Sendable (
+        _ request: Etcdserverpb_TxnRequest, _ send: (Etcdserverpb_TxnRequest) throws(EtcdFailure) -> TransactionResult
+    ) throws(EtcdFailure) -> TransactionResult
+
+    init(client: EtcdClient, keys: EtcdStoreKeys) {
+        self.client = client
+        self.keys = keys
+    }
 
     /// How the store is named in messages: its state key and the cluster.
     var location: String { "etcd key \(keys.stateKey) (\(client.endpointList))" }
@@ -27,15 +40,30 @@ struct EtcdStoreAccess: Sendable {
         return (response.kvs.first.map(EtcdValue.init), response.header.revision)
     }
 
+    /// ``readStateAndRevision()`` for the backend's threads.
+    func readStateWithRevision() throws(StateStoreError) -> (value: EtcdValue?, revision: Int64) {
+        var request = Etcdserverpb_RangeRequest()
+        request.key = Data(keys.state)
+        let response = try range(request, doing: "read")
+        return (response.kvs.first.map(EtcdValue.init), response.header.revision)
+    }
+
     /// One key's value, nil when it does not exist.
     func read(_ key: [UInt8], revision: Int64 = 0, doing operation: String) throws(StateStoreError) -> EtcdValue? {
         var request = Etcdserverpb_RangeRequest()
         request.key = Data(key)
         request.revision = revision
-        let response = try perform(operation) { [request] call in
-            try await Etcdserverpb_KV.Client(wrapping: call.client).range(request, metadata: call.metadata, options: call.options)
-        }
+        let response = try range(request, doing: operation)
         return response.kvs.first.map(EtcdValue.init)
+    }
+
+    /// The keys in `[from, to)`, in key order, with their values.
+    func list(from: [UInt8], to: [UInt8], doing operation: String) throws(StateStoreError) -> [EtcdValue] {
+        var request = Etcdserverpb_RangeRequest()
+        request.key = Data(from)
+        request.rangeEnd = Data(to)
+        let response = try range(request, doing: operation)
+        return response.kvs.map(EtcdValue.init)
     }
 
     /// Every key under `prefix`, in key order, with values unless `keysOnly`.
@@ -44,10 +72,15 @@ struct EtcdStoreAccess: Sendable {
         request.key = Data(prefix)
         request.rangeEnd = Data(EtcdStoreKeys.rangeEnd(prefix))
         request.keysOnly = keysOnly
-        let response = try perform(operation) { [request] call in
+        let response = try range(request, doing: operation)
+        return response.kvs.map(EtcdValue.init)
+    }
+
+    /// A range request on any member, its failure translated.
+    func range(_ request: Etcdserverpb_RangeRequest, doing operation: String) throws(StateStoreError) -> Etcdserverpb_RangeResponse {
+        try perform(operation) { call in
             try await Etcdserverpb_KV.Client(wrapping: call.client).range(request, metadata: call.metadata, options: call.options)
         }
-        return response.kvs.map(EtcdValue.init)
     }
 
     /// What a transaction did: whether its comparisons held, the store's revision after it, and
@@ -61,6 +94,11 @@ struct EtcdStoreAccess: Sendable {
     /// Runs a transaction on one member, never sent twice: a failure leaves its outcome unknown
     /// (``EtcdFailure``), and the caller finds out.
     func transaction(_ request: Etcdserverpb_TxnRequest) throws(EtcdFailure) -> TransactionResult {
+        if let seam = transactionSeam { return try seam(request, send) }
+        return try send(request)
+    }
+
+    private func send(_ request: Etcdserverpb_TxnRequest) throws(EtcdFailure) -> TransactionResult {
         let response = try client.callBlocking(failover: false) { call in
             try await Etcdserverpb_KV.Client(wrapping: call.client).txn(request, metadata: call.metadata, options: call.options)
         }
@@ -71,8 +109,8 @@ struct EtcdStoreAccess: Sendable {
         return TransactionResult(succeeded: response.succeeded, revision: response.header.revision, ranges: ranges)
     }
 
-    /// Runs a transaction that may be sent again on failure (it changes nothing a second time:
-    /// a creation guarded by the key's absence).
+    /// Runs a transaction that may reach more than one member (a creation guarded by the key's
+    /// revision): the caller tells its own write from another's when the comparison fails.
     func idempotentTransaction(_ request: Etcdserverpb_TxnRequest, doing operation: String) throws(StateStoreError) -> TransactionResult {
         let response = try perform(operation, writes: true) { call in
             try await Etcdserverpb_KV.Client(wrapping: call.client).txn(request, metadata: call.metadata, options: call.options)

@@ -16,6 +16,7 @@ struct EtcdStoreCreation {
     @discardableResult
     func run(stateBytes: [UInt8], whenExists: WhenExists) throws(StateStoreError) -> Bool {
         try Self.check(settings, access)
+        try WriterIdentity.validate(label: label)
         if let schema = settings.schemaDocument {
             // A new store never starts with a state its own schema refuses.
             if let violation = schema.firstViolation(of: try JSONValue.checked(stateBytes)) {
@@ -42,22 +43,18 @@ struct EtcdStoreCreation {
             let compare =
                 existing.map { EtcdTransactions.modRevisionEquals(access.keys.state, $0.modRevision) }
                 ?? EtcdTransactions.absent(access.keys.state)
-            let result = try access.idempotentTransaction(
-                EtcdTransactions.request(compare: [compare], success: [EtcdTransactions.put(access.keys.state, file)], failure: []),
-                doing: "create")
-            if result.succeeded {
-                // A replaced store's history belongs to its old identity.
-                if existing != nil {
-                    _ = try? access.perform("clear the old history of") { [keys = access.keys] call in
-                        var delete = Etcdserverpb_DeleteRangeRequest()
-                        delete.key = Data(keys.historyPrefix)
-                        delete.rangeEnd = Data(EtcdStoreKeys.rangeEnd(keys.historyPrefix))
-                        return try await Etcdserverpb_KV.Client(wrapping: call.client).deleteRange(delete, metadata: call.metadata, options: call.options)
-                    }
-                }
-                return true
+            var success = [EtcdTransactions.put(access.keys.state, file)]
+            if existing != nil {
+                // A replaced store's history belongs to its old identity: it goes in the same transaction.
+                success.append(EtcdTransactions.deleteRange(from: access.keys.historyPrefix, to: EtcdStoreKeys.rangeEnd(access.keys.historyPrefix)))
             }
-            // Someone created (or replaced) it meanwhile: look again.
+            let result = try access.idempotentTransaction(
+                EtcdTransactions.request(compare: [compare], success: success, failure: []), doing: "create")
+            if result.succeeded { return true }
+            // The comparison failed: someone created (or replaced) it meanwhile, or this very
+            // transaction was applied on one member and sent again to the next when its answer
+            // was lost. The new identity in our header tells them apart.
+            if let now = try access.readState(), now.bytes == file { return true }
         }
         throw StateStoreError(
             .conflict, "Other writers kept changing \(access.keys.stateKey) while this store was being created; nothing was created.",

@@ -45,7 +45,10 @@ enum EtcdWatchSession {
                     onResponse: { response in
                         for try await message in response.messages {
                             heard.now()
-                            if try await onResponse(message) == .finish { return }
+                            let next = try await onResponse(message)
+                            // A delivery that took long (a fill from history) is not silence.
+                            heard.now()
+                            if next == .finish { return }
                         }
                     })
             }

@@ -12,8 +12,9 @@ extension StateStore {
     /// - Parameters:
     ///   - etcd: the cluster and the key prefix.
     ///   - name: the store's name (default `state`): its keys are under `PREFIX/NAME/`.
-    ///   - options: per-process options (the label, the logger; lock and durability options do
-    ///     not apply: etcd's transactions serialize writers and its members fsync).
+    ///   - options: per-process options: the label, the logger, and the lock timeout, which bounds
+    ///     how long a commit keeps retrying after other writers won the race. Durability does not
+    ///     apply: etcd's members fsync before they answer.
     /// - Throws: `notFound` when the store does not exist; `unavailable` when no member answers.
     public convenience init(etcd: EtcdConfiguration, name: String = "state", options: Options = Options()) async throws(StateStoreError) {
         let access = try await BlockingWorkThread.runOnce("StateCoordinator.open") { () throws(StateStoreError) in
