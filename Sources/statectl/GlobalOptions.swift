@@ -62,7 +62,7 @@ struct GlobalOptions: ParsableArguments {
         if etcdEndpoints == nil, let option = [("--cacert", cacert), ("--cert", cert), ("--key", key), ("--user", user), ("--etcd-prefix", etcdPrefix)].first(where: { $0.1 != nil })?.0 {
             throw ValidationError("\(option) applies to a store on etcd: give --etcd URL (or set STATECTL_ETCD) too.")
         }
-        if etcdEndpoints != nil, dir != nil {
+        if etcd != nil, dir != nil {
             throw ValidationError("--dir and --etcd name two different stores: give one of them.")
         }
     }
@@ -75,7 +75,8 @@ struct GlobalOptions: ParsableArguments {
 
     /// The etcd endpoints, from --etcd or $STATECTL_ETCD; nil for a store in a directory.
     var etcdEndpoints: [String]? {
-        guard let list = etcd ?? Self.environment("STATECTL_ETCD") else { return nil }
+        // --dir names a store in a directory even when $STATECTL_ETCD is set; --etcd with --dir is refused.
+        guard let list = etcd ?? (dir == nil ? Self.environment("STATECTL_ETCD") : nil) else { return nil }
         return list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 

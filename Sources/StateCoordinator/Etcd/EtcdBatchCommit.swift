@@ -36,17 +36,21 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
                 case .lostRace(let current):
                     attempt += 1
                     guard ContinuousClock.now < deadline else {
+                        // A transaction whose answer was lost may still land: then nothing is known.
+                        let fate = lost == nil ? "this batch was not committed" : "a transaction of this batch whose answer was lost may still land"
                         let error = StateStoreError(
                             .lockTimeout,
-                            "Other writers kept committing to \(access.keys.stateKey) for \(EtcdStoreAccess.seconds(options.lockTimeout)) (\(attempt) attempts); this batch was not committed.",
+                            "Other writers kept committing to \(access.keys.stateKey) for \(EtcdStoreAccess.seconds(options.lockTimeout)) (\(attempt) attempts); \(fate).",
                             hint: "Retry, or wait longer (StateStoreOptions.lockTimeout, statectl --lock-timeout).")
-                        error.committedStateUnchangedMarked().fail(pending)
+                        (lost == nil ? error.committedStateUnchangedMarked() : unknownOutcome(error, version: nil)).fail(pending)
                         return
                     }
                     known = current
                     backOff(attempt)
                 }
             } catch {
+                // A transaction whose answer was lost may still land: the failure cannot say "not committed".
+                let error = lost != nil && error.outcome == nil ? unknownOutcome(error, version: nil) : error
                 if pending.contains(where: { !$0.isAnswered }) {
                     options.logger.info("commit failed: \(error.code)", metadata: ["store": "\(access.location)"])
                 }
