@@ -62,7 +62,7 @@ struct GlobalOptions: ParsableArguments {
         if etcdEndpoints == nil, let option = [("--cacert", cacert), ("--cert", cert), ("--key", key), ("--user", user), ("--etcd-prefix", etcdPrefix)].first(where: { $0.1 != nil })?.0 {
             throw ValidationError("\(option) applies to a store on etcd: give --etcd URL (or set STATECTL_ETCD) too.")
         }
-        if etcd != nil, dir != nil {
+        if etcd != nil, dir != nil, !Self.mirroring {
             throw ValidationError("--dir and --etcd name two different stores: give one of them.")
         }
     }
@@ -76,9 +76,13 @@ struct GlobalOptions: ParsableArguments {
     /// The etcd endpoints, from --etcd or $STATECTL_ETCD; nil for a store in a directory.
     var etcdEndpoints: [String]? {
         // --dir names a store in a directory even when $STATECTL_ETCD is set; --etcd with --dir is refused.
-        guard let list = etcd ?? (dir == nil ? Self.environment("STATECTL_ETCD") : nil) else { return nil }
+        // (`mirror` takes both: etcd is its source, the directory its destination.)
+        guard let list = etcd ?? (dir == nil || Self.mirroring ? Self.environment("STATECTL_ETCD") : nil) else { return nil }
         return list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
+
+    /// The command is `mirror`, the one that names a store on etcd and a directory at once.
+    private static var mirroring: Bool { subcommandWord(Array(CommandLine.arguments.dropFirst())) == "mirror" }
 
     private static func environment(_ name: String) -> String? {
         ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }

@@ -48,7 +48,7 @@ struct Statectl: AsyncParsableCommand {
         version: "1.0.0",
         subcommands: [
             Init.self, Get.self, SetValue.self, Delete.self, Incr.self, Patch.self, Put.self, Edit.self,
-            Watch.self, Readers.self, Status.self, Schema.self, History.self, Show.self, Diff.self, Rollback.self, Recover.self, Verify.self,
+            Watch.self, Readers.self, Status.self, Schema.self, History.self, Show.self, Diff.self, Rollback.self, Recover.self, Verify.self, Mirror.self,
         ])
 
     /// Runs the command, mapping every failure to one stderr line and the documented exit code.

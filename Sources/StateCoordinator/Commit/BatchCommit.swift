@@ -217,7 +217,7 @@ struct BatchCommit<State: Codable & Sendable> {
                 path: handle.stateFilePath)
         }
         let header = StateFileHeader.committing(
-            store: base.header.store, version: base.header.version + 1, settings: version.settings, stateBytes: version.stateBytes,
+            store: base.header.store, version: version.mirroredVersion ?? base.header.version + 1, settings: version.settings, stateBytes: version.stateBytes,
             checksum: version.checksum, label: handle.options.label)
         let file = try StateFileCodec.encode(header: header, stateBytes: version.stateBytes)
         let outgoing = base.header

@@ -22,6 +22,9 @@ struct BatchPlan<State: Codable & Sendable> {
         var settings: StoreSettings
         /// The updates it includes, in call order.
         var accepted: [PendingUpdate<State>]
+        /// The version to commit it as when a mirror's update asks for one (above the base's + 1
+        /// when the source's history lacked the versions between); nil for the base's + 1.
+        var mirroredVersion: UInt64? = nil
     }
 
     /// What the commit does with the batch.
@@ -71,6 +74,10 @@ struct BatchPlan<State: Codable & Sendable> {
                 refused.append((update, .conflict(expected: expected, current: base.version)))
                 continue
             }
+            if let mirrored = update.mirroredVersion, mirrored <= base.version {
+                refused.append((update, .conflict(expected: mirrored - 1, current: base.version)))
+                continue
+            }
             guard update.beginApplying() else { continue }
             var candidate = state
             var candidateSettings = settings
@@ -109,7 +116,10 @@ struct BatchPlan<State: Codable & Sendable> {
         {
             decision = .unchanged(accepted: accepted, state: state)
         } else {
-            decision = .write(NewVersion(state: state, stateBytes: stateBytes, checksum: checksum, settings: settings, accepted: accepted))
+            decision = .write(
+                NewVersion(
+                    state: state, stateBytes: stateBytes, checksum: checksum, settings: settings, accepted: accepted,
+                    mirroredVersion: accepted.compactMap(\.mirroredVersion).max()))
         }
     }
 }

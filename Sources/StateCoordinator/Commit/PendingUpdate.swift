@@ -18,6 +18,9 @@ final class PendingUpdate<State: Sendable>: Sendable {
     /// under the writer lock with the store directory's descriptor (to write the schema file),
     /// or, on etcd, before the transaction that commits it.
     let settingsChange: SettingsChange?
+    /// For a mirror (``StateMirror``): commit as exactly this version, which must be above the
+    /// base's, instead of the base's + 1, so that a local store keeps its source's numbering.
+    let mirroredVersion: UInt64?
     typealias SettingsChange = @Sendable (inout StoreSettings, SettingsChangeTarget) throws(StateStoreError) -> Void
     private let mutation: @Sendable (inout State) throws -> Delivery
     private let failure: @Sendable (any Error) -> Void
@@ -31,11 +34,12 @@ final class PendingUpdate<State: Sendable>: Sendable {
     ///   - failure: answers the caller with an error.
     init(
         expectedVersion: UInt64?, commitsUnchanged: Bool = false, settingsChange: SettingsChange? = nil,
-        mutation: @escaping @Sendable (inout State) throws -> Delivery, failure: @escaping @Sendable (any Error) -> Void
+        mirroredVersion: UInt64? = nil, mutation: @escaping @Sendable (inout State) throws -> Delivery, failure: @escaping @Sendable (any Error) -> Void
     ) {
         self.expectedVersion = expectedVersion
         self.commitsUnchanged = commitsUnchanged
         self.settingsChange = settingsChange
+        self.mirroredVersion = mirroredVersion
         self.mutation = mutation
         self.failure = failure
     }

@@ -25,6 +25,18 @@ extension ReadableStateStore {
         }
     }
 
+    /// The schema named `checksum` (a version's ``StoreSettings/schema``), for a mirror that
+    /// carries a source's schema changes over.
+    func schema(named checksum: String) async throws(StateStoreError) -> JSONSchema {
+        let place = place
+        return try await io.run { () throws(StateStoreError) in
+            switch place {
+            case .files(let handle): try SchemaFile(handle: handle).load(checksum)
+            case .etcd(let access): try EtcdSchema(access: access).load(checksum)
+            }
+        }
+    }
+
     /// Checks `state` against the store's schema without committing anything: nil when it would
     /// be accepted, else the first rule it breaks.
     public func schemaViolation(of state: JSONValue) async throws(StateStoreError) -> SchemaViolation? {

@@ -32,7 +32,7 @@ extension StateStore {
         try submitAndWait(expecting: expectedVersion, commitUnchanged: false, settingsChange: schemaChange(schema)) { _ in }.snapshot
     }
 
-    private func schemaChange(_ schema: JSONSchema?) -> PendingUpdate<State>.SettingsChange {
+    func schemaChange(_ schema: JSONSchema?) -> PendingUpdate<State>.SettingsChange {
         let handle = fileHandle
         return { (settings, target) throws(StateStoreError) in
             let fileMode = settings.fileMode

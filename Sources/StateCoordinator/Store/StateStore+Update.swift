@@ -87,7 +87,7 @@ extension StateStore {
 
     func submit<T: Sendable>(
         expecting version: UInt64?, commitUnchanged: Bool, settingsChange: PendingUpdate<State>.SettingsChange? = nil,
-        _ mutation: @escaping @Sendable (inout State) throws -> T
+        mirroredVersion: UInt64? = nil, _ mutation: @escaping @Sendable (inout State) throws -> T
     ) async throws -> (snapshot: StateSnapshot<State>, result: T) {
         try Task.checkCancellation()
         let submitted = SubmittedUpdate<State>()
@@ -95,7 +95,7 @@ extension StateStore {
             try await withCheckedThrowingContinuation { continuation in
                 let update = PendingUpdate<State>(
                     expectedVersion: version, commitsUnchanged: commitUnchanged, settingsChange: settingsChange,
-                    mutation: { state in
+                    mirroredVersion: mirroredVersion, mutation: { state in
                         let result = try mutation(&state)
                         return { snapshot in continuation.resume(returning: (snapshot, result)) }
                     },

@@ -9,6 +9,9 @@ struct StoreCreation {
     /// The plain JSON file being imported, when it may be the store's own state file: then it is
     /// imported in place (kept as `NAME.plain.json`, the store renamed over it).
     var importing: FileStatus? = nil
+    /// The new store's first version when it is not re-created by force: a mirror's local store
+    /// starts at its source's current version, so that both number alike (0 otherwise).
+    var startingVersion: UInt64 = 0
 
     /// `NAME.plain.json`: where a bot's file imported in place is kept.
     static func plainCopyName(_ files: StoreFiles) -> String { files.name + ".plain.json" }
@@ -178,7 +181,7 @@ struct StoreCreation {
         // name (even empty ones a power loss left), and histories set aside by an earlier --force.
         let history = dir.history
         let known = [try highestRecordedVersion(dir), try history.versions().last, history.highestVersionSetAside()].compactMap { $0 }
-        guard let highest = known.max() else { return 0 }
+        guard let highest = known.max() else { return startingVersion }
         handle.options.logger.info(
             "re-creating store by force; numbering continues above the highest known version",
             metadata: ["store": "\(handle.stateFilePath)", "highest": "\(highest)"])
@@ -187,7 +190,7 @@ struct StoreCreation {
                 .invalidArgument, "\(handle.stateFilePath) records version \(highest), the largest there is; numbering cannot continue above it.",
                 hint: "Move the store's files aside and create a new store.", path: handle.stateFilePath)
         }
-        return highest + 1
+        return max(highest + 1, startingVersion)
     }
 
     /// The version in the current file's header even if the file fails verification (only the

@@ -19,7 +19,7 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         let report: VerificationReport
         if global.etcdEndpoints != nil {
-            report = await try global.openReadOnly().verify()
+            report = try await global.openReadOnly().verify()
         } else {
             report = try await ReadOnlyStateStore<JSONValue>.verify(directory: global.directory, name: global.storeName, options: global.storeOptions)
         }
