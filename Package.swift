@@ -60,6 +60,7 @@ let package = Package(
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ]
         ),
@@ -101,11 +102,14 @@ let package = Package(
         ),
         // Progress lines on stderr for the long-running tools (a bar on a terminal, a line every 10 s otherwise).
         .target(name: "ToolProgress", path: "Tools/progress/Sources"),
+        // etcd members on loopback for the bench and the chaos harness (Tools/etcd-cluster).
+        .target(name: "ToolEtcd", path: "Tools/etcd-cluster/Sources"),
         .executableTarget(
             name: "state-bench",
             dependencies: [
                 "StateCoordinator",
                 "ToolProgress",
+                "ToolEtcd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -117,6 +121,7 @@ let package = Package(
             dependencies: [
                 "StateCoordinator",
                 "ToolProgress",
+                "ToolEtcd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/chaos/Sources"

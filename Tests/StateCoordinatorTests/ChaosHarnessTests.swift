@@ -3,7 +3,8 @@ import Testing
 
 extension ProcessTests {
 /// The chaos harness, run for 20 seconds as CI requires: random SIGKILLs and SIGSTOPs of writers
-/// (two Swift, one through the Python package) while readers check every version.
+/// (two Swift, one through the Python package) while readers check every version; then 15
+/// seconds of it on a three-member etcd cluster.
 @Suite("Chaos harness")
 struct ChaosHarnessTests {
     @Test func twentySecondsOfKillsAndStallsLoseNothing() throws {
@@ -23,6 +24,23 @@ struct ChaosHarnessTests {
         #expect(Int(match.1)! > 20, "too few kills to mean anything: \(summary)")
         #expect(Int(match.2)! > 100, "too few commits to mean anything: \(summary)")
         #expect(Int(match.3)! > 2 && Int(match.4)! > 10, "the Python writer was hardly killed or hardly committed: \(summary)")
+    }
+
+    /// The same on etcd: writers SIGKILLed and SIGSTOPped inside their transactions while one of
+    /// three members is killed and restarted; every acknowledged increment must be there.
+    @Test func fifteenSecondsOnEtcdWithAMemberKilledLoseNothing() throws {
+        let dir = TemporaryDirectory()
+        let harness = HelperProcess.url.deletingLastPathComponent().appendingPathComponent("state-chaos")
+        let run = try RunningHelper(["--etcd", "--duration", "15s", "--dir", dir.path, "--writers", "3", "--readers", "2"], executable: harness)
+        let result = run.waitForExit()
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let summary = try #require(result.stdout.split(separator: "\n").last)
+        let match = try #require(
+            summary.wholeMatch(
+                of: /chaos: (\d+) kills, (\d+) commits, 0 lost, 0 torn, 0 regressions, 0 stale readers \(etcd: (\d+) member kills, (\d+) commits failed while a member was down\)/))
+        #expect(Int(match.1)! > 20, "too few kills to mean anything: \(summary)")
+        #expect(Int(match.2)! > 100, "too few commits to mean anything: \(summary)")
+        #expect(Int(match.3)! >= 1, "no member was killed: \(summary)")
     }
 }
 }

@@ -19,7 +19,7 @@ struct EtcdLostAnswerTests {
                 return { snapshot in answer.withLock { $0 = .success(snapshot) } }
             },
             failure: { error in answer.withLock { $0 = .failure(error) } })
-        EtcdBatchCommit<JSONValue>(access: access, options: StateStoreOptions()).run([update])
+        EtcdBatchCommit<JSONValue>(access: access, options: StateStoreOptions(), lastWrite: EtcdLastWrite()).run([update])
         return answer.withLock { $0! }
     }
 

@@ -42,6 +42,38 @@ struct EtcdStoreTests {
         #expect(try ReadOnlyStateStore<Risk>(etcd: etcd).verify().isHealthy)
     }
 
+    /// A store object's next commit starts from the version its last one wrote, without a read:
+    /// never answered from it when another writer moved on (a refusal is decided on the newest).
+    @Test func aCommitAfterOurOwnStartsFromItButNeverAnswersFromAStaleOne() throws {
+        let cluster = try EtcdCluster()
+        let etcd = try cluster.configuration()
+        let mine = try StateStore<Risk>.create(etcd: etcd, initial: Risk())
+        let other = try StateStore<Risk>(etcd: etcd)
+        #expect(try mine.update { $0.halt = true }.version == 1)
+        #expect(try other.update { $0.halt = false }.version == 2)
+        // Remembered: halt true at version 1. A mutation that refuses a halted state must see version 2.
+        let resumed = try mine.update { risk in
+            if risk.halt { throw StateStoreError(.invalidArgument, "halted") }
+            risk.maxPosition = 7
+        }
+        #expect(resumed.version == 3 && resumed.state == Risk(halt: false, maxPosition: 7))
+        #expect(try other.update { $0.maxPosition = 8 }.version == 4)
+        // A compare-and-swap on the newest version holds, though the remembered one is older.
+        #expect(try mine.update(expecting: 4) { $0.maxPosition = 9 }.version == 5)
+        // Unchanged on the newest state: answered with it, not with the remembered one.
+        #expect(try other.update { $0.maxPosition = 10 }.version == 6)
+        let unchanged = try mine.update { $0.maxPosition = 10 }
+        #expect(unchanged.version == 6 && unchanged.state.maxPosition == 10)
+        // And a stale expectation still fails with the newest version.
+        do {
+            try mine.update(expecting: 5) { $0.maxPosition = 11 }
+            Issue.record("a stale expectation was committed")
+        } catch let error as StateStoreError {
+            #expect(error.code == .conflict && error.currentVersion == 6)
+        }
+        #expect(try ReadOnlyStateStore<Risk>(etcd: etcd).read().state == Risk(halt: false, maxPosition: 10))
+    }
+
     @Test func historyIsKeptAsKeysAndRollbackCommitsAKeptVersion() throws {
         let cluster = try EtcdCluster()
         let etcd = try cluster.configuration()

@@ -4,11 +4,13 @@
 struct EtcdBackend<State: Codable & Sendable>: StoreBackend {
     let access: EtcdStoreAccess
     let options: StateStoreOptions
+    /// This store object's last write, the next commit's base (``EtcdLastWrite``).
+    let lastWrite = EtcdLastWrite()
 
     private var path: String { access.keys.stateKey }
 
     func commit(_ batch: [PendingUpdate<State>]) {
-        EtcdBatchCommit<State>(access: access, options: options).run(batch)
+        EtcdBatchCommit<State>(access: access, options: options, lastWrite: lastWrite).run(batch)
     }
 
     func readNewest() throws(StateStoreError) -> StateSnapshot<State> {

@@ -16,12 +16,21 @@ import Logging
 /// yet. While there is none the batch is planned again on the same revision, the lost
 /// transactions remembered (``LostAnswers``): whichever change comes first, one of ours
 /// (answered as committed, never applied again) or another's, decides.
+///
+/// A batch that follows this store object's own commit starts from the version that commit
+/// wrote (``EtcdLastWrite``) instead of reading: the transaction's comparison is the read. If
+/// another writer committed since, the failure branch returns its version and the batch runs
+/// again on it, as after any lost race. Only a batch that would write is sent on that remembered
+/// base: a refusal (a conflict, a mutation that throws) or a batch that changes nothing is never
+/// answered from it, but planned again on a fresh read.
 struct EtcdBatchCommit<State: Codable & Sendable> {
     let access: EtcdStoreAccess
     let options: StateStoreOptions
+    let lastWrite: EtcdLastWrite
 
     func run(_ batch: [PendingUpdate<State>]) {
-        var known: EtcdValue?
+        var known = lastWrite.take()
+        var remembered = known != nil
         var lost: LostAnswers?
         var attempt = 0
         // As long as a file store's writer waits for the lock: how long other writers may keep winning.
@@ -30,9 +39,12 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
             let pending = batch.filter { !$0.isAnswered }
             guard !pending.isEmpty else { return }
             do {
-                switch try runOnce(pending, base: known, lost: &lost) {
+                switch try runOnce(pending, base: known, remembered: remembered, lost: &lost) {
                 case .done:
                     return
+                case .readAgain:
+                    known = nil
+                    remembered = false
                 case .lostRace(let current):
                     attempt += 1
                     guard ContinuousClock.now < deadline else {
@@ -46,6 +58,7 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
                         return
                     }
                     known = current
+                    remembered = false
                     backOff(attempt)
                 }
             } catch {
@@ -62,6 +75,8 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
 
     private enum Round {
         case done
+        /// The remembered base cannot answer this batch: read the newest version (no back-off).
+        case readAgain
         /// Another writer committed first: this is the version it wrote (nil: read it again).
         case lostRace(EtcdValue?)
     }
@@ -73,7 +88,9 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
         var attempts: [(file: [UInt8], snapshot: StateSnapshot<State>, accepted: [PendingUpdate<State>])] = []
     }
 
-    private func runOnce(_ batch: [PendingUpdate<State>], base known: EtcdValue?, lost: inout LostAnswers?) throws(StateStoreError) -> Round {
+    private func runOnce(
+        _ batch: [PendingUpdate<State>], base known: EtcdValue?, remembered: Bool, lost: inout LostAnswers?
+    ) throws(StateStoreError) -> Round {
         let path = access.keys.stateKey
         let read: EtcdValue?
         if let known { read = known } else { read = try access.readState() }
@@ -104,6 +121,9 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
             },
             encode: { (state, settings) throws(StateStoreError) in try StateEncoding.encode(state, limit: settings.maximumStateBytes) },
             checkSchema: { (settings, bytes) throws(StateStoreError) in try checkSchema(settings, bytes) })
+        if remembered {
+            guard plan.refused.isEmpty, case .write = plan.decision else { return .readAgain }
+        }
         for (update, refusal) in plan.refused {
             switch refusal {
             case .conflict(let expected, let current):
@@ -127,12 +147,12 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
             for update in accepted { run([update]) }
             return .done
         case .write(let version):
-            return try write(version, onto: base, lost: &lost)
+            return try write(version, onto: base, createRevision: current.createRevision, lost: &lost)
         }
     }
 
     private func write(
-        _ version: BatchPlan<State>.NewVersion, onto base: EtcdVersion, lost: inout LostAnswers?
+        _ version: BatchPlan<State>.NewVersion, onto base: EtcdVersion, createRevision: Int64, lost: inout LostAnswers?
     ) throws(StateStoreError) -> Round {
         let keys = access.keys
         let header = StateFileHeader.committing(
@@ -163,6 +183,7 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
         guard result.succeeded else {
             return .lostRace(result.ranges.first?.first)
         }
+        lastWrite.remember(EtcdValue(key: keys.state, bytes: file, modRevision: result.revision, createRevision: createRevision))
         return answer(version, header: header, file: file)
     }
 

@@ -63,7 +63,9 @@ final class EtcdClient: Sendable {
             let index = (start + step) % endpoints.count
             let connection = try self.connection(index)
             var options = CallOptions.defaults
-            options.timeout = streaming ? nil : timeout ?? configuration.requestTimeout
+            // The deadline is ours (EtcdDeadline), not gRPC's: see there why.
+            let deadline = streaming ? nil : timeout ?? configuration.requestTimeout
+            options.timeout = nil
             options.waitForReady = false
             // grpc-swift refuses messages over 4 MiB by default; a watch catching up, or a
             // listing of history, may be larger than any one state.
@@ -73,7 +75,8 @@ final class EtcdClient: Sendable {
                 var authOptions = options
                 authOptions.timeout = configuration.requestTimeout
                 let metadata = try await metadata(connection, options: authOptions)
-                let result = try await body(EtcdCall(client: connection.client, metadata: metadata, options: options, endpoint: connection.endpoint.description))
+                let call = EtcdCall(client: connection.client, metadata: metadata, options: options, endpoint: connection.endpoint.description)
+                let result = try await EtcdDeadline.run(within: deadline) { try await body(call) }
                 members.withLock { $0.preferred = index }
                 return result
             } catch let error as RPCError where Self.tokenNeedsRenewal(error) && !reauthenticated && configuration.user != nil {

@@ -28,7 +28,7 @@ final class EtcdMemberConnection: Sendable {
                     config.connection.maxIdleTime = nil
                     // etcd's BDP PINGs would trip swift-nio-http2's flood guard: answered ahead of it.
                     config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in EtcdPingAnswerer.install(on: channel) }
-                })
+                }, eventLoopGroup: EtcdTaskExecutor.shared.group)
             client = GRPCClient(transport: transport)
         } catch {
             throw .configuration("cannot set up a connection to \(endpoint): \(error)")

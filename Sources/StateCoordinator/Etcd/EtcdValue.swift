@@ -6,6 +6,13 @@ struct EtcdValue: Sendable, Equatable {
     var modRevision: Int64
     var createRevision: Int64
 
+    init(key: [UInt8], bytes: [UInt8], modRevision: Int64, createRevision: Int64) {
+        self.key = key
+        self.bytes = bytes
+        self.modRevision = modRevision
+        self.createRevision = createRevision
+    }
+
     init(_ kv: Etcdserverpb_KeyValue) {
         key = Array(kv.key)
         bytes = Array(kv.value)

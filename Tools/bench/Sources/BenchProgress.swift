@@ -36,6 +36,7 @@ final class BenchProgress: Sendable {
             case .sidecar: 80
             case .metrics: 20
             case .python: 60
+            case .etcd: 40
             }
         return quick ? max(1, full / 25) : full
     }

@@ -17,7 +17,7 @@ struct StateBench: AsyncParsableCommand {
 
 extension StateBench {
     enum Workload: String, CaseIterable, ExpressibleByArgument {
-        case commit, contention, group, propagation, size, hotpath, ack, sidecar, metrics, python
+        case commit, contention, group, propagation, size, hotpath, ack, sidecar, metrics, python, etcd
     }
 
     struct Run: AsyncParsableCommand {
@@ -57,6 +57,7 @@ extension StateBench {
                 case .sidecar: try SidecarWorkload(quick: quick).run(report: report)
                 case .metrics: try MetricsCostWorkload(quick: quick).run(report: report)
                 case .python: try PythonWorkload(quick: quick, readerCounts: readers).run(report: report)
+                case .etcd: try EtcdWorkload(quick: quick).run(report: report)
                 }
             }
             let encoder = JSONEncoder()
@@ -85,7 +86,9 @@ extension StateBench {
         enum Role: String, ExpressibleByArgument { case incr, watch, hold, ack }
 
         @Argument var role: Role
-        @Option var dir: String
+        @Option var dir: String = ""
+        @Option(help: "A store on this etcd endpoint instead of --dir (incr, watch).") var etcd: String?
+        @Option(help: "The store's name (with --etcd).") var name = "state"
         @Option var count = 0
         @Option var until: UInt64 = 0
         @Option(help: "hold: also report memory once this version is held.") var warmup: UInt64?
@@ -121,7 +124,8 @@ extension StateBench {
 
         /// Prints "start", each commit's latency ("l"), and "end", in monotonic nanoseconds.
         private func increment() throws {
-            let store = try StateStore<BenchState>(directory: dir)
+            let store = try etcd.map { try StateStore<BenchState>(etcd: EtcdConfiguration(endpoints: [$0]), name: name) }
+                ?? StateStore<BenchState>(directory: dir)
             var latencies: [Int64] = []
             latencies.reserveCapacity(count)
             let start = Clock.monotonic()
@@ -177,9 +181,13 @@ extension StateBench {
         /// Prints "ready" once following, then at the end "<version> <realtime ns>" per delivery and
         /// "cpu <ns>", the process's CPU time since it was ready.
         private func watch() async throws {
-            guard let store = try? await ReadOnlyStateStore<BenchState>(directory: dir) else {
-                return
+            let opened: ReadOnlyStateStore<BenchState>?
+            if let etcd {
+                opened = try await ReadOnlyStateStore<BenchState>(etcd: EtcdConfiguration(endpoints: [etcd]), name: name)
+            } else {
+                opened = try? await ReadOnlyStateStore<BenchState>(directory: dir)
             }
+            guard let store = opened else { return }
             var seen: [(UInt64, Int64)] = []
             seen.reserveCapacity(Int(until) + 1)
             var cpuAtReady: Int64?

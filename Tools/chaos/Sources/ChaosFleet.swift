@@ -1,5 +1,6 @@
 import Foundation
 import StateCoordinator
+import ToolEtcd
 
 /// The harness's processes: writers (killed and restarted, each as the kind it was: Swift or
 /// Python), readers (left alone), and the killer.
@@ -20,6 +21,10 @@ final class ChaosFleet {
     private let directory: String
     private let logs: String
     private let pythonPackage: String?
+    /// The etcd endpoints of a store on etcd (comma-separated), and the cluster whose members the
+    /// rampage kills and restarts; nil for a store in `directory`.
+    private let etcd: String?
+    private let cluster: LocalEtcdCluster?
     private var writers: [Writer] = []
     /// Writers that ended without being killed (an error, a crash): each one is a violation.
     private(set) var writerFailures: [String] = []
@@ -31,10 +36,15 @@ final class ChaosFleet {
 
     /// Starts `writers` Swift writers, `pythonWriters` Python writers (`pythonPackage` is the
     /// directory holding `statecoordinator`, required when there are any) and `readers` readers.
-    init(directory: String, logs: String, writers: Int, pythonWriters: Int = 0, pythonPackage: String? = nil, readers: Int) throws {
+    init(
+        directory: String, logs: String, writers: Int, pythonWriters: Int = 0, pythonPackage: String? = nil, readers: Int,
+        cluster: LocalEtcdCluster? = nil
+    ) throws {
         self.directory = directory
         self.logs = logs
         self.pythonPackage = pythonPackage
+        self.cluster = cluster
+        etcd = cluster.map { $0.endpoints.joined(separator: ",") }
         for _ in 0..<writers { self.writers.append(try startWriter(python: false)) }
         for _ in 0..<pythonWriters { self.writers.append(try startWriter(python: true)) }
         for index in 0..<readers { self.readers.append(try startReader(poll: index % 2 == 1)) }
@@ -55,7 +65,7 @@ final class ChaosFleet {
             process.environment = PythonWriter.environment(package: pythonPackage)
         } else {
             process.executableURL = Self.executable
-            process.arguments = ["worker", "write", "--dir", directory, "--log", log]
+            process.arguments = ["worker", "write", "--dir", directory, "--log", log] + (etcd.map { ["--etcd", $0] } ?? [])
         }
         try process.run()
         return Writer(process: process, python: python, log: log)
@@ -65,7 +75,7 @@ final class ChaosFleet {
         let process = Process()
         let input = Pipe(), output = Pipe()
         process.executableURL = Self.executable
-        process.arguments = ["worker", "read", "--dir", directory] + (poll ? ["--poll"] : [])
+        process.arguments = ["worker", "read", "--dir", directory] + (poll ? ["--poll"] : []) + (etcd.map { ["--etcd", $0] } ?? [])
         process.standardInput = input
         process.standardOutput = output
         try process.run()
@@ -75,11 +85,15 @@ final class ChaosFleet {
     /// Until the time is up: every 2–30 ms, SIGKILL a random writer (and start a new one), or
     /// stop the lock holder for 5–100 ms. Returns the number of SIGKILLs sent, and how many of
     /// them went to Python writers.
+    ///
+    /// On etcd, also: every 3–8 s a random member is killed (SIGKILL), and started again 1–3 s later.
     func rampage(for seconds: Double, progress: ChaosProgress) throws -> (kills: Int, pythonKills: Int) {
         let deadline = Date().addingTimeInterval(seconds)
         var kills = 0, pythonKills = 0
+        var member = MemberRampage()
         progress.figures.withLock { $0.since = Date() }
         while Date() < deadline {
+            if let cluster { try member.step(cluster, generator: &generator) }
             let gone = readers.filter { !$0.process.isRunning }.count
             progress.figures.withLock { figures in
                 figures.kills = kills
@@ -109,15 +123,28 @@ final class ChaosFleet {
                 kill(holder, SIGCONT)
             }
         }
+        memberKills = member.kills
         return (kills, pythonKills)
     }
 
-    /// The writer holding the lock now, from /proc/locks.
+    /// The writer holding the lock now, from /proc/locks; on etcd (no lock), a random writer,
+    /// stopped wherever it is (in a transaction, waiting for its answer).
     private func lockHolder() -> pid_t? {
+        if etcd != nil { return writers.randomElement(using: &generator)?.process.processIdentifier }
         guard let store = try? ReadOnlyStateStore<ChaosState>(directory: directory),
             let holder = try? store.lockHolder(), writers.contains(where: { $0.process.processIdentifier == holder.pid })
         else { return nil }
         return holder.pid
+    }
+
+    /// Members killed by the rampage, and every member running again (after the rampage).
+    private(set) var memberKills = 0
+
+    /// Starts every member the rampage left down and waits until each answers.
+    func restoreCluster() throws {
+        guard let cluster else { return }
+        for index in cluster.members.indices where !cluster.isRunning(index) { try cluster.start(index) }
+        for endpoint in cluster.endpoints { try cluster.waitUntilHealthy(endpoint) }
     }
 
     func stopWriters() {

@@ -8,7 +8,8 @@ struct ChaosVerdict {
 
     init(
         store: StateStore<ChaosState>, final: StateSnapshot<ChaosState>, acknowledged: [(line: Substring, python: Bool)],
-        readers: [String], kills: (kills: Int, pythonKills: Int), pythonWriters: Int, writerFailures: [String]
+        readers: [String], kills: (kills: Int, pythonKills: Int), pythonWriters: Int, writerFailures: [String],
+        memberKills: Int? = nil
     ) throws {
         problems += writerFailures
         let current = try store.read()  // verifies the checksum
@@ -17,9 +18,10 @@ struct ChaosVerdict {
             problems.append("counter \(current.state.counter) ≠ version \(current.version): an increment was lost or doubled")
         }
         var versions = Set<UInt64>()
-        var lost = 0, byPython = 0
+        var lost = 0, byPython = 0, failedCommits = 0
         for (line, python) in acknowledged {
             let fields = line.split(separator: " ")
+            if fields.first == "error" { failedCommits += 1 }
             guard fields.count == 2, let version = UInt64(fields[0]), let counter = Int64(fields[1]) else { continue }
             if !versions.insert(version).inserted { lost += 1 }  // two writers acknowledged one version
             if counter != Int64(version) || counter > current.state.counter { lost += 1 }
@@ -43,9 +45,14 @@ struct ChaosVerdict {
         }
         if torn > 0 { problems.append("readers saw \(torn) unverifiable or inconsistent states") }
         if regressions > 0 { problems.append("readers saw versions go backwards \(regressions) times") }
-        let temps = try FileManager.default.contentsOfDirectory(atPath: store.directory).filter { $0.hasPrefix(".state.tmp-") }
-        if !temps.isEmpty { problems.append("temp files remain after the final commit: \(temps)") }
+        if store.etcd == nil {
+            let temps = try FileManager.default.contentsOfDirectory(atPath: store.directory).filter { $0.hasPrefix(".state.tmp-") }
+            if !temps.isEmpty { problems.append("temp files remain after the final commit: \(temps)") }
+        }
         summary = "chaos: \(kills.kills) kills, \(current.version) commits, \(lost) lost, \(torn) torn, \(regressions) regressions, \(stale) stale readers"
+        if let memberKills {
+            summary += " (etcd: \(memberKills) member kills, \(failedCommits) commits failed while a member was down)"
+        }
         if pythonWriters > 0 {
             summary += " (Python writers: \(kills.pythonKills) kills, \(byPython) acknowledged commits)"
         }

@@ -13,6 +13,15 @@ struct ChaosWorker: AsyncParsableCommand {
     @Option var dir: String
     @Option(help: "Writers: where to append each acknowledged version.") var log: String?
     @Flag(help: "Readers: poll instead of inotify.") var poll = false
+    @Option(help: "The store on these etcd endpoints (comma-separated), named chaos, instead of --dir.") var etcd: String?
+
+    /// The store's name on etcd.
+    static let etcdName = "chaos"
+
+    static func configuration(_ endpoints: String) throws -> EtcdConfiguration {
+        try EtcdConfiguration(
+            endpoints: endpoints.split(separator: ",").map(String.init), requestTimeout: .seconds(2), watchIdleTimeout: .seconds(3))
+    }
 
     func run() async throws {
         switch role {
@@ -23,24 +32,41 @@ struct ChaosWorker: AsyncParsableCommand {
 
     /// Increments the counter forever, appending "version counter" to the log after each
     /// acknowledged commit (one write(2) each, so a SIGKILL loses at most an unacknowledged line).
+    ///
+    /// On etcd, a commit that fails while a member is down (no member answered, or its answer was
+    /// lost and its outcome is unknown) is logged as "error CODE" and the writer goes on: the
+    /// verdict's checks hold whatever such a commit did.
     private func write() throws {
-        let store = try StateStore<ChaosState>(
-            directory: dir, options: StateStoreOptions(lockTimeout: .seconds(60), label: "chaos-writer"))
+        let options = StateStoreOptions(lockTimeout: .seconds(60), label: "chaos-writer")
+        let store =
+            try etcd.map { try StateStore<ChaosState>(etcd: Self.configuration($0), name: Self.etcdName, options: options) }
+            ?? StateStore<ChaosState>(directory: dir, options: options)
         guard let log, let file = FileHandle(forWritingAtPath: log) else { throw ValidationError("--log must name a writable file") }
         file.seekToEndOfFile()
         while true {
-            let updated = try store.updateWithResult { state -> Int64 in
-                state.counter += 1
-                return state.counter
+            do {
+                let updated = try store.updateWithResult { state -> Int64 in
+                    state.counter += 1
+                    return state.counter
+                }
+                file.write(Data("\(updated.snapshot.version) \(updated.value)\n".utf8))
+            } catch let error as StateStoreError where etcd != nil {
+                file.write(Data("error \(error.code.description.replacingOccurrences(of: " ", with: "-"))\n".utf8))
+                usleep(20_000)
             }
-            file.write(Data("\(updated.snapshot.version) \(updated.value)\n".utf8))
         }
     }
 
     /// Follows the store, checking every snapshot, until stdin closes; then prints
     /// "last <version> torn <n> regressions <n> mismatches <n> mode <mode>".
     private func read() async {
-        guard let store = try? await ReadOnlyStateStore<ChaosState>(directory: dir) else {
+        let opened: ReadOnlyStateStore<ChaosState>?
+        if let etcd {
+            opened = try? await ReadOnlyStateStore<ChaosState>(etcd: Self.configuration(etcd), name: Self.etcdName)
+        } else {
+            opened = try? await ReadOnlyStateStore<ChaosState>(directory: dir)
+        }
+        guard let store = opened else {
             print("last 0 torn 1 regressions 0 mismatches 0 mode none")
             return
         }
@@ -69,6 +95,8 @@ final class ReaderVerdict: @unchecked Sendable {
             if let last, snapshot.version <= last { regressions += 1 }
             if snapshot.state.counter != Int64(snapshot.version) { mismatches += 1 }
             last = snapshot.version
+        // An etcd member that does not answer is an outage, not a torn state.
+        case .problem(let error) where error.code == .unavailable: break
         case .problem: torn += 1
         default: break
         }

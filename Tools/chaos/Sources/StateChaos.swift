@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StateCoordinator
+import ToolEtcd
 import ToolProgress
 
 /// Crash and stall harness: writers committing increments, a killer sending SIGKILL at random
@@ -26,6 +27,11 @@ extension StateChaos {
         @Option(help: "The directory holding the Python package's statecoordinator/ (default: Sources/python of this checkout).")
         var pythonPackage: String?
         @Option(help: "Reader processes (half inotify, half polling).") var readers = 4
+        @Flag(
+            help: "Run on etcd: a cluster of --etcd-members started in DIR/etcd on loopback, the store named chaos on it, one member killed and restarted every few seconds."
+        )
+        var etcd = false
+        @Option(help: "Members of the --etcd cluster.") var etcdMembers = 3
 
         func run() async throws {
             guard let seconds = Self.seconds(duration) else { throw ValidationError("--duration must look like 20s, 2m or 30.") }
@@ -41,20 +47,35 @@ extension StateChaos {
                     throw ValidationError(error.description)
                 }
             }
+            guard !etcd || pythonWriters == 0 else { throw ValidationError("--python-writers: the Python package opens stores in a directory only.") }
+            guard etcdMembers >= 1, etcdMembers <= 7 else { throw ValidationError("--etcd-members must be from 1 to 7.") }
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let store = try await StateStore<ChaosState>.create(directory: dir, initial: ChaosState(), force: true)
+            var cluster: LocalEtcdCluster?
+            let store: StateStore<ChaosState>
+            if etcd {
+                try? FileManager.default.removeItem(atPath: dir + "/etcd")
+                try FileManager.default.createDirectory(atPath: dir + "/etcd", withIntermediateDirectories: true)
+                let started = try LocalEtcdCluster(size: etcdMembers, directory: dir + "/etcd", fsync: false)
+                cluster = started
+                store = try await StateStore<ChaosState>.create(
+                    etcd: ChaosWorker.configuration(started.endpoints.joined(separator: ",")), name: ChaosWorker.etcdName,
+                    initial: ChaosState(), force: true)
+            } else {
+                store = try await StateStore<ChaosState>.create(directory: dir, initial: ChaosState(), force: true)
+            }
             let logs = URL(fileURLWithPath: dir).appendingPathComponent("chaos-logs")
             try? FileManager.default.removeItem(at: logs)
             try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
 
             let fleet = try ChaosFleet(
-                directory: dir, logs: logs.path, writers: writers, pythonWriters: pythonWriters, pythonPackage: package, readers: readers)
+                directory: dir, logs: logs.path, writers: writers, pythonWriters: pythonWriters, pythonPackage: package, readers: readers,
+                cluster: cluster)
             let progress = ChaosProgress()
-            let reporter = ProgressReporter(label: "state-chaos") { [dir] in
+            let reporter = ProgressReporter(label: "state-chaos") { [store] in
                 let started = progress.figures.withLock { $0 }
                 let elapsed = Date().timeIntervalSince(started.since)
-                let version = (try? ReadOnlyStateStore<ChaosState>(directory: dir).read().version).map(String.init) ?? "?"
-                let damage = (try? ReadOnlyStateStore<ChaosState>.verify(directory: dir).damage.count) ?? 0
+                let version = (try? store.read().version).map(String.init) ?? "?"
+                let damage = store.verify().damage.count
                 return ProgressStatus(
                     phase: "killing", fraction: min(1, elapsed / seconds),
                     detail: "\(started.kills) kills, \(version) commits, \(damage + started.readersGone) violations so far")
@@ -63,12 +84,13 @@ extension StateChaos {
             let kills = try fleet.rampage(for: seconds, progress: progress)
             reporter.stop()
             fleet.stopWriters()
+            try fleet.restoreCluster()
             // One more commit: it must verify what the killed writers left and sweep their temp files.
             let final = try await store.update { $0.counter += 1 }
             let readerReports = fleet.finishReaders(waitingFor: final.version)
             let verdict = try ChaosVerdict(
                 store: store, final: final, acknowledged: fleet.acknowledgedLines(), readers: readerReports, kills: kills,
-                pythonWriters: pythonWriters, writerFailures: fleet.writerFailures)
+                pythonWriters: pythonWriters, writerFailures: fleet.writerFailures, memberKills: cluster.map { _ in fleet.memberKills })
             print(verdict.summary)
             for problem in verdict.problems { FileHandle.standardError.write(Data("state-chaos: \(problem)\n".utf8)) }
             if !verdict.problems.isEmpty { throw ExitCode.failure }
