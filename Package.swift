@@ -145,6 +145,7 @@ let package = Package(
             name: "StateCoordinatorTests",
             dependencies: [
                 "StateCoordinator", "StateJSON", "StateCoordinatorTestHelper", "statectl", "state-chaos", "state-sidecar", "state-demo",
+                "ToolEtcd",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

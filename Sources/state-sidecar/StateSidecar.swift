@@ -9,6 +9,7 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import StateCoordinator
+import StateDocuments
 import Synchronization
 
 /// The monitoring sidecar: Prometheus metrics, health, the state and a live event feed, read-only.
@@ -90,17 +91,12 @@ struct StateSidecar: AsyncParsableCommand {
     /// The cluster, when the stores are on etcd.
     private func etcdConfiguration() throws -> EtcdConfiguration? {
         guard let etcd else { return nil }
-        var user = etcdUser
-        var password = ProcessInfo.processInfo.environment["STATE_SIDECAR_ETCD_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
-        if let given = etcdUser, let colon = given.firstIndex(of: ":") {
-            user = String(given[..<colon])
-            password = String(given[given.index(after: colon)...])
-        }
+        let (user, password) = EtcdArguments.credentials(
+            etcdUser, environmentPassword: ProcessInfo.processInfo.environment["STATE_SIDECAR_ETCD_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 })
         do {
             return try EtcdConfiguration(
-                endpoints: etcd.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
-                prefix: etcdPrefix ?? EtcdConfiguration.defaultPrefix, caFile: cacert, certificateFile: cert, keyFile: key, user: user,
-                password: user == nil ? nil : password)
+                endpoints: EtcdArguments.endpoints(etcd), prefix: etcdPrefix ?? EtcdConfiguration.defaultPrefix, caFile: cacert,
+                certificateFile: cert, keyFile: key, user: user, password: password)
         } catch {
             throw ValidationError("--etcd: \(error.message) \(error.hint ?? "")")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StateCoordinator
+import StateDocuments
 
 /// Options every subcommand accepts, before or after the subcommand's name.
 struct GlobalOptions: ParsableArguments {
@@ -78,7 +79,7 @@ struct GlobalOptions: ParsableArguments {
         // --dir names a store in a directory even when $STATECTL_ETCD is set; --etcd with --dir is refused.
         // (`mirror` takes both: etcd is its source, the directory its destination.)
         guard let list = etcd ?? (dir == nil || Self.mirroring ? Self.environment("STATECTL_ETCD") : nil) else { return nil }
-        return list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return EtcdArguments.endpoints(list)
     }
 
     /// The command is `mirror`, the one that names a store on etcd and a directory at once.
@@ -91,13 +92,8 @@ struct GlobalOptions: ParsableArguments {
     /// The cluster to use, when the store is on etcd.
     func etcdConfiguration() throws -> EtcdConfiguration? {
         guard let endpoints = etcdEndpoints else { return nil }
-        var userName = user ?? Self.environment("STATECTL_ETCD_USER")
-        var password: String?
-        if let given = userName, let colon = given.firstIndex(of: ":") {
-            userName = String(given[..<colon])
-            password = String(given[given.index(after: colon)...])
-        }
-        if userName != nil, password == nil { password = Self.environment("STATECTL_ETCD_PASSWORD") }
+        let (userName, password) = EtcdArguments.credentials(
+            user ?? Self.environment("STATECTL_ETCD_USER"), environmentPassword: Self.environment("STATECTL_ETCD_PASSWORD"))
         return try EtcdConfiguration(
             endpoints: endpoints, prefix: etcdPrefix ?? Self.environment("STATECTL_ETCD_PREFIX") ?? EtcdConfiguration.defaultPrefix,
             caFile: cacert, certificateFile: cert, keyFile: key, user: userName, password: password,

@@ -44,7 +44,10 @@ final class EtcdClient: Sendable {
 
     /// Runs `body` on one member after another, starting with the preferred one, until one serves
     /// it. A failure that another member would not repeat (no connection, a timeout, no leader)
-    /// moves to the next member; any other failure is the answer.
+    /// moves to the next member; any other failure is the answer. When every member failed so, the
+    /// round is tried again after a pause (50 ms, doubling to 500 ms) for as long as the request's
+    /// timeout allows: an election (no leader for a second or so) or a member restarting is waited
+    /// out rather than reported; past the timeout, the last round's answers are the error.
     ///
     /// - Parameter failover: false for a request that must not be sent twice (a transaction):
     ///   its first failure is returned, and the caller finds out whether it took effect.
@@ -56,8 +59,18 @@ final class EtcdClient: Sendable {
         var tried: [(endpoint: String, reason: String)] = []
         var reauthenticated = false
         let start = members.withLock { $0.preferred }
+        let budget = timeout ?? configuration.requestTimeout
+        let began = ContinuousClock.now
+        var pause = Duration.milliseconds(50)
         var step = 0
-        while step < endpoints.count {
+        while true {
+            if step == endpoints.count {
+                guard !Task.isCancelled, ContinuousClock.now - began + pause < budget else { throw .unavailable(tried: tried) }
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .milliseconds(500))
+                step = 0
+                tried = []
+            }
             // A cancelled caller (a follow being stopped) is not failed over.
             if Task.isCancelled { throw .unavailable(tried: tried + [(endpoint: "(none)", reason: "cancelled")]) }
             let index = (start + step) % endpoints.count
@@ -98,7 +111,6 @@ final class EtcdClient: Sendable {
                 step += 1
             }
         }
-        throw .unavailable(tried: tried)
     }
 
     /// The largest message sent or received: 1 GiB.

@@ -32,15 +32,8 @@ struct EtcdSchema {
                 .notFound, "The store's schema \(name) is missing on etcd, so no state can be checked against it.",
                 hint: "Nothing was committed. Restore the key, or re-create the store.", path: name)
         }
-        guard Checksum.of(value.bytes) == checksum, let json = try? JSONValue(parsing: value.bytes) else {
-            throw StateStoreError(
-                .corrupt, "The store's schema \(name) does not match its name (\(checksum)): it was changed in place.",
-                hint: "Nothing was committed.", path: name)
-        }
-        let schema: JSONSchema
-        do { schema = try JSONSchema(json) } catch {
-            throw StateStoreError(.corrupt, "The store's schema \(name) is not a supported schema: \(error.message)", path: name)
-        }
+        let schema = try JSONSchema.stored(
+            value.bytes, named: checksum, what: "The store's schema \(name)", hint: "Nothing was committed.", path: name)
         Self.cache.withLock { $0[name] = schema }
         return schema
     }

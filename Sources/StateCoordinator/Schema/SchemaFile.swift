@@ -89,15 +89,9 @@ struct SchemaFile {
         } catch {
             throw .system(.readState, path: path, errno: error, stateUnchanged: true)
         }
-        guard Checksum.of(bytes) == checksum, let value = try? JSONValue(parsing: bytes) else {
-            throw StateStoreError(
-                .corrupt, "The store's schema file \(path) does not match its name (\(checksum)): it was changed in place.",
-                hint: "Nothing was committed. Set the schema again (statectl schema set FILE).", path: path)
-        }
-        let schema: JSONSchema
-        do { schema = try JSONSchema(value) } catch {
-            throw StateStoreError(.corrupt, "The store's schema file \(path) is not a supported schema: \(error.message)", path: path)
-        }
+        let schema = try JSONSchema.stored(
+            bytes, named: checksum, what: "The store's schema file \(path)",
+            hint: "Nothing was committed. Set the schema again (statectl schema set FILE).", path: path)
         Self.cache.withLock { $0[path] = schema }
         return schema
     }

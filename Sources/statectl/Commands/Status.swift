@@ -59,11 +59,13 @@ struct Status: AsyncParsableCommand {
                 lockfile:     \(status.lockFileWarning.map { "WARNING: \($0)" } ?? "writers only")
                 """)
                 watch mode:   \(mode)
-                orphan temps: \(orphans.isEmpty ? "none" : TerminalText.safe(orphans.joined(separator: ", ")))
+                \(cluster != nil ? "" : "orphan temps: \(orphans.isEmpty ? "none" : TerminalText.safe(orphans.joined(separator: ", ")))\n")\
                 history:      \(historyCount) kept (keep \(snapshot.settings.keepHistory)\(snapshot.settings.keepHistoryFor.map { ", and every version of the last \($0.components.seconds) s" } ?? ""))
                 schema:       \(snapshot.settings.schema.map { "\($0) (statectl schema get)" } ?? "none")
+                \(cluster != nil ? "readers:      not registered on a store on etcd" : """
                 reader users: \(snapshot.settings.readerUsers.map { $0.map { UserAccount.name(of: $0) ?? String($0) }.joined(separator: ", ") } ?? "any (statectl readers --set-users)")
                 readers:      \(registryProblem.map { "unknown: \(TerminalText.safe($0))" } ?? "\(readers.count) live, \(status.laggingReaders) lagging, \(status.rejectingReaders) rejecting")\(status.registryWarning.map { "\n              WARNING: \($0)" } ?? "")
+                """)
                 """)
         }
     }

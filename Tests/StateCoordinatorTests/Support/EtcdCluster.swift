@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import ToolEtcd
 
 @testable import StateCoordinator
 
@@ -43,7 +44,7 @@ final class EtcdCluster: Sendable {
     ///   - flags: more flags for every member.
     ///   - tls: clients speak TLS (a CA made for the test) and must present a certificate it signed.
     init(size: Int = 1, fsync: Bool = false, tls: Bool = false, flags: [String] = []) throws {
-        var ports = try Self.freePorts(2 * size)
+        var ports = try LocalEtcdCluster.freeLoopbackPorts(2 * size)
         members = (0..<size).map { index in
             Member(name: "m\(index)", clientPort: ports.removeFirst(), peerPort: ports.removeFirst(), secure: tls)
         }
@@ -181,28 +182,6 @@ final class EtcdCluster: Sendable {
         return Certificates(
             ca: directory.file("ca.pem"), server: directory.file("server.pem"), serverKey: directory.file("server.key"),
             client: directory.file("client.pem"), clientKey: directory.file("client.key"))
-    }
-
-    /// `count` TCP ports on 127.0.0.1 that were free a moment ago (the kernel picked them).
-    static func freePorts(_ count: Int) throws -> [Int] {
-        var sockets: [Int32] = []
-        defer { for socket in sockets { close(socket) } }
-        var ports: [Int] = []
-        for _ in 0..<count {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw EtcdClusterError(message: "socket: \(errno)") }
-            sockets.append(fd)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-            guard bound == 0 else { throw EtcdClusterError(message: "bind: \(errno)") }
-            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-            ports.append(Int(UInt16(bigEndian: address.sin_port)))
-        }
-        return ports
     }
 }
 

@@ -38,11 +38,12 @@ struct ChaosWorker: AsyncParsableCommand {
     /// verdict's checks hold whatever such a commit did.
     private func write() throws {
         let options = StateStoreOptions(lockTimeout: .seconds(60), label: "chaos-writer")
-        let store =
-            try etcd.map { try StateStore<ChaosState>(etcd: Self.configuration($0), name: Self.etcdName, options: options) }
-            ?? StateStore<ChaosState>(directory: dir, options: options)
         guard let log, let file = FileHandle(forWritingAtPath: log) else { throw ValidationError("--log must name a writable file") }
         file.seekToEndOfFile()
+        let store =
+            try etcd.map { endpoints in
+                try Self.retryingWhileUnavailable(log: file) { try StateStore<ChaosState>(etcd: Self.configuration(endpoints), name: Self.etcdName, options: options) }
+            } ?? StateStore<ChaosState>(directory: dir, options: options)
         while true {
             do {
                 let updated = try store.updateWithResult { state -> Int64 in
@@ -57,12 +58,28 @@ struct ChaosWorker: AsyncParsableCommand {
         }
     }
 
+    /// Opens a store on etcd, again while no member answers (a member killed during an election
+    /// can leave none for longer than a request's timeout), logging each failure as "error CODE".
+    private static func retryingWhileUnavailable<T>(log: FileHandle?, _ open: () throws -> T) throws -> T {
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            do {
+                return try open()
+            } catch let error as StateStoreError where error.code == .unavailable && Date() < deadline {
+                log?.write(Data("error \(error.code.description.replacingOccurrences(of: " ", with: "-"))\n".utf8))
+                usleep(100_000)
+            }
+        }
+    }
+
     /// Follows the store, checking every snapshot, until stdin closes; then prints
     /// "last <version> torn <n> regressions <n> mismatches <n> mode <mode>".
     private func read() async {
         let opened: ReadOnlyStateStore<ChaosState>?
         if let etcd {
-            opened = try? await ReadOnlyStateStore<ChaosState>(etcd: Self.configuration(etcd), name: Self.etcdName)
+            opened = try? Self.retryingWhileUnavailable(log: nil) {
+                try ReadOnlyStateStore<ChaosState>(etcd: Self.configuration(etcd), name: Self.etcdName)
+            }
         } else {
             opened = try? await ReadOnlyStateStore<ChaosState>(directory: dir)
         }
