@@ -120,6 +120,22 @@ struct EtcdMirrorTests {
         #expect(try ReadOnlyStateStore<JSONValue>.verify(directory: directory.path).isHealthy)
     }
 
+    @Test func aLocalWriteMadeWhileTheMirrorWasStoppedStopsItWhenItStartsAgain() throws {
+        let cluster = try EtcdCluster()
+        let etcd = try cluster.configuration()
+        let store = try StateStore<JSONValue>.create(etcd: etcd, initial: ["counter": 0], settings: StoreSettings(keepHistory: 10))
+        let directory = TemporaryDirectory()
+        let cli = CLI(directory: directory.path)
+        let arguments = ["mirror", "--etcd", cluster.endpoints, "--dir", directory.path]
+        #expect(try cli.run(arguments + ["--until", "0"]).status == 0)
+        // While it is stopped: a local writer makes version 1, etcd goes on to 3.
+        #expect(try cli("set", "/counter", "-1").stdout == "1\n")
+        for value in Int64(1)...3 { try store.update { try $0.set(.int(value), forKey: "counter") } }
+        let restarted = try cli.run(arguments + ["--until", "3"])
+        #expect(restarted.status == 3 && restarted.stderr.contains("that is not the source's"), "\(restarted)")
+        #expect(try ReadOnlyStateStore<JSONValue>(directory: directory.path).read().state["counter"]?.intValue == -1)
+    }
+
     @Test func mirrorNeedsBothItsSourceAndItsDirectory() throws {
         let directory = TemporaryDirectory()
         let cli = CLI(directory: directory.path)

@@ -45,6 +45,11 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
                 case .readAgain:
                     known = nil
                     remembered = false
+                case .lostRace(let current) where remembered:
+                    // Not a race lost: the remembered base was stale, and the failure branch
+                    // returned the newest version (as the read it replaced would have).
+                    known = current
+                    remembered = false
                 case .lostRace(let current):
                     attempt += 1
                     guard ContinuousClock.now < deadline else {

@@ -63,12 +63,14 @@ final class EtcdClient: Sendable {
         let began = ContinuousClock.now
         var pause = Duration.milliseconds(50)
         var step = 0
+        var round = 0
         while true {
             if step == endpoints.count {
                 guard !Task.isCancelled, ContinuousClock.now - began + pause < budget else { throw .unavailable(tried: tried) }
                 try? await Task.sleep(for: pause)
                 pause = min(pause * 2, .milliseconds(500))
                 step = 0
+                round += 1
                 tried = []
             }
             // A cancelled caller (a follow being stopped) is not failed over.
@@ -77,7 +79,10 @@ final class EtcdClient: Sendable {
             let connection = try self.connection(index)
             var options = CallOptions.defaults
             // The deadline is ours (EtcdDeadline), not gRPC's: see there why.
-            let deadline = streaming ? nil : timeout ?? configuration.requestTimeout
+            // A round after the first gets what is left of the budget, so that the whole request
+            // ends within about one timeout past the first round.
+            let remaining = budget - (ContinuousClock.now - began)
+            let deadline = streaming ? nil : round == 0 ? budget : max(.milliseconds(100), min(budget, remaining))
             options.timeout = nil
             options.waitForReady = false
             // grpc-swift refuses messages over 4 MiB by default; a watch catching up, or a

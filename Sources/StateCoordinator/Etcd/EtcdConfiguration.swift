@@ -23,8 +23,10 @@ public struct EtcdConfiguration: Sendable, Equatable {
     public var user: String?
     /// The password of ``user``.
     public var password: String?
-    /// How long one request may take on one member before the next one is tried; an operation
-    /// fails once every member was tried within this time each.
+    /// How long one request may take on one member before the next one is tried. When every
+    /// member failed at once (an election, members restarting), they are tried again until this
+    /// time has passed since the request began; a request that finds no member answering fails
+    /// after about this long (each member that hangs rather than refuses gets it in full once).
     public var requestTimeout: Duration
     /// How long a watch may stay silent (no event, no progress reply) before it is given up and
     /// opened again, on the next member if need be: a member cut off from the others can keep a

@@ -33,7 +33,8 @@ public struct StateMirror: Sendable {
         /// A version committed into the local store (the local snapshot: same version and state
         /// as the source's).
         case mirrored(StateSnapshot<JSONValue>)
-        /// A version another mirror of the same directory committed first, with the same checksum.
+        /// The local store is at `version`, committed by another mirror of the same directory
+        /// first (compared with the source's version while the source keeps it).
         case committedElsewhere(version: UInt64)
         /// Versions of the source that could not be read (no longer in its history): the local
         /// store goes from the version before them to the one after.
@@ -71,9 +72,13 @@ public struct StateMirror: Sendable {
     ///   store's errors (`noSpace`, `lockTimeout`, ...). Nothing committed locally is ever undone.
     public func run(_ report: @escaping @Sendable (Event) -> Void) async throws {
         try checkNotItself()
-        let current = try await source.read()
+        var current = try await source.read()
         let (local, created) = try await openLocal(startingFrom: current)
-        var follower = try MirrorFollower(source: source, local: local, here: try await local.read(), current: current)
+        let here = try await local.read()
+        // Another mirror of the directory may have committed a newer version since our read.
+        if here.version > current.version { current = try await source.read() }
+        var follower = MirrorFollower(source: source, local: local, here: here)
+        try await follower.checkStart(here: here, current: current)
         report(.started(localVersion: follower.localVersion, sourceVersion: current.version, created: created))
         let events = StateObservation(.after(follower.localVersion)).events(in: source)
         for await event in events {

@@ -7,7 +7,10 @@ import ToolEtcd
 /// calls with no library work (`Etcd/etcd_raw.py`: grpcio on the project's trimmed proto), in
 /// the same run:
 /// - commit latency and commits/s of P = 1 and 8 writer processes incrementing one counter
-///   (ours: Range + Txn on mod_revision, plus the format's work; raw: the same two calls);
+///   (ours: a Txn on mod_revision chained on the process's last write, a Range first only when
+///   it has none, plus the format's work; the raw baseline makes the same calls, and a second raw
+///   client a Range before every Txn). Under contention ours backs off with jitter after a lost
+///   race, the raw clients retry at once: the P = 8 rows compare what each does, not the same calls;
 /// - commit-to-watcher latency: one writer (the raw client writing the store's format, timed just
 ///   before each Txn is sent) watched at once by our reader process and by a bare etcd watch.
 struct EtcdWorkload {

@@ -17,8 +17,12 @@ struct ChaosVerdict {
         if current.state.counter != Int64(current.version) {
             problems.append("counter \(current.state.counter) ≠ version \(current.version): an increment was lost or doubled")
         }
-        var versions = Set<UInt64>()
         var lost = 0, byPython = 0, failedCommits = 0
+        if let recent = current.state.recent, Set(recent).count != recent.count {
+            lost += 1
+            problems.append("an update was applied twice: its token is in the final state twice (\(recent.suffix(8)))")
+        }
+        var versions = Set<UInt64>()
         for (line, python) in acknowledged {
             let fields = line.split(separator: " ")
             if fields.first == "error" { failedCommits += 1 }
@@ -29,7 +33,7 @@ struct ChaosVerdict {
         }
         if pythonWriters > 0 && byPython == 0 { problems.append("the Python writers acknowledged no commit: they did not take part") }
         if lost > 0 { problems.append("\(lost) acknowledged increments missing or duplicated") }
-        var torn = 0, regressions = 0, stale = 0
+        var torn = 0, regressions = 0, stale = 0, doubled = 0
         for report in readers {
             let fields = report.split(separator: " ")
             func value(_ key: String) -> Int {
@@ -37,6 +41,7 @@ struct ChaosVerdict {
                 return Int(fields[index + 1]) ?? 0
             }
             torn += value("torn") + value("mismatches")
+            doubled += value("doubled")
             regressions += value("regressions")
             if UInt64(value("last")) != current.version {
                 stale += 1
@@ -45,6 +50,10 @@ struct ChaosVerdict {
         }
         if torn > 0 { problems.append("readers saw \(torn) unverifiable or inconsistent states") }
         if regressions > 0 { problems.append("readers saw versions go backwards \(regressions) times") }
+        if doubled > 0 {
+            problems.append("readers saw an update applied twice (its token twice in the state) \(doubled) times")
+            lost += doubled  // counted with the acknowledged increments missing or duplicated
+        }
         if store.etcd == nil {
             let temps = try FileManager.default.contentsOfDirectory(atPath: store.directory).filter { $0.hasPrefix(".state.tmp-") }
             if !temps.isEmpty { problems.append("temp files remain after the final commit: \(temps)") }

@@ -44,14 +44,20 @@ struct ChaosWorker: AsyncParsableCommand {
             try etcd.map { endpoints in
                 try Self.retryingWhileUnavailable(log: file) { try StateStore<ChaosState>(etcd: Self.configuration(endpoints), name: Self.etcdName, options: options) }
             } ?? StateStore<ChaosState>(directory: dir, options: options)
+        var sequence = 0
         while true {
+            sequence += 1
+            // Each update leaves its token in the state's last tokens: one applied twice (a lost
+            // answer sent again) shows as a token twice there, to readers and to the verdict.
+            let token = "\(getpid())-\(sequence)"
             do {
                 let updated = try store.updateWithResult { state -> Int64 in
                     state.counter += 1
+                    state.recent = Array(((state.recent ?? []) + [token]).suffix(ChaosState.recentTokens))
                     return state.counter
                 }
                 file.write(Data("\(updated.snapshot.version) \(updated.value)\n".utf8))
-            } catch let error as StateStoreError where etcd != nil {
+            } catch let error as StateStoreError where etcd != nil && (error.code == .unavailable || error.outcome == .unknown) {
                 file.write(Data("error \(error.code.description.replacingOccurrences(of: " ", with: "-"))\n".utf8))
                 usleep(20_000)
             }
@@ -102,7 +108,7 @@ struct ChaosWorker: AsyncParsableCommand {
 final class ReaderVerdict: @unchecked Sendable {
     private let lock = NSLock()
     private var last: UInt64?
-    private var torn = 0, regressions = 0, mismatches = 0
+    private var torn = 0, regressions = 0, mismatches = 0, doubled = 0
 
     func observe(_ event: WatchEvent<ChaosState>) {
         lock.lock()
@@ -111,6 +117,7 @@ final class ReaderVerdict: @unchecked Sendable {
         case .snapshot(let snapshot):
             if let last, snapshot.version <= last { regressions += 1 }
             if snapshot.state.counter != Int64(snapshot.version) { mismatches += 1 }
+            if let recent = snapshot.state.recent, Set(recent).count != recent.count { doubled += 1 }
             last = snapshot.version
         // An etcd member that does not answer is an outage, not a torn state.
         case .problem(let error) where error.code == .unavailable: break
@@ -122,11 +129,18 @@ final class ReaderVerdict: @unchecked Sendable {
     var summary: String {
         lock.lock()
         defer { lock.unlock() }
-        return "last \(last ?? 0) torn \(torn) regressions \(regressions) mismatches \(mismatches)"
+        return "last \(last ?? 0) torn \(torn) regressions \(regressions) mismatches \(mismatches) doubled \(doubled)"
     }
 }
 
-/// The harness's state: a counter that every commit increments by exactly one.
+/// The harness's state: a counter that every commit increments by exactly one, and the tokens
+/// of the last updates applied (Swift writers': one per update, so that an update applied twice
+/// is seen; the Python writers leave it as it is).
 struct ChaosState: Codable, Sendable {
     var counter: Int64 = 0
+    var recent: [String]? = nil
+
+    /// How many tokens the state keeps: a lost answer's second application would come within a
+    /// few versions of the first.
+    static let recentTokens = 64
 }
