@@ -46,8 +46,9 @@ public struct StateMirror: Sendable {
 
     /// The store followed.
     public let source: ReadableStateStore<JSONValue>
-    /// The local store's directory and name.
+    /// The local store's directory.
     public let directory: String
+    /// The store's name, in the directory (and, for `statectl mirror`, on etcd).
     public let name: String
     /// The local store's options (durability, label, lock timeout).
     public let options: StateStore<JSONValue>.Options

@@ -7,11 +7,15 @@ import Foundation
 public final class LocalEtcdCluster: @unchecked Sendable {
     /// One member's name and URLs.
     public struct Member: Sendable {
+        /// `m0`, `m1`, …: also its data directory's name.
         public let name: String
+        /// Where clients connect (`http://127.0.0.1:PORT`).
         public let clientURL: String
+        /// Where the other members connect.
         public let peerURL: String
     }
 
+    /// The members, in the order they were started.
     public let members: [Member]
     private let directory: String
     private let fsync: Bool
@@ -112,5 +116,6 @@ public final class LocalEtcdCluster: @unchecked Sendable {
 
 /// A cluster that could not be started.
 public struct LocalEtcdClusterError: Error, CustomStringConvertible {
+    /// What went wrong.
     public var description: String
 }
