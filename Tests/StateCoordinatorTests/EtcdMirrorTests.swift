@@ -136,6 +136,24 @@ struct EtcdMirrorTests {
         #expect(try ReadOnlyStateStore<JSONValue>(directory: directory.path).read().state["counter"]?.intValue == -1)
     }
 
+    @Test func localVersionsAboveTheSourcesNewestStopTheMirror() throws {
+        let cluster = try EtcdCluster()
+        let etcd = try cluster.configuration()
+        let store = try StateStore<JSONValue>.create(etcd: etcd, initial: ["counter": 0], settings: StoreSettings(keepHistory: 10))
+        let directory = TemporaryDirectory()
+        let cli = CLI(directory: directory.path)
+        let mirror = try RunningHelper(["mirror", "--etcd", cluster.endpoints, "--dir", directory.path], executable: CLI.url)
+        #expect(mirror.waitForLine { $0.contains(#""event":"started""#) })
+        // A local writer makes versions 1 and 2; etcd then commits its version 1.
+        #expect(try cli("set", "/counter", "-1").stdout == "1\n")
+        #expect(try cli("set", "/counter", "-2").stdout == "2\n")
+        try store.update { try $0.set(.int(1), forKey: "counter") }
+        let (status, stdout, stderr, timedOut) = mirror.waitForExit(timeout: .seconds(60))
+        #expect(status == 3 && !timedOut && stderr.contains("ahead of the source's 1"), "\(stdout)\(stderr)")
+        #expect(!stdout.contains("committedElsewhere"), "\(stdout)")
+        #expect(try ReadOnlyStateStore<JSONValue>(directory: directory.path).read().state["counter"]?.intValue == -2)
+    }
+
     @Test func mirrorNeedsBothItsSourceAndItsDirectory() throws {
         let directory = TemporaryDirectory()
         let cli = CLI(directory: directory.path)

@@ -79,7 +79,7 @@ public struct StateMirror: Sendable {
         // Another mirror of the directory may have committed a newer version since our read.
         if here.version > current.version { current = try await source.read() }
         var follower = MirrorFollower(source: source, local: local, here: here)
-        try await follower.checkStart(here: here, current: current)
+        try await follower.checkStart(here: here, current: current, report: report)
         report(.started(localVersion: follower.localVersion, sourceVersion: current.version, created: created))
         let events = StateObservation(.after(follower.localVersion)).events(in: source)
         for await event in events {
