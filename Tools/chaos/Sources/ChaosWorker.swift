@@ -66,14 +66,29 @@ struct ChaosWorker: AsyncParsableCommand {
 
     /// Opens a store on etcd, again while no member answers (a member killed during an election
     /// can leave none for longer than a request's timeout), logging each failure as "error CODE".
-    private static func retryingWhileUnavailable<T>(log: FileHandle?, _ open: () throws -> T) throws -> T {
+    private static func retryingWhileUnavailable<T>(log: FileHandle, _ open: () throws -> T) throws -> T {
         let deadline = Date().addingTimeInterval(60)
         while true {
             do {
                 return try open()
             } catch let error as StateStoreError where error.code == .unavailable && Date() < deadline {
-                log?.write(Data("error \(error.code.description.replacingOccurrences(of: " ", with: "-"))\n".utf8))
+                log.write(Data("error \(error.code.description.replacingOccurrences(of: " ", with: "-"))\n".utf8))
                 usleep(100_000)
+            }
+        }
+    }
+
+    /// A reader's store on etcd, opened again while no member answers (for up to a minute), off
+    /// the calling thread: nil when it cannot be opened.
+    private static func openReadOnly(_ endpoints: String) async -> ReadOnlyStateStore<ChaosState>? {
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            do {
+                return try await ReadOnlyStateStore<ChaosState>(etcd: configuration(endpoints), name: etcdName)
+            } catch let error as StateStoreError where error.code == .unavailable && Date() < deadline {
+                try? await Task.sleep(for: .milliseconds(100))
+            } catch {
+                return nil
             }
         }
     }
@@ -83,9 +98,7 @@ struct ChaosWorker: AsyncParsableCommand {
     private func read() async {
         let opened: ReadOnlyStateStore<ChaosState>?
         if let etcd {
-            opened = try? Self.retryingWhileUnavailable(log: nil) {
-                try ReadOnlyStateStore<ChaosState>(etcd: Self.configuration(etcd), name: Self.etcdName)
-            }
+            opened = await Self.openReadOnly(etcd)
         } else {
             opened = try? await ReadOnlyStateStore<ChaosState>(directory: dir)
         }
