@@ -22,6 +22,7 @@ public enum ReaderDocument {
             "rejectedVersion": reader.rejected.map { .unsigned($0.version) } ?? .null,
             "rejectedError": reader.rejected.map { .string($0.error) } ?? .null,
             "problem": reader.problem.map(JSONValue.string) ?? .null,
+            "connection": .string(reader.connection.rawValue),
         ]
         if let current {
             object["lagVersions"] = lagVersions(reader, current).map { .unsigned($0) } ?? .null
@@ -49,7 +50,23 @@ public enum ReaderDocument {
             "considered": .int(Int64(listing.considered)),
             "complete": .bool(listing.isComplete),
             "warning": warning(listing).map(JSONValue.string) ?? .null,
+            "unreachableHosts": json(listing.unreachableHosts),
         ]
+    }
+
+    /// Hosts whose readers' state is unknown (a store on etcd): `[{"host", "lastHeard",
+    /// "mirror", "summary", "readers"}]`.
+    public static func json(_ hosts: [UnreachableHost]) -> JSONValue {
+        .array(
+            hosts.map { host in
+                [
+                    "host": .string(host.hostName),
+                    "lastHeard": host.lastHeard.map { .string(DocumentTime.timestamp($0)) } ?? .null,
+                    "mirror": .bool(host.hasMirror),
+                    "summary": .string(host.summary),
+                    "readers": .array(host.readers.map { json($0) }),
+                ]
+            })
     }
 
     /// What an operator should know of a listing beyond its readers, in one line; nil when
@@ -70,6 +87,7 @@ public enum ReaderDocument {
                 "\(listing.notCounted.count) live reader\(listing.notCounted.count == 1 ? " is" : "s are") not counted, "
                     + "run by users the store's reader users do not name: \(names.joined(separator: ", "))")
         }
+        for host in listing.unreachableHosts { parts.append(host.summary) }
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 

@@ -50,6 +50,12 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds each etcd member gets to answer a request before the next is tried.", valueName: "seconds"))
     var etcdTimeout: Double = 5
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a registered reader's or mirror's etcd lease lives unrenewed: how soon a dead or cut-off one is reported (default: $STATECTL_ETCD_LEASE_TTL, else 5).",
+            valueName: "seconds"))
+    var leaseTTL: Double?
+
     /// The longest --lock-timeout accepted: a day.
     static let longestLockTimeout: Double = 24 * 3600
 
@@ -60,7 +66,10 @@ struct GlobalOptions: ParsableArguments {
         guard etcdTimeout > 0, etcdTimeout <= 3600 else {
             throw ValidationError("--etcd-timeout must be a number of seconds above 0 and at most 3600.")
         }
-        if etcdEndpoints == nil, let option = [("--cacert", cacert), ("--cert", cert), ("--key", key), ("--user", user), ("--etcd-prefix", etcdPrefix)].first(where: { $0.1 != nil })?.0 {
+        guard let ttl = try? leaseSeconds(), ttl >= 1, ttl <= 3600 else {
+            throw ValidationError("--lease-ttl (or $STATECTL_ETCD_LEASE_TTL) must be a number of seconds from 1 to 3600.")
+        }
+        if etcdEndpoints == nil, let option = [("--cacert", cacert), ("--cert", cert), ("--key", key), ("--user", user), ("--etcd-prefix", etcdPrefix), ("--lease-ttl", leaseTTL.map { "\($0)" })].first(where: { $0.1 != nil })?.0 {
             throw ValidationError("\(option) applies to a store on etcd: give --etcd URL (or set STATECTL_ETCD) too.")
         }
         if etcd != nil, dir != nil, !Self.mirroring {
@@ -89,15 +98,25 @@ struct GlobalOptions: ParsableArguments {
         ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// --lease-ttl, else $STATECTL_ETCD_LEASE_TTL, else 5.
+    private func leaseSeconds() throws -> Double {
+        if let leaseTTL { return leaseTTL }
+        guard let text = Self.environment("STATECTL_ETCD_LEASE_TTL") else { return 5 }
+        guard let value = Double(text), value.isFinite else { throw ValidationError("$STATECTL_ETCD_LEASE_TTL is not a number of seconds: \(text)") }
+        return value
+    }
+
     /// The cluster to use, when the store is on etcd.
     func etcdConfiguration() throws -> EtcdConfiguration? {
         guard let endpoints = etcdEndpoints else { return nil }
         let (userName, password) = EtcdArguments.credentials(
             user ?? Self.environment("STATECTL_ETCD_USER"), environmentPassword: Self.environment("STATECTL_ETCD_PASSWORD"))
-        return try EtcdConfiguration(
+        var configuration = try EtcdConfiguration(
             endpoints: endpoints, prefix: etcdPrefix ?? Self.environment("STATECTL_ETCD_PREFIX") ?? EtcdConfiguration.defaultPrefix,
             caFile: cacert, certificateFile: cert, keyFile: key, user: userName, password: password,
             requestTimeout: .milliseconds(Int64((etcdTimeout * 1000).rounded(.up))))
+        configuration.readerLeaseTTL = .milliseconds(Int64((try leaseSeconds() * 1000).rounded(.up)))
+        return configuration
     }
 
     var directory: String {
@@ -135,7 +154,7 @@ extension GlobalOptions {
     /// Options taking a value, and flags, that may come before the subcommand's name.
     private static let valued: Set<String> = [
         "--dir", "--name", "--lock-timeout", "--label", "--durability", "--etcd", "--etcd-prefix", "--cacert", "--cert", "--key", "--user",
-        "--etcd-timeout",
+        "--etcd-timeout", "--lease-ttl",
     ]
     private static let flags: Set<String> = ["--allow-network-fs"]
     /// Subcommands that are groups, with their subcommands.

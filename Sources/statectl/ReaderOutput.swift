@@ -16,6 +16,8 @@ enum ReaderOutput {
             "died": .array(report.died.map { ReaderDocument.json($0) }),
             "missingLabels": .array(report.missingLabels.map(JSONValue.string)),
             "ignored": .array(report.ignored.map { ReaderDocument.json($0) }),
+            "unreachable": .array(report.unreachable.map { ReaderDocument.json($0) }),
+            "unreachableHosts": ReaderDocument.json(report.unreachableHosts),
             "problem": report.problem.map(JSONValue.string) ?? .null,
         ]
     }
@@ -23,7 +25,12 @@ enum ReaderOutput {
     /// `bot-eu-1@botuser (pid 12 on host)`: the label with the user running the reader.
     static func name(_ reader: RegisteredReader) -> String {
         let user = reader.owner == nil ? "" : "@" + self.user(reader)
-        return "\(displayLabel(reader))\(user) (pid \(reader.processID)\(reader.hostName.isEmpty ? "" : " on \(printable(reader.hostName))"))"
+        let via = switch reader.connection {
+        case .local: ""
+        case .direct: ", direct on etcd"
+        case .mirror: ", behind its host's mirror"
+        }
+        return "\(displayLabel(reader))\(user) (pid \(reader.processID)\(reader.hostName.isEmpty ? "" : " on \(printable(reader.hostName))")\(via))"
     }
 
     /// The user owning a reader's entry: its name, or its uid when it has none; `?` when unknown.
@@ -54,14 +61,15 @@ enum ReaderOutput {
         // A label without a user, in a store that names no reader users: any local user may have
         // registered it. Say who confirmed, so that an impostor is seen.
         let unqualified = selection.wanted?.contains { $0.owner == nil } ?? true
-        if unqualified && !storeNamesReaderUsers && !report.applied.isEmpty {
-            let owners = Set(report.applied.map { user($0) }).sorted()
+        // Readers on etcd have no local user to name (the note is about local users).
+        if unqualified && !storeNamesReaderUsers && report.applied.contains(where: { $0.owner != nil }) {
+            let owners = Set(report.applied.filter { $0.owner != nil }.map { user($0) }).sorted()
             lines.append(
                 "note: confirmed by readers of \(owners.count == 1 ? "user" : "users") \(owners.joined(separator: ", ")); any local user may register any label: "
                     + "name the users (--await-ack LABEL@USER) or the store's reader users (statectl readers --set-users) so that only theirs count.")
         }
         if let problem = report.problem { lines.append("the reader registry cannot be read whole, so not every reader could confirm version \(report.version): \(printable(problem))") }
-        let total = report.applied.count + report.lagging.count + report.rejected.count + report.died.count
+        let total = report.applied.count + report.lagging.count + report.rejected.count + report.died.count + report.unreachable.count
         if total == 0 && report.missingLabels.isEmpty && report.problem == nil {
             lines.append("warning: no registered reader was live; version \(report.version) was not confirmed by anyone.")
         }
@@ -82,10 +90,23 @@ enum ReaderOutput {
                     + (reader.problem.map(printable) ?? "it is run by a user not asked for (LABEL@USER) or not among the store's reader users")
                     + "; whatever it acknowledges does not count.")
         }
+        for host in report.unreachableHosts {
+            lines.append(
+                "\(host.summary) (not applied, not dead: \(host.readers.map(name).joined(separator: ", "))).")
+        }
         for reader in report.died {
             lines.append("\(name(reader)) died before applying version \(report.version) (not waited for).")
         }
         return lines
+    }
+
+    /// One line per reader that applied the version: who, and how long after the commit (its
+    /// clock against the writer's; hosts out of step skew it).
+    static func confirmations(_ report: AcknowledgementReport, committedAt: Date) -> [String] {
+        report.applied.map { reader in
+            let took = reader.applied.map { max(0, $0.at.timeIntervalSince(committedAt)) * 1000 }
+            return "\(name(reader)) applied version \(report.version)" + (took.map { String(format: " after %.0f ms", $0) } ?? "") + "."
+        }
     }
 
     static func formatted(_ seconds: Double) -> String {

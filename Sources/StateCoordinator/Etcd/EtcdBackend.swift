@@ -6,6 +6,8 @@ struct EtcdBackend<State: Codable & Sendable>: StoreBackend {
     let options: StateStoreOptions
     /// This store object's last write, the next commit's base (``EtcdLastWrite``).
     let lastWrite = EtcdLastWrite()
+    /// Whether listings remove the roster entries of readers found dead (a writer's do).
+    var removesDeadReaders = false
 
     private var path: String { access.keys.stateKey }
 
@@ -88,10 +90,15 @@ struct EtcdBackend<State: Codable & Sendable>: StoreBackend {
         .etcd(endpoint: access.client.endpoints.first?.description ?? "")
     }
 
-    /// Readers of a store on etcd are not registered (no reader registry there yet): an error
-    /// that says so, never an empty listing taken for "no readers".
+    /// The fleet's readers (<doc:FleetAcrossHosts>): live ones, and hosts whose readers' state is
+    /// unknown. A writer's listing removes the roster entries of readers found dead.
     func readerListing() throws(StateStoreError) -> ReaderListing {
-        throw StorePlace.notOnEtcd("listing registered readers", access)
+        let (listing, dead) = try access.fleetViewBlocking().listing()
+        if removesDeadReaders, !dead.isEmpty {
+            let access = access
+            AsyncBridge.wait { () async throws(Never) in await access.removeDeadReaders(dead) }
+        }
+        return listing
     }
 
     func verify() -> VerificationReport {

@@ -32,6 +32,13 @@ public struct EtcdConfiguration: Sendable, Equatable {
     /// opened again, on the next member if need be: a member cut off from the others can keep a
     /// watch open without ever sending on it (etcd issue 8980).
     public var watchIdleTimeout: Duration
+    /// The time-to-live of a registered reader's lease, and of a mirror's (<doc:FleetAcrossHosts>):
+    /// how long after a reader or mirror stops keeping it alive (it died, or it was cut off from
+    /// the cluster's majority) its entry disappears, and a writer waiting for acknowledgements
+    /// reports it as died or unknown. Kept alive every third of it. Shorter tells sooner and
+    /// costs more keep-alives; etcd grants at least its own minimum (about 2 s with default
+    /// election settings), and a leader change extends every lease by up to this long again.
+    public var readerLeaseTTL: Duration = .seconds(5)
 
     /// The default key prefix: `/statecoord/v1`.
     public static let defaultPrefix = "/statecoord/v1"

@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import Logging
 
 /// One store's requests to the cluster: its keys, read and written through ``EtcdClient``, and
 /// every failure turned into a ``StateStoreError`` that names the key, the endpoints and what to
@@ -10,6 +11,8 @@ struct EtcdStoreAccess: Sendable {
     /// The fault-injection seam of ``transaction(_:)``: tests lose a transaction's answer, or
     /// hold a transaction back and send it later, to play a proposal that outlived its client.
     var transactionSeam: TransactionSeam? = nil
+    /// Where the store's background work (reader registrations, a mirror's publishing) logs.
+    var logger = StateStoreOptions().logger
 
     /// Gets each transaction and the function that sends it; returns what the caller sees.
     typealias TransactionSeam = @Sendable (

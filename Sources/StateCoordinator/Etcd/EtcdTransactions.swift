@@ -30,6 +30,26 @@ enum EtcdTransactions {
         return op
     }
 
+    /// Puts `key` attached to `lease` (0: no lease).
+    static func put(_ key: [UInt8], _ value: [UInt8], lease: Int64) -> Etcdserverpb_RequestOp {
+        var put = Etcdserverpb_PutRequest()
+        put.key = Data(key)
+        put.value = Data(value)
+        put.lease = lease
+        var op = Etcdserverpb_RequestOp()
+        op.requestPut = put
+        return op
+    }
+
+    /// Deletes `key`.
+    static func delete(_ key: [UInt8]) -> Etcdserverpb_RequestOp {
+        var delete = Etcdserverpb_DeleteRangeRequest()
+        delete.key = Data(key)
+        var op = Etcdserverpb_RequestOp()
+        op.requestDeleteRange = delete
+        return op
+    }
+
     static func range(_ key: [UInt8]) -> Etcdserverpb_RequestOp {
         var range = Etcdserverpb_RangeRequest()
         range.key = Data(key)

@@ -14,14 +14,16 @@ enum EtcdWatchSession {
     /// Thrown when the watch stayed silent past the idle timeout.
     struct Silent: Error {}
 
-    /// Watches `key` from `startRevision` on the call's member until `onResponse` says `.finish`.
+    /// Watches `key` (or the keys in `[key, rangeEnd)`) from `startRevision` on the call's member
+    /// until `onResponse` says `.finish`.
     static func run(
-        _ call: EtcdCall, key: [UInt8], startRevision: Int64,
+        _ call: EtcdCall, key: [UInt8], rangeEnd: [UInt8]? = nil, startRevision: Int64,
         idleTimeout: Duration, onResponse: @escaping @Sendable (Etcdserverpb_WatchResponse) async throws -> Next
     ) async throws {
         let heard = LastHeard()
         var create = Etcdserverpb_WatchCreateRequest()
         create.key = Data(key)
+        if let rangeEnd { create.rangeEnd = Data(rangeEnd) }
         create.startRevision = startRevision
         create.progressNotify = true
         var createRequest = Etcdserverpb_WatchRequest()

@@ -134,7 +134,8 @@ extension EtcdStoreAccess {
     /// damaged store is opened, so that `verify` can say what is wrong and `init --force` replace it).
     static func open(_ configuration: EtcdConfiguration, name: String, options: StateStoreOptions, forWriting: Bool) throws(StateStoreError) -> EtcdStoreAccess {
         if forWriting { try WriterIdentity.validate(label: options.label) }
-        let access = try EtcdStoreAccess(configuration, name: name)
+        var access = try EtcdStoreAccess(configuration, name: name)
+        access.logger = options.logger
         guard try access.readState() != nil else { throw EtcdStoreLocation.noStore(access) }
         return access
     }

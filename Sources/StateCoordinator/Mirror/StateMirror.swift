@@ -11,7 +11,10 @@ import Foundation
 /// try await mirror.run { event in print(event) }  // until cancelled
 /// ```
 ///
-/// - A mirror never writes to its source: it only reads and watches it.
+/// - A mirror never writes to its source's state: it only reads and watches it. On etcd it
+///   writes one thing there, its host's readers (``MirrorRegistryPublisher``): each live local
+///   reader's record under the mirror's lease, so that a writer's acknowledgement wait counts
+///   the host's bots (<doc:FleetAcrossHosts>).
 /// - Each version is committed under the local writer lock only on top of the version before it
 ///   (compare-and-swap), as exactly the source's version number. Two mirrors of one directory
 ///   serialize on that lock: the second finds the version there with the same checksum and writes
@@ -81,10 +84,30 @@ public struct StateMirror: Sendable {
         var follower = MirrorFollower(source: source, local: local, here: here)
         try await follower.checkStart(here: here, current: current, report: report)
         report(.started(localVersion: follower.localVersion, sourceVersion: current.version, created: created))
-        let events = StateObservation(.after(follower.localVersion)).events(in: source)
-        for await event in events {
-            try await follower.handle(event, report: report)
+        let publisher = registryPublisher(local: local, localStoreID: here.storeID, source: current)
+        publisher?.start()
+        do {
+            let events = StateObservation(.after(follower.localVersion)).events(in: source)
+            for await event in events {
+                if case .snapshot(let snapshot) = event { publisher?.noteSource(storeID: snapshot.storeID) }
+                try await follower.handle(event, report: report)
+            }
+        } catch {
+            await publisher?.stop()
+            throw error
         }
+        await publisher?.stop()
+    }
+
+    /// For a source on etcd, the publisher of this host's local reader registry to the source's
+    /// (<doc:FleetAcrossHosts>); nil for any other source.
+    private func registryPublisher(
+        local: StateStore<JSONValue>, localStoreID: String, source current: StateSnapshot<JSONValue>
+    ) -> MirrorRegistryPublisher? {
+        guard case .etcd(let access) = source.place, let handle = local.fileHandle else { return nil }
+        return MirrorRegistryPublisher(
+            access: access, local: handle, localStoreID: localStoreID, sourceStoreID: current.storeID,
+            readerUsers: current.settings.readerUsers.map(Set.init))
     }
 
     /// A mirror of a store into itself would commit each version on top of itself.

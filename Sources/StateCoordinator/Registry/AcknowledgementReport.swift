@@ -24,6 +24,12 @@ public struct AcknowledgementReport: Sendable, Equatable {
     /// ``StoreSettings/readerUsers`` does not name, or whose record turned out to be another
     /// user's. Their acknowledgements never count; an operator should know who they are.
     public var ignored: [RegisteredReader]
+    /// On etcd: readers waited for whose state became unknown (their host's mirror, or their own
+    /// lease, lost while their host has nothing else reachable) and did not come back before the
+    /// wait ended: neither applied nor dead. ``unreachableHosts`` groups them by host.
+    public var unreachable: [RegisteredReader] = []
+    /// The hosts of ``unreachable``, with when each was last heard of.
+    public var unreachableHosts: [UnreachableHost] = []
     /// Whether the wait ended because its timeout passed (or it was cancelled) with readers lagging.
     public var timedOut: Bool
     /// How long the wait took.
@@ -52,6 +58,8 @@ public struct AcknowledgementReport: Sendable, Equatable {
     }
 
     /// Whether every reader waited for applied the version: none lagging, none rejecting, no
-    /// label missing, and the registry readable. (Readers that died are not waited for.)
-    public var isComplete: Bool { lagging.isEmpty && rejected.isEmpty && missingLabels.isEmpty && problem == nil }
+    /// label missing, no reader's state unknown, and the registry readable. (Readers that died are not waited for.)
+    public var isComplete: Bool {
+        lagging.isEmpty && rejected.isEmpty && missingLabels.isEmpty && unreachable.isEmpty && problem == nil
+    }
 }

@@ -17,6 +17,10 @@ public struct ReaderListing: Sendable, Equatable {
     public var entryCount: Int
     /// How many of ``entryCount`` were looked at.
     public var considered: Int
+    /// On etcd: hosts whose readers' state is unknown (their mirror, or every direct reader of
+    /// theirs, lost its lease while the roster still names them). Their readers are in none of
+    /// the lists above. Empty for a store in a directory.
+    public var unreachableHosts: [UnreachableHost] = []
     /// Set when the listing stopped before it looked at every entry it meant to (its caller's
     /// deadline passed): the readers above are then not all of them.
     public var stoppedEarly: Bool

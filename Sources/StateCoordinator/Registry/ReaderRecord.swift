@@ -30,6 +30,8 @@ struct ReaderRecord: Sendable, Equatable {
     var rejectedAt: Double?
     var rejectedError: String?
     var updatedAt: Double
+    /// On etcd only: how the reader reaches the store (absent from a local registry's records).
+    var connection: ReaderConnection?
 
     init(label: String, pid: Int32, host: String, registeredAt: Date) {
         self.label = label
@@ -87,14 +89,16 @@ struct ReaderRecord: Sendable, Equatable {
     func encoded() -> [UInt8] {
         func number(_ value: UInt64?) -> JSONValue { value.map(JSONValue.unsigned) ?? .null }
         func time(_ value: Double?) -> JSONValue { value.map(JSONValue.double) ?? .null }
-        let object: JSONValue = .object([
+        var members: [JSONKey: JSONValue] = [
             "format": .int(Int64(format)), "id": id.map(JSONValue.string) ?? .null, "label": .string(label), "pid": .int(Int64(pid)), "host": .string(host),
             "registeredAt": .double(registeredAt), "storeID": storeID.map(JSONValue.string) ?? .null,
             "loadedVersion": number(loadedVersion), "loadedAt": time(loadedAt),
             "appliedVersion": number(appliedVersion), "appliedAt": time(appliedAt),
             "rejectedVersion": number(rejectedVersion), "rejectedAt": time(rejectedAt),
             "rejectedError": rejectedError.map(JSONValue.string) ?? .null, "updatedAt": .double(updatedAt),
-        ])
+        ]
+        if let connection { members["connection"] = .string(connection.rawValue) }
+        let object = JSONValue.object(members)
         // Strings, finite times and integers always encode.
         return ((try? JSONWriter.write(object, pretty: false)) ?? Array("{}".utf8)) + [UInt8(ascii: "\n")]
     }
@@ -146,6 +150,7 @@ struct ReaderRecord: Sendable, Equatable {
         record.rejectedVersion = rejected
         record.rejectedAt = number("rejectedAt")
         record.rejectedError = text("rejectedError")
+        record.connection = text("connection").flatMap(ReaderConnection.init(rawValue:))
         return record
     }
 
@@ -154,7 +159,7 @@ struct ReaderRecord: Sendable, Equatable {
         func mark(_ version: UInt64?, _ at: Double?) -> RegisteredReader.Mark? {
             version.map { RegisteredReader.Mark(version: $0, at: date(at) ?? Date(timeIntervalSince1970: updatedAt)) }
         }
-        return RegisteredReader(
+        var reader = RegisteredReader(
             id: id, label: label, processID: pid, hostName: host, registeredAt: Date(timeIntervalSince1970: registeredAt),
             storeID: storeID, loaded: mark(loadedVersion, loadedAt), applied: mark(appliedVersion, appliedAt),
             rejected: rejectedVersion.map {
@@ -162,5 +167,7 @@ struct ReaderRecord: Sendable, Equatable {
                     version: $0, at: date(rejectedAt) ?? Date(timeIntervalSince1970: updatedAt), error: rejectedError ?? "")
             },
             updatedAt: Date(timeIntervalSince1970: updatedAt))
+        reader.connection = connection ?? .local
+        return reader
     }
 }

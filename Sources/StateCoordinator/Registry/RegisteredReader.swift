@@ -66,6 +66,10 @@ public struct RegisteredReader: Sendable, Equatable {
     public var rejected: Rejection?
     /// When the record was last written.
     public var updatedAt: Date
+    /// How the reader reaches the store: ``ReaderConnection/local`` for a store in a directory;
+    /// on etcd, ``ReaderConnection/direct`` or ``ReaderConnection/mirror`` (behind its host's
+    /// mirror, ``hostName``'s).
+    public var connection: ReaderConnection = .local
     /// Why the entry is listed without all of this (its record cannot be read, or whether it is
     /// alive cannot be told from here); nil when everything above is known.
     public var problem: String?

@@ -3,10 +3,10 @@ import Logging
 /// What a reader or a watch holds of its registration: the registration when it succeeded, or
 /// why it failed (said once in the log; the reader reads on, unregistered).
 struct RegistrationSlot: Sendable {
-    let registration: ReaderRegistration?
+    let registration: (any ReaderMarks)?
     private let failure: ReaderRegistrationStatus
 
-    init(registration: ReaderRegistration?, status: ReaderRegistrationStatus) {
+    init(registration: (any ReaderMarks)?, status: ReaderRegistrationStatus) {
         self.registration = registration
         failure = status
     }
@@ -29,9 +29,10 @@ struct RegistrationSlot: Sendable {
         switch place {
         case .files(let files): handle = files
         case .etcd(let access):
-            // No reader registry on etcd yet: the reader reads, unregistered, and its status says why.
-            return RegistrationSlot(
-                registration: nil, status: .unregistered(label: label, error: StorePlace.notOnEtcd("registering reader \"\(label)\"", access)))
+            // The first write is waited for (one request timeout at most); a cluster out of reach
+            // leaves the entry to be written when it comes back.
+            let registration = try EtcdReaderRegistration.register(access, label: label, loaded: loaded, logger: access.logger)
+            return RegistrationSlot(registration: registration, status: .notRequested)
         }
         do {
             let registration = try ReaderRegistration.register(handle, label: label, loaded: loaded)

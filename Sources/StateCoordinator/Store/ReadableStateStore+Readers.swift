@@ -54,7 +54,11 @@ extension ReadableStateStore {
     public func waitForAcknowledgements(
         of snapshot: StateSnapshot<State>, from selection: ReaderSelection = .all, timeout: Duration = .seconds(10)
     ) async -> AcknowledgementReport {
-        guard let handle = fileHandle else { return Self.noAcknowledgementsOnEtcd(snapshot) }
+        guard let handle = fileHandle else {
+            let wait = etcdWait(snapshot, selection: selection, timeout: timeout)
+            let task = Task(executorPreference: EtcdTaskExecutor.shared) { await wait.run() }
+            return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        }
         let wait = AcknowledgementWait(
             registry: ReaderRegistry(handle), version: snapshot.version, storeID: snapshot.storeID, selection: selection,
             readerUsers: snapshot.settings.readerUsers.map(Set.init), timeout: timeout)
@@ -71,7 +75,10 @@ extension ReadableStateStore {
     public func waitForAcknowledgements(
         of snapshot: StateSnapshot<State>, from selection: ReaderSelection = .all, timeout: Duration = .seconds(10)
     ) -> AcknowledgementReport {
-        guard let handle = fileHandle else { return Self.noAcknowledgementsOnEtcd(snapshot) }
+        guard let handle = fileHandle else {
+            let wait = etcdWait(snapshot, selection: selection, timeout: timeout)
+            return AsyncBridge.wait { () async throws(Never) in await wait.run() }
+        }
         return AcknowledgementWait(
             registry: ReaderRegistry(handle), version: snapshot.version, storeID: snapshot.storeID, selection: selection,
             readerUsers: snapshot.settings.readerUsers.map(Set.init), timeout: timeout
@@ -80,11 +87,11 @@ extension ReadableStateStore {
 }
 
 extension ReadableStateStore {
-    /// The report of a wait on a store on etcd, which has no reader registry yet: incomplete,
-    /// with the reason as its problem, never "every reader applied it".
-    static func noAcknowledgementsOnEtcd(_ snapshot: StateSnapshot<State>) -> AcknowledgementReport {
-        var report = AcknowledgementReport(version: snapshot.version, storeID: snapshot.storeID)
-        report.problem = "readers of a store on etcd are not registered, so their acknowledgements cannot be awaited"
-        return report
+    /// A wait on the store's registry on etcd, across every host (<doc:FleetAcrossHosts>).
+    func etcdWait(_ snapshot: StateSnapshot<State>, selection: ReaderSelection, timeout: Duration) -> EtcdAcknowledgementWait {
+        guard case .etcd(let access) = place else { preconditionFailure("etcdWait on a store in a directory") }
+        return EtcdAcknowledgementWait(
+            access: access, version: snapshot.version, storeID: snapshot.storeID, selection: selection, timeout: timeout,
+            removesDead: self is StateStore<State>)
     }
 }

@@ -70,7 +70,9 @@ extension ReadableStateStore {
         } else {
             Output.committed(snapshot, json: false)
         }
-        for line in ReaderOutput.diagnostics(
+        // Who confirmed, on a fleet across hosts (a store on etcd): each reader with its host and how long it took.
+        let confirmations = etcd != nil ? ReaderOutput.confirmations(report, committedAt: snapshot.committedAt) : []
+        for line in confirmations + ReaderOutput.diagnostics(
             report, selection: selection, timeout: acknowledgement.waitSeconds, storeNamesReaderUsers: snapshot.settings.readerUsers != nil)
         {
             FileHandle.standardError.write(Data("statectl: \(line)\n".utf8))

@@ -78,6 +78,13 @@ struct Readers: AsyncParsableCommand {
         } else {
             table(listing.readers, current: current, history: history, now: now)
         }
+        if !json {
+            for host in listing.unreachableHosts {
+                Output.line("")
+                Output.line("\(host.summary):")
+                table(host.readers, current: current, history: history, now: now)
+            }
+        }
         if all && !json {
             if !listing.notCounted.isEmpty {
                 Output.line("")
@@ -95,10 +102,13 @@ struct Readers: AsyncParsableCommand {
 
     private func table(_ readers: [RegisteredReader], current: StateSnapshot<JSONValue>, history: [HistoryEntry], now: Date) {
         let lags = readers.map { ReaderDocument.lagSeconds($0, current: current, history: history, now: now) }
-        var rows = [["LABEL", "USER", "PID", "HOST", "SINCE", "LOADED", "APPLIED", "LAG", "LAG(s)", "REJECTED"]]
+        // On etcd, how each reader reaches the store instead of a user (etcd readers have none).
+        let fleet = readers.contains { $0.connection != .local }
+        var rows = [[fleet ? "VIA" : "USER"] + ["LABEL", "PID", "HOST", "SINCE", "LOADED", "APPLIED", "LAG", "LAG(s)", "REJECTED"]]
+        rows[0].swapAt(0, 1)
         for (reader, lag) in zip(readers, lags) {
             rows.append([
-                ReaderOutput.displayLabel(reader), ReaderOutput.user(reader), String(reader.processID), ReaderOutput.printable(reader.hostName),
+                ReaderOutput.displayLabel(reader), fleet ? reader.connection.rawValue : ReaderOutput.user(reader), String(reader.processID), ReaderOutput.printable(reader.hostName),
                 Output.timestamp(reader.registeredAt), ReaderOutput.version(reader.loaded).replacingOccurrences(of: "none", with: "-"),
                 ReaderOutput.version(reader.applied).replacingOccurrences(of: "none", with: "-"),
                 ReaderDocument.lagVersions(reader, current).map(String.init) ?? "-",

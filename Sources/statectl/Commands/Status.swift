@@ -24,6 +24,15 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print one JSON object.") var json = false
 
+    /// On etcd: how many hosts the live readers are on, and how many hosts are unreachable.
+    static func hostsLine(_ listing: ReaderListing) -> String {
+        guard listing.readers.contains(where: { $0.connection != .local }) || !listing.unreachableHosts.isEmpty else { return "" }
+        let hosts = Set(listing.readers.map(\.hostName)).count
+        let unknown = listing.unreachableHosts.reduce(0) { $0 + $1.readers.count }
+        return ", on \(hosts) host\(hosts == 1 ? "" : "s")"
+            + (listing.unreachableHosts.isEmpty ? "" : "; \(unknown) unknown on \(listing.unreachableHosts.count) unreachable host\(listing.unreachableHosts.count == 1 ? "" : "s")")
+    }
+
     func run() async throws {
         let store = try await global.openReadOnly()
         let snapshot = try await store.read()
@@ -62,10 +71,11 @@ struct Status: AsyncParsableCommand {
                 \(cluster != nil ? "" : "orphan temps: \(orphans.isEmpty ? "none" : TerminalText.safe(orphans.joined(separator: ", ")))\n")\
                 history:      \(historyCount) kept (keep \(snapshot.settings.keepHistory)\(snapshot.settings.keepHistoryFor.map { ", and every version of the last \($0.components.seconds) s" } ?? ""))
                 schema:       \(snapshot.settings.schema.map { "\($0) (statectl schema get)" } ?? "none")
-                \(cluster != nil ? "readers:      not registered on a store on etcd" : """
+                \(cluster != nil ? "" : """
                 reader users: \(snapshot.settings.readerUsers.map { $0.map { UserAccount.name(of: $0) ?? String($0) }.joined(separator: ", ") } ?? "any (statectl readers --set-users)")
-                readers:      \(registryProblem.map { "unknown: \(TerminalText.safe($0))" } ?? "\(readers.count) live, \(status.laggingReaders) lagging, \(status.rejectingReaders) rejecting")\(status.registryWarning.map { "\n              WARNING: \($0)" } ?? "")
-                """)
+
+                """)\
+                readers:      \(registryProblem.map { "unknown: \(TerminalText.safe($0))" } ?? "\(readers.count) live, \(status.laggingReaders) lagging, \(status.rejectingReaders) rejecting")\(Self.hostsLine(listing))\(status.registryWarning.map { "\n              WARNING: \($0)" } ?? "")
                 """)
         }
     }

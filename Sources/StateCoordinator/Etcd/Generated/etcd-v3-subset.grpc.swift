@@ -1351,3 +1351,406 @@ extension Etcdserverpb_Auth.ClientProtocol {
         )
     }
 }
+
+// MARK: - etcdserverpb.Lease
+
+/// Namespace containing generated types for the "etcdserverpb.Lease" service.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+internal enum Etcdserverpb_Lease: Sendable {
+    /// Service descriptor for the "etcdserverpb.Lease" service.
+    internal static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "etcdserverpb.Lease")
+    /// Namespace for method metadata.
+    internal enum Method: Sendable {
+        /// Namespace for "LeaseGrant" metadata.
+        internal enum LeaseGrant: Sendable {
+            /// Request type for "LeaseGrant".
+            internal typealias Input = Etcdserverpb_LeaseGrantRequest
+            /// Response type for "LeaseGrant".
+            internal typealias Output = Etcdserverpb_LeaseGrantResponse
+            /// Descriptor for "LeaseGrant".
+            internal static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "etcdserverpb.Lease"),
+                method: "LeaseGrant",
+                type: .unary
+            )
+        }
+        /// Namespace for "LeaseRevoke" metadata.
+        internal enum LeaseRevoke: Sendable {
+            /// Request type for "LeaseRevoke".
+            internal typealias Input = Etcdserverpb_LeaseRevokeRequest
+            /// Response type for "LeaseRevoke".
+            internal typealias Output = Etcdserverpb_LeaseRevokeResponse
+            /// Descriptor for "LeaseRevoke".
+            internal static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "etcdserverpb.Lease"),
+                method: "LeaseRevoke",
+                type: .unary
+            )
+        }
+        /// Namespace for "LeaseKeepAlive" metadata.
+        internal enum LeaseKeepAlive: Sendable {
+            /// Request type for "LeaseKeepAlive".
+            internal typealias Input = Etcdserverpb_LeaseKeepAliveRequest
+            /// Response type for "LeaseKeepAlive".
+            internal typealias Output = Etcdserverpb_LeaseKeepAliveResponse
+            /// Descriptor for "LeaseKeepAlive".
+            internal static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "etcdserverpb.Lease"),
+                method: "LeaseKeepAlive",
+                type: .bidirectionalStreaming
+            )
+        }
+        /// Descriptors for all methods in the "etcdserverpb.Lease" service.
+        internal static let descriptors: [GRPCCore.MethodDescriptor] = [
+            LeaseGrant.descriptor,
+            LeaseRevoke.descriptor,
+            LeaseKeepAlive.descriptor
+        ]
+    }
+}
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension GRPCCore.ServiceDescriptor {
+    /// Service descriptor for the "etcdserverpb.Lease" service.
+    internal static let etcdserverpb_Lease = GRPCCore.ServiceDescriptor(fullyQualifiedService: "etcdserverpb.Lease")
+}
+
+// MARK: etcdserverpb.Lease (client)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Etcdserverpb_Lease {
+    /// Generated client protocol for the "etcdserverpb.Lease" service.
+    ///
+    /// You don't need to implement this protocol directly, use the generated
+    /// implementation, ``Client``.
+    internal protocol ClientProtocol: Sendable {
+        /// Call the "LeaseGrant" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Etcdserverpb_LeaseGrantRequest` message.
+        ///   - serializer: A serializer for `Etcdserverpb_LeaseGrantRequest` messages.
+        ///   - deserializer: A deserializer for `Etcdserverpb_LeaseGrantResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func leaseGrant<Result>(
+            request: GRPCCore.ClientRequest<Etcdserverpb_LeaseGrantRequest>,
+            serializer: some GRPCCore.MessageSerializer<Etcdserverpb_LeaseGrantRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Etcdserverpb_LeaseGrantResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_LeaseGrantResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "LeaseRevoke" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Etcdserverpb_LeaseRevokeRequest` message.
+        ///   - serializer: A serializer for `Etcdserverpb_LeaseRevokeRequest` messages.
+        ///   - deserializer: A deserializer for `Etcdserverpb_LeaseRevokeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func leaseRevoke<Result>(
+            request: GRPCCore.ClientRequest<Etcdserverpb_LeaseRevokeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Etcdserverpb_LeaseRevokeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Etcdserverpb_LeaseRevokeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_LeaseRevokeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "LeaseKeepAlive" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Etcdserverpb_LeaseKeepAliveRequest` messages.
+        ///   - serializer: A serializer for `Etcdserverpb_LeaseKeepAliveRequest` messages.
+        ///   - deserializer: A deserializer for `Etcdserverpb_LeaseKeepAliveResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func leaseKeepAlive<Result>(
+            request: GRPCCore.StreamingClientRequest<Etcdserverpb_LeaseKeepAliveRequest>,
+            serializer: some GRPCCore.MessageSerializer<Etcdserverpb_LeaseKeepAliveRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Etcdserverpb_LeaseKeepAliveResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Etcdserverpb_LeaseKeepAliveResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+    }
+
+    /// Generated client for the "etcdserverpb.Lease" service.
+    ///
+    /// The ``Client`` provides an implementation of ``ClientProtocol`` which wraps
+    /// a `GRPCCore.GRPCCClient`. The underlying `GRPCClient` provides the long-lived
+    /// means of communication with the remote peer.
+    internal struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
+        private let client: GRPCCore.GRPCClient<Transport>
+
+        /// Creates a new client wrapping the provided `GRPCCore.GRPCClient`.
+        ///
+        /// - Parameters:
+        ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
+        internal init(wrapping client: GRPCCore.GRPCClient<Transport>) {
+            self.client = client
+        }
+
+        /// Call the "LeaseGrant" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Etcdserverpb_LeaseGrantRequest` message.
+        ///   - serializer: A serializer for `Etcdserverpb_LeaseGrantRequest` messages.
+        ///   - deserializer: A deserializer for `Etcdserverpb_LeaseGrantResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        internal func leaseGrant<Result>(
+            request: GRPCCore.ClientRequest<Etcdserverpb_LeaseGrantRequest>,
+            serializer: some GRPCCore.MessageSerializer<Etcdserverpb_LeaseGrantRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Etcdserverpb_LeaseGrantResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_LeaseGrantResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Etcdserverpb_Lease.Method.LeaseGrant.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "LeaseRevoke" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Etcdserverpb_LeaseRevokeRequest` message.
+        ///   - serializer: A serializer for `Etcdserverpb_LeaseRevokeRequest` messages.
+        ///   - deserializer: A deserializer for `Etcdserverpb_LeaseRevokeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        internal func leaseRevoke<Result>(
+            request: GRPCCore.ClientRequest<Etcdserverpb_LeaseRevokeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Etcdserverpb_LeaseRevokeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Etcdserverpb_LeaseRevokeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_LeaseRevokeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Etcdserverpb_Lease.Method.LeaseRevoke.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "LeaseKeepAlive" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Etcdserverpb_LeaseKeepAliveRequest` messages.
+        ///   - serializer: A serializer for `Etcdserverpb_LeaseKeepAliveRequest` messages.
+        ///   - deserializer: A deserializer for `Etcdserverpb_LeaseKeepAliveResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        internal func leaseKeepAlive<Result>(
+            request: GRPCCore.StreamingClientRequest<Etcdserverpb_LeaseKeepAliveRequest>,
+            serializer: some GRPCCore.MessageSerializer<Etcdserverpb_LeaseKeepAliveRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Etcdserverpb_LeaseKeepAliveResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Etcdserverpb_LeaseKeepAliveResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.bidirectionalStreaming(
+                request: request,
+                descriptor: Etcdserverpb_Lease.Method.LeaseKeepAlive.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+    }
+}
+
+// Helpers providing default arguments to 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Etcdserverpb_Lease.ClientProtocol {
+    /// Call the "LeaseGrant" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Etcdserverpb_LeaseGrantRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func leaseGrant<Result>(
+        request: GRPCCore.ClientRequest<Etcdserverpb_LeaseGrantRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_LeaseGrantResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.leaseGrant(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseGrantRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseGrantResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "LeaseRevoke" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Etcdserverpb_LeaseRevokeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func leaseRevoke<Result>(
+        request: GRPCCore.ClientRequest<Etcdserverpb_LeaseRevokeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_LeaseRevokeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.leaseRevoke(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseRevokeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseRevokeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "LeaseKeepAlive" method.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Etcdserverpb_LeaseKeepAliveRequest` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func leaseKeepAlive<Result>(
+        request: GRPCCore.StreamingClientRequest<Etcdserverpb_LeaseKeepAliveRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Etcdserverpb_LeaseKeepAliveResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.leaseKeepAlive(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseKeepAliveRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseKeepAliveResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}
+
+// Helpers providing sugared APIs for 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Etcdserverpb_Lease.ClientProtocol {
+    /// Call the "LeaseGrant" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func leaseGrant<Result>(
+        _ message: Etcdserverpb_LeaseGrantRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_LeaseGrantResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Etcdserverpb_LeaseGrantRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.leaseGrant(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "LeaseRevoke" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func leaseRevoke<Result>(
+        _ message: Etcdserverpb_LeaseRevokeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_LeaseRevokeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Etcdserverpb_LeaseRevokeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.leaseRevoke(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "LeaseKeepAlive" method.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    internal func leaseKeepAlive<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Etcdserverpb_LeaseKeepAliveRequest>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Etcdserverpb_LeaseKeepAliveResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Etcdserverpb_LeaseKeepAliveRequest>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.leaseKeepAlive(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}

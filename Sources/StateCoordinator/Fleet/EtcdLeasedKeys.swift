@@ -1,0 +1,241 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Keys this process keeps in etcd under one lease of its own, kept alive every third of its
+/// TTL, and the registry's other writes beside them: a registered reader's record, a mirror's
+/// presence and its host's readers (<doc:FleetAcrossHosts>).
+///
+/// Changes are made in memory and written by one task on ``EtcdTaskExecutor`` (never the
+/// caller's thread, never the cooperative pool): each round writes, in one transaction, every
+/// leased key whose value changed since it was written and every queued write without a lease,
+/// so marks made while a round runs are coalesced into the next. When the lease is found gone
+/// (it expired while the process was cut off or stopped), a new one is granted and every leased
+/// key is written again under it. A cluster that cannot be reached is tried again, and said
+/// once in the log.
+final class EtcdLeasedKeys: Sendable {
+    private struct Contents {
+        /// The leased keys and the values they should have.
+        var wanted: [[UInt8]: [UInt8]] = [:]
+        /// The leased keys as last written under `lease`.
+        var written: [[UInt8]: [UInt8]] = [:]
+        /// Writes without a lease (nil: delete), the last one per key.
+        var unleased: [[UInt8]: [UInt8]?] = [:]
+        var unleasedOrder: [[UInt8]] = []
+        var lease: Int64?
+        var generation = 0
+        var writtenGeneration = 0
+        var waiters: [(generation: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var closing: (deletes: [[UInt8]], done: CheckedContinuation<Void, Never>?)?
+        var finished = false
+        var reportedFailure: String?
+    }
+
+    private let client: EtcdClient
+    private let ttl: Duration
+    private let what: String
+    private let logger: Logger
+    /// Written (without a lease) every `heartbeatInterval`: when the host was last heard of.
+    private let heartbeat: (@Sendable () -> (key: [UInt8], value: [UInt8]))?
+    private let heartbeatInterval: Duration
+    private let contents = Mutex(Contents())
+    private let wakeup = EtcdWakeup()
+
+    /// - Parameters:
+    ///   - what: how the holder is named in the log ("reader bot-1", "mirror of host b").
+    ///   - heartbeat: a write made every `heartbeatInterval` (and with the first round).
+    init(
+        client: EtcdClient, ttl: Duration, what: String, logger: Logger,
+        heartbeatInterval: Duration = .seconds(5), heartbeat: (@Sendable () -> (key: [UInt8], value: [UInt8]))? = nil
+    ) {
+        self.client = client
+        self.ttl = max(ttl, .seconds(1))
+        self.what = what
+        self.logger = logger
+        self.heartbeat = heartbeat
+        self.heartbeatInterval = heartbeatInterval
+    }
+
+    /// Starts the task that writes and keeps the lease alive.
+    func start() {
+        Task(executorPreference: EtcdTaskExecutor.shared) { await self.run() }
+    }
+
+    /// Sets a leased key (nil: removes it).
+    func set(_ key: [UInt8], _ value: [UInt8]?) {
+        contents.withLock { contents in
+            contents.wanted[key] = value
+            contents.generation += 1
+        }
+        wakeup.signal()
+    }
+
+    /// Queues a write without a lease (nil: a delete), after every one queued before it.
+    func persist(_ key: [UInt8], _ value: [UInt8]?) {
+        contents.withLock { contents in
+            if contents.unleased.updateValue(value, forKey: key) == nil { contents.unleasedOrder.append(key) }
+            contents.generation += 1
+        }
+        wakeup.signal()
+    }
+
+    /// Returns once every change made before the call was written, or a round writing it failed,
+    /// or the holder closed.
+    func flushed() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = contents.withLock { contents -> Bool in
+                if contents.finished || contents.writtenGeneration >= contents.generation { return true }
+                contents.waiters.append((contents.generation, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+        wakeup.signal()
+    }
+
+    /// Revokes the lease (its keys disappear at once), deletes `deletes`, and stops; returns when
+    /// done or given up (one request timeout). A holder that never closes leaves its keys until
+    /// the lease expires.
+    func close(deleting deletes: [[UInt8]]) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let already = contents.withLock { contents -> Bool in
+                guard contents.closing == nil, !contents.finished else { return true }
+                contents.closing = (deletes, continuation)
+                return false
+            }
+            if already { continuation.resume() }
+            wakeup.signal()
+        }
+    }
+
+    /// Closes without waiting.
+    func closeSoon(deleting deletes: [[UInt8]]) {
+        Task(executorPreference: EtcdTaskExecutor.shared) { await self.close(deleting: deletes) }
+    }
+
+    private func run() async {
+        let clock = ContinuousClock()
+        var nextKeepAlive = clock.now
+        var nextHeartbeat = clock.now
+        var failures = 0
+        while true {
+            if let closing = contents.withLock({ $0.closing }) {
+                await finish(closing.deletes)
+                let (done, waiters) = contents.withLock { contents in
+                    contents.finished = true
+                    defer { contents.waiters = [] }
+                    return (contents.closing?.done, contents.waiters.map(\.continuation))
+                }
+                waiters.forEach { $0.resume() }
+                done?.resume()
+                return
+            }
+            do throws(EtcdFailure) {
+                if contents.withLock({ $0.lease }) == nil {
+                    let lease = try await EtcdLease.grant(client, ttl: ttl)
+                    contents.withLock { contents in
+                        contents.lease = lease.id
+                        contents.written = [:]
+                    }
+                    nextKeepAlive = clock.now + ttl / 3
+                }
+                let beat = clock.now >= nextHeartbeat ? heartbeat?() : nil
+                let (operations, generation, wanted) = contents.withLock { contents in
+                    var operations: [Etcdserverpb_RequestOp] = []
+                    let lease = contents.lease ?? 0
+                    for (key, value) in contents.wanted where contents.written[key] != value {
+                        operations.append(EtcdTransactions.put(key, value, lease: lease))
+                    }
+                    for key in contents.written.keys where contents.wanted[key] == nil {
+                        operations.append(EtcdTransactions.delete(key))
+                    }
+                    for key in contents.unleasedOrder {
+                        if let value = contents.unleased[key]! {
+                            operations.append(EtcdTransactions.put(key, value))
+                        } else {
+                            operations.append(EtcdTransactions.delete(key))
+                        }
+                    }
+                    return (operations, contents.generation, contents.wanted)
+                }
+                var all = operations
+                if let beat { all.append(EtcdTransactions.put(beat.key, beat.value)) }
+                if !all.isEmpty {
+                    if try await leaseLost(applying: all) {
+                        // The lease expired while we were away: a new one, and everything again.
+                        contents.withLock { $0.lease = nil }
+                        continue
+                    }
+                    if beat != nil { nextHeartbeat = clock.now + heartbeatInterval }
+                }
+                let ready = contents.withLock { contents -> [CheckedContinuation<Void, Never>] in
+                    contents.written = wanted
+                    // Unleased writes taken this round are done unless changed meanwhile.
+                    if contents.generation == generation {
+                        contents.unleased = [:]
+                        contents.unleasedOrder = []
+                    }
+                    contents.writtenGeneration = max(contents.writtenGeneration, generation)
+                    let ready = contents.waiters.filter { $0.generation <= generation }.map(\.continuation)
+                    contents.waiters.removeAll { $0.generation <= generation }
+                    contents.reportedFailure = nil
+                    return ready
+                }
+                ready.forEach { $0.resume() }
+                if clock.now >= nextKeepAlive, let lease = contents.withLock({ $0.lease }) {
+                    let remaining = try await EtcdLease.keepAlive(client, id: lease)
+                    if remaining <= 0 {
+                        contents.withLock { $0.lease = nil }
+                        continue
+                    }
+                    nextKeepAlive = clock.now + ttl / 3
+                }
+                failures = 0
+            } catch {
+                failures += 1
+                report(error)
+                // Whoever waits for a write is told it failed (it is tried again all the same).
+                let waiting = contents.withLock { contents in
+                    defer { contents.waiters = [] }
+                    return contents.waiters.map(\.continuation)
+                }
+                waiting.forEach { $0.resume() }
+                await wakeup.wait(until: clock.now + min(ttl / 3, .milliseconds(100) * min(failures, 10)))
+                continue
+            }
+            await wakeup.wait(until: min(nextKeepAlive, heartbeat == nil ? nextKeepAlive : nextHeartbeat))
+        }
+    }
+
+    /// Applies `operations`; true when etcd refused them because the lease is gone.
+    private func leaseLost(applying operations: [Etcdserverpb_RequestOp]) async throws(EtcdFailure) -> Bool {
+        do {
+            try await EtcdLease.apply(client, operations)
+            return false
+        } catch {
+            if case .refused(let rpc, _) = error, rpc.message.contains("lease not found") { return true }
+            throw error
+        }
+    }
+
+    private func finish(_ deletes: [[UInt8]]) async {
+        let lease = contents.withLock { $0.lease }
+        do throws(EtcdFailure) {
+            if let lease { try await EtcdLease.revoke(client, id: lease) }
+            if !deletes.isEmpty { try await EtcdLease.apply(client, deletes.map(EtcdTransactions.delete)) }
+        } catch {
+            logger.warning(
+                "\(what): could not remove its registry entries from etcd; they go when the lease expires",
+                metadata: ["error": "\(error.reason)"])
+        }
+    }
+
+    private func report(_ failure: EtcdFailure) {
+        let text = failure.reason
+        let first = contents.withLock { contents -> Bool in
+            defer { contents.reportedFailure = text }
+            return contents.reportedFailure == nil
+        }
+        if first { logger.warning("\(what): etcd registry write or keep-alive failed; retrying", metadata: ["error": "\(text)"]) }
+    }
+}
