@@ -62,6 +62,18 @@ extension ReadableStateStore {
             Output.committed(snapshot, json: json)
             return
         }
+        try await awaitAcknowledgements(of: snapshot, selection: selection, json: json, acknowledgement: acknowledgement)
+    }
+}
+
+extension ReadableStateStore {
+    /// Waits for the readers to apply `snapshot`'s version and reports as `--await-ack` does:
+    /// with --json the committed version's metadata and the report on stdout, else the version;
+    /// each confirmation (on etcd), laggard, rejection and unknown host on stderr. Throws exit 10
+    /// unless every reader applied it.
+    func awaitAcknowledgements(
+        of snapshot: StateSnapshot<State>, selection: ReaderSelection, json: Bool, acknowledgement: AcknowledgementOptions
+    ) async throws where State == JSONValue {
         let report = await waitForAcknowledgements(of: snapshot, from: selection, timeout: acknowledgement.timeout)
         if json {
             guard case .object(var object) = Output.meta(snapshot) else { return }

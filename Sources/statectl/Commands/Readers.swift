@@ -23,6 +23,13 @@ struct Readers: AsyncParsableCommand {
             "lagSeconds"}. With --all: {"readers", "notCounted", "invalid", "entryCount", "considered", "complete", \
             "warning"}.
 
+            On a store on etcd the listing covers every host: readers direct on etcd and readers behind their \
+            host's mirror (VIA), and hosts whose readers' state is unknown (their mirror, or every direct reader there, \
+            lost its lease), named with when they were last heard of. --await-ack waits, without committing, until the \
+            readers have applied the current version (or --version V): what an operator runs again once a cut-off \
+            host is back. --forget removes what the roster keeps of a reader (its ID) or of a whole host \
+            (host:NAME) that will not come back, so that waits stop counting it as unknown.
+
             Example: statectl readers
             Example: statectl readers --json | jq '.[] | select(.lagVersions != 0) | .label'
             Example: statectl readers --set-users botuser,monitor
@@ -36,10 +43,23 @@ struct Readers: AsyncParsableCommand {
             "Count only the readers run by these users (names or uids, comma-separated; none: every user's), as a new version with the same state.",
             valueName: "user,…|none"))
     var setUsers: String?
+    @OptionGroup var acknowledgement: AcknowledgementOptions
+    @Option(help: ArgumentHelp("With --await-ack: the version to wait for (default: the current one).", valueName: "version"))
+    var version: UInt64?
+    @Option(
+        help: ArgumentHelp(
+            "On etcd: forget a reader the roster keeps (its ID) or every reader of a host (host:NAME) that is gone for good.",
+            valueName: "id|host:name"))
+    var forget: String?
 
     func validate() throws {
         if setUsers != nil && all { throw ValidationError("--set-users changes the store's reader users; it takes no listing option.") }
         if let setUsers, setUsers != "none" { _ = try Self.uids(setUsers) }
+        if version != nil && acknowledgement.awaitAck == nil { throw ValidationError("--version says which version --await-ack waits for: give --await-ack too.") }
+        let modes = [setUsers != nil, acknowledgement.awaitAck != nil, forget != nil].filter { $0 }.count
+        if modes > 1 { throw ValidationError("--set-users, --await-ack and --forget are three different things: give one of them.") }
+        if (acknowledgement.awaitAck != nil || forget != nil) && all { throw ValidationError("--all lists; it goes with neither --await-ack nor --forget.") }
+        if let forget, forget.isEmpty || forget == "host:" { throw ValidationError("--forget takes a reader's ID or host:NAME.") }
     }
 
     /// The uids of `text` (`alice,1001`).
@@ -57,6 +77,20 @@ struct Readers: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let selection = acknowledgement.selection {
+            let store = try await global.openStore()
+            let snapshot: StateSnapshot<JSONValue>
+            if let version { snapshot = try await store.snapshot(atVersion: version) } else { snapshot = try await store.read() }
+            return try await store.awaitAcknowledgements(of: snapshot, selection: selection, json: json, acknowledgement: acknowledgement)
+        }
+        if let forget {
+            let store = try await global.openStore()
+            let removed = forget.hasPrefix("host:")
+                ? try await store.forgetReaders(hostName: String(forget.dropFirst("host:".count)))
+                : try await store.forgetReaders(id: forget)
+            FileHandle.standardError.write(Data("statectl: forgot \(removed) roster entr\(removed == 1 ? "y" : "ies").\n".utf8))
+            return
+        }
         if let setUsers {
             let uids = setUsers == "none" ? nil : try Self.uids(setUsers)
             let snapshot = try await global.openStore().setReaderUsers(uids)

@@ -45,6 +45,7 @@ struct Watch: AsyncParsableCommand {
         let store = try await global.openReadOnly()
         let historyOn = try await store.read().settings.keepsHistory
         let watch = StateObservation(since.map(WatchDelivery.after) ?? (historyOn ? .every : .latest), label: label).events(in: store)
+        if label != nil { GracefulStop.install { await watch.unregister() } }
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask { try await follow(watch) }
             if let timeout {
