@@ -18,7 +18,7 @@ enum LivePage {
  .running{background:#d9f2dd;color:#145c22} .halted{background:#f8d0d0;color:#8a1010}
  pre{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.8em;overflow:auto;max-height:30em}
  .changed{background:#fff3a8} table{border-collapse:collapse} td,th{padding:.2em .6em;border-bottom:1px solid #eee;text-align:left}
- .lag{color:#8a1010;font-weight:600} .muted{color:#777} svg{background:#fff;border:1px solid #ddd;border-radius:6px}
+ tr.host th{background:#f3f3f3;font-weight:600} .lag{color:#8a1010;font-weight:600} .muted{color:#777} svg{background:#fff;border:1px solid #ddd;border-radius:6px}
 </style></head><body>
 <h1>StateCoordinator — <span id="store"></span> <span id="connection" class="muted">connecting…</span></h1>
 <div class="row">
@@ -28,7 +28,7 @@ enum LivePage {
  <div class="card"><div class="muted">risk limits</div><div id="limits">—</div></div>
 </div>
 <h2>State</h2><pre id="state">—</pre>
-<h2>Readers</h2><table><thead><tr><th>label</th><th>pid</th><th>loaded</th><th>applied</th><th>lag</th><th>rejected</th></tr></thead><tbody id="readers"></tbody></table>
+<h2>Readers</h2><table><thead><tr><th>label</th><th>via</th><th>pid</th><th>loaded</th><th>applied</th><th>lag</th><th>rejected</th></tr></thead><tbody id="readers"></tbody></table>
 <h2>Last minutes</h2>
 <div class="row"><div><div class="muted">commits per 10 s</div><svg id="rate" width="360" height="90"></svg></div>
 <div><div class="muted">delay from rename to sidecar (ms), per version</div><svg id="delay" width="360" height="90"></svg></div></div>
@@ -72,12 +72,26 @@ function chart(svg, values) {
   svg.innerHTML = '<polyline fill="none" stroke="#2a6fd6" stroke-width="1.5" points="' + xy.map(p => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" ") + '"/>' + dots +
     '<text x="4" y="12" font-size="10" fill="#777">max ' + max.toFixed(1) + "</text>";
 }
+// Readers grouped by host (a store on etcd has readers on several; a host whose readers' state is
+// unknown, its mirror cut off, is shown with when it was last heard of and its readers greyed).
+function readerRow(r, muted) {
+  return '<tr' + (muted ? ' class="muted"' : "") + "><td>" + esc(r.label) + "</td><td>" + esc(r.connection ?? "local") + "</td><td>" + r.pid + "</td><td>" + (r.loadedVersion ?? "—") + "</td><td>" + (r.appliedVersion ?? "—") +
+    '</td><td class="' + (r.lagVersions && !muted ? "lag" : "") + '">' + (muted ? "unknown" : (r.lagVersions ?? "—")) + "</td><td>" + (r.rejectedVersion != null ? r.rejectedVersion + ": " + esc(r.rejectedError) : "") + "</td></tr>";
+}
 async function readers() {
   try {
-    const list = await (await fetch("readers")).json();
-    $("readers").innerHTML = list.map(r => "<tr><td>" + esc(r.label) + "</td><td>" + r.pid + "</td><td>" + (r.loadedVersion ?? "—") + "</td><td>" + (r.appliedVersion ?? "—") +
-      '</td><td class="' + (r.lagVersions ? "lag" : "") + '">' + (r.lagVersions ?? "—") + "</td><td>" + (r.rejectedVersion != null ? r.rejectedVersion + ": " + esc(r.rejectedError) : "") + "</td></tr>").join("") ||
-      '<tr><td colspan="6" class="muted">no registered reader</td></tr>';
+    const listing = await (await fetch("readers?all")).json();
+    const hosts = new Map();
+    for (const r of listing.readers) { if (!hosts.has(r.host)) hosts.set(r.host, []); hosts.get(r.host).push(r); }
+    let html = "";
+    for (const host of [...hosts.keys()].sort()) {
+      const list = hosts.get(host);
+      html += '<tr class="host"><th colspan="7">' + esc(host) + " — " + list.length + " reader" + (list.length == 1 ? "" : "s") + "</th></tr>" + list.map(r => readerRow(r, false)).join("");
+    }
+    for (const host of listing.unreachableHosts ?? []) {
+      html += '<tr class="host unreachable"><th colspan="7" class="lag">' + esc(host.summary) + "</th></tr>" + host.readers.map(r => readerRow(r, true)).join("");
+    }
+    $("readers").innerHTML = html || '<tr><td colspan="7" class="muted">no registered reader</td></tr>';
   } catch (e) { }
 }
 function esc(text) { return String(text).replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;"}[c])); }

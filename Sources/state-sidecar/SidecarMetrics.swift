@@ -10,6 +10,7 @@ final class SidecarMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     private let counted = Mutex<[String: Double]>([:])
     private let readerGauges = Mutex<[String: [String: Gauge]]>([:])
+    private let fleetGauges = Mutex<[String: [String: Gauge]]>([:])
     /// The pointers of `--gauge`; nil for the default (`/halt`, while it is a boolean).
     private let statePointers: [JSONPointer]?
     /// The `statecoord_state_value` gauges exported, by store and pointer.
@@ -86,11 +87,55 @@ final class SidecarMetrics: Sendable {
             .record(Int64(o.listing.invalid.count))
         gauge("statecoord_registry_entries", store, "Entries in the reader registry, looked at or not (at most 4096 are per listing).")
             .record(Int64(o.listing.entryCount))
+        let unknown = o.listing.unreachableHosts.reduce(0) { $0 + $1.readers.count }
+        gauge("statecoord_readers_unknown", store, "Registered readers whose state is unknown: their host (its mirror, or its every direct reader) lost its etcd lease.")
+            .record(Int64(unknown))
+        gauge("statecoord_hosts_unreachable", store, "Hosts of a store on etcd whose readers' state is unknown.").record(Int64(o.listing.unreachableHosts.count))
         gauge("statecoord_sidecar_event_streams", store, "/events streams open.").record(Int64(o.streams))
         count("statecoord_sidecar_stream_skipped_versions_total", store, o.droppedForSlowStreams,
             "Versions /events streams skipped (reported to their clients as gaps) because they fell behind.")
         updateReaders(store, o)
+        updateFleetReaders(store, o)
         updateStateValues(store, o.snapshot.state)
+    }
+
+    /// On etcd, per reader label, host and connection (`direct` or `mirror`):
+    /// `statecoord_fleet_reader_lag_versions` and `statecoord_fleet_reader_applied_version`, so that
+    /// a bot lagging on one host is told from the same bot on another. Readers of unknown state
+    /// have no sample (`statecoord_readers_unknown` counts them).
+    private func updateFleetReaders(_ store: String, _ o: StoreMonitor.Observation) {
+        var byReader: [String: (labels: [(String, String)], applied: UInt64, lag: UInt64)] = [:]
+        for reader in o.readers where !reader.label.isEmpty && reader.connection != .local {
+            let applied = reader.storeID == o.snapshot.storeID ? reader.applied?.version ?? 0 : 0
+            let lag = ReaderDocument.lagVersions(reader, o.snapshot) ?? o.snapshot.version
+            let key = [reader.label, reader.hostName, reader.connection.rawValue].joined(separator: "\u{1}")
+            let known = byReader[key]
+            let labels = [
+                ("store", store), ("reader", TerminalText.safe(reader.label)), ("host", TerminalText.safe(reader.hostName)),
+                ("via", reader.connection.rawValue),
+            ]
+            byReader[key] = (labels, min(applied, known?.applied ?? .max), max(lag, known?.lag ?? 0))
+        }
+        fleetGauges.withLock { all in
+            var gauges = all[store] ?? [:]
+            for (key, gauge) in gauges where byReader[String(key.dropFirst(2))] == nil {
+                registry.unregisterGauge(gauge)
+                gauges[key] = nil
+            }
+            for (key, figures) in byReader {
+                let applied = gauges["a:" + key] ?? registry.makeGauge(
+                    descriptor: Self.descriptor("statecoord_fleet_reader_applied_version", "The version a reader of a store on etcd (by label, host and connection) has applied."),
+                    labels: figures.labels)
+                let lag = gauges["l:" + key] ?? registry.makeGauge(
+                    descriptor: Self.descriptor("statecoord_fleet_reader_lag_versions", "Versions a reader of a store on etcd (by label, host and connection) is behind the current one."),
+                    labels: figures.labels)
+                applied.record(Int64(clamping: figures.applied))
+                lag.record(Int64(clamping: figures.lag))
+                gauges["a:" + key] = applied
+                gauges["l:" + key] = lag
+            }
+            all[store] = gauges
+        }
     }
 
     /// `statecoord_state_value{store,pointer}`: the state's own numbers and booleans (1/0), for

@@ -96,6 +96,52 @@ extension ProcessTests {
             #expect(again.status == 0, "\(again)")
         }
 
+        @Test func theSidecarServesTheWholeFleetAndItsPageGroupsReadersByHost() throws {
+            let fleet = try Fleet()
+            let sidecar = try fleet.start(
+                0, Fleet.sidecar.path, ["--etcd", fleet.endpoints, "--listen", "127.0.0.1:0", "--loopback-without-token"])
+            var port: String?
+            let deadline = ContinuousClock.now + .seconds(60)
+            while port == nil, ContinuousClock.now < deadline {
+                port = String(decoding: sidecar.errorSoFar, as: UTF8.self).split(separator: "\n")
+                    .first { $0.hasPrefix("state-sidecar: listening on 127.0.0.1:") }.map { String($0.split(separator: ":").last!) }
+                if port == nil { usleep(50_000) }
+            }
+            let base = "http://127.0.0.1:\(try #require(port, "the sidecar did not start: \(String(decoding: sidecar.errorSoFar, as: UTF8.self))"))"
+            let client = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Vectors/sidecar_client.py").path
+            // /readers: every bot of every host, with its host and connection.
+            let readers = try fleet.hosts.run(0, "/usr/bin/env", ["python3", client, "get", base + "/readers"])
+            let list = try JSONValue(parsing: Array(readers.stdout.split(separator: "\n", maxSplits: 1).last.map(String.init)!.utf8))
+            guard case .array(let entries) = list else { Issue.record("\(readers)"); return }
+            let seen = Set(entries.compactMap { entry -> String? in
+                guard case .string(let label)? = entry["label"], case .string(let host)? = entry["host"], case .string(let via)? = entry["connection"] else { return nil }
+                return "\(label)@\(host)/\(via)"
+            })
+            #expect(seen == Set(["a", "b", "c"].flatMap { ["bot-\($0)-direct@host-\($0)/direct", "bot-\($0)-local@host-\($0)/mirror"] }), "\(seen)")
+            // Metrics per reader and host.
+            let metrics = try fleet.hosts.run(0, "/usr/bin/env", ["python3", client, "metrics", base + "/metrics"])
+            #expect(metrics.stdout.contains("statecoord_fleet_reader_lag_versions{host=host-c,reader=bot-c-local,store=state,via=mirror} 0.0"), "\(metrics.stdout)")
+            #expect(metrics.stdout.contains("statecoord_readers_live{store=state} 6.0"), "\(metrics.stdout)")
+            // Host C cut off: unknown, on the page and in the metrics.
+            try fleet.hosts.setLink(2, up: false)
+            #expect(try fleet.waitForListing(timeout: .seconds(30)) { $0.unreachable == ["host-c"] })
+            var unknown = ""
+            let seenUnknown = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < seenUnknown {
+                unknown = try fleet.hosts.run(0, "/usr/bin/env", ["python3", client, "metrics", base + "/metrics"]).stdout
+                if unknown.contains("statecoord_hosts_unreachable{store=state} 1.0") { break }
+                usleep(200_000)
+            }
+            #expect(unknown.contains("statecoord_readers_unknown{store=state} 2.0"), "\(unknown)")
+            let page = try fleet.hosts.run(0, "/usr/bin/env", ["python3", client, "hosts", base + "/", "3"])
+            #expect(page.status == 0, "\(page)")
+            let headers = page.stdout.split(separator: "\n").map(String.init)
+            #expect(headers.contains("host-a — 2 readers") && headers.contains("host-b — 2 readers"), "\(page)")
+            #expect(headers.contains { $0.hasPrefix("host host-c: mirror unreachable since") }, "\(page)")
+            #expect(headers.contains("rows 6"), "\(page)")
+            sidecar.signal(SIGKILL)
+        }
+
         @Test func aThousandAcknowledgementsWakeNoStoreWatcherOnAnyHost() async throws {
             let fleet = try Fleet()
             // On every host: a watcher of the store on etcd, one of the mirrored file (inotify),
@@ -122,7 +168,7 @@ extension ProcessTests {
                 registration.acknowledge(UInt64(version), storeID: storeID)
                 await registration.waitUntilWritten()
             }
-            let flood = try fleet.start(1, "/usr/bin/python3", ["-c", Fleet.pythonMarks, fleet.directory(1), "500"])
+            let flood = try fleet.start(1, "/usr/bin/env", ["python3", "-c", Fleet.pythonMarks, fleet.directory(1), "500"])
             #expect(flood.waitForLine { $0 == "done" }, "\(String(decoding: flood.errorSoFar, as: UTF8.self))")
             // Both kinds arrived in the registry on etcd.
             #expect(try fleet.waitForListing { $0.applied["ack-flood"] == 500 && $0.applied["py-flood"] == 500 })
@@ -156,6 +202,7 @@ final class Fleet: @unchecked Sendable {
     private var extra: [RunningHelper] = []
 
     static let hostNames = ["host-a", "host-b", "host-c"]
+    static let sidecar = HelperProcess.url.deletingLastPathComponent().appendingPathComponent("state-sidecar")
     var allLabels: [String] { Self.hostNames.flatMap { ["bot-\($0.last!)-direct", "bot-\($0.last!)-local"] }.sorted() }
     var endpointList: [String] { hosts.addresses.map { "http://\($0):2379" } }
     var endpoints: String { endpointList.joined(separator: ",") }
@@ -242,7 +289,7 @@ final class Fleet: @unchecked Sendable {
         let bot: RunningHelper
         if index == 0 {
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Vectors/fleet_bot.py").path
-            bot = try hosts.start(index, "/usr/bin/python3", [script, directory(index), label])
+            bot = try hosts.start(index, "/usr/bin/env", ["python3", script, directory(index), label])
             guard bot.waitForLine(where: { $0.hasPrefix("ready") }) else {
                 throw EtcdClusterError(message: "the Python bot did not start: \(String(decoding: bot.errorSoFar, as: UTF8.self))")
             }

@@ -7,6 +7,7 @@ reset-connections URL N        N requests whose connection is reset at once
 slow URL UNTIL                 opens /events with a tiny receive buffer, prints "connected", reads nothing
                                until stdin closes, then reads as events does
 flood URL N SECONDS            N connections sending half a request's headers, held for SECONDS
+hosts URL COUNT                the live page's readers table, grouped by host: prints each host header once COUNT show
 page URL SCREENSHOT [TOKEN]    the live page in headless Chromium (see below): prints "loaded", "seeded C D"
                                (the commit times and delays its charts started from), then the halt lines; with TOKEN, given as
                                HTTP Basic credentials in the URL, as a person would type them"""
@@ -101,6 +102,33 @@ elif command == "flood":
             break
     print("holding %d" % len(held), flush=True)
     time.sleep(float(sys.argv[4]))
+elif command == "hosts":
+    # hosts URL COUNT: opens the live page in headless Chromium and prints the readers table's host
+    # headers (one line each) once it shows COUNT of them, then "done".
+    import time
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    options = webdriver.ChromeOptions()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,1000"]:
+        options.add_argument(argument)
+    options.binary_location = "/usr/bin/chromium"
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get(url)
+        wanted = int(sys.argv[3])
+        headers = []
+        for _ in range(1500):
+            headers = [element.text for element in driver.find_elements(By.CSS_SELECTOR, "#readers tr.host th")]
+            if len(headers) >= wanted:
+                break
+            time.sleep(0.02)
+        for header in headers:
+            print(header, flush=True)
+        print("rows %d" % len(driver.find_elements(By.CSS_SELECTOR, "#readers tr:not(.host)")), flush=True)
+        print("done", flush=True)
+    finally:
+        driver.quit()
 elif command == "page":
     # page URL SCREENSHOT: opens the live page in headless Chromium (Selenium), prints "loaded" and
     # the halt indicator's text each time it changes, until stdin closes; then saves a screenshot.
