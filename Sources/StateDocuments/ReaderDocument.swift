@@ -51,6 +51,7 @@ public enum ReaderDocument {
             "complete": .bool(listing.isComplete),
             "warning": warning(listing).map(JSONValue.string) ?? .null,
             "unreachableHosts": json(listing.unreachableHosts),
+            "leaseLost": json(listing.leaseLost, current: current, history: history, now: now),
         ]
     }
 
@@ -88,6 +89,12 @@ public enum ReaderDocument {
                     + "run by users the store's reader users do not name: \(names.joined(separator: ", "))")
         }
         for host in listing.unreachableHosts { parts.append(host.summary) }
+        if !listing.leaseLost.isEmpty {
+            let names = listing.leaseLost.prefix(5).map { "\(TerminalText.safe($0.label)) (pid \($0.processID) on \(TerminalText.safe($0.hostName)))" }
+            parts.append(
+                "\(listing.leaseLost.count) reader\(listing.leaseLost.count == 1 ? "'s lease is" : "s' leases are") gone while their host is heard from "
+                    + "(dead, most likely; forgotten after their lease's TTL): \(names.joined(separator: ", "))")
+        }
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 

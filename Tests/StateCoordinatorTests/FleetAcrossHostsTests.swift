@@ -63,7 +63,8 @@ extension ProcessTests {
             // Dead is not lagging: the wait ends once its lease is gone, and the others applied.
             #expect(halt.status == 0, "\(halt)")
             let report = try Fleet.acknowledgements(halt)
-            #expect(report.died == ["bot-b-direct"] || (report.died.isEmpty && !report.applied.contains("bot-b-direct")), "\(halt)")
+            #expect(report.died == ["bot-b-direct"], "\(halt)")
+            #expect(halt.stderr.contains("bot-b-direct (pid") && halt.stderr.contains("died before applying"), "\(halt.stderr)")
             #expect(report.lagging.isEmpty && report.unreachable.isEmpty, "\(halt)")
             #expect(report.applied.sorted() == fleet.allLabels.filter { $0 != "bot-b-direct" }, "\(halt)")
             // A new bot with the same label is followed.

@@ -6,8 +6,6 @@ struct EtcdBackend<State: Codable & Sendable>: StoreBackend {
     let options: StateStoreOptions
     /// This store object's last write, the next commit's base (``EtcdLastWrite``).
     let lastWrite = EtcdLastWrite()
-    /// Whether listings remove the roster entries of readers found dead (a writer's do).
-    var removesDeadReaders = false
 
     private var path: String { access.keys.stateKey }
 
@@ -90,15 +88,10 @@ struct EtcdBackend<State: Codable & Sendable>: StoreBackend {
         .etcd(endpoint: access.client.endpoints.first?.description ?? "")
     }
 
-    /// The fleet's readers (<doc:FleetAcrossHosts>): live ones, and hosts whose readers' state is
-    /// unknown. A writer's listing removes the roster entries of readers found dead.
+    /// The fleet's readers (<doc:FleetAcrossHosts>): live ones, ones whose lease is gone while
+    /// their host is heard from, and hosts whose readers' state is unknown.
     func readerListing() throws(StateStoreError) -> ReaderListing {
-        let (listing, dead) = try access.fleetViewBlocking().listing()
-        if removesDeadReaders, !dead.isEmpty {
-            let access = access
-            AsyncBridge.wait { () async throws(Never) in await access.removeDeadReaders(dead) }
-        }
-        return listing
+        try access.fleetViewBlocking().listing()
     }
 
     func verify() -> VerificationReport {

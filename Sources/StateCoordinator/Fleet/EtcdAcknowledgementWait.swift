@@ -29,6 +29,9 @@ struct EtcdAcknowledgementWait: Sendable {
         init(_ contents: Contents) { self.contents = Mutex(contents) }
     }
 
+    /// How often the tally looks at the time (dead readers), besides each watch response.
+    static var tick: Duration { .milliseconds(100) }
+
     func run() async -> AcknowledgementReport {
         let clock = ContinuousClock()
         let start = clock.now
@@ -41,17 +44,14 @@ struct EtcdAcknowledgementWait: Sendable {
             return report
         }
         var tally = FleetTally(version: version, storeID: storeID, selection: selection)
-        tally.begin(first.view)
+        tally.begin(first.view, now: clock.now)
         let progress = Progress(Progress.Contents(view: first.view, tally: tally, revision: first.revision))
         var timedOut = false
         if !tally.isDone {
             timedOut = await follow(progress, until: start + timeout)
         }
         let (view, final) = progress.contents.withLock { ($0.view, $0.tally) }
-        if removesDead {
-            let dead = view.listing().dead
-            if !dead.isEmpty { await access.removeDeadReaders(dead) }
-        }
+        if removesDead, !final.deadIDs.isEmpty { await access.removeDeadReaders(final.deadIDs) }
         return final.report(view, timedOut: timedOut && !final.isDone, waited: clock.now - start, problem: nil)
     }
 
@@ -60,6 +60,15 @@ struct EtcdAcknowledgementWait: Sendable {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask(executorPreference: EtcdTaskExecutor.shared) {
                 await watch(progress)
+                return false
+            }
+            // Time moves the tally too: a reader whose lease is gone is taken for dead after its TTL.
+            group.addTask(executorPreference: EtcdTaskExecutor.shared) {
+                let wakeup = EtcdWakeup()
+                while !Task.isCancelled {
+                    await wakeup.wait(until: .now + Self.tick)
+                    if progress.contents.withLock({ $0.tally.update($0.view, now: .now) }) { return false }
+                }
                 return false
             }
             group.addTask(executorPreference: EtcdTaskExecutor.shared) {
@@ -97,7 +106,7 @@ struct EtcdAcknowledgementWait: Sendable {
                                 contents.view.apply(key: Array(event.kv.key), value: event.type == .delete ? nil : Array(event.kv.value))
                             }
                             contents.revision = max(contents.revision, response.header.revision)
-                            return contents.tally.update(contents.view)
+                            return contents.tally.update(contents.view, now: .now)
                         }
                         return done ? .finish : .more
                     }
@@ -112,7 +121,7 @@ struct EtcdAcknowledgementWait: Sendable {
                     let done = progress.contents.withLock { contents -> Bool in
                         contents.view = fresh.view
                         contents.revision = fresh.revision
-                        return contents.tally.update(contents.view)
+                        return contents.tally.update(contents.view, now: .now)
                     }
                     if done { return }
                 }

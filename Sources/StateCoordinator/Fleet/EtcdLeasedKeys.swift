@@ -14,7 +14,7 @@ import Synchronization
 /// key is written again under it. A cluster that cannot be reached is tried again, and said
 /// once in the log.
 final class EtcdLeasedKeys: Sendable {
-    private struct Contents {
+    fileprivate struct Contents {
         /// The leased keys and the values they should have.
         var wanted: [[UInt8]: [UInt8]] = [:]
         /// The leased keys as last written under `lease`.
@@ -22,6 +22,9 @@ final class EtcdLeasedKeys: Sendable {
         /// Writes without a lease (nil: delete), the last one per key.
         var unleased: [[UInt8]: [UInt8]?] = [:]
         var unleasedOrder: [[UInt8]] = []
+        /// Keys without a lease written again with every new lease (roster entries: a reader back
+        /// after its lease lapsed, and taken for dead meanwhile, is in the roster again).
+        var anchored: [[UInt8]: [UInt8]] = [:]
         var lease: Int64?
         var generation = 0
         var writtenGeneration = 0
@@ -32,7 +35,7 @@ final class EtcdLeasedKeys: Sendable {
     }
 
     private let client: EtcdClient
-    private let ttl: Duration
+    let ttl: Duration
     private let what: String
     private let logger: Logger
     /// Written (without a lease) every `heartbeatInterval`: when the host was last heard of.
@@ -40,14 +43,24 @@ final class EtcdLeasedKeys: Sendable {
     private let heartbeatInterval: Duration
     private let contents = Mutex(Contents())
     private let wakeup = EtcdWakeup()
+    /// The registry and host this holder tidies (``tidyRoster(_:host:connectedSince:absentSince:)``).
+    private let tidying: (access: EtcdStoreAccess, host: String, connections: Set<ReaderConnection>)?
 
     /// - Parameters:
     ///   - what: how the holder is named in the log ("reader bot-1", "mirror of host b").
     ///   - heartbeat: a write made every `heartbeatInterval` (and with the first round).
+    ///   - tidying: the store, this process's host and the connections it vouches for: once every
+    ///     TTL, roster entries of the host with those connections whose lease has been gone for
+    ///     their whole TTL while this holder's own lease was kept alive are removed (their readers
+    ///     died: this host's link to the cluster was up). A direct reader vouches for direct
+    ///     readers; a mirror for direct readers and its own (a reader behind another process's
+    ///     mirror is the mirror's to answer for).
     init(
         client: EtcdClient, ttl: Duration, what: String, logger: Logger,
-        heartbeatInterval: Duration = .seconds(5), heartbeat: (@Sendable () -> (key: [UInt8], value: [UInt8]))? = nil
+        heartbeatInterval: Duration = .seconds(5), heartbeat: (@Sendable () -> (key: [UInt8], value: [UInt8]))? = nil,
+        tidying: (access: EtcdStoreAccess, host: String, connections: Set<ReaderConnection>)? = nil
     ) {
+        self.tidying = tidying
         self.client = client
         self.ttl = max(ttl, .seconds(1))
         self.what = what
@@ -73,7 +86,18 @@ final class EtcdLeasedKeys: Sendable {
     /// Queues a write without a lease (nil: a delete), after every one queued before it.
     func persist(_ key: [UInt8], _ value: [UInt8]?) {
         contents.withLock { contents in
-            if contents.unleased.updateValue(value, forKey: key) == nil { contents.unleasedOrder.append(key) }
+            contents.queue(key, value)
+            contents.generation += 1
+        }
+        wakeup.signal()
+    }
+
+    /// A key without a lease, written now and again with every new lease (nil: deleted now, and
+    /// no longer written).
+    func anchor(_ key: [UInt8], _ value: [UInt8]?) {
+        contents.withLock { contents in
+            contents.anchored[key] = value
+            contents.queue(key, value)
             contents.generation += 1
         }
         wakeup.signal()
@@ -117,6 +141,10 @@ final class EtcdLeasedKeys: Sendable {
         let clock = ContinuousClock()
         var nextKeepAlive = clock.now
         var nextHeartbeat = clock.now
+        var nextTidy = clock.now + ttl
+        /// Since when every round has succeeded (nil after a failure): the host's link was up.
+        var connectedSince: ContinuousClock.Instant?
+        var absentSince: [String: ContinuousClock.Instant] = [:]
         var failures = 0
         while true {
             if let closing = contents.withLock({ $0.closing }) {
@@ -136,6 +164,7 @@ final class EtcdLeasedKeys: Sendable {
                     contents.withLock { contents in
                         contents.lease = lease.id
                         contents.written = [:]
+                        for (key, value) in contents.anchored { contents.queue(key, value) }
                     }
                     nextKeepAlive = clock.now + ttl / 3
                 }
@@ -191,7 +220,14 @@ final class EtcdLeasedKeys: Sendable {
                     nextKeepAlive = clock.now + ttl / 3
                 }
                 failures = 0
+                connectedSince = connectedSince ?? clock.now
+                if let tidying, clock.now >= nextTidy, let since = connectedSince {
+                    await Self.tidyRoster(
+                        tidying.access, host: tidying.host, connections: tidying.connections, connectedSince: since, absentSince: &absentSince)
+                    nextTidy = clock.now + ttl
+                }
             } catch {
+                connectedSince = nil
                 failures += 1
                 report(error)
                 // Whoever waits for a write is told it failed (it is tried again all the same).
@@ -205,6 +241,28 @@ final class EtcdLeasedKeys: Sendable {
             }
             await wakeup.wait(until: min(nextKeepAlive, heartbeat == nil ? nextKeepAlive : nextHeartbeat))
         }
+    }
+
+    /// Removes the roster entries of `host`'s readers whose record has been gone for their whole
+    /// lease TTL while this process was connected (`connectedSince`): on a host whose link is up,
+    /// a reader that keeps no lease alive is dead. `absentSince` carries what earlier looks saw.
+    static func tidyRoster(
+        _ access: EtcdStoreAccess, host: String, connections: Set<ReaderConnection>, connectedSince: ContinuousClock.Instant,
+        absentSince: inout [String: ContinuousClock.Instant]
+    ) async {
+        guard let view = try? await access.fleetView().view else { return }
+        let now = ContinuousClock.now
+        let safeHost = EtcdStoreKeys.keySafe(host)
+        var absent: [String: ContinuousClock.Instant] = [:]
+        var dead: [String] = []
+        for entry in view.roster.values
+        where EtcdStoreKeys.keySafe(entry.host) == safeHost && connections.contains(entry.connection) && view.live[entry.id] == nil {
+            let since = absentSince[entry.id] ?? now
+            absent[entry.id] = since
+            if now - max(since, connectedSince) >= view.leaseTTL(of: entry.id) { dead.append(entry.id) }
+        }
+        absentSince = absent
+        if !dead.isEmpty { await access.removeDeadReaders(dead) }
     }
 
     /// Applies `operations`; true when etcd refused them because the lease is gone.
@@ -237,5 +295,12 @@ final class EtcdLeasedKeys: Sendable {
             return contents.reportedFailure == nil
         }
         if first { logger.warning("\(what): etcd registry write or keep-alive failed; retrying", metadata: ["error": "\(text)"]) }
+    }
+}
+
+extension EtcdLeasedKeys.Contents {
+    /// Queues an unleased write, replacing one queued for the same key.
+    fileprivate mutating func queue(_ key: [UInt8], _ value: [UInt8]?) {
+        if unleased.updateValue(value, forKey: key) == nil { unleasedOrder.append(key) }
     }
 }

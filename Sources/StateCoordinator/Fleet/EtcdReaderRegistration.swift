@@ -34,7 +34,8 @@ final class EtcdReaderRegistration: ReaderMarks {
         let seenKey = keys.seen(host: host)
         holder = EtcdLeasedKeys(
             client: access.client, ttl: options.readerLeaseTTL, what: "reader \(label)", logger: logger,
-            heartbeat: { (seenKey, FleetHostNote(host: host, pid: pid, at: Date().timeIntervalSince1970).encoded()) })
+            heartbeat: { (seenKey, FleetHostNote(host: host, pid: pid, at: Date().timeIntervalSince1970).encoded()) },
+            tidying: (access, host, [.direct]))
     }
 
     /// Registers a reader of the store on etcd: writes its entry (waiting up to one request
@@ -47,11 +48,11 @@ final class EtcdReaderRegistration: ReaderMarks {
         let registration = EtcdReaderRegistration(access: access, label: label, options: access.client.configuration, logger: logger)
         if let loaded { registration.record.withLock { _ = $0.load(loaded.version, storeID: loaded.storeID, at: Date()) } }
         let record = registration.record.withLock { $0 }
-        registration.holder.persist(
+        registration.holder.anchor(
             access.keys.roster(registration.entryID),
             FleetRosterEntry(
                 id: registration.entryID, label: label, pid: record.pid, host: record.host, registeredAt: record.registeredAt,
-                connection: .direct
+                connection: .direct, ttl: access.client.configuration.readerLeaseTTL.seconds
             ).encoded())
         registration.write()
         registration.holder.start()

@@ -10,11 +10,14 @@ struct FleetRosterEntry: Sendable, Equatable {
     var host: String
     var registeredAt: Double
     var connection: ReaderConnection
+    /// The TTL of the lease its record is kept under, in seconds: how long its lease may be gone
+    /// while its host is heard from before it is taken for dead.
+    var ttl: Double = 5
 
     func encoded() -> [UInt8] {
         let object: JSONValue = [
             "format": 1, "id": .string(id), "label": .string(label), "pid": .int(Int64(pid)), "host": .string(host),
-            "registeredAt": .double(registeredAt), "connection": .string(connection.rawValue),
+            "registeredAt": .double(registeredAt), "connection": .string(connection.rawValue), "ttl": .double(ttl),
         ]
         return (try? JSONWriter.write(object, pretty: false)) ?? Array("{}".utf8)
     }
@@ -32,7 +35,13 @@ struct FleetRosterEntry: Sendable, Equatable {
         case .int(let value)?: registeredAt = Double(value)
         default: return nil
         }
-        return FleetRosterEntry(id: id, label: label, pid: pid, host: host, registeredAt: registeredAt, connection: connection)
+        var entry = FleetRosterEntry(id: id, label: label, pid: pid, host: host, registeredAt: registeredAt, connection: connection)
+        switch object["ttl"] {
+        case .double(let ttl)? where ttl.isFinite && ttl > 0: entry.ttl = min(ttl, 3600)
+        case .int(let ttl)? where ttl > 0: entry.ttl = Double(min(ttl, 3600))
+        default: break
+        }
+        return entry
     }
 
     /// The reader as last known: who it is, and nothing of what it applied.

@@ -1,9 +1,15 @@
 import Foundation
 
 /// The tally of one acknowledgement wait on etcd, kept from a ``FleetView``: who applied the
-/// version, who is still waited for (live and lagging, or unknown because their host is
-/// unreachable), who rejected it, who died. Pure: ``EtcdAcknowledgementWait`` feeds it the view
-/// after each watch response.
+/// version, who is still waited for (live and lagging, or unknown: lease gone), who rejected it,
+/// who died. Pure: ``EtcdAcknowledgementWait`` feeds it the view and the time after each watch
+/// response and every tick.
+///
+/// Dead is decided, not read: a reader whose lease is gone is taken for dead once its host has
+/// been heard from (``FleetView/isVouched(_:)``) for its whole lease TTL since the wait saw it go.
+/// The leases of one host cut off lapse at different instants, up to a TTL apart: a reader whose
+/// lease went first, its mirror's still counting down, is not dead but cut off, and is told apart
+/// by waiting that TTL out.
 struct FleetTally: Sendable {
     let version: UInt64
     let storeID: String
@@ -16,6 +22,12 @@ struct FleetTally: Sendable {
     private(set) var died: [RegisteredReader] = []
     private var reported: Set<String> = []
     private var seenNames: Set<ReaderName> = []
+    /// When each reader waited for was first seen without its lease.
+    private var unknownSince: [String: ContinuousClock.Instant] = [:]
+    /// Since when each host (key-safe name) has been vouched for without a break.
+    private var vouchedSince: [String: ContinuousClock.Instant] = [:]
+    /// Readers found dead here whose roster entries are left (a writer removes them).
+    private(set) var deadIDs: [String] = []
 
     init(version: UInt64, storeID: String, selection: ReaderSelection) {
         self.version = version
@@ -24,15 +36,15 @@ struct FleetTally: Sendable {
     }
 
     /// Takes every reader the registry knows when the wait starts (live or unknown).
-    mutating func begin(_ view: FleetView) {
+    mutating func begin(_ view: FleetView, now: ContinuousClock.Instant) {
         for id in view.allIDs {
             switch view.state(of: id) {
             case .live(let reader)? where selection.includes(reader): take(id, reader, into: \.lagging)
-            case .unknown(let reader)? where selection.includes(reader): take(id, reader, into: \.unknown)
+            case .unknown(let reader, _)? where selection.includes(reader): take(id, reader, into: \.unknown)
             default: break
             }
         }
-        update(view)
+        update(view, now: now)
     }
 
     private mutating func take(_ id: String, _ reader: RegisteredReader, into list: WritableKeyPath<FleetTally, [String: RegisteredReader]>) {
@@ -43,7 +55,7 @@ struct FleetTally: Sendable {
     /// Moves each reader waited for as the registry now says; readers with a label still missing
     /// join. Returns whether nobody is left to wait for.
     @discardableResult
-    mutating func update(_ view: FleetView) -> Bool {
+    mutating func update(_ view: FleetView, now: ContinuousClock.Instant) -> Bool {
         if !missingLabels.isEmpty {
             for id in view.allIDs where lagging[id] == nil && unknown[id] == nil && !reported.contains(id) {
                 if case .live(let reader)? = view.state(of: id), selection.includes(reader),
@@ -58,6 +70,7 @@ struct FleetTally: Sendable {
             switch view.state(of: id) {
             case .live(let reader)?:
                 unknown[id] = nil
+                unknownSince[id] = nil
                 if reader.hasApplied(version, storeID: storeID) {
                     finish(id, reader, in: \.applied)
                 } else if reader.hasRejected(version, storeID: storeID) {
@@ -65,11 +78,20 @@ struct FleetTally: Sendable {
                 } else {
                     lagging[id] = reader
                 }
-            case .unknown?:
-                // Keep what was last known of it (its loaded and applied versions).
-                lagging[id] = nil
-                unknown[id] = last
-            case .died?, nil:
+            case .unknown(let lastKnown, let hostHeard)?:
+                let since = unknownSince[id] ?? now
+                unknownSince[id] = since
+                let host = EtcdStoreKeys.keySafe(lastKnown.hostName)
+                if hostHeard { vouchedSince[host] = vouchedSince[host] ?? now } else { vouchedSince[host] = nil }
+                if hostHeard, let vouched = vouchedSince[host], now - max(since, vouched) >= view.leaseTTL(of: id) {
+                    finish(id, last, in: \.died)
+                    deadIDs.append(id)
+                } else {
+                    // Keep what was last known of it (its loaded and applied versions).
+                    lagging[id] = nil
+                    unknown[id] = last
+                }
+            case nil:
                 finish(id, last, in: \.died)
             }
         }
@@ -90,7 +112,9 @@ struct FleetTally: Sendable {
         return wanted.subtracting(seenNames).map(\.description).sorted()
     }
 
-    /// The report, with unknown readers grouped by host as `view` describes them.
+    /// The report, with unknown readers grouped by host as `view` describes them. A reader whose
+    /// lease is gone while its host is heard from, not yet long enough to be taken for dead, is
+    /// reported with its host all the same: its state is unknown.
     func report(_ view: FleetView, timedOut: Bool, waited: Duration, problem: String?) -> AcknowledgementReport {
         let byLabel: (RegisteredReader, RegisteredReader) -> Bool = { ($0.label, $0.hostName, $0.id) < ($1.label, $1.hostName, $1.id) }
         var report = AcknowledgementReport(

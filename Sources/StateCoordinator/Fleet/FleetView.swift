@@ -1,9 +1,8 @@
 import Foundation
 
 /// What a store's reader registry on etcd says (``EtcdStoreKeys`` `readers/`), held as its keys
-/// and turned into readers: live ones (a record under a live lease), dead ones (a roster entry
-/// whose lease is gone while its host is heard from) and unknown ones (a roster entry whose host
-/// has nothing live: its mirror, or every direct reader there, lost its lease). Pure: a listing
+/// and turned into readers: live ones (a record under a live lease) and unknown ones (a roster
+/// entry whose lease is gone; see ``ReaderState``). Pure: a listing
 /// builds it from one range read, a wait keeps it current from a watch of the prefix.
 struct FleetView: Sendable {
     let keys: EtcdStoreKeys
@@ -52,30 +51,35 @@ struct FleetView: Sendable {
     enum ReaderState: Sendable, Equatable {
         /// Its record is under a live lease.
         case live(RegisteredReader)
-        /// Its lease is gone and its host is heard from: it died (or closed without removing its entry).
-        case died(RegisteredReader)
-        /// Its lease is gone and nothing on its host is live: cut off, or gone; nobody can tell.
-        case unknown(RegisteredReader)
+        /// Its lease is gone and its roster entry is left. `hostHeard`: something on its host
+        /// still vouches for the host's link (its mirror, or another direct reader there): the
+        /// reader is probably dead, and is taken for dead once that has held for its lease's TTL
+        /// (``FleetTally``, ``EtcdLeasedKeys``'s tidying); leases of one cut-off host lapse at
+        /// different instants, so "heard from" alone proves nothing. Without it, the host is
+        /// unreachable: cut off, or gone; nobody can tell.
+        case unknown(RegisteredReader, hostHeard: Bool)
     }
 
-    /// Reader `id`'s state; nil when the registry no longer knows it at all (it closed).
+    /// Reader `id`'s state; nil when the registry no longer knows it at all (it closed, or was
+    /// found dead and removed).
     func state(of id: String) -> ReaderState? {
-        if let record = live[id] { return .live(reader(id, record)) }
+        if let record = live[id] { return .live(record.reader(id: id)) }
         guard let entry = roster[id] else { return nil }
-        return isReachable(entry) ? .died(entry.lastKnown()) : .unknown(entry.lastKnown())
+        return .unknown(entry.lastKnown(), hostHeard: isVouched(entry))
     }
 
-    private func reader(_ id: String, _ record: ReaderRecord) -> RegisteredReader {
-        record.reader(id: id)
-    }
-
-    /// Whether anything that vouches for `entry`'s liveness is live: its host's mirror for a
+    /// Whether anything that vouches for `entry`'s host link is live: its host's mirror for a
     /// reader behind it; for a direct reader, the mirror or any other direct reader on its host.
-    func isReachable(_ entry: FleetRosterEntry) -> Bool {
+    func isVouched(_ entry: FleetRosterEntry) -> Bool {
         let host = EtcdStoreKeys.keySafe(entry.host)
         if mirrors[host] != nil { return true }
         guard entry.connection == .direct else { return false }
         return live.values.contains { $0.connection == .direct && EtcdStoreKeys.keySafe($0.host) == host }
+    }
+
+    /// The TTL reader `id` registered with (its roster entry's), for the dead-or-cut-off decision.
+    func leaseTTL(of id: String) -> Duration {
+        .milliseconds(Int64((roster[id]?.ttl ?? 5) * 1000))
     }
 
     /// Every reader the registry knows, in registration order.
@@ -87,17 +91,16 @@ struct FleetView: Sendable {
         }
     }
 
-    /// The listing: live readers, hosts whose readers are unknown, and the dead readers' IDs
-    /// (whose roster entries a writer may remove).
-    func listing() -> (listing: ReaderListing, dead: [String]) {
+    /// The listing: live readers, readers whose lease is gone while their host is heard from,
+    /// and hosts whose readers are unknown.
+    func listing() -> ReaderListing {
         var listing = ReaderListing()
-        var dead: [String] = []
         var unknownByHost: [String: [RegisteredReader]] = [:]
         for id in allIDs {
             switch state(of: id) {
             case .live(let reader)?: listing.readers.append(reader)
-            case .died?: dead.append(id)
-            case .unknown(let reader)?: unknownByHost[reader.hostName, default: []].append(reader)
+            case .unknown(let reader, hostHeard: true)?: listing.leaseLost.append(reader)
+            case .unknown(let reader, hostHeard: false)?: unknownByHost[reader.hostName, default: []].append(reader)
             case nil: break
             }
         }
@@ -107,14 +110,17 @@ struct FleetView: Sendable {
         listing.invalid = invalid.keys.sorted().map { InvalidReaderEntry(id: $0, owner: nil, reason: invalid[$0]!) }
         listing.entryCount = live.count + roster.count
         listing.considered = listing.entryCount
-        return (listing, dead)
+        return listing
     }
 
-    /// `host`'s description with `readers`, the last time it was heard of from its notes.
+    /// `host`'s description with `readers`, the last time it was heard of from its notes, and
+    /// whether anything there still vouches for it.
     func unreachableHost(_ host: String, readers: [RegisteredReader]) -> UnreachableHost {
         let note = seen[EtcdStoreKeys.keySafe(host)]
-        return UnreachableHost(
+        var described = UnreachableHost(
             hostName: host, lastHeard: note.map { Date(timeIntervalSince1970: $0.at) },
             hasMirror: readers.contains { $0.connection == .mirror }, readers: readers)
+        described.heardFrom = readers.contains { reader in roster[reader.id].map(isVouched) ?? false }
+        return described
     }
 }

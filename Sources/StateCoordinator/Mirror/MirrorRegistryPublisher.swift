@@ -33,6 +33,7 @@ final class MirrorRegistryPublisher: Sendable {
     private let readerUsers: Set<UInt32>?
     private let host: String
     private let holder: EtcdLeasedKeys
+    private let ttl: Duration
     private let signals: Mutex<Signals>
     private let condition = NSCondition()
     /// The entries published, by local ID: their etcd ID and the bytes last set.
@@ -48,10 +49,12 @@ final class MirrorRegistryPublisher: Sendable {
         self.host = host
         signals = Mutex(Signals(sourceStoreID: sourceStoreID))
         let seenKey = access.keys.seen(host: host)
+        ttl = access.client.configuration.readerLeaseTTL
         holder = EtcdLeasedKeys(
             client: access.client, ttl: access.client.configuration.readerLeaseTTL, what: "mirror of host \(host)",
             logger: access.logger,
-            heartbeat: { (seenKey, FleetHostNote(host: host, pid: pid, at: Date().timeIntervalSince1970).encoded()) })
+            heartbeat: { (seenKey, FleetHostNote(host: host, pid: pid, at: Date().timeIntervalSince1970).encoded()) },
+            tidying: (access, host, [.direct, .mirror]))
         holder.set(access.keys.mirror(host: host), FleetHostNote(host: host, pid: pid, at: Date().timeIntervalSince1970).encoded())
     }
 
@@ -172,10 +175,11 @@ final class MirrorRegistryPublisher: Sendable {
         }
         guard previous != bytes else { return }
         if previous == nil {
-            holder.persist(
+            holder.anchor(
                 keys.roster(id),
                 FleetRosterEntry(
-                    id: id, label: record.label, pid: record.pid, host: record.host, registeredAt: record.registeredAt, connection: .mirror
+                    id: id, label: record.label, pid: record.pid, host: record.host, registeredAt: record.registeredAt, connection: .mirror,
+                    ttl: ttl.seconds
                 ).encoded())
         }
         holder.set(keys.live(id), bytes)
@@ -184,6 +188,6 @@ final class MirrorRegistryPublisher: Sendable {
     private func unpublish(_ localID: String) {
         guard let entry = published.withLock({ $0.removeValue(forKey: localID) }) else { return }
         holder.set(keys.live(entry.id), nil)
-        holder.persist(keys.roster(entry.id), nil)
+        holder.anchor(keys.roster(entry.id), nil)
     }
 }

@@ -21,6 +21,11 @@ public struct ReaderListing: Sendable, Equatable {
     /// theirs, lost its lease while the roster still names them). Their readers are in none of
     /// the lists above. Empty for a store in a directory.
     public var unreachableHosts: [UnreachableHost] = []
+    /// On etcd: readers whose lease is gone while their host is still heard from (its mirror, or
+    /// another direct reader there, is live): dead, most likely, or cut off just now with the rest
+    /// of their host. Their roster entries are removed once that has held for their lease's TTL
+    /// (by a process on their host, or a writer's acknowledgement wait). Never counted as applied.
+    public var leaseLost: [RegisteredReader] = []
     /// Set when the listing stopped before it looked at every entry it meant to (its caller's
     /// deadline passed): the readers above are then not all of them.
     public var stoppedEarly: Bool

@@ -15,6 +15,11 @@ public struct UnreachableHost: Sendable, Equatable {
     public var hasMirror: Bool
     /// The readers registered there, as last known.
     public var readers: [RegisteredReader]
+    /// Whether something on the host is still heard from (its mirror, another direct reader):
+    /// then the host is not cut off as a whole, and these readers are dead or about to be told so
+    /// (after their lease's TTL) — or cut off with the host just now, the rest of it not yet
+    /// lapsed.
+    public var heardFrom: Bool = false
 
     /// Creates a description of an unreachable host.
     public init(hostName: String, lastHeard: Date?, hasMirror: Bool, readers: [RegisteredReader]) {
@@ -26,6 +31,10 @@ public struct UnreachableHost: Sendable, Equatable {
 
     /// One line for an operator: `host b: mirror unreachable since 12:00:01 UTC; its 3 readers' state is unknown`.
     public var summary: String {
+        if heardFrom {
+            let count = readers.count == 1 ? "1 reader's lease is" : "\(readers.count) readers' leases are"
+            return "host \(TerminalText.safe(hostName)): heard from, but \(count) gone (dead, or cut off; told apart after the lease's TTL)"
+        }
         let since = lastHeard.map { " since " + Self.format($0) } ?? ""
         let what = hasMirror ? "mirror unreachable" : "no reader reachable"
         let count = readers.count == 1 ? "its 1 reader's" : "its \(readers.count) readers'"

@@ -29,9 +29,7 @@ public final class StateStore<State: Codable & Sendable>: ReadableStateStore<Sta
 
     /// A writer of a store on etcd whose existence was checked already.
     init(writing access: EtcdStoreAccess, options: Options) {
-        var writer = EtcdBackend<State>(access: access, options: options)
-        writer.removesDeadReaders = true
-        let backend = writer
+        let backend = EtcdBackend<State>(access: access, options: options)
         pipeline = CommitPipeline(label: "StateCoordinator.commit.\(access.keys.name)") { batch in backend.commit(batch) }
         super.init(etcd: access, options: options, backend: backend)
     }

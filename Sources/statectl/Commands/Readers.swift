@@ -20,8 +20,9 @@ struct Readers: AsyncParsableCommand {
 
             --json: an array of {"id", "label", "owner", "user", "pid", "host", "registeredAt", "storeID", \
             "loadedVersion", "appliedVersion", "appliedAt", "rejectedVersion", "rejectedError", "lagVersions", \
-            "lagSeconds"}. With --all: {"readers", "notCounted", "invalid", "entryCount", "considered", "complete", \
-            "warning"}.
+            "lagSeconds", "connection" (local, or on etcd direct or mirror)}. With --all: {"readers", "notCounted", "invalid", "entryCount", "considered", "complete", \
+            "warning"}; on etcd also "unreachableHosts" ([{"host", "lastHeard", "mirror", "summary", "readers"}]) and \
+            "leaseLost" (readers whose lease is gone while their host is heard from).
 
             On a store on etcd the listing covers every host: readers direct on etcd and readers behind their \
             host's mirror (VIA), and hosts whose readers' state is unknown (their mirror, or every direct reader there, \
@@ -113,6 +114,11 @@ struct Readers: AsyncParsableCommand {
             table(listing.readers, current: current, history: history, now: now)
         }
         if !json {
+            if !listing.leaseLost.isEmpty {
+                Output.line("")
+                Output.line("lease gone while their host is heard from (dead, most likely):")
+                table(listing.leaseLost, current: current, history: history, now: now)
+            }
             for host in listing.unreachableHosts {
                 Output.line("")
                 Output.line("\(host.summary):")
