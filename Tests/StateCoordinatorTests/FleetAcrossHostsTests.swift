@@ -51,7 +51,7 @@ extension ProcessTests {
             #expect(current.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "true", "\(current)")
             // Host C comes back: its mirror catches up, its bots apply the halt, a second wait confirms.
             try fleet.hosts.setLink(2, up: true)
-            let again = try fleet.operatorCommand(["readers", "--await-ack", "all", "--ack-timeout", "60", "--version", "\(version)"])
+            let again = try fleet.operatorCommand(["--etcd-timeout", "5", "readers", "--await-ack", "all", "--ack-timeout", "60", "--version", "\(version)"])
             #expect(again.status == 0, "\(again)")
             #expect(again.stderr.contains("bot-c-local (pid") && again.stderr.contains("on host-c"), "\(again.stderr)")
         }
@@ -205,7 +205,7 @@ final class Fleet: @unchecked Sendable {
     static let hostNames = ["host-a", "host-b", "host-c"]
     static let sidecar = HelperProcess.url.deletingLastPathComponent().appendingPathComponent("state-sidecar")
     var allLabels: [String] { Self.hostNames.flatMap { ["bot-\($0.last!)-direct", "bot-\($0.last!)-local"] }.sorted() }
-    var endpointList: [String] { hosts.addresses.map { "http://\($0):2379" } }
+    var endpointList: [String] { hosts.hosts.etcdEndpoints }
     var endpoints: String { endpointList.joined(separator: ",") }
     /// Global options for a process on etcd: short timeouts, short leases.
     var etcdArguments: [String] { ["--etcd", endpoints, "--etcd-timeout", "1", "--lease-ttl", "2"] }
@@ -246,17 +246,8 @@ final class Fleet: @unchecked Sendable {
     }
 
     private func startMember(_ index: Int) throws {
-        let address = hosts.addresses[index]
-        let cluster = hosts.addresses.enumerated().map { "m\($0.offset)=http://\($0.element):2380" }.joined(separator: ",")
         let process = try hosts.start(
-            index, "/usr/bin/etcd",
-            [
-                "--name", "m\(index)", "--data-dir", root.file("etcd-\(index)"),
-                "--listen-client-urls", "http://\(address):2379", "--advertise-client-urls", "http://\(address):2379",
-                "--listen-peer-urls", "http://\(address):2380", "--initial-advertise-peer-urls", "http://\(address):2380",
-                "--initial-cluster", cluster, "--initial-cluster-token", "fleet-\(getpid())", "--initial-cluster-state", "new",
-                "--log-level", "warn", "--heartbeat-interval", "100", "--election-timeout", "1000", "--unsafe-no-fsync",
-            ])
+            index, "/usr/bin/etcd", hosts.hosts.etcdMemberArguments(index, dataDirectory: root.file("etcd-\(index)"), fsync: false))
         keep("etcd-\(index)", process)
     }
 

@@ -37,6 +37,7 @@ final class BenchProgress: Sendable {
             case .metrics: 20
             case .python: 60
             case .etcd: 40
+            case .fleet: 90
             }
         return quick ? max(1, full / 25) : full
     }

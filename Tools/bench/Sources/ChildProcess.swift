@@ -42,6 +42,12 @@ final class ChildProcess: Sendable {
         return collected.withLock { $0 }
     }
 
+    /// Ends the child (SIGKILL) and reaps it.
+    func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
     /// Waits until the child printed `line` (a reader's "ready").
     func waitFor(_ line: String, timeout: Duration = .seconds(30)) throws {
         let deadline = ContinuousClock.now + timeout

@@ -17,7 +17,7 @@ struct StateBench: AsyncParsableCommand {
 
 extension StateBench {
     enum Workload: String, CaseIterable, ExpressibleByArgument {
-        case commit, contention, group, propagation, size, hotpath, ack, sidecar, metrics, python, etcd
+        case commit, contention, group, propagation, size, hotpath, ack, sidecar, metrics, python, etcd, fleet
     }
 
     struct Run: AsyncParsableCommand {
@@ -58,6 +58,7 @@ extension StateBench {
                 case .metrics: try MetricsCostWorkload(quick: quick).run(report: report)
                 case .python: try PythonWorkload(quick: quick, readerCounts: readers).run(report: report)
                 case .etcd: try EtcdWorkload(quick: quick).run(report: report)
+                case .fleet: try FleetWorkload(quick: quick).run(report: report)
                 }
             }
             let encoder = JSONEncoder()
@@ -83,11 +84,11 @@ extension StateBench {
     struct Worker: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "A child process of a workload.", shouldDisplay: false)
 
-        enum Role: String, ExpressibleByArgument { case incr, watch, hold, ack }
+        enum Role: String, ExpressibleByArgument { case incr, watch, hold, ack, mirror }
 
         @Argument var role: Role
         @Option var dir: String = ""
-        @Option(help: "A store on this etcd endpoint instead of --dir (incr, watch).") var etcd: String?
+        @Option(help: "A store on these etcd endpoints (comma-separated) instead of --dir (incr, watch, ack); mirror: the source.") var etcd: String?
         @Option(help: "The store's name (with --etcd).") var name = "state"
         @Option var count = 0
         @Option var until: UInt64 = 0
@@ -101,13 +102,19 @@ extension StateBench {
             case .watch: reader ? try await watchWithReader() : try await watch()
             case .hold: try await hold()
             case .ack: try await acknowledge()
+            case .mirror: try await mirror()
             }
         }
 
         /// A registered reader "bench-<count>" that acknowledges each version it is handed, until
         /// a version after `until`; prints "ready" once registered and holding the first version.
         private func acknowledge() async throws {
-            let store = try await ReadOnlyStateStore<BenchState>(directory: dir)
+            let store: ReadOnlyStateStore<BenchState>
+            if let etcd {
+                store = try await ReadOnlyStateStore<BenchState>(etcd: EtcdConfiguration(endpoints: etcd.split(separator: ",").map(String.init)), name: name)
+            } else {
+                store = try await ReadOnlyStateStore<BenchState>(directory: dir)
+            }
             let watch = StateObservation(label: "bench-\(count)").events(in: store)
             var ready = false
             for await event in watch {
@@ -119,6 +126,16 @@ extension StateBench {
                 }
                 // Alive until the version after the last measured one: a reader that exits is not waited for.
                 if snapshot.version > until { break }
+            }
+        }
+
+        /// Mirrors the store on etcd (`--etcd`) into `--dir`, publishing its registered readers;
+        /// prints "started" once it follows.
+        private func mirror() async throws {
+            let source = try await ReadOnlyStateStore<JSONValue>(
+                etcd: EtcdConfiguration(endpoints: (etcd ?? "").split(separator: ",").map(String.init)), name: name)
+            try await StateMirror(source: source, directory: dir, name: name).run { event in
+                if case .started = event { FileHandle.standardOutput.write(Data("started\n".utf8)) }
             }
         }
 
