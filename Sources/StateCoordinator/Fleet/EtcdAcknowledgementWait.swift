@@ -4,12 +4,16 @@ import Synchronization
 /// Waits until every selected reader of a store on etcd, on every host, has applied a version
 /// (or a newer one), rejected it, or died; or until the timeout (<doc:FleetAcrossHosts>).
 ///
-/// One range read of the registry (`readers/`), then a watch of that prefix from the revision
-/// after it: each acknowledgement is a record put, each death a lease's keys deleted, each
-/// unreachable host its mirror's presence deleted, and every one of them arrives as an event
-/// (no polling). A reader whose host is unreachable is waited for as unknown, and comes back
-/// into the wait when its host does. The watch is reopened on another member when its member
-/// fails or falls silent, and the registry read again when its revision was compacted.
+/// A watch of the registry's prefix (`readers/`) opened from the cluster's current revision,
+/// then, once etcd confirmed it, one range read of the prefix; events at or below the read's
+/// revision are in the read already and skipped. Each acknowledgement is a record put, each
+/// death a lease's keys deleted, each unreachable host its mirror's presence deleted, and every
+/// one of them arrives as an event (no polling). The watch is opened first, not after the read,
+/// because etcd serves a watch that starts in the past ("unsynced") from a loop that runs every
+/// 100 ms: acknowledgements landing between a read and a watch opened after it were seen up to
+/// 100 ms late (measured: every wait took 100 ms). A reader whose host is unreachable is waited
+/// for as unknown, and comes back into the wait when its host does. The watch is reopened on
+/// another member when its member fails or falls silent, and the registry read again then.
 struct EtcdAcknowledgementWait: Sendable {
     let access: EtcdStoreAccess
     let version: UInt64
@@ -23,62 +27,69 @@ struct EtcdAcknowledgementWait: Sendable {
         struct Contents {
             var view: FleetView
             var tally: FleetTally
-            var revision: Int64
+            /// The registry's revision the view holds; nil before the first read.
+            var revision: Int64?
+            /// Why the registry could not be read yet, when it could not.
+            var problem: String?
+
+            /// Takes a whole read of the registry (the first one begins the tally).
+            mutating func adopt(_ fresh: FleetView, revision: Int64) -> Bool {
+                view = fresh
+                let begun = self.revision != nil
+                self.revision = revision
+                problem = nil
+                if begun { return tally.update(view, now: .now) }
+                tally.begin(view, now: .now)
+                return tally.isDone
+            }
         }
         let contents: Mutex<Contents>
+        /// Signalled after each watch response and read: the wait looks at once.
+        let changed = EtcdWakeup()
         init(_ contents: Contents) { self.contents = Mutex(contents) }
     }
 
     /// How often the tally looks at the time (dead readers), besides each watch response.
     static var tick: Duration { .milliseconds(100) }
 
+    /// The least time the first read of the registry is given, whatever the timeout: with
+    /// `--ack-timeout 0` the wait still reports who has applied the version already.
+    static var firstReadBudget: Duration { .seconds(2) }
+
     func run() async -> AcknowledgementReport {
         let clock = ContinuousClock()
         let start = clock.now
-        let first: (view: FleetView, revision: Int64)
-        do {
-            first = try await access.fleetView()
-        } catch {
+        let progress = Progress(
+            Progress.Contents(view: FleetView(keys: access.keys), tally: FleetTally(version: version, storeID: storeID, selection: selection)))
+        let timedOut = await follow(progress, until: start + timeout, firstReadBy: start + max(timeout, Self.firstReadBudget))
+        let (view, final, revision, problem) = progress.contents.withLock { ($0.view, $0.tally, $0.revision, $0.problem) }
+        guard revision != nil else {
             var report = AcknowledgementReport(version: version, storeID: storeID, waited: clock.now - start)
-            report.problem = "the reader registry on etcd could not be read: \(error.reason)"
+            report.problem = "the reader registry on etcd could not be read: \(problem ?? "no member answered in time")"
             return report
         }
-        var tally = FleetTally(version: version, storeID: storeID, selection: selection)
-        tally.begin(first.view, now: clock.now)
-        let progress = Progress(Progress.Contents(view: first.view, tally: tally, revision: first.revision))
-        var timedOut = false
-        if !tally.isDone {
-            timedOut = await follow(progress, until: start + timeout)
-        }
-        let (view, final) = progress.contents.withLock { ($0.view, $0.tally) }
         if removesDead, !final.deadIDs.isEmpty { await access.removeDeadReaders(final.deadIDs) }
         return final.report(view, timedOut: timedOut && !final.isDone, waited: clock.now - start, problem: nil)
     }
 
-    /// Watches the registry until the tally is done (false) or the deadline passes (true).
-    private func follow(_ progress: Progress, until deadline: ContinuousClock.Instant) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask(executorPreference: EtcdTaskExecutor.shared) {
-                await watch(progress)
-                return false
-            }
+    /// Follows the registry until the tally is done (false) or the deadline passes or the task is
+    /// cancelled (true). The watch runs in a task of its own, cancelled and not waited for when
+    /// the tally is done: a gRPC stream winds down in its own time (tens of milliseconds), which
+    /// is no part of the wait.
+    private func follow(_ progress: Progress, until deadline: ContinuousClock.Instant, firstReadBy: ContinuousClock.Instant) async -> Bool {
+        let watcher = Task(executorPreference: EtcdTaskExecutor.shared) { await watch(progress) }
+        defer { watcher.cancel() }
+        while true {
             // Time moves the tally too: a reader whose lease is gone is taken for dead after its TTL.
-            group.addTask(executorPreference: EtcdTaskExecutor.shared) {
-                let wakeup = EtcdWakeup()
-                while !Task.isCancelled {
-                    await wakeup.wait(until: .now + Self.tick)
-                    if progress.contents.withLock({ $0.tally.update($0.view, now: .now) }) { return false }
-                }
-                return false
+            let (begun, done) = progress.contents.withLock { contents -> (Bool, Bool) in
+                guard contents.revision != nil else { return (false, false) }
+                let view = contents.view
+                return (true, contents.tally.update(view, now: .now))
             }
-            group.addTask(executorPreference: EtcdTaskExecutor.shared) {
-                let wakeup = EtcdWakeup()
-                while !Task.isCancelled, ContinuousClock.now < deadline { await wakeup.wait(until: deadline) }
-                return true
-            }
-            let first = await group.next() ?? true
-            group.cancelAll()
-            return first
+            if done { return false }
+            let now = ContinuousClock.now
+            if Task.isCancelled || now >= (begun ? deadline : firstReadBy) { return true }
+            await progress.changed.wait(until: min(begun ? deadline : firstReadBy, now + Self.tick))
         }
     }
 
@@ -88,12 +99,13 @@ struct EtcdAcknowledgementWait: Sendable {
         let idle = access.client.configuration.watchIdleTimeout
         var failures = 0
         while !Task.isCancelled {
-            let from = progress.contents.withLock { $0.revision } + 1
+            // From now the first time (a synced watch), then from after the revision held.
+            let held = progress.contents.withLock { $0.revision }
             let reread = Mutex(false)
             do throws(EtcdFailure) {
                 try await access.client.call(streaming: true) { call in
                     try await EtcdWatchSession.run(
-                        call, key: keys.readersPrefix, rangeEnd: EtcdStoreKeys.rangeEnd(keys.readersPrefix), startRevision: from,
+                        call, key: keys.readersPrefix, rangeEnd: EtcdStoreKeys.rangeEnd(keys.readersPrefix), startRevision: held.map { $0 + 1 } ?? 0,
                         idleTimeout: idle
                     ) { response in
                         if response.canceled {
@@ -101,28 +113,37 @@ struct EtcdAcknowledgementWait: Sendable {
                             reread.withLock { $0 = true }
                             return .finish
                         }
+                        if response.created, held == nil {
+                            // The watch is in place: everything from here on reaches it. Now the read.
+                            let fresh = try await access.fleetView()
+                            let done = progress.contents.withLock { $0.adopt(fresh.view, revision: fresh.revision) }
+                            progress.changed.signal()
+                            return done ? .finish : .more
+                        }
                         let done = progress.contents.withLock { contents -> Bool in
-                            for event in response.events {
+                            guard let revision = contents.revision else { return false }
+                            for event in response.events where event.kv.modRevision > revision {
                                 contents.view.apply(key: Array(event.kv.key), value: event.type == .delete ? nil : Array(event.kv.value))
                             }
-                            contents.revision = max(contents.revision, response.header.revision)
-                            return contents.tally.update(contents.view, now: .now)
+                            contents.revision = max(revision, response.header.revision)
+                            let view = contents.view
+                            return contents.tally.update(view, now: .now)
                         }
+                        progress.changed.signal()
                         return done ? .finish : .more
                     }
                 }
                 failures = 0
             } catch {
                 failures += 1
+                progress.contents.withLock { $0.problem = error.reason }
             }
-            if Task.isCancelled || progress.contents.withLock({ $0.tally.isDone }) { return }
+            if Task.isCancelled || progress.contents.withLock({ $0.tally.isDone && $0.revision != nil }) { return }
             if reread.withLock({ $0 }) || failures > 0 {
+                // Read again, and watch on from after that read.
                 if let fresh = try? await access.fleetView() {
-                    let done = progress.contents.withLock { contents -> Bool in
-                        contents.view = fresh.view
-                        contents.revision = fresh.revision
-                        return contents.tally.update(contents.view, now: .now)
-                    }
+                    let done = progress.contents.withLock { $0.adopt(fresh.view, revision: fresh.revision) }
+                    progress.changed.signal()
                     if done { return }
                 }
             }

@@ -26,6 +26,10 @@ final class EtcdLeasedKeys: Sendable {
         /// after its lease lapsed, and taken for dead meanwhile, is in the roster again).
         var anchored: [[UInt8]: [UInt8]] = [:]
         var lease: Int64?
+        /// Set by a change that may wait a little (a "loaded" mark): when it is due, unless an
+        /// urgent one (an acknowledgement) takes it along first.
+        var lazyDue: ContinuousClock.Instant?
+        var urgent = false
         var generation = 0
         var writtenGeneration = 0
         var waiters: [(generation: Int, continuation: CheckedContinuation<Void, Never>)] = []
@@ -74,11 +78,17 @@ final class EtcdLeasedKeys: Sendable {
         Task(executorPreference: EtcdTaskExecutor.shared) { await self.run() }
     }
 
-    /// Sets a leased key (nil: removes it).
-    func set(_ key: [UInt8], _ value: [UInt8]?) {
+    /// How long a change that is not urgent may wait for one that is (a reader's "loaded" mark
+    /// for its "applied" one): one write to etcd instead of two in a row.
+    static var lazyDelay: Duration { .milliseconds(20) }
+
+    /// Sets a leased key (nil: removes it). `urgent` false lets the write wait up to
+    /// ``lazyDelay`` for the next urgent change.
+    func set(_ key: [UInt8], _ value: [UInt8]?, urgent: Bool = true) {
         contents.withLock { contents in
             contents.wanted[key] = value
             contents.generation += 1
+            if urgent { contents.urgent = true } else { contents.lazyDue = contents.lazyDue ?? .now + Self.lazyDelay }
         }
         wakeup.signal()
     }
@@ -168,6 +178,15 @@ final class EtcdLeasedKeys: Sendable {
                     }
                     nextKeepAlive = clock.now + ttl / 3
                 }
+                // Only lazy changes pending, not due yet: wait for them, or for an urgent one.
+                let lazyUntil = contents.withLock { contents -> ContinuousClock.Instant? in
+                    guard !contents.urgent, contents.unleasedOrder.isEmpty, let due = contents.lazyDue, due > clock.now else { return nil }
+                    return due
+                }
+                if let lazyUntil, clock.now < nextHeartbeat || heartbeat == nil, clock.now < nextKeepAlive {
+                    await wakeup.wait(until: min(lazyUntil, nextKeepAlive))
+                    continue
+                }
                 let beat = clock.now >= nextHeartbeat ? heartbeat?() : nil
                 let (operations, generation, wanted) = contents.withLock { contents in
                     var operations: [Etcdserverpb_RequestOp] = []
@@ -185,6 +204,8 @@ final class EtcdLeasedKeys: Sendable {
                             operations.append(EtcdTransactions.delete(key))
                         }
                     }
+                    contents.urgent = false
+                    contents.lazyDue = nil
                     return (operations, contents.generation, contents.wanted)
                 }
                 var all = operations

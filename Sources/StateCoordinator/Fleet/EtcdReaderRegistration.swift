@@ -65,20 +65,22 @@ final class EtcdReaderRegistration: ReaderMarks {
         return String(generator.next() as UInt32, radix: 16)
     }
 
-    private func write() {
+    private func write(urgent: Bool = true) {
         let bytes = record.withLock { record -> [UInt8] in
             record.updatedAt = Date().timeIntervalSince1970
             return record.encoded()
         }
-        holder.set(keys.live(entryID), bytes)
+        holder.set(keys.live(entryID), bytes, urgent: urgent)
     }
 
-    private func update(_ change: (inout ReaderRecord) -> Bool) {
+    private func update(urgent: Bool = true, _ change: (inout ReaderRecord) -> Bool) {
         guard !closed.withLock({ $0 }) else { return }
-        if record.withLock({ change(&$0) }) { write() }
+        if record.withLock({ change(&$0) }) { write(urgent: urgent) }
     }
 
-    func noteLoaded(_ version: UInt64, storeID: String) { update { $0.load(version, storeID: storeID, at: Date()) } }
+    /// A "loaded" mark may wait a little for the application's acknowledgement, which usually
+    /// follows at once: one write instead of two.
+    func noteLoaded(_ version: UInt64, storeID: String) { update(urgent: false) { $0.load(version, storeID: storeID, at: Date()) } }
 
     func acknowledge(_ version: UInt64, storeID: String) { update { $0.apply(version, storeID: storeID, at: Date()) } }
 

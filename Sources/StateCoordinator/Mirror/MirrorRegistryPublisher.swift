@@ -37,7 +37,7 @@ final class MirrorRegistryPublisher: Sendable {
     private let signals: Mutex<Signals>
     private let condition = NSCondition()
     /// The entries published, by local ID: their etcd ID and the bytes last set.
-    private let published = Mutex<[String: (id: String, record: [UInt8])]>([:])
+    private let published = Mutex<[String: (id: String, record: [UInt8], marks: [UInt64?])]>([:])
 
     init(access: EtcdStoreAccess, local: StoreHandle, localStoreID: String, sourceStoreID: String, readerUsers: Set<UInt32>?) {
         keys = access.keys
@@ -169,11 +169,12 @@ final class MirrorRegistryPublisher: Sendable {
         record.rejectedError = reader.rejected?.error
         record.updatedAt = reader.updatedAt.timeIntervalSince1970
         let bytes = record.encoded()
-        let previous = published.withLock { published -> [UInt8]? in
-            defer { published[reader.id] = (id, bytes) }
-            return published[reader.id]?.record
+        let marks = [record.appliedVersion, record.rejectedVersion]
+        let previous = published.withLock { published -> (record: [UInt8], marks: [UInt64?])? in
+            defer { published[reader.id] = (id, bytes, marks) }
+            return published[reader.id].map { ($0.record, $0.marks) }
         }
-        guard previous != bytes else { return }
+        guard previous?.record != bytes else { return }
         if previous == nil {
             holder.anchor(
                 keys.roster(id),
@@ -182,7 +183,8 @@ final class MirrorRegistryPublisher: Sendable {
                     ttl: ttl.seconds
                 ).encoded())
         }
-        holder.set(keys.live(id), bytes)
+        // A new acknowledgement or rejection goes at once; a "loaded" mark may wait a little.
+        holder.set(keys.live(id), bytes, urgent: previous.map { $0.marks != marks } ?? true)
     }
 
     private func unpublish(_ localID: String) {

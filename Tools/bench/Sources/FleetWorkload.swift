@@ -7,18 +7,26 @@ import ToolEtcd
 /// on etcd, half reading the host's mirrored file), and the time from the commit until every one
 /// of the R readers has acknowledged it (`waitForAcknowledgements` returned complete), beside the
 /// same R readers on one host's file store, in the same run. Needs root (namespaces).
-struct FleetWorkload {
+final class FleetWorkload {
     let quick: Bool
+    /// Per connection, when readers applied each version after its commit (their clocks; one
+    /// machine here), from the last measurement.
+    private var lastAppliedAfter: [ReaderConnection: LatencySummary] = [:]
+
+    init(quick: Bool) { self.quick = quick }
 
     func run(report: (BenchRow) -> Void) throws {
         guard NamespaceHosts.available else { throw BenchFailure("the fleet workload needs root, iproute2 and unshare (network namespaces)") }
         let commits = quick ? 20 : 100
         for readers in quick ? [6] : [6, 30] {
-            let local = try measureLocal(readers: readers, commits: commits)
-            let fleet = try measureFleet(readers: readers, commits: commits)
+            let (local, localCommit) = try measureLocal(readers: readers, commits: commits)
+            let (fleet, fleetCommit) = try measureFleet(readers: readers, commits: commits)
+            let applied = lastAppliedAfter.keys.sorted { $0.rawValue < $1.rawValue }.map { "\($0.rawValue) readers applied it after p50 \(BenchRow.format(lastAppliedAfter[$0]!.p50)) µs" }
             let configuration = "R=\(readers) readers on 3 hosts (half direct, half behind each host's mirror), all acknowledged"
             let baselineName = "the same R readers on one host's file store"
-            let note = "commit → waitForAcknowledgements returned complete (etcd: 3 members, default fsync, one per namespace host)"
+            let note = "commit → waitForAcknowledgements returned complete (etcd: 3 members, default fsync, one per namespace host); "
+                + "the commit alone: p50 \(BenchRow.format(fleetCommit.p50)) µs on etcd, \(BenchRow.format(localCommit.p50)) µs on the file store; "
+                + applied.joined(separator: ", ")
             let withinTarget: Bool = fleet.p50 <= 3.0 * local.p50
             report(BenchRow(
                 workload: "fleet", configuration: configuration, metric: "p50 µs", ours: fleet.p50, baseline: local.p50,
@@ -46,13 +54,21 @@ struct FleetWorkload {
     }
 
     /// The writer's view: commit, then wait for every reader; the whole, per commit.
-    private func timeCommits(_ writer: StateStore<BenchState>, readers: Int, commits: Int) throws -> LatencySummary {
+    private func timeCommits(_ writer: StateStore<BenchState>, readers: Int, commits: Int) throws -> (whole: LatencySummary, commit: LatencySummary) {
         var samples: [Int64] = []
+        var commitSamples: [Int64] = []
+        var appliedAfter: [ReaderConnection: [Int64]] = [:]
         for _ in 1...commits {
             let start = Clock.monotonic()
             let snapshot = try writer.update { $0.counter += 1 }
+            commitSamples.append(Clock.monotonic() - start)
             let acknowledgements = writer.waitForAcknowledgements(of: snapshot, timeout: .seconds(30))
             samples.append(Clock.monotonic() - start)
+            for reader in acknowledgements.applied {
+                if let at = reader.applied?.at {
+                    appliedAfter[reader.connection, default: []].append(Int64(at.timeIntervalSince(snapshot.committedAt) * 1e9))
+                }
+            }
             guard acknowledgements.isComplete, acknowledgements.applied.count == readers else {
                 let applied: Int = acknowledgements.applied.count
                 let unknown: Int = acknowledgements.unreachable.count
@@ -60,10 +76,11 @@ struct FleetWorkload {
                 throw BenchFailure("version \(snapshot.version): \(applied)/\(readers) acknowledged; unknown \(unknown), lagging \(lagging)")
             }
         }
-        return LatencySummary(nanoseconds: samples)
+        lastAppliedAfter = appliedAfter.mapValues { LatencySummary(nanoseconds: $0) }
+        return (LatencySummary(nanoseconds: samples), LatencySummary(nanoseconds: commitSamples))
     }
 
-    private func measureLocal(readers: Int, commits: Int) throws -> LatencySummary {
+    private func measureLocal(readers: Int, commits: Int) throws -> (whole: LatencySummary, commit: LatencySummary) {
         let dir = try BenchDirectory()
         _ = try StateStore<BenchState>.create(directory: dir.path, initial: BenchState(size: 1 << 10))
         let children = try (0..<readers).map { index in
@@ -78,7 +95,7 @@ struct FleetWorkload {
         return summary
     }
 
-    private func measureFleet(readers: Int, commits: Int) throws -> LatencySummary {
+    private func measureFleet(readers: Int, commits: Int) throws -> (whole: LatencySummary, commit: LatencySummary) {
         let dir = try BenchDirectory()
         let hosts = try NamespaceHosts(["bench-a", "bench-b", "bench-c"])
         var running: [ChildProcess] = []
