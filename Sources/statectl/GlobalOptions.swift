@@ -66,8 +66,12 @@ struct GlobalOptions: ParsableArguments {
         guard etcdTimeout > 0, etcdTimeout <= 3600 else {
             throw ValidationError("--etcd-timeout must be a number of seconds above 0 and at most 3600.")
         }
-        guard let ttl = try? leaseSeconds(), ttl >= 1, ttl <= 3600 else {
-            throw ValidationError("--lease-ttl (or $STATECTL_ETCD_LEASE_TTL) must be a number of seconds from 1 to 3600.")
+        // Checked only for a store on etcd: a bad $STATECTL_ETCD_LEASE_TTL fails no command on a directory.
+        if etcdEndpoints != nil {
+            let from = leaseTTL != nil ? "--lease-ttl" : "$STATECTL_ETCD_LEASE_TTL"
+            guard let ttl = try? leaseSeconds(), ttl >= 1, ttl <= 3600 else {
+                throw ValidationError("\(from) must be a number of seconds from 1 to 3600.")
+            }
         }
         if etcdEndpoints == nil, let option = [("--cacert", cacert), ("--cert", cert), ("--key", key), ("--user", user), ("--etcd-prefix", etcdPrefix), ("--lease-ttl", leaseTTL.map { "\($0)" })].first(where: { $0.1 != nil })?.0 {
             throw ValidationError("\(option) applies to a store on etcd: give --etcd URL (or set STATECTL_ETCD) too.")

@@ -72,6 +72,21 @@ struct FleetTallyTests {
         #expect(tally.died.map(\.label) == ["bot-b"] && tally.deadIDs == ["d1"])
     }
 
+    @Test func theLongestLeaseOnTheHostIsWaitedOutNotTheReadersOwn() {
+        var tally = FleetTally(version: 5, storeID: storeID, selection: .all)
+        var view = fleet()
+        // Host b's mirror keeps a 30 s lease: cut off, it may vouch for 30 s after bot-b's 2 s lapsed.
+        view.apply(key: keys.mirror(host: "b"), value: FleetHostNote(host: "b", pid: 9, at: 1, ttl: 30).encoded())
+        let start = ContinuousClock.now
+        tally.begin(view, now: start)
+        view.apply(key: keys.live("d1"), value: nil)
+        tally.update(view, now: start)
+        tally.update(view, now: start + .seconds(10))
+        #expect(tally.died.isEmpty && tally.unknown.keys.sorted() == ["d1"])
+        tally.update(view, now: start + .milliseconds(30_001))
+        #expect(tally.died.map(\.label) == ["bot-b"])
+    }
+
     @Test func aHostCutOffWholeStaysUnknownNotDead() {
         var tally = FleetTally(version: 5, storeID: storeID, selection: .all)
         var view = fleet()

@@ -29,8 +29,11 @@ struct EtcdAcknowledgementWait: Sendable {
             var tally: FleetTally
             /// The registry's revision the view holds; nil before the first read.
             var revision: Int64?
-            /// Why the registry could not be read yet, when it could not.
+            /// Why the registry could not be read or followed lately, when it could not.
             var problem: String?
+            /// When the view was last known current (a watch response, a read): time moves the
+            /// tally only up to here, so that a watch gone silent never makes a reader "dead".
+            var freshAt = ContinuousClock.now
 
             /// Takes a whole read of the registry (the first one begins the tally).
             mutating func adopt(_ fresh: FleetView, revision: Int64) -> Bool {
@@ -38,8 +41,9 @@ struct EtcdAcknowledgementWait: Sendable {
                 let begun = self.revision != nil
                 self.revision = revision
                 problem = nil
-                if begun { return tally.update(view, now: .now) }
-                tally.begin(view, now: .now)
+                freshAt = .now
+                if begun { return tally.update(view, now: freshAt) }
+                tally.begin(view, now: freshAt)
                 return tally.isDone
             }
         }
@@ -68,8 +72,18 @@ struct EtcdAcknowledgementWait: Sendable {
             report.problem = "the reader registry on etcd could not be read: \(problem ?? "no member answered in time")"
             return report
         }
-        if removesDead, !final.deadIDs.isEmpty { await access.removeDeadReaders(final.deadIDs) }
-        return final.report(view, timedOut: timedOut && !final.isDone, waited: clock.now - start, problem: nil)
+        if removesDead, !final.deadIDs.isEmpty {
+            // Best effort, and no part of the wait: a cluster out of reach by now must not hold it.
+            let (access, dead) = (access, final.deadIDs)
+            Task(executorPreference: EtcdTaskExecutor.shared) { await access.removeDeadReaders(dead) }
+        }
+        // A wait that ended short of complete while the registry could not be followed says why.
+        var stale = !final.isDone ? problem.map { "the reader registry on etcd could not be followed to the end: \($0)" } : nil
+        // Reading fewer keys than there are proves nothing of "every reader".
+        if selection == .all, let keys = view.truncatedAt {
+            stale = "the reader registry on etcd holds \(keys) keys, more than the \(FleetView.maximumKeys) read: someone is flooding PREFIX/NAME/readers/"
+        }
+        return final.report(view, timedOut: timedOut && !final.isDone, waited: clock.now - start, problem: stale)
     }
 
     /// Follows the registry until the tally is done (false) or the deadline passes or the task is
@@ -84,7 +98,7 @@ struct EtcdAcknowledgementWait: Sendable {
             let (begun, done) = progress.contents.withLock { contents -> (Bool, Bool) in
                 guard contents.revision != nil else { return (false, false) }
                 let view = contents.view
-                return (true, contents.tally.update(view, now: .now))
+                return (true, contents.tally.update(view, now: contents.freshAt))
             }
             if done { return false }
             let now = ContinuousClock.now
@@ -101,7 +115,7 @@ struct EtcdAcknowledgementWait: Sendable {
         while !Task.isCancelled {
             // From now the first time (a synced watch), then from after the revision held.
             let held = progress.contents.withLock { $0.revision }
-            let reread = Mutex(false)
+            let reread = Mutex<String?>(nil)
             do throws(EtcdFailure) {
                 try await access.client.call(streaming: true) { call in
                     try await EtcdWatchSession.run(
@@ -110,11 +124,14 @@ struct EtcdAcknowledgementWait: Sendable {
                     ) { response in
                         if response.canceled {
                             // Compacted past our revision, or refused: read the registry again.
-                            reread.withLock { $0 = true }
+                            reread.withLock { $0 = response.cancelReason.isEmpty ? "the watch was cancelled" : response.cancelReason }
                             return .finish
                         }
-                        if response.created, held == nil {
-                            // The watch is in place: everything from here on reaches it. Now the read.
+                        if response.created {
+                            // The watch is in place: everything from here on reaches it. Its header
+                            // is the cluster's revision, not how far the watch has caught up: it
+                            // never moves ours. The first time, now the read.
+                            guard held == nil else { return .more }
                             let fresh = try await access.fleetView()
                             let done = progress.contents.withLock { $0.adopt(fresh.view, revision: fresh.revision) }
                             progress.changed.signal()
@@ -122,12 +139,18 @@ struct EtcdAcknowledgementWait: Sendable {
                         }
                         let done = progress.contents.withLock { contents -> Bool in
                             guard let revision = contents.revision else { return false }
+                            var reached = revision
                             for event in response.events where event.kv.modRevision > revision {
                                 contents.view.apply(key: Array(event.kv.key), value: event.type == .delete ? nil : Array(event.kv.value))
+                                reached = max(reached, event.kv.modRevision)
                             }
-                            contents.revision = max(revision, response.header.revision)
+                            // A progress reply (no event) comes once the watch has caught up: its
+                            // header is then how far the view is current.
+                            if response.events.isEmpty { reached = max(reached, response.header.revision) }
+                            contents.revision = reached
+                            contents.freshAt = .now
                             let view = contents.view
-                            return contents.tally.update(view, now: .now)
+                            return contents.tally.update(view, now: contents.freshAt)
                         }
                         progress.changed.signal()
                         return done ? .finish : .more
@@ -139,7 +162,12 @@ struct EtcdAcknowledgementWait: Sendable {
                 progress.contents.withLock { $0.problem = error.reason }
             }
             if Task.isCancelled || progress.contents.withLock({ $0.tally.isDone && $0.revision != nil }) { return }
-            if reread.withLock({ $0 }) || failures > 0 {
+            if let reason = reread.withLock({ $0 }) {
+                // A watch etcd cancelled (compacted, refused) is read again, not reopened in a loop.
+                failures += 1
+                progress.contents.withLock { $0.problem = reason }
+            }
+            if failures > 0 {
                 // Read again, and watch on from after that read.
                 if let fresh = try? await access.fleetView() {
                     let done = progress.contents.withLock { $0.adopt(fresh.view, revision: fresh.revision) }

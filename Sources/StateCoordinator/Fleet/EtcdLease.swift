@@ -6,10 +6,10 @@ import GRPCCore
 /// that expires unused).
 enum EtcdLease {
     /// Grants a lease of `ttl` (rounded up to whole seconds); returns its ID and the TTL granted.
-    static func grant(_ client: EtcdClient, ttl: Duration) async throws(EtcdFailure) -> (id: Int64, ttl: Int64) {
+    static func grant(_ client: EtcdClient, ttl: Duration, timeout: Duration? = nil) async throws(EtcdFailure) -> (id: Int64, ttl: Int64) {
         var request = Etcdserverpb_LeaseGrantRequest()
         request.ttl = max(1, Int64(ttl.seconds.rounded(.up)))
-        let response = try await client.call { [request] call in
+        let response = try await client.call(timeout: timeout) { [request] call in
             try await Etcdserverpb_Lease.Client(wrapping: call.client).leaseGrant(request, metadata: call.metadata, options: call.options)
         }
         guard response.error.isEmpty, response.id != 0 else {
@@ -19,10 +19,10 @@ enum EtcdLease {
     }
 
     /// Renews lease `id` once; returns the TTL it has now, 0 when it has expired (or never existed).
-    static func keepAlive(_ client: EtcdClient, id: Int64) async throws(EtcdFailure) -> Int64 {
+    static func keepAlive(_ client: EtcdClient, id: Int64, timeout: Duration? = nil) async throws(EtcdFailure) -> Int64 {
         var request = Etcdserverpb_LeaseKeepAliveRequest()
         request.id = id
-        return try await client.call { [request] call in
+        return try await client.call(timeout: timeout) { [request] call in
             try await Etcdserverpb_Lease.Client(wrapping: call.client).leaseKeepAlive(
                 metadata: call.metadata, options: call.options,
                 requestProducer: { writer in try await writer.write(request) },
@@ -44,12 +44,12 @@ enum EtcdLease {
 
     /// Runs `operations` as transactions of at most 128 operations (etcd's default limit), each on
     /// any member: every operation here is a plain put or delete, the same if applied twice.
-    static func apply(_ client: EtcdClient, _ operations: [Etcdserverpb_RequestOp]) async throws(EtcdFailure) {
+    static func apply(_ client: EtcdClient, _ operations: [Etcdserverpb_RequestOp], timeout: Duration? = nil) async throws(EtcdFailure) {
         var start = 0
         while start < operations.count {
             let chunk = Array(operations[start..<min(operations.count, start + 128)])
             let request = EtcdTransactions.request(compare: [], success: chunk, failure: [])
-            _ = try await client.call { [request] call in
+            _ = try await client.call(timeout: timeout) { [request] call in
                 try await Etcdserverpb_KV.Client(wrapping: call.client).txn(request, metadata: call.metadata, options: call.options)
             }
             start += chunk.count

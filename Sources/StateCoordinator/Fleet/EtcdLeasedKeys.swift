@@ -24,7 +24,9 @@ final class EtcdLeasedKeys: Sendable {
         var unleasedOrder: [[UInt8]] = []
         /// Keys without a lease written again with every new lease (roster entries: a reader back
         /// after its lease lapsed, and taken for dead meanwhile, is in the roster again).
-        var anchored: [[UInt8]: [UInt8]] = [:]
+        var anchored: [[UInt8]: FleetRosterEntry] = [:]
+        /// The TTL etcd granted the current lease, in seconds (it may raise a short one to its minimum).
+        var grantedTTL: Double?
         var lease: Int64?
         /// Set by a change that may wait a little (a "loaded" mark): when it is due, unless an
         /// urgent one (an acknowledgement) takes it along first.
@@ -102,13 +104,14 @@ final class EtcdLeasedKeys: Sendable {
         wakeup.signal()
     }
 
-    /// A key without a lease, written now and again with every new lease (nil: deleted now, and
-    /// no longer written).
-    func anchor(_ key: [UInt8], _ value: [UInt8]?) {
+    /// A roster entry (no lease), written now and again with every new lease, with the TTL etcd
+    /// granted when it is longer than the one asked for (nil: deleted now, and no longer written).
+    func anchor(_ key: [UInt8], _ entry: FleetRosterEntry?) {
         contents.withLock { contents in
-            contents.anchored[key] = value
-            contents.queue(key, value)
+            contents.anchored[key] = entry
+            contents.queue(key, entry.map { contents.withGrantedTTL($0).encoded() })
             contents.generation += 1
+            contents.urgent = true
         }
         wakeup.signal()
     }
@@ -120,11 +123,12 @@ final class EtcdLeasedKeys: Sendable {
             let now = contents.withLock { contents -> Bool in
                 if contents.finished || contents.writtenGeneration >= contents.generation { return true }
                 contents.waiters.append((contents.generation, continuation))
+                // Whoever waits for a lazy change makes it urgent.
+                contents.urgent = true
                 return false
             }
-            if now { continuation.resume() }
+            if now { continuation.resume() } else { wakeup.signal() }
         }
-        wakeup.signal()
     }
 
     /// Revokes the lease (its keys disappear at once), deletes `deletes`, and stops; returns when
@@ -155,6 +159,7 @@ final class EtcdLeasedKeys: Sendable {
         /// Since when every round has succeeded (nil after a failure): the host's link was up.
         var connectedSince: ContinuousClock.Instant?
         var absentSince: [String: ContinuousClock.Instant] = [:]
+        var tidyingTask: TidyingTask?
         var failures = 0
         while true {
             if let closing = contents.withLock({ $0.closing }) {
@@ -170,11 +175,13 @@ final class EtcdLeasedKeys: Sendable {
             }
             do throws(EtcdFailure) {
                 if contents.withLock({ $0.lease }) == nil {
-                    let lease = try await EtcdLease.grant(client, ttl: ttl)
+                    let lease = try await EtcdLease.grant(client, ttl: ttl, timeout: requestBudget)
                     contents.withLock { contents in
                         contents.lease = lease.id
+                        contents.grantedTTL = Double(lease.ttl)
                         contents.written = [:]
-                        for (key, value) in contents.anchored { contents.queue(key, value) }
+                        contents.urgent = true
+                        for (key, entry) in contents.anchored { contents.queue(key, contents.withGrantedTTL(entry).encoded()) }
                     }
                     nextKeepAlive = clock.now + ttl / 3
                 }
@@ -233,7 +240,7 @@ final class EtcdLeasedKeys: Sendable {
                 }
                 ready.forEach { $0.resume() }
                 if clock.now >= nextKeepAlive, let lease = contents.withLock({ $0.lease }) {
-                    let remaining = try await EtcdLease.keepAlive(client, id: lease)
+                    let remaining = try await EtcdLease.keepAlive(client, id: lease, timeout: requestBudget)
                     if remaining <= 0 {
                         contents.withLock { $0.lease = nil }
                         continue
@@ -242,11 +249,18 @@ final class EtcdLeasedKeys: Sendable {
                 }
                 failures = 0
                 connectedSince = connectedSince ?? clock.now
-                if let tidying, clock.now >= nextTidy, let since = connectedSince {
-                    await Self.tidyRoster(
-                        tidying.access, host: tidying.host, connections: tidying.connections, connectedSince: since, absentSince: &absentSince)
+                if let tidying, clock.now >= nextTidy, let since = connectedSince, tidyingTask.map({ $0.isFinished }) ?? true {
+                    // In a task of its own: a slow read of the registry never delays a keep-alive.
+                    let absent = absentSince
+                    tidyingTask = TidyingTask { () async -> [String: ContinuousClock.Instant] in
+                        var absent = absent
+                        await Self.tidyRoster(
+                            tidying.access, host: tidying.host, connections: tidying.connections, connectedSince: since, absentSince: &absent)
+                        return absent
+                    }
                     nextTidy = clock.now + ttl
                 }
+                if let finished = tidyingTask?.result { absentSince = finished }
             } catch {
                 connectedSince = nil
                 failures += 1
@@ -262,6 +276,28 @@ final class EtcdLeasedKeys: Sendable {
             }
             await wakeup.wait(until: min(nextKeepAlive, heartbeat == nil ? nextKeepAlive : nextHeartbeat))
         }
+    }
+
+    /// Each request's budget: a third of the TTL (at least 500 ms), so that a member that hangs
+    /// costs the next keep-alive's turn, not the lease.
+    private var requestBudget: Duration { max(.milliseconds(500), min(client.configuration.requestTimeout, ttl / 3)) }
+
+    /// A tidying run in the background, and what it found when it is done.
+    private final class TidyingTask: Sendable {
+        private let outcome = Mutex<[String: ContinuousClock.Instant]?>(nil)
+        private let done = Mutex(false)
+
+        init(_ work: @escaping @Sendable () async -> [String: ContinuousClock.Instant]) {
+            Task(executorPreference: EtcdTaskExecutor.shared) { [self] in
+                let found = await work()
+                outcome.withLock { $0 = found }
+                done.withLock { $0 = true }
+            }
+        }
+
+        var isFinished: Bool { done.withLock { $0 } }
+        /// What the run found, once (nil before it ends and after it was taken).
+        var result: [String: ContinuousClock.Instant]? { outcome.withLock { value in defer { value = nil }; return value } }
     }
 
     /// Removes the roster entries of `host`'s readers whose record has been gone for their whole
@@ -289,7 +325,7 @@ final class EtcdLeasedKeys: Sendable {
     /// Applies `operations`; true when etcd refused them because the lease is gone.
     private func leaseLost(applying operations: [Etcdserverpb_RequestOp]) async throws(EtcdFailure) -> Bool {
         do {
-            try await EtcdLease.apply(client, operations)
+            try await EtcdLease.apply(client, operations, timeout: requestBudget)
             return false
         } catch {
             if case .refused(let rpc, _) = error, rpc.message.contains("lease not found") { return true }
@@ -320,6 +356,13 @@ final class EtcdLeasedKeys: Sendable {
 }
 
 extension EtcdLeasedKeys.Contents {
+    /// `entry` with the granted TTL when etcd granted more than it says.
+    fileprivate func withGrantedTTL(_ entry: FleetRosterEntry) -> FleetRosterEntry {
+        var entry = entry
+        if let grantedTTL, grantedTTL > entry.ttl { entry.ttl = grantedTTL }
+        return entry
+    }
+
     /// Queues an unleased write, replacing one queued for the same key.
     fileprivate mutating func queue(_ key: [UInt8], _ value: [UInt8]?) {
         if unleased.updateValue(value, forKey: key) == nil { unleasedOrder.append(key) }

@@ -52,8 +52,7 @@ final class EtcdReaderRegistration: ReaderMarks {
             access.keys.roster(registration.entryID),
             FleetRosterEntry(
                 id: registration.entryID, label: label, pid: record.pid, host: record.host, registeredAt: record.registeredAt,
-                connection: .direct, ttl: access.client.configuration.readerLeaseTTL.seconds
-            ).encoded())
+                connection: .direct, ttl: access.client.configuration.readerLeaseTTL.seconds))
         registration.write()
         registration.holder.start()
         AsyncBridge.wait { () async throws(Never) in await registration.holder.flushed() }

@@ -7,11 +7,14 @@ extension EtcdStoreAccess {
         var request = Etcdserverpb_RangeRequest()
         request.key = Data(keys.readersPrefix)
         request.rangeEnd = Data(EtcdStoreKeys.rangeEnd(keys.readersPrefix))
+        // At most this many keys: a registry flooded by whoever may write it is said, not read whole.
+        request.limit = Int64(FleetView.maximumKeys)
         let response = try await client.call { [request] call in
             try await Etcdserverpb_KV.Client(wrapping: call.client).range(request, metadata: call.metadata, options: call.options)
         }
         var view = FleetView(keys: keys)
         for value in response.kvs { view.apply(key: Array(value.key), value: Array(value.value)) }
+        if response.more { view.truncatedAt = Int(response.count) }
         return (view, response.header.revision)
     }
 

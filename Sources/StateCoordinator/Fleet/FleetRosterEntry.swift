@@ -60,20 +60,31 @@ struct FleetHostNote: Sendable, Equatable {
     var host: String
     var pid: Int32
     var at: Double
+    /// A mirror's lease TTL in seconds (its presence note); nil in a host's "seen" note.
+    var ttl: Double?
 
     func encoded() -> [UInt8] {
-        let object: JSONValue = ["format": 1, "host": .string(host), "pid": .int(Int64(pid)), "at": .double(at)]
-        return (try? JSONWriter.write(object, pretty: false)) ?? Array("{}".utf8)
+        var object: [JSONKey: JSONValue] = ["format": 1, "host": .string(host), "pid": .int(Int64(pid)), "at": .double(at)]
+        if let ttl { object["ttl"] = .double(ttl) }
+        let value = JSONValue.object(object)
+        return (try? JSONWriter.write(value, pretty: false)) ?? Array("{}".utf8)
     }
 
     static func decode(_ bytes: [UInt8]) -> FleetHostNote? {
         guard bytes.count <= ReaderRecord.maximumBytes, case .object(let object)? = try? JSONValue(parsing: bytes),
             case .string(let host)? = object["host"], case .int(let pid)? = object["pid"], let pid = Int32(exactly: pid)
         else { return nil }
+        var note: FleetHostNote
         switch object["at"] {
-        case .double(let at)?: return FleetHostNote(host: host, pid: pid, at: at)
-        case .int(let at)?: return FleetHostNote(host: host, pid: pid, at: Double(at))
+        case .double(let at)?: note = FleetHostNote(host: host, pid: pid, at: at)
+        case .int(let at)?: note = FleetHostNote(host: host, pid: pid, at: Double(at))
         default: return nil
         }
+        switch object["ttl"] {
+        case .double(let ttl)? where ttl.isFinite && ttl > 0: note.ttl = min(ttl, 3600)
+        case .int(let ttl)? where ttl > 0: note.ttl = Double(min(ttl, 3600))
+        default: break
+        }
+        return note
     }
 }

@@ -24,7 +24,8 @@ struct FleetTally: Sendable {
     private var seenNames: Set<ReaderName> = []
     /// When each reader waited for was first seen without its lease.
     private var unknownSince: [String: ContinuousClock.Instant] = [:]
-    /// Since when each host (key-safe name) has been vouched for without a break.
+    /// Since when each host (key-safe name, and the kind of reader vouched for) has been vouched
+    /// for without a break.
     private var vouchedSince: [String: ContinuousClock.Instant] = [:]
     /// Readers found dead here whose roster entries are left (a writer removes them).
     private(set) var deadIDs: [String] = []
@@ -81,7 +82,9 @@ struct FleetTally: Sendable {
             case .unknown(let lastKnown, let hostHeard)?:
                 let since = unknownSince[id] ?? now
                 unknownSince[id] = since
-                let host = EtcdStoreKeys.keySafe(lastKnown.hostName)
+                // Who vouches depends on how the reader connects (its host's mirror vouches for
+                // both kinds, a direct reader for direct ones only): one clock per kind.
+                let host = EtcdStoreKeys.keySafe(lastKnown.hostName) + (lastKnown.connection == .mirror ? "/mirror" : "/direct")
                 if hostHeard { vouchedSince[host] = vouchedSince[host] ?? now } else { vouchedSince[host] = nil }
                 if hostHeard, let vouched = vouchedSince[host], now - max(since, vouched) >= view.leaseTTL(of: id) {
                     finish(id, last, in: \.died)

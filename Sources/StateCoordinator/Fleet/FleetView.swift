@@ -15,6 +15,12 @@ struct FleetView: Sendable {
     /// Keys under the prefix that are no registry entry (unreadable, or an ID that does not match).
     private(set) var invalid: [String: String] = [:]
 
+    /// The most keys one read of the registry takes (four per reader at most: live, roster, and
+    /// its host's notes).
+    static let maximumKeys = 16_384
+    /// Set when the read stopped at ``maximumKeys``: how many keys the registry holds.
+    var truncatedAt: Int?
+
     init(keys: EtcdStoreKeys) { self.keys = keys }
 
     /// Takes one key's new value (nil: deleted).
@@ -26,7 +32,7 @@ struct FleetView: Sendable {
         case .live:
             live[name] = nil
             guard let value else { return }
-            guard var record = ReaderRecord.decode(value), record.id == name else {
+            guard value.count <= ReaderRecord.maximumBytes, var record = ReaderRecord.decode(value), record.id == name else {
                 invalid[path] = "not a reader record of entry \(name)"
                 return
             }
@@ -77,9 +83,16 @@ struct FleetView: Sendable {
         return live.values.contains { $0.connection == .direct && EtcdStoreKeys.keySafe($0.host) == host }
     }
 
-    /// The TTL reader `id` registered with (its roster entry's), for the dead-or-cut-off decision.
+    /// How long reader `id`'s host must be heard from, after its lease went, before it is taken
+    /// for dead: the longest lease TTL on its host (its own, its mirror's, the other readers'):
+    /// when the host is cut off, the longest-lived voucher there may still count down that long.
     func leaseTTL(of id: String) -> Duration {
-        .milliseconds(Int64((roster[id]?.ttl ?? 5) * 1000))
+        guard let entry = roster[id] else { return .seconds(5) }
+        let host = EtcdStoreKeys.keySafe(entry.host)
+        var longest = entry.ttl
+        for other in roster.values where EtcdStoreKeys.keySafe(other.host) == host { longest = max(longest, other.ttl) }
+        if let mirror = mirrors[host]?.ttl { longest = max(longest, mirror) }
+        return .milliseconds(Int64(longest * 1000))
     }
 
     /// Every reader the registry knows, in registration order.
@@ -108,8 +121,12 @@ struct FleetView: Sendable {
             unreachableHost(host, readers: unknownByHost[host]!)
         }
         listing.invalid = invalid.keys.sorted().map { InvalidReaderEntry(id: $0, owner: nil, reason: invalid[$0]!) }
-        listing.entryCount = live.count + roster.count
-        listing.considered = listing.entryCount
+        listing.considered = live.count + roster.count
+        listing.entryCount = listing.considered
+        if let truncatedAt {
+            // Not every reader was seen: the listing is not complete, and a wait for all says so.
+            listing.entryCount = max(listing.considered + 1, truncatedAt)
+        }
         return listing
     }
 

@@ -55,7 +55,9 @@ final class MirrorRegistryPublisher: Sendable {
             logger: access.logger,
             heartbeat: { (seenKey, FleetHostNote(host: host, pid: pid, at: Date().timeIntervalSince1970).encoded()) },
             tidying: (access, host, [.direct, .mirror]))
-        holder.set(access.keys.mirror(host: host), FleetHostNote(host: host, pid: pid, at: Date().timeIntervalSince1970).encoded())
+        holder.set(
+            access.keys.mirror(host: host),
+            FleetHostNote(host: host, pid: pid, at: Date().timeIntervalSince1970, ttl: access.client.configuration.readerLeaseTTL.seconds).encoded())
     }
 
     /// The etcd ID of local entry `id`.
@@ -180,8 +182,7 @@ final class MirrorRegistryPublisher: Sendable {
                 keys.roster(id),
                 FleetRosterEntry(
                     id: id, label: record.label, pid: record.pid, host: record.host, registeredAt: record.registeredAt, connection: .mirror,
-                    ttl: ttl.seconds
-                ).encoded())
+                    ttl: ttl.seconds))
         }
         // A new acknowledgement or rejection goes at once; a "loaded" mark may wait a little.
         holder.set(keys.live(id), bytes, urgent: previous.map { $0.marks != marks } ?? true)

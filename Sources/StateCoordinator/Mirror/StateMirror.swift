@@ -12,7 +12,7 @@ import Foundation
 /// ```
 ///
 /// - A mirror never writes to its source's state: it only reads and watches it. On etcd it
-///   writes one thing there, its host's readers (``MirrorRegistryPublisher``): each live local
+///   writes one thing there, its host's readers (its registry publisher): each live local
 ///   reader's record under the mirror's lease, so that a writer's acknowledgement wait counts
 ///   the host's bots (<doc:FleetAcrossHosts>).
 /// - Each version is committed under the local writer lock only on top of the version before it

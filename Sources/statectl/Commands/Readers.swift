@@ -132,7 +132,7 @@ struct Readers: AsyncParsableCommand {
                 table(listing.notCounted, current: current, history: history, now: now)
             }
             for entry in listing.invalid {
-                Output.line("invalid entry \(entry.id)\(entry.owner.map { " (uid \($0))" } ?? ""): \(TerminalText.safe(entry.reason))")
+                Output.line("invalid entry \(TerminalText.safe(entry.id))\(entry.owner.map { " (uid \($0))" } ?? ""): \(TerminalText.safe(entry.reason))")
             }
         }
         if let warning = ReaderDocument.warning(listing), !(all && json) {
