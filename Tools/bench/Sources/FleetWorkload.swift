@@ -132,7 +132,12 @@ final class FleetWorkload {
         // Every reader registered, and every one behind a mirror published.
         let published = ContinuousClock.now + .seconds(60)
         while try writer.readers().count < readers {
-            guard ContinuousClock.now < published else { throw BenchFailure("only \(try writer.readers().count) of \(readers) readers on etcd") }
+            guard ContinuousClock.now < published else {
+                let listing = try writer.readerListing()
+                let live = listing.readers.map { "\($0.label)/\($0.connection.rawValue)@\($0.hostName)" }.sorted()
+                let lost = listing.leaseLost.map(\.label) + listing.unreachableHosts.flatMap { $0.readers.map(\.label) }
+                throw BenchFailure("only \(listing.readers.count) of \(readers) readers on etcd: live \(live); lease lost or unknown \(lost)")
+            }
             usleep(100_000)
         }
         let summary = try timeCommits(writer, readers: readers, commits: commits)
