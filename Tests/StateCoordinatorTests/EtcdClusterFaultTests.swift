@@ -27,7 +27,9 @@ struct EtcdClusterFaultTests {
         cluster.kill(leader)
         let survivors = cluster.members.indices.filter { $0 != leader }.map { cluster.members[$0].clientURL }.joined(separator: ",")
         let statectl = CLI(directory: cluster.directory.path)
-        let status = try statectl.run(["--etcd", cluster.endpoints, "--etcd-timeout", "2", "status"])
+        // 5 s a member: on a loaded 2-core CI machine the election, and a survivor slow to answer
+        // meanwhile, took longer than 2 s (exit 12 before the status could be shown).
+        let status = try statectl.run(["--etcd", cluster.endpoints, "--etcd-timeout", "5", "status"])
         #expect(status.stdout.contains("DEGRADED") && status.stdout.contains("\(cluster.members[leader].clientURL) UNREACHABLE"), "\(status)")
         // The survivors elect a leader and the writers go on through them.
         #expect(cluster.isHealthy(survivors) || (try? cluster.waitUntilHealthy()) != nil)
