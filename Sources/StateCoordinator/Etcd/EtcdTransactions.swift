@@ -21,14 +21,7 @@ enum EtcdTransactions {
         return compare
     }
 
-    static func put(_ key: [UInt8], _ value: [UInt8]) -> Etcdserverpb_RequestOp {
-        var put = Etcdserverpb_PutRequest()
-        put.key = Data(key)
-        put.value = Data(value)
-        var op = Etcdserverpb_RequestOp()
-        op.requestPut = put
-        return op
-    }
+    static func put(_ key: [UInt8], _ value: [UInt8]) -> Etcdserverpb_RequestOp { put(key, value, lease: 0) }
 
     /// Puts `key` attached to `lease` (0: no lease).
     static func put(_ key: [UInt8], _ value: [UInt8], lease: Int64) -> Etcdserverpb_RequestOp {

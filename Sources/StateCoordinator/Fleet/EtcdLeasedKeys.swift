@@ -41,7 +41,7 @@ final class EtcdLeasedKeys: Sendable {
     }
 
     private let client: EtcdClient
-    let ttl: Duration
+    private let ttl: Duration
     private let what: String
     private let logger: Logger
     /// Written (without a lease) every `heartbeatInterval`: when the host was last heard of.
@@ -91,15 +91,6 @@ final class EtcdLeasedKeys: Sendable {
             contents.wanted[key] = value
             contents.generation += 1
             if urgent { contents.urgent = true } else { contents.lazyDue = contents.lazyDue ?? .now + Self.lazyDelay }
-        }
-        wakeup.signal()
-    }
-
-    /// Queues a write without a lease (nil: a delete), after every one queued before it.
-    func persist(_ key: [UInt8], _ value: [UInt8]?) {
-        contents.withLock { contents in
-            contents.queue(key, value)
-            contents.generation += 1
         }
         wakeup.signal()
     }

@@ -144,8 +144,7 @@ struct Readers: AsyncParsableCommand {
         let lags = readers.map { ReaderDocument.lagSeconds($0, current: current, history: history, now: now) }
         // On etcd, how each reader reaches the store instead of a user (etcd readers have none).
         let fleet = readers.contains { $0.connection != .local }
-        var rows = [[fleet ? "VIA" : "USER"] + ["LABEL", "PID", "HOST", "SINCE", "LOADED", "APPLIED", "LAG", "LAG(s)", "REJECTED"]]
-        rows[0].swapAt(0, 1)
+        var rows = [["LABEL", fleet ? "VIA" : "USER", "PID", "HOST", "SINCE", "LOADED", "APPLIED", "LAG", "LAG(s)", "REJECTED"]]
         for (reader, lag) in zip(readers, lags) {
             rows.append([
                 ReaderOutput.displayLabel(reader), fleet ? reader.connection.rawValue : ReaderOutput.user(reader), String(reader.processID), ReaderOutput.printable(reader.hostName),
