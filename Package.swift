@@ -113,6 +113,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tools/bench/Sources"
         ),
@@ -135,7 +136,7 @@ let package = Package(
         // The C floor the benchmark compares against: the protocol's raw system calls only.
         .executableTarget(
             name: "state-floor", path: "Tools/bench/Floor",
-            linkerSettings: [.linkedLibrary("sqlite3"), .linkedLibrary("inotifytools")]),
+            linkerSettings: [.linkedLibrary("sqlite3"), .linkedLibrary("inotifytools"), .linkedLibrary("crypto")]),
         .executableTarget(
             name: "StateCoordinatorTestHelper",
             dependencies: ["StateCoordinator"],

@@ -60,6 +60,12 @@ package enum JSONWriter {
         output += repeatElement(UInt8(ascii: " "), count: indent * 2)
     }
 
+    /// Appends `text` as a JSON string (quoted, escaped as ``write(_:pretty:forTerminal:)`` escapes
+    /// strings for a file): for writers of fixed shapes (the state file's header line).
+    package static func appendString(_ text: String, to output: inout [UInt8]) {
+        writeString(text, into: &output, terminal: false)
+    }
+
     private static func writeString(_ text: String, into output: inout [UInt8], terminal: Bool) {
         output.append(UInt8(ascii: "\""))
         let bytes = Array(text.utf8)

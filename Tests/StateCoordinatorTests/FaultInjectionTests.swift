@@ -25,7 +25,14 @@ struct FaultInjectionTests {
                 return try live.open(dir, path, intent)
             }
         }),
-        (.setPermissions, { calls, errno in calls.fchmod = { (_, _) throws(Errno) in throw errno } }),
+        // The temp file is created with its final mode (umask permitting) and fchmod'ed only when
+        // that differs: here it is created with none, so the fchmod is needed, and fails.
+        (.setPermissions, { calls, errno in
+            calls.open = { (dir, path, intent) throws(Errno) in
+                try live.open(dir, path, intent.options.contains(.create) ? .createForWriting([]) : intent)
+            }
+            calls.fchmod = { (_, _) throws(Errno) in throw errno }
+        }),
         (.write, { calls, errno in calls.write = { (_, _) throws(Errno) in throw errno } }),
         (.syncFile, { calls, errno in
             calls.fsync = { (fd) throws(Errno) in

@@ -15,7 +15,7 @@ struct FormatTests {
 
     @Test func roundTripsHeaderAndExactStateBytes() throws {
         let state = Array("{\"halt\":true}\n".utf8)
-        let file = try StateFileCodec.encode(header: header(for: state), stateBytes: state)
+        let file = StateFileCodec.encode(header: header(for: state), stateBytes: state)
         let (decoded, bytes) = try StateFileCodec.decode(file, path: "s.json")
         #expect(decoded == header(for: state))
         #expect(Array(bytes) == state)
@@ -28,7 +28,7 @@ struct FormatTests {
 
     @Test func badChecksumIsCorrupt() throws {
         let state = Array("{\"a\":1}\n".utf8)
-        var file = try StateFileCodec.encode(header: header(for: state), stateBytes: state)
+        var file = StateFileCodec.encode(header: header(for: state), stateBytes: state)
         file[file.count - 3] = UInt8(ascii: "2")
         let error = #expect(throws: StateStoreError.self) { try StateFileCodec.decode(file, path: "s.json") }
         #expect(error?.code == .corrupt)
@@ -37,7 +37,7 @@ struct FormatTests {
 
     @Test func truncatedFileIsCorruptAndSaysSo() throws {
         let state = Array("{\"a\":1}\n".utf8)
-        let file = try StateFileCodec.encode(header: header(for: state), stateBytes: state)
+        let file = StateFileCodec.encode(header: header(for: state), stateBytes: state)
         let error = #expect(throws: StateStoreError.self) { try StateFileCodec.decode(Array(file.dropLast(4)), path: "s.json") }
         #expect(error?.code == .corrupt)
         #expect(error?.message.contains("truncated") == true)
@@ -68,7 +68,7 @@ struct FormatTests {
         let state = Array("{}\n".utf8)
         var newer = header(for: state)
         newer.revision = StateFileHeader.currentRevision + 1
-        let file = try StateFileCodec.encode(header: newer, stateBytes: state)
+        let file = StateFileCodec.encode(header: newer, stateBytes: state)
         let error = #expect(throws: StateStoreError.self) { try StateFileCodec.decode(file, path: "s.json") }
         #expect(error?.code == .unverifiable)
         #expect(error?.message.contains("revision \(StateFileHeader.currentRevision + 1)") == true)
@@ -134,6 +134,19 @@ struct CommitTimestampTests {
         #expect(CommitTimestamp.format(parsed) == text)
     }
 
+    /// The direct formatter writes what the general one writes, across leap years, month and
+    /// year ends, and the milliseconds' truncation (10,000 instants from 1970 to 2400, seeded).
+    @Test func directFormatAgreesWithTheGeneralFormatter() {
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
+        var generator = SplitMix64(seed: 24)
+        let edges: [TimeInterval] = [0, 0.0009, 0.999, 951_782_399.999, 951_868_800, 4_107_542_399.999, 1_798_761_599.9995]
+        let random = (0..<10_000).map { _ in Double(generator.next() % 13_569_465_600_000) / 1000 + Double(generator.next() % 1000) / 1e6 }
+        for seconds in edges + random {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(CommitTimestamp.format(date) == style.format(date), "at \(seconds)")
+        }
+    }
+
     @Test func foreignFormsStillParse() {
         #expect(CommitTimestamp.parse("2026-11-27T15:21:04.123+01:00") != nil)
         #expect(CommitTimestamp.parse("2026-11-27T14:21:04Z") != nil)
@@ -144,5 +157,53 @@ struct CommitTimestampTests {
         let names = Set((0..<1000).map { _ in TempFileName.make(prefix: ".state.tmp-") })
         #expect(names.count == 1000)
         #expect(names.allSatisfy { $0.count == ".state.tmp-".count + 16 && $0.hasPrefix(".state.tmp-") })
+    }
+}
+
+@Suite("Header line")
+struct HeaderLineTests {
+    private static let strings = ["h", "host.example", "bot \"alpha\"", "back\\slash", "slash/ed", "tab\tand\nnew", "\u{01}\u{1F}", "ünïcødé ✓", ""]
+
+    private static func header(settings: StoreSettings, host: String, label: String, version: UInt64) -> StateFileHeader {
+        StateFileHeader(
+            format: StateFileHeader.formatIdentifier, revision: StateFileHeader.revision(for: settings),
+            store: "5b0e4c1e-0000-4000-8000-000000000000", version: version, committedAt: "2026-12-06T18:00:00.123Z",
+            writer: WriterIdentity(pid: 4_194_304, host: host, label: label), settings: settings, stateBytes: 1 << 20,
+            checksum: Checksum.of(Array("{}\n".utf8)))
+    }
+
+    /// The direct writer and `JSONEncoder` (sorted keys, slashes unescaped) write the same bytes,
+    /// for headers of every revision and strings that need escapes; the line reads back equal.
+    @Test func theDirectWriterWritesWhatJSONEncoderWrites() throws {
+        let settings = [
+            StoreSettings(), StoreSettings(keepHistory: 7, maximumStateBytes: 1 << 30, fileMode: 0o7),
+            StoreSettings(keepHistoryFor: .seconds(3600)), StoreSettings(readerUsers: [0, 1000, 4_294_967_294]),
+            StoreSettings(keepHistory: 1, keepHistoryFor: .seconds(86400), fileMode: 0o660, readerUsers: [33]),
+        ]
+        var withSchema = StoreSettings()
+        withSchema.schema = "sha256:" + String(repeating: "ab", count: 32)
+        for settings in settings + [withSchema] {
+            for host in Self.strings {
+                for (label, version) in zip(Self.strings.reversed(), [0, 1, 9, 10, 99, UInt64.max, 1 << 53, 42, 7] as [UInt64]) {
+                    let header = Self.header(settings: settings, host: host, label: label, version: version)
+                    let encoded = Array(try StateEncoding.makeEncoder().encode(header))
+                    #expect(header.line == encoded, "\(String(decoding: header.line, as: UTF8.self))")
+                    #expect(StateFileHeader.decode(header.line[...]) == header)
+                }
+            }
+        }
+    }
+}
+
+/// A seeded generator (SplitMix64), so that a failing instant can be found again.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -14,7 +14,7 @@ struct HeaderScannerTests {
         checksum: Checksum.of(Array("{\"halt\":false}\n".utf8)))
 
     private static func encoded(_ header: StateFileHeader) throws -> ArraySlice<UInt8> {
-        let file = try StateFileCodec.encode(header: header, stateBytes: [])
+        let file = StateFileCodec.encode(header: header, stateBytes: [])
         return file[..<(file.count - 1)]  // without the line feed
     }
 

@@ -64,7 +64,7 @@ struct JSONVectorTests {
             format: StateFileHeader.formatIdentifier, revision: 1, store: "s", version: 1, committedAt: CommitTimestamp.format(Date()),
             writer: WriterIdentity(pid: 1, host: "h", label: "l"), settings: StoreSettings(), stateBytes: state.count,
             checksum: Checksum.of(state))
-        try Data(try StateFileCodec.encode(header: header, stateBytes: state)).write(to: URL(fileURLWithPath: dir.file("state.json")))
+        try Data(StateFileCodec.encode(header: header, stateBytes: state)).write(to: URL(fileURLWithPath: dir.file("state.json")))
         let store = try ReadOnlyStateStore<JSONValue>(directory: dir.path)
         #expect(throws: StateStoreError.self, "untyped: \(vector)") { try store.read() }
         struct Typed: Codable, Sendable { var a: Int? }

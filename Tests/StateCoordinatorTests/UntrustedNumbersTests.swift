@@ -19,7 +19,7 @@ struct UntrustedNumbersTests {
             format: StateFileHeader.formatIdentifier, revision: 1, store: "s", version: 3, committedAt: CommitTimestamp.format(Date()),
             writer: WriterIdentity(pid: 1, host: "h", label: "l"), settings: StoreSettings(), stateBytes: state.count,
             checksum: Checksum.of(state))
-        var line = String(decoding: try StateFileCodec.encode(header: header, stateBytes: []).dropLast(), as: UTF8.self)
+        var line = String(decoding: StateFileCodec.encode(header: header, stateBytes: []).dropLast(), as: UTF8.self)
         change(&line)
         try Data((line + "\n").utf8 + state).write(to: URL(fileURLWithPath: dir.file("state.json")))
     }

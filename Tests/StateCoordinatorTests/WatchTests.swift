@@ -233,7 +233,7 @@ struct WatchTests {
             version: current.version + 1, committedAt: CommitTimestamp.format(Date()),
             writer: WriterIdentity(pid: getpid(), host: "test", label: "test"), settings: current.settings,
             stateBytes: bytes.count, checksum: Checksum.of(bytes))
-        return try StateFileCodec.encode(header: header, stateBytes: bytes)
+        return StateFileCodec.encode(header: header, stateBytes: bytes)
     }
 
     @Test func aTempFileClosedBeforeItsRenameIsReadAheadAndDeliveredAtItsRenameWithoutReadingItAgain() throws {

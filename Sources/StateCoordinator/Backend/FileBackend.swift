@@ -7,9 +7,11 @@ struct FileBackend<State: Codable & Sendable>: StoreBackend {
     var loop: WatchLoop = .shared
     /// The version this process committed last, so that the next commit need not read it back.
     let cache = CommitCache<State>()
+    /// When the next commit may skip listing the directory for orphans.
+    let sweeps = SweepSchedule()
 
     func commit(_ batch: [PendingUpdate<State>]) {
-        BatchCommit<State>(handle: handle, cache: cache).run(batch)
+        BatchCommit<State>(handle: handle, cache: cache, sweeps: sweeps).run(batch)
     }
 
     func readNewest() throws(StateStoreError) -> StateSnapshot<State> {

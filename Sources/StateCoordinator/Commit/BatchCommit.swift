@@ -8,6 +8,7 @@ import SystemPackage
 struct BatchCommit<State: Codable & Sendable> {
     let handle: StoreHandle
     let cache: CommitCache<State>
+    let sweeps: SweepSchedule
 
     /// The committed version the next mutation applies to.
     private struct Base {
@@ -40,11 +41,13 @@ struct BatchCommit<State: Codable & Sendable> {
             } catch where error.code == .lockLost && error.outcome == nil && attempt < Self.lockLostRetries {
                 attempt += 1
                 cache.store(nil)
+                sweeps.forget()
                 handle.options.logger.info(
                     "the lockfile was replaced during a commit; committing again on the new one",
                     metadata: ["store": "\(handle.stateFilePath)", "attempt": "\(attempt)"])
             } catch {
                 cache.store(nil)
+                sweeps.forget()
                 // Not logged when every update of the batch was cancelled meanwhile: nobody waits.
                 if pending.contains(where: { !$0.isAnswered }) { log(error) }
                 for update in pending { update.fail(error) }
@@ -82,7 +85,8 @@ struct BatchCommit<State: Codable & Sendable> {
         defer { handle.metrics?.commitDuration.record(duration: ContinuousClock.now - commitStart) }
         // Every update may have been cancelled while the lock was awaited: then nothing is left to do.
         guard batch.contains(where: { !$0.isAnswered }) else { return lock.release() }
-        try dir.orphanSweeper.sweep(logger: handle.options.logger)
+        let listing = sweeps.needsListing(try? handle.calls.fstat(dir.descriptor))
+        if listing { try dir.orphanSweeper.sweep(logger: handle.options.logger) }
         var base = try currentBase(dir)
         try commit(batch, onto: &base, directory: dir, lock: lock)
         if base.committedHere {
@@ -93,6 +97,7 @@ struct BatchCommit<State: Codable & Sendable> {
                         seen: SeenVersion(status: $0, header: base.header), header: base.header, status: base.status, state: base.state)
                 })
         }
+        sweeps.noteReleasing(try? handle.calls.fstat(dir.descriptor), listed: listing)
         lock.release()
     }
 
@@ -219,7 +224,7 @@ struct BatchCommit<State: Codable & Sendable> {
         let header = StateFileHeader.committing(
             store: base.header.store, version: version.mirroredVersion ?? base.header.version + 1, settings: version.settings, stateBytes: version.stateBytes,
             checksum: version.checksum, label: handle.options.label)
-        let file = try StateFileCodec.encode(header: header, stateBytes: version.stateBytes)
+        let headerLine = StateFileCodec.headerLine(header)
         let outgoing = base.header
         let durability = handle.options.durability
         // A durable version never names a schema file that a power loss could empty.
@@ -229,7 +234,7 @@ struct BatchCommit<State: Codable & Sendable> {
         let pending = try PendingFile.create(
             in: directory.pendingFileTarget, prefix: handle.files.tempPrefix,
             attributes: .init(mode: base.status.permissions, owner: ownerToKeep(base.status)), synchronizingAfterClose: durability != .none)
-        try pending.write(file)
+        try pending.write(headerLine, then: version.stateBytes)
         if durability != .none, !pending.synchronizesAfterClose { try pending.synchronize(timer: handle.metrics?.fileSyncDuration) }
         try pending.close()
         if pending.synchronizesAfterClose { try pending.synchronize(timer: handle.metrics?.fileSyncDuration) }
@@ -250,7 +255,7 @@ struct BatchCommit<State: Codable & Sendable> {
             error.hint = "Read the current version (statectl get --meta) before retrying: version \(header.version) may or may not be committed."
             throw error
         }
-        base = Base(header: header, status: base.status, state: version.state, fileSize: file.count, committedHere: true)
+        base = Base(header: header, status: base.status, state: version.state, fileSize: headerLine.count + version.stateBytes.count, committedHere: true)
         return base.snapshot
     }
 

@@ -54,8 +54,12 @@ final class CommitPipeline<State: Sendable>: Sendable {
     /// Queues an update and returns; it is answered from the pipeline's queue.
     func submit(_ update: PendingUpdate<State>) {
         enqueue(update)
-        queue.async { self.drain() }
+        queue.async { self.drain(gathering: true) }
     }
+
+    /// The longest a drain waits for the updates its last batch answered to come back (see
+    /// ``drain(gathering:)``); never more than half the last batch's commit took.
+    static var longestGathering: Duration { .microseconds(200) }
 
     /// Queues an update and blocks the calling thread until it is answered.
     func submitAndWait(_ update: PendingUpdate<State>) throws(StateStoreError) {
@@ -65,14 +69,29 @@ final class CommitPipeline<State: Sendable>: Sendable {
                 hint: "Return from the mutation first; a mutation must not update its own store.")
         }
         enqueue(update)
-        queue.sync { self.drain() }
+        queue.sync { self.drain(gathering: false) }
     }
 
-    private func drain() {
+    /// Commits batches until none waits.
+    ///
+    /// - Parameter gathering: after a batch of several updates, wait briefly (at most
+    ///   ``longestGathering``, and half what that commit took) until as many updates wait as it
+    ///   answered: tasks updating in a loop come straight back, and without the wait the next
+    ///   batch would hold only those that queued during the commit (batches alternating in size,
+    ///   half the tasks per commit). Only where the drain runs on the pipeline's own thread: a
+    ///   caller blocked in ``submitAndWait(_:)`` drains on its own thread, and would be held.
+    private func drain(gathering: Bool) {
         drainingThread.withLock { $0 = .current }
         defer { drainingThread.withLock { $0 = nil } }
-        while let batch = nextBatch() {
+        var last: (size: Int, took: Duration)?
+        while true {
+            if gathering, let last, last.size > 1, waitingCount < last.size {
+                _ = waitUntilWaiting(atLeast: last.size, timeout: min(Self.longestGathering, last.took / 2))
+            }
+            guard let batch = nextBatch() else { return }
+            let start = ContinuousClock.now
             commitBatch(batch)
+            last = (batch.count, ContinuousClock.now - start)
         }
     }
 

@@ -163,7 +163,7 @@ struct EtcdBatchCommit<State: Codable & Sendable> {
         let header = StateFileHeader.committing(
             store: base.header.store, version: base.header.version + 1, settings: version.settings, stateBytes: version.stateBytes,
             checksum: version.checksum, label: options.label)
-        let file = try StateFileCodec.encode(header: header, stateBytes: version.stateBytes)
+        let file = StateFileCodec.encode(header: header, stateBytes: version.stateBytes)
         var success = [EtcdTransactions.put(keys.state, file)]
         success += EtcdHistoryRetention.operations(keeping: base, keys: keys, settings: version.settings)
         let request = EtcdTransactions.request(

@@ -39,7 +39,7 @@ struct EtcdStoreCreation {
             let header = StateFileHeader.committing(
                 store: UUID().uuidString.lowercased(), version: version, settings: settings,
                 stateBytes: stateBytes, label: label)
-            let file = try StateFileCodec.encode(header: header, stateBytes: stateBytes)
+            let file = StateFileCodec.encode(header: header, stateBytes: stateBytes)
             let compare =
                 existing.map { EtcdTransactions.modRevisionEquals(access.keys.state, $0.modRevision) }
                 ?? EtcdTransactions.absent(access.keys.state)

@@ -7,12 +7,13 @@ enum Checksum {
 
     static func of<Bytes: DataProtocol>(_ bytes: Bytes) -> String {
         let digest = SHA256.hash(data: bytes)
-        var text = prefix
-        text.reserveCapacity(prefix.count + 64)
+        var text = Array(prefix.utf8)
+        text.reserveCapacity(text.count + 2 * SHA256.byteCount)
         for byte in digest {
-            text += byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
+            text.append(hexDigits[Int(byte >> 4)])
+            text.append(hexDigits[Int(byte & 0xF)])
         }
-        return text
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Whether `bytes` hash to `recorded` (a checksum as ``of(_:)`` writes it), without building

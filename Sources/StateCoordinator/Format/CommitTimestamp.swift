@@ -4,7 +4,57 @@ import Foundation
 enum CommitTimestamp {
     private static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
 
-    static func format(_ date: Date) -> String { style.format(date) }
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, milliseconds truncated, as `ISO8601FormatStyle` writes it:
+    /// written directly (every commit writes one, and the style's calendar arithmetic cost more
+    /// than the rest of a small commit's header). Dates before 1970 or after 9999 go through the
+    /// style.
+    static func format(_ date: Date) -> String {
+        // Whole seconds, then the fraction's milliseconds truncated, as the style computes them
+        // (multiplying first would round 0.998999… up to 999).
+        let interval = date.timeIntervalSince1970
+        let seconds = interval.rounded(.down)
+        guard seconds >= 0, seconds < 253_402_300_800 else { return style.format(date) }
+        let (days, secondOfDay) = Int(seconds).floorDivided(by: 86_400)
+        let inDay = secondOfDay * 1000 + min(999, Int((interval - seconds) * 1000))
+        let (year, month, day) = civilDate(daysSinceEpoch: days)
+        var out = [UInt8](repeating: 0, count: 24)
+        func put(_ value: Int, at start: Int, digits: Int) {
+            var value = value
+            for index in stride(from: start + digits - 1, through: start, by: -1) {
+                out[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+        }
+        put(year, at: 0, digits: 4)
+        out[4] = UInt8(ascii: "-")
+        put(month, at: 5, digits: 2)
+        out[7] = UInt8(ascii: "-")
+        put(day, at: 8, digits: 2)
+        out[10] = UInt8(ascii: "T")
+        put(inDay / 3_600_000, at: 11, digits: 2)
+        out[13] = UInt8(ascii: ":")
+        put(inDay / 60_000 % 60, at: 14, digits: 2)
+        out[16] = UInt8(ascii: ":")
+        put(inDay / 1000 % 60, at: 17, digits: 2)
+        out[19] = UInt8(ascii: ".")
+        put(inDay % 1000, at: 20, digits: 3)
+        out[23] = UInt8(ascii: "Z")
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
+    /// civil_from_days, the inverse of ``daysSinceEpoch(year:month:day:)``).
+    private static func civilDate(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
 
     /// Parses the exact form this package writes directly (every reload parses one, and the
     /// general parser costs more than the rest of a small reload); anything else (a foreign
@@ -49,5 +99,13 @@ enum CommitTimestamp {
         let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146_097 + dayOfEra - 719_468
+    }
+}
+
+extension Int {
+    /// The quotient rounded down and the remainder that goes with it (never negative).
+    fileprivate func floorDivided(by divisor: Int) -> (quotient: Int, remainder: Int) {
+        let (quotient, remainder) = quotientAndRemainder(dividingBy: divisor)
+        return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
     }
 }

@@ -3,18 +3,19 @@ import Foundation
 /// The state bytes of a version: the state as compact JSON with sorted keys, then a line feed.
 ///
 /// An untyped state (`JSONValue`) is written and read by the package's own strict parser and
-/// writer, so its numbers are kept exactly; a typed state goes through `JSONEncoder` and
-/// `JSONDecoder`, after the strict parser checked the text (Foundation's decoder alone accepts
+/// writer, so its numbers are kept exactly; a typed state is written as `JSONEncoder` writes it
+/// (``CompactJSONEncoder``) and read by `JSONDecoder`, after the strict parser checked the text (Foundation's decoder alone accepts
 /// trailing commas and takes one of two duplicate names).
 enum StateEncoding {
     static func encode<State: Encodable>(_ state: State, limit: Int) throws(StateStoreError) -> [UInt8] {
         var bytes: [UInt8]
-        if let value = state as? JSONValue {
+        if State.self == JSONValue.self {
+            let value = unsafeBitCast(state, to: JSONValue.self)
             do { bytes = try JSONWriter.write(value, pretty: false) } catch {
                 throw StateStoreError(.badState, "The state cannot be written as JSON: \(error).", hint: "Nothing was committed.", cause: error)
             }
         } else {
-            do { bytes = Array(try makeEncoder().encode(state)) } catch {
+            do { bytes = try CompactJSONEncoder.encode(state) } catch {
                 throw StateStoreError(
                     .badState, "The state cannot be encoded as JSON: \(error).",
                     hint: "JSON has no NaN or infinity; nothing was committed.", cause: error)

@@ -12,17 +12,18 @@ enum StateFileCodec {
     private static let lineFeed = UInt8(ascii: "\n")
 
     /// The whole file for a header and the state bytes it describes.
-    static func encode(header: StateFileHeader, stateBytes: [UInt8]) throws(StateStoreError) -> [UInt8] {
-        let headerBytes: Data
-        do { headerBytes = try StateEncoding.makeEncoder().encode(header) } catch {
-            throw StateStoreError(.badState, "The state file header could not be encoded: \(error).", cause: error)
-        }
-        var file = [UInt8]()
-        file.reserveCapacity(headerBytes.count + 1 + stateBytes.count)
-        file.append(contentsOf: headerBytes)
-        file.append(lineFeed)
+    static func encode(header: StateFileHeader, stateBytes: [UInt8]) -> [UInt8] {
+        var file = headerLine(header)
+        file.reserveCapacity(file.count + stateBytes.count)
         file.append(contentsOf: stateBytes)
         return file
+    }
+
+    /// The file's first line, its line feed included: what precedes the state bytes.
+    static func headerLine(_ header: StateFileHeader) -> [UInt8] {
+        var line = header.line
+        line.append(lineFeed)
+        return line
     }
 
     /// Splits a state file into its verified header and state bytes.

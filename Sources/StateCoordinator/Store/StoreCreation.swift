@@ -76,7 +76,7 @@ struct StoreCreation {
         let header = StateFileHeader.committing(
             store: UUID().uuidString.lowercased(), version: version, settings: settings, stateBytes: stateBytes, label: handle.options.label)
         try dir.orphanSweeper.sweep(logger: handle.options.logger)
-        let file = try StateFileCodec.encode(header: header, stateBytes: stateBytes)
+        let file = StateFileCodec.encode(header: header, stateBytes: stateBytes)
         let replace = AtomicReplace(dir.pendingFileTarget)
         if inPlace {
             try importInPlace(file, dir: dir, replace: replace)

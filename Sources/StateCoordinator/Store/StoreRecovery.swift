@@ -42,7 +42,7 @@ struct StoreRecovery {
         try dir.orphanSweeper.sweep(logger: handle.options.logger)
         let keep = "\(handle.files.name).replaced-\(StoreCreation.asideStamp()).json"
         let kept = try AtomicReplace(dir.pendingFileTarget).replace(
-            handle.files.stateFile, with: try StateFileCodec.encode(header: header, stateBytes: stateBytes), keeping: keep,
+            handle.files.stateFile, with: StateFileCodec.encode(header: header, stateBytes: stateBytes), keeping: keep,
             tempPrefix: handle.files.tempPrefix,
             attributes: .init(mode: outcome.settings.fileMode, owner: ProcessIdentity.isRoot ? (lockFile.owner, lockFile.group) : nil),
             durability: handle.options.durability)

@@ -16,4 +16,13 @@ extension SystemCalls {
         }
         try outcome.get()
     }
+
+    /// Writes `head`, then `body`, continuing after short writes: a small body is copied behind
+    /// the head and written in one call; a large one (above 64 KiB) is written from its own
+    /// storage, one call more instead of a copy of its size.
+    func write(_ fd: FileDescriptor, all head: [UInt8], then body: [UInt8]) throws(Errno) {
+        guard body.count > 64 << 10 else { return try write(fd, all: head + body) }
+        try write(fd, all: head)
+        try write(fd, all: body)
+    }
 }

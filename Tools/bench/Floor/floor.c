@@ -1,9 +1,15 @@
 // state-floor: the raw system calls of StateCoordinator's protocol and nothing else, as the
 // baseline the benchmark compares against in the same run.
 //
-//   state-floor commit DIR COUNT SIZE DURABILITY   (DURABILITY: full | no-dir-sync | none)
+//   state-floor commit DIR COUNT SIZE DURABILITY [sha256]   (DURABILITY: full | no-dir-sync | none)
 //       COUNT times: flock, create temp (O_EXCL), write SIZE bytes, fsync, rename, fsync dir,
 //       unlock. Prints "start <ns>", one "l <latency ns>" per commit, "end <ns>" (CLOCK_MONOTONIC).
+//       With sha256, each commit also hashes its SIZE bytes (OpenSSL's SHA-256) before writing
+//       them: the floor plus the format's own work, a checksum of the state.
+//   state-floor redis PORT COUNT
+//       What a trading shop often picks for shared state: COUNT `INCR counter` round trips to a
+//       Redis server on 127.0.0.1:PORT (the benchmark starts it with appendonly yes, appendfsync
+//       always). Prints like commit, then "counter <the last reply>".
 //   state-floor sqlite DB COUNT
 //       What many would pick instead: SQLite in WAL mode (synchronous=FULL), COUNT read-modify-write
 //       increments of one counter, each in BEGIN IMMEDIATE … COMMIT with a busy timeout. Prints like
@@ -16,6 +22,11 @@
 //       The same through libinotifytools, with StateCoordinator's watch mask and an fstat per read.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/sha.h>
+#include <sys/socket.h>
 #include <inotifytools/inotifytools.h>
 #include <sqlite3.h>
 #include <fcntl.h>
@@ -39,7 +50,7 @@ static void die(const char *what) {
     exit(1);
 }
 
-static int commit(const char *dir, long count, long size, const char *durability) {
+static int commit(const char *dir, long count, long size, const char *durability, int hash) {
     int full = strcmp(durability, "full") == 0, none = strcmp(durability, "none") == 0;
     char lock_path[4096], state_path[4096], temp_path[4096];
     snprintf(lock_path, sizeof lock_path, "%s/state.lock", dir);
@@ -57,6 +68,11 @@ static int commit(const char *dir, long count, long size, const char *durability
         snprintf(temp_path, sizeof temp_path, "%s/.state.tmp-%ld-%d", dir, i, getpid());
         int fd = open(temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
         if (fd < 0) die("open temp");
+        if (hash) {
+            unsigned char digest[SHA256_DIGEST_LENGTH];
+            SHA256((const unsigned char *)payload, size, digest);
+            payload[0] = 'x' + (digest[0] & 1);  // the digest is used, so the hash is not optimised away
+        }
         for (long written = 0; written < size;) {
             ssize_t n = write(fd, payload + written, size - written);
             if (n < 0 && errno != EINTR) die("write");
@@ -190,11 +206,64 @@ static int sqlite(const char *path, long count) {
     return 0;
 }
 
+// Sends the whole buffer; dies on a closed connection.
+static void send_all(int fd, const char *bytes, size_t length) {
+    while (length > 0) {
+        ssize_t n = send(fd, bytes, length, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) die("send");
+        bytes += n;
+        length -= n;
+    }
+}
+
+static int redis(int port, long count) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) != 0) die("connect to redis");
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    static const char request[] = "*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n";
+    long long *latencies = malloc(sizeof(long long) * (count > 0 ? count : 1));
+    long long counter = -1;
+    char reply[256];
+    long long begin = now_ns(CLOCK_MONOTONIC);
+    for (long i = 0; i < count; i++) {
+        long long start = now_ns(CLOCK_MONOTONIC);
+        send_all(fd, request, sizeof request - 1);
+        // One reply per request, ":<integer>\r\n" (or "-ERR …\r\n"): read up to its line feed.
+        size_t got = 0;
+        while (got == 0 || reply[got - 1] != '\n') {
+            ssize_t n = recv(fd, reply + got, sizeof reply - 1 - got, 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) die("recv from redis");
+            got += n;
+            if (got >= sizeof reply - 1) break;
+        }
+        reply[got] = 0;
+        if (reply[0] != ':') {
+            fprintf(stderr, "redis answered: %s", reply);
+            exit(1);
+        }
+        counter = atoll(reply + 1);
+        latencies[i] = now_ns(CLOCK_MONOTONIC) - start;
+    }
+    long long end = now_ns(CLOCK_MONOTONIC);
+    printf("start %lld\n", begin);
+    for (long i = 0; i < count; i++) printf("l %lld\n", latencies[i]);
+    printf("end %lld\n", end);
+    printf("counter %lld\n", counter);
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc == 6 && strcmp(argv[1], "commit") == 0) return commit(argv[2], atol(argv[3]), atol(argv[4]), argv[5]);
+    if ((argc == 6 || (argc == 7 && strcmp(argv[6], "sha256") == 0)) && strcmp(argv[1], "commit") == 0)
+        return commit(argv[2], atol(argv[3]), atol(argv[4]), argv[5], argc == 7);
+    if (argc == 4 && strcmp(argv[1], "redis") == 0) return redis(atoi(argv[2]), atol(argv[3]));
     if (argc == 4 && strcmp(argv[1], "sqlite") == 0) return sqlite(argv[2], atol(argv[3]));
     if (argc == 5 && strcmp(argv[1], "watch") == 0) return watch(argv[2], argv[3], atoll(argv[4]));
     if (argc == 5 && strcmp(argv[1], "watch-lib") == 0) return watch_lib(argv[2], argv[3], atoll(argv[4]));
-    fprintf(stderr, "usage: state-floor commit DIR COUNT SIZE DURABILITY | sqlite DB COUNT | watch DIR FILE FINAL | watch-lib DIR FILE FINAL\n");
+    fprintf(stderr, "usage: state-floor commit DIR COUNT SIZE DURABILITY [sha256] | redis PORT COUNT | sqlite DB COUNT | watch DIR FILE FINAL | watch-lib DIR FILE FINAL\n");
     return 2;
 }

@@ -94,6 +94,7 @@ extension StateBench {
         @Option var until: UInt64 = 0
         @Option(help: "hold: also report memory once this version is held.") var warmup: UInt64?
         @Flag var poll = false
+        @Option(help: "incr: the commits' durability (for profiling a single writer).") var durability: Durability = .full
         @Flag(help: "watch: follow with a StateReader's callback instead of snapshots().") var reader = false
 
         func run() async throws {
@@ -142,7 +143,7 @@ extension StateBench {
         /// Prints "start", each commit's latency ("l"), and "end", in monotonic nanoseconds.
         private func increment() throws {
             let store = try etcd.map { try StateStore<BenchState>(etcd: EtcdConfiguration(endpoints: [$0]), name: name) }
-                ?? StateStore<BenchState>(directory: dir)
+                ?? StateStore<BenchState>(directory: dir, options: StateStoreOptions(durability: durability))
             var latencies: [Int64] = []
             latencies.reserveCapacity(count)
             let start = Clock.monotonic()
@@ -222,3 +223,4 @@ extension StateBench {
         }
     }
 }
+extension Durability: ExpressibleByArgument {}

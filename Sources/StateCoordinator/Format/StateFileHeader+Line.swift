@@ -1,0 +1,63 @@
+import StateJSON
+
+extension StateFileHeader {
+    /// The header line (without its line feed) as `JSONEncoder` with sorted keys and unescaped
+    /// slashes writes it, byte for byte, written directly: every commit writes one, and the general
+    /// encoder (reflection over `Codable`, a dictionary per object, a sort) cost more than the rest
+    /// of a small commit's user-space work. The members are the header's, in sorted order; the
+    /// tests compare the two writers on headers of every revision and on strings that need escapes.
+    var line: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(320 + writer.host.utf8.count + writer.label.utf8.count)
+        out += #"{"checksum":"#.utf8
+        JSONWriter.appendString(checksum, to: &out)
+        out += #","committedAt":"#.utf8
+        JSONWriter.appendString(committedAt, to: &out)
+        out += #","format":"#.utf8
+        JSONWriter.appendString(format, to: &out)
+        out += #","revision":"#.utf8
+        Self.appendDecimal(revision, to: &out)
+        out += #","settings":{"fileMode":""#.utf8
+        let octal = String(settings.fileMode, radix: 8)
+        out += repeatElement(UInt8(ascii: "0"), count: max(0, 4 - octal.utf8.count))
+        out += octal.utf8
+        out += #"","keepHistory":"#.utf8
+        Self.appendDecimal(settings.keepHistory, to: &out)
+        if let seconds = settings.keepHistoryFor?.components.seconds {
+            out += #","keepHistorySeconds":"#.utf8
+            Self.appendDecimal(seconds, to: &out)
+        }
+        out += #","maxStateBytes":"#.utf8
+        Self.appendDecimal(settings.maximumStateBytes, to: &out)
+        if let users = settings.readerUsers {
+            out += #","readerUsers":["#.utf8
+            for (position, user) in users.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                Self.appendDecimal(user, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        if let schema = settings.schema {
+            out += #","schema":"#.utf8
+            JSONWriter.appendString(schema, to: &out)
+        }
+        out += #"},"stateBytes":"#.utf8
+        Self.appendDecimal(stateBytes, to: &out)
+        out += #","store":"#.utf8
+        JSONWriter.appendString(store, to: &out)
+        out += #","version":"#.utf8
+        Self.appendDecimal(version, to: &out)
+        out += #","writer":{"host":"#.utf8
+        JSONWriter.appendString(writer.host, to: &out)
+        out += #","label":"#.utf8
+        JSONWriter.appendString(writer.label, to: &out)
+        out += #","pid":"#.utf8
+        Self.appendDecimal(writer.pid, to: &out)
+        out += "}}".utf8
+        return out
+    }
+
+    private static func appendDecimal(_ number: some BinaryInteger, to out: inout [UInt8]) {
+        out += String(number).utf8
+    }
+}
