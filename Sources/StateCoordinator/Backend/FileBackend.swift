@@ -9,9 +9,11 @@ struct FileBackend<State: Codable & Sendable>: StoreBackend {
     let cache = CommitCache<State>()
     /// When the next commit may skip listing the directory for orphans.
     let sweeps = SweepSchedule()
+    /// The buffer commits encode the state into.
+    let scratch = EncodingScratch()
 
     func commit(_ batch: [PendingUpdate<State>]) {
-        BatchCommit<State>(handle: handle, cache: cache, sweeps: sweeps).run(batch)
+        BatchCommit<State>(handle: handle, cache: cache, sweeps: sweeps, scratch: scratch).run(batch)
     }
 
     func readNewest() throws(StateStoreError) -> StateSnapshot<State> {

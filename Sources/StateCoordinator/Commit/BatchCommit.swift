@@ -9,6 +9,7 @@ struct BatchCommit<State: Codable & Sendable> {
     let handle: StoreHandle
     let cache: CommitCache<State>
     let sweeps: SweepSchedule
+    let scratch: EncodingScratch
 
     /// The committed version the next mutation applies to.
     private struct Base {
@@ -88,7 +89,10 @@ struct BatchCommit<State: Codable & Sendable> {
         let listing = sweeps.needsListing(try? handle.calls.fstat(dir.descriptor))
         if listing { try dir.orphanSweeper.sweep(logger: handle.options.logger) }
         var base = try currentBase(dir)
-        try commit(batch, onto: &base, directory: dir, lock: lock)
+        var buffer = scratch.take()
+        try commit(batch, onto: &base, directory: dir, lock: lock, buffer: &buffer)
+        // The plan and its state bytes are gone: the buffer is this commit's alone again.
+        scratch.giveBack(buffer)
         if base.committedHere {
             // With the lock still held no writer of the protocol can have replaced the file.
             cache.store(
@@ -130,7 +134,8 @@ struct BatchCommit<State: Codable & Sendable> {
     /// the schema), commit each update on its own so that only the offending one fails. An update
     /// cancelled before its mutation ran is skipped: it was answered with `CancellationError` already.
     private func commit(
-        _ updates: [PendingUpdate<State>], onto base: inout Base, directory: StoreDirectory, lock: borrowing WriterLock
+        _ updates: [PendingUpdate<State>], onto base: inout Base, directory: StoreDirectory, lock: borrowing WriterLock,
+        buffer: inout [UInt8]
     ) throws(StateStoreError) {
         let plan = BatchPlan(
             updates,
@@ -138,7 +143,10 @@ struct BatchCommit<State: Codable & Sendable> {
                 version: base.header.version, settings: base.header.settings, state: base.state, checksum: base.header.checksum,
                 stateBytes: base.header.stateBytes),
             changeSettings: { (update, settings) throws(StateStoreError) in try update.settingsChange?(&settings, .directory(directory.descriptor)) },
-            encode: { (state, settings) throws(StateStoreError) in try StateEncoding.encode(state, limit: settings.maximumStateBytes) },
+            encode: { (state, settings) throws(StateStoreError) in
+                try StateEncoding.encode(state, limit: settings.maximumStateBytes, into: &buffer)
+                return buffer
+            },
             checkSchema: checkSchema)
         for (update, refusal) in plan.refused {
             switch refusal {
@@ -150,7 +158,7 @@ struct BatchCommit<State: Codable & Sendable> {
         case .nothing:
             return
         case .oneByOne(let accepted):
-            try commitOneByOne(accepted, onto: &base, directory: directory, lock: lock)
+            try commitOneByOne(accepted, onto: &base, directory: directory, lock: lock, buffer: &buffer)
         case .unchanged(let accepted, let state):
             // The mutations decided on this base only if the lock still excludes every writer: if
             // the lockfile was replaced, another writer may have committed meanwhile (a halt the
@@ -180,11 +188,12 @@ struct BatchCommit<State: Codable & Sendable> {
     /// the rename is that update's alone: the ones after it were never written, and are told so,
     /// not handed an error that may say "committed".
     private func commitOneByOne(
-        _ updates: [PendingUpdate<State>], onto base: inout Base, directory: StoreDirectory, lock: borrowing WriterLock
+        _ updates: [PendingUpdate<State>], onto base: inout Base, directory: StoreDirectory, lock: borrowing WriterLock,
+        buffer: inout [UInt8]
     ) throws(StateStoreError) {
         for (position, update) in updates.enumerated() {
             do {
-                try commit([update], onto: &base, directory: directory, lock: lock)
+                try commit([update], onto: &base, directory: directory, lock: lock, buffer: &buffer)
             } catch where error.code == .lockLost && error.outcome == nil {
                 // Nothing of this update or the later ones was committed: all of them are run again
                 // on the new lockfile (``run(_:)``), or fail there.

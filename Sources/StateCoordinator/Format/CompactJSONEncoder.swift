@@ -13,17 +13,20 @@ import Foundation
 enum CompactJSONEncoder {
     /// The JSON text of `value`.
     static func encode<Value: Encodable>(_ value: Value) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try encode(value, appendingTo: &out)
+        return out
+    }
+
+    /// Appends the JSON text of `value` to `out` (a buffer reused from commit to commit).
+    static func encode<Value: Encodable>(_ value: Value, appendingTo out: inout [UInt8]) throws {
         let context = EncodingContext()
         let encoder = TreeEncoder(context: context, codingPath: [])
         do {
             let root = try encoder.box(value, topLevel: true)
-            if !context.unsupported {
-                var out: [UInt8] = []
-                JSONTreeWriter.write(root, into: &out)
-                return out
-            }
+            if !context.unsupported { return JSONTreeWriter.write(root, into: &out) }
         } catch {}
-        return Array(try StateEncoding.makeEncoder().encode(value))
+        out += try StateEncoding.makeEncoder().encode(value)
     }
 }
 

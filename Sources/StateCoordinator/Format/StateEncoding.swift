@@ -8,14 +8,21 @@ import Foundation
 /// trailing commas and takes one of two duplicate names).
 enum StateEncoding {
     static func encode<State: Encodable>(_ state: State, limit: Int) throws(StateStoreError) -> [UInt8] {
-        var bytes: [UInt8]
+        var bytes: [UInt8] = []
+        try encode(state, limit: limit, into: &bytes)
+        return bytes
+    }
+
+    /// Encodes into `bytes` (emptied first, its capacity kept: a commit's reused buffer).
+    static func encode<State: Encodable>(_ state: State, limit: Int, into bytes: inout [UInt8]) throws(StateStoreError) {
+        bytes.removeAll(keepingCapacity: true)
         if State.self == JSONValue.self {
             let value = unsafeBitCast(state, to: JSONValue.self)
             do { bytes = try JSONWriter.write(value, pretty: false) } catch {
                 throw StateStoreError(.badState, "The state cannot be written as JSON: \(error).", hint: "Nothing was committed.", cause: error)
             }
         } else {
-            do { bytes = try CompactJSONEncoder.encode(state) } catch {
+            do { try CompactJSONEncoder.encode(state, appendingTo: &bytes) } catch {
                 throw StateStoreError(
                     .badState, "The state cannot be encoded as JSON: \(error).",
                     hint: "JSON has no NaN or infinity; nothing was committed.", cause: error)
@@ -27,7 +34,6 @@ enum StateEncoding {
                 .tooLarge, "The new state is \(bytes.count) bytes, above the store's limit of \(limit) bytes.",
                 hint: "Nothing was committed. Make the state smaller, or re-create the store with a larger limit.")
         }
-        return bytes
     }
 
     /// Where the bytes being decoded come from, which decides what text that is not JSON means.
