@@ -20,6 +20,8 @@ struct BatchCommit<State: Codable & Sendable> {
         var fileSize: Int
         /// Whether this process committed it in this lock hold (then the cache is refreshed).
         var committedHere = false
+        /// Its file's status right after the rename, when this process committed it.
+        var committedStatus: FileStatus?
 
         var snapshot: StateSnapshot<State> { StateSnapshot(header: header, state: state, fileSize: fileSize) }
     }
@@ -96,7 +98,7 @@ struct BatchCommit<State: Codable & Sendable> {
         if base.committedHere {
             // With the lock still held no writer of the protocol can have replaced the file.
             cache.store(
-                (try? handle.calls.fstatat(dir.descriptor, handle.files.stateFile)).map {
+                (base.committedStatus ?? (try? handle.calls.fstatat(dir.descriptor, handle.files.stateFile))).map {
                     CommitCache.Entry(
                         seen: SeenVersion(status: $0, header: base.header), header: base.header, status: base.status, state: base.state)
                 })
@@ -106,26 +108,25 @@ struct BatchCommit<State: Codable & Sendable> {
     }
 
     /// The current version: the one this process committed last if the file is untouched since,
-    /// else read, verified and decoded from the file.
+    /// else read, verified and decoded from the file. One open either way: the file opened to
+    /// compare with the cache is the one read when it differs.
     private func currentBase(_ dir: StoreDirectory) throws(StateStoreError) -> Base {
-        if let cached = cache.entry(matching: try? openState(dir), calls: handle.calls) {
+        var cached: CommitCache<State>.Entry?
+        let read = try handle.readCurrent(directory: dir.descriptor) { file in
+            cached = cache.entry(matching: file, calls: handle.calls)
+            return cached == nil ? .read : .skip
+        }
+        if let cached {
             return Base(header: cached.header, status: cached.status, state: cached.state, fileSize: Int(cached.seen.status.size))
         }
-        let current = try handle.readCurrent(directory: dir.descriptor)
+        guard let current = read else {
+            // The reader skips only what the closure said to skip, which it says only with an entry.
+            throw StateStoreError(.corrupt, "\(handle.stateFilePath) could not be read.", path: handle.stateFilePath)
+        }
         return Base(
             header: current.header, status: current.status,
             state: try StateEncoding.decode(State.self, from: current.stateBytes, path: handle.stateFilePath, source: .version(current.header.version)),
             fileSize: current.fileSize)
-    }
-
-    /// The state file, opened for the cache's check (nil when it cannot be opened: then it is read
-    /// the usual way, which reports why).
-    private func openState(_ dir: StoreDirectory) throws(Errno) -> PinnedFile {
-        let fd = try handle.calls.open(dir.descriptor, handle.files.stateFile, .readExisting)
-        do { return PinnedFile(descriptor: fd, status: try handle.calls.fstat(fd), calls: handle.calls) } catch {
-            try? handle.calls.close(fd)
-            throw error
-        }
     }
 
     /// Plans the updates onto `base` (``BatchPlan``) and does what the plan decides: nothing, answer
@@ -253,8 +254,9 @@ struct BatchCommit<State: Codable & Sendable> {
         if outgoing.settings.keepsHistory, version.settings.keepsHistory {
             try directory.history.keep(version: outgoing.version, settings: outgoing.settings, synchronize: durability == .full)
         }
+        let committedStatus: FileStatus
         do {
-            try pending.replace(handle.files.stateFile, durability: durability, timer: handle.metrics?.directorySyncDuration)
+            committedStatus = try pending.replace(handle.files.stateFile, durability: durability, timer: handle.metrics?.directorySyncDuration)
         } catch where error.outcome == .committedDurabilityUnknown {
             var error = error
             error.currentVersion = header.version  // ``StateStoreError/description`` says it is visible
@@ -264,7 +266,8 @@ struct BatchCommit<State: Codable & Sendable> {
             error.hint = "Read the current version (statectl get --meta) before retrying: version \(header.version) may or may not be committed."
             throw error
         }
-        base = Base(header: header, status: base.status, state: version.state, fileSize: headerLine.count + version.stateBytes.count, committedHere: true)
+        base = Base(header: header, status: base.status, state: version.state, fileSize: headerLine.count + version.stateBytes.count, committedHere: true,
+            committedStatus: committedStatus)
         return base.snapshot
     }
 

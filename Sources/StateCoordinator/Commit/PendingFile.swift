@@ -38,6 +38,14 @@ struct PendingFile: ~Copyable {
     private let descriptor: OwnedDescriptor
     /// Read-only, opened before the first write, for an fsync after ``close()``; closed by it.
     private let syncDescriptor: OwnedDescriptor?
+    /// Set by ``replace(_:durability:timer:)`` once the rename moved the file away from its temp
+    /// name: then there is nothing left to remove.
+    private let renamed = RenameRecord()
+
+    /// The status of the renamed file, once it was renamed over its target.
+    private final class RenameRecord {
+        var status: FileStatus?
+    }
 
     private init(
         directory: TargetDirectory, name: String, identity: FileIdentity, descriptor: OwnedDescriptor, syncDescriptor: OwnedDescriptor?
@@ -182,13 +190,15 @@ struct PendingFile: ~Copyable {
     /// - Throws: a ``StateStoreError`` naming the step, path and errno. Before the rename the
     ///   target is untouched. After a failed rename or directory fsync the target is looked at,
     ///   and the error's ``StateStoreError/outcome`` says whether the new file took its place.
-    func replace(_ target: String, durability: Durability, timer: Timer? = nil) throws(StateStoreError) {
+    @discardableResult
+    func replace(_ target: String, durability: Durability, timer: Timer? = nil) throws(StateStoreError) -> FileStatus {
         try checkStillNamed()
         do { try directory.calls.rename(directory.descriptor, name, target) } catch {
             throw failedRename(target: target, errno: error)
         }
-        try checkRenamedIn(target)
-        guard durability == .full else { return }
+        let status = try checkRenamedIn(target)
+        renamed.status = status
+        guard durability == .full else { return status }
         do {
             if let timer { try timer.measure { () throws(Errno) in try directory.calls.fsync(directory.descriptor) } }
             else { try directory.calls.fsync(directory.descriptor) }
@@ -196,6 +206,7 @@ struct PendingFile: ~Copyable {
             throw StateStoreError.system(.syncDirectory, path: directory.path, errno: error, stateUnchanged: false)
                 .with(outcome: .committedDurabilityUnknown)
         }
+        return status
     }
 
     /// Like ``replace(_:durability:timer:)``, but the file replaced is kept, whole, under `keep`:
@@ -250,7 +261,9 @@ struct PendingFile: ~Copyable {
     /// After the rename: the target must be the file written. A swap between the last check and
     /// the rename (in a directory others may write) would otherwise leave another file in the
     /// target's place unnoticed; the error says the outcome is unknown, so the caller reads first.
-    private func checkRenamedIn(_ target: String) throws(StateStoreError) {
+    /// Returns the target's status (the new file's, just renamed).
+    @discardableResult
+    private func checkRenamedIn(_ target: String) throws(StateStoreError) -> FileStatus {
         guard let now = try? directory.calls.fstatat(directory.descriptor, target), now.identity == identity else {
             throw StateStoreError(
                 .ioFailure,
@@ -258,6 +271,7 @@ struct PendingFile: ~Copyable {
                 hint: "Read the current version before anything else; only the store's writers should be able to write its directory.",
                 path: directory.path(target), outcome: .unknown)
         }
+        return now
     }
 
     /// Refuses to rename a temp file whose name no longer names the file written: in a directory
@@ -279,6 +293,8 @@ struct PendingFile: ~Copyable {
     /// Removes the temp name while it still holds this file: after a failure (the rename did not
     /// take effect, or the name would still be gone), or after a replace that kept the old file.
     deinit {
+        // Renamed over its target: the temp name is gone (a file there now is someone else's).
+        if renamed.status != nil { return }
         if let named = try? directory.calls.fstatat(directory.descriptor, name), named.identity == identity {
             try? directory.calls.unlink(directory.descriptor, name, false)
         }

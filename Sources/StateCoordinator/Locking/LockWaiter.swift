@@ -34,6 +34,15 @@ final class LockWaiter: @unchecked Sendable {
     private var waiting = false
     private var handedOver: FileDescriptor?
     private var failure: Errno?
+    /// A descriptor for the waiter thread to block on, given by the claimant that opened it.
+    private var toPark: FileDescriptor?
+    /// Whether the waiter thread exists (parked in `flock`, or idle for the next wait).
+    private var threadRunning = false
+
+    /// How long an idle waiter thread stays for the next contended wait before it ends: writers
+    /// taking turns wait on every commit, and a thread started per wait cost a `clone3`, its
+    /// start-up and its exit each time (about 50 µs of a 1 KiB commit's hand-over).
+    static var idleLifetime: Duration { .seconds(2) }
 
     private init(key: HeldLocks.Key, calls: SystemCalls) {
         self.key = key
@@ -105,12 +114,37 @@ final class LockWaiter: @unchecked Sendable {
         return .success(fd)
     }
 
-    /// Called with the condition locked.
+    /// Called with the condition locked: hands `fd` to the waiter thread, starting it if none is
+    /// idle.
     private func startWaiting(_ fd: FileDescriptor) {
         waiting = true
-        let thread = Thread { [self] in park(fd) }
+        toPark = fd
+        guard !threadRunning else { return condition.broadcast() }
+        threadRunning = true
+        let thread = Thread { [self] in serve() }
         thread.name = "StateCoordinator.LockWaiter"
         thread.start()
+    }
+
+    /// The waiter thread's life: park each descriptor it is given, and end after
+    /// ``idleLifetime`` without one.
+    private func serve() {
+        condition.lock()
+        while true {
+            if let fd = toPark {
+                toPark = nil
+                condition.unlock()
+                park(fd)
+                condition.lock()
+                continue
+            }
+            let idleUntil = Date(timeIntervalSinceNow: Double(Self.idleLifetime.saturatingNanoseconds) / 1e9)
+            if !condition.wait(until: idleUntil), toPark == nil {
+                threadRunning = false
+                condition.unlock()
+                return
+            }
+        }
     }
 
     /// The waiter thread: blocks in `flock` until the lock is free, then hands it over.

@@ -67,10 +67,14 @@ struct StoreHandle: Sendable {
 
     /// Reads and verifies the current state file unless `decide` says, from the file opened,
     /// to leave it (nil then).
-    func readCurrent(deciding decide: (PinnedFile) -> StateFileReader.Decision) throws(StateStoreError) -> VerifiedStateFile? {
+    /// - Parameter dir: the store directory, open (default: the state file's path is opened).
+    func readCurrent(
+        directory dir: FileDescriptor = SystemCalls.currentDirectory, deciding decide: (PinnedFile) -> StateFileReader.Decision
+    ) throws(StateStoreError) -> VerifiedStateFile? {
         do {
             return try StateFileReader(calls: calls).read(
-                directory: SystemCalls.currentDirectory, name: stateFilePath, path: stateFilePath, deciding: decide)
+                directory: dir, name: dir == SystemCalls.currentDirectory ? stateFilePath : files.stateFile, path: stateFilePath,
+                deciding: decide)
         } catch where error.code == .unverifiable {
             throw explainingPlainJSON(error)
         }
