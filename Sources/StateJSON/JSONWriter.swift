@@ -67,35 +67,83 @@ package enum JSONWriter {
     }
 
     private static func writeString(_ text: String, into output: inout [UInt8], terminal: Bool) {
+        guard terminal else { return writeFileString(text, into: &output) }
         output.append(UInt8(ascii: "\""))
         let bytes = Array(text.utf8)
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
-            if terminal, byte == 0x7F || byte == 0xC2 || byte == 0xD8 || byte == 0xE2,
-                let (scalar, length) = terminalControl(bytes, at: index - 1)
-            {
+            if byte == 0x7F || byte == 0xC2 || byte == 0xD8 || byte == 0xE2, let (scalar, length) = terminalControl(bytes, at: index - 1) {
                 output += ("\\u" + String(repeating: "0", count: 4 - String(scalar, radix: 16).count) + String(scalar, radix: 16)).utf8
                 index += length - 1
                 continue
             }
-            switch byte {
-            case UInt8(ascii: "\""): output += #"\""#.utf8
-            case UInt8(ascii: "\\"): output += #"\\"#.utf8
-            case 0x0A: output += #"\n"#.utf8
-            case 0x0D: output += #"\r"#.utf8
-            case 0x09: output += #"\t"#.utf8
-            case 0x08: output += #"\b"#.utf8
-            case 0x0C: output += #"\f"#.utf8
-            case 0..<0x20:
-                let digits = String(byte, radix: 16)
-                output += ("\\u00" + (digits.count < 2 ? "0" : "") + digits).utf8
-            default: output.append(byte)
-            }
+            appendEscaped(byte, to: &output)
         }
         output.append(UInt8(ascii: "\""))
     }
+
+    /// A string for a file: the runs between characters that need an escape (quote, backslash,
+    /// control characters) are copied whole, found eight bytes at a time (a state's long strings
+    /// are written at every commit).
+    private static func writeFileString(_ text: String, into output: inout [UInt8]) {
+        var text = text
+        output.append(UInt8(ascii: "\""))
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return }
+            var runStart = 0
+            var index = 0
+            while index < bytes.count {
+                if index + 8 <= bytes.count, !mayNeedEscape(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)) {
+                    index += 8
+                    continue
+                }
+                let byte = bytes[index]
+                index += 1
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<(index - 1)]))
+                runStart = index
+                appendEscaped(byte, to: &output)
+            }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
+        }
+        output.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether one of the eight bytes may be a control character, a quote or a backslash (no
+    /// false negatives; a false positive only sends the word through the byte loop).
+    @inline(__always)
+    private static func mayNeedEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let quotes = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
+        let backslashes = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+        let below0x20 = (word &- ones &* 0x20) & ~word
+        let quote = (quotes &- ones) & ~quotes
+        let backslash = (backslashes &- ones) & ~backslashes
+        return (below0x20 | quote | backslash) & highs != 0
+    }
+
+    /// One byte of a string: escaped if JSON requires it (as `JSONEncoder` escapes it), else as is.
+    @inline(__always)
+    private static func appendEscaped(_ byte: UInt8, to output: inout [UInt8]) {
+        switch byte {
+        case UInt8(ascii: "\""): output += #"\""#.utf8
+        case UInt8(ascii: "\\"): output += #"\\"#.utf8
+        case 0x0A: output += #"\n"#.utf8
+        case 0x0D: output += #"\r"#.utf8
+        case 0x09: output += #"\t"#.utf8
+        case 0x08: output += #"\b"#.utf8
+        case 0x0C: output += #"\f"#.utf8
+        case 0..<0x20:
+            output += #"\u00"#.utf8
+            output.append(hexDigits[Int(byte >> 4)])
+            output.append(hexDigits[Int(byte & 0xF)])
+        default: output.append(byte)
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// The code point and UTF-8 length of DEL, a C1 control (U+0080–U+009F), or a bidirectional
     /// formatting character (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) starting at

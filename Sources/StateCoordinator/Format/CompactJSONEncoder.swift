@@ -1,4 +1,5 @@
 import Foundation
+import StateJSON
 
 /// Encodes a typed state to the bytes `JSONEncoder` with `[.sortedKeys, .withoutEscapingSlashes]`
 /// and default strategies writes, without `JSONEncoder`: every commit of a typed store encodes its
@@ -300,56 +301,9 @@ enum JSONTreeWriter {
         }
     }
 
-    /// Copies the runs between characters that need an escape whole, finding them eight bytes at
-    /// a time.
+    /// As `JSONEncoder` escapes strings with `.withoutEscapingSlashes`, which is how
+    /// ``JSONWriter`` writes them for a file.
     static func writeString(_ text: String, into out: inout [UInt8]) {
-        var text = text
-        out.append(UInt8(ascii: "\""))
-        text.withUTF8 { bytes in
-            guard let base = bytes.baseAddress else { return }
-            var runStart = 0
-            var index = 0
-            while index < bytes.count {
-                if index + 8 <= bytes.count, !Self.mayNeedEscape(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)) {
-                    index += 8
-                    continue
-                }
-                let byte = bytes[index]
-                index += 1
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<(index - 1)]))
-                runStart = index
-                switch byte {
-                case UInt8(ascii: "\""): out += #"\""#.utf8
-                case UInt8(ascii: "\\"): out += #"\\"#.utf8
-                case 0x0A: out += #"\n"#.utf8
-                case 0x0D: out += #"\r"#.utf8
-                case 0x09: out += #"\t"#.utf8
-                case 0x08: out += #"\b"#.utf8
-                case 0x0C: out += #"\f"#.utf8
-                default:
-                    out += #"\u00"#.utf8
-                    out.append(hexDigits[Int(byte >> 4)])
-                    out.append(hexDigits[Int(byte & 0xF)])
-                }
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
-        }
-        out.append(UInt8(ascii: "\""))
+        JSONWriter.appendString(text, to: &out)
     }
-
-    /// Whether one of the eight bytes may be a control character, a quote or a backslash (no
-    /// false negatives; a false positive only sends the word through the byte loop).
-    @inline(__always)
-    static func mayNeedEscape(_ word: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        let quotes = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
-        let backslashes = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
-        let below0x20 = (word &- ones &* 0x20) & ~word
-        let quote = (quotes &- ones) & ~quotes
-        let backslash = (backslashes &- ones) & ~backslashes
-        return (below0x20 | quote | backslash) & highs != 0
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 }

@@ -27,13 +27,17 @@ public enum FuzzTargets {
         if let decoded = StateFileHeader.decode(line) { precondition(decoded.isPlausible) }
     }
 
-    /// A JSON text: the parser and its check-only mode accept the same texts, and whatever it
-    /// accepts is written back as text that parses to the same value.
+    /// A JSON text: the parser and its check-only mode accept the same texts, whatever it
+    /// accepts is written back as text that parses to the same value, and the commit path's
+    /// encoder writes that value as `JSONEncoder` does.
     public static func json(_ bytes: UnsafeBufferPointer<UInt8>) {
         let parsed = try? JSONParser.parse(bytes)
         let checked = (try? JSONParser.check(bytes)) != nil
         precondition((parsed != nil) == checked, "parse and check disagree")
         guard let parsed else { return }
+        // The commit path's encoder writes what JSONEncoder writes, and fails where it fails.
+        let foundation = try? Array(StateEncoding.makeEncoder().encode(parsed))
+        precondition((try? CompactJSONEncoder.encode(parsed)) == foundation, "CompactJSONEncoder and JSONEncoder disagree")
         for pretty in [false, true] {
             guard let text = try? JSONWriter.write(parsed, pretty: pretty) else { preconditionFailure("a parsed value cannot be written") }
             precondition((try? JSONParser.parse(text)) == parsed, "written text does not read back")
