@@ -85,6 +85,41 @@ struct CompactJSONEncoderTests {
         try Self.expectSame(JSONValue.object(["n": .largeInteger("123456789012345678901234567890")]))
     }
 
+    /// Containers nested to JSONEncoder's limit and past it: the same text, or an error from both
+    /// (the store's parser reads no deeper than 512 either, so nothing unreadable is written).
+    @Test(arguments: [1, 100, 509, 510, 511, 512, 513, 600])
+    func deepNestingMatchesJSONEncoder(_ depth: Int) throws {
+        var value = JSONValue.int(1)
+        for level in 0..<depth { value = level.isMultiple(of: 2) ? .array([value]) : .object(["k": value]) }
+        let foundation = try? Self.foundation(value)
+        let compact = try? CompactJSONEncoder.encode(value)
+        #expect(compact == foundation, "depth \(depth): \(compact == nil ? "compact failed" : "compact wrote") vs \(foundation == nil ? "JSONEncoder failed" : "JSONEncoder wrote")")
+        if depth <= 511 { #expect(foundation != nil) }
+    }
+
+    /// A nested container asked for again under a key adds to what is there, as with JSONEncoder;
+    /// another kind of value there is JSONEncoder's to judge.
+    @Test func nestedContainersUnderOneKeyMerge() throws {
+        struct Inner: Encodable { var a = 1 }
+        struct Merging: Encodable {
+            enum Keys: String, CodingKey { case meta, list, extra, b }
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: Keys.self)
+                try container.encode(Inner(), forKey: .meta)
+                var meta = container.nestedContainer(keyedBy: Keys.self, forKey: .meta)
+                try meta.encode(2, forKey: .extra)
+                var again = container.nestedContainer(keyedBy: Keys.self, forKey: .meta)
+                try again.encode(3, forKey: .b)
+                var list = container.nestedUnkeyedContainer(forKey: .list)
+                try list.encode(1)
+                var more = container.nestedUnkeyedContainer(forKey: .list)
+                try more.encode(2)
+            }
+        }
+        try Self.expectSame(Merging())
+        #expect(String(decoding: try CompactJSONEncoder.encode(Merging()), as: UTF8.self) == #"{"list":[1,2],"meta":{"a":1,"b":3,"extra":2}}"#)
+    }
+
     @Test func notANumberFailsAsWithJSONEncoder() {
         for value in [Double.nan, .infinity, -.infinity] {
             #expect(throws: EncodingError.self) { try CompactJSONEncoder.encode(["x": value]) }

@@ -145,6 +145,14 @@ struct CommitTimestampTests {
             let date = Date(timeIntervalSince1970: seconds)
             #expect(CommitTimestamp.format(date) == style.format(date), "at \(seconds)")
         }
+        // Dates as `Date()` makes them: held as seconds since 2001, fractions on that value's grid
+        // (derived from the 1970-based interval, a few in 100,000 came out a millisecond early).
+        for _ in 0..<30_000 {
+            let date = Date(timeIntervalSinceReferenceDate: 820_000_000 + Double(generator.next() % 100_000_000_000_000) / 1e6)
+            #expect(CommitTimestamp.format(date) == style.format(date), "at \(date.timeIntervalSinceReferenceDate)")
+        }
+        let reported = Date(timeIntervalSinceReferenceDate: 828_457_691.8690001)
+        #expect(CommitTimestamp.format(reported) == style.format(reported))
     }
 
     @Test func foreignFormsStillParse() {

@@ -79,7 +79,8 @@ final class CommitPipeline<State: Sendable>: Sendable {
     ///   answered: tasks updating in a loop come straight back, and without the wait the next
     ///   batch would hold only those that queued during the commit (batches alternating in size,
     ///   half the tasks per commit). Only where the drain runs on the pipeline's own thread: a
-    ///   caller blocked in ``submitAndWait(_:)`` drains on its own thread, and would be held.
+    ///   caller blocked in ``submitAndWait(_:)`` drains on its own thread, and would be held
+    ///   (it can still wait out a gathering already under way before its own drain starts).
     private func drain(gathering: Bool) {
         drainingThread.withLock { $0 = .current }
         defer { drainingThread.withLock { $0 = nil } }

@@ -68,10 +68,12 @@ struct PendingFile: ~Copyable {
     }
 
     /// Creates a temp file named with `prefix` and a random suffix (`O_EXCL`), with `attributes`.
-    /// It is created with the final mode as the umask lets it (never more open than the final
-    /// mode), then `fchmod`ed only if the umask took bits away, and `fchown`ed only if its owner
-    /// differs: a commit makes one system call instead of three for what is nearly always right
-    /// already.
+    /// It is created with the final mode as the umask lets it, plus owner-read (the read-only
+    /// reopen for the fsync after close needs it; only the owner gains it, and only until the
+    /// `fchmod`), then `fchmod`ed only if its mode differs from the final one (the umask took bits,
+    /// owner-read was added, or the mode has setuid, setgid or sticky bits), and `fchown`ed only if
+    /// its owner differs: a commit makes one system call instead of three for what is nearly
+    /// always right already.
     ///
     /// - Parameter synchronizingAfterClose: also open the read-only descriptor that
     ///   ``synchronize(timer:)`` uses once the file is closed. It is opened through
@@ -88,7 +90,7 @@ struct PendingFile: ~Copyable {
             let fd: OwnedDescriptor
             do {
                 fd = OwnedDescriptor(
-                    try calls.open(directory.descriptor, name, .createForWriting(FilePermissions(rawValue: attributes.mode & 0o777))),
+                    try calls.open(directory.descriptor, name, .createForWriting(FilePermissions(rawValue: attributes.mode & 0o777 | 0o400))),
                     calls: calls)
             } catch .fileExists where attempt < nameAttempts {
                 attempt += 1

@@ -9,13 +9,15 @@ enum CommitTimestamp {
     /// than the rest of a small commit's header). Dates before 1970 or after 9999 go through the
     /// style.
     static func format(_ date: Date) -> String {
-        // Whole seconds, then the fraction's milliseconds truncated, as the style computes them
-        // (multiplying first would round 0.998999… up to 999).
-        let interval = date.timeIntervalSince1970
-        let seconds = interval.rounded(.down)
-        guard seconds >= 0, seconds < 253_402_300_800 else { return style.format(date) }
-        let (days, secondOfDay) = Int(seconds).floorDivided(by: 86_400)
-        let inDay = secondOfDay * 1000 + min(999, Int((interval - seconds) * 1000))
+        // Whole seconds, then the fraction's milliseconds truncated, both from the interval a
+        // `Date` holds (since 2001), as the style computes them: from the 1970-based interval, or
+        // by multiplying first, a few instants in 100,000 come out a millisecond early.
+        let interval = date.timeIntervalSinceReferenceDate
+        let whole = interval.rounded(.down)
+        guard whole.isFinite, whole >= -978_307_200, whole < 253_402_300_800 - 978_307_200 else { return style.format(date) }
+        let fraction = Int((interval - whole) * 1e9) / 1_000_000
+        let (days, secondOfDay) = (Int(whole) + 978_307_200).floorDivided(by: 86_400)
+        let inDay = secondOfDay * 1000 + min(999, fraction)
         let (year, month, day) = civilDate(daysSinceEpoch: days)
         var out = [UInt8](repeating: 0, count: 24)
         func put(_ value: Int, at start: Int, digits: Int) {

@@ -8,9 +8,11 @@ import StateJSON
 /// characters that need escapes; numbers are written as `JSONEncoder` writes them (a `Double`
 /// without its `.0`, `1e+300`).
 ///
-/// What it does not write itself — a `Decimal`, a 128-bit integer, `superEncoder()`, or any value
+/// What it does not write itself — a `Decimal`, a 128-bit integer, `superEncoder()`, a nested
+/// container asked for where another kind of value is, containers nested 511 deep, or any value
 /// that fails (NaN, a throwing `encode(to:)`) — is handed to `JSONEncoder` whole, so the result,
-/// and every error, is `JSONEncoder`'s. The tests compare both on many shapes.
+/// and every error, is `JSONEncoder`'s; such a state's `encode(to:)` then runs twice per commit.
+/// The tests compare both on many shapes, and the `json` fuzz target on every value it parses.
 enum CompactJSONEncoder {
     /// The JSON text of `value`.
     static func encode<Value: Encodable>(_ value: Value) throws -> [UInt8] {
@@ -23,10 +25,12 @@ enum CompactJSONEncoder {
     static func encode<Value: Encodable>(_ value: Value, appendingTo out: inout [UInt8]) throws {
         let context = EncodingContext()
         let encoder = TreeEncoder(context: context, codingPath: [])
+        let start = out.count
         do {
             let root = try encoder.box(value, topLevel: true)
-            if !context.unsupported { return JSONTreeWriter.write(root, into: &out) }
+            if !context.unsupported, JSONTreeWriter.write(root, into: &out) { return }
         } catch {}
+        out.removeSubrange(start...)
         out += try StateEncoding.makeEncoder().encode(value)
     }
 }
@@ -48,7 +52,7 @@ enum JSONTreeNode {
     case array(ArrayNode)
 
     final class ObjectNode {
-        /// A key encoded twice keeps its last value, as with `JSONEncoder`.
+        /// A value encoded twice under one key keeps the last, as with `JSONEncoder`.
         var members: [String: JSONTreeNode] = [:]
     }
 
@@ -164,14 +168,31 @@ struct KeyedTreeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ value: UInt128, forKey key: Key) throws { encoder.context.unsupported = true }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws { set(try encoder.box(value, at: key), key) }
 
+    /// As with `JSONEncoder`, a nested container asked for again under the same key (or after an
+    /// object was encoded there) adds to what is there; anything else there is `JSONEncoder`'s
+    /// to judge.
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
-        let nested = JSONTreeNode.ObjectNode()
+        let nested: JSONTreeNode.ObjectNode
+        switch object.members[key.stringValue] {
+        case .object(let existing)?: nested = existing
+        case nil: nested = JSONTreeNode.ObjectNode()
+        case _?:
+            encoder.context.unsupported = true
+            nested = JSONTreeNode.ObjectNode()
+        }
         set(.object(nested), key)
         return KeyedEncodingContainer(KeyedTreeContainer<NestedKey>(encoder: encoder, object: nested, codingPath: codingPath + [key]))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        let nested = JSONTreeNode.ArrayNode()
+        let nested: JSONTreeNode.ArrayNode
+        switch object.members[key.stringValue] {
+        case .array(let existing)?: nested = existing
+        case nil: nested = JSONTreeNode.ArrayNode()
+        case _?:
+            encoder.context.unsupported = true
+            nested = JSONTreeNode.ArrayNode()
+        }
         set(.array(nested), key)
         return UnkeyedTreeContainer(encoder: encoder, array: nested, codingPath: codingPath + [key])
     }
@@ -276,7 +297,22 @@ struct SingleTreeContainer: SingleValueEncodingContainer {
 /// `.sortedKeys` sorts them on Linux: no normalization), strings escaped as `JSONEncoder` escapes them with
 /// `.withoutEscapingSlashes`.
 enum JSONTreeWriter {
-    static func write(_ node: JSONTreeNode, into out: inout [UInt8]) {
+    /// Containers nested this deep or deeper are left to `JSONEncoder`, which refuses 512 levels
+    /// (and the package's parser and `JSONDecoder` read no more than 512): a state written here
+    /// never nests deeper than one the old path would have written.
+    static let deepestContainer = 510
+
+    /// Writes `node`; false (with `out` partly written) when it nests containers deeper than
+    /// ``deepestContainer``.
+    static func write(_ node: JSONTreeNode, into out: inout [UInt8]) -> Bool {
+        write(node, into: &out, depth: 1)
+    }
+
+    private static func write(_ node: JSONTreeNode, into out: inout [UInt8], depth: Int) -> Bool {
+        switch node {
+        case .array, .object: guard depth <= deepestContainer else { return false }
+        default: break
+        }
         switch node {
         case .null: out += "null".utf8
         case .bool(let flag): out += (flag ? "true" : "false").utf8
@@ -286,7 +322,7 @@ enum JSONTreeWriter {
             out.append(UInt8(ascii: "["))
             for (position, element) in array.elements.enumerated() {
                 if position > 0 { out.append(UInt8(ascii: ",")) }
-                write(element, into: &out)
+                guard write(element, into: &out, depth: depth + 1) else { return false }
             }
             out.append(UInt8(ascii: "]"))
         case .object(let object):
@@ -295,10 +331,11 @@ enum JSONTreeWriter {
                 if position > 0 { out.append(UInt8(ascii: ",")) }
                 writeString(member.key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                write(member.value, into: &out)
+                guard write(member.value, into: &out, depth: depth + 1) else { return false }
             }
             out.append(UInt8(ascii: "}"))
         }
+        return true
     }
 
     /// As `JSONEncoder` escapes strings with `.withoutEscapingSlashes`, which is how
