@@ -84,6 +84,16 @@ struct CLIBadInputTests {
         #expect(try statectl("init", "--mode", "999").status == 2)
     }
 
+    /// A mode its owner cannot read and write would make a store nobody but root can use: refused
+    /// before anything is created (the owner's writer used to create it, then fail to read it).
+    @Test(arguments: ["0220", "0200", "0400", "0044"])
+    func aModeTheOwnerCannotReadAndWriteIsRefused(_ mode: String) throws {
+        let empty = TemporaryDirectory()
+        let refused = try CLI(directory: empty.path)("init", "--mode", mode)
+        #expect(refused.status == 2 && refused.stderr.contains("include 0o600") && refused.oneDiagnosticLine, "\(refused)")
+        #expect(try empty.names().isEmpty, "nothing was created")
+    }
+
     @Test func aStoreDirectoryWithoutPermissionIsRefused() throws {
         try #require(geteuid() == 0, "needs root to run statectl as another user")
         chmod(dir.path, 0o700)

@@ -70,7 +70,7 @@ struct EtcdStoreCreation {
 
     /// The settings a store on etcd supports.
     static func check(_ settings: StoreSettings, _ access: EtcdStoreAccess) throws(StateStoreError) {
-        try settings.validate()
+        try settings.validateForCreation()
         if settings.keepHistoryFor != nil {
             throw StateStoreError(
                 .invalidArgument,

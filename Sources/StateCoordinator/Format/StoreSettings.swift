@@ -90,6 +90,20 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     /// Whether every setting is in range (a foreign or damaged header may say anything).
     var isValid: Bool { (try? validate()) != nil }
 
+    /// The checks for a new store: ``validate()``, and a file mode that lets the store's owner
+    /// read and write its files (a state file its own writer cannot read back was created, then
+    /// refused by everyone but root). Only at creation: a header read back is judged by
+    /// ``validate()`` alone.
+    func validateForCreation() throws(StateStoreError) {
+        try validate()
+        guard fileMode & 0o600 == 0o600 else {
+            throw StateStoreError(
+                .invalidArgument,
+                "fileMode must let the store's owner read and write its files (include 0o600), not 0o\(String(fileMode, radix: 8)).",
+                hint: "Use a mode such as 0640 or 0660; nothing was created.")
+        }
+    }
+
     /// Throws ``StateStoreError/Code/invalidArgument`` for a setting out of range.
     func validate() throws(StateStoreError) {
         guard keepHistory >= 0, keepHistory <= Self.largestKeepHistory else {

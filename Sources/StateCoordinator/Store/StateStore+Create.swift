@@ -110,7 +110,7 @@ extension StateStore {
         directory: String, name: String, initial: State, settings: StoreSettings, force: Bool, options: Options,
         importing source: FileStatus? = nil
     ) throws(StateStoreError) -> StoreHandle {
-        try settings.validate()
+        try settings.validateForCreation()
         let stateBytes = try StateEncoding.encode(initial, limit: settings.maximumStateBytes)
         let handle = StoreHandle(directory: directory, files: try StoreFiles(name: name), options: options, forWriting: true)
         try StoreCreation(handle: handle, settings: settings, importing: source)
@@ -127,7 +127,7 @@ extension StateStore {
         } catch where error.code == .notFound && error.path == handle.stateFilePath {
             // No state file: create it, unless another process did since (decided under the lock).
         }
-        try settings.validate()
+        try settings.validateForCreation()
         let stateBytes = try StateEncoding.encode(initial(), limit: settings.maximumStateBytes)
         try StoreCreation(handle: handle, settings: settings).run(stateBytes: stateBytes, whenExists: .keep)
         return try StoreHandle.open(directory: directory, name: name, options: options, forWriting: true)
