@@ -45,8 +45,9 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     public var keepsHistory: Bool { keepHistory > 0 || keepHistoryFor != nil }
     /// The largest state, in bytes of its JSON encoding, that the store accepts on write and read.
     public var maximumStateBytes: Int
-    /// The permission bits of a new store's state file and lockfile. Later versions keep the mode
-    /// of the file they replace, so an operator's `chmod` sticks.
+    /// The permission bits of a new store's state file and lockfile; a new store's must include
+    /// `0o600` (its owner reads and writes it). Later versions keep the mode of the file they
+    /// replace, so an operator's `chmod` sticks.
     public var fileMode: UInt32
     /// The checksum (`sha256:` and hex) of the store's JSON Schema, kept in the file
     /// `NAME.schema-HEX.json` beside the state; nil when the store has none. Every writer
@@ -70,7 +71,7 @@ public struct StoreSettings: Codable, Sendable, Equatable {
     ///   - keepHistory: past versions to keep; 0 turns history off (unless `keepHistoryFor` keeps some).
     ///   - keepHistoryFor: also keep every version committed within this time (whole seconds).
     ///   - maximumStateBytes: the state size limit in bytes (default 64 MiB).
-    ///   - fileMode: permission bits for the new store's files (default `0o640`).
+    ///   - fileMode: permission bits for the new store's files (default `0o640`; must include `0o600`).
     ///   - schema: a JSON Schema for a new store (create, openOrCreate, import): its file is written
     ///     with the store, and the first state must match it.
     ///   - readerUsers: the users whose registered readers count (uids, ascending); nil for every user.
