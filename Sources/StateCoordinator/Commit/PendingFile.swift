@@ -42,9 +42,9 @@ struct PendingFile: ~Copyable {
     /// name: then there is nothing left to remove.
     private let renamed = RenameRecord()
 
-    /// The status of the renamed file, once it was renamed over its target.
+    /// Whether the file was renamed over its target.
     private final class RenameRecord {
-        var status: FileStatus?
+        var done = false
     }
 
     private init(
@@ -199,7 +199,7 @@ struct PendingFile: ~Copyable {
             throw failedRename(target: target, errno: error)
         }
         let status = try checkRenamedIn(target)
-        renamed.status = status
+        renamed.done = true
         guard durability == .full else { return status }
         do {
             if let timer { try timer.measure { () throws(Errno) in try directory.calls.fsync(directory.descriptor) } }
@@ -296,7 +296,7 @@ struct PendingFile: ~Copyable {
     /// take effect, or the name would still be gone), or after a replace that kept the old file.
     deinit {
         // Renamed over its target: the temp name is gone (a file there now is someone else's).
-        if renamed.status != nil { return }
+        if renamed.done { return }
         if let named = try? directory.calls.fstatat(directory.descriptor, name), named.identity == identity {
             try? directory.calls.unlink(directory.descriptor, name, false)
         }

@@ -122,14 +122,11 @@ final class TreeEncoder: Encoder {
         return nested.result ?? .object(JSONTreeNode.ObjectNode())
     }
 
-    static func number(_ value: Double, path: [any CodingKey], key: (any CodingKey)?) throws -> JSONTreeNode {
-        guard value.isFinite else {
-            throw EncodingError.invalidValue(value, .init(codingPath: path + (key.map { [$0] } ?? []), debugDescription: "not a JSON number"))
-        }
-        return .number(Self.trimmed(value.description))
-    }
-
-    static func number(_ value: Float, path: [any CodingKey], key: (any CodingKey)?) throws -> JSONTreeNode {
+    /// A `Double` or `Float` as `JSONEncoder` writes it; NaN and infinity are refused (the whole
+    /// value then goes to `JSONEncoder`, which gives its own error).
+    static func number<Number: BinaryFloatingPoint & CustomStringConvertible>(
+        _ value: Number, path: [any CodingKey], key: (any CodingKey)?
+    ) throws -> JSONTreeNode {
         guard value.isFinite else {
             throw EncodingError.invalidValue(value, .init(codingPath: path + (key.map { [$0] } ?? []), debugDescription: "not a JSON number"))
         }
@@ -294,8 +291,8 @@ struct SingleTreeContainer: SingleValueEncodingContainer {
 }
 
 /// Writes a ``JSONTreeNode`` compactly, members sorted by their UTF-8 bytes (as `JSONEncoder`'s
-/// `.sortedKeys` sorts them on Linux: no normalization), strings escaped as `JSONEncoder` escapes them with
-/// `.withoutEscapingSlashes`.
+/// `.sortedKeys` sorts them on Linux: no normalization), strings as ``JSONWriter`` writes them for
+/// a file (escaped as `JSONEncoder` escapes them with `.withoutEscapingSlashes`).
 enum JSONTreeWriter {
     /// Containers nested this deep or deeper are left to `JSONEncoder`, which refuses 512 levels
     /// (and the package's parser and `JSONDecoder` read no more than 512): a state written here
@@ -317,7 +314,7 @@ enum JSONTreeWriter {
         case .null: out += "null".utf8
         case .bool(let flag): out += (flag ? "true" : "false").utf8
         case .number(let text): out += text.utf8
-        case .string(let text): writeString(text, into: &out)
+        case .string(let text): JSONWriter.appendString(text, to: &out)
         case .array(let array):
             out.append(UInt8(ascii: "["))
             for (position, element) in array.elements.enumerated() {
@@ -329,18 +326,12 @@ enum JSONTreeWriter {
             out.append(UInt8(ascii: "{"))
             for (position, member) in object.members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
                 if position > 0 { out.append(UInt8(ascii: ",")) }
-                writeString(member.key, into: &out)
+                JSONWriter.appendString(member.key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 guard write(member.value, into: &out, depth: depth + 1) else { return false }
             }
             out.append(UInt8(ascii: "}"))
         }
         return true
-    }
-
-    /// As `JSONEncoder` escapes strings with `.withoutEscapingSlashes`, which is how
-    /// ``JSONWriter`` writes them for a file.
-    static func writeString(_ text: String, into out: inout [UInt8]) {
-        JSONWriter.appendString(text, to: &out)
     }
 }

@@ -41,7 +41,7 @@ final class LockWaiter: @unchecked Sendable {
 
     /// How long an idle waiter thread stays for the next contended wait before it ends: writers
     /// taking turns wait on every commit, and a thread started per wait cost a `clone3`, its
-    /// start-up and its exit each time (about 50 µs of a 1 KiB commit's hand-over).
+    /// signal-mask and naming calls, and its exit each time (seen with strace under contention).
     static var idleLifetime: Duration { .seconds(2) }
 
     private init(key: HeldLocks.Key, calls: SystemCalls) {
