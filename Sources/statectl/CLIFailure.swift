@@ -54,6 +54,15 @@ struct CLIFailure: Error {
             self.init(code, "\(error); nothing was committed")
         case let error as JSONValue.ArithmeticError:
             self.init(.failure, "cannot increment: \(error)")
+        case let error as StateMutationError:
+            let code: Code =
+                switch error.kind {
+                case .malformed: .usage
+                case .notFound: .notFound
+                case .testFailed: .conflict
+                case .notANumber: .failure
+                }
+            self.init(code, error.description)
         default:
             return nil
         }

@@ -339,6 +339,35 @@ case "hold-lock":
         emit("released")
     } catch { fail("hold failed: \(error)") }
 
+case "apply-incr":
+    // apply-incr DIR COUNT: COUNT increments of "counter" as declarative mutations (combined with
+    // other processes' while one holds the lock); prints "<version> <counter at that version>".
+    let count = Int(arguments[2])!
+    do {
+        let store = try StateStore<JSONValue>(directory: directory, options: options())
+        for _ in 0..<count {
+            let snapshot = try store.apply(.increment(JSONPointer(tokens: ["counter"]), by: 1))
+            emit("\(snapshot.version) \(snapshot.state["counter"]?.intValue ?? -1)")
+        }
+    } catch { fail("apply failed: \(error)") }
+
+case "combine-crash":
+    // combine-crash DIR CALL N: one declarative increment of "own" as a combining lock holder
+    // (taking what others published), _exiting right after the Nth successful CALL.
+    guard let call = SystemCallName(rawValue: arguments[2]), let target = Int(arguments[3]) else {
+        fail("combine-crash DIR CALL N")
+    }
+    let seen = Atomic(0)
+    var opts = options()
+    opts.systemCalls = SystemCalls.live.intercepting(before: { _ in }, after: { name in
+        guard name == call else { return }
+        if seen.add(1, ordering: .relaxed).newValue == target { _exit(42) }
+    })
+    do {
+        let snapshot = try StateStore<JSONValue>(directory: directory, options: opts).apply(.increment(JSONPointer(tokens: ["own"]), by: 1))
+        emit("\(snapshot.version)")
+    } catch { fail("apply failed: \(error)") }
+
 case "crash-after":
     // crash-after DIR CALL N: increments in a loop and _exits right after the Nth successful CALL.
     guard let call = SystemCallName(rawValue: arguments[2]), let target = Int(arguments[3]) else {

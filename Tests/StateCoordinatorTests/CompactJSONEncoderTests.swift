@@ -43,7 +43,7 @@ struct CompactJSONEncoderTests {
             positions: ["AAPL": Position(symbol: "AAPL", quantity: -100, price: 187.25, note: nil),
                         "b/c": Position(symbol: "é\"\\\n\t\u{01}\u{1F}\u{7F}✓", quantity: Int64.min, price: 1e300, note: "x")],
             byID: [10: "ten", 9: "nine", -1: "minus"], sides: [.buy(limit: 100), .sell, .cancel("why", 3)],
-            limits: [0, -0.0, 1, 0.1, 100, 1e16, 1e-7, 123456789012.5, 4.9e-324, Double.greatestFiniteMagnitude],
+            limits: [0, -0.0, 1, 0.1, 100, 1e16, 1e-7, 123456789012.5, .leastNonzeroMagnitude, Double.greatestFiniteMagnitude],
             small: 0.1, tiny: -128, wide: UInt64.max, negative: Int16.min, unsigned: UInt32.max, word: UInt.max,
             blob: Data([0, 1, 2, 250, 255]), link: URL(string: "https://example.com/a?b=c&d=é")!,
             when: Date(timeIntervalSinceReferenceDate: 1234.5), nothing: nil,

@@ -193,10 +193,13 @@ struct HeaderLineTests {
         for settings in settings + [withSchema] {
             for host in Self.strings {
                 for (label, version) in zip(Self.strings.reversed(), [0, 1, 9, 10, 99, UInt64.max, 1 << 53, 42, 7] as [UInt64]) {
-                    let header = Self.header(settings: settings, host: host, label: label, version: version)
-                    let encoded = Array(try StateEncoding.makeEncoder().encode(header))
-                    #expect(header.line == encoded, "\(String(decoding: header.line, as: UTF8.self))")
-                    #expect(StateFileHeader.decode(header.line[...]) == header)
+                    var header = Self.header(settings: settings, host: host, label: label, version: version)
+                    for combined in [nil, [], [label], ["0000018f00000000-000004d2-00000000000000ff", host]] as [[String]?] {
+                        header.combined = combined
+                        let encoded = Array(try StateEncoding.makeEncoder().encode(header))
+                        #expect(header.line == encoded, "\(String(decoding: header.line, as: UTF8.self))")
+                        #expect(StateFileHeader.decode(header.line[...]) == header)
+                    }
                 }
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import StateJSON
 import SystemPackage
 
 /// One lock hold of the commit protocol: lock → remove orphans → read and verify the current
@@ -76,9 +77,19 @@ struct BatchCommit<State: Codable & Sendable> {
     private func runOnce(_ batch: [PendingUpdate<State>]) throws(StateStoreError) {
         let dir = try handle.openDirectory()
         let waitStart = ContinuousClock.now
+        let combining = handle.options.combinesUpdates && State.self == JSONValue.self && batch.allSatisfy { $0.isPublishable }
         let lock: WriterLock
         do {
-            lock = try dir.lockWriters(timeout: handle.options.lockTimeout)
+            if combining {
+                // Answered by the lock holder (another process) before this one got the lock.
+                guard let held = try QueueWaiter.lockOrAnswers(batch, directory: dir, handle: handle) else {
+                    handle.metrics?.lockWait.record(duration: ContinuousClock.now - waitStart)
+                    return
+                }
+                lock = held
+            } else {
+                lock = try dir.lockWriters(timeout: handle.options.lockTimeout)
+            }
         } catch {
             if error.code == .lockTimeout { handle.metrics?.lockTimeouts.increment() }
             throw error
@@ -86,13 +97,33 @@ struct BatchCommit<State: Codable & Sendable> {
         handle.metrics?.lockWait.record(duration: ContinuousClock.now - waitStart)
         let commitStart = ContinuousClock.now
         defer { handle.metrics?.commitDuration.record(duration: ContinuousClock.now - commitStart) }
-        // Every update may have been cancelled while the lock was awaited: then nothing is left to do.
-        guard batch.contains(where: { !$0.isAnswered }) else { return lock.release() }
         let listing = sweeps.needsListing(try? handle.calls.fstat(dir.descriptor))
         if listing { try dir.orphanSweeper.sweep(logger: handle.options.logger) }
         var base = try currentBase(dir)
+        // Every writer settles what a combining holder that died left; a combining one then
+        // answers its own published updates and takes the ones others published.
+        var own = batch
+        var taken: [PendingUpdate<State>] = []
+        if var round = try? QueueRound<State>.begin(directory: dir, handle: handle, current: base.header) {
+            own = round.settleOwn(batch)
+            if handle.options.combinesUpdates {
+                taken = round.take(
+                    after: own.filter { !$0.isAnswered }, directory: dir, handle: handle,
+                    limit: base.header.settings.maximumStateBytes + (64 << 10))
+            }
+        }
+        // Every update may have been cancelled while the lock was awaited: then nothing is left to do.
+        guard own.contains(where: { !$0.isAnswered }) || !taken.isEmpty else { return lock.release() }
+        // A compare-and-swap request taken goes first (``QueueRound/take(after:directory:handle:limit:)``).
+        let ordered =
+            taken.first?.expectedVersion != nil ? [taken[0]] + own + taken.dropFirst() : own + taken
         var buffer = scratch.take()
-        try commit(batch, onto: &base, directory: dir, lock: lock, buffer: &buffer)
+        do {
+            try commit(ordered, onto: &base, directory: dir, lock: lock, buffer: &buffer)
+        } catch {
+            for update in taken where !update.isAnswered { update.fail(error) }
+            throw error
+        }
         // The plan and its state bytes are gone: the buffer is this commit's alone again.
         scratch.giveBack(buffer)
         if base.committedHere {
@@ -231,9 +262,10 @@ struct BatchCommit<State: Codable & Sendable> {
                 hint: "Nothing was committed. A writer of this package never gets there; re-create the store (statectl init --force).",
                 path: handle.stateFilePath)
         }
+        let combined = version.accepted.compactMap { $0.queueID }
         let header = StateFileHeader.committing(
             store: base.header.store, version: version.mirroredVersion ?? base.header.version + 1, settings: version.settings, stateBytes: version.stateBytes,
-            checksum: version.checksum, label: handle.options.label)
+            checksum: version.checksum, label: handle.options.label, combined: combined.isEmpty ? nil : combined)
         let headerLine = StateFileCodec.headerLine(header)
         let outgoing = base.header
         let durability = handle.options.durability

@@ -21,6 +21,16 @@ final class PendingUpdate<State: Sendable>: Sendable {
     /// For a mirror (``StateMirror``): commit as exactly this version, which must be above the
     /// base's, instead of the base's + 1, so that a local store keeps its source's numbering.
     let mirroredVersion: UInt64?
+    /// The mutation as data, when it is one (``StateStore/apply(_:expecting:)``): then, while the
+    /// lock is held by another process, it is published for that holder to commit.
+    let declarative: StateMutation?
+    /// For a mutation another process published, which this process commits as the lock holder:
+    /// its request ID, listed in the header of the version that includes it.
+    let queueID: String?
+    /// Answers a ``declarative`` update that another process committed, with that version.
+    private let remote: (@Sendable (StateSnapshot<JSONValue>) -> Void)?
+    /// The ID under which this update was published, while it is.
+    private let publishedID = Mutex<String?>(nil)
     typealias SettingsChange = @Sendable (inout StoreSettings, SettingsChangeTarget) throws(StateStoreError) -> Void
     private let mutation: @Sendable (inout State) throws -> Delivery
     private let failure: @Sendable (any Error) -> Void
@@ -34,14 +44,40 @@ final class PendingUpdate<State: Sendable>: Sendable {
     ///   - failure: answers the caller with an error.
     init(
         expectedVersion: UInt64?, commitsUnchanged: Bool = false, settingsChange: SettingsChange? = nil,
-        mirroredVersion: UInt64? = nil, mutation: @escaping @Sendable (inout State) throws -> Delivery, failure: @escaping @Sendable (any Error) -> Void
+        mirroredVersion: UInt64? = nil, declarative: StateMutation? = nil, queueID: String? = nil,
+        remote: (@Sendable (StateSnapshot<JSONValue>) -> Void)? = nil,
+        mutation: @escaping @Sendable (inout State) throws -> Delivery, failure: @escaping @Sendable (any Error) -> Void
     ) {
         self.expectedVersion = expectedVersion
         self.commitsUnchanged = commitsUnchanged
         self.settingsChange = settingsChange
         self.mirroredVersion = mirroredVersion
+        self.declarative = declarative
+        self.queueID = queueID
+        self.remote = remote
         self.mutation = mutation
         self.failure = failure
+    }
+
+    /// Whether it can be published for another process to commit.
+    var isPublishable: Bool { declarative != nil && remote != nil && !commitsUnchanged && settingsChange == nil && mirroredVersion == nil }
+
+    /// The ID it was published under, while it is (set by the waiting writer, cleared once it
+    /// withdrew it or read its answer).
+    var published: String? {
+        get { publishedID.withLock { $0 } }
+        set { publishedID.withLock { $0 = newValue } }
+    }
+
+    /// Marks it as being applied (cancellation no longer answers it): a published update is in
+    /// another process's hands. False when it was answered already (cancelled).
+    func beginPublishing() -> Bool { beginApplying() }
+
+    /// Answers with the version another process committed it in (see ``remote``), unless
+    /// already answered.
+    func succeedRemotely(with snapshot: StateSnapshot<JSONValue>) {
+        guard markAnswered() else { return }
+        remote?(snapshot)
     }
 
     /// Applies the mutation to `state`; a later ``succeed(with:)`` delivers its result. A mutation

@@ -179,6 +179,9 @@ extension StateStoreError {
         public static let writeReaderRecord = Step("write reader record")
         /// The step named "list readers".
         public static let listReaders = Step("list readers")
+        /// The step named "queue update": publishing an update for the lock holder to combine,
+        /// or, as the holder, taking and answering the published ones.
+        public static let queueUpdate = Step("queue update")
 
         /// The step's name as it appears in messages.
         public var description: String { rawValue }

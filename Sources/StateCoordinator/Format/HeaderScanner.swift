@@ -28,7 +28,7 @@ struct HeaderScanner {
     private mutating func headerObject() -> StateFileHeader? {
         var format: String?, store: String?, committedAt: String?, checksum: String?
         var revision: Int?, version: UInt64?, stateBytes: Int?
-        var writer: WriterIdentity?, settings: StoreSettings?
+        var writer: WriterIdentity?, settings: StoreSettings?, combined: [String]?
         let complete = members { scanner, key in
             switch key {
             case "format": return Self.assignOnce(&format, scanner.string())
@@ -40,6 +40,7 @@ struct HeaderScanner {
             case "settings": return Self.assignOnce(&settings, scanner.settingsObject())
             case "stateBytes": return Self.assignOnce(&stateBytes, scanner.integer(Int.self))
             case "checksum": return Self.assignOnce(&checksum, scanner.string())
+            case "combined": return Self.assignOnce(&combined, scanner.strings())
             default: return false
             }
         }
@@ -48,7 +49,7 @@ struct HeaderScanner {
         else { return nil }
         return StateFileHeader(
             format: format, revision: revision, store: store, version: version, committedAt: committedAt,
-            writer: writer, settings: settings, stateBytes: stateBytes, checksum: checksum)
+            writer: writer, settings: settings, stateBytes: stateBytes, checksum: checksum, combined: combined)
     }
 
     private mutating func writerObject() -> WriterIdentity? {
@@ -126,6 +127,19 @@ struct HeaderScanner {
             index += 1
         }
         return nil
+    }
+
+    /// `["…", "…"]`: an array of ``string()``s (possibly empty).
+    private mutating func strings() -> [String]? {
+        guard consume(UInt8(ascii: "[")) else { return nil }
+        var values: [String] = []
+        if consume(UInt8(ascii: "]")) { return values }
+        repeat {
+            skipWhitespace()
+            guard let value = string() else { return nil }
+            values.append(value)
+        } while consume(UInt8(ascii: ","))
+        return consume(UInt8(ascii: "]")) ? values : nil
     }
 
     /// `[n, n, …]`: an array of ``integer(_:)``s (possibly empty).

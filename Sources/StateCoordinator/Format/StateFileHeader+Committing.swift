@@ -6,12 +6,14 @@ extension StateFileHeader {
     ///
     /// - Parameters:
     ///   - checksum: the state bytes' checksum when the caller has it already.
+    ///   - combined: the IDs of other processes' published mutations it includes (none: nil).
     static func committing(
-        store: String, version: UInt64, settings: StoreSettings, stateBytes: [UInt8], checksum: String? = nil, label: String
+        store: String, version: UInt64, settings: StoreSettings, stateBytes: [UInt8], checksum: String? = nil, label: String,
+        combined: [String]? = nil
     ) -> StateFileHeader {
         StateFileHeader(
             format: formatIdentifier, revision: revision(for: settings), store: store, version: version,
             committedAt: CommitTimestamp.format(Date()), writer: .current(label: label), settings: settings,
-            stateBytes: stateBytes.count, checksum: checksum ?? Checksum.of(stateBytes))
+            stateBytes: stateBytes.count, checksum: checksum ?? Checksum.of(stateBytes), combined: combined)
     }
 }

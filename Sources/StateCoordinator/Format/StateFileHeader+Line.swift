@@ -11,6 +11,14 @@ extension StateFileHeader {
         out.reserveCapacity(320 + writer.host.utf8.count + writer.label.utf8.count)
         out += #"{"checksum":"#.utf8
         JSONWriter.appendString(checksum, to: &out)
+        if let combined {
+            out += #","combined":["#.utf8
+            for (position, id) in combined.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.appendString(id, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
         out += #","committedAt":"#.utf8
         JSONWriter.appendString(committedAt, to: &out)
         out += #","format":"#.utf8

@@ -40,6 +40,10 @@ struct StateFileHeader: Codable, Sendable, Equatable {
     var stateBytes: Int
     /// `sha256:` and the lowercase hex SHA-256 of the state bytes.
     var checksum: String
+    /// The IDs of the published mutations (see ``MutationQueue``) this version's writer committed
+    /// with it; absent when none. A writer that does not combine may carry the previous list
+    /// forward (the Python package copies unknown members): an ID listed is always in the state.
+    var combined: [String]? = nil
 }
 
 extension StateFileHeader {

@@ -22,6 +22,8 @@ final class LockWaiter: @unchecked Sendable {
         /// The name no longer refers to the locked inode: the lockfile was replaced.
         case replaced
         case timedOut
+        /// The caller's ``LockWaitInterruption`` ended the wait.
+        case interrupted
     }
 
     private static let parked = Mutex<[HeldLocks.Key: LockWaiter]>([:])
@@ -52,7 +54,8 @@ final class LockWaiter: @unchecked Sendable {
     /// Waits until `deadline` for the lock on the lockfile `key` names, adopting the parked
     /// waiter of that lockfile if there is one.
     static func wait(
-        for key: HeldLocks.Key, calls: SystemCalls, directory: FileDescriptor, lockFile: String, until deadline: ContinuousClock.Instant
+        for key: HeldLocks.Key, calls: SystemCalls, directory: FileDescriptor, lockFile: String, until deadline: ContinuousClock.Instant,
+        interruption: LockWaitInterruption? = nil
     ) -> Outcome {
         let waiter = parked.withLock { parked in
             if let waiter = parked[key] { return waiter }
@@ -60,7 +63,7 @@ final class LockWaiter: @unchecked Sendable {
             parked[key] = waiter
             return waiter
         }
-        return waiter.claim(directory: directory, lockFile: lockFile, until: deadline)
+        return waiter.claim(directory: directory, lockFile: lockFile, until: deadline, interruption: interruption)
     }
 
     /// How many waiter threads are parked in `flock` in this process (for tests).
@@ -74,7 +77,15 @@ final class LockWaiter: @unchecked Sendable {
         return waiting
     }
 
-    private func claim(directory: FileDescriptor, lockFile: String, until deadline: ContinuousClock.Instant) -> Outcome {
+    private func claim(
+        directory: FileDescriptor, lockFile: String, until deadline: ContinuousClock.Instant, interruption: LockWaitInterruption?
+    ) -> Outcome {
+        interruption?.onInterrupt { [condition] in
+            condition.lock()
+            condition.broadcast()
+            condition.unlock()
+        }
+        defer { interruption?.onInterrupt(nil) }
         condition.lock()
         defer { condition.unlock() }
         claimants += 1
@@ -88,6 +99,7 @@ final class LockWaiter: @unchecked Sendable {
                 failure = nil
                 return error == .staleNFSFileHandle ? .replaced : .failed(error)
             }
+            if interruption?.isInterrupted == true { return .interrupted }
             if !waiting {
                 // Opened here, on the caller's thread, while its directory descriptor is open.
                 switch openLockFile(directory: directory, lockFile: lockFile) {

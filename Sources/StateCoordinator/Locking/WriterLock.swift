@@ -32,6 +32,16 @@ struct WriterLock: ~Copyable {
     static func acquire(
         calls: SystemCalls, directory: FileDescriptor, lockFile: String, path: String, timeout: Duration
     ) throws(StateStoreError) -> WriterLock {
+        // Without an interruption and with waiting allowed, only a timeout or an error ends the wait.
+        try acquire(calls: calls, directory: directory, lockFile: lockFile, path: path, timeout: timeout, waiting: true, interruption: nil)!
+    }
+
+    /// ``acquire(calls:directory:lockFile:path:timeout:)``, or nil: without `waiting`, when the
+    /// lock is held by another (`LOCK_NB` only); with an `interruption`, when it ended the wait.
+    static func acquire(
+        calls: SystemCalls, directory: FileDescriptor, lockFile: String, path: String, timeout: Duration, waiting: Bool,
+        interruption: LockWaitInterruption?
+    ) throws(StateStoreError) -> WriterLock? {
         let deadline = ContinuousClock.now.advanced(by: .nanoseconds(timeout.saturatingNanoseconds))
         for _ in 0..<replacedAttempts {
             let (fd, status) = try open(calls: calls, directory: directory, lockFile: lockFile, path: path)
@@ -42,8 +52,15 @@ struct WriterLock: ~Copyable {
                     "An update of the store locked by \(path) was started from inside another update's mutation on this thread.",
                     hint: "Return from the mutation first; a mutation must not update its own store.", path: path)
             }
-            guard let holding = try lock(fd, key: key, calls: calls, directory: directory, lockFile: lockFile, deadline: deadline, timeout: timeout, status: status, path: path)
-            else { continue }
+            let holding: OwnedDescriptor
+            switch try lock(
+                fd, key: key, calls: calls, directory: directory, lockFile: lockFile, deadline: deadline, timeout: timeout, status: status,
+                path: path, waiting: waiting, interruption: interruption)
+            {
+            case .locked(let descriptor): holding = descriptor
+            case .replaced: continue
+            case .notLocked: return nil
+            }
             let named = try? calls.fstatat(directory, lockFile)
             guard let named, named.identity == key else {
                 try? calls.flock(holding.descriptor, .unlock)
@@ -86,22 +103,33 @@ struct WriterLock: ~Copyable {
         return (fd, status)
     }
 
-    /// Returns the descriptor that holds the lock: `fd` itself, or the waiter's own descriptor;
-    /// nil when the waiter found the lockfile replaced.
+    /// What one attempt at the lock gave.
+    private enum Attempt {
+        /// The descriptor that holds the lock: `fd` itself, or the waiter's own descriptor.
+        case locked(OwnedDescriptor)
+        /// The waiter found the lockfile replaced.
+        case replaced
+        /// Not waiting, and the lock is held; or the wait was interrupted.
+        case notLocked
+    }
+
     private static func lock(
         _ fd: OwnedDescriptor, key: HeldLocks.Key, calls: SystemCalls, directory: FileDescriptor, lockFile: String,
-        deadline: ContinuousClock.Instant, timeout: Duration, status: FileStatus, path: String
-    ) throws(StateStoreError) -> OwnedDescriptor? {
+        deadline: ContinuousClock.Instant, timeout: Duration, status: FileStatus, path: String, waiting: Bool,
+        interruption: LockWaitInterruption?
+    ) throws(StateStoreError) -> Attempt {
         do {
             try calls.flock(fd.descriptor, .exclusiveNow)
-            return fd
+            return .locked(fd)
         } catch .wouldBlock {
+            guard waiting else { return .notLocked }
         } catch {
             throw .system(.lock, path: path, errno: error)
         }
-        switch LockWaiter.wait(for: key, calls: calls, directory: directory, lockFile: lockFile, until: deadline) {
-        case .acquired(let holding): return OwnedDescriptor(holding, calls: calls)
-        case .replaced: return nil
+        switch LockWaiter.wait(for: key, calls: calls, directory: directory, lockFile: lockFile, until: deadline, interruption: interruption) {
+        case .acquired(let holding): return .locked(OwnedDescriptor(holding, calls: calls))
+        case .replaced: return .replaced
+        case .interrupted: return .notLocked
         case .failed(let errno): throw .system(.lock, path: path, errno: errno)
         case .timedOut: throw timeoutError(status: status, path: path, timeout: timeout)
         }

@@ -47,4 +47,18 @@ struct StoreDirectory {
     func lockWriters(timeout: Duration) throws(StateStoreError) -> WriterLock {
         try WriterLock.acquire(calls: calls, directory: descriptor, lockFile: files.lockFile, path: path(files.lockFile), timeout: timeout)
     }
+
+    /// The writer lock, or nil: without `waiting` when another holds it, with an `interruption`
+    /// when that ended the wait (see ``WriterLock/acquire(calls:directory:lockFile:path:timeout:waiting:interruption:)``).
+    func lockWriters(timeout: Duration, waiting: Bool, interruption: LockWaitInterruption?) throws(StateStoreError) -> WriterLock? {
+        try WriterLock.acquire(
+            calls: calls, directory: descriptor, lockFile: files.lockFile, path: path(files.lockFile), timeout: timeout, waiting: waiting,
+            interruption: interruption)
+    }
+
+    /// The queue of mutations waiting writers publish (see ``MutationQueue``); nil when the store
+    /// has none and `creatingWithMode` is nil.
+    func mutationQueue(creatingWithMode storeMode: UInt32? = nil) throws(StateStoreError) -> MutationQueue? {
+        try MutationQueue.open(in: descriptor, name: files.queueDirectory, storePath: path, calls: calls, creatingWithMode: storeMode)
+    }
 }

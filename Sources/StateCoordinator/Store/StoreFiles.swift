@@ -20,6 +20,10 @@ struct StoreFiles: Sendable, Equatable {
     /// that acknowledgements never wake the watchers of the store directory.
     var readersDirectory: String { name + ".readers" }
 
+    /// `NAME.queue`: where writers waiting for the lock publish mutations for the holder to
+    /// commit with its own (see ``MutationQueue``). A subdirectory, so that it wakes no watcher.
+    var queueDirectory: String { name + ".queue" }
+
     /// The file name of a kept version inside ``historyDirectory``: `00000000000000000042.json`.
     static func historyFile(version: UInt64) -> String {
         let digits = String(version)

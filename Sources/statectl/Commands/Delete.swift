@@ -12,6 +12,6 @@ struct Delete: AsyncParsableCommand {
 
     func run() async throws {
         let path = try Input.pointer(pointer)
-        try await global.openStore().commitAndPrint(mutation) { try $0.remove(at: path) }
+        try await global.openStore().commitAndPrint(mutation, .delete(path))
     }
 }

@@ -32,9 +32,6 @@ struct Incr: AsyncParsableCommand {
         case .int, .double: break
         default: throw CLIFailure(.usage, "BY must be a JSON number, not \(by).")
         }
-        try await global.openStore().commitAndPrint(mutation) { state in
-            let current = (try? state.value(at: path)) ?? .int(0)
-            try state.set(try current.adding(amount), at: path)
-        }
+        try await global.openStore().commitAndPrint(mutation, .increment(path, by: amount))
     }
 }

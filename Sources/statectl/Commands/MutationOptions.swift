@@ -29,6 +29,14 @@ extension StateStore where State == JSONValue {
         let snapshot = try await update(expecting: options.expectVersion, change)
         try await printCommitted(snapshot, json: options.json, acknowledgement: options.acknowledgement)
     }
+
+    /// Commits a declarative mutation (combined with other writers' while another process holds
+    /// the lock) and prints the result as every mutating command does.
+    func commitAndPrint(_ options: MutationOptions, _ mutation: StateMutation) async throws {
+        if options.dryRun { return try await dryRun(expecting: options.expectVersion) { try mutation.apply(to: &$0) } }
+        let snapshot = try await apply(mutation, expecting: options.expectVersion)
+        try await printCommitted(snapshot, json: options.json, acknowledgement: options.acknowledgement)
+    }
 }
 
 extension ReadableStateStore where State == JSONValue {

@@ -29,7 +29,7 @@ struct Patch: AsyncParsableCommand {
         let patch = try Input.document(from: file, limit: try await store.read().settings.maximumStateBytes)
         if jsonPatch {
             let operations = try JSONPatch.operations(from: patch)
-            try await store.commitAndPrint(mutation) { $0 = try JSONPatch.apply(operations, to: $0) }
+            try await store.commitAndPrint(mutation, .jsonPatch(operations))
         } else {
             guard case .object = patch else {
                 throw CLIFailure(
@@ -38,7 +38,7 @@ struct Patch: AsyncParsableCommand {
                         + "For an RFC 6902 JSON Patch (an array of operations) use patch --json-patch; "
                         + "to replace the state deliberately use put. Nothing was committed.")
             }
-            try await store.commitAndPrint(mutation) { $0 = $0.merging(patch: patch) }
+            try await store.commitAndPrint(mutation, .mergePatch(patch))
         }
     }
 }

@@ -13,6 +13,6 @@ struct Put: AsyncParsableCommand {
     func run() async throws {
         let store = try await global.openStore()
         let state = try Input.document(from: file, limit: try await store.read().settings.maximumStateBytes)
-        try await store.commitAndPrint(mutation) { $0 = state }
+        try await store.commitAndPrint(mutation, .replace(state))
     }
 }

@@ -31,6 +31,6 @@ struct SetValue: AsyncParsableCommand {
     func run() async throws {
         let path = try Input.pointer(pointer)
         let newValue = try Input.value(value)
-        try await global.openStore().commitAndPrint(mutation) { try $0.set(newValue, at: path) }
+        try await global.openStore().commitAndPrint(mutation, .set(path, newValue))
     }
 }

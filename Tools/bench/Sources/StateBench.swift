@@ -96,6 +96,8 @@ extension StateBench {
         @Flag var poll = false
         @Option(help: "incr: the commits' durability (for profiling a single writer).") var durability: Durability = .full
         @Flag(help: "watch: follow with a StateReader's callback instead of snapshots().") var reader = false
+        @Flag(help: "incr: increment with a declarative mutation on a JSON store (StateStore.apply), combined with the other writers' while one holds the lock.")
+        var combining = false
 
         func run() async throws {
             switch role {
@@ -142,6 +144,7 @@ extension StateBench {
 
         /// Prints "start", each commit's latency ("l"), and "end", in monotonic nanoseconds.
         private func increment() throws {
+            if combining { return try incrementCombining() }
             let store = try etcd.map { try StateStore<BenchState>(etcd: EtcdConfiguration(endpoints: [$0]), name: name) }
                 ?? StateStore<BenchState>(directory: dir, options: StateStoreOptions(durability: durability))
             var latencies: [Int64] = []
@@ -150,6 +153,23 @@ extension StateBench {
             for _ in 0..<count {
                 let before = Clock.monotonic()
                 try store.update { $0.counter += 1 }
+                latencies.append(Clock.monotonic() - before)
+            }
+            let end = Clock.monotonic()
+            print("start \(start)\n" + latencies.map { "l \($0)" }.joined(separator: "\n") + "\nend \(end)")
+        }
+
+        /// `incr --combining`: the same loop with `apply(.increment)`, which publishes the increment
+        /// for the lock holder to commit with its own while another process holds the lock.
+        private func incrementCombining() throws {
+            let store = try StateStore<JSONValue>(directory: dir, options: StateStoreOptions(durability: durability))
+            let counter = try JSONPointer("/counter")
+            var latencies: [Int64] = []
+            latencies.reserveCapacity(count)
+            let start = Clock.monotonic()
+            for _ in 0..<count {
+                let before = Clock.monotonic()
+                try store.apply(.increment(counter, by: 1))
                 latencies.append(Clock.monotonic() - before)
             }
             let end = Clock.monotonic()

@@ -5,11 +5,27 @@ import ToolEtcd
 /// The harness's processes: writers (killed and restarted, each as the kind it was: Swift or
 /// Python), readers (left alone), and the killer.
 final class ChaosFleet {
-    /// A writer process and whether it runs the Python package.
+    /// What a writer runs: the Swift library with a closure (`update`), the Python package, or
+    /// the Swift library with a declarative mutation combined across processes (`apply`).
+    enum WriterKind {
+        case swift, python, combining
+
+        var logPrefix: String {
+            switch self {
+            case .swift: ""
+            case .python: "python-"
+            case .combining: "combining-"
+            }
+        }
+    }
+
+    /// A writer process and what it runs.
     private struct Writer {
         let process: Process
-        let python: Bool
+        let kind: WriterKind
         let log: String
+
+        var python: Bool { kind == .python }
 
         /// Whether it has acknowledged a commit: a Python writer takes about 50 ms to start,
         /// longer than the killer's mean interval, so it is only killed once it is committing.
@@ -30,6 +46,9 @@ final class ChaosFleet {
     private(set) var writerFailures: [String] = []
     private var readers: [(process: Process, input: Pipe, output: Pipe)] = []
     private var writerCount = 0
+    /// Whether some writers combine: readers then check the combining writers' counters instead
+    /// of the counter against the version.
+    private let combining: Bool
     private var generator = SystemRandomNumberGenerator()
 
     private static let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -37,45 +56,49 @@ final class ChaosFleet {
     /// Starts `writers` Swift writers, `pythonWriters` Python writers (`pythonPackage` is the
     /// directory holding `statecoordinator`, required when there are any) and `readers` readers.
     init(
-        directory: String, logs: String, writers: Int, pythonWriters: Int = 0, pythonPackage: String? = nil, readers: Int,
-        cluster: LocalEtcdCluster? = nil
+        directory: String, logs: String, writers: Int, pythonWriters: Int = 0, combiningWriters: Int = 0, pythonPackage: String? = nil,
+        readers: Int, cluster: LocalEtcdCluster? = nil
     ) throws {
         self.directory = directory
         self.logs = logs
         self.pythonPackage = pythonPackage
         self.cluster = cluster
         etcd = cluster.map { $0.endpoints.joined(separator: ",") }
-        for _ in 0..<writers { self.writers.append(try startWriter(python: false)) }
-        for _ in 0..<pythonWriters { self.writers.append(try startWriter(python: true)) }
+        combining = combiningWriters > 0
+        for _ in 0..<writers { self.writers.append(try startWriter(.swift)) }
+        for _ in 0..<pythonWriters { self.writers.append(try startWriter(.python)) }
+        for _ in 0..<combiningWriters { self.writers.append(try startWriter(.combining)) }
         for index in 0..<readers { self.readers.append(try startReader(poll: index % 2 == 1)) }
     }
 
-    private func startWriter(python: Bool) throws -> Writer {
+    private func startWriter(_ kind: WriterKind) throws -> Writer {
         writerCount += 1
-        let log = "\(logs)/\(python ? "python-" : "")writer-\(writerCount).log"
+        let log = "\(logs)/\(kind.logPrefix)writer-\(writerCount).log"
         guard FileManager.default.createFile(atPath: log, contents: nil) else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: log])
         }
         let process = Process()
         _ = FileManager.default.createFile(atPath: log + ".stderr", contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log + ".stderr")
-        if python, let pythonPackage {
+        if kind == .python, let pythonPackage {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["python3", "-c", PythonWriter.program, directory, log]
             process.environment = PythonWriter.environment(package: pythonPackage)
         } else {
             process.executableURL = Self.executable
-            process.arguments = ["worker", "write", "--dir", directory, "--log", log] + (etcd.map { ["--etcd", $0] } ?? [])
+            process.arguments =
+                ["worker", "write", "--dir", directory, "--log", log] + (etcd.map { ["--etcd", $0] } ?? []) + (kind == .combining ? ["--combining"] : [])
         }
         try process.run()
-        return Writer(process: process, python: python, log: log)
+        return Writer(process: process, kind: kind, log: log)
     }
 
     private func startReader(poll: Bool) throws -> (process: Process, input: Pipe, output: Pipe) {
         let process = Process()
         let input = Pipe(), output = Pipe()
         process.executableURL = Self.executable
-        process.arguments = ["worker", "read", "--dir", directory] + (poll ? ["--poll"] : []) + (etcd.map { ["--etcd", $0] } ?? [])
+        process.arguments =
+            ["worker", "read", "--dir", directory] + (poll ? ["--poll"] : []) + (etcd.map { ["--etcd", $0] } ?? []) + (combining ? ["--combining"] : [])
         process.standardInput = input
         process.standardOutput = output
         try process.run()
@@ -106,7 +129,7 @@ final class ChaosFleet {
                 writerFailures.append(
                     "a \(gone.python ? "Python" : "Swift") writer exited by itself (status \(gone.process.terminationStatus)): "
                         + (errors.split(separator: "\n").last.map(String.init) ?? "no error output"))
-                writers[index] = try startWriter(python: gone.python)
+                writers[index] = try startWriter(gone.kind)
             }
             if Int.random(in: 0..<10, using: &generator) < 8 {
                 let index = Int.random(in: 0..<writers.count, using: &generator)
@@ -116,7 +139,7 @@ final class ChaosFleet {
                 victim.process.waitUntilExit()
                 kills += 1
                 if victim.python { pythonKills += 1 }
-                writers[index] = try startWriter(python: victim.python)
+                writers[index] = try startWriter(victim.kind)
             } else if let holder = lockHolder() {
                 kill(holder, SIGSTOP)
                 usleep(UInt32.random(in: 5_000...100_000, using: &generator))
@@ -163,6 +186,14 @@ final class ChaosFleet {
             let data = reader.output.fileHandleForReading.readDataToEndOfFile()
             reader.process.waitUntilExit()
             return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    /// Each combining writer's lines ("c PID N VERSION" per acknowledged update, "unknown PID N"
+    /// after an outcome it could not be told, "violation …"), one list per writer process.
+    func combiningLogs() throws -> [[Substring]] {
+        try FileManager.default.contentsOfDirectory(atPath: logs).filter { $0.hasPrefix("combining-") && $0.hasSuffix(".log") }.map { name in
+            try String(contentsOfFile: "\(logs)/\(name)", encoding: .utf8).split(separator: "\n")
         }
     }
 

@@ -9,13 +9,16 @@ struct ChaosVerdict {
     init(
         store: StateStore<ChaosState>, final: StateSnapshot<ChaosState>, acknowledged: [(line: Substring, python: Bool)],
         readers: [String], kills: (kills: Int, pythonKills: Int), pythonWriters: Int, writerFailures: [String],
-        memberKills: Int? = nil
+        memberKills: Int? = nil, combining: [[Substring]]? = nil
     ) throws {
         problems += writerFailures
         let current = try store.read()  // verifies the checksum
         if current.version != final.version { problems.append("the state moved after the last commit: \(current.version)") }
-        if current.state.counter != Int64(current.version) {
+        if combining == nil, current.state.counter != Int64(current.version) {
             problems.append("counter \(current.state.counter) ≠ version \(current.version): an increment was lost or doubled")
+        }
+        if combining != nil, current.state.counter > Int64(current.version) {
+            problems.append("counter \(current.state.counter) > version \(current.version): an increment was doubled")
         }
         var lost = 0, byPython = 0, failedCommits = 0
         if let recent = current.state.recent, Set(recent).count != recent.count {
@@ -23,12 +26,16 @@ struct ChaosVerdict {
             problems.append("an update was applied twice: its token is in the final state twice (\(recent.suffix(8)))")
         }
         var versions = Set<UInt64>()
+        var counters = Set<Int64>()
         for (line, python) in acknowledged {
             let fields = line.split(separator: " ")
             if fields.first == "error" { failedCommits += 1 }
             guard fields.count == 2, let version = UInt64(fields[0]), let counter = Int64(fields[1]) else { continue }
             if !versions.insert(version).inserted { lost += 1 }  // two writers acknowledged one version
-            if counter != Int64(version) || counter > current.state.counter { lost += 1 }
+            // With combining writers a version holds their increments too: the plain counter
+            // then rises by one per plain commit, so no two commits may report the same value.
+            if combining != nil, !counters.insert(counter).inserted { lost += 1 }
+            if (combining == nil && counter != Int64(version)) || counter > Int64(version) || counter > current.state.counter { lost += 1 }
             if python { byPython += 1 }
         }
         if pythonWriters > 0 && byPython == 0 { problems.append("the Python writers acknowledged no commit: they did not take part") }
@@ -58,6 +65,14 @@ struct ChaosVerdict {
             let temps = try FileManager.default.contentsOfDirectory(atPath: store.directory).filter { $0.hasPrefix(".state.tmp-") }
             if !temps.isEmpty { problems.append("temp files remain after the final commit: \(temps)") }
         }
+        var combinedSummary = ""
+        if let combining {
+            let (found, acknowledged, unknown) = Self.check(combining, final: current.state.c ?? [:])
+            problems += found
+            lost += found.count
+            if acknowledged == 0 { problems.append("the combining writers acknowledged no update: they did not take part") }
+            combinedSummary = " (combining writers: \(acknowledged) acknowledged updates, \(unknown) outcomes unknown, each settled from the state)"
+        }
         summary = "chaos: \(kills.kills) kills, \(current.version) commits, \(lost) lost, \(torn) torn, \(regressions) regressions, \(stale) stale readers"
         if let memberKills {
             summary += " (etcd: \(memberKills) member kills, \(failedCommits) commits failed while a member was down)"
@@ -65,5 +80,47 @@ struct ChaosVerdict {
         if pythonWriters > 0 {
             summary += " (Python writers: \(kills.pythonKills) kills, \(byPython) acknowledged commits)"
         }
+        summary += combinedSummary
+    }
+
+    /// Checks the combining writers' logs against the final state: each writer's acknowledged
+    /// updates numbered 1, 2, 3, … (an unknown outcome settled from the state may skip one), no
+    /// violation logged, and its counter in the final state equal to its last acknowledged
+    /// number, or one more (the update it had published when it was killed, committed after).
+    static func check(_ logs: [[Substring]], final: [String: Int64]) -> (problems: [String], acknowledged: Int, unknown: Int) {
+        var problems: [String] = []
+        var acknowledged = 0, unknown = 0
+        for lines in logs {
+            var key: String?
+            var last: Int64 = 0
+            // After an unknown outcome the writer went on from what the state held.
+            var settled = false
+            for line in lines {
+                let fields = line.split(separator: " ")
+                switch fields.first {
+                case "c"? where fields.count == 4:
+                    guard let number = Int64(fields[2]) else { continue }
+                    key = String(fields[1])
+                    if settled ? number <= last : number != last + 1 {
+                        problems.append("a combining writer acknowledged update \(number) after \(last): \(line)")
+                    }
+                    last = number
+                    settled = false
+                    acknowledged += 1
+                case "unknown"?:
+                    unknown += 1
+                    settled = true
+                case "violation"?:
+                    problems.append("a combining writer saw: \(line)")
+                default:
+                    continue
+                }
+            }
+            guard let key, !settled else { continue }
+            let held = final[key] ?? 0
+            if held < last { problems.append("combining writer \(key): \(last) updates acknowledged, the final state holds \(held) (lost)") }
+            if held > last + 1 { problems.append("combining writer \(key): \(last) updates acknowledged, the final state holds \(held) (applied twice)") }
+        }
+        return (problems, acknowledged, unknown)
     }
 }

@@ -14,6 +14,8 @@ struct ChaosWorker: AsyncParsableCommand {
     @Option(help: "Writers: where to append each acknowledged version.") var log: String?
     @Flag(help: "Readers: poll instead of inotify.") var poll = false
     @Option(help: "The store on these etcd endpoints (comma-separated), named chaos, instead of --dir.") var etcd: String?
+    @Flag(help: "Writers: increment this process's own counter with a declarative mutation, combined across processes; readers: some writers do.")
+    var combining = false
 
     /// The store's name on etcd.
     static let etcdName = "chaos"
@@ -25,7 +27,7 @@ struct ChaosWorker: AsyncParsableCommand {
 
     func run() async throws {
         switch role {
-        case .write: try write()
+        case .write: try combining ? writeCombining() : write()
         case .read: await read()
         }
     }
@@ -60,6 +62,40 @@ struct ChaosWorker: AsyncParsableCommand {
             } catch let error as StateStoreError where etcd != nil && (error.code == .unavailable || error.outcome == .unknown) {
                 file.write(Data("error \(error.code.description.replacingOccurrences(of: " ", with: "-"))\n".utf8))
                 usleep(20_000)
+            }
+        }
+    }
+
+    /// Increments `/c/KEY` (KEY: the process ID and a random number) forever with ``StateStore/apply(_:expecting:)`` (published for the lock
+    /// holder while another process holds the lock), appending "c PID N VERSION" after the N-th
+    /// acknowledged update. The snapshot it gets back must hold exactly N for this process: one
+    /// more would be an update applied twice, one less an update lost; either is logged as
+    /// "violation …". An update whose outcome could not be told is logged as "unknown PID N",
+    /// and the state then says which it was.
+    private func writeCombining() throws {
+        let options = StateStoreOptions(lockTimeout: .seconds(60), label: "chaos-combining")
+        guard let log, let file = FileHandle(forWritingAtPath: log) else { throw ValidationError("--log must name a writable file") }
+        file.seekToEndOfFile()
+        let store = try StateStore<JSONValue>(directory: dir, options: options)
+        // This process's own key (a process ID alone may come back in a later writer).
+        let pid = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let pointer = JSONPointer(tokens: ["c", pid])  // the increment creates it, and "c"
+        var acknowledged: Int64 = 0
+        while true {
+            do {
+                let snapshot = try store.apply(.increment(pointer, by: 1))
+                acknowledged += 1
+                let held = (try? snapshot.state.value(at: pointer)).flatMap { value -> Int64? in
+                    if case .int(let count) = value { return count } else { return nil }
+                }
+                file.write(Data("c \(pid) \(acknowledged) \(snapshot.version)\n".utf8))
+                if held != acknowledged {
+                    file.write(Data("violation \(pid): update \(acknowledged) acknowledged at version \(snapshot.version), whose state holds \(held.map(String.init) ?? "nothing")\n".utf8))
+                }
+            } catch let error as StateStoreError where error.outcome == .unknown {
+                // The state says which: read it, and go on from what it holds.
+                file.write(Data("unknown \(pid) \(acknowledged + 1)\n".utf8))
+                if case .int(let count)? = try? store.read().state.value(at: pointer) { acknowledged = count }
             }
         }
     }
@@ -107,7 +143,7 @@ struct ChaosWorker: AsyncParsableCommand {
             return
         }
         let watch = StateObservation(options: WatchOptions(forcePolling: poll)).events(in: store)
-        let verdict = ReaderVerdict()
+        let verdict = ReaderVerdict(combining: combining)
         let follower = Task {
             for await event in watch { verdict.observe(event) }
         }
@@ -122,6 +158,13 @@ final class ReaderVerdict: @unchecked Sendable {
     private let lock = NSLock()
     private var last: UInt64?
     private var torn = 0, regressions = 0, mismatches = 0, doubled = 0
+    /// Whether some writers combine: versions then carry several increments of their counters,
+    /// so the plain counter is only bounded by the version, and no combining writer's counter
+    /// may go down from one version to the next (an update lost).
+    private let combining: Bool
+    private var counters: [String: Int64] = [:]
+
+    init(combining: Bool) { self.combining = combining }
 
     func observe(_ event: WatchEvent<ChaosState>) {
         lock.lock()
@@ -129,7 +172,15 @@ final class ReaderVerdict: @unchecked Sendable {
         switch event {
         case .snapshot(let snapshot):
             if let last, snapshot.version <= last { regressions += 1 }
-            if snapshot.state.counter != Int64(snapshot.version) { mismatches += 1 }
+            if combining {
+                if snapshot.state.counter > Int64(snapshot.version) { mismatches += 1 }
+                for (pid, count) in snapshot.state.c ?? [:] {
+                    if let before = counters[pid], count < before { mismatches += 1 }
+                    counters[pid] = count
+                }
+            } else if snapshot.state.counter != Int64(snapshot.version) {
+                mismatches += 1
+            }
             if let recent = snapshot.state.recent, Set(recent).count != recent.count { doubled += 1 }
             last = snapshot.version
         // An etcd member that does not answer is an outage, not a torn state.
@@ -152,6 +203,8 @@ final class ReaderVerdict: @unchecked Sendable {
 struct ChaosState: Codable, Sendable {
     var counter: Int64 = 0
     var recent: [String]? = nil
+    /// The combining writers' counters, by process ID (each increments its own).
+    var c: [String: Int64]? = nil
 
     /// How many tokens the state keeps: a lost answer's second application would come within a
     /// few versions of the first.

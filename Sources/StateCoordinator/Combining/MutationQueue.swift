@@ -1,0 +1,239 @@
+import Glibc
+import StateJSON
+import SystemPackage
+
+/// A store's queue directory, `NAME.queue`: where writers waiting for the lock publish their
+/// mutations and the lock holder takes, commits and answers them (<doc:OnDiskProtocol>,
+/// "Combining"). A directory of its own, so that nothing here wakes the store's watchers.
+///
+/// Every step is one system call on a name inside the directory, and every step that decides
+/// something is a `rename`, `link` or `unlink`, atomic against the others: a request is taken
+/// by renaming `ID.req` to `ID.B.claim` under the lock, and withdrawn by its publisher's
+/// `unlink` of `ID.req` at any time; exactly one of the two succeeds.
+struct MutationQueue: @unchecked Sendable {  // its descriptor is used by the commit thread alone
+    private let owned: OwnedDescriptor
+    let calls: SystemCalls
+    /// The directory's path, for messages.
+    let path: String
+
+    var descriptor: FileDescriptor { owned.descriptor }
+
+    /// The mode of the queue's files: the store's file mode for owner and group, read and write.
+    static func fileMode(_ storeMode: UInt32) -> FilePermissions { FilePermissions(rawValue: CModeT((storeMode & 0o660) | 0o600)) }
+
+    /// The mode of the directory: everything for the owner, and for the group and others where
+    /// the store's file mode lets them write (the writers that publish and take requests).
+    static func directoryMode(_ storeMode: UInt32) -> FilePermissions {
+        var mode: UInt32 = 0o700
+        if storeMode & 0o020 != 0 { mode |= 0o070 }
+        if storeMode & 0o002 != 0 { mode |= 0o007 }
+        return FilePermissions(rawValue: CModeT(mode))
+    }
+
+    /// Opens the queue of `store`; nil when it has none (no writer ever combined).
+    /// - Parameter creatingWithMode: create it if missing, for a store whose files have this mode.
+    static func open(
+        in store: FileDescriptor, name: String, storePath: String, calls: SystemCalls, creatingWithMode storeMode: UInt32? = nil
+    ) throws(StateStoreError) -> MutationQueue? {
+        let path = storePath + "/" + name
+        for _ in 0..<2 {
+            do {
+                return MutationQueue(owned: OwnedDescriptor(try calls.open(store, name, .ownDirectory), calls: calls), calls: calls, path: path)
+            } catch .noSuchFileOrDirectory {
+                guard let storeMode else { return nil }
+                do { try calls.mkdir(store, name, directoryMode(storeMode)) } catch .fileExists {} catch {
+                    throw .system(.queueUpdate, path: path, errno: error)
+                }
+                // mkdir applied the umask; a writers' group must be able to publish.
+                if let queue = try? MutationQueue(owned: OwnedDescriptor(calls.open(store, name, .ownDirectory), calls: calls), calls: calls, path: path) {
+                    let inherited = ((try? calls.fstat(queue.descriptor).mode) ?? 0) & UInt32(FilePermissions.setGroupID.rawValue)
+                    try? calls.fchmod(queue.descriptor, FilePermissions(rawValue: directoryMode(storeMode).rawValue | CModeT(inherited)))
+                    return queue
+                }
+            } catch .tooManySymbolicLinkLevels, .notDirectory {
+                throw StateStoreError(
+                    .symbolicLink, "\(path) is not a directory (a link or a file was put there); the store never follows links.",
+                    hint: "Remove it; the next writer that combines updates creates the queue again.", step: .queueUpdate, path: path)
+            } catch {
+                throw .system(.queueUpdate, path: path, errno: error)
+            }
+        }
+        return nil
+    }
+
+    // MARK: publishing (a waiting writer, without the lock)
+
+    /// Publishes `request`: written under `ID.tmp`, then renamed to `ID.req`, so a holder never
+    /// reads half a request.
+    func publish(_ request: QueuedRequest, storeMode: UInt32) throws(StateStoreError) {
+        let temp = QueueEntry.temp(request.id).name
+        do {
+            let fd = OwnedDescriptor(try calls.open(descriptor, temp, .createForWriting(Self.fileMode(storeMode))), calls: calls)
+            try calls.write(fd.descriptor, all: request.bytes)
+            try fd.close()
+            try calls.rename(descriptor, temp, QueueEntry.request(request.id).name)
+        } catch {
+            try? calls.unlink(descriptor, temp, false)
+            throw .system(.queueUpdate, path: path + "/" + temp, errno: error)
+        }
+    }
+
+    /// Withdraws a published request: true if it was still waiting (now it never will be
+    /// committed), false if a holder took it (it will be answered).
+    func withdraw(_ id: String) -> Bool {
+        do {
+            try calls.unlink(descriptor, QueueEntry.request(id).name, false)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// The directory of the answers to the requests of the process that published `id`, opened;
+    /// created when missing and `creating` (by the publisher before it publishes, by a holder
+    /// answering a publisher whose directory was swept). Never a link.
+    func answers(for id: String, creating: Bool) -> OwnedDescriptor? {
+        let name = QueueEntry.answersDirectory(ofID: id)
+        if let fd = try? calls.open(descriptor, name, .ownDirectory) { return OwnedDescriptor(fd, calls: calls) }
+        guard creating, let mode = try? calls.fstat(descriptor).permissions else { return nil }
+        do { try calls.mkdir(descriptor, name, FilePermissions(rawValue: CModeT(mode))) } catch .fileExists {} catch { return nil }
+        guard let fd = try? calls.open(descriptor, name, .ownDirectory) else { return nil }
+        // mkdir applied the umask; the holders (the writers' group) must be able to answer here.
+        try? calls.fchmod(fd, FilePermissions(rawValue: CModeT(mode)))
+        return OwnedDescriptor(fd, calls: calls)
+    }
+
+    /// The answer to request `id` in its answers directory, if there is one: the version that
+    /// includes it, or why not.
+    func answer(for id: String, in answers: FileDescriptor) -> Result<StateSnapshot<JSONValue>, any Error>? {
+        let done = QueueEntry.done(id).name
+        let path = self.path + "/" + QueueEntry.answersDirectory(ofID: id) + "/" + done
+        do {
+            let file = try StateFileReader(calls: calls).read(directory: answers, name: done, path: path)
+            return .success(try file.snapshot(as: JSONValue.self, path: path))
+        } catch where error.code == .notFound {
+        } catch {
+            var committed = error
+            committed.message = "Another process committed this update, but the version it linked as the answer could not be read: \(error.message)"
+            committed.outcome = .committedDurabilityUnknown
+            committed.hint = "Do not retry it; read the current state (statectl get)."
+            return .failure(committed)
+        }
+        let failed = QueueEntry.failed(id).name
+        guard let bytes = read(failed, in: answers, limit: 1 << 20) else { return nil }
+        return .failure(QueueAnswer(bytes: bytes, path: path).error(path: self.path))
+    }
+
+    /// Removes the answer to `id` once its publisher has read it.
+    func collect(_ id: String, in answers: FileDescriptor) {
+        try? calls.unlink(answers, QueueEntry.done(id).name, false)
+        try? calls.unlink(answers, QueueEntry.failed(id).name, false)
+    }
+
+    /// Whether request `id` has an answer (looked at by a holder settling a claim).
+    func isAnswered(_ id: String) -> Bool {
+        guard let answers = answers(for: id, creating: false) else { return false }
+        return (try? calls.fstatat(answers.descriptor, QueueEntry.done(id).name)) != nil
+            || (try? calls.fstatat(answers.descriptor, QueueEntry.failed(id).name)) != nil
+    }
+
+    // MARK: the lock holder's side
+
+    /// The queue's entries, in publishing order.
+    func entries() throws(StateStoreError) -> [QueueEntry] {
+        do {
+            return try calls.listDirectory(descriptor).compactMap(QueueEntry.init(name:)).sorted { $0.name < $1.name }
+        } catch {
+            throw .system(.queueUpdate, path: path, errno: error)
+        }
+    }
+
+    /// Takes request `id` for a commit on version `base`: renamed to `ID.B.claim`, then read.
+    /// Nil when its publisher withdrew it first; a failure when it cannot be read as a request.
+    func claim(_ id: String, base: UInt64, limit: Int) -> Result<QueuedRequest, StateMutationError>? {
+        let claim = QueueEntry.claim(id, base: base).name
+        do { try calls.rename(descriptor, QueueEntry.request(id).name, claim) } catch { return nil }
+        guard let bytes = read(claim, limit: limit) else {
+            return .failure(StateMutationError(.malformed, "the request could not be read (not a regular file, or over \(limit) bytes)"))
+        }
+        return Result { () throws(StateMutationError) in try QueuedRequest(bytes: bytes, id: id) }
+    }
+
+    /// Puts a claim that was not committed back in the queue, for the next holder.
+    func unclaim(_ id: String, base: UInt64) {
+        try? calls.rename(descriptor, QueueEntry.claim(id, base: base).name, QueueEntry.request(id).name)
+    }
+
+    /// Answers a claimed request as committed: `ID.done` becomes a link to the store's state
+    /// file (the version that includes it; the lock is held, so nobody replaces it meanwhile),
+    /// then the claim goes.
+    func answerCommitted(_ id: String, base: UInt64, store: FileDescriptor, stateFile: String) {
+        guard let answers = answers(for: id, creating: true) else {
+            // Nowhere to answer (a full disk, a planted file): left claimed, for the next holder.
+            return
+        }
+        do { try calls.link(store, stateFile, answers.descriptor, QueueEntry.done(id).name) } catch .fileExists {} catch {
+            // Without its link the waiter would never learn it was committed: say so in words.
+            answer(id, base: base, with: .unknown("it was committed, but its answer could not be linked (\(error.symbolicName))"))
+            return
+        }
+        try? calls.unlink(descriptor, QueueEntry.claim(id, base: base).name, false)
+    }
+
+    /// Answers a request as not committed (or unknown): `ID.failed`, written under a temp name
+    /// and renamed; then the claim (if any) goes.
+    func answer(_ id: String, base: UInt64?, with answer: QueueAnswer) {
+        guard let answers = answers(for: id, creating: true) else { return }
+        let temp = QueueEntry.failedTemp(id).name
+        do {
+            let fd = OwnedDescriptor(try calls.open(answers.descriptor, temp, .replaceOwn(Self.fileMode(0o660))), calls: calls)
+            try calls.write(fd.descriptor, all: answer.bytes)
+            try fd.close()
+            try calls.rename(answers.descriptor, temp, QueueEntry.failed(id).name)
+        } catch {
+            try? calls.unlink(answers.descriptor, temp, false)
+            return
+        }
+        if let base { try? calls.unlink(descriptor, QueueEntry.claim(id, base: base).name, false) }
+    }
+
+    /// Removes what publishers that are gone left: their temp files and their answers
+    /// directories with the answers nobody will collect. A process's entries are its own while it
+    /// lives (its ID names it).
+    func sweep(_ entries: [QueueEntry]) {
+        for entry in entries {
+            switch entry {
+            case .temp:
+                guard let pid = QueueEntry.publisher(ofID: entry.id), pid != getpid(), !Self.isAlive(pid) else { continue }
+                try? calls.unlink(descriptor, entry.name, false)
+            case .answers(let process):
+                guard let pid = QueueEntry.publisher(ofID: process), pid != getpid(), !Self.isAlive(pid),
+                    let fd = try? calls.open(descriptor, entry.name, .ownDirectory)
+                else { continue }
+                let answers = OwnedDescriptor(fd, calls: calls)
+                for name in (try? calls.listDirectory(answers.descriptor)) ?? [] { try? calls.unlink(answers.descriptor, name, false) }
+                try? calls.unlink(descriptor, entry.name, true)
+            case .request, .claim, .done, .failed, .failedTemp:
+                continue
+            }
+        }
+    }
+
+    /// Whether a process with this ID exists (a reused ID keeps its entries a while longer, which
+    /// is safe; a process of another PID namespace looks gone, and its answer is then lost to it:
+    /// it reports the outcome unknown, never a wrong one).
+    private static func isAlive(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno != ESRCH
+    }
+
+    /// Reads a whole regular file of the queue (or of `directory`), at most `limit` bytes; nil if it cannot.
+    private func read(_ name: String, in directory: FileDescriptor? = nil, limit: Int) -> [UInt8]? {
+        guard let fd = try? calls.open(directory ?? descriptor, name, .readExisting) else { return nil }
+        let owned = OwnedDescriptor(fd, calls: calls)
+        guard let status = try? calls.fstat(owned.descriptor), status.isRegularFile, status.size <= Int64(limit) else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(status.size))
+        do { try calls.read(owned.descriptor, into: &bytes, upTo: limit + 1, expectedEnd: Int(status.size)) } catch { return nil }
+        return bytes.count <= limit ? bytes : nil
+    }
+}

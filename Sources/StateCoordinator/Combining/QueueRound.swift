@@ -1,0 +1,146 @@
+import StateJSON
+import SystemPackage
+
+/// The lock holder's work on the queue in one lock hold (<doc:OnDiskProtocol>, "Combining"):
+/// settle the claims a holder that died left, answer or withdraw this process's own published
+/// updates, and take the requests others published, as updates of this commit.
+struct QueueRound<State: Codable & Sendable> {
+    let queue: MutationQueue
+    /// The base version the requests are claimed at.
+    let base: UInt64
+    /// Requests waiting after the claims were settled, in publishing order.
+    private var waiting: [String]
+
+    /// The most requests one commit takes: the header lists each one's ID.
+    static var maximumTaken: Int { 256 }
+
+    /// Opens the store's queue, if it has one, lists it and settles every claim in it: any claim
+    /// there is a dead (or lock-lost) holder's, since claims are made with the lock, which we hold.
+    static func begin(
+        directory: StoreDirectory, handle: StoreHandle, current: StateFileHeader
+    ) throws(StateStoreError) -> QueueRound? {
+        guard let queue = try directory.mutationQueue() else { return nil }
+        let entries = try queue.entries()
+        var round = QueueRound(queue: queue, base: current.version, waiting: [])
+        for entry in entries {
+            switch entry {
+            case .request(let id):
+                round.waiting.append(id)
+            case .claim(let id, let base):
+                if queue.isAnswered(id) {
+                    // Answered before its holder died; only the claim was left.
+                    try? queue.calls.unlink(queue.descriptor, entry.name, false)
+                    continue
+                }
+                switch ClaimSettlement.decide(id: id, base: base, current: current, kept: { handle.keptHeader(version: $0, directory: directory.descriptor) }) {
+                case .committed:
+                    queue.answerCommitted(id, base: base, store: directory.descriptor, stateFile: handle.files.stateFile)
+                case .notCommitted:
+                    queue.unclaim(id, base: base)
+                    round.waiting.append(id)
+                case .unknown(let reason):
+                    handle.options.logger.warning(
+                        "a combined update's outcome cannot be told", metadata: ["store": "\(handle.stateFilePath)", "request": "\(id)", "reason": "\(reason)"])
+                    queue.answer(id, base: base, with: .unknown(reason))
+                }
+            case .temp, .done, .failed, .failedTemp, .answers:
+                continue
+            }
+        }
+        round.waiting.sort()
+        queue.sweep(entries)
+        return round
+    }
+
+    /// Settles this process's own published updates: each answered meanwhile is answered now;
+    /// each still waiting is withdrawn, to be committed by this holder as its own. Returns the
+    /// updates left to commit.
+    mutating func settleOwn(_ batch: [PendingUpdate<State>]) -> [PendingUpdate<State>] {
+        batch.filter { update in
+            guard let id = update.published else { return true }
+            update.published = nil
+            waiting.removeAll { $0 == id }
+            if let answers = queue.answers(for: id, creating: false), QueueWaiter.answer(update, from: queue, in: answers.descriptor, id: id) {
+                return false
+            }
+            if queue.withdraw(id) { return true }
+            update.fail(QueueAnswer.unknown("its request left the queue unanswered").error(path: queue.path))
+            return false
+        }
+    }
+
+    /// Takes the waiting requests (at most ``maximumTaken``) as updates to commit after `own`,
+    /// answered through the queue. Compare-and-swap requests refer to the version before the
+    /// commit, so at most one is taken, and only when `own` has none; it goes first. The rest
+    /// wait for a later holder.
+    func take(after own: [PendingUpdate<State>], directory: StoreDirectory, handle: StoreHandle, limit: Int) -> [PendingUpdate<State>] {
+        guard State.self == JSONValue.self else { return [] }
+        var taken: [PendingUpdate<State>] = []
+        var compareAndSwap: PendingUpdate<State>?
+        var mayTakeCompareAndSwap = !own.contains { $0.expectedVersion != nil }
+        for id in waiting.prefix(Self.maximumTaken) {
+            guard let claimed = queue.claim(id, base: base, limit: limit) else { continue }
+            let request: QueuedRequest
+            switch claimed {
+            case .success(let read): request = read
+            case .failure(let error):
+                queue.answer(id, base: base, with: .mutationFailed(error))
+                continue
+            }
+            if request.expectedVersion != nil {
+                guard mayTakeCompareAndSwap else {
+                    queue.unclaim(id, base: base)
+                    continue
+                }
+                mayTakeCompareAndSwap = false
+                compareAndSwap = update(for: request, directory: directory, handle: handle)
+            } else {
+                taken.append(update(for: request, directory: directory, handle: handle))
+            }
+        }
+        return (compareAndSwap.map { [$0] } ?? []) + taken
+    }
+
+    /// An update applying a request, answered through the queue.
+    private func update(for request: QueuedRequest, directory: StoreDirectory, handle: StoreHandle) -> PendingUpdate<State> {
+        let queue = queue
+        let base = base
+        let id = request.id
+        let store = directory.descriptor
+        let stateFile = handle.files.stateFile
+        return PendingUpdate<State>(
+            expectedVersion: request.expectedVersion, queueID: id,
+            mutation: { state in
+                // State is JSONValue (``take(after:directory:handle:limit:)`` checked): the same memory.
+                try withUnsafeMutablePointer(to: &state) { pointer in
+                    try pointer.withMemoryRebound(to: JSONValue.self, capacity: 1) { json in try request.mutation.apply(to: &json.pointee) }
+                }
+                return { _ in queue.answerCommitted(id, base: base, store: store, stateFile: stateFile) }
+            },
+            failure: { error in
+                switch error {
+                case let error as StateMutationError:
+                    queue.answer(id, base: base, with: .mutationFailed(error))
+                case let error as StateStoreError:
+                    switch error.outcome {
+                    case .committedDurabilityUnknown?:
+                        queue.answerCommitted(id, base: base, store: store, stateFile: stateFile)
+                    case .unknown?:
+                        // Left claimed: the next holder settles it from the header.
+                        break
+                    case .notCommitted?, nil:
+                        if error.code == .lockLost { queue.unclaim(id, base: base) } else { queue.answer(id, base: base, with: .refused(error)) }
+                    }
+                default:
+                    queue.answer(id, base: base, with: .mutationFailed(StateMutationError(.malformed, "\(error)")))
+                }
+            })
+    }
+}
+
+extension StoreHandle {
+    /// The header of a kept version (history), or nil when it is not kept or cannot be read.
+    func keptHeader(version: UInt64, directory: FileDescriptor) -> StateFileHeader? {
+        try? history(directory).read(version: version).header
+    }
+}
