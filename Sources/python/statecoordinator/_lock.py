@@ -61,6 +61,23 @@ class WriterLock:
             raise StateCoordinatorError("cannot open %s: %s." % (self.path, error.strerror), path=self.path,
                                         hint="Writers need read access to the lockfile.") from None
 
+    @classmethod
+    def try_acquire(cls, directory: str, name: str) -> Optional["WriterLock"]:
+        """The lock if it is free now (one ``LOCK_NB`` attempt), else None."""
+        lock = cls.__new__(cls)
+        lock.path = os.path.join(directory, name + ".lock")
+        fd = lock._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not os.path.samestat(os.fstat(fd), os.stat(lock.path, follow_symlinks=False)):
+                os.close(fd)
+                return None
+        except (BlockingIOError, FileNotFoundError):
+            os.close(fd)
+            return None
+        lock.fd = fd
+        return lock
+
     def _acquire(self, timeout: Optional[float]) -> int:
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         pause = 0.0005

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
-from . import _format, _json, _pointer, _schema
+from . import _combining, _format, _json, _pointer, _schema
 from ._format import Snapshot, Writer
 from ._lock import WriterLock
 from .errors import Conflict, Corrupt, NotFound, StateCoordinatorError
@@ -343,6 +343,7 @@ class Store:
         with WriterLock(self.directory, self.name, lock_timeout):
             self._sweep_leftovers()
             header, state = self._read_header_and_state()
+            self._settle_claims(header)
             if expect_version is not None and header["version"] != expect_version:
                 raise Conflict("the store is at version %d, not %d; nothing was committed." % (header["version"], expect_version),
                                current_version=header["version"], path=self.path,
@@ -356,42 +357,187 @@ class Store:
 
     def replace(self, state: Any, *, expect_version: Optional[int] = None, lock_timeout: Optional[float] = 5.0) -> Snapshot:
         """Commits `state` as it is."""
-        return self.update(lambda _: copy.deepcopy(state), expect_version=expect_version, lock_timeout=lock_timeout)
+        return self.apply({"op": "replace", "value": state}, expect_version=expect_version, lock_timeout=lock_timeout)
 
     def set(self, pointer: str, value: Any, *, expect_version: Optional[int] = None, lock_timeout: Optional[float] = 5.0) -> Snapshot:
-        """Sets the value at a JSON Pointer (its parent must exist; ``-`` appends to an array)."""
-        def change(state: Any) -> Any:
-            if pointer == "":
-                return copy.deepcopy(value)
-            parent, key = _pointer.parent_and_key(state, pointer, allow_end=True)
-            if isinstance(parent, list) and key == len(parent):
-                parent.append(copy.deepcopy(value))
-            else:
-                parent[key] = copy.deepcopy(value)
-            return state
-        return self.update(change, expect_version=expect_version, lock_timeout=lock_timeout)
+        """Sets the value at a JSON Pointer, creating missing parent objects (``-`` appends to an array)."""
+        return self.apply({"op": "set", "path": pointer, "value": value}, expect_version=expect_version, lock_timeout=lock_timeout)
 
     def delete(self, pointer: str, *, expect_version: Optional[int] = None, lock_timeout: Optional[float] = 5.0) -> Snapshot:
         """Removes the value at a JSON Pointer (it must exist)."""
-        def change(state: Any) -> Any:
-            parent, key = _pointer.parent_and_key(state, pointer)
-            if isinstance(parent, dict) and key not in parent:
-                raise StateCoordinatorError("%s does not exist; nothing was committed." % pointer)
-            del parent[key]
-            return state
-        return self.update(change, expect_version=expect_version, lock_timeout=lock_timeout)
+        return self.apply({"op": "delete", "path": pointer}, expect_version=expect_version, lock_timeout=lock_timeout)
 
     def incr(self, pointer: str, by: float = 1, *, expect_version: Optional[int] = None,
              lock_timeout: Optional[float] = 5.0) -> Snapshot:
         """Adds `by` to the number at a JSON Pointer (a missing member counts as 0)."""
-        def change(state: Any) -> Any:
-            parent, key = _pointer.parent_and_key(state, pointer)
-            current = parent.get(key, 0) if isinstance(parent, dict) else parent[key]
-            if isinstance(current, bool) or not isinstance(current, (int, float)):
-                raise StateCoordinatorError("%s is not a number; nothing was committed." % pointer)
-            parent[key] = current + by
-            return state
-        return self.update(change, expect_version=expect_version, lock_timeout=lock_timeout)
+        return self.apply({"op": "incr", "path": pointer, "by": by}, expect_version=expect_version, lock_timeout=lock_timeout)
+
+    def apply(self, mutation: Dict[str, Any], *, expect_version: Optional[int] = None,
+              lock_timeout: Optional[float] = 5.0) -> Snapshot:
+        """Commits a declarative mutation, in its JSON form (``{"op": "set", "path": "/halt",
+        "value": True}``; ops ``set``, ``delete``, ``incr``, ``merge``, ``replace``, and ``patch``
+        for a JSON Patch, which only a Swift holder applies). While another process holds the
+        lock, the mutation is published for that holder to commit with its own (combining: one
+        fsync for all), and this call returns once it is committed, by either; exactly once.
+
+        Returns the snapshot of the version that includes it.
+
+        Raises:
+            MutationFailed: it could not be applied (a missing member, a value that is not a number).
+            Conflict, LockTimeout, SchemaViolation, Corrupt: as :meth:`update`.
+            OutcomeUnknown: the holder that took it died, and no version can tell whether it was
+                committed (read the state before retrying).
+        """
+        if not isinstance(mutation, dict) or not isinstance(mutation.get("op"), str):
+            raise _combining.MutationFailed("malformed", "a mutation is an object with an \"op\"")
+        lock = WriterLock.try_acquire(self.directory, self.name)
+        own: Optional[str] = None
+        if lock is None:
+            waited = self._publish_and_wait(mutation, expect_version, lock_timeout)
+            if isinstance(waited, Snapshot):
+                return waited
+            lock, own = waited
+        with lock:
+            return self._commit_combining(mutation, expect_version, own)
+
+    def _queue(self) -> "_combining.Queue":
+        return _combining.Queue(self.directory, self.name)
+
+    def _kept_header(self, version: int) -> Optional[Dict[str, Any]]:
+        try:
+            return self._read(os.path.join(self.directory, self.name + ".history", "%020d.json" % version))[1]
+        except StateCoordinatorError:
+            return None
+
+    def _settle_claims(self, header: Dict[str, Any]) -> None:
+        queue = self._queue()
+        if queue.exists():
+            _combining.settle(queue, header, self.path, self._kept_header)
+
+    def _collect(self, queue: "_combining.Queue", ident: str) -> Optional[Snapshot]:
+        """The answer to `ident` (removed once read): its snapshot, or its error raised."""
+        done = queue.answer_path(ident, "done")
+        try:
+            _, header, state = self._read(done)
+        except NotFound:
+            pass
+        except StateCoordinatorError:
+            if os.path.exists(done):
+                raise
+        else:
+            os.unlink(done)
+            return _format.snapshot(header, state)
+        failed = queue.answer_path(ident, "failed")
+        try:
+            with open(failed, "rb") as f:
+                data = f.read(1 << 20)
+        except FileNotFoundError:
+            return None
+        os.unlink(failed)
+        raise _combining.error_from_answer(data, failed)
+
+    def _publish_and_wait(self, mutation: Dict[str, Any], expect_version: Optional[int],
+                          lock_timeout: Optional[float]) -> Union[Snapshot, Tuple[WriterLock, Optional[str]]]:
+        queue = self._queue()
+        ident = _combining.new_id()
+        try:
+            mode = stat.S_IMODE(os.stat(self.path, follow_symlinks=False).st_mode)
+            queue.ensure(mode)
+            if queue.answers_dir(ident, True) is None:
+                raise OSError(errno.EIO, "no answers directory")
+            queue.publish(ident, mutation, expect_version, mode)
+        except OSError:
+            # Not published: this writer commits it itself once it has the lock.
+            return WriterLock(self.directory, self.name, lock_timeout), None
+        start = time.monotonic()
+        deadline = None if lock_timeout is None else start + max(0.0, lock_timeout)
+        pause = 0.0002
+        while True:
+            answered = self._collect(queue, ident)
+            if answered is not None:
+                return answered
+            now = time.monotonic()
+            if now - start >= _combining.ANSWER_WINDOW:
+                lock = WriterLock.try_acquire(self.directory, self.name)
+                if lock is not None:
+                    return lock, ident
+            if deadline is not None and now >= deadline:
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+        # Timed out: withdraw it (then it is never committed), or wait for the holder that took it.
+        if queue.withdraw(ident):
+            return WriterLock(self.directory, self.name, 0), None  # raises LockTimeout naming the holder, unless free now
+        until = time.monotonic() + (lock_timeout or 0)
+        while time.monotonic() < until:
+            answered = self._collect(queue, ident)
+            if answered is not None:
+                return answered
+            time.sleep(0.002)
+        raise _combining.OutcomeUnknown(
+            "a lock holder took this update and did not answer within the lock timeout; it may still commit it.",
+            path=self.path, hint="Read the state before retrying; and look at the lock's holder, which may be stopped.")
+
+    def _commit_combining(self, mutation: Dict[str, Any], expect_version: Optional[int], own: Optional[str]) -> Snapshot:
+        """With the lock: settle what dead holders left, answer or withdraw our own request, apply
+        ours, take the others' published requests, commit once, answer them."""
+        self._sweep_leftovers()
+        header, state = self._read_header_and_state()
+        queue = self._queue()
+        combining = queue.exists()
+        if combining:
+            _combining.settle(queue, header, self.path, self._kept_header)
+        if own is not None:
+            answered = self._collect(queue, own)
+            if answered is not None:
+                return answered
+            if not queue.withdraw(own):
+                raise _combining.OutcomeUnknown("this update's request left the queue unanswered.", path=self.path,
+                                                hint="Read the state before retrying.")
+        if expect_version is not None and header["version"] != expect_version:
+            raise Conflict("the store is at version %d, not %d; nothing was committed." % (header["version"], expect_version),
+                           current_version=header["version"], path=self.path, hint="Read it again and decide on the newest version.")
+        ours = _combining.apply(state, mutation)
+        new_state = ours
+        base = header["version"]
+        taken: List[str] = []
+        if combining:
+            limit = int(header["settings"].get("maxStateBytes", DEFAULT_MAXIMUM_STATE_BYTES)) + (64 << 10)
+            for ident, kind, _ in queue.entries():
+                if kind != "req" or len(taken) >= 256:
+                    continue
+                request = queue.claim(ident, base, limit)
+                if not request:
+                    continue
+                if request["mutation"].get("op") not in _combining.APPLIED_OPS or request.get("expectedVersion") is not None:
+                    queue.unclaim(ident, base)  # for a Swift holder, or one with nothing before it
+                    continue
+                try:
+                    new_state = _combining.apply(new_state, request["mutation"])
+                except _combining.MutationFailed as error:
+                    queue.answer_failed(ident, base, {"outcome": "not committed",
+                                                      "mutationError": {"kind": error.kind, "reason": error.reason}})
+                    continue
+                taken.append(ident)
+        if _format.same(new_state, state):
+            for ident in taken:
+                queue.answer_committed(ident, base, self.path)
+            return _format.snapshot(header, state)
+        try:
+            snapshot = self._commit(header, new_state, combined=taken)
+        except StateCoordinatorError:
+            if not taken:
+                raise
+            # The combined state was refused: the others go back to the queue; ours is committed alone.
+            for ident in taken:
+                queue.unclaim(ident, base)
+            taken = []
+            if _format.same(ours, state):
+                return _format.snapshot(header, state)
+            snapshot = self._commit(header, ours, combined=[])
+        for ident in taken:
+            queue.answer_committed(ident, base, self.path)
+        return snapshot
 
     def _sweep_leftovers(self) -> None:
         """Removes temp files left by writers that died mid-commit (we hold the lock)."""
@@ -403,7 +549,7 @@ class Store:
                 except FileNotFoundError:
                     pass
 
-    def _commit(self, header: Dict[str, Any], state: Any) -> Snapshot:
+    def _commit(self, header: Dict[str, Any], state: Any, combined: Optional[List[str]] = None) -> Snapshot:
         settings = header["settings"]  # copied forward as found, members this package does not know included
         try:
             _json.dump(state)
@@ -411,6 +557,12 @@ class Store:
             raise StateCoordinatorError("the new state is not JSON (%s); nothing was committed." % error) from None
         _schema.check(self.directory, self.name, settings, state)
         new = dict(header)
+        if combined is not None:
+            # This version lists what it combined; without combining the list is carried forward
+            # as found (it stays true: what it names is in the state).
+            new.pop("combined", None)
+            if combined:
+                new["combined"] = list(combined)
         new.update(revision=max(_format.revision_for(settings), 1), version=header["version"] + 1,
                    committedAt=_format.timestamp(),
                    writer={"pid": os.getpid(), "host": socket.gethostname(), "label": self.label})

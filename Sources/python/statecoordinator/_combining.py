@@ -1,0 +1,330 @@
+"""Combining: declarative mutations published in ``NAME.queue`` for the lock holder to commit with
+its own, as the Swift library does (the protocol article, "Combining", says every step).
+
+A waiting writer publishes ``ID.req`` (written as ``ID.tmp``, renamed) and waits for the lock or
+for its answer in ``PID.answers/``: ``ID.done`` (a hard link to the version that includes it) or
+``ID.failed`` (JSON: why not). The holder renames ``ID.req`` to ``ID.B.claim`` (B: the version it
+commits on), applies it, commits once listing the IDs in the header's ``combined``, then links
+the answers. A claim a dead holder left is settled by the next holder from that list."""
+
+import copy
+import errno
+import json
+import os
+import secrets
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from . import _json, _pointer
+from .errors import Conflict, StateCoordinatorError
+
+ID_LENGTH = 16 + 1 + 8 + 1 + 16
+#: The ops a Python holder applies; a request with another (a JSON Patch) is left for a Swift one.
+APPLIED_OPS = ("set", "delete", "incr", "merge", "replace")
+#: How long a published update waits for its answer before it also tries the lock.
+ANSWER_WINDOW = 0.002
+
+
+class MutationFailed(StateCoordinatorError):
+    """The mutation could not be applied (a missing member, a value that is not a number); nothing
+    was committed. ``kind`` is ``malformed``, ``not found``, ``test failed`` or ``not a number``."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__("%s; nothing was committed." % reason)
+        self.kind = kind
+        self.reason = reason
+
+
+class OutcomeUnknown(StateCoordinatorError):
+    """The lock holder that took this update died, and whether it was committed cannot be told:
+    read the state before retrying."""
+
+
+def new_id() -> str:
+    return "%016x-%08x-%s" % (time.time_ns(), os.getpid() & 0xFFFFFFFF, secrets.token_hex(8))
+
+
+def _is_id(text: str) -> bool:
+    return (len(text) == ID_LENGTH and text[16] == "-" and text[25] == "-"
+            and all(c in "0123456789abcdef" for i, c in enumerate(text) if i not in (16, 25)))
+
+
+def answers_name(ident: str) -> str:
+    return ident[17:25] + ".answers"
+
+
+# MARK: applying, as the Swift library's StateMutation does
+
+def _set(state: Any, pointer: str, value: Any) -> Any:
+    """Sets the value, creating missing parent objects; '-' or the length appends to an array."""
+    path = _pointer.tokens(pointer)
+    if not path:
+        return value
+    current = state
+    for depth, token in enumerate(path):
+        last = depth == len(path) - 1
+        if isinstance(current, dict):
+            if last:
+                current[token] = value
+            else:
+                current = current.setdefault(token, {})
+        elif isinstance(current, list):
+            index = len(current) if token == "-" else (int(token) if token.isdigit() and (token == "0" or token[0] != "0") else -1)
+            if index < 0 or index > len(current) or (index == len(current) and not last):
+                raise MutationFailed("not found", "%s: no index %s" % (pointer, token))
+            if last:
+                if index == len(current):
+                    current.append(value)
+                else:
+                    current[index] = value
+            else:
+                current = current[index]
+        else:
+            raise MutationFailed("not found", "%s: a parent is not an object or an array" % pointer)
+    return state
+
+
+def apply(state: Any, mutation: Dict[str, Any]) -> Any:
+    """The state after `mutation` (its JSON form), or MutationFailed; `state` is not changed."""
+    op = mutation.get("op")
+    state = copy.deepcopy(state)
+    try:
+        if op == "set":
+            return _set(state, mutation["path"], copy.deepcopy(mutation["value"]))
+        if op == "delete":
+            parent, key = _pointer.parent_and_key(state, mutation["path"])
+            if isinstance(parent, dict) and key not in parent:
+                raise MutationFailed("not found", "%s does not exist" % mutation["path"])
+            del parent[key]
+            return state
+        if op == "incr":
+            by = mutation.get("by", 1)
+            if isinstance(by, bool) or not isinstance(by, (int, float)):
+                raise MutationFailed("malformed", "incr needs \"by\" as a number")
+            try:
+                parent, key = _pointer.parent_and_key(state, mutation["path"])
+                current = parent.get(key, 0) if isinstance(parent, dict) else parent[key]
+            except (StateCoordinatorError, IndexError, KeyError):
+                current = 0
+            if isinstance(current, bool) or not isinstance(current, (int, float)):
+                raise MutationFailed("not a number", "cannot increment: the value is not a number")
+            total = current + by
+            if isinstance(total, int) and not -(1 << 63) <= total < (1 << 63):
+                raise MutationFailed("not a number", "cannot increment: %d + %d overflows a signed 64-bit integer" % (current, by))
+            return _set(state, mutation["path"], total)
+        if op == "merge":
+            patch = mutation.get("patch")
+            if not isinstance(patch, dict):
+                raise MutationFailed("malformed", "a merge patch is an object")
+            return _merge(state, patch)
+        if op == "replace":
+            return copy.deepcopy(mutation["value"])
+    except KeyError as missing:
+        raise MutationFailed("malformed", "%s needs %s" % (op, missing)) from None
+    except StateCoordinatorError as error:
+        if isinstance(error, MutationFailed):
+            raise
+        raise MutationFailed("not found", str(error).rstrip(".")) from None
+    raise MutationFailed("malformed", "op %r is not one this package applies (%s)" % (op, ", ".join(APPLIED_OPS)))
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    """RFC 7396."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge(result.get(key), value)
+    return result
+
+
+# MARK: the queue directory
+
+class Queue:
+    """``NAME.queue`` of a store; every call is one system call on a name inside it."""
+
+    def __init__(self, directory: str, name: str) -> None:
+        self.path = os.path.join(directory, name + ".queue")
+
+    def exists(self) -> bool:
+        try:
+            return os.path.isdir(self.path) and not os.path.islink(self.path)
+        except OSError:
+            return False
+
+    def ensure(self, store_mode: int) -> None:
+        mode = 0o700 | (0o070 if store_mode & 0o020 else 0) | (0o007 if store_mode & 0o002 else 0)
+        for path in (self.path,):
+            try:
+                os.mkdir(path, mode)
+                os.chmod(path, mode)
+            except FileExistsError:
+                pass
+        if os.path.islink(self.path) or not os.path.isdir(self.path):
+            raise StateCoordinatorError("%s is not a directory; the store never follows links." % self.path, path=self.path)
+
+    def answers_dir(self, ident: str, create: bool) -> Optional[str]:
+        path = os.path.join(self.path, answers_name(ident))
+        if create:
+            try:
+                mode = os.stat(self.path).st_mode & 0o777
+                os.mkdir(path, mode)
+                os.chmod(path, mode)
+            except FileExistsError:
+                pass
+            except OSError:
+                return None
+        if os.path.islink(path) or not os.path.isdir(path):
+            return None
+        return path
+
+    def publish(self, ident: str, mutation: Dict[str, Any], expect_version: Optional[int], store_mode: int) -> None:
+        request: Dict[str, Any] = {"id": ident, "mutation": mutation}
+        if expect_version is not None:
+            request["expectedVersion"] = expect_version
+        temp = os.path.join(self.path, ident + ".tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, (store_mode & 0o660) | 0o600)
+        try:
+            os.write(fd, _json.dump(request).encode("utf-8"))
+        finally:
+            os.close(fd)
+        os.rename(temp, os.path.join(self.path, ident + ".req"))
+
+    def withdraw(self, ident: str) -> bool:
+        try:
+            os.unlink(os.path.join(self.path, ident + ".req"))
+            return True
+        except FileNotFoundError:
+            return False
+
+    def answer_path(self, ident: str, kind: str) -> str:
+        return os.path.join(self.path, answers_name(ident), ident + "." + kind)
+
+    def entries(self) -> List[Tuple[str, str, Optional[int]]]:
+        """(id, kind, base) of requests and claims, in publishing order."""
+        found = []
+        for name in sorted(os.listdir(self.path)):
+            ident, _, rest = name.partition(".")
+            if not _is_id(ident):
+                continue
+            if rest == "req":
+                found.append((ident, "req", None))
+            elif rest.endswith(".claim") and rest[:-6].isdigit() and str(int(rest[:-6])) == rest[:-6]:
+                found.append((ident, "claim", int(rest[:-6])))
+        return found
+
+    def claim(self, ident: str, base: int, limit: int) -> Optional[Dict[str, Any]]:
+        claim = os.path.join(self.path, "%s.%d.claim" % (ident, base))
+        try:
+            os.rename(os.path.join(self.path, ident + ".req"), claim)
+        except FileNotFoundError:
+            return None
+        try:
+            fd = os.open(claim, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                data = os.read(fd, limit + 1)
+            finally:
+                os.close(fd)
+            request = _json.parse(data) if len(data) <= limit else None
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+            request = None
+        if not isinstance(request, dict) or request.get("id") != ident or not isinstance(request.get("mutation"), dict):
+            self.answer_failed(ident, base, {"outcome": "not committed",
+                                             "mutationError": {"kind": "malformed", "reason": "the request could not be read"}})
+            return {}
+        return request
+
+    def unclaim(self, ident: str, base: int) -> None:
+        try:
+            os.rename(os.path.join(self.path, "%s.%d.claim" % (ident, base)), os.path.join(self.path, ident + ".req"))
+        except FileNotFoundError:
+            pass
+
+    def _drop_claim(self, ident: str, base: Optional[int]) -> None:
+        if base is None:
+            return
+        try:
+            os.unlink(os.path.join(self.path, "%s.%d.claim" % (ident, base)))
+        except FileNotFoundError:
+            pass
+
+    def answer_committed(self, ident: str, base: int, state_path: str) -> None:
+        answers = self.answers_dir(ident, True)
+        if answers is None:
+            return  # left claimed: the next holder settles it
+        try:
+            os.link(state_path, os.path.join(answers, ident + ".done"))
+        except FileExistsError:
+            pass
+        self._drop_claim(ident, base)
+
+    def answer_failed(self, ident: str, base: Optional[int], answer: Dict[str, Any]) -> None:
+        answers = self.answers_dir(ident, True)
+        if answers is None:
+            return
+        temp = os.path.join(answers, ident + ".failed.tmp")
+        with open(temp, "w") as f:
+            f.write(json.dumps(answer))
+        os.rename(temp, os.path.join(answers, ident + ".failed"))
+        self._drop_claim(ident, base)
+
+    def is_answered(self, ident: str) -> bool:
+        return any(os.path.exists(self.answer_path(ident, kind)) for kind in ("done", "failed"))
+
+
+def settle(queue: Queue, header: Dict[str, Any], state_path: str, kept: Callable[[int], Optional[Dict[str, Any]]]) -> None:
+    """Settles the claims holders that died left (the lock is held), as the Swift library does."""
+    current = header["version"]
+    for ident, kind, base in queue.entries():
+        if kind != "claim" or base is None:
+            continue
+        if queue.is_answered(ident):
+            queue._drop_claim(ident, base)
+            continue
+        verdict = _verdict(ident, base, header, kept)
+        if verdict == "committed":
+            queue.answer_committed(ident, base, state_path)
+        elif verdict == "not committed":
+            queue.unclaim(ident, base)
+        else:
+            queue.answer_failed(ident, base, {"outcome": "unknown", "message": verdict})
+    del current
+
+
+def _verdict(ident: str, base: int, current: Dict[str, Any], kept: Callable[[int], Optional[Dict[str, Any]]]) -> str:
+    version = current["version"]
+    if version == base:
+        return "not committed"
+    if version < base:
+        return "the store is at version %d, before the version %d it was taken at: it was re-created" % (version, base)
+    if ident in (current.get("combined") or []):
+        return "committed"
+    if version == base + 1:
+        return "not committed"
+    for between in range(base + 1, version):
+        header = kept(between)
+        if header is None:
+            return "versions %d…%d followed its holder's death, and version %d is not kept to say" % (base + 1, version, between)
+        if ident in (header.get("combined") or []):
+            return "committed"
+    return "not committed"
+
+
+def error_from_answer(data: bytes, path: str) -> StateCoordinatorError:
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        return OutcomeUnknown("the answer %s is not JSON: whether the update was committed cannot be told." % path, path=path)
+    if isinstance(answer.get("mutationError"), dict):
+        return MutationFailed(str(answer["mutationError"].get("kind")), str(answer["mutationError"].get("reason")))
+    described = answer.get("error")
+    if isinstance(described, dict):
+        message = "%s (%s)" % (described.get("message"), described.get("code"))
+        if described.get("code") == "version conflict":
+            return Conflict(message, current_version=described.get("currentVersion"), path=path)
+        return StateCoordinatorError(message, path=path, hint=described.get("hint"))
+    return OutcomeUnknown("the lock holder that took this update died, and whether it was committed cannot be told: %s."
+                          % answer.get("message"), path=path, hint="Read the state before retrying.")
