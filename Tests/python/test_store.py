@@ -33,9 +33,10 @@ def test_python_and_statectl_writers_lose_no_update(store_dir, statectl, statect
     for loop in loops:
         assert loop.wait(timeout=300) == 0
     current = Store(store_dir).read()
-    assert current.state["n"] == 800 and current.version == 800
+    # statectl's increments are combined with each other's while one holds the lock: fewer versions.
+    assert current.state["n"] == 800 and 600 <= current.version <= 800
     versions = [entry.version for entry in Store(store_dir).history()]
-    assert versions == list(range(800)), "every version kept, contiguous"
+    assert versions == list(range(current.version)), "every version kept, contiguous"
     assert statectl("verify").returncode == 0
     labels = {entry.writer.label for entry in Store(store_dir).history()}
     assert "py-writer" in labels and "statectl" in labels

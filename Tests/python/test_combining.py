@@ -1,0 +1,97 @@
+"""Combining from Python: writers publish while another holds the lock; a holder commits the
+others' requests with its own, and settles what a holder that died left."""
+
+import json
+import os
+
+from statecoordinator import Store
+from statecoordinator._combining import MutationFailed, Queue, new_id
+
+INCREMENT = """
+import sys
+from statecoordinator import Store
+store = Store(sys.argv[1])
+for _ in range(int(sys.argv[2])):
+    store.incr("/n", lock_timeout=60)
+"""
+
+
+def _left(store_dir):
+    queue = os.path.join(store_dir, "state.queue")
+    found = []
+    for name in os.listdir(queue):
+        path = os.path.join(queue, name)
+        found += [name + "/" + inner for inner in os.listdir(path)] if name.endswith(".answers") else [name]
+    return found
+
+
+def test_python_writers_share_commits_and_lose_nothing(store_dir, python_program):
+    Store.create(store_dir, {"n": 0})
+    writers = [python_program(INCREMENT, store_dir, "100") for _ in range(6)]
+    for process in writers:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    current = Store(store_dir).read()
+    assert current.state["n"] == 600
+    assert current.version < 600, "no two increments were ever committed together"
+    assert _left(store_dir) == []
+
+
+def test_python_and_swift_writers_combine_each_others_updates(store_dir, statectl_binary, python_program):
+    import subprocess
+    Store.create(store_dir, {"n": 0})
+    writers = [python_program(INCREMENT, store_dir, "60") for _ in range(3)]
+    loops = [subprocess.Popen(["sh", "-c", 'for i in $(seq 60); do "$0" --dir "$1" incr /n >/dev/null || exit 1; done',
+                               statectl_binary, store_dir]) for _ in range(3)]
+    for process in writers:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    for loop in loops:
+        assert loop.wait(timeout=300) == 0
+    assert Store(store_dir).read().state["n"] == 360
+    assert _left(store_dir) == []
+
+
+def _claim_by_hand(store_dir, mutation):
+    """A request a holder took at version 0 and died with: ID.0.claim."""
+    queue = Queue(store_dir, "state")
+    queue.ensure(0o640)
+    ident = new_id()
+    assert queue.answers_dir(ident, True)
+    with open(os.path.join(queue.path, ident + ".0.claim"), "w") as f:
+        f.write(json.dumps({"id": ident, "mutation": mutation}))
+    return queue, ident
+
+
+def test_a_claim_left_at_the_current_version_is_committed_once_by_the_next_holder(store_dir):
+    store = Store.create(store_dir, {"n": 0})
+    queue, ident = _claim_by_hand(store_dir, {"op": "incr", "path": "/n", "by": 5})
+    snapshot = store.set("/other", True)
+    assert snapshot.state == {"n": 5, "other": True}
+    assert os.path.exists(queue.answer_path(ident, "done"))
+    store.set("/again", 1)
+    assert store.read().state["n"] == 5, "applied twice"
+
+
+def test_a_claim_no_version_can_settle_is_answered_unknown_and_never_applied(store_dir):
+    store = Store.create(store_dir, {"n": 0})
+    store.update(lambda s: {**s, "v": 1})
+    store.update(lambda s: {**s, "v": 2})
+    queue, ident = _claim_by_hand(store_dir, {"op": "incr", "path": "/n", "by": 5})
+    store.set("/x", 1)
+    with open(queue.answer_path(ident, "failed")) as f:
+        assert json.load(f)["outcome"] == "unknown"
+    assert store.read().state["n"] == 0
+
+
+def test_a_failing_mutation_raises_and_commits_nothing(store_dir):
+    store = Store.create(store_dir, {"name": "x"})
+    for mutation in ({"op": "incr", "path": "/name"}, {"op": "delete", "path": "/missing"}, {"op": "merge", "patch": [1]},
+                     {"op": "explode"}, {"op": "set", "path": "no-slash", "value": 1}):
+        try:
+            store.apply(mutation)
+        except MutationFailed:
+            pass
+        else:
+            raise AssertionError("applied: %r" % mutation)
+    assert store.read().version == 0
