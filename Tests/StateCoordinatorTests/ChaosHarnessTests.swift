@@ -26,6 +26,30 @@ struct ChaosHarnessTests {
         #expect(Int(match.3)! > 2 && Int(match.4)! > 10, "the Python writer was hardly killed or hardly committed: \(summary)")
     }
 
+    /// Combining writers (``StateStore/apply(_:expecting:)``: published while another holds the
+    /// lock, committed by that holder) killed at random instants, holders and waiters alike, beside
+    /// a plain Swift writer and a Python one: each combining writer's every answer must hold its
+    /// count exactly, and the final state each one's acknowledged count (or one more: the update it
+    /// had published when killed).
+    @Test func fifteenSecondsOfCombiningWritersKilledLoseNothingAndApplyNothingTwice() throws {
+        let dir = TemporaryDirectory()
+        let harness = HelperProcess.url.deletingLastPathComponent().appendingPathComponent("state-chaos")
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/python").path
+        let run = try RunningHelper(
+            ["--duration", "15s", "--dir", dir.path, "--writers", "1", "--python-writers", "1", "--combining-writers", "4", "--readers", "2",
+             "--python-package", package],
+            executable: harness)
+        let result = run.waitForExit()
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let summary = try #require(result.stdout.split(separator: "\n").last)
+        let match = try #require(
+            summary.wholeMatch(
+                of: /chaos: (\d+) kills, (\d+) commits, 0 lost, 0 torn, 0 regressions, 0 stale readers \(Python writers: (\d+) kills, (\d+) acknowledged commits\) \(combining writers: (\d+) acknowledged updates, (\d+) outcomes unknown, each settled from the state\)/))
+        #expect(Int(match.1)! > 20, "too few kills to mean anything: \(summary)")
+        #expect(Int(match.5)! > 500, "the combining writers hardly committed: \(summary)")
+    }
+
     /// The same on etcd: writers SIGKILLed and SIGSTOPped inside their transactions while one of
     /// three members is killed and restarted; every acknowledged increment must be there.
     @Test func fifteenSecondsOnEtcdWithAMemberKilledLoseNothing() throws {

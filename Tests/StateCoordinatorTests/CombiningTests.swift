@@ -157,14 +157,14 @@ struct CombiningProcessTests {
     /// Publishes a request for "counter" + 1 as another process would, and returns its ID.
     private func publish(_ store: StateStore<JSONValue>) throws -> String {
         let directory = try store.fileHandle!.openDirectory()
-        let queue = try #require(try directory.mutationQueue(creatingWithMode: 0o640))
+        let queue = try #require(try directory.mutationQueue(storeMode: 0o640, creating: true))
         let id = QueueEntry.newID()
         try queue.publish(QueuedRequest(id: id, mutation: .increment(JSONPointer(tokens: ["counter"]), by: 1), expectedVersion: nil), storeMode: 0o640)
         return id
     }
 
     private func answer(_ store: StateStore<JSONValue>, _ id: String) throws -> Result<StateSnapshot<JSONValue>, any Error>? {
-        let queue = try #require(try store.fileHandle!.openDirectory().mutationQueue())
+        let queue = try #require(try store.fileHandle!.openDirectory().mutationQueue(storeMode: 0o640))
         guard let answers = queue.answers(for: id, creating: false) else { return nil }
         return queue.answer(for: id, in: answers.descriptor)
     }
@@ -205,7 +205,7 @@ struct CombiningProcessTests {
         let store = try StateStore<JSONValue>.create(directory: dir.path)
         let id = try publish(store)
         let directory = try store.fileHandle!.openDirectory()
-        let queue = try #require(try directory.mutationQueue())
+        let queue = try #require(try directory.mutationQueue(storeMode: 0o640))
         // Taken at version 0 by a holder that died; then two versions by writers that do not settle.
         #expect(queue.claim(id, base: 0, limit: 1 << 20) != nil)
         let storeID = try store.read().storeID
@@ -222,6 +222,21 @@ struct CombiningProcessTests {
         #expect(throws: StateStoreError.self) { try settled.get() }
         if case .failure(let error as StateStoreError) = settled { #expect(error.outcome == .unknown) }
         #expect(try store.read().state["counter"] == nil)
+    }
+
+    /// In a sticky directory anyone may create `state.queue` first; requests in a queue others may
+    /// write are never committed (the writers pass it over, and commit alone).
+    @Test func aQueueOthersMayWriteIsNotUsed() throws {
+        let store = try StateStore<JSONValue>.create(directory: dir.path)
+        let path = dir.path + "/state.queue"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        #expect(chmod(path, 0o777) == 0)
+        let id = QueueEntry.newID()
+        let request = QueuedRequest(id: id, mutation: .increment(JSONPointer(tokens: ["counter"]), by: 1000), expectedVersion: nil)
+        try Data(request.bytes).write(to: URL(fileURLWithPath: path + "/" + QueueEntry.request(id).name))
+        #expect(throws: StateStoreError.self) { try store.fileHandle!.openDirectory().mutationQueue(storeMode: 0o640) }
+        try store.apply(.increment(JSONPointer(tokens: ["counter"]), by: 1))
+        #expect(try store.read().state["counter"]?.intValue == 1, "a planted request was committed")
     }
 
     @Test func aWaiterThatTimesOutWithdrawsItsUpdate() throws {

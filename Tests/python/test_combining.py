@@ -56,6 +56,7 @@ def _claim_by_hand(store_dir, mutation):
     """A request a holder took at version 0 and died with: ID.0.claim."""
     queue = Queue(store_dir, "state")
     queue.ensure(0o640)
+    assert queue.exists(0o640)
     ident = new_id()
     assert queue.answers_dir(ident, True)
     with open(os.path.join(queue.path, ident + ".0.claim"), "w") as f:
@@ -95,3 +96,15 @@ def test_a_failing_mutation_raises_and_commits_nothing(store_dir):
         else:
             raise AssertionError("applied: %r" % mutation)
     assert store.read().version == 0
+
+
+def test_a_queue_others_may_write_is_not_used(store_dir):
+    store = Store.create(store_dir, {"n": 0})
+    os.mkdir(os.path.join(store_dir, "state.queue"))
+    os.chmod(os.path.join(store_dir, "state.queue"), 0o777)
+    queue, ident = Queue(store_dir, "state"), new_id()
+    assert not queue.exists(0o640)
+    with open(os.path.join(queue.path, ident + ".req"), "w") as f:
+        f.write(json.dumps({"id": ident, "mutation": {"op": "incr", "path": "/n", "by": 1000}}))
+    store.incr("/n")
+    assert store.read().state["n"] == 1, "a planted request was committed"

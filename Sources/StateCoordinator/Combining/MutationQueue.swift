@@ -30,26 +30,26 @@ struct MutationQueue: @unchecked Sendable {  // its descriptor is used by the co
         return FilePermissions(rawValue: CModeT(mode))
     }
 
-    /// Opens the queue of `store`; nil when it has none (no writer ever combined).
-    /// - Parameter creatingWithMode: create it if missing, for a store whose files have this mode.
+    /// Opens the queue of `store`, whose state file has mode `storeMode`; nil when it has none (no
+    /// writer ever combined) and `creating` is false.
     static func open(
-        in store: FileDescriptor, name: String, storePath: String, calls: SystemCalls, creatingWithMode storeMode: UInt32? = nil
+        in store: FileDescriptor, name: String, storePath: String, calls: SystemCalls, storeMode: UInt32, creating: Bool
     ) throws(StateStoreError) -> MutationQueue? {
         let path = storePath + "/" + name
+        var made = false
         for _ in 0..<2 {
+            let fd: FileDescriptor
             do {
-                return MutationQueue(owned: OwnedDescriptor(try calls.open(store, name, .ownDirectory), calls: calls), calls: calls, path: path)
+                fd = try calls.open(store, name, .ownDirectory)
             } catch .noSuchFileOrDirectory {
-                guard let storeMode else { return nil }
-                do { try calls.mkdir(store, name, directoryMode(storeMode)) } catch .fileExists {} catch {
+                guard creating else { return nil }
+                do {
+                    try calls.mkdir(store, name, directoryMode(storeMode))
+                    made = true
+                } catch .fileExists {} catch {
                     throw .system(.queueUpdate, path: path, errno: error)
                 }
-                // mkdir applied the umask; a writers' group must be able to publish.
-                if let queue = try? MutationQueue(owned: OwnedDescriptor(calls.open(store, name, .ownDirectory), calls: calls), calls: calls, path: path) {
-                    let inherited = ((try? calls.fstat(queue.descriptor).mode) ?? 0) & UInt32(FilePermissions.setGroupID.rawValue)
-                    try? calls.fchmod(queue.descriptor, FilePermissions(rawValue: directoryMode(storeMode).rawValue | CModeT(inherited)))
-                    return queue
-                }
+                continue
             } catch .tooManySymbolicLinkLevels, .notDirectory {
                 throw StateStoreError(
                     .symbolicLink, "\(path) is not a directory (a link or a file was put there); the store never follows links.",
@@ -57,8 +57,38 @@ struct MutationQueue: @unchecked Sendable {  // its descriptor is used by the co
             } catch {
                 throw .system(.queueUpdate, path: path, errno: error)
             }
+            let queue = MutationQueue(owned: OwnedDescriptor(fd, calls: calls), calls: calls, path: path)
+            if made {
+                // mkdir applied the umask; a writers' group must be able to publish.
+                let inherited = ((try? calls.fstat(queue.descriptor).mode) ?? 0) & UInt32(FilePermissions.setGroupID.rawValue)
+                try? calls.fchmod(queue.descriptor, FilePermissions(rawValue: directoryMode(storeMode).rawValue | CModeT(inherited)))
+            }
+            try queue.checkTrusted(store: store, storeMode: storeMode)
+            return queue
         }
         return nil
+    }
+
+    /// Refuses a queue that someone who may not write the store could have filled: it must
+    /// belong to this process's user, the store directory's owner or root, and let no one write
+    /// in it beyond the writers the store's mode names (in a sticky directory such as /tmp, anyone
+    /// may create `NAME.queue` first, and requests in it would be committed by the store's writers).
+    private func checkTrusted(store: FileDescriptor, storeMode: UInt32) throws(StateStoreError) {
+        let status: FileStatus
+        let storeOwner: UInt32?
+        do {
+            status = try calls.fstat(descriptor)
+            storeOwner = try? calls.fstat(store).owner
+        } catch { throw .system(.queueUpdate, path: path, errno: error) }
+        let mode = storeMode
+        let trustedOwner = status.owner == ProcessIdentity.effectiveUser || status.owner == 0 || status.owner == storeOwner
+        let extraWriters = status.permissions & 0o022 & ~UInt32(Self.directoryMode(mode).rawValue)
+        guard trustedOwner, extraWriters == 0 else {
+            throw StateStoreError(
+                .permissionDenied,
+                "\(path) belongs to uid \(status.owner) with mode \(String(status.permissions, radix: 8)): someone who may not write the store could have put requests in it; combining is off.",
+                hint: "Remove it; the next writer that combines creates it again, owned by the store's writers.", step: .queueUpdate, path: path)
+        }
     }
 
     // MARK: publishing (a waiting writer, without the lock)
@@ -185,8 +215,10 @@ struct MutationQueue: @unchecked Sendable {  // its descriptor is used by the co
     func answer(_ id: String, base: UInt64?, with answer: QueueAnswer) {
         guard let answers = answers(for: id, creating: true) else { return }
         let temp = QueueEntry.failedTemp(id).name
+        // A new file only: whatever sits at the temp name (a holder that died here, or a link planted there) goes first.
+        try? calls.unlink(answers.descriptor, temp, false)
         do {
-            let fd = OwnedDescriptor(try calls.open(answers.descriptor, temp, .replaceOwn(Self.fileMode(0o660))), calls: calls)
+            let fd = OwnedDescriptor(try calls.open(answers.descriptor, temp, .createForWriting(Self.fileMode(0o660))), calls: calls)
             try calls.write(fd.descriptor, all: answer.bytes)
             try fd.close()
             try calls.rename(answers.descriptor, temp, QueueEntry.failed(id).name)

@@ -17,9 +17,9 @@ struct QueueRound<State: Codable & Sendable> {
     /// Opens the store's queue, if it has one, lists it and settles every claim in it: any claim
     /// there is a dead (or lock-lost) holder's, since claims are made with the lock, which we hold.
     static func begin(
-        directory: StoreDirectory, handle: StoreHandle, current: StateFileHeader
+        directory: StoreDirectory, handle: StoreHandle, current: StateFileHeader, storeMode: UInt32
     ) throws(StateStoreError) -> QueueRound? {
-        guard let queue = try directory.mutationQueue() else { return nil }
+        guard let queue = try directory.mutationQueue(storeMode: storeMode) else { return nil }
         let entries = try queue.entries()
         var round = QueueRound(queue: queue, base: current.version, waiting: [])
         for entry in entries {

@@ -104,7 +104,15 @@ struct BatchCommit<State: Codable & Sendable> {
         // answers its own published updates and takes the ones others published.
         var own = batch
         var taken: [PendingUpdate<State>] = []
-        if var round = try? QueueRound<State>.begin(directory: dir, handle: handle, current: base.header) {
+        let round: QueueRound<State>?
+        do {
+            round = try QueueRound<State>.begin(directory: dir, handle: handle, current: base.header, storeMode: base.status.permissions)
+        } catch {
+            // A queue that cannot be used (planted, unreadable) is passed over: this commit goes on alone.
+            handle.options.logger.warning("the store's queue is not used", metadata: ["store": "\(handle.stateFilePath)", "error": "\(error)"])
+            round = nil
+        }
+        if var round {
             own = round.settleOwn(batch)
             if handle.options.combinesUpdates {
                 taken = round.take(

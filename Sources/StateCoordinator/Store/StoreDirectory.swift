@@ -56,9 +56,9 @@ struct StoreDirectory {
             interruption: interruption)
     }
 
-    /// The queue of mutations waiting writers publish (see ``MutationQueue``); nil when the store
-    /// has none and `creatingWithMode` is nil.
-    func mutationQueue(creatingWithMode storeMode: UInt32? = nil) throws(StateStoreError) -> MutationQueue? {
-        try MutationQueue.open(in: descriptor, name: files.queueDirectory, storePath: path, calls: calls, creatingWithMode: storeMode)
+    /// The queue of mutations waiting writers publish (see ``MutationQueue``), for a state file of
+    /// mode `storeMode`; nil when the store has none and `creating` is false.
+    func mutationQueue(storeMode: UInt32, creating: Bool = false) throws(StateStoreError) -> MutationQueue? {
+        try MutationQueue.open(in: descriptor, name: files.queueDirectory, storePath: path, calls: calls, storeMode: storeMode, creating: creating)
     }
 }

@@ -7,6 +7,7 @@ replacement, lock-free verified reads, history, schema, reader registry).
     snapshot = store.update(lambda s: {**s, "orders": s["orders"] + 1})
 """
 
+from ._combining import MutationFailed, OutcomeUnknown
 from ._format import Snapshot, Writer
 from .errors import Conflict, Corrupt, LockTimeout, NotFound, SchemaViolation, StateCoordinatorError
 from .reader import Gap, Reader
@@ -15,6 +16,7 @@ from .store import HistoryEntry, Store
 
 __all__ = [
     "Store", "Snapshot", "Writer", "HistoryEntry", "Reader", "Gap", "RegisteredReader", "AcknowledgementReport",
-    "StateCoordinatorError", "Conflict", "LockTimeout", "Corrupt", "NotFound", "SchemaViolation",
+    "StateCoordinatorError", "Conflict", "LockTimeout", "Corrupt", "NotFound", "SchemaViolation", "MutationFailed",
+    "OutcomeUnknown",
 ]
 __version__ = "0.1.0"

@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import secrets
+import stat
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -143,38 +144,56 @@ def _merge(target: Any, patch: Any) -> Any:
 
 # MARK: the queue directory
 
+def directory_mode(store_mode: int) -> int:
+    """Everything for the owner; for the group and others where the store's mode lets them write."""
+    return 0o700 | (0o070 if store_mode & 0o020 else 0) | (0o007 if store_mode & 0o002 else 0)
+
+
+def _make_directory(path: str, mode: int) -> None:
+    """mkdir, then the mode set exactly (mkdir applies the umask) through a descriptor opened
+    without following links."""
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fchmod(fd, mode | (os.fstat(fd).st_mode & stat.S_ISGID))
+    finally:
+        os.close(fd)
+
+
 class Queue:
     """``NAME.queue`` of a store; every call is one system call on a name inside it."""
 
     def __init__(self, directory: str, name: str) -> None:
         self.path = os.path.join(directory, name + ".queue")
 
-    def exists(self) -> bool:
+    def exists(self, store_mode: int) -> bool:
+        """Whether the store has a queue it may use: a directory (never a link) that belongs to this
+        process's user, the store directory's owner or root, and that nobody may write in beyond the
+        writers the store's mode names (in a sticky directory anyone could create it first)."""
         try:
-            return os.path.isdir(self.path) and not os.path.islink(self.path)
+            info = os.lstat(self.path)
+            owner = os.stat(os.path.dirname(self.path)).st_uid
         except OSError:
             return False
+        if not stat.S_ISDIR(info.st_mode):
+            return False
+        trusted = info.st_uid in (os.geteuid(), 0, owner)
+        return trusted and (stat.S_IMODE(info.st_mode) & 0o022 & ~directory_mode(store_mode)) == 0
 
     def ensure(self, store_mode: int) -> None:
-        mode = 0o700 | (0o070 if store_mode & 0o020 else 0) | (0o007 if store_mode & 0o002 else 0)
-        for path in (self.path,):
-            try:
-                os.mkdir(path, mode)
-                os.chmod(path, mode)
-            except FileExistsError:
-                pass
-        if os.path.islink(self.path) or not os.path.isdir(self.path):
-            raise StateCoordinatorError("%s is not a directory; the store never follows links." % self.path, path=self.path)
+        _make_directory(self.path, directory_mode(store_mode))
+        if not self.exists(store_mode):
+            raise StateCoordinatorError("%s is not a queue this store's writers made; combining is off." % self.path, path=self.path,
+                                        hint="Remove it; the next writer that combines creates it again.")
 
     def answers_dir(self, ident: str, create: bool) -> Optional[str]:
         path = os.path.join(self.path, answers_name(ident))
         if create:
             try:
-                mode = os.stat(self.path).st_mode & 0o777
-                os.mkdir(path, mode)
-                os.chmod(path, mode)
-            except FileExistsError:
-                pass
+                _make_directory(path, stat.S_IMODE(os.lstat(self.path).st_mode) & 0o777)
             except OSError:
                 return None
         if os.path.islink(path) or not os.path.isdir(path):
@@ -266,8 +285,15 @@ class Queue:
         if answers is None:
             return
         temp = os.path.join(answers, ident + ".failed.tmp")
-        with open(temp, "w") as f:
-            f.write(json.dumps(answer))
+        try:
+            os.unlink(temp)  # a new file only: whatever sits there (a link planted there) goes first
+        except FileNotFoundError:
+            pass
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o660)
+        try:
+            os.write(fd, json.dumps(answer).encode("utf-8"))
+        finally:
+            os.close(fd)
         os.rename(temp, os.path.join(answers, ident + ".failed"))
         self._drop_claim(ident, base)
 

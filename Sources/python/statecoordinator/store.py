@@ -409,9 +409,15 @@ class Store:
         except StateCoordinatorError:
             return None
 
+    def _store_mode(self) -> int:
+        try:
+            return stat.S_IMODE(os.stat(self.path, follow_symlinks=False).st_mode)
+        except OSError:
+            return 0o600
+
     def _settle_claims(self, header: Dict[str, Any]) -> None:
         queue = self._queue()
-        if queue.exists():
+        if queue.exists(self._store_mode()):
             _combining.settle(queue, header, self.path, self._kept_header)
 
     def _collect(self, queue: "_combining.Queue", ident: str) -> Optional[Snapshot]:
@@ -429,10 +435,13 @@ class Store:
             return _format.snapshot(header, state)
         failed = queue.answer_path(ident, "failed")
         try:
-            with open(failed, "rb") as f:
-                data = f.read(1 << 20)
+            fd = os.open(failed, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return None
+        try:
+            data = os.read(fd, 1 << 20)
+        finally:
+            os.close(fd)
         os.unlink(failed)
         raise _combining.error_from_answer(data, failed)
 
@@ -441,12 +450,12 @@ class Store:
         queue = self._queue()
         ident = _combining.new_id()
         try:
-            mode = stat.S_IMODE(os.stat(self.path, follow_symlinks=False).st_mode)
+            mode = self._store_mode()
             queue.ensure(mode)
             if queue.answers_dir(ident, True) is None:
                 raise OSError(errno.EIO, "no answers directory")
             queue.publish(ident, mutation, expect_version, mode)
-        except OSError:
+        except (OSError, StateCoordinatorError):
             # Not published: this writer commits it itself once it has the lock.
             return WriterLock(self.directory, self.name, lock_timeout), None
         start = time.monotonic()
@@ -484,7 +493,7 @@ class Store:
         self._sweep_leftovers()
         header, state = self._read_header_and_state()
         queue = self._queue()
-        combining = queue.exists()
+        combining = queue.exists(self._store_mode())
         if combining:
             _combining.settle(queue, header, self.path, self._kept_header)
         if own is not None:
