@@ -1,3 +1,4 @@
+import Glibc
 import StateJSON
 import SystemPackage
 
@@ -73,33 +74,57 @@ struct QueueRound<State: Codable & Sendable> {
     /// answered through the queue. Compare-and-swap requests refer to the version before the
     /// commit, so at most one is taken, and only when `own` has none; it goes first. The rest
     /// wait for a later holder.
-    func take(after own: [PendingUpdate<State>], directory: StoreDirectory, handle: StoreHandle, limit: Int) -> [PendingUpdate<State>] {
+    ///
+    /// Gathering: when fewer requests wait than `expected` (as many as the previous version
+    /// combined: the processes it answered are likely to come straight back), it looks again,
+    /// at most ``gatheringLooks`` times ``gatheringPause`` apart, for theirs to arrive, as the
+    /// in-process group commit does for its tasks.
+    mutating func take(
+        after own: [PendingUpdate<State>], directory: StoreDirectory, handle: StoreHandle, limit: Int, expected: Int = 0
+    ) -> [PendingUpdate<State>] {
         guard State.self == JSONValue.self else { return [] }
         var taken: [PendingUpdate<State>] = []
         var compareAndSwap: PendingUpdate<State>?
         var mayTakeCompareAndSwap = !own.contains { $0.expectedVersion != nil }
-        for id in waiting.prefix(Self.maximumTaken) {
-            guard let claimed = queue.claim(id, base: base, limit: limit) else { continue }
-            let request: QueuedRequest
-            switch claimed {
-            case .success(let read): request = read
-            case .failure(let error):
-                queue.answer(id, base: base, with: .mutationFailed(error))
-                continue
-            }
-            if request.expectedVersion != nil {
-                guard mayTakeCompareAndSwap else {
-                    queue.unclaim(id, base: base)
+        var seen = Set<String>()
+        var looks = 0
+        while true {
+            for id in waiting where !seen.contains(id) && taken.count < Self.maximumTaken {
+                seen.insert(id)
+                guard let claimed = queue.claim(id, base: base, limit: limit) else { continue }
+                let request: QueuedRequest
+                switch claimed {
+                case .success(let read): request = read
+                case .failure(let error):
+                    queue.answer(id, base: base, with: .mutationFailed(error))
                     continue
                 }
-                mayTakeCompareAndSwap = false
-                compareAndSwap = update(for: request, directory: directory, handle: handle)
-            } else {
-                taken.append(update(for: request, directory: directory, handle: handle))
+                if request.expectedVersion != nil {
+                    guard mayTakeCompareAndSwap else {
+                        queue.unclaim(id, base: base)
+                        continue
+                    }
+                    mayTakeCompareAndSwap = false
+                    compareAndSwap = update(for: request, directory: directory, handle: handle)
+                } else {
+                    taken.append(update(for: request, directory: directory, handle: handle))
+                }
+            }
+            guard taken.count + (compareAndSwap == nil ? 0 : 1) < min(expected, Self.maximumTaken), looks < Self.gatheringLooks else { break }
+            looks += 1
+            usleep(UInt32(Self.gatheringPause.saturatingNanoseconds / 1000))
+            guard let entries = try? queue.entries() else { break }
+            waiting = entries.compactMap { entry -> String? in
+                if case .request(let id) = entry { return id } else { return nil }
             }
         }
         return (compareAndSwap.map { [$0] } ?? []) + taken
     }
+
+    /// How often ``take(after:directory:handle:limit:expected:)`` looks again for requests.
+    static var gatheringLooks: Int { 2 }
+    /// The pause before each look again.
+    static var gatheringPause: Duration { .microseconds(100) }
 
     /// An update applying a request, answered through the queue.
     private func update(for request: QueuedRequest, directory: StoreDirectory, handle: StoreHandle) -> PendingUpdate<State> {
@@ -111,7 +136,7 @@ struct QueueRound<State: Codable & Sendable> {
         return PendingUpdate<State>(
             expectedVersion: request.expectedVersion, queueID: id,
             mutation: { state in
-                // State is JSONValue (``take(after:directory:handle:limit:)`` checked): the same memory.
+                // State is JSONValue (``take(after:directory:handle:limit:expected:)`` checked): the same memory.
                 try withUnsafeMutablePointer(to: &state) { pointer in
                     try pointer.withMemoryRebound(to: JSONValue.self, capacity: 1) { json in try request.mutation.apply(to: &json.pointee) }
                 }

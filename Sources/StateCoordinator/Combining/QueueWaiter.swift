@@ -50,10 +50,9 @@ enum QueueWaiter {
         collectAnswers(batch, queue: queue, answers: answers.descriptor)
         if batch.allSatisfy({ $0.isAnswered }) { return nil }
         while true {
-            let remaining = ContinuousClock.now.duration(to: deadline)
             let lock: WriterLock?
             do {
-                lock = try directory.lockWriters(timeout: max(remaining, .zero), waiting: true, interruption: interruption)
+                lock = try directory.lockWriters(timeout: timeout, waiting: true, interruption: interruption, until: deadline)
             } catch {
                 // A timeout, or a lockfile that cannot be used: what this writer published must
                 // not be committed after it was told it failed.

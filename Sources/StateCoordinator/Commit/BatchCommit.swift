@@ -117,12 +117,12 @@ struct BatchCommit<State: Codable & Sendable> {
             if handle.options.combinesUpdates {
                 taken = round.take(
                     after: own.filter { !$0.isAnswered }, directory: dir, handle: handle,
-                    limit: base.header.settings.maximumStateBytes + (64 << 10))
+                    limit: base.header.settings.maximumStateBytes + (64 << 10), expected: base.header.combined?.count ?? 0)
             }
         }
         // Every update may have been cancelled while the lock was awaited: then nothing is left to do.
         guard own.contains(where: { !$0.isAnswered }) || !taken.isEmpty else { return lock.release() }
-        // A compare-and-swap request taken goes first (``QueueRound/take(after:directory:handle:limit:)``).
+        // A compare-and-swap request taken goes first (``QueueRound/take(after:directory:handle:limit:expected:)``).
         let ordered =
             taken.first?.expectedVersion != nil ? [taken[0]] + own + taken.dropFirst() : own + taken
         var buffer = scratch.take()

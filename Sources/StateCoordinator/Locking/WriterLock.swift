@@ -38,11 +38,13 @@ struct WriterLock: ~Copyable {
 
     /// ``acquire(calls:directory:lockFile:path:timeout:)``, or nil: without `waiting`, when the
     /// lock is held by another (`LOCK_NB` only); with an `interruption`, when it ended the wait.
+    /// - Parameter deadline: when the wait ends, for a caller that waited part of `timeout`
+    ///   already (the error still names `timeout`); default: `timeout` from now.
     static func acquire(
         calls: SystemCalls, directory: FileDescriptor, lockFile: String, path: String, timeout: Duration, waiting: Bool,
-        interruption: LockWaitInterruption?
+        interruption: LockWaitInterruption?, until deadline: ContinuousClock.Instant? = nil
     ) throws(StateStoreError) -> WriterLock? {
-        let deadline = ContinuousClock.now.advanced(by: .nanoseconds(timeout.saturatingNanoseconds))
+        let deadline = deadline ?? ContinuousClock.now.advanced(by: .nanoseconds(timeout.saturatingNanoseconds))
         for _ in 0..<replacedAttempts {
             let (fd, status) = try open(calls: calls, directory: directory, lockFile: lockFile, path: path)
             let key = status.identity

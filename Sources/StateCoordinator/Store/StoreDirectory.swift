@@ -50,10 +50,12 @@ struct StoreDirectory {
 
     /// The writer lock, or nil: without `waiting` when another holds it, with an `interruption`
     /// when that ended the wait (see ``WriterLock/acquire(calls:directory:lockFile:path:timeout:waiting:interruption:)``).
-    func lockWriters(timeout: Duration, waiting: Bool, interruption: LockWaitInterruption?) throws(StateStoreError) -> WriterLock? {
+    func lockWriters(
+        timeout: Duration, waiting: Bool, interruption: LockWaitInterruption?, until deadline: ContinuousClock.Instant? = nil
+    ) throws(StateStoreError) -> WriterLock? {
         try WriterLock.acquire(
             calls: calls, directory: descriptor, lockFile: files.lockFile, path: path(files.lockFile), timeout: timeout, waiting: waiting,
-            interruption: interruption)
+            interruption: interruption, until: deadline)
     }
 
     /// The queue of mutations waiting writers publish (see ``MutationQueue``), for a state file of
