@@ -27,6 +27,19 @@ func options(label: String = "helper") -> StateStoreOptions {
     StateStoreOptions(lockTimeout: .seconds(30), label: label)
 }
 
+/// Options whose system calls `_exit(42)` right after the `count`-th successful `call`: a crash
+/// between two steps of the protocol.
+func crashing(after call: SystemCallName, count: Int) -> StateStoreOptions {
+    final class Seen: Sendable { let calls = Atomic(0) }
+    let seen = Seen()
+    var opts = options()
+    opts.systemCalls = SystemCalls.live.intercepting(before: { _ in }, after: { name in
+        guard name == call else { return }
+        if seen.calls.add(1, ordering: .relaxed).newValue == count { _exit(42) }
+    })
+    return opts
+}
+
 /// Prints "<version> <counter>" after each acknowledged commit.
 func increment(times: Int, store: StateStore<JSONValue>) {
     for _ in 0..<times {
@@ -357,14 +370,8 @@ case "combine-crash":
     guard let call = SystemCallName(rawValue: arguments[2]), let target = Int(arguments[3]) else {
         fail("combine-crash DIR CALL N")
     }
-    let seen = Atomic(0)
-    var opts = options()
-    opts.systemCalls = SystemCalls.live.intercepting(before: { _ in }, after: { name in
-        guard name == call else { return }
-        if seen.add(1, ordering: .relaxed).newValue == target { _exit(42) }
-    })
     do {
-        let snapshot = try StateStore<JSONValue>(directory: directory, options: opts).apply(.increment(JSONPointer(tokens: ["own"]), by: 1))
+        let snapshot = try StateStore<JSONValue>(directory: directory, options: crashing(after: call, count: target)).apply(.increment(JSONPointer(tokens: ["own"]), by: 1))
         emit("\(snapshot.version)")
     } catch { fail("apply failed: \(error)") }
 
@@ -373,14 +380,8 @@ case "crash-after":
     guard let call = SystemCallName(rawValue: arguments[2]), let target = Int(arguments[3]) else {
         fail("crash-after DIR CALL N")
     }
-    let seen = Atomic(0)
-    var opts = options()
-    opts.systemCalls = SystemCalls.live.intercepting(before: { _ in }, after: { name in
-        guard name == call else { return }
-        if seen.add(1, ordering: .relaxed).newValue == target { _exit(42) }
-    })
     do {
-        increment(times: Int.max, store: try StateStore<JSONValue>(directory: directory, options: opts))
+        increment(times: Int.max, store: try StateStore<JSONValue>(directory: directory, options: crashing(after: call, count: target)))
     } catch { fail("open failed: \(error)") }
 
 case "registered-reader":

@@ -201,6 +201,54 @@ struct CombiningProcessTests {
         #expect(try store.read().state["counter"]?.intValue == 1)
     }
 
+    @Test func aHolderKilledWhileAnsweringIsSettledFromItsMarkerAndNeverQueuedAgain() throws {
+        let store = try StateStore<JSONValue>.create(directory: dir.path)
+        let id = try publish(store)
+        // Renames: the claim, the state file, the claim to its answering marker; killed there.
+        let holder = try RunningHelper(["combine-crash", dir.path, "rename", "3"])
+        #expect(holder.waitForExit().status == 42)
+        #expect(try answer(store, id) == nil)
+        try store.update { try $0.set(.bool(true), forKey: "touched") }
+        #expect(try #require(try answer(store, id)).get().state["counter"]?.intValue == 1)
+        // A marker whose answer its waiter collected already (a refusal, say) is never queued again.
+        let directory = try store.fileHandle!.openDirectory()
+        let queue = try #require(try directory.mutationQueue(storeMode: 0o640))
+        let second = try publish(store)
+        let version = try store.read().version
+        #expect(queue.claim(second, base: version, limit: 1 << 20) != nil && queue.beginAnswering(second, base: version))
+        try store.apply(.set(JSONPointer(tokens: ["after"]), 1))
+        #expect(try store.read().state["counter"]?.intValue == 1, "a request whose holder died answering it was applied again")
+        if case .failure(let error as StateStoreError)? = try answer(store, second) { #expect(error.outcome == .unknown) } else {
+            Issue.record("no unknown answer")
+        }
+    }
+
+    @Test func requestsThatCancelOutAreCommittedInAVersionThatListsThem() throws {
+        let store = try StateStore<JSONValue>.create(directory: dir.path)
+        try store.apply(.set(JSONPointer(tokens: ["counter"]), 0))
+        let directory = try store.fileHandle!.openDirectory()
+        let queue = try #require(try directory.mutationQueue(storeMode: 0o640, creating: true))
+        let ids = [QueueEntry.newID(), QueueEntry.newID()]
+        for (id, amount) in zip(ids, [1, -1] as [Int64]) {
+            try queue.publish(QueuedRequest(id: id, mutation: .increment(JSONPointer(tokens: ["counter"]), by: .int(amount)), expectedVersion: nil), storeMode: 0o640)
+        }
+        try store.apply(.set(JSONPointer(tokens: ["counter"]), 0))  // this holder's own changes nothing, nor do +1 and -1
+        let current = try store.fileHandle!.readCurrent()
+        #expect(current.header.version == 2 && current.header.combined == ids)
+        for id in ids { #expect(try #require(try answer(store, id)).get().version == 2) }
+    }
+
+    @Test func reCreatingTheStoreByForceAppliesNothingPublishedForTheOldOne() throws {
+        let store = try StateStore<JSONValue>.create(directory: dir.path)
+        let id = try publish(store)
+        let recreated = try StateStore<JSONValue>.create(directory: dir.path, force: true)
+        try recreated.apply(.set(JSONPointer(tokens: ["x"]), 1))
+        #expect(try recreated.read().state["counter"] == nil)
+        if case .failure(let error as StateStoreError)? = try answer(recreated, id) { #expect(error.outcome == .notCommitted) } else {
+            Issue.record("the waiter of the old store was not answered")
+        }
+    }
+
     @Test func aClaimNoVersionCanSettleIsAnsweredUnknownAndNeverApplied() throws {
         let store = try StateStore<JSONValue>.create(directory: dir.path)
         let id = try publish(store)

@@ -108,3 +108,42 @@ def test_a_queue_others_may_write_is_not_used(store_dir):
         f.write(json.dumps({"id": ident, "mutation": {"op": "incr", "path": "/n", "by": 1000}}))
     store.incr("/n")
     assert store.read().state["n"] == 1, "a planted request was committed"
+
+
+def test_a_holder_that_died_while_answering_is_never_queued_again(store_dir):
+    store = Store.create(store_dir, {"n": 0})
+    queue, ident = _claim_by_hand(store_dir, {"op": "incr", "path": "/n", "by": 5})
+    os.rename(os.path.join(queue.path, ident + ".0.claim"), os.path.join(queue.path, ident + ".0.answering"))
+    store.set("/x", 1)
+    with open(queue.answer_path(ident, "failed")) as f:
+        assert json.load(f)["outcome"] == "unknown"
+    assert store.read().state["n"] == 0
+
+
+def test_requests_that_cancel_out_are_committed_in_a_version_that_lists_them(store_dir):
+    store = Store.create(store_dir, {"n": 0})
+    queue = Queue(store_dir, "state")
+    queue.ensure(0o640)
+    ids = [new_id(), new_id()]
+    for ident, by in zip(ids, (1, -1)):
+        assert queue.answers_dir(ident, True)
+        queue.publish(ident, {"op": "incr", "path": "/n", "by": by}, None, 0o640)
+    snapshot = store.set("/n", 0)
+    assert snapshot.version == 1 and snapshot.state == {"n": 0}
+    with open(store.path, "rb") as f:
+        assert json.loads(f.readline())["combined"] == ids
+    for ident in ids:
+        assert os.path.exists(queue.answer_path(ident, "done"))
+
+
+def test_incr_of_the_root_adds_to_a_number_and_refuses_anything_else(store_dir):
+    store = Store.create(store_dir, {"n": 0})
+    try:
+        store.incr("")
+    except MutationFailed:
+        pass
+    else:
+        raise AssertionError("incremented an object")
+    assert store.read().state == {"n": 0}
+    store.replace(41)
+    assert store.incr("").state == 42

@@ -4,8 +4,8 @@ Usage: python3 plot.py RESULTS.json OUTPUT_DIR
 
 Writes, for the workloads the run had:
   commit-latency.png   commit p50 by state size, ours against the C floor, one panel per durability
-  writer-throughput.png  commits/s by writer processes: ours, the C floor, SQLite WAL, the seed
-                        (Python os.replace), Redis when the run measured it
+  writer-throughput.png  updates/s by writer processes: ours (plain and combining), the C floor, SQLite WAL,
+                        Redis and the seed (Python os.replace)
   propagation.png      rename-to-reader p50 and p99 per configuration, ours against the C reader
 Needs matplotlib (python3 -m pip install matplotlib)."""
 import json
@@ -54,15 +54,17 @@ def commit_latency(rows, out):
 
 
 def writer_throughput(rows, out):
-    rows = [r for r in rows if r["workload"] == "contention" and r["metric"] == "commits/s"]
+    rows = [r for r in rows if r["workload"] == "contention" and r["metric"] in ("commits/s", "updates/s")]
     if not rows:
         return None
     by_p = {}
     for r in rows:
         p = int(re.match(r"P=(\d+)", r["configuration"]).group(1))
         series = by_p.setdefault(p, {})
-        series["StateCoordinator"] = r["ours"]
-        if r.get("baselineName") and r.get("baseline") is not None:
+        # Ours twice: the plain hand-over (typed closures, commits/s) and combining (apply, updates/s).
+        ours = "StateCoordinator, combining" if "combining" in r["configuration"] else "StateCoordinator, plain"
+        series[ours] = r["ours"]
+        if r.get("baselineName") and r.get("baseline") is not None and not r["baselineName"].startswith("plain hand-over"):
             series[r["baselineName"]] = r["baseline"]
     ps = sorted(by_p)
     names = []
@@ -77,7 +79,7 @@ def writer_throughput(rows, out):
     axis.set_xscale("log", base=2)
     axis.set_xticks(ps, [str(p) for p in ps])
     axis.set_xlabel("writer processes on one counter (P)")
-    axis.set_ylabel("commits per second")
+    axis.set_ylabel("updates per second")
     axis.set_title("Writers together, full durability, 1 KiB")
     axis.legend(fontsize=8)
     axis.grid(alpha=0.3)

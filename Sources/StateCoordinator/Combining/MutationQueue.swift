@@ -33,7 +33,7 @@ struct MutationQueue: @unchecked Sendable {  // its descriptor is used by the co
     /// Opens the queue of `store`, whose state file has mode `storeMode`; nil when it has none (no
     /// writer ever combined) and `creating` is false.
     static func open(
-        in store: FileDescriptor, name: String, storePath: String, calls: SystemCalls, storeMode: UInt32, creating: Bool
+        in store: FileDescriptor, name: String, storePath: String, calls: SystemCalls, storeMode: UInt32, storeGroup: UInt32?, creating: Bool
     ) throws(StateStoreError) -> MutationQueue? {
         let path = storePath + "/" + name
         var made = false
@@ -58,12 +58,8 @@ struct MutationQueue: @unchecked Sendable {  // its descriptor is used by the co
                 throw .system(.queueUpdate, path: path, errno: error)
             }
             let queue = MutationQueue(owned: OwnedDescriptor(fd, calls: calls), calls: calls, path: path)
-            if made {
-                // mkdir applied the umask; a writers' group must be able to publish.
-                let inherited = ((try? calls.fstat(queue.descriptor).mode) ?? 0) & UInt32(FilePermissions.setGroupID.rawValue)
-                try? calls.fchmod(queue.descriptor, FilePermissions(rawValue: directoryMode(storeMode).rawValue | CModeT(inherited)))
-            }
-            try queue.checkTrusted(store: store, storeMode: storeMode)
+            if made { queue.adopt(storeMode: storeMode, storeGroup: storeGroup) }
+            try queue.checkTrusted(store: store, storeMode: storeMode, storeGroup: storeGroup)
             return queue
         }
         return nil
@@ -73,7 +69,10 @@ struct MutationQueue: @unchecked Sendable {  // its descriptor is used by the co
     /// belong to this process's user, the store directory's owner or root, and let no one write
     /// in it beyond the writers the store's mode names (in a sticky directory such as /tmp, anyone
     /// may create `NAME.queue` first, and requests in it would be committed by the store's writers).
-    private func checkTrusted(store: FileDescriptor, storeMode: UInt32) throws(StateStoreError) {
+    ///
+    /// When the group may write, it must be the state file's group: a queue made by a writer
+    /// whose primary group holds non-writers (a directory without set-group-ID) is not theirs.
+    private func checkTrusted(store: FileDescriptor, storeMode: UInt32, storeGroup: UInt32?) throws(StateStoreError) {
         let status: FileStatus
         let storeOwner: UInt32?
         do {
@@ -83,12 +82,26 @@ struct MutationQueue: @unchecked Sendable {  // its descriptor is used by the co
         let mode = storeMode
         let trustedOwner = status.owner == ProcessIdentity.effectiveUser || status.owner == 0 || status.owner == storeOwner
         let extraWriters = status.permissions & 0o022 & ~UInt32(Self.directoryMode(mode).rawValue)
-        guard trustedOwner, extraWriters == 0 else {
+        let wrongGroup = status.permissions & 0o020 != 0 && storeGroup.map { $0 != status.group } == true
+        guard trustedOwner, extraWriters == 0, !wrongGroup else {
             throw StateStoreError(
                 .permissionDenied,
-                "\(path) belongs to uid \(status.owner) with mode \(String(status.permissions, radix: 8)): someone who may not write the store could have put requests in it; combining is off.",
+                "\(path) belongs to uid \(status.owner), gid \(status.group), with mode \(String(status.permissions, radix: 8)): someone who may not write the store could have put requests in it; combining is off.",
                 hint: "Remove it; the next writer that combines creates it again, owned by the store's writers.", step: .queueUpdate, path: path)
         }
+    }
+
+    /// Gives a directory this writer just made (the queue, or an answers directory) its mode
+    /// exactly (mkdir applied the umask), the set-group-ID bit a setgid parent passed on, and the
+    /// state file's group when the group may write; without that group, no group access at all.
+    func adopt(storeMode: UInt32, storeGroup: UInt32?, directory: FileDescriptor? = nil) {
+        let fd = directory ?? descriptor
+        guard let status = try? calls.fstat(fd) else { return }
+        var mode = UInt32(Self.directoryMode(storeMode).rawValue)
+        if mode & 0o070 != 0, let storeGroup, status.group != storeGroup {
+            if (try? calls.fchown(fd, status.owner, storeGroup)) == nil { mode &= ~0o070 }
+        }
+        try? calls.fchmod(fd, FilePermissions(rawValue: CModeT(mode | (status.mode & UInt32(FilePermissions.setGroupID.rawValue)))))
     }
 
     // MARK: publishing (a waiting writer, without the lock)
@@ -125,12 +138,17 @@ struct MutationQueue: @unchecked Sendable {  // its descriptor is used by the co
     func answers(for id: String, creating: Bool) -> OwnedDescriptor? {
         let name = QueueEntry.answersDirectory(ofID: id)
         if let fd = try? calls.open(descriptor, name, .ownDirectory) { return OwnedDescriptor(fd, calls: calls) }
-        guard creating, let mode = try? calls.fstat(descriptor).permissions else { return nil }
-        do { try calls.mkdir(descriptor, name, FilePermissions(rawValue: CModeT(mode))) } catch .fileExists {} catch { return nil }
+        guard creating, let queue = try? calls.fstat(descriptor) else { return nil }
+        var made = false
+        do {
+            try calls.mkdir(descriptor, name, FilePermissions(rawValue: CModeT(queue.permissions & 0o770)))
+            made = true
+        } catch .fileExists {} catch { return nil }
         guard let fd = try? calls.open(descriptor, name, .ownDirectory) else { return nil }
-        // mkdir applied the umask; the holders (the writers' group) must be able to answer here.
-        try? calls.fchmod(fd, FilePermissions(rawValue: CModeT(mode)))
-        return OwnedDescriptor(fd, calls: calls)
+        let answers = OwnedDescriptor(fd, calls: calls)
+        // The holders (the writers' group) must be able to answer here; nobody else.
+        if made { adopt(storeMode: queue.permissions & 0o660, storeGroup: queue.group, directory: answers.descriptor) }
+        return answers
     }
 
     /// The answer to request `id` in its answers directory, if there is one: the version that
@@ -197,36 +215,79 @@ struct MutationQueue: @unchecked Sendable {  // its descriptor is used by the co
     /// Answers a claimed request as committed: `ID.done` becomes a link to the store's state
     /// file (the version that includes it; the lock is held, so nobody replaces it meanwhile),
     /// then the claim goes.
+    ///
+    /// The claim is first renamed `ID.B.answering` (``beginAnswering(_:base:)``): a holder that
+    /// dies after its waiter collected the answer leaves a marker the next holder never queues
+    /// again.
     func answerCommitted(_ id: String, base: UInt64, store: FileDescriptor, stateFile: String) {
         guard let answers = answers(for: id, creating: true) else {
             // Nowhere to answer (a full disk, a planted file): left claimed, for the next holder.
             return
         }
-        do { try calls.link(store, stateFile, answers.descriptor, QueueEntry.done(id).name) } catch .fileExists {} catch {
+        guard beginAnswering(id, base: base) else { return }
+        linkDone(id, base: base, answers: answers.descriptor, store: store, stateFile: stateFile)
+    }
+
+    /// Links the answer of a request being answered (`ID.B.answering`), then removes the marker.
+    func linkDone(_ id: String, base: UInt64, answers: FileDescriptor, store: FileDescriptor, stateFile: String) {
+        do { try calls.link(store, stateFile, answers, QueueEntry.done(id).name) } catch .fileExists {} catch {
             // Without its link the waiter would never learn it was committed: say so in words.
-            answer(id, base: base, with: .unknown("it was committed, but its answer could not be linked (\(error.symbolicName))"))
-            return
+            writeFailed(id, answers: answers, .unknown("it was committed, but its answer could not be linked (\(error.symbolicName))"))
         }
-        try? calls.unlink(descriptor, QueueEntry.claim(id, base: base).name, false)
+        try? calls.unlink(descriptor, QueueEntry.answering(id, base: base).name, false)
+    }
+
+    /// Renames the claim `ID.B.claim` to `ID.B.answering`; false when it is gone (another holder
+    /// settled it: then it answers, not this one).
+    func beginAnswering(_ id: String, base: UInt64) -> Bool {
+        (try? calls.rename(descriptor, QueueEntry.claim(id, base: base).name, QueueEntry.answering(id, base: base).name)) != nil
     }
 
     /// Answers a request as not committed (or unknown): `ID.failed`, written under a temp name
     /// and renamed; then the claim (if any) goes.
     func answer(_ id: String, base: UInt64?, with answer: QueueAnswer) {
         guard let answers = answers(for: id, creating: true) else { return }
+        if let base {
+            guard beginAnswering(id, base: base) else { return }
+        }
+        writeFailed(id, answers: answers.descriptor, answer)
+        if let base { try? calls.unlink(descriptor, QueueEntry.answering(id, base: base).name, false) }
+    }
+
+    /// Writes `ID.failed` in the answers directory: under a temp name, renamed.
+    private func writeFailed(_ id: String, answers: FileDescriptor, _ answer: QueueAnswer) {
         let temp = QueueEntry.failedTemp(id).name
         // A new file only: whatever sits at the temp name (a holder that died here, or a link planted there) goes first.
-        try? calls.unlink(answers.descriptor, temp, false)
+        try? calls.unlink(answers, temp, false)
         do {
-            let fd = OwnedDescriptor(try calls.open(answers.descriptor, temp, .createForWriting(Self.fileMode(0o660))), calls: calls)
+            let fd = OwnedDescriptor(try calls.open(answers, temp, .createForWriting(Self.fileMode(0o660))), calls: calls)
             try calls.write(fd.descriptor, all: answer.bytes)
             try fd.close()
-            try calls.rename(answers.descriptor, temp, QueueEntry.failed(id).name)
+            try calls.rename(answers, temp, QueueEntry.failed(id).name)
         } catch {
-            try? calls.unlink(answers.descriptor, temp, false)
-            return
+            try? calls.unlink(answers, temp, false)
         }
-        if let base { try? calls.unlink(descriptor, QueueEntry.claim(id, base: base).name, false) }
+    }
+
+    /// Empties the queue of a store being re-created by force (with its lock held): what waits
+    /// is answered as never committed, what a holder that died had taken as unknown (it may be
+    /// in the store that is gone); none of it is ever applied to the new store.
+    func dropAll() {
+        guard let entries = try? entries() else { return }
+        for entry in entries {
+            switch entry {
+            case .request(let id):
+                guard withdraw(id) else { continue }
+                answer(id, base: nil, with: .refused(StateStoreError(
+                    .notFound, "The store was re-created (init --force) while this update waited; it was not committed.",
+                    hint: "Apply it again to the new store if it still holds.", outcome: .notCommitted)))
+            case .claim(let id, _), .answering(let id, _):
+                if !isAnswered(id) { answer(id, base: nil, with: .unknown("the store was re-created (init --force) after a holder that died took it")) }
+                try? calls.unlink(descriptor, entry.name, false)
+            case .temp, .done, .failed, .failedTemp, .answers:
+                continue
+            }
+        }
     }
 
     /// Removes what publishers that are gone left: their temp files and their answers
@@ -245,7 +306,7 @@ struct MutationQueue: @unchecked Sendable {  // its descriptor is used by the co
                 let answers = OwnedDescriptor(fd, calls: calls)
                 for name in (try? calls.listDirectory(answers.descriptor)) ?? [] { try? calls.unlink(answers.descriptor, name, false) }
                 try? calls.unlink(descriptor, entry.name, true)
-            case .request, .claim, .done, .failed, .failedTemp:
+            case .request, .claim, .answering, .done, .failed, .failedTemp:
                 continue
             }
         }

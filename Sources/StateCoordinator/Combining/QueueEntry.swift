@@ -14,6 +14,9 @@ enum QueueEntry: Equatable, Hashable {
     case request(String)
     /// `ID.B.claim`: taken by the lock holder that found the store at version `B`.
     case claim(String, base: UInt64)
+    /// `ID.B.answering`: a claim its holder is answering (renamed from the claim first, so that
+    /// an answer its waiter already collected is never followed by the request queued again).
+    case answering(String, base: UInt64)
     /// `ID.done`: committed; a hard link to the state file of the version that includes it (or,
     /// when it changed nothing, of the version it was applied to).
     case done(String)
@@ -27,7 +30,9 @@ enum QueueEntry: Equatable, Hashable {
     /// The request's ID.
     var id: String {
         switch self {
-        case .temp(let id), .request(let id), .claim(let id, _), .done(let id), .failed(let id), .failedTemp(let id), .answers(let id): id
+        case .temp(let id), .request(let id), .claim(let id, _), .answering(let id, _), .done(let id), .failed(let id), .failedTemp(let id),
+            .answers(let id):
+            id
         }
     }
 
@@ -37,6 +42,7 @@ enum QueueEntry: Equatable, Hashable {
         case .temp(let id): id + ".tmp"
         case .request(let id): id + ".req"
         case .claim(let id, let base): id + "." + String(base) + ".claim"
+        case .answering(let id, let base): id + "." + String(base) + ".answering"
         case .done(let id): id + ".done"
         case .failed(let id): id + ".failed"
         case .failedTemp(let id): id + ".failed.tmp"
@@ -70,11 +76,12 @@ enum QueueEntry: Equatable, Hashable {
         case "failed": self = .failed(id)
         case "failed.tmp": self = .failedTemp(id)
         default:
-            guard rest.hasSuffix(".claim"), case let digits = rest.dropLast(6), !digits.isEmpty, digits.utf8.count <= 20,
+            let suffix = rest.hasSuffix(".claim") ? ".claim" : rest.hasSuffix(".answering") ? ".answering" : ""
+            guard !suffix.isEmpty, case let digits = rest.dropLast(suffix.count), !digits.isEmpty, digits.utf8.count <= 20,
                 digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let base = UInt64(digits),
                 String(base) == digits
             else { return nil }
-            self = .claim(id, base: base)
+            self = suffix == ".claim" ? .claim(id, base: base) : .answering(id, base: base)
         }
     }
 

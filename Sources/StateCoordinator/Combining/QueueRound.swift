@@ -18,9 +18,9 @@ struct QueueRound<State: Codable & Sendable> {
     /// Opens the store's queue, if it has one, lists it and settles every claim in it: any claim
     /// there is a dead (or lock-lost) holder's, since claims are made with the lock, which we hold.
     static func begin(
-        directory: StoreDirectory, handle: StoreHandle, current: StateFileHeader, storeMode: UInt32
+        directory: StoreDirectory, handle: StoreHandle, current: StateFileHeader, storeMode: UInt32, storeGroup: UInt32
     ) throws(StateStoreError) -> QueueRound? {
-        guard let queue = try directory.mutationQueue(storeMode: storeMode) else { return nil }
+        guard let queue = try directory.mutationQueue(storeMode: storeMode, storeGroup: storeGroup) else { return nil }
         let entries = try queue.entries()
         var round = QueueRound(queue: queue, base: current.version, waiting: [])
         for entry in entries {
@@ -43,6 +43,22 @@ struct QueueRound<State: Codable & Sendable> {
                     handle.options.logger.warning(
                         "a combined update's outcome cannot be told", metadata: ["store": "\(handle.stateFilePath)", "request": "\(id)", "reason": "\(reason)"])
                     queue.answer(id, base: base, with: .unknown(reason))
+                }
+            case .answering(let id, let base):
+                // Its holder died while answering: the answer may be written, and collected by
+                // its waiter already, so it is never queued again. Committed, it is answered so;
+                // otherwise (a refusal whose answer was lost, or one collected) as unknown.
+                if queue.isAnswered(id) {
+                    try? queue.calls.unlink(queue.descriptor, entry.name, false)
+                    continue
+                }
+                guard let answers = queue.answers(for: id, creating: true) else { continue }
+                switch ClaimSettlement.decide(id: id, base: base, current: current, kept: { handle.keptHeader(version: $0, directory: directory.descriptor) }) {
+                case .committed:
+                    queue.linkDone(id, base: base, answers: answers.descriptor, store: directory.descriptor, stateFile: handle.files.stateFile)
+                case .notCommitted, .unknown:
+                    queue.answer(id, base: nil, with: .unknown("its holder died while answering it"))
+                    try? queue.calls.unlink(queue.descriptor, entry.name, false)
                 }
             case .temp, .done, .failed, .failedTemp, .answers:
                 continue
@@ -133,8 +149,11 @@ struct QueueRound<State: Codable & Sendable> {
         let id = request.id
         let store = directory.descriptor
         let stateFile = handle.files.stateFile
+        // A version is written even when the state comes out unchanged: requests that cancel out
+        // (+1 and -1) are then each committed, listed, never answered with no version to show
+        // for them (a holder dying between two such answers would leave one re-queued alone).
         return PendingUpdate<State>(
-            expectedVersion: request.expectedVersion, queueID: id,
+            expectedVersion: request.expectedVersion, commitsUnchanged: true, queueID: id,
             mutation: { state in
                 // State is JSONValue (``take(after:directory:handle:limit:expected:)`` checked): the same memory.
                 try withUnsafeMutablePointer(to: &state) { pointer in
@@ -154,7 +173,10 @@ struct QueueRound<State: Codable & Sendable> {
                         // Left claimed: the next holder settles it from the header.
                         break
                     case .notCommitted?, nil:
-                        if error.code == .lockLost { queue.unclaim(id, base: base) } else { queue.answer(id, base: base, with: .refused(error)) }
+                        // With the lock lost, another holder may have settled this claim and
+                        // taken it again under the same name: it is left for whoever holds the
+                        // lock to settle from the header.
+                        if error.code != .lockLost { queue.answer(id, base: base, with: .refused(error)) }
                     }
                 default:
                     queue.answer(id, base: base, with: .mutationFailed(StateMutationError(.malformed, "\(error)")))

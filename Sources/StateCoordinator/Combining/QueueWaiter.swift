@@ -20,9 +20,12 @@ enum QueueWaiter {
     ) throws(StateStoreError) -> WriterLock? {
         let timeout = handle.options.lockTimeout
         if let lock = try directory.lockWriters(timeout: timeout, waiting: false, interruption: nil) { return lock }
-        let storeMode = (try? handle.calls.fstatat(directory.descriptor, handle.files.stateFile))?.permissions ?? 0o600
+        let state = try? handle.calls.fstatat(directory.descriptor, handle.files.stateFile)
+        let storeMode = state?.permissions ?? 0o600
         let ids = batch.map { _ in QueueEntry.newID() }
-        guard let queue = try? directory.mutationQueue(storeMode: storeMode, creating: true), let answers = queue.answers(for: ids[0], creating: true) else {
+        guard let queue = try? directory.mutationQueue(storeMode: storeMode, storeGroup: state?.group, creating: true),
+            let answers = queue.answers(for: ids[0], creating: true)
+        else {
             return try directory.lockWriters(timeout: timeout)
         }
         // First wait for the answers alone, watched by this thread: the holder of the moment

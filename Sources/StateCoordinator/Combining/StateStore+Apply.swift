@@ -26,24 +26,15 @@ extension StateStore where State == JSONValue {
     ///   that could tell were replaced by writers that do not combine.
     @discardableResult
     public func apply(_ mutation: StateMutation, expecting version: UInt64? = nil) async throws -> StateSnapshot<JSONValue> {
-        try Task.checkCancellation()
-        let submitted = SubmittedUpdate<JSONValue>()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<StateSnapshot<JSONValue>, any Error>) in
-                let update = PendingUpdate<JSONValue>(
-                    expectedVersion: version, declarative: mutation,
-                    remote: { continuation.resume(returning: $0) },
-                    mutation: { state in
-                        try mutation.apply(to: &state)
-                        return { continuation.resume(returning: $0) }
-                    },
-                    failure: { continuation.resume(throwing: $0) })
-                submitted.update = update
-                pipeline.submit(update)
-                if Task.isCancelled { update.cancel() }
-            }
-        } onCancel: {
-            submitted.update?.cancel()
+        try await submitting { continuation in
+            PendingUpdate<JSONValue>(
+                expectedVersion: version, declarative: mutation,
+                remote: { continuation.resume(returning: $0) },
+                mutation: { state in
+                    try mutation.apply(to: &state)
+                    return { continuation.resume(returning: $0) }
+                },
+                failure: { continuation.resume(throwing: $0) })
         }
     }
 

@@ -97,6 +97,43 @@ struct BatchCommit<State: Codable & Sendable> {
         handle.metrics?.lockWait.record(duration: ContinuousClock.now - waitStart)
         let commitStart = ContinuousClock.now
         defer { handle.metrics?.commitDuration.record(duration: ContinuousClock.now - commitStart) }
+        do {
+            try commitHolding(lock, batch: batch, directory: dir)
+            lock.release()
+        } catch {
+            // What this process published must not be committed by a later holder after its
+            // caller was told of this error.
+            _ = withdrawPublished(batch, directory: dir)
+            throw error
+        }
+    }
+
+    /// Own updates still published when this holder cannot settle them through the queue (it
+    /// cannot be opened, or the commit failed before it got there): withdrawn (then they are never
+    /// committed by anyone), or, when that fails, answered from their answer, or as unknown.
+    /// Returns those left to commit here.
+    private func withdrawPublished(_ updates: [PendingUpdate<State>], directory: StoreDirectory) -> [PendingUpdate<State>] {
+        guard updates.contains(where: { $0.published != nil }) else { return updates }
+        let state = try? handle.calls.fstatat(directory.descriptor, handle.files.stateFile)
+        let queue = try? directory.mutationQueue(storeMode: state?.permissions ?? 0o600, storeGroup: state?.group)
+        return updates.filter { update in
+            guard let id = update.published else { return true }
+            if let queue, queue.withdraw(id) {
+                update.published = nil
+                return true
+            }
+            if let queue, let answers = queue.answers(for: id, creating: false),
+                QueueWaiter.answer(update, from: queue, in: answers.descriptor, id: id)
+            {
+                return false
+            }
+            update.fail(QueueAnswer.unknown("its request could not be withdrawn from \(handle.files.queueDirectory)").error(path: handle.stateFilePath))
+            return false
+        }
+    }
+
+    /// The lock hold's work once the lock is held (see ``runOnce(_:)``).
+    private func commitHolding(_ lock: borrowing WriterLock, batch: [PendingUpdate<State>], directory dir: StoreDirectory) throws(StateStoreError) {
         let listing = sweeps.needsListing(try? handle.calls.fstat(dir.descriptor))
         if listing { try dir.orphanSweeper.sweep(logger: handle.options.logger) }
         var base = try currentBase(dir)
@@ -106,11 +143,12 @@ struct BatchCommit<State: Codable & Sendable> {
         var taken: [PendingUpdate<State>] = []
         let round: QueueRound<State>?
         do {
-            round = try QueueRound<State>.begin(directory: dir, handle: handle, current: base.header, storeMode: base.status.permissions)
+            round = try QueueRound<State>.begin(directory: dir, handle: handle, current: base.header, storeMode: base.status.permissions, storeGroup: base.status.group)
         } catch {
             // A queue that cannot be used (planted, unreadable) is passed over: this commit goes on alone.
             handle.options.logger.warning("the store's queue is not used", metadata: ["store": "\(handle.stateFilePath)", "error": "\(error)"])
             round = nil
+            own = withdrawPublished(batch, directory: dir)
         }
         if var round {
             own = round.settleOwn(batch)
@@ -121,7 +159,7 @@ struct BatchCommit<State: Codable & Sendable> {
             }
         }
         // Every update may have been cancelled while the lock was awaited: then nothing is left to do.
-        guard own.contains(where: { !$0.isAnswered }) || !taken.isEmpty else { return lock.release() }
+        guard own.contains(where: { !$0.isAnswered }) || !taken.isEmpty else { return }
         // A compare-and-swap request taken goes first (``QueueRound/take(after:directory:handle:limit:expected:)``).
         let ordered =
             taken.first?.expectedVersion != nil ? [taken[0]] + own + taken.dropFirst() : own + taken
@@ -143,7 +181,6 @@ struct BatchCommit<State: Codable & Sendable> {
                 })
         }
         sweeps.noteReleasing(try? handle.calls.fstat(dir.descriptor), listed: listing)
-        lock.release()
     }
 
     /// The current version: the one this process committed last if the file is untouched since,

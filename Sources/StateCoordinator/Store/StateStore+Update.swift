@@ -89,17 +89,27 @@ extension StateStore {
         expecting version: UInt64?, commitUnchanged: Bool, settingsChange: PendingUpdate<State>.SettingsChange? = nil,
         mirroredVersion: UInt64? = nil, _ mutation: @escaping @Sendable (inout State) throws -> T
     ) async throws -> (snapshot: StateSnapshot<State>, result: T) {
+        try await submitting { continuation in
+            PendingUpdate<State>(
+                expectedVersion: version, commitsUnchanged: commitUnchanged, settingsChange: settingsChange,
+                mirroredVersion: mirroredVersion, mutation: { state in
+                    let result = try mutation(&state)
+                    return { snapshot in continuation.resume(returning: (snapshot, result)) }
+                },
+                failure: { continuation.resume(throwing: $0) })
+        }
+    }
+
+    /// Submits the update `make` builds around the continuation it answers, and waits for the
+    /// answer; a cancellation of the task cancels the update (see ``PendingUpdate/cancel()``).
+    func submitting<T: Sendable>(
+        _ make: (CheckedContinuation<T, any Error>) -> PendingUpdate<State>
+    ) async throws -> T {
         try Task.checkCancellation()
         let submitted = SubmittedUpdate<State>()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let update = PendingUpdate<State>(
-                    expectedVersion: version, commitsUnchanged: commitUnchanged, settingsChange: settingsChange,
-                    mirroredVersion: mirroredVersion, mutation: { state in
-                        let result = try mutation(&state)
-                        return { snapshot in continuation.resume(returning: (snapshot, result)) }
-                    },
-                    failure: { continuation.resume(throwing: $0) })
+                let update = make(continuation)
                 submitted.update = update
                 pipeline.submit(update)
                 // A cancellation that came before `update` was recorded is acted on here.

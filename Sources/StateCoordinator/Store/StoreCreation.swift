@@ -63,6 +63,11 @@ struct StoreCreation {
             handle.options.logger.info(
                 "moved the replaced store's history aside", metadata: ["store": "\(handle.stateFilePath)", "to": "\(aside)"])
         }
+        // Nothing published for the store being replaced is ever applied to the new one (a queue
+        // anyone may write is emptied too: emptying it commits nothing).
+        if whenExists == .replace, let queue = try? dir.mutationQueue(storeMode: 0o666) {
+            queue.dropAll()
+        }
         if settings.keepsHistory { try dir.history.create(fileMode: settings.fileMode) }
         if let checksum = settings.schema {
             // Written before the state file that names it; settings naming a file that is not

@@ -60,7 +60,9 @@ struct StoreDirectory {
 
     /// The queue of mutations waiting writers publish (see ``MutationQueue``), for a state file of
     /// mode `storeMode`; nil when the store has none and `creating` is false.
-    func mutationQueue(storeMode: UInt32, creating: Bool = false) throws(StateStoreError) -> MutationQueue? {
-        try MutationQueue.open(in: descriptor, name: files.queueDirectory, storePath: path, calls: calls, storeMode: storeMode, creating: creating)
+    func mutationQueue(storeMode: UInt32, storeGroup: UInt32? = nil, creating: Bool = false) throws(StateStoreError) -> MutationQueue? {
+        try MutationQueue.open(
+            in: descriptor, name: files.queueDirectory, storePath: path, calls: calls, storeMode: storeMode, storeGroup: storeGroup,
+            creating: creating)
     }
 }

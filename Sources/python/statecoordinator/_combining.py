@@ -102,11 +102,14 @@ def apply(state: Any, mutation: Dict[str, Any]) -> Any:
             by = mutation.get("by", 1)
             if isinstance(by, bool) or not isinstance(by, (int, float)):
                 raise MutationFailed("malformed", "incr needs \"by\" as a number")
-            try:
-                parent, key = _pointer.parent_and_key(state, mutation["path"])
-                current = parent.get(key, 0) if isinstance(parent, dict) else parent[key]
-            except (StateCoordinatorError, IndexError, KeyError):
-                current = 0
+            if not _pointer.tokens(mutation["path"]):
+                current = state  # the root itself, as the Swift library increments it
+            else:
+                try:
+                    parent, key = _pointer.parent_and_key(state, mutation["path"])
+                    current = parent.get(key, 0) if isinstance(parent, dict) else parent[key]
+                except (StateCoordinatorError, IndexError, KeyError):
+                    current = 0
             if isinstance(current, bool) or not isinstance(current, (int, float)):
                 raise MutationFailed("not a number", "cannot increment: the value is not a number")
             total = current + by
@@ -149,16 +152,22 @@ def directory_mode(store_mode: int) -> int:
     return 0o700 | (0o070 if store_mode & 0o020 else 0) | (0o007 if store_mode & 0o002 else 0)
 
 
-def _make_directory(path: str, mode: int) -> None:
+def _make_directory(path: str, mode: int, gid: Optional[int] = None) -> None:
     """mkdir, then the mode set exactly (mkdir applies the umask) through a descriptor opened
-    without following links."""
+    without following links; when the group may write, the group `gid` (or no group access)."""
     try:
         os.mkdir(path, mode)
     except FileExistsError:
         return
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        os.fchmod(fd, mode | (os.fstat(fd).st_mode & stat.S_ISGID))
+        info = os.fstat(fd)
+        if mode & 0o070 and gid is not None and info.st_gid != gid:
+            try:
+                os.fchown(fd, -1, gid)
+            except OSError:
+                mode &= ~0o070
+        os.fchmod(fd, mode | (info.st_mode & stat.S_ISGID))
     finally:
         os.close(fd)
 
@@ -169,7 +178,7 @@ class Queue:
     def __init__(self, directory: str, name: str) -> None:
         self.path = os.path.join(directory, name + ".queue")
 
-    def exists(self, store_mode: int) -> bool:
+    def exists(self, store_mode: int, store_gid: Optional[int] = None) -> bool:
         """Whether the store has a queue it may use: a directory (never a link) that belongs to this
         process's user, the store directory's owner or root, and that nobody may write in beyond the
         writers the store's mode names (in a sticky directory anyone could create it first)."""
@@ -181,11 +190,13 @@ class Queue:
         if not stat.S_ISDIR(info.st_mode):
             return False
         trusted = info.st_uid in (os.geteuid(), 0, owner)
-        return trusted and (stat.S_IMODE(info.st_mode) & 0o022 & ~directory_mode(store_mode)) == 0
+        # A group that may write must be the state file's: not a writer's primary group of non-writers.
+        wrong_group = bool(info.st_mode & 0o020) and store_gid is not None and info.st_gid != store_gid
+        return trusted and not wrong_group and (stat.S_IMODE(info.st_mode) & 0o022 & ~directory_mode(store_mode)) == 0
 
-    def ensure(self, store_mode: int) -> None:
-        _make_directory(self.path, directory_mode(store_mode))
-        if not self.exists(store_mode):
+    def ensure(self, store_mode: int, store_gid: Optional[int] = None) -> None:
+        _make_directory(self.path, directory_mode(store_mode), store_gid)
+        if not self.exists(store_mode, store_gid):
             raise StateCoordinatorError("%s is not a queue this store's writers made; combining is off." % self.path, path=self.path,
                                         hint="Remove it; the next writer that combines creates it again.")
 
@@ -193,7 +204,8 @@ class Queue:
         path = os.path.join(self.path, answers_name(ident))
         if create:
             try:
-                _make_directory(path, stat.S_IMODE(os.lstat(self.path).st_mode) & 0o777)
+                queue = os.lstat(self.path)
+                _make_directory(path, stat.S_IMODE(queue.st_mode) & 0o770, queue.st_gid)
             except OSError:
                 return None
         if os.path.islink(path) or not os.path.isdir(path):
@@ -204,12 +216,19 @@ class Queue:
         request: Dict[str, Any] = {"id": ident, "mutation": mutation}
         if expect_version is not None:
             request["expectedVersion"] = expect_version
+        try:
+            data = _json.dump(request).encode("utf-8")
+        except (TypeError, ValueError) as error:
+            raise MutationFailed("malformed", "the mutation is not JSON (%s)" % error) from None
         temp = os.path.join(self.path, ident + ".tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, (store_mode & 0o660) | 0o600)
         try:
-            os.write(fd, _json.dump(request).encode("utf-8"))
-        finally:
+            os.write(fd, data)
+        except BaseException:
             os.close(fd)
+            os.unlink(temp)
+            raise
+        os.close(fd)
         os.rename(temp, os.path.join(self.path, ident + ".req"))
 
     def withdraw(self, ident: str) -> bool:
@@ -233,6 +252,8 @@ class Queue:
                 found.append((ident, "req", None))
             elif rest.endswith(".claim") and rest[:-6].isdigit() and str(int(rest[:-6])) == rest[:-6]:
                 found.append((ident, "claim", int(rest[:-6])))
+            elif rest.endswith(".answering") and rest[:-10].isdigit() and str(int(rest[:-10])) == rest[:-10]:
+                found.append((ident, "answering", int(rest[:-10])))
         return found
 
     def claim(self, ident: str, base: int, limit: int) -> Optional[Dict[str, Any]]:
@@ -270,20 +291,46 @@ class Queue:
         except FileNotFoundError:
             pass
 
-    def answer_committed(self, ident: str, base: int, state_path: str) -> None:
+    def _begin_answering(self, ident: str, base: int) -> bool:
+        """Renames ID.B.claim to ID.B.answering: an answer its waiter collected before this holder
+        died is then never followed by the request queued again. False when the claim is gone."""
+        try:
+            os.rename(os.path.join(self.path, "%s.%d.claim" % (ident, base)), os.path.join(self.path, "%s.%d.answering" % (ident, base)))
+            return True
+        except OSError:
+            return False
+
+    def _end_answering(self, ident: str, base: int) -> None:
+        try:
+            os.unlink(os.path.join(self.path, "%s.%d.answering" % (ident, base)))
+        except FileNotFoundError:
+            pass
+
+    def answer_committed(self, ident: str, base: int, state_path: str, marked: bool = False) -> None:
         answers = self.answers_dir(ident, True)
-        if answers is None:
+        if answers is None or (not marked and not self._begin_answering(ident, base)):
             return  # left claimed: the next holder settles it
         try:
             os.link(state_path, os.path.join(answers, ident + ".done"))
         except FileExistsError:
             pass
-        self._drop_claim(ident, base)
+        except OSError as error:
+            self._write_failed(ident, answers, {"outcome": "unknown",
+                                                 "message": "it was committed, but its answer could not be linked (%s)" % error.strerror})
+        self._end_answering(ident, base)
 
     def answer_failed(self, ident: str, base: Optional[int], answer: Dict[str, Any]) -> None:
         answers = self.answers_dir(ident, True)
-        if answers is None:
+        if answers is None or (base is not None and not self._begin_answering(ident, base)):
             return
+        try:
+            self._write_failed(ident, answers, answer)
+        except OSError:
+            pass
+        if base is not None:
+            self._end_answering(ident, base)
+
+    def _write_failed(self, ident: str, answers: str, answer: Dict[str, Any]) -> None:
         temp = os.path.join(answers, ident + ".failed.tmp")
         try:
             os.unlink(temp)  # a new file only: whatever sits there (a link planted there) goes first
@@ -295,7 +342,6 @@ class Queue:
         finally:
             os.close(fd)
         os.rename(temp, os.path.join(answers, ident + ".failed"))
-        self._drop_claim(ident, base)
 
     def is_answered(self, ident: str) -> bool:
         return any(os.path.exists(self.answer_path(ident, kind)) for kind in ("done", "failed"))
@@ -305,6 +351,15 @@ def settle(queue: Queue, header: Dict[str, Any], state_path: str, kept: Callable
     """Settles the claims holders that died left (the lock is held), as the Swift library does."""
     current = header["version"]
     for ident, kind, base in queue.entries():
+        if kind == "answering" and base is not None:
+            # Its holder died while answering: never queued again (its waiter may have the answer).
+            if not queue.is_answered(ident):
+                if _verdict(ident, base, header, kept) == "committed":
+                    queue.answer_committed(ident, base, state_path, marked=True)
+                    continue
+                queue.answer_failed(ident, None, {"outcome": "unknown", "message": "its holder died while answering it"})
+            queue._end_answering(ident, base)
+            continue
         if kind != "claim" or base is None:
             continue
         if queue.is_answered(ident):

@@ -75,6 +75,9 @@ class WriterLock:
         except (BlockingIOError, FileNotFoundError):
             os.close(fd)
             return None
+        except BaseException:
+            os.close(fd)
+            raise
         lock.fd = fd
         return lock
 

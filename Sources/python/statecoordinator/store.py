@@ -353,7 +353,7 @@ class Store:
             new_state = working if returned is None else returned
             if _format.same(new_state, state):
                 return _format.snapshot(header, state)
-            return self._commit(header, new_state)
+            return self._commit(header, new_state, combined=[])
 
     def replace(self, state: Any, *, expect_version: Optional[int] = None, lock_timeout: Optional[float] = 5.0) -> Snapshot:
         """Commits `state` as it is."""
@@ -415,9 +415,15 @@ class Store:
         except OSError:
             return 0o600
 
+    def _store_gid(self) -> Optional[int]:
+        try:
+            return os.stat(self.path, follow_symlinks=False).st_gid
+        except OSError:
+            return None
+
     def _settle_claims(self, header: Dict[str, Any]) -> None:
         queue = self._queue()
-        if queue.exists(self._store_mode()):
+        if queue.exists(self._store_mode(), self._store_gid()):
             _combining.settle(queue, header, self.path, self._kept_header)
 
     def _collect(self, queue: "_combining.Queue", ident: str) -> Optional[Snapshot]:
@@ -427,9 +433,11 @@ class Store:
             _, header, state = self._read(done)
         except NotFound:
             pass
-        except StateCoordinatorError:
-            if os.path.exists(done):
-                raise
+        except StateCoordinatorError as error:
+            if os.path.lexists(done):
+                raise StateCoordinatorError(
+                    "another process committed this update, but the version it linked as the answer could not be read (%s)." % error,
+                    path=done, hint="Do not retry it; read the current state.") from None
         else:
             os.unlink(done)
             return _format.snapshot(header, state)
@@ -451,7 +459,7 @@ class Store:
         ident = _combining.new_id()
         try:
             mode = self._store_mode()
-            queue.ensure(mode)
+            queue.ensure(mode, self._store_gid())
             if queue.answers_dir(ident, True) is None:
                 raise OSError(errno.EIO, "no answers directory")
             queue.publish(ident, mutation, expect_version, mode)
@@ -493,7 +501,7 @@ class Store:
         self._sweep_leftovers()
         header, state = self._read_header_and_state()
         queue = self._queue()
-        combining = queue.exists(self._store_mode())
+        combining = queue.exists(self._store_mode(), self._store_gid())
         if combining:
             _combining.settle(queue, header, self.path, self._kept_header)
         if own is not None:
@@ -527,11 +535,15 @@ class Store:
                     queue.answer_failed(ident, base, {"outcome": "not committed",
                                                       "mutationError": {"kind": error.kind, "reason": error.reason}})
                     continue
+                except Exception as error:  # a request no participant could apply (a path that is not a string, …)
+                    queue.answer_failed(ident, base, {"outcome": "not committed",
+                                                      "mutationError": {"kind": "malformed", "reason": "%s" % error}})
+                    continue
                 taken.append(ident)
-        if _format.same(new_state, state):
-            for ident in taken:
-                queue.answer_committed(ident, base, self.path)
+        if _format.same(new_state, state) and not taken:
             return _format.snapshot(header, state)
+        # With requests taken a version is written even when nothing changed (+1 and -1): each is
+        # then committed in a version that lists it, never answered with no version to show.
         try:
             snapshot = self._commit(header, new_state, combined=taken)
         except StateCoordinatorError:
@@ -545,7 +557,10 @@ class Store:
                 return _format.snapshot(header, state)
             snapshot = self._commit(header, ours, combined=[])
         for ident in taken:
-            queue.answer_committed(ident, base, self.path)
+            try:
+                queue.answer_committed(ident, base, self.path)
+            except OSError:
+                pass  # left claimed or marked: the next holder settles it from the header
         return snapshot
 
     def _sweep_leftovers(self) -> None:
