@@ -2,7 +2,7 @@ import StateJSON
 
 /// Why a ``StateMutation`` could not be applied to the state: nothing of it was committed. The
 /// same error reaches its caller whether its own process applied it or another process combined
-/// it (see ``StateStore/apply(_:expecting:)``).
+/// it (see `StateStore.apply(_:expecting:)`).
 public struct StateMutationError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The kind of failure.
     public enum Kind: String, Sendable, Equatable {

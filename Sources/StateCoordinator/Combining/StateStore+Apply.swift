@@ -38,7 +38,7 @@ extension StateStore where State == JSONValue {
         }
     }
 
-    /// The synchronous form of ``apply(_:expecting:)``, for scripts and threads you own.
+    /// The synchronous form of `apply(_:expecting:)`, for scripts and threads you own.
     @_disfavoredOverload
     @discardableResult
     public func apply(_ mutation: StateMutation, expecting version: UInt64? = nil) throws -> StateSnapshot<JSONValue> {

@@ -21,7 +21,7 @@ final class PendingUpdate<State: Sendable>: Sendable {
     /// For a mirror (``StateMirror``): commit as exactly this version, which must be above the
     /// base's, instead of the base's + 1, so that a local store keeps its source's numbering.
     let mirroredVersion: UInt64?
-    /// The mutation as data, when it is one (``StateStore/apply(_:expecting:)``): then, while the
+    /// The mutation as data, when it is one (`StateStore.apply(_:expecting:)`): then, while the
     /// lock is held by another process, it is published for that holder to commit.
     let declarative: StateMutation?
     /// For a mutation another process published, which this process commits as the lock holder:

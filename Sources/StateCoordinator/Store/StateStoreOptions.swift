@@ -24,7 +24,7 @@ public struct StateStoreOptions: Sendable {
     /// Where the store logs (info and below: orphan removal, recovery). The library never
     /// bootstraps logging; the default discards everything.
     public var logger = Logger(label: "StateCoordinator", factory: { _ in SwiftLogNoOpLogHandler() })
-    /// Combine declarative mutations with other processes' (``StateStore/apply(_:expecting:)``):
+    /// Combine declarative mutations with other processes' (`StateStore.apply(_:expecting:)`):
     /// publish them while another process holds the lock, and, holding it, commit the ones
     /// others published. On by default; off, this process commits each of its updates itself and
     /// takes no one else's (it still settles what a holder that died left, as every writer does).
