@@ -17,7 +17,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _json, _pointer
-from .errors import Conflict, StateCoordinatorError
+from .errors import Conflict, SchemaViolation, StateCoordinatorError
 
 ID_LENGTH = 16 + 1 + 8 + 1 + 16
 #: The ops a Python holder applies; a request with another (a JSON Patch) is left for a Swift one.
@@ -242,8 +242,8 @@ class Queue:
         return os.path.join(self.path, answers_name(ident), ident + "." + kind)
 
     def entries(self) -> List[Tuple[str, str, Optional[int]]]:
-        """(id, kind, base) of requests and claims, in publishing order."""
-        found = []
+        """(id, kind, base) of requests, claims and answering markers, in publishing order."""
+        found: List[Tuple[str, str, Optional[int]]] = []
         for name in sorted(os.listdir(self.path)):
             ident, _, rest = name.partition(".")
             if not _is_id(ident):
@@ -404,8 +404,11 @@ def error_from_answer(data: bytes, path: str) -> StateCoordinatorError:
     described = answer.get("error")
     if isinstance(described, dict):
         message = "%s (%s)" % (described.get("message"), described.get("code"))
-        if described.get("code") == "version conflict":
-            return Conflict(message, current_version=described.get("currentVersion"), path=path)
+        current = described.get("currentVersion")
+        if described.get("code") == "version conflict" and isinstance(current, int):
+            return Conflict(message, current_version=current, path=path)
+        if described.get("code") == "schema violation":
+            return SchemaViolation(message, pointer="", path=path, hint=described.get("hint"))
         return StateCoordinatorError(message, path=path, hint=described.get("hint"))
     return OutcomeUnknown("the lock holder that took this update died, and whether it was committed cannot be told: %s."
                           % answer.get("message"), path=path, hint="Read the state before retrying.")
