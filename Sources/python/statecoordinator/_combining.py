@@ -349,7 +349,6 @@ class Queue:
 
 def settle(queue: Queue, header: Dict[str, Any], state_path: str, kept: Callable[[int], Optional[Dict[str, Any]]]) -> None:
     """Settles the claims holders that died left (the lock is held), as the Swift library does."""
-    current = header["version"]
     for ident, kind, base in queue.entries():
         if kind == "answering" and base is not None:
             # Its holder died while answering: never queued again (its waiter may have the answer).
@@ -372,7 +371,6 @@ def settle(queue: Queue, header: Dict[str, Any], state_path: str, kept: Callable
             queue.unclaim(ident, base)
         else:
             queue.answer_failed(ident, base, {"outcome": "unknown", "message": verdict})
-    del current
 
 
 def _verdict(ident: str, base: int, current: Dict[str, Any], kept: Callable[[int], Optional[Dict[str, Any]]]) -> str:
