@@ -65,6 +65,8 @@ struct BatchPlan<State: Codable & Sendable> {
         encode: (State, StoreSettings) throws(StateStoreError) -> [UInt8],
         checkSchema: (StoreSettings, [UInt8]) throws(StateStoreError) -> Void
     ) {
+        // No key path literals here: in generic code each is instantiated at run time on every
+        // call (demangling its generic arguments), which profiled at 5% of a 1 KiB commit.
         var state = base.state
         var settings = base.settings
         var accepted: [PendingUpdate<State>] = []
@@ -112,14 +114,14 @@ struct BatchPlan<State: Codable & Sendable> {
         }
         let checksum = Checksum.of(stateBytes)
         if checksum == base.checksum, stateBytes.count == base.stateBytes, settings == base.settings,
-            !accepted.contains(where: \.commitsUnchanged)
+            !accepted.contains(where: { $0.commitsUnchanged })
         {
             decision = .unchanged(accepted: accepted, state: state)
         } else {
             decision = .write(
                 NewVersion(
                     state: state, stateBytes: stateBytes, checksum: checksum, settings: settings, accepted: accepted,
-                    mirroredVersion: accepted.compactMap(\.mirroredVersion).max()))
+                    mirroredVersion: accepted.compactMap { $0.mirroredVersion }.max()))
         }
     }
 }

@@ -100,13 +100,14 @@ final class CommitPipeline<State: Sendable>: Sendable {
     /// can only come first, because its expectation refers to the version before the batch.
     private func nextBatch() -> [PendingUpdate<State>]? {
         pending.withLock { queue in
-            guard !queue.isEmpty else { return nil }
-            var count = 1
-            while count < queue.count, count < Self.maximumBatch, queue[count].expectedVersion == nil {
-                count += 1
+            // Element by element: `Array(queue.prefix(count))` went through unspecialized slice
+            // generics (their metadata looked up on each call), 4% of a lone writer's commit.
+            guard let first = queue.popFirst() else { return nil }
+            var batch = [first]
+            while batch.count < Self.maximumBatch, let next = queue.first, next.expectedVersion == nil {
+                batch.append(next)
+                queue.removeFirst()
             }
-            let batch = Array(queue.prefix(count))
-            queue.removeFirst(count)
             return batch
         }
     }

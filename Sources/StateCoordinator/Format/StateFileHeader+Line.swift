@@ -65,7 +65,28 @@ extension StateFileHeader {
         return out
     }
 
-    private static func appendDecimal(_ number: some BinaryInteger, to out: inout [UInt8]) {
-        out += String(number).utf8
+    /// Appends the number's decimal digits straight into `out` (through `String(number)` it was
+    /// an unspecialized generic conversion and a string per field: 1.3% of a 1 KiB commit).
+    private static func appendDecimal<Number: BinaryInteger>(_ number: Number, to out: inout [UInt8]) {
+        if number < 0 {
+            out.append(UInt8(ascii: "-"))
+            appendDigits(UInt64(number.magnitude), to: &out)
+        } else {
+            appendDigits(UInt64(number), to: &out)
+        }
+    }
+
+    private static func appendDigits(_ value: UInt64, to out: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 20 digits at most, in 32 bytes
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[31 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            out.append(contentsOf: buffer[(32 - count)...])
+        }
     }
 }

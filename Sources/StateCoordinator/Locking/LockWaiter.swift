@@ -163,7 +163,13 @@ final class LockWaiter: @unchecked Sendable {
     private func park(_ fd: FileDescriptor) {
         let result = Result { () throws(Errno) in try calls.flock(fd, .exclusive) }
         condition.lock()
-        defer { condition.unlock() }
+        // Broadcast once unlocked: a claimant woken while this thread still held the lock would
+        // block on it again, a second sleep and wake on the path of every hand-over. (Nothing is
+        // missed: a claimant checks under the lock before it waits, and waiting releases it.)
+        defer {
+            condition.unlock()
+            condition.broadcast()
+        }
         waiting = false
         switch result {
         case .success where claimants > 0:
@@ -175,6 +181,5 @@ final class LockWaiter: @unchecked Sendable {
             if claimants > 0 { failure = error }
             try? calls.close(fd)
         }
-        condition.broadcast()
     }
 }
