@@ -361,3 +361,75 @@ def test_a_child_forked_after_watching_makes_readers_that_poll(store_dir):
         assert os.waitstatus_to_exitcode(status) == 0
         # The parent's reader still follows by inotify.
         assert parent_reader.wait_until(lambda s: s.state["n"] == 2, timeout=5).state["n"] == 2
+
+
+def test_a_waiting_writer_gets_the_lock_the_moment_its_holder_lets_go(store_dir):
+    """A writer waiting with a timeout waits in a blocking flock on a parked thread, not by
+    polling: it gets the lock when the holder releases it; timeouts meanwhile leave one parked
+    thread, adopted by the next wait."""
+    from statecoordinator._lock import _ParkedWaiter
+    store = Store.create(store_dir, {"n": 0})
+    lockfile = os.path.join(store_dir, "state.lock")
+    holder = subprocess.Popen(["flock", lockfile, "sh", "-c", "echo held; read line"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for _ in range(3):
+            with pytest.raises(LockTimeout):
+                store.update(lambda s: {"n": s["n"] + 1}, lock_timeout=0.05)
+        assert _ParkedWaiter.parked_count(lockfile) == 1, "each timed-out wait adopted the one parked waiter"
+        # The kernel queues the parked waiter's flock behind the holder: /proc/locks shows it.
+        status = os.stat(os.path.join(store_dir, "state.lock"))
+        wanted = "%02x:%02x:%d" % (os.major(status.st_dev), os.minor(status.st_dev), status.st_ino)
+        def blocked() -> bool:
+            with open("/proc/locks") as locks:
+                return any("->" in line and wanted in line and " %d " % os.getpid() in line for line in locks)
+        deadline = time.monotonic() + 10
+        while not blocked():
+            assert time.monotonic() < deadline, "a blocked flock waits"
+            time.sleep(0.01)
+        result = {}
+
+        def update():
+            result["snapshot"] = store.update(lambda s: {"n": s["n"] + 1}, lock_timeout=30)
+
+        waiting = threading.Thread(target=update)
+        waiting.start()
+        holder.stdin.close()  # the holder exits: the kernel hands the lock to the parked flock
+        waiting.join(30)
+        assert not waiting.is_alive()
+        assert result["snapshot"].state == {"n": 1} and result["snapshot"].version == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _ParkedWaiter.parked_count(lockfile) == 0
+
+
+def test_a_forked_child_does_not_wait_on_its_parents_parked_thread(store_dir):
+    from statecoordinator._lock import _ParkedWaiter
+    store = Store.create(store_dir, {"n": 0})
+    lockfile = os.path.join(store_dir, "state.lock")
+    holder = subprocess.Popen(["flock", lockfile, "sh", "-c", "echo held; read line"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockTimeout):
+            store.update(lambda s: {"n": s["n"] + 1}, lock_timeout=0.05)
+        assert _ParkedWaiter.parked_count(lockfile) == 1
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports through its exit status
+            code = 1
+            try:
+                holder.stdin.close()  # the child's copy of the pipe would keep the holder waiting
+                if _ParkedWaiter.parked_count(lockfile) == 0:
+                    store.update(lambda s: {"n": s["n"] + 1}, lock_timeout=30)
+                    code = 0
+            finally:
+                os._exit(code)
+        holder.stdin.close()
+        _, status = os.waitpid(child, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "the child waited on its own and committed"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert store.read().state == {"n": 1}
