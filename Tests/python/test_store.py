@@ -1,5 +1,6 @@
 """The package against the Swift side: one store, writers of both languages, no lost update."""
 
+import contextlib
 import json
 import os
 import signal
@@ -363,6 +364,20 @@ def test_a_child_forked_after_watching_makes_readers_that_poll(store_dir):
         assert parent_reader.wait_until(lambda s: s.state["n"] == 2, timeout=5).state["n"] == 2
 
 
+@contextlib.contextmanager
+def _lock_held_by_flock(lockfile):
+    """util-linux flock(1) holding the lock until the yielded function is called (it closes the
+    holder's stdin) or the block ends; yields that function once the lock is held."""
+    holder = subprocess.Popen(["flock", lockfile, "sh", "-c", "echo held; read line"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder.stdin.close
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_a_waiting_writer_gets_the_lock_the_moment_its_holder_lets_go(store_dir):
     """A writer waiting with a timeout waits in a blocking flock on a parked thread, not by
     polling: it gets the lock when the holder releases it; timeouts meanwhile leave one parked
@@ -370,10 +385,7 @@ def test_a_waiting_writer_gets_the_lock_the_moment_its_holder_lets_go(store_dir)
     from statecoordinator._lock import _ParkedWaiter
     store = Store.create(store_dir, {"n": 0})
     lockfile = os.path.join(store_dir, "state.lock")
-    holder = subprocess.Popen(["flock", lockfile, "sh", "-c", "echo held; read line"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with _lock_held_by_flock(lockfile) as let_go:
         for _ in range(3):
             with pytest.raises(LockTimeout):
                 store.update(lambda s: {"n": s["n"] + 1}, lock_timeout=0.05)
@@ -395,24 +407,22 @@ def test_a_waiting_writer_gets_the_lock_the_moment_its_holder_lets_go(store_dir)
 
         waiting = threading.Thread(target=update)
         waiting.start()
-        holder.stdin.close()  # the holder exits: the kernel hands the lock to the parked flock
+        deadline = time.monotonic() + 10
+        while _ParkedWaiter.claimant_count(lockfile) < 1:  # it waits for the parked thread's hand-over
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        let_go()  # the holder exits: the kernel hands the lock to the parked flock
         waiting.join(30)
         assert not waiting.is_alive()
         assert result["snapshot"].state == {"n": 1} and result["snapshot"].version == 1
-    finally:
-        holder.kill()
-        holder.wait()
-    assert _ParkedWaiter.parked_count(lockfile) == 0
+        assert _ParkedWaiter.parked_count(lockfile) == 0, "the parked thread handed its descriptor over"
 
 
 def test_a_forked_child_does_not_wait_on_its_parents_parked_thread(store_dir):
     from statecoordinator._lock import _ParkedWaiter
     store = Store.create(store_dir, {"n": 0})
     lockfile = os.path.join(store_dir, "state.lock")
-    holder = subprocess.Popen(["flock", lockfile, "sh", "-c", "echo held; read line"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with _lock_held_by_flock(lockfile) as let_go:
         with pytest.raises(LockTimeout):
             store.update(lambda s: {"n": s["n"] + 1}, lock_timeout=0.05)
         assert _ParkedWaiter.parked_count(lockfile) == 1
@@ -420,16 +430,32 @@ def test_a_forked_child_does_not_wait_on_its_parents_parked_thread(store_dir):
         if child == 0:  # pragma: no cover - the child reports through its exit status
             code = 1
             try:
-                holder.stdin.close()  # the child's copy of the pipe would keep the holder waiting
+                let_go()  # the child's copy of the pipe would keep the holder waiting
                 if _ParkedWaiter.parked_count(lockfile) == 0:
                     store.update(lambda s: {"n": s["n"] + 1}, lock_timeout=30)
                     code = 0
             finally:
                 os._exit(code)
-        holder.stdin.close()
+        let_go()
         _, status = os.waitpid(child, 0)
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "the child waited on its own and committed"
-    finally:
-        holder.kill()
-        holder.wait()
     assert store.read().state == {"n": 1}
+
+
+def test_where_no_thread_can_start_a_waiting_writer_polls(store_dir, monkeypatch):
+    """Out of threads (or at interpreter exit, where Python starts none), the wait falls back to
+    LOCK_NB polling instead of failing, and no half-started waiter is left behind."""
+    from statecoordinator._lock import _ParkedWaiter
+
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    store = Store.create(store_dir, {"n": 0})
+    lockfile = os.path.join(store_dir, "state.lock")
+    with _lock_held_by_flock(lockfile) as let_go:
+        with pytest.raises(LockTimeout):
+            store.update(lambda s: {"n": s["n"] + 1}, lock_timeout=0.05)
+        assert _ParkedWaiter.parked_count(lockfile) == 0
+        let_go()
+        assert store.update(lambda s: {"n": s["n"] + 1}, lock_timeout=30).version == 1

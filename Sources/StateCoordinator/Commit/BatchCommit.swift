@@ -134,7 +134,9 @@ struct BatchCommit<State: Codable & Sendable> {
 
     /// The lock hold's work once the lock is held (see ``runOnce(_:)``).
     private func commitHolding(_ lock: borrowing WriterLock, batch: [PendingUpdate<State>], directory dir: StoreDirectory) throws(StateStoreError) {
-        let listing = sweeps.needsListing(try? handle.calls.fstat(dir.descriptor))
+        // Its device and inode are all the schedule keeps, and they cannot change during the hold.
+        let directoryStatus = try? handle.calls.fstat(dir.descriptor)
+        let listing = sweeps.needsListing(directoryStatus)
         if listing { try dir.orphanSweeper.sweep(logger: handle.options.logger) }
         var base = try currentBase(dir)
         // Every writer settles what a combining holder that died left; a combining one then
@@ -180,7 +182,7 @@ struct BatchCommit<State: Codable & Sendable> {
                         seen: SeenVersion(status: $0, header: base.header), header: base.header, status: base.status, state: base.state)
                 })
         }
-        sweeps.noteReleasing(try? handle.calls.fstat(dir.descriptor), listed: listing)
+        sweeps.noteReleasing(directoryStatus, listed: listing)
     }
 
     /// The current version: the one this process committed last if the file is untouched since,

@@ -87,7 +87,7 @@ class WriterLock:
         blocking ``flock`` on this thread; else through the lockfile's parked waiter
         (:class:`_ParkedWaiter`), which takes it the moment its holder lets go. (Polling with
         ``LOCK_NB`` left the lock idle between polls: beside writers that wait in ``flock``, a
-        polling writer was starved until its timeout.)"""
+        polling writer was starved until its timeout.) Polls only where no thread can be started."""
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         while True:
             fd = self._open()
@@ -99,16 +99,22 @@ class WriterLock:
                         fcntl.flock(fd, fcntl.LOCK_EX)
                     else:
                         try:
-                            waited = _ParkedWaiter.of(os.fstat(fd)).claim(self.path, deadline)
+                            waited: Optional[int] = _ParkedWaiter.of(os.fstat(fd)).claim(self.path, deadline)
                         except OSError as error:
                             raise StateCoordinatorError("cannot lock %s: %s." % (self.path, error.strerror), path=self.path,
                                                         hint="Nothing was committed; retry.") from None
-                        if waited is None or (waited < 0 and time.monotonic() >= deadline):
+                        if waited == _ParkedWaiter.NO_THREAD:
+                            waited = fd if self._poll(fd, deadline) else None
+                        if waited is None or (waited == _ParkedWaiter.REPLACED and time.monotonic() >= deadline):
                             raise self._timeout(fd, timeout) from None
-                        os.close(fd)
-                        if waited < 0:  # the lockfile was replaced: open the new one
+                        if waited == _ParkedWaiter.REPLACED:  # open the new lockfile
+                            os.close(fd)
                             continue
-                        fd = waited
+                        if waited != fd:
+                            # Swapped before the close: an exception between the two (a signal's)
+                            # still finds `fd` holding the descriptor that holds the lock.
+                            fd, spare = waited, fd
+                            os.close(spare)
                 # The lockfile replaced while we waited (a recovery): lock the new one.
                 try:
                     if os.path.samestat(os.fstat(fd), os.stat(self.path, follow_symlinks=False)):
@@ -116,9 +122,25 @@ class WriterLock:
                 except FileNotFoundError:
                     pass
             except BaseException:
-                os.close(fd)
+                _unlock_and_close(fd)
                 raise
-            os.close(fd)
+            _unlock_and_close(fd)
+
+    @staticmethod
+    def _poll(fd: int, deadline: float) -> bool:
+        """``LOCK_NB`` until the deadline, pausing up to 10 ms: for where no waiter thread can be
+        started (out of threads; at interpreter exit)."""
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                time.sleep(min(pause, remaining))
+                pause = min(pause * 2, 0.01)
 
     def _timeout(self, fd: int, timeout: Optional[float]) -> LockTimeout:
         status = os.fstat(fd)
@@ -133,14 +155,27 @@ class WriterLock:
 
     def release(self) -> None:
         if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+            fd, self.fd = self.fd, -1
+            _unlock_and_close(fd)
 
     def __enter__(self) -> "WriterLock":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _unlock_and_close(fd: int) -> None:
+    """``LOCK_UN``, then close: a close alone leaves the lock held while a child forked meanwhile
+    keeps a copy of the descriptor (the lock belongs to the open file description they share)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError:
+        pass
+    try:
+        os.close(fd)
+    except OSError:
+        pass  # nothing to do about it: the lock was dropped, and a lockfile holds no data
 
 
 class _ParkedWaiter:
@@ -151,7 +186,16 @@ class _ParkedWaiter:
     and later waits on the same lockfile adopt it instead of starting another: against a stopped
     holder, a bot that retries keeps one thread and one descriptor waiting however often it times
     out. When the thread gets the lock it hands its descriptor to a waiting claimant, or, if none
-    waits any more, unlocks and closes it at once. As in the Swift package's ``LockWaiter``."""
+    waits any more, unlocks and closes it at once. As in the Swift package's ``LockWaiter``.
+
+    Known limit: an exception raised by a signal handler in the instant between :meth:`claim`
+    returning a descriptor and the caller storing it loses that descriptor, with the lock (Python
+    gives no way to close that window); the lock is released when the process exits."""
+
+    #: :meth:`claim`: the lockfile's name no longer holds the inode waited for.
+    REPLACED = -1
+    #: :meth:`claim`: no thread could be started (out of threads, or at interpreter exit).
+    NO_THREAD = -2
 
     _parked: Dict[Tuple[int, int], "_ParkedWaiter"] = {}
     _guard = threading.Lock()
@@ -160,7 +204,7 @@ class _ParkedWaiter:
         self._key = key
         self._condition = threading.Condition()
         self._claimants = 0
-        self._parked_fd = -1  # the descriptor the thread is blocked on, while it is
+        self._parked_fd = -1  # the waiter thread's descriptor, from its open until it hands it over or closes it
         self._handed: Optional[int] = None
         self._failure: Optional[OSError] = None
 
@@ -174,24 +218,32 @@ class _ParkedWaiter:
             return waiter
 
     @classmethod
-    def parked_count(cls, lockfile: Optional[str] = None) -> int:
-        """How many threads of this process are blocked in ``flock`` (on `lockfile`'s inode,
-        when given); for tests."""
+    def _on(cls, lockfile: Optional[str]) -> List["_ParkedWaiter"]:
         key = None
         if lockfile is not None:
             status = os.stat(lockfile, follow_symlinks=False)
             key = (status.st_dev, status.st_ino)
         with cls._guard:
-            waiters = [waiter for found, waiter in cls._parked.items() if key is None or found == key]
-        return sum(1 for waiter in waiters if waiter._parked_fd >= 0)
+            return [waiter for found, waiter in cls._parked.items() if key is None or found == key]
+
+    @classmethod
+    def parked_count(cls, lockfile: Optional[str] = None) -> int:
+        """How many threads of this process are blocked in ``flock`` (on `lockfile`'s inode,
+        when given); for tests."""
+        return sum(1 for waiter in cls._on(lockfile) if waiter._parked_fd >= 0)
+
+    @classmethod
+    def claimant_count(cls, lockfile: str) -> int:
+        """How many threads of this process wait for `lockfile`'s waiter to hand it over; for tests."""
+        return sum(waiter._claimants for waiter in cls._on(lockfile))
 
     @classmethod
     def forget_in_child(cls) -> None:
         """After ``fork``: the parked threads stayed in the parent; close the child's copies of
         their descriptors (the parent's locks are untouched) and start afresh."""
         for waiter in cls._parked.values():
-            for fd in (waiter._parked_fd, waiter._handed):
-                if fd is not None and fd >= 0:
+            for fd in {waiter._parked_fd, -1 if waiter._handed is None else waiter._handed}:
+                if fd >= 0:
                     try:
                         os.close(fd)
                     except OSError:
@@ -200,8 +252,8 @@ class _ParkedWaiter:
         cls._guard = threading.Lock()
 
     def claim(self, path: str, deadline: float) -> Optional[int]:
-        """A descriptor holding the lock; None at the deadline; -1 when the lockfile's name no
-        longer holds this inode. Raises what the waiter's ``flock`` raised."""
+        """A descriptor holding the lock; None at the deadline; :data:`REPLACED` or
+        :data:`NO_THREAD`. Raises what the waiter's ``flock`` raised."""
         with self._condition:
             self._claimants += 1
             try:
@@ -216,30 +268,51 @@ class _ParkedWaiter:
                     if remaining <= 0:
                         return None
                     if self._parked_fd < 0:
-                        # Its own descriptor, of the same inode; -1 tells the caller the name no
-                        # longer holds it (then it opens the new lockfile).
-                        try:
-                            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-                        except OSError:
-                            return -1
-                        status = os.fstat(fd)
-                        if (status.st_dev, status.st_ino) != self._key:
-                            os.close(fd)
-                            return -1
-                        self._park(fd)
-                    self._condition.wait(remaining)
+                        outcome = self._park(path)
+                        if outcome is not None:
+                            return outcome
+                    self._condition.wait(min(remaining, threading.TIMEOUT_MAX))
             finally:
                 self._claimants -= 1
-                if self._claimants == 0 and self._handed is not None:
-                    # Handed over to a claimant that left (an exception in its wait): nobody
-                    # takes it any more, so the lock must not stay held.
-                    os.close(self._handed)
-                    self._handed = None
+                if self._claimants == 0:
+                    self._failure = None  # it was for the claimants that left
+                    if self._handed is not None:
+                        # Handed over to a claimant that left (an exception in its wait): nobody
+                        # takes it any more, so the lock must not stay held.
+                        fd, self._handed = self._handed, None
+                        _unlock_and_close(fd)
 
-    def _park(self, fd: int) -> None:
-        """With the condition held: starts the thread that blocks on `fd`."""
-        self._parked_fd = fd
-        threading.Thread(target=self._wait, args=(fd,), name="statecoordinator-lock-waiter", daemon=True).start()
+    def _park(self, path: str) -> Optional[int]:
+        """With the condition held: opens the waiter's own descriptor of the same inode and starts
+        the thread that blocks on it; None once it runs, else why not (:data:`REPLACED`,
+        :data:`NO_THREAD`)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return self.REPLACED
+        self._parked_fd = fd  # from here on a fork's child knows to close its copy
+        try:
+            status = os.fstat(fd)
+            if (status.st_dev, status.st_ino) != self._key:
+                return self.REPLACED
+            thread = threading.Thread(target=self._wait, args=(fd,), name="statecoordinator-lock-waiter", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # "can't start new thread"; no new threads at interpreter exit
+                if thread.ident is None:
+                    return self.NO_THREAD
+                fd = -1
+                raise
+            except BaseException:
+                if thread.ident is not None:
+                    fd = -1  # it started (the exception came while start() waited for it): it owns fd
+                raise
+            fd = -1  # the thread's now
+            return None
+        finally:
+            if fd >= 0:
+                self._parked_fd = -1
+                os.close(fd)
 
     def _wait(self, fd: int) -> None:
         failure: Optional[OSError] = None
@@ -248,14 +321,16 @@ class _ParkedWaiter:
         except OSError as error:
             failure = error
         with self._condition:
-            self._parked_fd = -1
             if failure is None and self._claimants > 0:
-                self._handed = fd
+                self._handed = fd  # before the next line: a fork in between still finds it
+                self._parked_fd = -1
             else:
+                self._parked_fd = -1
                 if failure is not None and self._claimants > 0:
                     self._failure = failure
-                os.close(fd)  # releases the lock, if it was taken, and nobody waits for it
+                _unlock_and_close(fd)  # releases the lock, if it was taken, and nobody waits for it
             self._condition.notify_all()
 
 
-os.register_at_fork(after_in_child=_ParkedWaiter.forget_in_child)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ParkedWaiter.forget_in_child)
