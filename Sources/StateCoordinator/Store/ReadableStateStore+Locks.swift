@@ -20,9 +20,10 @@ extension ReadableStateStore {
         return (try? await offPool("checking the lockfile") { (handle) throws(StateStoreError) in handle.lockFileExposure() }) ?? nil
     }
 
-    /// Temp files left by writers that died mid-commit (the next commit removes them). Temp files
-    /// of a writer committing right now are not leftovers: they are listed only when the writer
-    /// lock is free (tried without waiting), so this never lists a commit in flight. None for a
+    /// Temp files left by writers that died mid-commit (writers remove them by themselves: on a
+    /// process's first commit, else within a second of a commit). Temp files of a writer
+    /// committing right now are not leftovers: they are listed only when the writer lock is free
+    /// (tried without waiting), so this never lists a commit in flight. None for a
     /// store on etcd (no temp files).
     public func orphanTempFiles() async throws(StateStoreError) -> [String] {
         guard fileHandle != nil else { return [] }

@@ -34,7 +34,7 @@ struct StoreVerifier {
                 report.problems.append(
                     VerificationProblem(
                         .orphanTempFile, path: path,
-                        description: "\(TerminalText.safe(path)) is a temp file left by a writer that died mid-commit; the next commit removes it."))
+                        description: "\(TerminalText.safe(path)) is a temp file left by a writer that died mid-commit; writers remove it by themselves (a process's first commit, else within a second of a commit)."))
             }
         } catch {
             report.problems.append(VerificationProblem(.unreadable, path: error.path ?? handle.directory, description: error.description, error: error))

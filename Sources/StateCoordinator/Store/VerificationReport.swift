@@ -72,7 +72,7 @@ public struct VerificationProblem: Sendable, Equatable, CustomStringConvertible 
         /// The current state breaks the store's schema (a foreign writer committed it), or the
         /// schema file it names is missing or was changed; ``error`` has the violation.
         case schemaViolation = "schema-violation"
-        /// Leftover: a temp file of a writer that died mid-commit (the next commit removes it).
+        /// Leftover: a temp file of a writer that died mid-commit (writers' commits remove it, within a second).
         case orphanTempFile = "orphan-temp-file"
         /// Leftover: the current version is already linked into history (a commit in flight, or
         /// one that died before its rename).

@@ -71,13 +71,13 @@ class WriterLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             if not os.path.samestat(os.fstat(fd), os.stat(lock.path, follow_symlinks=False)):
-                os.close(fd)
+                _unlock_and_close(fd)
                 return None
         except (BlockingIOError, FileNotFoundError):
-            os.close(fd)
+            _unlock_and_close(fd)
             return None
         except BaseException:
-            os.close(fd)
+            _unlock_and_close(fd)
             raise
         lock.fd = fd
         return lock
