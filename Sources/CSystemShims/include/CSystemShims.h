@@ -12,7 +12,6 @@
 #include <sys/file.h>
 #include <sys/vfs.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 
 static inline int statecoordinator_flock(int fd, int operation) { return flock(fd, operation); }
 
@@ -32,7 +31,9 @@ static inline int statecoordinator_exchange(int dirfd, const char *a, const char
 /// eventfd(2), close-on-exec and non-blocking: the watch loop's wake-up (Glibc's module lacks <sys/eventfd.h>).
 static inline int statecoordinator_wake_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
-/// getrandom(2) into `buffer` (Glibc's module lacks <sys/random.h>); returns the bytes filled, or -1.
-static inline long statecoordinator_getrandom(void *buffer, unsigned long length) { return (long)getrandom(buffer, length, 0); }
+/// getrandom(2) into `buffer`; returns the bytes filled, or -1. Defined in CSystemShims.c: Glibc's
+/// module lacks <sys/random.h>, and including it here clashes with that module's `fd_set` in a
+/// clean build.
+long statecoordinator_getrandom(void *buffer, unsigned long length);
 
 #endif
