@@ -1,5 +1,6 @@
 """Fixtures of the Python package's tests: a fresh directory, and the Swift side (statectl)."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -51,3 +52,35 @@ def python_program():
         return subprocess.Popen([sys.executable, "-c", source, *arguments], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, **kwargs)
     return start
+
+
+@contextlib.contextmanager
+def _lock_held_by_flock(lockfile):
+    """util-linux flock(1) holding the lock until the yielded function is called (it closes the
+    holder's stdin) or the block ends; yields that function once the lock is held."""
+    holder = subprocess.Popen(["flock", lockfile, "sh", "-c", "echo held; read line"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder.stdin.close
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.fixture
+def held_by_flock():
+    """``with held_by_flock(lockfile) as let_go:``: the lock held by a real flock(1) peer."""
+    return _lock_held_by_flock
+
+
+@pytest.fixture
+def blocked_in_flock():
+    """Whether this process has a flock waiting for `lockfile` (the kernel's /proc/locks shows a
+    blocked request as a "->" line)."""
+    def blocked(lockfile):
+        status = os.stat(lockfile)
+        wanted = "%02x:%02x:%d" % (os.major(status.st_dev), os.minor(status.st_dev), status.st_ino)
+        with open("/proc/locks") as locks:
+            return any("->" in line and wanted in line and " %d " % os.getpid() in line for line in locks)
+    return blocked

@@ -3,8 +3,13 @@ others' requests with its own, and settles what a holder that died left."""
 
 import json
 import os
+import threading
+import time
+
+import pytest
 
 from statecoordinator import Store
+from statecoordinator._lock import WriterLock, _ParkedWaiter
 from statecoordinator._combining import MutationFailed, Queue, new_id
 
 INCREMENT = """
@@ -147,3 +152,68 @@ def test_incr_of_the_root_adds_to_a_number_and_refuses_anything_else(store_dir):
     assert store.read().state == {"n": 0}
     store.replace(41)
     assert store.incr("").state == 42
+
+
+def test_an_apply_beside_a_holder_that_does_not_combine_gets_the_lock_the_moment_it_is_let_go(store_dir, held_by_flock, blocked_in_flock):
+    """Nobody answers a request published beside a holder that does not combine (flock(1) here,
+    a typed Swift store's closures in production): the writer waits for the lock in flock, on the
+    parked thread, while it looks for an answer; polling with LOCK_NB instead starved it for
+    seconds beside writers blocked in flock."""
+    store = Store.create(store_dir, {"n": 0})
+    lockfile = os.path.join(store_dir, "state.lock")
+    with held_by_flock(lockfile) as let_go:
+        result = {}
+
+        def apply():
+            result["snapshot"] = store.apply({"op": "incr", "path": "/n", "by": 5}, lock_timeout=30)
+
+        waiting = threading.Thread(target=apply)
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while not (blocked_in_flock(lockfile) and _ParkedWaiter.claimant_count(lockfile) == 1):
+            assert time.monotonic() < deadline, "the apply waits in a blocked flock, claiming its hand-over"
+            time.sleep(0.001)
+        assert [name for name in _left(store_dir) if name.endswith(".req")], "its request is published meanwhile"
+        let_go()
+        waiting.join(30)
+        assert not waiting.is_alive()
+    assert result["snapshot"].state == {"n": 5} and result["snapshot"].version == 1
+    assert not [name for name in _left(store_dir) if not name.endswith(".answers")], "its own request was withdrawn, not left"
+    assert _ParkedWaiter.parked_count(lockfile) == 0
+
+
+def test_a_lock_wait_that_stops_or_times_out_leaves_the_lock_to_others(store_dir, held_by_flock, blocked_in_flock):
+    Store.create(store_dir, {"n": 0})
+    lockfile = os.path.join(store_dir, "state.lock")
+    with held_by_flock(lockfile) as let_go:
+        asked = []
+
+        def stop_on_third():
+            asked.append(time.monotonic())
+            return len(asked) == 3
+
+        assert WriterLock.unless(store_dir, "state", 30, stop_on_third) is None
+        assert len(asked) == 3, "asked while it waited, every few milliseconds, until it said stop"
+        assert WriterLock.unless(store_dir, "state", 0.05, lambda: False) is None, "a timeout returns None, raising nothing"
+
+        def failing():
+            raise ValueError("the answer could not be read")
+
+        with pytest.raises(ValueError):
+            WriterLock.unless(store_dir, "state", 30, failing)
+        assert _ParkedWaiter.claimant_count(lockfile) == 0
+        deadline = time.monotonic() + 10
+        while not blocked_in_flock(lockfile):
+            assert time.monotonic() < deadline, "one parked flock stays queued behind the holder"
+            time.sleep(0.001)
+        let_go()
+    # Nobody claims what the parked thread gets: it lets go at once, and the lock is free.
+    deadline = time.monotonic() + 10
+    while True:
+        lock = WriterLock.try_acquire(store_dir, "state")
+        if lock is not None:
+            break
+        assert time.monotonic() < deadline, "the parked thread did not keep the lock"
+        time.sleep(0.001)
+    lock.release()
+    assert _ParkedWaiter.parked_count(lockfile) == 0

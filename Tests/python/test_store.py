@@ -1,6 +1,5 @@
 """The package against the Swift side: one store, writers of both languages, no lost update."""
 
-import contextlib
 import json
 import os
 import signal
@@ -364,40 +363,21 @@ def test_a_child_forked_after_watching_makes_readers_that_poll(store_dir):
         assert parent_reader.wait_until(lambda s: s.state["n"] == 2, timeout=5).state["n"] == 2
 
 
-@contextlib.contextmanager
-def _lock_held_by_flock(lockfile):
-    """util-linux flock(1) holding the lock until the yielded function is called (it closes the
-    holder's stdin) or the block ends; yields that function once the lock is held."""
-    holder = subprocess.Popen(["flock", lockfile, "sh", "-c", "echo held; read line"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        yield holder.stdin.close
-    finally:
-        holder.kill()
-        holder.wait()
-
-
-def test_a_waiting_writer_gets_the_lock_the_moment_its_holder_lets_go(store_dir):
+def test_a_waiting_writer_gets_the_lock_the_moment_its_holder_lets_go(store_dir, held_by_flock, blocked_in_flock):
     """A writer waiting with a timeout waits in a blocking flock on a parked thread, not by
     polling: it gets the lock when the holder releases it; timeouts meanwhile leave one parked
     thread, adopted by the next wait."""
     from statecoordinator._lock import _ParkedWaiter
     store = Store.create(store_dir, {"n": 0})
     lockfile = os.path.join(store_dir, "state.lock")
-    with _lock_held_by_flock(lockfile) as let_go:
+    with held_by_flock(lockfile) as let_go:
         for _ in range(3):
             with pytest.raises(LockTimeout):
                 store.update(lambda s: {"n": s["n"] + 1}, lock_timeout=0.05)
         assert _ParkedWaiter.parked_count(lockfile) == 1, "each timed-out wait adopted the one parked waiter"
         # The kernel queues the parked waiter's flock behind the holder: /proc/locks shows it.
-        status = os.stat(os.path.join(store_dir, "state.lock"))
-        wanted = "%02x:%02x:%d" % (os.major(status.st_dev), os.minor(status.st_dev), status.st_ino)
-        def blocked() -> bool:
-            with open("/proc/locks") as locks:
-                return any("->" in line and wanted in line and " %d " % os.getpid() in line for line in locks)
         deadline = time.monotonic() + 10
-        while not blocked():
+        while not blocked_in_flock(lockfile):
             assert time.monotonic() < deadline, "a blocked flock waits"
             time.sleep(0.01)
         result = {}
@@ -418,11 +398,11 @@ def test_a_waiting_writer_gets_the_lock_the_moment_its_holder_lets_go(store_dir)
         assert _ParkedWaiter.parked_count(lockfile) == 0, "the parked thread handed its descriptor over"
 
 
-def test_a_forked_child_does_not_wait_on_its_parents_parked_thread(store_dir):
+def test_a_forked_child_does_not_wait_on_its_parents_parked_thread(store_dir, held_by_flock):
     from statecoordinator._lock import _ParkedWaiter
     store = Store.create(store_dir, {"n": 0})
     lockfile = os.path.join(store_dir, "state.lock")
-    with _lock_held_by_flock(lockfile) as let_go:
+    with held_by_flock(lockfile) as let_go:
         with pytest.raises(LockTimeout):
             store.update(lambda s: {"n": s["n"] + 1}, lock_timeout=0.05)
         assert _ParkedWaiter.parked_count(lockfile) == 1
@@ -442,7 +422,7 @@ def test_a_forked_child_does_not_wait_on_its_parents_parked_thread(store_dir):
     assert store.read().state == {"n": 1}
 
 
-def test_where_no_thread_can_start_a_waiting_writer_polls(store_dir, monkeypatch):
+def test_where_no_thread_can_start_a_waiting_writer_polls(store_dir, monkeypatch, held_by_flock):
     """Out of threads (or at interpreter exit, where Python starts none), the wait falls back to
     LOCK_NB polling instead of failing, and no half-started waiter is left behind."""
     from statecoordinator._lock import _ParkedWaiter
@@ -453,7 +433,7 @@ def test_where_no_thread_can_start_a_waiting_writer_polls(store_dir, monkeypatch
     monkeypatch.setattr(threading.Thread, "start", refuse)
     store = Store.create(store_dir, {"n": 0})
     lockfile = os.path.join(store_dir, "state.lock")
-    with _lock_held_by_flock(lockfile) as let_go:
+    with held_by_flock(lockfile) as let_go:
         with pytest.raises(LockTimeout):
             store.update(lambda s: {"n": s["n"] + 1}, lock_timeout=0.05)
         assert _ParkedWaiter.parked_count(lockfile) == 0

@@ -5,7 +5,7 @@ import fcntl
 import os
 import threading
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from .errors import LockTimeout, NotFound, StateCoordinatorError
 
@@ -46,7 +46,10 @@ class WriterLock:
 
     def __init__(self, directory: str, name: str, timeout: Optional[float]) -> None:
         self.path = os.path.join(directory, name + ".lock")
-        self.fd = self._acquire(timeout)
+        fd = self._acquire(timeout)
+        if fd is None:  # only a wait with `stop` ends without the lock or an error
+            raise StateCoordinatorError("the wait for %s ended without the lock." % self.path, path=self.path)
+        self.fd = fd
 
     def _open(self) -> int:
         try:
@@ -82,12 +85,33 @@ class WriterLock:
         lock.fd = fd
         return lock
 
-    def _acquire(self, timeout: Optional[float]) -> int:
+    @classmethod
+    def unless(cls, directory: str, name: str, timeout: Optional[float], stop: Callable[[], bool]) -> Optional["WriterLock"]:
+        """The lock, waited for as the constructor waits (in ``flock``, through the parked waiter);
+        or None as soon as ``stop()`` returns true (asked every :data:`STOP_POLL` seconds while the
+        lock is held by another), or when `timeout` passes (no :class:`LockTimeout` then: the
+        caller decides what a timeout means). What ``stop()`` raises ends the wait and propagates.
+        For a combining writer, whose published mutation may be answered before it gets the lock."""
+        lock = cls.__new__(cls)
+        lock.path = os.path.join(directory, name + ".lock")
+        fd = lock._acquire(timeout, stop)
+        if fd is None:
+            return None
+        lock.fd = fd
+        return lock
+
+    #: How often :meth:`unless` asks whether to stop waiting.
+    STOP_POLL = 0.002
+
+    def _acquire(self, timeout: Optional[float], stop: Optional[Callable[[], bool]] = None) -> Optional[int]:
         """Takes the lock: at once with ``LOCK_NB`` when it is free; else with no timeout in a
         blocking ``flock`` on this thread; else through the lockfile's parked waiter
         (:class:`_ParkedWaiter`), which takes it the moment its holder lets go. (Polling with
         ``LOCK_NB`` left the lock idle between polls: beside writers that wait in ``flock``, a
-        polling writer was starved until its timeout.) Polls only where no thread can be started."""
+        polling writer was starved until its timeout.) Polls only where no thread can be started.
+
+        With `stop` (:meth:`unless`): None when it said stop or the timeout passed, and the wait
+        goes through the parked waiter even without a timeout, so that it can stop."""
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         while True:
             fd = self._open()
@@ -95,17 +119,24 @@ class WriterLock:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    if deadline is None:
+                    if deadline is None and stop is None:
                         fcntl.flock(fd, fcntl.LOCK_EX)
                     else:
+                        until = float("inf") if deadline is None else deadline
                         try:
-                            waited: Optional[int] = _ParkedWaiter.of(os.fstat(fd)).claim(self.path, deadline)
+                            waited: Optional[int] = _ParkedWaiter.of(os.fstat(fd)).claim(self.path, until, stop)
                         except OSError as error:
                             raise StateCoordinatorError("cannot lock %s: %s." % (self.path, error.strerror), path=self.path,
                                                         hint="Nothing was committed; retry.") from None
                         if waited == _ParkedWaiter.NO_THREAD:
-                            waited = fd if self._poll(fd, deadline) else None
-                        if waited is None or (waited == _ParkedWaiter.REPLACED and time.monotonic() >= deadline):
+                            waited = self._poll(fd, until, stop)
+                        if waited == _ParkedWaiter.STOPPED or (stop is not None and waited is None):
+                            _unlock_and_close(fd)
+                            return None
+                        if waited is None or (waited == _ParkedWaiter.REPLACED and time.monotonic() >= until):
+                            if stop is not None:
+                                _unlock_and_close(fd)
+                                return None
                             raise self._timeout(fd, timeout) from None
                         if waited == _ParkedWaiter.REPLACED:  # open the new lockfile
                             os.close(fd)
@@ -127,20 +158,23 @@ class WriterLock:
             _unlock_and_close(fd)
 
     @staticmethod
-    def _poll(fd: int, deadline: float) -> bool:
-        """``LOCK_NB`` until the deadline, pausing up to 10 ms: for where no waiter thread can be
-        started (out of threads; at interpreter exit)."""
+    def _poll(fd: int, deadline: float, stop: Optional[Callable[[], bool]] = None) -> Optional[int]:
+        """``LOCK_NB`` until the deadline, pausing up to 10 ms (2 ms with `stop`): for where no
+        waiter thread can be started (out of threads; at interpreter exit). `fd` once locked;
+        None at the deadline; :data:`_ParkedWaiter.STOPPED` when `stop` said so."""
         pause = 0.0005
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
+                return fd
             except BlockingIOError:
+                if stop is not None and stop():
+                    return _ParkedWaiter.STOPPED
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return False
+                    return None
                 time.sleep(min(pause, remaining))
-                pause = min(pause * 2, 0.01)
+                pause = min(pause * 2, 0.01 if stop is None else WriterLock.STOP_POLL)
 
     def _timeout(self, fd: int, timeout: Optional[float]) -> LockTimeout:
         status = os.fstat(fd)
@@ -196,6 +230,8 @@ class _ParkedWaiter:
     REPLACED = -1
     #: :meth:`claim`: no thread could be started (out of threads, or at interpreter exit).
     NO_THREAD = -2
+    #: :meth:`claim`: its `stop` said to stop waiting.
+    STOPPED = -3
 
     _parked: Dict[Tuple[int, int], "_ParkedWaiter"] = {}
     _guard = threading.Lock()
@@ -251,9 +287,11 @@ class _ParkedWaiter:
         cls._parked = {}
         cls._guard = threading.Lock()
 
-    def claim(self, path: str, deadline: float) -> Optional[int]:
-        """A descriptor holding the lock; None at the deadline; :data:`REPLACED` or
-        :data:`NO_THREAD`. Raises what the waiter's ``flock`` raised."""
+    def claim(self, path: str, deadline: float, stop: Optional[Callable[[], bool]] = None) -> Optional[int]:
+        """A descriptor holding the lock; None at the deadline; :data:`REPLACED`,
+        :data:`NO_THREAD`, or :data:`STOPPED` once `stop` (asked every
+        :data:`WriterLock.STOP_POLL` seconds, without the condition held, the claim still
+        standing) returned true. Raises what the waiter's ``flock`` raised, and what `stop` raised."""
         with self._condition:
             self._claimants += 1
             try:
@@ -271,7 +309,21 @@ class _ParkedWaiter:
                         outcome = self._park(path)
                         if outcome is not None:
                             return outcome
-                    self._condition.wait(min(remaining, threading.TIMEOUT_MAX))
+                    if stop is None:
+                        self._condition.wait(min(remaining, threading.TIMEOUT_MAX))
+                        continue
+                    self._condition.wait(min(remaining, WriterLock.STOP_POLL))
+                    if self._handed is not None or self._failure is not None:
+                        continue
+                    # Still a claimant while `stop` runs: a lock got meanwhile is handed over,
+                    # and then left to the other claimants, or released by the last one (below).
+                    self._condition.release()
+                    try:
+                        stopping = stop()
+                    finally:
+                        self._condition.acquire()
+                    if stopping:
+                        return self.STOPPED
             finally:
                 self._claimants -= 1
                 if self._claimants == 0:

@@ -468,20 +468,35 @@ class Store:
             return WriterLock(self.directory, self.name, lock_timeout), None
         start = time.monotonic()
         deadline = None if lock_timeout is None else start + max(0.0, lock_timeout)
+        # First the answer alone, for a moment: the holder of the moment takes the request with
+        # its next commit.
         pause = 0.0002
         while True:
             answered = self._collect(queue, ident)
             if answered is not None:
                 return answered
             now = time.monotonic()
-            if now - start >= _combining.ANSWER_WINDOW:
-                lock = WriterLock.try_acquire(self.directory, self.name)
-                if lock is not None:
-                    return lock, ident
-            if deadline is not None and now >= deadline:
+            if now - start >= _combining.ANSWER_WINDOW or (deadline is not None and now >= deadline):
                 break
             time.sleep(pause)
             pause = min(pause * 2, 0.002)
+        # Then the lock or the answer, whichever comes first: waiting in `flock` (a writer that
+        # polled for the lock beside plain writers blocked in `flock` was starved until its
+        # timeout), looking for the answer every 2 ms.
+        found: List[Snapshot] = []
+
+        def answered_meanwhile() -> bool:
+            got = self._collect(queue, ident)
+            if got is not None:
+                found.append(got)
+            return got is not None
+
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        lock = WriterLock.unless(self.directory, self.name, remaining, answered_meanwhile)
+        if found:
+            return found[0]
+        if lock is not None:
+            return lock, ident
         # Timed out: withdraw it (then it is never committed), or wait for the holder that took it.
         if queue.withdraw(ident):
             return WriterLock(self.directory, self.name, 0), None  # raises LockTimeout naming the holder, unless free now
