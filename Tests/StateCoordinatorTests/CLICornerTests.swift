@@ -91,7 +91,7 @@ struct CLICornerTests {
         let leftovers = try statectl("verify")
         #expect(leftovers.status == 0, "\(leftovers)")
         #expect(leftovers.stdout.components(separatedBy: "warning: ").count == 3, "\(leftovers)")
-        #expect(leftovers.stdout.contains("2 leftovers the next commit repairs"))
+        #expect(leftovers.stdout.contains("2 leftovers that writers repair by themselves"))
         // A missing lockfile is damage, listed with everything else.
         try FileManager.default.removeItem(atPath: dir.file("state.lock"))
         let damaged = try statectl("verify")

@@ -1,5 +1,5 @@
 /// What ``ReadableStateStore/verify()-7fic0`` found: damage, which needs an operator, and leftovers of
-/// a crash or of a commit in flight, which the next commit repairs by itself.
+/// a crash or of a commit in flight, which writers repair by themselves (see each kind).
 ///
 /// A program acts on ``problems`` by ``VerificationProblem/kind``; the sentences are for people.
 public struct VerificationReport: Sendable, Equatable {
@@ -16,7 +16,7 @@ public struct VerificationReport: Sendable, Equatable {
 
     /// The problems that make the store unusable or untrustworthy.
     public var damage: [VerificationProblem] { problems.filter { $0.kind.isDamage } }
-    /// The harmless leftovers the next commit repairs.
+    /// The harmless leftovers writers repair by themselves.
     public var leftovers: [VerificationProblem] { problems.filter { !$0.kind.isDamage } }
     /// Whether nothing is damaged (leftovers are allowed).
     public var isHealthy: Bool { damage.isEmpty }
@@ -82,7 +82,7 @@ public struct VerificationProblem: Sendable, Equatable, CustomStringConvertible 
         /// Leftover: a kept version of an earlier identity of the store.
         case historyOfEarlierIdentity = "history-of-earlier-identity"
 
-        /// Whether this kind needs an operator (else the next commit repairs it).
+        /// Whether this kind needs an operator (else writers repair it by themselves).
         public var isDamage: Bool {
             switch self {
             case .stateFileUnreadable, .stateNotJSON, .stateFileIsPlainJSON, .lockFileMissing, .lockFileNotRegular, .lockFileOpenToReaders, .unreadable,

@@ -6,9 +6,10 @@ struct Verify: AsyncParsableCommand {
         abstract: "Check the whole store: format, checksum, lockfile, orphan temp files, history.",
         discussion: """
             Lists every problem found in one run, one per line. Damage (a bad checksum, a missing lockfile, a \
-            history entry newer than the current version…) exits 5. Leftovers that the next commit repairs by \
-            itself (a temp file of a writer that died, the current version already linked into history, one \
-            entry over keepHistory) are printed as "warning: …" and exit 0. Commits landing while it runs are \
+            history entry newer than the current version…) exits 5. Leftovers that writers repair by \
+            themselves (a temp file of a writer that died: removed by a writer's first commit, or within a second of \
+            a commit; the current version already linked into history, one entry over keepHistory: by the next \
+            commit) are printed as "warning: …" and exit 0. Commits landing while it runs are \
             never reported as either. Exits 6 when there is no store.
 
             Example: statectl verify && echo healthy
@@ -29,7 +30,7 @@ struct Verify: AsyncParsableCommand {
             let count = report.damage.count
             throw CLIFailure(.corrupt, "\(count) problem\(count == 1 ? "" : "s") found in \(global.storeDescription).")
         }
-        let repaired = report.leftovers.isEmpty ? "" : " (\(report.leftovers.count) leftover\(report.leftovers.count == 1 ? "" : "s") the next commit repairs)"
+        let repaired = report.leftovers.isEmpty ? "" : " (\(report.leftovers.count) leftover\(report.leftovers.count == 1 ? "" : "s") that writers repair by themselves)"
         Output.line("ok: version \(report.currentVersion.map(String.init) ?? "?") verifies" + repaired)
     }
 }
