@@ -5,18 +5,22 @@ import ToolEtcd
 /// The harness's processes: writers (killed and restarted, each as the kind it was: Swift or
 /// Python), readers (left alone), and the killer.
 final class ChaosFleet {
-    /// What a writer runs: the Swift library with a closure (`update`), the Python package, or
-    /// the Swift library with a declarative mutation combined across processes (`apply`).
+    /// What a writer runs: the Swift library with a closure (`update`), the Python package's
+    /// `update`, or a declarative mutation combined across processes (`apply`) by the Swift
+    /// library or the Python package.
     enum WriterKind {
-        case swift, python, combining
+        case swift, python, combining, pythonCombining
 
         var logPrefix: String {
             switch self {
             case .swift: ""
             case .python: "python-"
             case .combining: "combining-"
+            case .pythonCombining: "combining-python-"
             }
         }
+
+        var python: Bool { self == .python || self == .pythonCombining }
     }
 
     /// A writer process and what it runs.
@@ -25,7 +29,7 @@ final class ChaosFleet {
         let kind: WriterKind
         let log: String
 
-        var python: Bool { kind == .python }
+        var python: Bool { kind.python }
 
         /// Whether it has acknowledged a commit: a Python writer takes about 50 ms to start,
         /// longer than the killer's mean interval, so it is only killed once it is committing.
@@ -56,18 +60,19 @@ final class ChaosFleet {
     /// Starts `writers` Swift writers, `pythonWriters` Python writers (`pythonPackage` is the
     /// directory holding `statecoordinator`, required when there are any) and `readers` readers.
     init(
-        directory: String, logs: String, writers: Int, pythonWriters: Int = 0, combiningWriters: Int = 0, pythonPackage: String? = nil,
-        readers: Int, cluster: LocalEtcdCluster? = nil
+        directory: String, logs: String, writers: Int, pythonWriters: Int = 0, combiningWriters: Int = 0, pythonCombiningWriters: Int = 0,
+        pythonPackage: String? = nil, readers: Int, cluster: LocalEtcdCluster? = nil
     ) throws {
         self.directory = directory
         self.logs = logs
         self.pythonPackage = pythonPackage
         self.cluster = cluster
         etcd = cluster.map { $0.endpoints.joined(separator: ",") }
-        combining = combiningWriters > 0
+        combining = combiningWriters + pythonCombiningWriters > 0
         for _ in 0..<writers { self.writers.append(try startWriter(.swift)) }
         for _ in 0..<pythonWriters { self.writers.append(try startWriter(.python)) }
         for _ in 0..<combiningWriters { self.writers.append(try startWriter(.combining)) }
+        for _ in 0..<pythonCombiningWriters { self.writers.append(try startWriter(.pythonCombining)) }
         for index in 0..<readers { self.readers.append(try startReader(poll: index % 2 == 1)) }
     }
 
@@ -80,9 +85,9 @@ final class ChaosFleet {
         let process = Process()
         _ = FileManager.default.createFile(atPath: log + ".stderr", contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log + ".stderr")
-        if kind == .python, let pythonPackage {
+        if kind.python, let pythonPackage {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", "-c", PythonWriter.program, directory, log]
+            process.arguments = ["python3", "-c", kind == .python ? PythonWriter.program : PythonWriter.combiningProgram, directory, log]
             process.environment = PythonWriter.environment(package: pythonPackage)
         } else {
             process.executableURL = Self.executable
@@ -189,11 +194,13 @@ final class ChaosFleet {
         }
     }
 
-    /// Each combining writer's lines ("c PID N VERSION" per acknowledged update, "unknown PID N"
-    /// after an outcome it could not be told, "violation …"), one list per writer process.
-    func combiningLogs() throws -> [[Substring]] {
+    /// Each combining writer's lines ("c KEY N VERSION" per acknowledged update, "unknown KEY N"
+    /// after an outcome it could not be told, "violation …"), one list per writer process, and
+    /// whether that writer ran the Python package.
+    func combiningLogs() throws -> [(lines: [Substring], python: Bool)] {
         try FileManager.default.contentsOfDirectory(atPath: logs).filter { $0.hasPrefix("combining-") && $0.hasSuffix(".log") }.map { name in
-            try String(contentsOfFile: "\(logs)/\(name)", encoding: .utf8).split(separator: "\n")
+            (try String(contentsOfFile: "\(logs)/\(name)", encoding: .utf8).split(separator: "\n"),
+             name.hasPrefix(WriterKind.pythonCombining.logPrefix))
         }
     }
 

@@ -8,8 +8,8 @@ struct ChaosVerdict {
 
     init(
         store: StateStore<ChaosState>, final: StateSnapshot<ChaosState>, acknowledged: [(line: Substring, python: Bool)],
-        readers: [String], kills: (kills: Int, pythonKills: Int), pythonWriters: Int, writerFailures: [String],
-        memberKills: Int? = nil, combining: [[Substring]]? = nil
+        readers: [String], kills: (kills: Int, pythonKills: Int), pythonWriters: Int, pythonCombiningWriters: Int = 0,
+        writerFailures: [String], memberKills: Int? = nil, combining: [(lines: [Substring], python: Bool)]? = nil
     ) throws {
         problems += writerFailures
         let current = try store.read()  // verifies the checksum
@@ -66,19 +66,27 @@ struct ChaosVerdict {
             if !temps.isEmpty { problems.append("temp files remain after the final commit: \(temps)") }
         }
         var combinedSummary = ""
+        var byPythonCombining = 0
         if let combining {
-            let (found, acknowledged, unknown) = Self.check(combining, final: current.state.c ?? [:])
+            let (found, acknowledged, unknown) = Self.check(combining.map(\.lines), final: current.state.c ?? [:])
+            byPythonCombining = Self.check(combining.filter(\.python).map(\.lines), final: current.state.c ?? [:]).acknowledged
             problems += found
             lost += found.count
             if acknowledged == 0 { problems.append("the combining writers acknowledged no update: they did not take part") }
+            if pythonCombiningWriters > 0 && byPythonCombining == 0 {
+                problems.append("the Python combining writers acknowledged no update: they did not take part")
+            }
             combinedSummary = " (combining writers: \(acknowledged) acknowledged updates, \(unknown) outcomes unknown, each settled from the state)"
         }
         summary = "chaos: \(kills.kills) kills, \(current.version) commits, \(lost) lost, \(torn) torn, \(regressions) regressions, \(stale) stale readers"
         if let memberKills {
             summary += " (etcd: \(memberKills) member kills, \(failedCommits) commits failed while a member was down)"
         }
-        if pythonWriters > 0 {
-            summary += " (Python writers: \(kills.pythonKills) kills, \(byPython) acknowledged commits)"
+        if pythonWriters + pythonCombiningWriters > 0 {
+            summary += " (Python writers: \(kills.pythonKills) kills"
+            if pythonWriters > 0 { summary += ", \(byPython) acknowledged commits" }
+            if pythonCombiningWriters > 0 { summary += ", \(byPythonCombining) acknowledged combined updates" }
+            summary += ")"
         }
         summary += combinedSummary
     }

@@ -17,6 +17,32 @@ enum PythonWriter {
             os.write(log, b"%d %d\\n" % (snapshot.version, snapshot.state["counter"]))
         """
 
+    /// The Python combining writer: `Store.apply` incrementing `/c/KEY`, a counter of its own, and
+    /// logging what the Swift combining writer logs (``ChaosWorker``): "c KEY N VERSION" after the
+    /// N-th acknowledged update, "violation …" when the answer's counter is not exactly N,
+    /// "unknown KEY N" when the outcome could not be told (it then goes on from what the state holds).
+    static let combiningProgram = """
+        import os, sys, random
+        from statecoordinator import OutcomeUnknown, Store
+        store = Store(sys.argv[1], label="chaos-python-combining")
+        log = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND)
+        key = "%d-%d" % (os.getpid(), random.getrandbits(32))
+        acknowledged = 0
+        while True:
+            try:
+                snapshot = store.apply({"op": "incr", "path": "/c/" + key, "by": 1}, lock_timeout=60)
+            except OutcomeUnknown:
+                os.write(log, b"unknown %s %d\\n" % (key.encode(), acknowledged + 1))
+                acknowledged = store.read().state.get("c", {}).get(key, 0)
+                continue
+            acknowledged += 1
+            held = snapshot.state.get("c", {}).get(key)
+            os.write(log, b"c %s %d %d\\n" % (key.encode(), acknowledged, snapshot.version))
+            if held != acknowledged:
+                os.write(log, b"violation %s: update %d acknowledged at version %d, whose state holds %r\\n" % (
+                    key.encode(), acknowledged, snapshot.version, held))
+        """
+
     /// The directory holding the package: `explicit` if given, else `Sources/python` of the
     /// checkout this binary was built in (an ancestor of `.build/…/state-chaos`), else of the
     /// working directory.

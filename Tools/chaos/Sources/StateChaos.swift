@@ -26,6 +26,8 @@ extension StateChaos {
         @Option(help: "Python writer processes (the statecoordinator package), beside the Swift ones.") var pythonWriters = 0
         @Option(help: "Combining writer processes (Swift, StateStore.apply: published for the lock holder to commit with its own), beside the others.")
         var combiningWriters = 0
+        @Option(help: "Python combining writer processes (the statecoordinator package's Store.apply), beside the others.")
+        var pythonCombiningWriters = 0
         @Option(help: "The directory holding the Python package's statecoordinator/ (default: Sources/python of this checkout).")
         var pythonPackage: String?
         @Option(help: "Reader processes (half inotify, half polling).") var readers = 4
@@ -37,12 +39,17 @@ extension StateChaos {
 
         func run() async throws {
             guard let seconds = Self.seconds(duration) else { throw ValidationError("--duration must look like 20s, 2m or 30.") }
-            guard writers >= 0, pythonWriters >= 0, combiningWriters >= 0, writers + pythonWriters + combiningWriters > 0 else {
-                throw ValidationError("--writers, --python-writers and --combining-writers must not be negative, and at least one writer must run.")
+            guard writers >= 0, pythonWriters >= 0, combiningWriters >= 0, pythonCombiningWriters >= 0,
+                writers + pythonWriters + combiningWriters + pythonCombiningWriters > 0
+            else {
+                throw ValidationError(
+                    "--writers, --python-writers, --combining-writers and --python-combining-writers must not be negative, and at least one writer must run.")
             }
-            guard !etcd || combiningWriters == 0 else { throw ValidationError("--combining-writers: combining is a protocol of stores in a directory.") }
+            guard !etcd || combiningWriters + pythonCombiningWriters == 0 else {
+                throw ValidationError("--combining-writers, --python-combining-writers: combining is a protocol of stores in a directory.")
+            }
             var package: String?
-            if pythonWriters > 0 {
+            if pythonWriters + pythonCombiningWriters > 0 {
                 do {
                     package = try PythonWriter.packageDirectory(explicit: pythonPackage)
                     try PythonWriter.checkImport(from: package!)
@@ -72,7 +79,7 @@ extension StateChaos {
 
             let fleet = try ChaosFleet(
                 directory: dir, logs: logs.path, writers: writers, pythonWriters: pythonWriters, combiningWriters: combiningWriters,
-                pythonPackage: package, readers: readers, cluster: cluster)
+                pythonCombiningWriters: pythonCombiningWriters, pythonPackage: package, readers: readers, cluster: cluster)
             let progress = ChaosProgress()
             let reporter = ProgressReporter(label: "state-chaos") { [store] in
                 let started = progress.figures.withLock { $0 }
@@ -93,8 +100,9 @@ extension StateChaos {
             let readerReports = fleet.finishReaders(waitingFor: final.version)
             let verdict = try ChaosVerdict(
                 store: store, final: final, acknowledged: fleet.acknowledgedLines(), readers: readerReports, kills: kills,
-                pythonWriters: pythonWriters, writerFailures: fleet.writerFailures, memberKills: cluster.map { _ in fleet.memberKills },
-                combining: combiningWriters > 0 ? try fleet.combiningLogs() : nil)
+                pythonWriters: pythonWriters, pythonCombiningWriters: pythonCombiningWriters, writerFailures: fleet.writerFailures,
+                memberKills: cluster.map { _ in fleet.memberKills },
+                combining: combiningWriters + pythonCombiningWriters > 0 ? try fleet.combiningLogs() : nil)
             print(verdict.summary)
             for problem in verdict.problems { FileHandle.standardError.write(Data("state-chaos: \(problem)\n".utf8)) }
             if !verdict.problems.isEmpty { throw ExitCode.failure }
