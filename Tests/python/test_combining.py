@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from statecoordinator import Store
+from statecoordinator import NotFound, Store
+from statecoordinator._combining import MutationFailed, Queue, answers_name, new_id
 from statecoordinator._lock import WriterLock, _ParkedWaiter
-from statecoordinator._combining import MutationFailed, Queue, new_id
 
 INCREMENT = """
 import sys
@@ -217,3 +217,89 @@ def test_a_lock_wait_that_stops_or_times_out_leaves_the_lock_to_others(store_dir
         time.sleep(0.001)
     lock.release()
     assert _ParkedWaiter.parked_count(lockfile) == 0
+
+
+def test_a_lock_handed_over_while_the_wait_decides_to_stop_is_not_kept(store_dir, held_by_flock, blocked_in_flock):
+    """The parked thread hands the lock over while `stop` runs, and `stop` then says stop (its
+    answer came): the wait returns nothing, and the lock it was handed is let go, not kept."""
+    Store.create(store_dir, {"n": 0})
+    lockfile = os.path.join(store_dir, "state.lock")
+    with held_by_flock(lockfile) as let_go:
+        waiter = _ParkedWaiter.of(os.stat(lockfile))
+
+        def stop_after_the_hand_over():
+            if not blocked_in_flock(lockfile):
+                return False
+            let_go()
+            deadline = time.monotonic() + 10
+            while waiter._handed is None:
+                assert time.monotonic() < deadline, "the parked thread got the lock and handed it over"
+                time.sleep(0.001)
+            return True
+
+        assert WriterLock.unless(store_dir, "state", 30, stop_after_the_hand_over) is None
+        assert _ParkedWaiter.claimant_count(lockfile) == 0 and waiter._handed is None
+    lock = WriterLock.try_acquire(store_dir, "state")
+    assert lock is not None, "the handed-over lock was released by its last claimant"
+    lock.release()
+
+
+def test_an_apply_answered_while_it_waits_for_the_lock_returns_the_answer(store_dir, held_by_flock, blocked_in_flock):
+    """Past the first 2 ms the answer still ends the wait: the holder (played here by the test:
+    it claims the request and links the state file as its answer) answers while the lock is
+    held, and the call returns that version without ever holding the lock."""
+    store = Store.create(store_dir, {"n": 0})
+    lockfile = os.path.join(store_dir, "state.lock")
+    queue = os.path.join(store_dir, "state.queue")
+    with held_by_flock(lockfile) as let_go:
+        result = {}
+        waiting = threading.Thread(target=lambda: result.update(snapshot=store.apply({"op": "incr", "path": "/n"}, lock_timeout=30)))
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while not (blocked_in_flock(lockfile) and _ParkedWaiter.claimant_count(lockfile) == 1):
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        [request] = [name for name in os.listdir(queue) if name.endswith(".req")]
+        ident = request[:-len(".req")]
+        os.rename(os.path.join(queue, request), os.path.join(queue, ident + ".0.claim"))
+        os.link(os.path.join(store_dir, "state.json"), os.path.join(queue, answers_name(ident), ident + ".done"))
+        waiting.join(10)
+        assert not waiting.is_alive(), "answered while flock(1) still holds the lock"
+        assert result["snapshot"].version == 0
+        let_go()
+    deadline = time.monotonic() + 10
+    while (lock := WriterLock.try_acquire(store_dir, "state")) is None:
+        assert time.monotonic() < deadline, "the parked thread let go of a lock nobody claimed"
+        time.sleep(0.001)
+    lock.release()
+
+
+def test_an_apply_whose_lock_wait_fails_withdraws_its_request(store_dir, held_by_flock):
+    """The lockfile deleted while the writer waits (an operator's mistake): the wait fails, and the
+    published request is withdrawn before the error reaches the caller, so no later holder commits
+    what the caller was told failed."""
+    store = Store.create(store_dir, {"n": 0})
+    lockfile = os.path.join(store_dir, "state.lock")
+    queue = os.path.join(store_dir, "state.queue")
+    with held_by_flock(lockfile) as let_go:
+        result = {}
+
+        def apply():
+            try:
+                store.apply({"op": "incr", "path": "/n"}, lock_timeout=30)
+            except Exception as error:  # noqa: BLE001 - the test inspects it
+                result["error"] = error
+
+        waiting = threading.Thread(target=apply)
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while _ParkedWaiter.claimant_count(lockfile) != 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        os.unlink(lockfile)
+        let_go()
+        waiting.join(30)
+        assert not waiting.is_alive()
+    assert isinstance(result.get("error"), NotFound), result
+    assert not [name for name in os.listdir(queue) if name.endswith(".req") or ".claim" in name]
+    assert store.read().state == {"n": 0} and store.read().version == 0

@@ -111,8 +111,20 @@ class WriterLock:
         polling writer was starved until its timeout.) Polls only where no thread can be started.
 
         With `stop` (:meth:`unless`): None when it said stop or the timeout passed, and the wait
-        goes through the parked waiter even without a timeout, so that it can stop."""
+        goes through the parked waiter even without a timeout, so that it can stop. What `stop`
+        raises is raised unchanged, never reported as a failure to lock."""
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        raised: List[BaseException] = []
+
+        def asking() -> bool:
+            assert stop is not None
+            try:
+                return stop()
+            except BaseException as error:
+                raised.append(error)
+                return True
+
+        ask = None if stop is None else asking
         while True:
             fd = self._open()
             try:
@@ -124,13 +136,15 @@ class WriterLock:
                     else:
                         until = float("inf") if deadline is None else deadline
                         try:
-                            waited: Optional[int] = _ParkedWaiter.of(os.fstat(fd)).claim(self.path, until, stop)
+                            waited: Optional[int] = _ParkedWaiter.of(os.fstat(fd)).claim(self.path, until, ask)
                         except OSError as error:
                             raise StateCoordinatorError("cannot lock %s: %s." % (self.path, error.strerror), path=self.path,
                                                         hint="Nothing was committed; retry.") from None
                         if waited == _ParkedWaiter.NO_THREAD:
-                            waited = self._poll(fd, until, stop)
+                            waited = self._poll(fd, until, ask)
                         if waited == _ParkedWaiter.STOPPED or (stop is not None and waited is None):
+                            if raised:
+                                raise raised[0]
                             _unlock_and_close(fd)
                             return None
                         if waited is None or (waited == _ParkedWaiter.REPLACED and time.monotonic() >= until):
@@ -340,8 +354,10 @@ class _ParkedWaiter:
         :data:`NO_THREAD`)."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
-            return self.REPLACED
+        except OSError as error:
+            if error.errno in (errno.ENOENT, errno.ELOOP):
+                return self.REPLACED  # the name holds another file now, or none
+            raise  # out of descriptors, say: a failure to lock, not a reason to try again at once
         self._parked_fd = fd  # from here on a fork's child knows to close its copy
         try:
             status = os.fstat(fd)

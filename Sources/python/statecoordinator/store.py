@@ -484,15 +484,30 @@ class Store:
         # polled for the lock beside plain writers blocked in `flock` was starved until its
         # timeout), looking for the answer every 2 ms.
         found: List[Snapshot] = []
+        refused: List[BaseException] = []
 
         def answered_meanwhile() -> bool:
-            got = self._collect(queue, ident)
+            try:
+                got = self._collect(queue, ident)
+            except BaseException as error:  # answered "failed", or an answer that cannot be read: the caller's error
+                refused.append(error)
+                return True
             if got is not None:
                 found.append(got)
             return got is not None
 
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        lock = WriterLock.unless(self.directory, self.name, remaining, answered_meanwhile)
+        try:
+            lock = WriterLock.unless(self.directory, self.name, remaining, answered_meanwhile)
+        except BaseException:
+            # The lock could not be waited for (its flock failed, the lockfile went, an interrupt):
+            # what we published must not be committed after the caller hears this. Withdrawn, it
+            # never will be; taken by a holder, it is waited for below, like a timed-out wait's.
+            if queue.withdraw(ident) or not isinstance(sys.exc_info()[1], Exception):
+                raise
+            lock = None
+        if refused:
+            raise refused[0]
         if found:
             return found[0]
         if lock is not None:
